@@ -1,0 +1,1 @@
+"""Answering questions from retrieved passages. The extractive path needs no language model."""

@@ -1,0 +1,29 @@
+"""The ``docket`` command. One module per command group; heavy imports happen inside commands."""
+
+from __future__ import annotations
+
+import typer
+
+from docket.cli import admin, ingest, search
+
+app = typer.Typer(
+    name="docket",
+    help="Docket: answers from your own documents, with citations. Offline by default.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command()(ingest.ingest)
+app.command()(ingest.sync)
+app.command()(search.search)
+app.command()(search.ask)
+app.command()(ingest.quickstart)
+app.command()(admin.status)
+app.command()(admin.reindex)
+app.add_typer(admin.sources_app, name="sources")
+app.add_typer(admin.config_app, name="config")
+
+
+def main() -> None:
+    app()

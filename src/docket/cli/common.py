@@ -1,0 +1,87 @@
+"""What every command shares: the --home/--config options, building Settings once, output and errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from docket.errors import DocketError, UserError
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Knowledge-base directory (default: $DOCKET_HOME or the user data dir).",
+                 show_default=False),
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", help="A docket.toml to read instead of the one in the knowledge base.",
+                 show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def handle_errors(func: F) -> F:
+    """Render Docket's errors once: a one-line message (or the JSON error shape) and exit status."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DocketError as exc:
+            if kwargs.get("as_json"):
+                emit_json(exc.to_dict())
+            else:
+                err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            raise typer.Exit(2 if isinstance(exc, UserError) else 1) from None
+        except KeyboardInterrupt:
+            err_console.print("Interrupted. The index is consistent; run the command again to resume.")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_from(home: Path | None, config: Path | None = None, **overrides: Any) -> Any:
+    from docket.config import load_settings
+
+    return load_settings(home=home, config_file=config, overrides=overrides or None)
+
+
+@contextmanager
+def open_kb(home: Path | None, config: Path | None = None, **overrides: Any) -> Iterator[Any]:
+    from docket.kb import KnowledgeBase
+
+    kb = KnowledgeBase(settings_from(home, config, **overrides))
+    try:
+        yield kb
+    finally:
+        kb.close()
+
+
+def parse_time(value: str | None, option: str) -> float | None:
+    """An ISO date or datetime (``2024-05-01``) as a POSIX timestamp."""
+    if value is None:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise UserError(f"{option}: '{value}' is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None

@@ -1,0 +1,164 @@
+"""docket ingest / sync / quickstart."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib.resources import as_file, files
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from docket.cli.common import (
+    ConfigOption,
+    HomeOption,
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+    open_kb,
+)
+
+DEMO_QUESTION = "How many weeks of paid parental leave does Clef offer?"
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
+    """A progress bar with ETA on stderr, or nothing when output is not a terminal."""
+    if not enabled or not err_console.is_terminal:
+        yield None
+        return
+    with Progress(
+        TextColumn("[bold]Indexing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}", style="dim"),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(done: int, total: int, path: str) -> None:
+            bar.update(task, completed=done, total=total, description=path[-60:])
+
+        yield update
+
+
+def print_report(report: Any) -> None:
+    line = (
+        f"[green]{report.added} added[/], {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.deleted} deleted"
+    )
+    if report.renamed:
+        line += f", {report.renamed} renamed"
+    line += f"; {report.chunks_embedded} chunks embedded"
+    if report.chunks_reused:
+        line += f" ({report.chunks_reused} reused)"
+    line += f" in {report.seconds:.1f}s"
+    console.print(line)
+    for failure in report.failed:
+        console.print(f"  [red]failed[/] {failure['path']}: {failure['error']}", highlight=False)
+    for warning in report.warnings:
+        console.print(f"  [yellow]warning[/] {warning['path']}: {warning['warning']}", highlight=False)
+
+
+def _exit_status(report: Any) -> None:
+    if report.failed and report.processed == len(report.failed):
+        raise typer.Exit(1)
+
+
+@handle_errors
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Folders or files to index.", show_default=False)],
+    watch: Annotated[bool, typer.Option("--watch", help="Keep watching and re-sync on changes.")] = False,
+    workspace: Annotated[str, typer.Option(help="Workspace the documents belong to.")] = "default",
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag the documents (repeatable).")] = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Parse, chunk, embed and index files; later runs only process what changed."""
+    with open_kb(home, config) as kb:
+        with progress_bar(not as_json) as progress:
+            report = kb.ingest(paths, workspace=workspace, tags=tag or (), progress=progress)
+        if as_json:
+            emit_json(report.to_dict())
+        else:
+            print_report(report)
+        if watch:
+            _watch(kb, [str(Path(p).expanduser().resolve()) for p in paths], as_json)
+        _exit_status(report)
+
+
+def _watch(kb: Any, roots: list[str], as_json: bool) -> None:
+    from watchfiles import watch as watch_changes
+
+    err_console.print(f"Watching {len(roots)} path(s) for changes. Press Ctrl-C to stop.")
+    sources = kb.store.sources()
+    for changes in watch_changes(*roots, debounce=800, raise_interrupt=False):
+        changed = {path for _, path in changes}
+        names = [n for n, cfg in sources.items() if any(p.startswith(cfg["path"]) for p in changed)]
+        report = kb.sync(names or None)
+        if as_json:
+            emit_json(report.to_dict())
+        else:
+            print_report(report)
+
+
+@handle_errors
+def sync(
+    source: Annotated[list[str] | None, typer.Argument(help="Sources to sync (default: all).")] = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-sync registered sources: changed files are re-indexed, deleted ones removed."""
+    with open_kb(home, config) as kb:
+        with progress_bar(not as_json) as progress:
+            report = kb.sync(source or None, progress=progress)
+        if as_json:
+            emit_json(report.to_dict())
+        else:
+            print_report(report)
+        _exit_status(report)
+
+
+@handle_errors
+def quickstart(
+    question: Annotated[str, typer.Option(help="The question to ask the demo corpus.")] = DEMO_QUESTION,
+    home: HomeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Index the bundled demo handbook (CC0) and answer a question from it, offline."""
+    from docket.cli.search import print_answer
+
+    with open_kb(home) as kb:
+        demo = files("docket.demo").joinpath("clef-handbook")
+        with as_file(demo) as demo_path:
+            target = kb.settings.home / "demo" / "clef-handbook"
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(demo_path, target)
+        if not as_json:
+            console.print(f"Knowledge base: [bold]{kb.settings.home}[/]")
+            console.print("Indexing the demo corpus: the Clef handbook (CC0 1.0) ...")
+        started = time.perf_counter()
+        with progress_bar(not as_json) as progress:
+            report = kb.ingest([str(target)], progress=progress)
+        answer = kb.ask(question)
+        if as_json:
+            emit_json({"ingest": report.to_dict(), **answer.to_dict()})
+            return
+        print_report(report)
+        console.print(f"\n[bold]Q:[/] {question}")
+        print_answer(answer)
+        console.print(
+            f"\n[dim]Done in {time.perf_counter() - started:.1f}s. Try: docket search \"sabbatical\" "
+            f"--home {kb.settings.home}[/]"
+        )

@@ -1,0 +1,113 @@
+"""docket search / ask."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from docket.cli.common import (
+    ConfigOption,
+    HomeOption,
+    JsonOption,
+    console,
+    emit_json,
+    handle_errors,
+    open_kb,
+    parse_time,
+)
+
+PathGlob = Annotated[str | None, typer.Option("--path", help="Only files whose path matches this glob.")]
+FileType = Annotated[list[str] | None, typer.Option("--type", help="Only these file types, e.g. pdf (repeatable).")]
+Since = Annotated[str | None, typer.Option("--since", help="Only files modified on or after this date.")]
+Until = Annotated[str | None, typer.Option("--until", help="Only files modified before this date.")]
+TagFilter = Annotated[list[str] | None, typer.Option("--tag", help="Only documents with this tag (repeatable).")]
+
+
+def _filters(path: str | None, types: list[str] | None, since: str | None, until: str | None,
+             tags: list[str] | None) -> Any:
+    from docket.types import Filters
+
+    return Filters(
+        path_glob=path,
+        filetypes=tuple(types or ()),
+        modified_after=parse_time(since, "--since"),
+        modified_before=parse_time(until, "--until"),
+        tags=tuple(tags or ()),
+    )
+
+
+@handle_errors
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int | None, typer.Option("--k", help="Number of results.")] = None,
+    mode: Annotated[str | None, typer.Option(help="hybrid (default), keyword or semantic.")] = None,
+    path: PathGlob = None,
+    filetype: FileType = None,
+    since: Since = None,
+    until: Until = None,
+    tag: TagFilter = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Hybrid keyword + semantic search; shows rank, score, file, location and passage."""
+    overrides = {"search": {"mode": mode}} if mode else {}
+    with open_kb(home, config, **overrides) as kb:
+        hits = kb.search(query, k=k, filters=_filters(path, filetype, since, until, tag))
+    if as_json:
+        emit_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        console.print("No results.")
+        return
+    table = Table(show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("file / location")
+    table.add_column("passage", ratio=3)
+    for rank, hit in enumerate(hits, start=1):
+        text = hit.text if len(hit.text) <= 400 else hit.text[:400] + " …"
+        table.add_row(str(rank), f"{hit.score:.3f}", f"{hit.path}\n[dim]{hit.location.label()}[/]", text)
+    console.print(table)
+
+
+def print_answer(answer: Any) -> None:
+    if answer.abstained:
+        console.print(f"[bold yellow]{answer.text}[/]")
+        if answer.sources:
+            console.print("Closest sources:")
+            for hit in answer.sources[:3]:
+                console.print(f"  - {hit.path} [dim]{hit.location.label()}[/]", highlight=False)
+        return
+    console.print(answer.text, highlight=False)
+    console.print()
+    seen = set()
+    for c in answer.citations:
+        if c.n in seen:
+            continue
+        seen.add(c.n)
+        where = c.location.label()
+        console.print(f"[bold][{c.n}][/] {c.path}" + (f" [dim]({where})[/]" if where else ""), highlight=False)
+
+
+@handle_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about your documents.")],
+    path: PathGlob = None,
+    filetype: FileType = None,
+    since: Since = None,
+    until: Until = None,
+    tag: TagFilter = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer from your documents with [n] citations, or say it isn't there."""
+    with open_kb(home, config) as kb:
+        answer = kb.ask(question, filters=_filters(path, filetype, since, until, tag))
+    if as_json:
+        emit_json(answer.to_dict())
+    else:
+        print_answer(answer)

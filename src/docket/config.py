@@ -1,0 +1,167 @@
+"""Settings: one object, built once at the edge (CLI callback or app factory) and passed down.
+
+Layers, later wins: defaults < ``docket.toml`` < ``DOCKET_*`` environment < command-line flags.
+
+``docket.toml`` is read from ``--config FILE`` when given, else from the knowledge-base directory
+(``$DOCKET_HOME/docket.toml``). Environment variables name a setting as ``DOCKET_<SECTION>__<KEY>``
+(for example ``DOCKET_SEARCH__ALPHA=0.6``); ``DOCKET_HOME`` sets the knowledge-base directory.
+Unknown sections or keys are rejected with the list of valid ones.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from docket.errors import ConfigError
+
+__all__ = ["Settings", "default_home", "load_settings"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbedderSettings(_Section):
+    name: str = Field("minilm", description="Registered embedder: minilm (default), e5-small, fake.")
+    threads: int = Field(0, description="CPU threads for the embedder; 0 lets the runtime decide.")
+    batch_size: int = Field(32, description="Passages embedded per batch.")
+
+
+class ChunkingSettings(_Section):
+    max_tokens: int = Field(256, ge=32, le=2048, description="Upper bound of a chunk, in tokens.")
+    overlap_tokens: int = Field(32, ge=0, le=512, description="Tokens repeated between neighbours.")
+
+
+class IngestSettings(_Section):
+    max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped.")
+    ignore: list[str] = Field(
+        default_factory=lambda: [".*", "__pycache__", "node_modules", "~$*", "*.tmp"],
+        description="Glob patterns of file or folder names never ingested.",
+    )
+
+
+class SearchSettings(_Section):
+    k: int = Field(10, ge=1, le=1000, description="Hits returned by default.")
+    candidates: int = Field(100, ge=1, le=5000, description="Hits each retriever contributes to fusion.")
+    mode: Literal["hybrid", "keyword", "semantic"] = Field("hybrid", description="Retrievers used.")
+    alpha: float = Field(
+        0.6, ge=0.0, le=1.0, description="Weight of the semantic retriever in hybrid fusion."
+    )
+
+
+class AnswerSettings(_Section):
+    top_k: int = Field(6, ge=1, le=50, description="Passages an answer is drawn from.")
+    max_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
+    min_relevance: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Below this evidence score Docket abstains instead of answering.",
+    )
+
+
+class Settings(_Section):
+    home: Path = Field(description="Knowledge-base directory.")
+    embedder: EmbedderSettings = EmbedderSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestSettings = IngestSettings()
+    search: SearchSettings = SearchSettings()
+    answer: AnswerSettings = AnswerSettings()
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "docket.db"
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings as a plain dict, safe to print (no secrets are held yet; keys will be masked)."""
+        return self.model_dump(mode="json")
+
+
+SECTIONS = ("embedder", "chunking", "ingest", "search", "answer")
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("docket", appauthor=False))
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith("DOCKET_") or "__" not in name:
+            continue
+        section, _, key = name[len("DOCKET_") :].lower().partition("__")
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"environment variable {name}: unknown section '{section}'. "
+                f"Valid sections: {', '.join(SECTIONS)}"
+            )
+        field = Settings.model_fields[section].annotation
+        if field is not None and hasattr(field, "model_fields") and key in field.model_fields:
+            annotation = field.model_fields[key].annotation
+            if annotation is not None and "list" in str(annotation):
+                layer.setdefault(section, {})[key] = [v.strip() for v in value.split(",") if v.strip()]
+                continue
+        layer.setdefault(section, {})[key] = value
+    return layer
+
+
+def _explain(exc: ValidationError, origin: str) -> ConfigError:
+    problems = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            section = str(err["loc"][0]) if len(err["loc"]) > 1 else None
+            model: Any = Settings.model_fields[section].annotation if section in SECTIONS else Settings
+            valid = ", ".join(k for k in model.model_fields if k != "home")
+            problems.append(f"unknown setting '{loc}' (valid here: {valid})")
+        else:
+            problems.append(f"{loc}: {err['msg']}")
+    return ConfigError(f"invalid settings from {origin}: " + "; ".join(problems))
+
+
+def load_settings(
+    home: str | Path | None = None,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the one Settings object from all layers. ``overrides`` are flags, nested by section."""
+    env = os.environ if environ is None else environ
+    resolved_home = Path(home or env.get("DOCKET_HOME") or default_home()).expanduser()
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    path = Path(config_file) if config_file else resolved_home / "docket.toml"
+    if config_file and not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        origin = str(path)
+    data = _deep_merge(data, _env_layer(env))
+    if overrides:
+        data = _deep_merge(data, {k: v for k, v in overrides.items() if v is not None})
+    data["home"] = resolved_home
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, origin + " / DOCKET_* environment / flags") from exc

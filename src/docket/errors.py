@@ -1,0 +1,105 @@
+"""Every error Docket raises on purpose.
+
+::
+
+    DocketError (500)                       anything Docket raises deliberately
+    ├── UserError (400)                     the caller can fix it; the message says how
+    │   ├── ConfigError (400)               bad docket.toml / DOCKET_* / flag value
+    │   ├── UnknownBackendError (400)       a backend name nobody registered
+    │   ├── PathNotFoundError (404)         a path given to ingest does not exist
+    │   ├── NotFoundError (404)             a document, source or item that is not there
+    │   └── MissingExtraError (400)         an optional dependency is not installed
+    ├── ParseError (422)                    one file could not be read (reported, batch goes on)
+    │   └── UnsupportedFileError (415)      a file type Docket does not parse
+    ├── IndexMismatchError (409)            the index was built with another embedder
+    └── BackendError (502)                  a store or model backend failed at run time
+
+Each class carries ``status`` (an HTTP status) so the CLI and the server render them the same way.
+Third-party exceptions are translated at the backend boundary with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendError",
+    "ConfigError",
+    "DocketError",
+    "IndexMismatchError",
+    "MissingExtraError",
+    "NotFoundError",
+    "ParseError",
+    "PathNotFoundError",
+    "UnknownBackendError",
+    "UnsupportedFileError",
+    "UserError",
+]
+
+
+class DocketError(Exception):
+    """Base class of every error Docket raises deliberately."""
+
+    status: int = 500
+    code: str = "docket_error"
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON error shape used by the CLI's ``--json`` output and the server."""
+        return {"error": {"code": self.code, "message": str(self), "status": self.status}}
+
+
+class UserError(DocketError):
+    """Something the caller can fix; the message says how."""
+
+    status = 400
+    code = "user_error"
+
+
+class ConfigError(UserError):
+    code = "config_error"
+
+
+class UnknownBackendError(UserError):
+    code = "unknown_backend"
+
+
+class PathNotFoundError(UserError):
+    status = 404
+    code = "path_not_found"
+
+
+class NotFoundError(UserError):
+    status = 404
+    code = "not_found"
+
+
+class MissingExtraError(UserError):
+    code = "missing_extra"
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed. "
+            f"Install it with: pip install 'docket[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra
+
+
+class ParseError(DocketError):
+    """One file could not be read. Ingestion reports it and goes on with the rest."""
+
+    status = 422
+    code = "parse_error"
+
+
+class UnsupportedFileError(ParseError):
+    status = 415
+    code = "unsupported_file"
+
+
+class IndexMismatchError(DocketError):
+    status = 409
+    code = "index_mismatch"
+
+
+class BackendError(DocketError):
+    status = 502
+    code = "backend_error"

@@ -1,0 +1,103 @@
+"""Hybrid retrieval: keyword (BM25) and semantic (dense) candidates, fused into one ranking.
+
+Fusion is a convex combination of min-max normalised scores,
+``alpha * dense + (1 - alpha) * keyword``, over the union of both candidate lists; a passage
+missing from one list scores 0 for that retriever. ``alpha`` (``search.alpha``) was chosen on
+training queries, not on the test queries of the benchmark sets (see bench/RESULTS.md).
+Reciprocal-rank fusion is available as ``fusion="rrf"`` for comparison.
+
+Permissions and filters are applied by the store inside each retriever's query, so fusion only
+ever sees passages the caller may read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from docket.protocols import Embedder, Store
+from docket.types import Access, Filters, Hit
+
+__all__ = ["Mode", "fuse_minmax", "fuse_rrf", "search"]
+
+Mode = Literal["hybrid", "keyword", "semantic"]
+
+
+def _minmax(scored: Sequence[tuple[int, float]]) -> dict[int, float]:
+    if not scored:
+        return {}
+    values = [s for _, s in scored]
+    lo, hi = min(values), max(values)
+    if hi - lo <= 1e-12:
+        return {cid: 1.0 for cid, _ in scored}
+    return {cid: (s - lo) / (hi - lo) for cid, s in scored}
+
+
+def fuse_minmax(
+    keyword: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]], alpha: float
+) -> list[tuple[int, float]]:
+    """``alpha * minmax(dense) + (1 - alpha) * minmax(keyword)``, best first; ties by chunk id."""
+    kw, dn = _minmax(keyword), _minmax(dense)
+    fused = {cid: alpha * dn.get(cid, 0.0) + (1 - alpha) * kw.get(cid, 0.0) for cid in kw.keys() | dn.keys()}
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def fuse_rrf(
+    keyword: Sequence[tuple[int, float]], dense: Sequence[tuple[int, float]], k: int = 60
+) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion with equal weights."""
+    fused: dict[int, float] = {}
+    for ranking in (keyword, dense):
+        for rank, (cid, _) in enumerate(ranking, start=1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def search(
+    store: Store,
+    embedder: Embedder,
+    query: str,
+    *,
+    k: int = 10,
+    mode: Mode = "hybrid",
+    alpha: float = 0.6,
+    candidates: int = 100,
+    filters: Filters = Filters(),
+    access: Access = Access.owner(),
+    fusion: Literal["minmax", "rrf"] = "minmax",
+    query_vector: np.ndarray | None = None,
+) -> list[Hit]:
+    """The ``k`` best passages for ``query`` that ``access`` may read, best first."""
+    if not query.strip():
+        return []
+    pool = max(k, candidates)
+    keyword: list[tuple[int, float]] = []
+    dense: list[tuple[int, float]] = []
+    if mode in ("hybrid", "keyword"):
+        keyword = store.keyword_search(query, pool, filters, access)
+    if mode in ("hybrid", "semantic"):
+        if query_vector is None:
+            query_vector = embedder.embed_queries([query])[0]
+        dense = store.vector_search(query_vector, pool, filters, access)
+    if mode == "keyword":
+        ranked = keyword
+    elif mode == "semantic":
+        ranked = dense
+    elif fusion == "rrf":
+        ranked = fuse_rrf(keyword, dense)
+    else:
+        ranked = fuse_minmax(keyword, dense, alpha)
+    top = ranked[:k]
+    kw_scores, dn_scores = dict(keyword), dict(dense)
+    hits = store.hits(top, access)
+    out = []
+    for hit in hits:
+        scores = {}
+        if hit.chunk_id in kw_scores:
+            scores["keyword"] = kw_scores[hit.chunk_id]
+        if hit.chunk_id in dn_scores:
+            scores["semantic"] = dn_scores[hit.chunk_id]
+        out.append(Hit(**{**hit.__dict__, "scores": scores}))
+    return out

@@ -1,0 +1,503 @@
+"""The embedded store: one SQLite database (WAL mode) per knowledge base.
+
+Tables: ``meta`` (schema version, embedder, generation), ``sources``, ``documents`` (with the
+extracted text), ``chunks`` (text, location, content hash and the float32 vector as a blob),
+``chunks_fts`` (an FTS5 external-content index over chunk context + text, kept in step by
+triggers) and ``failures`` (the last reason each failing file was not indexed).
+
+Every write that changes a document runs in one transaction, so a crash leaves either the old or
+the new version. Vector search is exact: the vectors are loaded once into a contiguous float32
+matrix (reloaded when another writer bumps ``generation``) and scored with one matrix product.
+Permission and metadata filters are SQL over ``documents``; for vector search they produce the set
+of chunk rows that may be scored, before ranking.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from docket.errors import BackendError, IndexMismatchError, NotFoundError
+from docket.index.keywords import fts5_query
+from docket.types import Access, Chunk, Document, Filters, Hit, Location
+
+__all__ = ["SqliteStore"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sources (
+    name TEXT PRIMARY KEY,
+    config TEXT NOT NULL,
+    created REAL NOT NULL,
+    last_sync REAL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    filetype TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    workspace TEXT NOT NULL DEFAULT 'default',
+    access TEXT NOT NULL DEFAULT '[]',
+    tags TEXT NOT NULL DEFAULT '[]',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    text TEXT NOT NULL DEFAULT '',
+    indexed_at REAL NOT NULL,
+    UNIQUE (source, path)
+);
+CREATE INDEX IF NOT EXISTS documents_hash ON documents (content_hash);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    context TEXT NOT NULL,
+    location TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks (hash);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
+    context, text, content='chunks', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, context, text) VALUES (new.id, new.context, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, context, text)
+    VALUES ('delete', old.id, old.context, old.text);
+END;
+CREATE TABLE IF NOT EXISTS failures (
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    error TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (source, path)
+);
+"""
+
+# BM25 column weights: the context (title, heading path) counts less than the passage itself.
+_FTS_WEIGHTS = (0.5, 1.0)
+
+
+class SqliteStore:
+    """A knowledge base in one SQLite file. Implements :class:`docket.protocols.Store`."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0')")
+        except sqlite3.DatabaseError as exc:
+            raise BackendError(f"cannot open knowledge base {self.path}: {exc}") from exc
+        self._matrix: np.ndarray | None = None
+        self._row_ids: np.ndarray | None = None
+        self._matrix_generation = -1
+
+    # ------------------------------------------------------------------ meta
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def embedder_info(self) -> tuple[str, int] | None:
+        name, dim = self._meta("embedder_name"), self._meta("embedder_dim")
+        return None if name is None or dim is None else (name, int(dim))
+
+    def bind_embedder(self, name: str, dim: int) -> None:
+        current = self.embedder_info()
+        if current is None:
+            with self._tx():
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_name', ?)", (name,))
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_dim', ?)", (str(dim),))
+            return
+        if current != (name, dim):
+            raise IndexMismatchError(
+                f"this knowledge base ({self.path.parent}) was built with the embedder "
+                f"'{current[0]}' ({current[1]} dimensions), not '{name}' ({dim}). Use the embedder "
+                f"it was built with, or rebuild it with: docket reindex --embedder <name>"
+            )
+
+    def _generation(self) -> int:
+        return int(self._meta("generation") or 0)
+
+    def _bump(self) -> None:
+        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> None:
+            self.db.execute("BEGIN IMMEDIATE")
+
+        def __exit__(self, exc_type: object, *_: object) -> None:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+    def _tx(self) -> SqliteStore._Tx:
+        return SqliteStore._Tx(self._db)
+
+    # ------------------------------------------------------------------ documents
+    @staticmethod
+    def _doc(row: sqlite3.Row | tuple[Any, ...]) -> Document:
+        (id_, source, path, title, filetype, chash, size, mtime, ws, access, tags, metadata) = row
+        return Document(
+            id=id_,
+            source=source,
+            path=path,
+            title=title,
+            filetype=filetype,
+            content_hash=chash,
+            size=size,
+            mtime=mtime,
+            workspace=ws,
+            access=tuple(json.loads(access)),
+            tags=tuple(json.loads(tags)),
+            metadata=json.loads(metadata),
+        )
+
+    _DOC_COLUMNS = (
+        "id, source, path, title, filetype, content_hash, size, mtime, workspace, access, tags, metadata"
+    )
+
+    def get_document(self, source: str, path: str) -> Document | None:
+        row = self._db.execute(
+            f"SELECT {self._DOC_COLUMNS} FROM documents WHERE source = ? AND path = ?", (source, path)
+        ).fetchone()
+        return None if row is None else self._doc(row)
+
+    def documents(self, source: str | None = None) -> Iterator[Document]:
+        if source is None:
+            rows = self._db.execute(f"SELECT {self._DOC_COLUMNS} FROM documents ORDER BY source, path")
+        else:
+            rows = self._db.execute(
+                f"SELECT {self._DOC_COLUMNS} FROM documents WHERE source = ? ORDER BY path", (source,)
+            )
+        for row in rows.fetchall():
+            yield self._doc(row)
+
+    def document_text(self, doc_id: str) -> str:
+        row = self._db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no document with id {doc_id}")
+        return str(row[0])
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        rows = self._db.execute(
+            "SELECT text, location, context, ordinal FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,)
+        )
+        return [Chunk(t, Location.from_dict(json.loads(loc)), ctx, o) for t, loc, ctx, o in rows]
+
+    def put_document(
+        self, doc: Document, chunks: Sequence[Chunk], vectors: Mapping[str, np.ndarray], text: str
+    ) -> None:
+        missing = [c.hash for c in chunks if c.hash not in vectors]
+        if missing:
+            raise ValueError(f"{len(missing)} chunk(s) of {doc.path} have no vector")
+        rows = [
+            (
+                doc.id,
+                c.ordinal,
+                c.text,
+                c.context,
+                json.dumps(c.location.to_dict()),
+                c.hash,
+                np.ascontiguousarray(vectors[c.hash], dtype=np.float32).tobytes(),
+            )
+            for c in chunks
+        ]
+        with self._tx():
+            self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
+            self._db.execute(
+                "DELETE FROM documents WHERE source = ? AND path = ? AND id != ?", (doc.source, doc.path, doc.id)
+            )
+            self._db.execute(
+                f"INSERT OR REPLACE INTO documents ({self._DOC_COLUMNS}, text, indexed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.id,
+                    doc.source,
+                    doc.path,
+                    doc.title,
+                    doc.filetype,
+                    doc.content_hash,
+                    doc.size,
+                    doc.mtime,
+                    doc.workspace,
+                    json.dumps(list(doc.access)),
+                    json.dumps(list(doc.tags)),
+                    json.dumps(dict(doc.metadata), default=str),
+                    text,
+                    time.time(),
+                ),
+            )
+            self._db.executemany(
+                "INSERT INTO chunks (doc_id, ordinal, text, context, location, hash, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            self._db.execute("DELETE FROM failures WHERE source = ? AND path = ?", (doc.source, doc.path))
+            self._bump()
+
+    _UPDATABLE = {"path", "title", "mtime", "size", "workspace", "access", "tags", "metadata"}
+
+    def update_document(self, doc_id: str, **fields: Any) -> None:
+        unknown = set(fields) - self._UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}; updatable: {sorted(self._UPDATABLE)}")
+        values = {
+            k: json.dumps(list(v) if isinstance(v, tuple) else v) if k in ("access", "tags", "metadata") else v
+            for k, v in fields.items()
+        }
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        with self._tx():
+            cur = self._db.execute(f"UPDATE documents SET {assignments} WHERE id = ?", (*values.values(), doc_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no document with id {doc_id}")
+            self._bump()
+
+    def delete_document(self, doc_id: str) -> None:
+        with self._tx():
+            self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+            self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            self._bump()
+
+    def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        wanted = list(dict.fromkeys(hashes))
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for h, blob in self._db.execute(
+                f"SELECT hash, vector FROM chunks WHERE hash IN ({marks}) GROUP BY hash", batch
+            ):
+                out[h] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    # ------------------------------------------------------------------ failures
+    def record_failure(self, source: str, path: str, error: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, path, error, time.time())
+        )
+
+    def failures(self, source: str | None = None) -> list[dict[str, str]]:
+        sql = "SELECT source, path, error FROM failures"
+        rows = self._db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY source, path",
+                                (source,) if source else ())
+        return [{"source": s, "path": p, "error": e} for s, p, e in rows]
+
+    # ------------------------------------------------------------------ sources
+    def add_source(self, name: str, config: Mapping[str, Any]) -> None:
+        self._db.execute(
+            "INSERT INTO sources (name, config, created) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET config = excluded.config",
+            (name, json.dumps(dict(config)), time.time()),
+        )
+
+    def mark_synced(self, name: str) -> None:
+        self._db.execute("UPDATE sources SET last_sync = ? WHERE name = ?", (time.time(), name))
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for name, config, created, last_sync in self._db.execute(
+            "SELECT name, config, created, last_sync FROM sources ORDER BY name"
+        ):
+            out[name] = {**json.loads(config), "created": created, "last_sync": last_sync}
+        return out
+
+    def remove_source(self, name: str) -> None:
+        with self._tx():
+            cur = self._db.execute("DELETE FROM sources WHERE name = ?", (name,))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(self.sources()) or 'none'}")
+            self._db.execute("DELETE FROM chunks WHERE doc_id IN (SELECT id FROM documents WHERE source = ?)", (name,))
+            self._db.execute("DELETE FROM documents WHERE source = ?", (name,))
+            self._db.execute("DELETE FROM failures WHERE source = ?", (name,))
+            self._bump()
+
+    # ------------------------------------------------------------------ retrieval
+    @staticmethod
+    def _where(filters: Filters, access: Access) -> tuple[str, list[Any]]:
+        """SQL conditions over documents ``d`` for metadata filters and the caller's access."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if not access.unrestricted:
+            workspaces = list(access.workspaces or ())
+            if not workspaces:
+                return "0", []
+            clauses.append(f"d.workspace IN ({','.join('?' * len(workspaces))})")
+            params.extend(workspaces)
+            principals = list(access.principals)
+            if principals:
+                clauses.append(
+                    "(d.access = '[]' OR EXISTS (SELECT 1 FROM json_each(d.access) "
+                    f"WHERE json_each.value IN ({','.join('?' * len(principals))})))"
+                )
+                params.extend(principals)
+            else:
+                clauses.append("d.access = '[]'")
+        if filters.path_glob:
+            clauses.append("d.path GLOB ?")
+            params.append(filters.path_glob)
+        if filters.filetypes:
+            clauses.append(f"d.filetype IN ({','.join('?' * len(filters.filetypes))})")
+            params.extend(f.lower().lstrip(".") for f in filters.filetypes)
+        if filters.modified_after is not None:
+            clauses.append("d.mtime >= ?")
+            params.append(filters.modified_after)
+        if filters.modified_before is not None:
+            clauses.append("d.mtime < ?")
+            params.append(filters.modified_before)
+        if filters.tags:
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM json_each(d.tags) WHERE json_each.value IN ({','.join('?' * len(filters.tags))}))"
+            )
+            params.extend(filters.tags)
+        if filters.sources:
+            clauses.append(f"d.source IN ({','.join('?' * len(filters.sources))})")
+            params.extend(filters.sources)
+        return (" AND ".join(clauses) or "1"), params
+
+    def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
+        match = fts5_query(query)
+        if match is None:
+            return []
+        where, params = self._where(filters, access)
+        weights = ", ".join(str(w) for w in _FTS_WEIGHTS)
+        if where == "1":
+            sql = (
+                f"SELECT rowid, bm25(chunks_fts, {weights}) AS s FROM chunks_fts "
+                "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?"
+            )
+            args: list[Any] = [match, k]
+        else:
+            sql = (
+                f"SELECT f.rowid, bm25(chunks_fts, {weights}) AS s FROM chunks_fts f "
+                "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
+                f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s LIMIT ?"
+            )
+            args = [match, *params, k]
+        try:
+            rows = self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise BackendError(f"keyword search failed for {query!r}: {exc}") from exc
+        # FTS5's bm25() is negative (lower is better); report the usual positive BM25 score.
+        return [(int(rowid), -float(score)) for rowid, score in rows]
+
+    def _load_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        generation = self._generation()
+        if self._matrix is None or self._row_ids is None or generation != self._matrix_generation:
+            rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+            info = self.embedder_info()
+            dim = info[1] if info else 0
+            self._row_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            matrix = np.empty((len(rows), dim), dtype=np.float32)
+            for i, (_, blob) in enumerate(rows):
+                matrix[i] = np.frombuffer(blob, dtype=np.float32)
+            self._matrix = matrix
+            self._matrix_generation = generation
+        return self._matrix, self._row_ids
+
+    def vector_search(
+        self, vector: np.ndarray, k: int, filters: Filters, access: Access
+    ) -> list[tuple[int, float]]:
+        matrix, row_ids = self._load_matrix()
+        if len(row_ids) == 0:
+            return []
+        where, params = self._where(filters, access)
+        if where != "1":
+            allowed = np.array(
+                [r[0] for r in self._db.execute(
+                    f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", params
+                )],
+                dtype=np.int64,
+            )
+            if len(allowed) == 0:
+                return []
+            positions = np.searchsorted(row_ids, np.sort(allowed))
+            scores = matrix[positions] @ vector.astype(np.float32)
+            ids = row_ids[positions]
+        else:
+            scores = matrix @ vector.astype(np.float32)
+            ids = row_ids
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
+        if not scored:
+            return []
+        ids = [cid for cid, _ in scored]
+        where, params = self._where(Filters(), access)
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            "SELECT c.id, c.text, c.location, d.id, d.source, d.path, d.title FROM chunks c "
+            f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks}) AND {where}",
+            [*ids, *params],
+        ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        out = []
+        for cid, score in scored:
+            row = by_id.get(cid)
+            if row is None:
+                continue
+            _, text, location, doc_id, source, path, title = row
+            out.append(
+                Hit(
+                    chunk_id=cid,
+                    doc_id=doc_id,
+                    source=source,
+                    path=path,
+                    title=title,
+                    text=text,
+                    location=Location.from_dict(json.loads(location)),
+                    score=score,
+                )
+            )
+        return out
+
+    # ------------------------------------------------------------------ housekeeping
+    def stats(self) -> dict[str, Any]:
+        docs, chunks = self._db.execute(
+            "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks)"
+        ).fetchone()
+        info = self.embedder_info()
+        return {
+            "path": str(self.path),
+            "documents": docs,
+            "chunks": chunks,
+            "sources": len(self.sources()),
+            "failures": self._db.execute("SELECT COUNT(*) FROM failures").fetchone()[0],
+            "embedder": info[0] if info else None,
+            "dimensions": info[1] if info else None,
+            "size_bytes": sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*")),
+        }
+
+    def integrity_check(self) -> str:
+        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+

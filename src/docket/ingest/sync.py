@@ -1,0 +1,254 @@
+"""Incremental sync of a folder (or single file) into a store.
+
+For each file: if its size and modification time match the indexed document it is unchanged and
+is not even read. Otherwise its bytes are hashed; the same hash means unchanged (the new mtime is
+recorded), a hash that matches a document whose file has disappeared means a rename (the path is
+updated, nothing is re-embedded). Changed and new files are parsed and chunked; chunks whose
+content hash already has a vector in the store reuse it, the rest are embedded in batches. Each
+document is written in its own transaction, so an interrupted sync leaves a consistent index and
+the next run picks up where it stopped. Files that disappeared are removed from the index.
+
+A file that fails to parse is reported with a one-line reason and the batch goes on; if an older
+version of it was indexed, that version stays searchable.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from docket.errors import DocketError, ParseError, PathNotFoundError, UserError
+from docket.ingest.chunking import chunk_document
+from docket.ingest.parsers import parse_bytes
+from docket.protocols import Embedder, Store
+from docket.types import Chunk, Document, SyncReport
+
+__all__ = ["FolderSource", "Progress", "source_for_path", "sync_source"]
+
+# progress(done, total, current_path): called after each file is handled.
+Progress = Callable[[int, int, str], None]
+
+EMBED_BATCH = 64
+
+
+@dataclass(frozen=True)
+class FolderSource:
+    """A folder (or one file) on this machine, indexed under ``name``."""
+
+    name: str
+    root: Path
+    is_file: bool = False
+    display: str = ""
+    workspace: str = "default"
+    tags: tuple[str, ...] = ()
+    access: tuple[str, ...] = ()
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "type": "file" if self.is_file else "folder",
+            "path": str(self.root),
+            "display": self.display,
+            "workspace": self.workspace,
+            "tags": list(self.tags),
+            "access": list(self.access),
+        }
+
+    @classmethod
+    def from_config(cls, name: str, config: dict[str, Any]) -> FolderSource:
+        return cls(
+            name=name,
+            root=Path(config["path"]),
+            is_file=config.get("type") == "file",
+            display=config.get("display", ""),
+            workspace=config.get("workspace", "default"),
+            tags=tuple(config.get("tags", ())),
+            access=tuple(config.get("access", ())),
+        )
+
+
+def source_for_path(
+    given: str, workspace: str = "default", tags: Sequence[str] = (), access: Sequence[str] = ()
+) -> FolderSource:
+    """The source for a path typed by the user; a clear error when it does not exist."""
+    path = Path(given).expanduser()
+    if not path.exists():
+        raise PathNotFoundError(f"{given}: no such file or folder. Check the path and try again.")
+    resolved = path.resolve()
+    if path.is_dir():
+        if not os.access(resolved, os.R_OK | os.X_OK):
+            raise UserError(f"{given}: the folder is not readable; check its permissions.")
+        return FolderSource(str(resolved), resolved, False, given, workspace, tuple(tags), tuple(access))
+    display = given if not os.path.isabs(given) else resolved.name
+    return FolderSource(str(resolved), resolved, True, display, workspace, tuple(tags), tuple(access))
+
+
+def _ignored(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def _walk(source: FolderSource, ignore: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """(path as shown to users, absolute path) of every file of the source, sorted."""
+    if source.is_file:
+        if source.root.is_file():
+            yield source.display or source.root.name, source.root
+        return
+    for dirpath, dirnames, filenames in os.walk(source.root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not _ignored(d, ignore))
+        for filename in sorted(filenames):
+            if _ignored(filename, ignore):
+                continue
+            full = Path(dirpath) / filename
+            if full.is_symlink() and not full.is_file():
+                continue
+            yield full.relative_to(source.root).as_posix(), full
+
+
+@dataclass
+class _Pending:
+    """A parsed document waiting for its chunks' vectors."""
+
+    doc: Document
+    chunks: list[Chunk]
+    text: str
+    is_new: bool
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class _Batcher:
+    """Collects parsed documents and embeds their new chunks in batches before writing them."""
+
+    def __init__(self, store: Store, embedder: Embedder, report: SyncReport) -> None:
+        self.store, self.embedder, self.report = store, embedder, report
+        self.pending: list[_Pending] = []
+        self.to_embed: dict[str, str] = {}
+
+    def add(self, item: _Pending) -> None:
+        known = self.store.vectors_for(c.hash for c in item.chunks)
+        item.vectors.update(known)
+        for chunk in item.chunks:
+            if chunk.hash in known:
+                self.report.chunks_reused += 1
+            elif chunk.hash not in self.to_embed:
+                self.to_embed[chunk.hash] = chunk.indexed_text
+        self.pending.append(item)
+        if len(self.to_embed) >= EMBED_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.to_embed:
+            hashes = list(self.to_embed)
+            vectors = self.embedder.embed_passages([self.to_embed[h] for h in hashes])
+            computed = dict(zip(hashes, vectors, strict=True))
+            self.report.chunks_embedded += len(hashes)
+            self.to_embed = {}
+        else:
+            computed = {}
+        for item in self.pending:
+            for chunk in item.chunks:
+                if chunk.hash not in item.vectors:
+                    item.vectors[chunk.hash] = computed[chunk.hash]
+            self.store.put_document(item.doc, item.chunks, item.vectors, item.text)
+            if item.is_new:
+                self.report.added += 1
+            else:
+                self.report.updated += 1
+        self.pending = []
+
+
+def sync_source(
+    store: Store,
+    embedder: Embedder,
+    source: FolderSource,
+    *,
+    max_tokens: int = 256,
+    overlap_tokens: int = 32,
+    max_file_bytes: int = 100 * 1024 * 1024,
+    ignore: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Bring the index in line with the files of ``source`` and report what changed."""
+    started = time.perf_counter()
+    report = SyncReport()
+    store.bind_embedder(embedder.name, embedder.dim)
+    store.add_source(source.name, source.config())
+    count_tokens = getattr(embedder, "count_tokens", None) or (lambda t: len(t.split()))
+    indexed = {doc.path: doc for doc in store.documents(source.name)}
+    files = list(_walk(source, ignore))
+    on_disk = {shown for shown, _ in files}
+    vanished = {p: d for p, d in indexed.items() if p not in on_disk}
+    vanished_by_hash: dict[str, list[Document]] = {}
+    for doc in vanished.values():
+        vanished_by_hash.setdefault(doc.content_hash, []).append(doc)
+    batcher = _Batcher(store, embedder, report)
+
+    def fail(shown: str, reason: str) -> None:
+        report.failed.append({"path": shown, "error": reason})
+        store.record_failure(source.name, shown, reason)
+
+    for done, (shown, full) in enumerate(files, start=1):
+        try:
+            stat = full.stat()
+            existing = indexed.get(shown)
+            if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
+                report.unchanged += 1
+                continue
+            if stat.st_size > max_file_bytes:
+                raise ParseError(
+                    f"file too large ({stat.st_size / 1e6:.1f} MB > {max_file_bytes / 1e6:.0f} MB limit); "
+                    "raise ingest.max_file_mb to index it"
+                )
+            data = full.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if existing and existing.content_hash == digest:
+                store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
+                report.unchanged += 1
+                continue
+            if existing is None and vanished_by_hash.get(digest):
+                moved = vanished_by_hash[digest].pop()
+                vanished.pop(moved.path, None)
+                store.update_document(moved.id, path=shown, mtime=stat.st_mtime, size=stat.st_size)
+                report.renamed += 1
+                continue
+            parsed = parse_bytes(data, full.name)
+            title = str(parsed.title or full.stem).strip() or full.stem
+            chunks = chunk_document(parsed, title, max_tokens, overlap_tokens, count_tokens)
+            doc = Document(
+                id=existing.id if existing else uuid.uuid4().hex,
+                source=source.name,
+                path=shown,
+                title=title,
+                filetype=full.suffix.lower().lstrip(".") or "unknown",
+                content_hash=digest,
+                size=stat.st_size,
+                mtime=stat.st_mtime,
+                workspace=source.workspace,
+                access=source.access,
+                tags=source.tags,
+                metadata=dict(parsed.metadata),
+            )
+            for warning in parsed.warnings:
+                report.warnings.append({"path": shown, "warning": warning})
+            batcher.add(_Pending(doc, chunks, parsed.text, existing is None))
+        except DocketError as exc:
+            fail(shown, str(exc))
+        except OSError as exc:
+            fail(shown, f"cannot read the file: {exc.strerror or exc}")
+        finally:
+            if progress is not None:
+                progress(done, len(files), shown)
+    batcher.flush()
+    for doc in vanished.values():
+        store.delete_document(doc.id)
+        report.deleted += 1
+    store.mark_synced(source.name)
+    report.seconds = time.perf_counter() - started
+    return report

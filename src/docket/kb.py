@@ -1,0 +1,132 @@
+"""The knowledge base: one settings object, one store, one embedder, and the operations on them.
+
+This is the Python API the CLI (and later the server) calls::
+
+    from docket import KnowledgeBase, load_settings
+    with KnowledgeBase(load_settings(home="./kb")) as kb:
+        kb.ingest(["./company-docs"])
+        for hit in kb.search("parental leave"):
+            print(hit.path, hit.location.label(), hit.score)
+        print(kb.ask("How many weeks of parental leave do we offer?").text)
+
+Each method is a plain function call into :mod:`docket.ingest.sync`, :mod:`docket.index.search`
+and :mod:`docket.answer.extractive`; nothing happens in the background.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from docket.answer.extractive import extractive_answer
+from docket.config import Settings
+from docket.errors import NotFoundError
+from docket.index import STORES
+from docket.index.search import Mode, search
+from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
+from docket.models.embedders import EMBEDDERS
+from docket.protocols import Embedder, Store
+from docket.types import Access, Answer, Filters, Hit, SyncReport
+
+__all__ = ["KnowledgeBase"]
+
+
+class KnowledgeBase:
+    def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.store: Store = store or STORES.create("sqlite", path=str(settings.db_path))
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedder, loaded on first use (listing or deleting documents never loads a model)."""
+        if self._embedder is None:
+            cfg = self.settings.embedder
+            options: dict[str, Any] = {}
+            if cfg.name == "minilm":
+                options = {"threads": cfg.threads, "batch_size": cfg.batch_size}
+            elif cfg.name == "e5-small" and cfg.threads:
+                options = {"threads": cfg.threads}
+            self._embedder = EMBEDDERS.create(cfg.name, **options)
+            self.store.bind_embedder(self._embedder.name, self._embedder.dim)
+        return self._embedder
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ------------------------------------------------------------------ ingest
+    def _sync(self, source: FolderSource, progress: Progress | None) -> SyncReport:
+        return sync_source(
+            self.store,
+            self.embedder,
+            source,
+            max_tokens=self.settings.chunking.max_tokens,
+            overlap_tokens=self.settings.chunking.overlap_tokens,
+            max_file_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024),
+            ignore=self.settings.ingest.ignore,
+            progress=progress,
+        )
+
+    def ingest(
+        self,
+        paths: Sequence[str],
+        *,
+        workspace: str = "default",
+        tags: Sequence[str] = (),
+        access: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Add folders or files (registering them as sources) and index what changed."""
+        sources = [source_for_path(p, workspace, tags, access) for p in paths]  # validate all first
+        report = SyncReport()
+        for source in sources:
+            report.merge(self._sync(source, progress))
+        return report
+
+    def sync(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> SyncReport:
+        """Re-sync registered sources (all by default): only what changed is processed."""
+        known = self.store.sources()
+        wanted = list(names) if names else list(known)
+        report = SyncReport()
+        for name in wanted:
+            if name not in known:
+                raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none yet'}")
+            report.merge(self._sync(FolderSource.from_config(name, known[name]), progress))
+        return report
+
+    # ------------------------------------------------------------------ retrieval
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        mode: Mode | None = None,
+        filters: Filters = Filters(),
+        access: Access = Access.owner(),
+    ) -> list[Hit]:
+        cfg = self.settings.search
+        return search(
+            self.store,
+            self.embedder,
+            query,
+            k=k or cfg.k,
+            mode=mode or cfg.mode,
+            alpha=cfg.alpha,
+            candidates=cfg.candidates,
+            filters=filters,
+            access=access,
+        )
+
+    def ask(self, question: str, *, filters: Filters = Filters(), access: Access = Access.owner()) -> Answer:
+        """A cited answer from the documents, or an abstention with the closest sources."""
+        cfg = self.settings.answer
+        hits = self.search(question, k=cfg.top_k, filters=filters, access=access)
+        return extractive_answer(
+            question, hits, self.embedder, max_sentences=cfg.max_sentences, min_relevance=cfg.min_relevance
+        )

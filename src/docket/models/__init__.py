@@ -1,0 +1,1 @@
+"""Model backends. Embedders live in :mod:`docket.models.embedders`."""

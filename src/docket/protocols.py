@@ -1,0 +1,110 @@
+"""The contracts backends implement. Orchestration code depends on these, never on a backend."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from docket.types import Access, Chunk, Document, Filters, Hit, ParsedDocument
+
+__all__ = ["Embedder", "Parser", "Store"]
+
+
+@runtime_checkable
+class Parser(Protocol):
+    """Turns the bytes of one file into structured blocks."""
+
+    name: str
+    extensions: tuple[str, ...]
+
+    def parse(self, data: bytes, path: str) -> ParsedDocument:
+        """Raise :class:`docket.errors.ParseError` with a one-line reason when the file can't be read."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Maps text to unit-length vectors. ``name`` and ``dim`` are recorded in every index."""
+
+    name: str
+    dim: int
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Documents, chunks, keyword index and vectors of one knowledge base.
+
+    Every write that changes a document is atomic: after a crash the store holds either the old or
+    the new version of that document, never a mix. Every read that returns text takes an
+    :class:`~docket.types.Access` and applies it inside the query.
+    """
+
+    def bind_embedder(self, name: str, dim: int) -> None:
+        """Record the embedder on first use; raise IndexMismatchError if another one built the index."""
+        ...
+
+    def embedder_info(self) -> tuple[str, int] | None: ...
+
+    # -- documents
+    def get_document(self, source: str, path: str) -> Document | None: ...
+
+    def documents(self, source: str | None = None) -> Iterator[Document]: ...
+
+    def put_document(
+        self, doc: Document, chunks: Sequence[Chunk], vectors: Mapping[str, np.ndarray], text: str
+    ) -> None:
+        """Insert or replace ``doc`` and all its chunks; ``vectors`` maps chunk hash -> vector."""
+        ...
+
+    def update_document(self, doc_id: str, **fields: Any) -> None:
+        """Change metadata (path, mtime, size, tags, access...) without touching chunks."""
+        ...
+
+    def delete_document(self, doc_id: str) -> None: ...
+
+    def document_text(self, doc_id: str) -> str: ...
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        """The chunks of one document, in order."""
+        ...
+
+    def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        """Vectors already computed for these chunk hashes, from any document."""
+        ...
+
+    # -- sources
+    def add_source(self, name: str, config: Mapping[str, Any]) -> None: ...
+
+    def sources(self) -> dict[str, dict[str, Any]]: ...
+
+    def remove_source(self, name: str) -> None: ...
+
+    def mark_synced(self, name: str) -> None: ...
+
+    # -- files that could not be indexed (the latest reason per file)
+    def record_failure(self, source: str, path: str, error: str) -> None: ...
+
+    def failures(self, source: str | None = None) -> list[dict[str, str]]: ...
+
+    # -- retrieval
+    def keyword_search(
+        self, query: str, k: int, filters: Filters, access: Access
+    ) -> list[tuple[int, float]]: ...
+
+    def vector_search(
+        self, vector: np.ndarray, k: int, filters: Filters, access: Access
+    ) -> list[tuple[int, float]]: ...
+
+    def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
+        """Materialise chunk ids into hits (re-checking access)."""
+        ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...

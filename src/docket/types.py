@@ -1,0 +1,322 @@
+"""The data Docket passes around: plain frozen dataclasses, no behaviour beyond formatting."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "Access",
+    "Answer",
+    "Block",
+    "Chunk",
+    "Citation",
+    "Document",
+    "Filters",
+    "Hit",
+    "Location",
+    "ParsedDocument",
+    "SyncReport",
+]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a passage sits in its file: enough to cite it precisely.
+
+    Pages, slides and rows are 1-based as a person counts them. ``char_start``/``char_end``
+    are offsets into the document's extracted text (``Document`` text as stored).
+    """
+
+    page: int | None = None
+    page_end: int | None = None
+    slide: int | None = None
+    sheet: str | None = None
+    row_start: int | None = None
+    row_end: int | None = None
+    heading_path: tuple[str, ...] = ()
+    attachment: str | None = None
+    char_start: int | None = None
+    char_end: int | None = None
+
+    def label(self) -> str:
+        """A short human label such as ``p. 3 · Benefits › Leave``."""
+        parts: list[str] = []
+        if self.attachment:
+            parts.append(f"attachment {self.attachment}")
+        if self.page is not None:
+            if self.page_end is not None and self.page_end != self.page:
+                parts.append(f"pp. {self.page}-{self.page_end}")
+            else:
+                parts.append(f"p. {self.page}")
+        if self.slide is not None:
+            parts.append(f"slide {self.slide}")
+        if self.sheet is not None:
+            parts.append(f"sheet {self.sheet}")
+        if self.row_start is not None:
+            if self.row_end is not None and self.row_end != self.row_start:
+                parts.append(f"rows {self.row_start}-{self.row_end}")
+            else:
+                parts.append(f"row {self.row_start}")
+        if self.heading_path:
+            parts.append(" › ".join(self.heading_path))
+        return " · ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the fields that are set, plus the label; JSON-ready."""
+        out: dict[str, Any] = {}
+        for key, value in asdict(self).items():
+            if value is None or value == ():
+                continue
+            out[key] = list(value) if isinstance(value, tuple) else value
+        out["label"] = self.label()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Location:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "heading_path" in known:
+            known["heading_path"] = tuple(known["heading_path"])
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One structural piece of a parsed file, as a parser returns it.
+
+    A ``text`` block is prose under ``heading_path``. A ``table`` block holds one row per line of
+    ``text``; ``header`` is the header row, repeated in every chunk cut from the table, and
+    ``row_start`` is the number of the first row as the user would count it in the file.
+    """
+
+    text: str
+    kind: Literal["text", "table"] = "text"
+    heading_path: tuple[str, ...] = ()
+    page: int | None = None
+    slide: int | None = None
+    sheet: str | None = None
+    attachment: str | None = None
+    header: str | None = None
+    row_start: int | None = None
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    """What a parser makes of one file."""
+
+    blocks: tuple[Block, ...]
+    title: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """The document's extracted text; chunk character offsets point into it."""
+        return BLOCK_SEPARATOR.join(_block_text(b) for b in self.blocks)
+
+
+BLOCK_SEPARATOR = "\n\n"
+
+
+def _block_text(block: Block) -> str:
+    if block.kind == "table" and block.header:
+        return f"{block.header}\n{block.text}"
+    return block.text
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage cut from a document, sized for the embedder, with its location.
+
+    ``context`` (title and heading path, or a table's header) is indexed with the passage so that
+    a chunk deep in a section still matches questions about the section.
+    """
+
+    text: str
+    location: Location
+    context: str = ""
+    ordinal: int = 0
+
+    @property
+    def indexed_text(self) -> str:
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+    @property
+    def hash(self) -> str:
+        return hashlib.sha256(self.indexed_text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Document:
+    """One indexed file (or other item) of a source.
+
+    ``workspace`` and ``access`` carry permissions: a document is visible to callers with access to
+    its workspace, and when ``access`` is non-empty only to those holding one of its principals
+    (``user:NAME`` / ``group:NAME``).
+    """
+
+    id: str
+    source: str
+    path: str
+    title: str
+    filetype: str
+    content_hash: str
+    size: int
+    mtime: float
+    workspace: str = "default"
+    access: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters applied inside retrieval."""
+
+    path_glob: str | None = None
+    filetypes: tuple[str, ...] = ()
+    modified_after: float | None = None
+    modified_before: float | None = None
+    tags: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self == Filters()
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who is asking. Retrieval only ever returns text this caller may read.
+
+    ``workspaces=None`` means every workspace (the local owner on the command line).
+    """
+
+    workspaces: tuple[str, ...] | None = None
+    principals: tuple[str, ...] = ()
+
+    @classmethod
+    def owner(cls) -> Access:
+        return cls(workspaces=None, principals=())
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.workspaces is None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its document, its fused score and the per-retriever scores."""
+
+    chunk_id: int
+    doc_id: str
+    source: str
+    path: str
+    title: str
+    text: str
+    location: Location
+    score: float
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "score": round(self.score, 6),
+            "text": self.text,
+            "location": self.location.to_dict(),
+            "title": self.title,
+            "source": self.source,
+            "chunk_id": self.chunk_id,
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An ``[n]`` in an answer: which file, where, and the exact quoted text."""
+
+    n: int
+    path: str
+    location: Location
+    quote: str
+    supported: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "n": self.n,
+            "path": self.path,
+            "location": self.location.to_dict(),
+            "quote": self.quote,
+        }
+        if self.supported is not None:
+            out["supported"] = self.supported
+        return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The one answer object every answering path returns (extractive now, generated later)."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...] = ()
+    sources: tuple[Hit, ...] = ()
+    method: str = "extractive"
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "method": self.method,
+            "confidence": round(self.confidence, 4),
+            "sources": [h.to_dict() for h in self.sources],
+        }
+
+
+@dataclass
+class SyncReport:
+    """What one ingest or sync did. Mutable: the pipeline fills it in as it goes."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    renamed: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def processed(self) -> int:
+        return self.added + self.updated + self.unchanged + self.renamed + len(self.failed)
+
+    def merge(self, other: SyncReport) -> None:
+        for name in ("added", "updated", "unchanged", "deleted", "renamed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.chunks_embedded += other.chunks_embedded
+        self.chunks_reused += other.chunks_reused
+        self.failed.extend(other.failed)
+        self.warnings.extend(other.warnings)
+        self.seconds += other.seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "renamed": self.renamed,
+            "chunks_embedded": self.chunks_embedded,
+            "chunks_reused": self.chunks_reused,
+            "failed": list(self.failed),
+            "warnings": list(self.warnings),
+            "seconds": round(self.seconds, 3),
+        }
