@@ -27,8 +27,8 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +49,7 @@ def handle_errors(func: F) -> F:
             if kwargs.get("as_json"):
                 emit_json(exc.to_dict())
             else:
-                err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+                err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2 if isinstance(exc, UserError) else 1) from None
         except KeyboardInterrupt:
             err_console.print("Interrupted. The index is consistent; run the command again to resume.")

@@ -1,0 +1,141 @@
+"""The command line as users and scripts call it: the real `docket` process, JSON contract included."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO
+
+
+def docket(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "docket", *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy()
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docket {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
+    root = tmp_path_factory.mktemp("cli")
+    docs = root / "company-docs"
+    shutil.copytree(DEMO / "Benefits and Perks", docs / "benefits")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+    home = root / "kb"
+    report = json.loads(docket("ingest", str(docs), "--home", str(home), "--json").stdout)
+    return home, docs, report
+
+
+def test_ingest_json_contract(indexed) -> None:
+    _, _, report = indexed
+    for key in ("added", "updated", "unchanged", "deleted", "chunks_embedded"):
+        assert isinstance(report[key], int)
+    assert report["added"] == 8
+    assert report["chunks_embedded"] > 8
+    assert [f["path"] for f in report["failed"]] == ["broken.pdf"]
+    assert report["failed"][0]["error"]
+
+
+def test_search_json_contract(indexed) -> None:
+    home, _, _ = indexed
+    hits = json.loads(docket("search", "parental leave", "--k", "3", "--home", str(home), "--json").stdout)
+    assert len(hits) == 3
+    assert hits[0]["path"] == "benefits/New Parent Leave.md"
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    for hit in hits:
+        assert {"path", "score", "text", "location"} <= set(hit)
+        assert isinstance(hit["location"], dict)
+
+
+def test_search_filters_from_the_command_line(indexed) -> None:
+    home, _, _ = indexed
+    hits = json.loads(
+        docket("search", "leave", "--path", "benefits/S*", "--home", str(home), "--json").stdout
+    )
+    assert hits and {h["path"] for h in hits} == {"benefits/Sabbatical.md"}
+
+
+def test_ask_json_contract(indexed) -> None:
+    home, _, _ = indexed
+    answer = json.loads(docket("ask", "How many weeks of parental leave?", "--home", str(home), "--json").stdout)
+    assert answer["abstained"] is False
+    assert "12 weeks" in answer["answer"]
+    for c in answer["citations"]:
+        assert {"n", "path", "location", "quote"} <= set(c)
+    missing = json.loads(docket("ask", "What is the capital of Peru?", "--home", str(home), "--json").stdout)
+    assert missing["abstained"] is True and missing["citations"] == []
+
+
+def test_sync_reports_changes(indexed, tmp_path: Path) -> None:
+    home, docs, _ = indexed
+    report = json.loads(docket("sync", "--home", str(home), "--json").stdout)
+    assert report["unchanged"] == 8 and report["added"] == 0 and report["chunks_embedded"] == 0
+
+
+def test_missing_path_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
+    proc = docket("ingest", str(tmp_path / "nope"), "--home", str(tmp_path / "kb"), check=False)
+    assert proc.returncode == 2
+    assert "no such file or folder" in proc.stderr
+    proc = docket("ingest", str(tmp_path / "nope"), "--home", str(tmp_path / "kb"), "--json", check=False)
+    assert json.loads(proc.stdout)["error"]["code"] == "path_not_found"
+
+
+def test_everything_failing_exits_non_zero(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.docx").write_bytes(b"nope")
+    proc = docket("ingest", str(bad), "--home", str(tmp_path / "kb"), "--json", check=False)
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["failed"][0]["path"] == "a.docx"
+
+
+def test_opening_an_index_with_another_embedder_says_what_to_do(indexed, tmp_path: Path) -> None:
+    home, _, _ = indexed
+    other = tmp_path / "kb"
+    shutil.copytree(home, other)
+    (other / "docket.toml").write_text('[embedder]\nname = "fake"\n')
+    proc = docket("search", "leave", "--home", str(other), check=False)
+    assert proc.returncode == 1
+    assert "docket reindex" in proc.stderr
+
+
+def test_reindex_rebuilds_with_another_embedder(indexed, tmp_path: Path) -> None:
+    home, _, _ = indexed
+    other = tmp_path / "kb"
+    shutil.copytree(home, other)
+    result = json.loads(docket("reindex", "--embedder", "fake", "--home", str(other), "--json").stdout)
+    assert result["documents"] == 8
+    hits = json.loads(docket("search", "sabbatical", "--home", str(other), "--json").stdout)
+    assert hits[0]["path"] == "benefits/Sabbatical.md"
+
+
+def test_unknown_setting_is_rejected_with_the_valid_ones(tmp_path: Path) -> None:
+    home = tmp_path / "kb"
+    home.mkdir()
+    (home / "docket.toml").write_text("[search]\nalfa = 0.5\n")
+    proc = docket("config", "show", "--home", str(home), check=False)
+    assert proc.returncode == 2
+    assert "unknown setting 'search.alfa'" in proc.stderr and "alpha" in proc.stderr
+
+
+def test_status_and_sources(indexed) -> None:
+    home, docs, _ = indexed
+    status = json.loads(docket("status", "--home", str(home), "--json").stdout)
+    assert status["documents"] == 8 and status["embedder"] == "minilm-l6-v2-int8"
+    assert [f["path"] for f in status["failed"]] == ["broken.pdf"]
+    sources = json.loads(docket("sources", "list", "--home", str(home), "--json").stdout)
+    assert sources[0]["name"] == str(docs.resolve()) and sources[0]["documents"] == 8
+
+
+def test_quickstart_prints_a_cited_answer(tmp_path: Path) -> None:
+    proc = docket("quickstart", "--home", str(tmp_path / "kb"))
+    assert "12 weeks" in proc.stdout
+    assert "[1] Benefits and Perks/New Parent Leave.md" in proc.stdout

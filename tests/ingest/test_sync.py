@@ -1,0 +1,218 @@
+"""Incremental sync semantics, on real files in real SQLite knowledge bases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from docket.config import load_settings
+from docket.errors import PathNotFoundError
+from docket.index.sqlite import SqliteStore
+from docket.ingest import sync as sync_module
+from docket.kb import KnowledgeBase
+from docket.models.embedders import FakeEmbedder
+
+
+class CountingEmbedder(FakeEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        return super().embed_passages(texts)
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "docs"
+    write(root / "leave.md", "# Leave\n\nWe offer twelve weeks of parental leave.\n\n## Sick leave\n\nTen sick days a year.")
+    write(root / "travel.txt", "Book travel through the portal. Economy class for flights under six hours.")
+    write(root / "sub" / "prices.csv", "product,price\nwidget,10\ngadget,25\n")
+    return root
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> KnowledgeBase:
+    k = KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=CountingEmbedder())
+    yield k
+    k.close()
+
+
+def test_first_ingest_adds_every_file_with_paths_relative_to_the_folder(kb: KnowledgeBase, corpus: Path) -> None:
+    report = kb.ingest([str(corpus)])
+    assert (report.added, report.updated, report.unchanged, report.deleted) == (3, 0, 0, 0)
+    assert report.failed == []
+    assert {d.path for d in kb.store.documents()} == {"leave.md", "travel.txt", "sub/prices.csv"}
+    assert report.chunks_embedded == kb.store.stats()["chunks"]
+
+
+def test_second_sync_skips_unchanged_files_without_parsing(
+    kb: KnowledgeBase, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb.ingest([str(corpus)])
+    calls: list[str] = []
+    real = sync_module.parse_bytes
+    monkeypatch.setattr(sync_module, "parse_bytes", lambda data, path: calls.append(path) or real(data, path))
+    report = kb.sync()
+    assert (report.added, report.updated, report.unchanged, report.deleted) == (0, 0, 3, 0)
+    assert report.chunks_embedded == 0
+    assert calls == []
+
+
+def test_touched_but_identical_file_is_unchanged(kb: KnowledgeBase, corpus: Path) -> None:
+    kb.ingest([str(corpus)])
+    os.utime(corpus / "travel.txt", (time.time() + 100, time.time() + 100))
+    report = kb.sync()
+    assert report.unchanged == 3 and report.updated == 0
+
+
+def test_changed_file_reembeds_only_its_changed_chunks(kb: KnowledgeBase, corpus: Path) -> None:
+    kb.ingest([str(corpus)])
+    embedder = kb.embedder
+    assert isinstance(embedder, CountingEmbedder)
+    embedder.embedded.clear()
+    write(corpus / "leave.md", "# Leave\n\nWe offer twelve weeks of parental leave.\n\n## Sick leave\n\nFifteen sick days.")
+    report = kb.sync()
+    assert report.updated == 1 and report.unchanged == 2
+    assert report.chunks_embedded == 1 and report.chunks_reused == 1
+    assert embedder.embedded == ["leave › Sick leave\nFifteen sick days."] or len(embedder.embedded) == 1
+    hits = kb.search("sick days", k=1)
+    assert "Fifteen" in hits[0].text
+
+
+def test_deleted_file_disappears_from_the_index(kb: KnowledgeBase, corpus: Path) -> None:
+    kb.ingest([str(corpus)])
+    (corpus / "travel.txt").unlink()
+    report = kb.sync()
+    assert report.deleted == 1
+    assert kb.store.get_document(str(corpus.resolve()), "travel.txt") is None
+    assert all(h.path != "travel.txt" for h in kb.search("economy flights portal", k=10))
+
+
+def test_renamed_file_is_moved_without_reembedding(kb: KnowledgeBase, corpus: Path) -> None:
+    kb.ingest([str(corpus)])
+    (corpus / "travel.txt").rename(corpus / "sub" / "travel-policy.txt")
+    report = kb.sync()
+    assert report.renamed == 1 and report.deleted == 0 and report.added == 0
+    assert report.chunks_embedded == 0
+    assert kb.search("economy flights", k=1)[0].path == "sub/travel-policy.txt"
+
+
+def test_bad_files_are_reported_and_the_batch_goes_on(kb: KnowledgeBase, corpus: Path) -> None:
+    (corpus / "broken.docx").write_bytes(b"not a zip at all")
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "image.bin").write_bytes(bytes(range(256)) * 10)
+    report = kb.ingest([str(corpus)])
+    assert report.added == 3
+    failed = {f["path"]: f["error"] for f in report.failed}
+    assert set(failed) == {"broken.docx", "empty.txt", "image.bin"}
+    assert "zip" in failed["broken.docx"]
+    assert "empty" in failed["empty.txt"]
+    assert "unsupported" in failed["image.bin"]
+    assert {f["path"] for f in kb.store.failures()} == set(failed)
+
+
+def test_a_file_that_breaks_keeps_its_last_good_version(kb: KnowledgeBase, corpus: Path) -> None:
+    kb.ingest([str(corpus)])
+    (corpus / "leave.md").write_bytes(b"")
+    report = kb.sync()
+    assert [f["path"] for f in report.failed] == ["leave.md"]
+    assert "twelve weeks" in kb.search("parental leave", k=1)[0].text
+
+
+def test_missing_path_is_a_clear_error(kb: KnowledgeBase, tmp_path: Path) -> None:
+    with pytest.raises(PathNotFoundError, match="no such file or folder"):
+        kb.ingest([str(tmp_path / "nope")])
+
+
+def test_single_file_keeps_the_path_as_given(kb: KnowledgeBase, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(corpus.parent)
+    report = kb.ingest(["docs/travel.txt"])
+    assert report.added == 1
+    assert [d.path for d in kb.store.documents()] == ["docs/travel.txt"]
+    (corpus / "travel.txt").unlink()
+    assert kb.sync().deleted == 1
+
+
+def test_hidden_files_and_folders_are_ignored(kb: KnowledgeBase, corpus: Path) -> None:
+    write(corpus / ".git" / "config.txt", "secret")
+    write(corpus / ".hidden.txt", "secret")
+    kb.ingest([str(corpus)])
+    assert all(not d.path.startswith(".") and "/." not in d.path for d in kb.store.documents())
+
+
+_INGEST_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from docket.config import load_settings
+    from docket.kb import KnowledgeBase
+    settings = load_settings(home=sys.argv[1], overrides={"embedder": {"name": "fake"}})
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([sys.argv[2]])
+    """
+)
+
+
+def _snapshot(db: Path) -> tuple[set[tuple[str, str]], list[str]]:
+    store = SqliteStore(db)
+    docs = {(d.path, d.content_hash) for d in store.documents()}
+    hashes = sorted(c.hash for d in store.documents() for c in store.chunks(d.id))
+    store.close()
+    return docs, hashes
+
+
+def test_killed_ingest_leaves_a_consistent_index_and_the_next_sync_completes_it(tmp_path: Path) -> None:
+    corpus = tmp_path / "many"
+    for i in range(150):
+        write(corpus / f"f{i:03}.txt", f"Document {i}. " + " ".join(f"word{i}x{j} sentence." for j in range(300)))
+    reference_home = tmp_path / "reference"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", _INGEST_SCRIPT, str(reference_home), str(corpus)], check=True, env=env)
+    expected = _snapshot(reference_home / "docket.db")
+
+    for trial in range(3):
+        home = tmp_path / f"crash{trial}"
+        proc = subprocess.Popen([sys.executable, "-c", _INGEST_SCRIPT, str(home), str(corpus)], env=env)
+        db = home / "docket.db"
+        deadline = time.monotonic() + 60
+        target = 10 + 40 * trial
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                n = sqlite3.connect(db).execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+            except sqlite3.Error:
+                n = 0
+            if n >= target:
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL, "the ingest finished before it could be interrupted"
+        con = sqlite3.connect(db)
+        assert con.execute("SELECT COUNT(*) FROM documents").fetchone()[0] < 150
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        orphans = con.execute("SELECT COUNT(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)").fetchone()
+        assert orphans[0] == 0
+        fts = con.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+        assert fts == con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        empty_docs = con.execute(
+            "SELECT COUNT(*) FROM documents WHERE id NOT IN (SELECT doc_id FROM chunks)"
+        ).fetchone()[0]
+        assert empty_docs == 0
+        con.close()
+        subprocess.run([sys.executable, "-c", _INGEST_SCRIPT, str(home), str(corpus)], check=True, env=env)
+        assert _snapshot(db) == expected
