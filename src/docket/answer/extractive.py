@@ -3,7 +3,8 @@
 The passages retrieved for the question are split into sentences; each sentence is scored by its
 semantic similarity to the question (the embedder's cosine) blended with the share of the
 question's content words it contains. The best sentences, each with an ``[n]`` citation to its
-passage's file and location, form the answer. When even the best sentence scores below
+passage's file and location, form the answer (further sentences only when they are within
+``_MAX_GAP`` of the best one). When even the best sentence scores below
 ``min_relevance`` the evidence is too weak: Docket abstains and shows the closest sources rather
 than guessing.
 """
@@ -26,6 +27,8 @@ ABSTAIN_TEXT = "I couldn't find this in your documents."
 # Weight of semantic similarity vs. keyword coverage in a sentence's relevance.
 _SEMANTIC_WEIGHT = 0.7
 _MIN_SENTENCE_CHARS = 20
+# Further sentences join the best one only when they are nearly as relevant.
+_MAX_GAP = 0.1
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ def extractive_answer(
     chosen: list[ScoredSentence] = []
     seen_text: set[str] = set()
     for sentence in scored:
-        if len(chosen) >= max_sentences or sentence.relevance < max(min_relevance, 0.8 * best):
+        if len(chosen) >= max_sentences or sentence.relevance < max(min_relevance, best - _MAX_GAP):
             break
         key = " ".join(words(sentence.text))
         if key in seen_text:

@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 
 from docket.errors import DocketError, ParseError, PathNotFoundError, UserError
-from docket.ingest.chunking import chunk_document
+from docket.ingest.chunking import chunk_document, estimate_tokens
 from docket.ingest.parsers import parse_bytes
 from docket.protocols import Embedder, Store
-from docket.types import Chunk, Document, SyncReport
+from docket.types import Chunk, Document, ParsedDocument, SyncReport
 
-__all__ = ["FolderSource", "Progress", "source_for_path", "sync_source"]
+__all__ = ["FolderSource", "Indexer", "Progress", "source_for_path", "sync_source"]
 
 # progress(done, total, current_path): called after each file is handled.
 Progress = Callable[[int, int, str], None]
@@ -114,7 +114,7 @@ def _walk(source: FolderSource, ignore: Sequence[str]) -> Iterator[tuple[str, Pa
 
 @dataclass
 class _Pending:
-    """A parsed document waiting for its chunks' vectors."""
+    """A chunked document waiting for its chunks' vectors."""
 
     doc: Document
     chunks: list[Chunk]
@@ -123,15 +123,30 @@ class _Pending:
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class _Batcher:
-    """Collects parsed documents and embeds their new chunks in batches before writing them."""
+class Indexer:
+    """Chunks parsed documents, embeds their new chunks in batches, and writes each document.
 
-    def __init__(self, store: Store, embedder: Embedder, report: SyncReport) -> None:
+    Vectors of chunks whose content hash the store already knows are reused, not recomputed.
+    Call :meth:`flush` at the end; documents are written (each atomically) as batches fill.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        report: SyncReport,
+        max_tokens: int = 256,
+        overlap_tokens: int = 32,
+    ) -> None:
         self.store, self.embedder, self.report = store, embedder, report
+        self.max_tokens, self.overlap_tokens = max_tokens, overlap_tokens
+        self.count_tokens = getattr(embedder, "count_tokens", None) or estimate_tokens
         self.pending: list[_Pending] = []
         self.to_embed: dict[str, str] = {}
 
-    def add(self, item: _Pending) -> None:
+    def add(self, doc: Document, parsed: ParsedDocument, is_new: bool = True) -> None:
+        chunks = chunk_document(parsed, doc.title, self.max_tokens, self.overlap_tokens, self.count_tokens)
+        item = _Pending(doc, chunks, parsed.text, is_new)
         known = self.store.vectors_for(c.hash for c in item.chunks)
         item.vectors.update(known)
         for chunk in item.chunks:
@@ -180,7 +195,6 @@ def sync_source(
     report = SyncReport()
     store.bind_embedder(embedder.name, embedder.dim)
     store.add_source(source.name, source.config())
-    count_tokens = getattr(embedder, "count_tokens", None) or (lambda t: len(t.split()))
     indexed = {doc.path: doc for doc in store.documents(source.name)}
     files = list(_walk(source, ignore))
     on_disk = {shown for shown, _ in files}
@@ -188,7 +202,7 @@ def sync_source(
     vanished_by_hash: dict[str, list[Document]] = {}
     for doc in vanished.values():
         vanished_by_hash.setdefault(doc.content_hash, []).append(doc)
-    batcher = _Batcher(store, embedder, report)
+    indexer = Indexer(store, embedder, report, max_tokens, overlap_tokens)
 
     def fail(shown: str, reason: str) -> None:
         report.failed.append({"path": shown, "error": reason})
@@ -220,7 +234,6 @@ def sync_source(
                 continue
             parsed = parse_bytes(data, full.name)
             title = str(parsed.title or full.stem).strip() or full.stem
-            chunks = chunk_document(parsed, title, max_tokens, overlap_tokens, count_tokens)
             doc = Document(
                 id=existing.id if existing else uuid.uuid4().hex,
                 source=source.name,
@@ -237,7 +250,7 @@ def sync_source(
             )
             for warning in parsed.warnings:
                 report.warnings.append({"path": shown, "warning": warning})
-            batcher.add(_Pending(doc, chunks, parsed.text, existing is None))
+            indexer.add(doc, parsed, is_new=existing is None)
         except DocketError as exc:
             fail(shown, str(exc))
         except OSError as exc:
@@ -245,7 +258,7 @@ def sync_source(
         finally:
             if progress is not None:
                 progress(done, len(files), shown)
-    batcher.flush()
+    indexer.flush()
     for doc in vanished.values():
         store.delete_document(doc.id)
         report.deleted += 1
