@@ -22,8 +22,14 @@ __all__ = ["PdfParser", "join_lines"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_LIGATURES = str.maketrans(
+    {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
+)
 _SENTENCE_END = (".", "!", "?", ":", ";", "。", "！", "？")
-_JUNK_TITLE = re.compile(r"^(untitled|microsoft (word|powerpoint|excel) - .*|.*\.(docx?|pptx?|xlsx?|pdf|jpe?g|png|tiff?))$", re.I)
+_PAGE_LABEL = re.compile(r"^(page\s*)?\d+(\s*(of|/)\s*\d+)?$", re.I)
+_JUNK_TITLE = re.compile(
+    r"^(untitled.*|microsoft (word|powerpoint|excel) - .*|.*\.(docx?|pptx?|xlsx?|pdf|jpe?g|png|tiff?))$", re.I
+)
 
 
 def _typical_length(lines: list[str]) -> int:
@@ -42,7 +48,8 @@ def join_lines(text: str, typical: int | None = None) -> list[str]:
     paragraph, a heading, a list item). Runs of short lines (addresses, table rows, lists) stay
     together as one paragraph, one line each.
     """
-    lines = [_SPACES.sub(" ", line).strip() for line in _CONTROL.sub("", text).splitlines()]
+    text = _CONTROL.sub("", text).translate(_LIGATURES)
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     full = typical if typical is not None else _typical_length(lines)
     short = max(int(full * 0.7), 1)
 
@@ -99,21 +106,23 @@ def _title(info_title: str | None, first_text: str) -> str | None:
         return info_title[:200]
     for line in first_text.splitlines():
         line = line.strip()
-        if len(line) > 2:
+        if len(line) > 2 and not _PAGE_LABEL.match(line):
             return line[:200]
     return None
 
 
 @PARSERS.register("pdf")
 class PdfParser:
-    name = "pdf"
-    extensions = (".pdf",)
+    name: str = "pdf"
+    extensions: tuple[str, ...] = (".pdf",)
 
     def parse(self, data: bytes, path: str) -> ParsedDocument:
         from pypdf import PdfReader
         from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
-        logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf logs every quirk of real files
+        pypdf_log = logging.getLogger("pypdf")
+        if pypdf_log.level == logging.NOTSET:  # unless the application chose otherwise, hush the
+            pypdf_log.setLevel(logging.ERROR)  # warnings pypdf logs for every quirk of real files
         try:
             reader = PdfReader(io.BytesIO(data))
         except PdfReadError as exc:
@@ -161,12 +170,15 @@ class PdfParser:
         except Exception:  # a broken information dictionary must not lose the text
             warnings.append("the document information (title, author) could not be read")
         metadata: dict[str, Any] = {"pages": len(pages)}
-        for key, name in (("/Author", "author"), ("/Subject", "subject"), ("/Creator", "creator"), ("/Producer", "producer")):
-            value = _meta(info, key)
+        for key in ("Author", "Subject", "Creator", "Producer"):
+            value = _meta(info, f"/{key}")
             if value:
-                metadata[name] = value
-        created = _meta(info, "/CreationDate")
-        if created:
-            metadata["created"] = created
+                metadata[key.lower()] = value
+        try:
+            created = info.creation_date if info is not None else None
+        except Exception:  # unparsable dates
+            created = None
+        if created is not None:
+            metadata["created"] = created.isoformat()
         title = _title(_meta(info, "/Title"), blocks[0].text) or PurePath(path).stem
         return ParsedDocument(blocks=tuple(blocks), title=title, metadata=metadata, warnings=tuple(warnings))

@@ -10,26 +10,43 @@ from docket.types import Block, ParsedDocument
 
 
 def decode_text(data: bytes) -> str:
-    """Decode bytes of unknown encoding; raise ParseError when they are not text at all."""
-    for bom, codec in (
-        (b"\xef\xbb\xbf", "utf-8-sig"),
-        (b"\xff\xfe\x00\x00", "utf-32"),
-        (b"\x00\x00\xfe\xff", "utf-32"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
+    """Decode bytes of unknown encoding; raise ParseError when they are not text at all.
+
+    Order: byte-order mark; UTF-16 without a BOM (NUL bytes in every other position); UTF-8;
+    then detection with charset-normalizer, taking windows-1252 whenever it reads the bytes as
+    cleanly as the best guess (detection often ties it with windows-1250, which garbles accents).
+    """
+    for bom, codec in _BOMS:
         if data.startswith(bom):
             return data.decode(codec)
+    head = data[:4096]
+    if len(head) >= 4 and head.count(b"\x00") > len(head) // 4:
+        even, odd = head[0::2].count(b"\x00"), head[1::2].count(b"\x00")
+        if max(even, odd) > len(head) // 4 and min(even, odd) < len(head) // 16:
+            return data.decode("utf-16-le" if odd > even else "utf-16-be", errors="replace")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise ParseError("binary content: not text in any known encoding")
+    for match in matches:
+        if "cp1252" in match.could_be_from_charset and match.chaos <= best.chaos:
+            return data.decode("cp1252", errors="replace")
     return str(best)
+
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
 
 
 def paragraphs(text: str) -> list[str]:
@@ -44,8 +61,8 @@ def paragraphs(text: str) -> list[str]:
 
 @PARSERS.register("text")
 class TextParser:
-    name = "text"
-    extensions = (".txt", ".text", ".log")
+    name: str = "text"
+    extensions: tuple[str, ...] = (".txt", ".text", ".log")
 
     def parse(self, data: bytes, path: str) -> ParsedDocument:
         text = decode_text(data)

@@ -1,0 +1,103 @@
+"""Markdown: front matter, heading paths, tables, code and encodings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from docket.ingest.parsers import parse_bytes
+from docket.types import Block, ParsedDocument
+
+SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
+
+
+def shared(relative: str) -> bytes:
+    path = SHARED / relative
+    if not path.is_file():
+        pytest.skip(f"shared test data not found: {path}")
+    return path.read_bytes()
+
+
+def block_with(doc: ParsedDocument, phrase: str) -> Block:
+    found = [b for b in doc.blocks if phrase in b.text]
+    assert found, f"{phrase!r} not found"
+    return found[0]
+
+
+def test_markdown_front_matter_becomes_metadata_and_title() -> None:
+    path = "18f-handbook/pages/travel-and-leave/paid-parental-leave.md"
+    doc = parse_bytes(shared(path), path)
+    assert doc.title == "Paid parental leave (PPL)"
+    assert doc.metadata["keywords"].startswith("parental, parent, parental leave")
+    assert "keywords:" not in doc.text and "---" not in doc.text
+
+
+def test_markdown_headings_build_the_heading_path() -> None:
+    path = "18f-handbook/pages/travel-and-leave/paid-parental-leave.md"
+    doc = parse_bytes(shared(path), path)
+    assert block_with(doc, "You do not need to take all 12 weeks at once").heading_path == (
+        "Using PPL",
+        "Intermittent PPL",
+    )
+    deep = block_with(doc, "You can request Leave Without Pay (LWOP)")
+    assert deep.heading_path == ("Using PPL", "Combining paid parental leave with other leave", "Unpaid leave")
+    assert block_with(doc, "TTS has paid parental leave (PPL)").heading_path == ()
+
+
+def test_markdown_lists_keep_their_bullets() -> None:
+    path = "18f-handbook/pages/travel-and-leave/paid-parental-leave.md"
+    doc = parse_bytes(shared(path), path)
+    block = block_with(doc, "You are entitled to 12 weeks of paid time off")
+    assert block.heading_path == ("About PPL",)
+    assert "\n* You must use the PPL within a year" in block.text
+
+
+def test_markdown_pipe_table_becomes_a_table_block() -> None:
+    doc = parse_bytes(shared("unstructured-example-docs/example-docs/simple-table.md"), "simple-table.md")
+    (table,) = doc.blocks
+    assert table.kind == "table"
+    assert table.header == "Item | Price | # In stock"
+    assert table.text.splitlines() == ["Juicy Apples | 1.99 | 739", "Bananas | 1.89 | 6"]
+    assert table.row_start == 2
+
+
+def test_markdown_code_fences_are_kept_under_their_heading() -> None:
+    doc = parse_bytes(shared("unstructured-example-docs/example-docs/codeblock.md"), "codeblock.md")
+    html = block_with(doc, "<h1>Hello, World!</h1>")
+    assert html.heading_path == ("HTML Example",)
+    assert html.text.startswith("```html\n<!DOCTYPE html>")
+    assert block_with(doc, "<to>Tove</to>").heading_path == ("XML Example",)
+
+
+def test_markdown_in_latin1_is_decoded() -> None:
+    doc = parse_bytes(shared("unstructured-example-docs/example-docs/umlauts-non-utf8.md"), "umlauts.md")
+    assert doc.blocks[0].heading_path == ("können",)
+    assert "äöüß" in doc.text
+
+
+def test_markdown_title_falls_back_to_first_h1_then_stem() -> None:
+    doc = parse_bytes(b"Intro text.\n\n# Release notes\n\nFixed the thing.\n", "notes.md")
+    assert doc.title == "Release notes"
+    assert parse_bytes(b"## Only a subheading\n\nBody.\n", "stem-name.md").title == "stem-name"
+
+
+def test_markdown_broken_front_matter_is_a_warning_not_a_failure() -> None:
+    data = b"---\ntitle: [unclosed\n---\n# Heading\n\nBody text survives.\n"
+    doc = parse_bytes(data, "broken.md")
+    assert "Body text survives." in doc.text
+    assert "title:" not in doc.text
+    assert doc.warnings and "front matter" in doc.warnings[0]
+
+
+def test_markdown_made_only_of_front_matter_keeps_its_fields() -> None:
+    path = "18f-handbook/pages/general-information-and-resources/tech-policies/open-source.md"
+    doc = parse_bytes(shared(path), path)
+    assert doc.title == "Open source policy"
+    assert "redirect_to: https://github.com/18F/open-source-policy" in doc.text
+
+
+def test_markdown_front_matter_dates_are_json_ready() -> None:
+    doc = parse_bytes(b"---\ntitle: Plan\ndate: 2024-03-01\ntags: [a, b]\n---\nText.\n", "plan.md")
+    assert doc.metadata == {"title": "Plan", "date": "2024-03-01", "tags": ["a", "b"]}
