@@ -139,3 +139,40 @@ def test_quickstart_prints_a_cited_answer(tmp_path: Path) -> None:
     proc = docket("quickstart", "--home", str(tmp_path / "kb"))
     assert "12 weeks" in proc.stdout
     assert "[1] Benefits and Perks/New Parent Leave.md" in proc.stdout
+
+
+def test_watch_resyncs_when_a_file_changes(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The office opens at nine in the morning.")
+    with subprocess.Popen(
+        [sys.executable, "-m", "docket", "ingest", str(docs), "--watch", "--json", "--home", str(tmp_path / "kb")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    ) as proc:
+        try:
+            reports = _read_json_objects(proc, 1)
+            assert reports[0]["added"] == 1
+            (docs / "b.txt").write_text("Parking is free for employees.")
+            reports = _read_json_objects(proc, 1)
+            assert reports[0]["added"] == 1 and reports[0]["unchanged"] == 1
+            (docs / "a.txt").unlink()
+            reports = _read_json_objects(proc, 1)
+            assert reports[0]["deleted"] == 1
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _read_json_objects(proc: subprocess.Popen[str], count: int) -> list[dict]:
+    """Read ``count`` pretty-printed JSON objects from the process's stdout (bounded by pytest-timeout)."""
+    out, buffer = [], ""
+    assert proc.stdout is not None
+    while len(out) < count:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"docket exited early: {proc.stderr.read() if proc.stderr else ''}")
+        buffer += line
+        if line.startswith("}"):
+            out.append(json.loads(buffer))
+            buffer = ""
+    return out

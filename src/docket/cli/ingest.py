@@ -101,10 +101,19 @@ def _watch(kb: Any, roots: list[str], as_json: bool) -> None:
 
     err_console.print(f"Watching {len(roots)} path(s) for changes. Press Ctrl-C to stop.")
     sources = kb.store.sources()
-    for changes in watch_changes(*roots, debounce=800, raise_interrupt=False):
+    caught_up = False
+    # yield_on_timeout: the first quiet period triggers one catch-up sync for changes made between
+    # the initial ingest and the watcher starting.
+    for changes in watch_changes(*roots, debounce=800, yield_on_timeout=True, rust_timeout=2000,
+                                 raise_interrupt=False):
+        if not changes and caught_up:
+            continue
+        caught_up = True
         changed = {path for _, path in changes}
         names = [n for n, cfg in sources.items() if any(p.startswith(cfg["path"]) for p in changed)]
         report = kb.sync(names or None)
+        if not (report.added or report.updated or report.deleted or report.renamed or report.failed):
+            continue
         if as_json:
             emit_json(report.to_dict())
         else:
