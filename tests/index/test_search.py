@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from docket.index.keywords import fts5_query, query_terms
+from docket.index.keywords import analyze, analyze_query, query_terms
 from docket.index.search import fuse_minmax, fuse_rrf
 from docket.types import Access, Filters
 
@@ -32,8 +32,13 @@ def test_rrf_rewards_agreement() -> None:
 def test_query_terms_drop_stopwords_unless_nothing_else_is_left() -> None:
     assert query_terms("How many days of parental leave do we offer?") == ["many", "days", "parental", "leave", "offer"]
     assert query_terms("who are you") == ["who", "are", "you"]
-    assert fts5_query('say "hi" OR NEAR(x)') == '"say" OR "hi" OR "near" OR "x"'
-    assert fts5_query("?!") is None
+    assert analyze_query("?!") == []
+
+
+def test_analysis_stems_and_drops_stopwords() -> None:
+    assert analyze("The offers were offered") == ["offer", "offer"]
+    assert analyze_query("offering offers") == ["offer"]
+    assert analyze("Übergrößen café 12") == ["übergrößen", "café", "12"]
 
 
 def test_hybrid_search_finds_a_paraphrased_question(demo_kb) -> None:

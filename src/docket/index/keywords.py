@@ -1,15 +1,16 @@
-"""Turning a user's query into a keyword-index query.
+"""Text analysis for the keyword index: the same function turns passages and queries into terms.
 
-The keyword index matches any of the query's content words (an OR query ranked by BM25), so a
-long natural-language question still finds passages that share only some of its words. English
-stop words are dropped unless nothing else is left.
+Words (Unicode letters and digits) are lower-cased; English stop words are dropped (unless a
+query has nothing else); the rest are reduced to their Snowball English stem (PyStemmer), so
+"offers", "offered" and "offering" all match "offer".
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-__all__ = ["STOPWORDS", "query_terms"]
+__all__ = ["STOPWORDS", "analyze", "query_terms"]
 
 # The classic Lucene/Snowball English list, extended with question words that carry no topic.
 STOPWORDS = frozenset(
@@ -25,8 +26,25 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return str(_stemmer().stemWord(word))
+
+
+def analyze(text: str) -> list[str]:
+    """Index terms of a passage, in order, repeats kept (term frequency matters)."""
+    return [_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
 def query_terms(query: str) -> list[str]:
-    """Distinct lower-cased terms of ``query``, stop words removed when others remain."""
+    """Distinct lower-cased words of ``query``, stop words removed when others remain (unstemmed)."""
     seen: dict[str, None] = {}
     for word in _WORD.findall(query.lower()):
         seen.setdefault(word, None)
@@ -35,9 +53,6 @@ def query_terms(query: str) -> list[str]:
     return content or terms
 
 
-def fts5_query(query: str) -> str | None:
-    """An FTS5 MATCH expression: the terms, each quoted, joined with OR. None when nothing is left."""
-    terms = query_terms(query)
-    if not terms:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+def analyze_query(query: str) -> list[str]:
+    """Distinct index terms of a query; stop words only when the query has nothing else."""
+    return list(dict.fromkeys(_stem(w) for w in query_terms(query)))

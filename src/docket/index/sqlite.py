@@ -1,15 +1,15 @@
 """The embedded store: one SQLite database (WAL mode) per knowledge base.
 
 Tables: ``meta`` (schema version, embedder, generation), ``sources``, ``documents`` (with the
-extracted text), ``chunks`` (text, location, content hash and the float32 vector as a blob),
-``chunks_fts`` (an FTS5 external-content index over chunk context + text, kept in step by
-triggers) and ``failures`` (the last reason each failing file was not indexed).
+extracted text), ``chunks`` (text, location, content hash, the float32 vector and the keyword
+postings as blobs), ``vocab`` (keyword term ids) and ``failures`` (the last reason each failing
+file was not indexed).
 
 Every write that changes a document runs in one transaction, so a crash leaves either the old or
-the new version. Vector search is exact: the vectors are loaded once into a contiguous float32
-matrix (reloaded when another writer bumps ``generation``) and scored with one matrix product.
-Permission and metadata filters are SQL over ``documents``; for vector search they produce the set
-of chunk rows that may be scored, before ranking.
+the new version. Both retrievers work on in-memory views loaded once (and reloaded when any writer
+bumps ``generation``): a contiguous float32 matrix for exact cosine search, and a
+:class:`~docket.index.bm25.BM25Index` for keyword search. Permission and metadata filters are SQL
+over ``documents``; they select the chunk rows that may be scored, before ranking.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from docket.errors import BackendError, IndexMismatchError, NotFoundError
-from docket.index.keywords import fts5_query
+from docket.index.bm25 import BM25Index, pack_terms
+from docket.index.keywords import analyze, analyze_query
 from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
 __all__ = ["SqliteStore"]
@@ -65,21 +66,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     context TEXT NOT NULL,
     location TEXT NOT NULL,
     hash TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    terms BLOB NOT NULL,
+    length INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks (hash);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5 (
-    context, text, content='chunks', content_rowid='id',
-    tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts (rowid, context, text) VALUES (new.id, new.context, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts (chunks_fts, rowid, context, text)
-    VALUES ('delete', old.id, old.context, old.text);
-END;
+CREATE TABLE IF NOT EXISTS vocab (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS failures (
     source TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -89,8 +82,6 @@ CREATE TABLE IF NOT EXISTS failures (
 );
 """
 
-# BM25 column weights: the context (title, heading path) counts less than the passage itself.
-_FTS_WEIGHTS = (0.5, 1.0)
 
 
 class SqliteStore:
@@ -114,7 +105,9 @@ class SqliteStore:
             raise BackendError(f"cannot open knowledge base {self.path}: {exc}") from exc
         self._matrix: np.ndarray | None = None
         self._row_ids: np.ndarray | None = None
-        self._matrix_generation = -1
+        self._bm25: BM25Index | None = None
+        self._loaded_generation = -1
+        self._vocab: dict[str, int] = {}
 
     # ------------------------------------------------------------------ meta
     def _meta(self, key: str) -> str | None:
@@ -215,19 +208,36 @@ class SqliteStore:
         missing = [c.hash for c in chunks if c.hash not in vectors]
         if missing:
             raise ValueError(f"{len(missing)} chunk(s) of {doc.path} have no vector")
-        rows = [
-            (
-                doc.id,
-                c.ordinal,
-                c.text,
-                c.context,
-                json.dumps(c.location.to_dict()),
-                c.hash,
-                np.ascontiguousarray(vectors[c.hash], dtype=np.float32).tobytes(),
-            )
-            for c in chunks
-        ]
+        analyzed = [analyze(c.indexed_text) for c in chunks]
+        try:
+            self._put(doc, chunks, vectors, text, analyzed)
+        except BaseException:
+            self._vocab.clear()  # ids cached during a rolled-back transaction may not exist
+            raise
+
+    def _put(
+        self,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        vectors: Mapping[str, np.ndarray],
+        text: str,
+        analyzed: list[list[str]],
+    ) -> None:
         with self._tx():
+            ids = self._term_ids({t for terms in analyzed for t in terms})
+            rows = [
+                (
+                    doc.id,
+                    c.ordinal,
+                    c.text,
+                    c.context,
+                    json.dumps(c.location.to_dict()),
+                    c.hash,
+                    np.ascontiguousarray(vectors[c.hash], dtype=np.float32).tobytes(),
+                    *pack_terms([ids[t] for t in terms]),
+                )
+                for c, terms in zip(chunks, analyzed, strict=True)
+            ]
             self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
             self._db.execute(
                 "DELETE FROM documents WHERE source = ? AND path = ? AND id != ?", (doc.source, doc.path, doc.id)
@@ -253,12 +263,23 @@ class SqliteStore:
                 ),
             )
             self._db.executemany(
-                "INSERT INTO chunks (doc_id, ordinal, text, context, location, hash, vector) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (doc_id, ordinal, text, context, location, hash, vector, terms, length) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             self._db.execute("DELETE FROM failures WHERE source = ? AND path = ?", (doc.source, doc.path))
             self._bump()
+
+    def _term_ids(self, terms: set[str], create: bool = True) -> dict[str, int]:
+        """Ids of keyword terms (new ones are added when ``create``); ids are never reused."""
+        missing = [t for t in terms if t not in self._vocab]
+        if missing and create:
+            self._db.executemany("INSERT OR IGNORE INTO vocab (term) VALUES (?)", [(t,) for t in missing])
+        for start in range(0, len(missing), 500):
+            batch = missing[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            self._vocab.update(self._db.execute(f"SELECT term, id FROM vocab WHERE term IN ({marks})", batch))
+        return {t: self._vocab[t] for t in terms if t in self._vocab}
 
     _UPDATABLE = {"path", "title", "mtime", "size", "workspace", "access", "tags", "metadata"}
 
@@ -379,72 +400,70 @@ class SqliteStore:
             params.extend(filters.sources)
         return (" AND ".join(clauses) or "1"), params
 
-    def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
-        match = fts5_query(query)
-        if match is None:
-            return []
-        where, params = self._where(filters, access)
-        weights = ", ".join(str(w) for w in _FTS_WEIGHTS)
-        if where == "1":
-            sql = (
-                f"SELECT rowid, bm25(chunks_fts, {weights}) AS s FROM chunks_fts "
-                "WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?"
-            )
-            args: list[Any] = [match, k]
-        else:
-            sql = (
-                f"SELECT f.rowid, bm25(chunks_fts, {weights}) AS s FROM chunks_fts f "
-                "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id "
-                f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s LIMIT ?"
-            )
-            args = [match, *params, k]
-        try:
-            rows = self._db.execute(sql, args).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise BackendError(f"keyword search failed for {query!r}: {exc}") from exc
-        # FTS5's bm25() is negative (lower is better); report the usual positive BM25 score.
-        return [(int(rowid), -float(score)) for rowid, score in rows]
-
-    def _load_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+    def _load(self) -> tuple[np.ndarray, np.ndarray, BM25Index]:
+        """The in-memory views of vectors and keyword postings, rebuilt when the store changed."""
         generation = self._generation()
-        if self._matrix is None or self._row_ids is None or generation != self._matrix_generation:
-            rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        if self._matrix is None or self._row_ids is None or self._bm25 is None or generation != self._loaded_generation:
+            rows = self._db.execute("SELECT id, vector, terms, length FROM chunks ORDER BY id").fetchall()
             info = self.embedder_info()
             dim = info[1] if info else 0
             self._row_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             matrix = np.empty((len(rows), dim), dtype=np.float32)
-            for i, (_, blob) in enumerate(rows):
-                matrix[i] = np.frombuffer(blob, dtype=np.float32)
+            for i, row in enumerate(rows):
+                matrix[i] = np.frombuffer(row[1], dtype=np.float32)
             self._matrix = matrix
-            self._matrix_generation = generation
-        return self._matrix, self._row_ids
+            vocab_size = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vocab").fetchone()[0]
+            lengths = np.fromiter((r[3] for r in rows), dtype=np.float32, count=len(rows))
+            self._bm25 = BM25Index.build([r[2] for r in rows], lengths, vocab_size)
+            self._loaded_generation = generation
+        return self._matrix, self._row_ids, self._bm25
+
+    def _allowed(self, filters: Filters, access: Access, row_ids: np.ndarray) -> np.ndarray | None:
+        """Positions of the rows the filters and the caller's access allow; None when all are."""
+        where, params = self._where(filters, access)
+        if where == "1":
+            return None
+        allowed = np.array(
+            [r[0] for r in self._db.execute(
+                f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", params
+            )],
+            dtype=np.int64,
+        )
+        return np.searchsorted(row_ids, np.sort(allowed))
+
+    @staticmethod
+    def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, len(scores))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((ids[top], -scores[top]))]
+        return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
+        _, row_ids, bm25 = self._load()
+        term_ids = list(self._term_ids(set(analyze_query(query)), create=False).values())
+        if not term_ids or len(row_ids) == 0:
+            return []
+        scores = bm25.scores(term_ids)
+        positions = self._allowed(filters, access, row_ids)
+        if positions is not None:
+            scores, ids = scores[positions], row_ids[positions]
+        else:
+            ids = row_ids
+        return [(cid, s) for cid, s in self._top(scores, ids, k) if s > 0]
 
     def vector_search(
         self, vector: np.ndarray, k: int, filters: Filters, access: Access
     ) -> list[tuple[int, float]]:
-        matrix, row_ids = self._load_matrix()
+        matrix, row_ids, _ = self._load()
         if len(row_ids) == 0:
             return []
-        where, params = self._where(filters, access)
-        if where != "1":
-            allowed = np.array(
-                [r[0] for r in self._db.execute(
-                    f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", params
-                )],
-                dtype=np.int64,
-            )
-            if len(allowed) == 0:
-                return []
-            positions = np.searchsorted(row_ids, np.sort(allowed))
-            scores = matrix[positions] @ vector.astype(np.float32)
-            ids = row_ids[positions]
-        else:
-            scores = matrix @ vector.astype(np.float32)
-            ids = row_ids
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(ids[i]), float(scores[i])) for i in top]
+        positions = self._allowed(filters, access, row_ids)
+        query = vector.astype(np.float32)
+        if positions is not None:
+            return self._top(matrix[positions] @ query, row_ids[positions], k)
+        return self._top(matrix @ query, row_ids, k)
 
     def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
         if not scored:
