@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from docket.cli.common import (
@@ -36,10 +37,10 @@ def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOp
         return
     table = Table(show_header=False)
     for key, value in stats.items():
-        table.add_row(key, str(value))
+        table.add_row(key, escape(str(value)))
     console.print(table)
     for f in failures:
-        console.print(f"  [red]failed[/] {f['path']}: {f['error']}", highlight=False)
+        console.print(f"  [red]failed[/] {escape(f['path'])}: {escape(f['error'])}", highlight=False)
 
 
 @sources_app.command("list")
@@ -54,7 +55,7 @@ def sources_list(home: HomeOption = None, config: ConfigOption = None, as_json: 
         return
     table = Table("name", "type", "documents", "workspace")
     for name, cfg in sources.items():
-        table.add_row(name, cfg.get("type", "?"), str(counts[name]), cfg.get("workspace", "default"))
+        table.add_row(escape(name), cfg.get("type", "?"), str(counts[name]), escape(cfg.get("workspace", "default")))
     console.print(table)
 
 
@@ -72,7 +73,7 @@ def sources_remove(
     if as_json:
         emit_json({"removed": name})
     else:
-        console.print(f"Removed {name}")
+        console.print(f"Removed {escape(name)}")
 
 
 @config_app.command("show")
@@ -85,7 +86,7 @@ def config_show(home: HomeOption = None, config: ConfigOption = None, as_json: J
         return
     import tomli_w
 
-    console.print(tomli_w.dumps({k: v for k, v in data.items() if v is not None}), highlight=False)
+    console.print(tomli_w.dumps({k: v for k, v in data.items() if v is not None}), highlight=False, markup=False)
 
 
 @handle_errors

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from docket.errors import DocketError, UserError
 
@@ -49,7 +50,7 @@ def handle_errors(func: F) -> F:
             if kwargs.get("as_json"):
                 emit_json(exc.to_dict())
             else:
-                err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+                err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2 if isinstance(exc, UserError) else 1) from None
         except KeyboardInterrupt:
             err_console.print("Interrupted. The index is consistent; run the command again to resume.")

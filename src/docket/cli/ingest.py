@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from docket.cli.common import (
@@ -63,9 +64,9 @@ def print_report(report: Any) -> None:
     line += f" in {report.seconds:.1f}s"
     console.print(line)
     for failure in report.failed:
-        console.print(f"  [red]failed[/] {failure['path']}: {failure['error']}", highlight=False)
+        console.print(f"  [red]failed[/] {escape(failure['path'])}: {escape(failure['error'])}", highlight=False)
     for warning in report.warnings:
-        console.print(f"  [yellow]warning[/] {warning['path']}: {warning['warning']}", highlight=False)
+        console.print(f"  [yellow]warning[/] {escape(warning['path'])}: {escape(warning['warning'])}", highlight=False)
 
 
 def _exit_status(report: Any) -> None:
@@ -155,7 +156,7 @@ def quickstart(
                 shutil.rmtree(target)
             shutil.copytree(demo_path, target)
         if not as_json:
-            console.print(f"Knowledge base: [bold]{kb.settings.home}[/]")
+            console.print(f"Knowledge base: [bold]{escape(str(kb.settings.home))}[/]")
             console.print("Indexing the demo corpus: the Clef handbook (CC0 1.0) ...")
         started = time.perf_counter()
         with progress_bar(not as_json) as progress:
@@ -165,7 +166,7 @@ def quickstart(
             emit_json({"ingest": report.to_dict(), **answer.to_dict()})
             return
         print_report(report)
-        console.print(f"\n[bold]Q:[/] {question}")
+        console.print(f"\n[bold]Q:[/] {escape(question)}")
         print_answer(answer)
         console.print(
             f"\n[dim]Done in {time.perf_counter() - started:.1f}s. Try: docket search \"sabbatical\" "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from docket.cli.common import (
@@ -69,27 +70,29 @@ def search(
     table.add_column("passage", ratio=3)
     for rank, hit in enumerate(hits, start=1):
         text = hit.text if len(hit.text) <= 400 else hit.text[:400] + " …"
-        table.add_row(str(rank), f"{hit.score:.3f}", f"{hit.path}\n[dim]{hit.location.label()}[/]", text)
+        where = f"{escape(hit.path)}\n[dim]{escape(hit.location.label())}[/]"
+        table.add_row(str(rank), f"{hit.score:.3f}", where, escape(text))
     console.print(table)
 
 
 def print_answer(answer: Any) -> None:
     if answer.abstained:
-        console.print(f"[bold yellow]{answer.text}[/]")
+        console.print(f"[bold yellow]{escape(answer.text)}[/]")
         if answer.sources:
             console.print("Closest sources:")
             for hit in answer.sources[:3]:
-                console.print(f"  - {hit.path} [dim]{hit.location.label()}[/]", highlight=False)
+                console.print(f"  - {escape(hit.path)} [dim]{escape(hit.location.label())}[/]", highlight=False)
         return
-    console.print(answer.text, highlight=False)
+    console.print(answer.text, highlight=False, markup=False)
     console.print()
     seen = set()
     for c in answer.citations:
         if c.n in seen:
             continue
         seen.add(c.n)
-        where = c.location.label()
-        console.print(f"[bold][{c.n}][/] {c.path}" + (f" [dim]({where})[/]" if where else ""), highlight=False)
+        where = escape(c.location.label())
+        line = f"[bold]\\[{c.n}][/] {escape(c.path)}" + (f" [dim]({where})[/]" if where else "")
+        console.print(line, highlight=False)
 
 
 @handle_errors
@@ -104,7 +107,7 @@ def ask(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Answer from your documents with [n] citations, or say it isn't there."""
+    """Answer from your documents with numbered citations, or say it is not there."""
     with open_kb(home, config) as kb:
         answer = kb.ask(question, filters=_filters(path, filetype, since, until, tag))
     if as_json:
