@@ -69,7 +69,8 @@ def score_sentences(question: str, hits: list[Hit], embedder: Embedder) -> list[
     # embed each sentence with its passage's title for context, as chunks are indexed
     texts = [f"{hits[i].title}: {s}" if hits[i].title else s for i, _, _, s in candidates]
     vectors = embedder.embed_passages(texts)
-    semantic = vectors @ q
+    floor = float(getattr(embedder, "similarity_floor", 0.0))
+    semantic = (vectors @ q - floor) / (1.0 - floor)
     terms = set(query_terms(question))
     scored = [
         ScoredSentence(i, start, end, s, float(np.clip(sim, 0.0, 1.0)), _coverage(terms, s))

@@ -6,7 +6,10 @@
   Install with ``pip install 'docket[multilingual]'``.
 - ``fake``: a deterministic hashing embedder for unit tests of logic; never a default.
 
-Every vector is L2-normalised, so a dot product is the cosine similarity.
+Every vector is L2-normalised, so a dot product is the cosine similarity. ``similarity_floor`` is
+the cosine an embedder typically gives unrelated texts (e5 models concentrate all cosines in
+about 0.7-1.0); answer scoring rescales cosines above it to 0-1 so one abstention threshold fits
+every embedder.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class MiniLMEmbedder:
 
     name = "minilm-l6-v2-int8"
     dim = 384
+    similarity_floor = 0.0
 
     def __init__(self, threads: int = 0, batch_size: int = 32, max_tokens: int = 256) -> None:
         try:
@@ -95,6 +99,7 @@ class E5SmallEmbedder:
 
     name = "multilingual-e5-small-q4"
     dim = 384
+    similarity_floor = 0.72
 
     def __init__(self, threads: int = 2) -> None:
         try:
@@ -122,6 +127,7 @@ class FakeEmbedder:
     """Deterministic bag-of-words hashing vectors: similar words give similar vectors. Tests only."""
 
     name = "fake-hash"
+    similarity_floor = 0.0
 
     def __init__(self, dim: int = 64) -> None:
         self.dim = dim
