@@ -53,6 +53,9 @@ class SearchSettings(_Section):
     alpha: float = Field(
         0.6, ge=0.0, le=1.0, description="Weight of the semantic retriever in hybrid fusion."
     )
+    fusion: Literal["absolute", "minmax", "rrf"] = Field(
+        "absolute", description="How hybrid search combines the two retrievers."
+    )
 
 
 class AnswerSettings(_Section):

@@ -119,6 +119,7 @@ class KnowledgeBase:
             mode=mode or cfg.mode,
             alpha=cfg.alpha,
             candidates=cfg.candidates,
+            fusion=cfg.fusion,
             filters=filters,
             access=access,
         )

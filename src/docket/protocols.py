@@ -95,7 +95,10 @@ class Store(Protocol):
     # -- retrieval
     def keyword_search(
         self, query: str, k: int, filters: Filters, access: Access
-    ) -> list[tuple[int, float]]: ...
+    ) -> list[tuple[int, float]]:
+        """BM25 over the query's terms, divided by the sum of their idf (so about 1.0 for a passage
+        of average length containing each query term once); best first, only scores above 0."""
+        ...
 
     def vector_search(
         self, vector: np.ndarray, k: int, filters: Filters, access: Access

@@ -3,8 +3,24 @@ from __future__ import annotations
 import pytest
 
 from docket.index.keywords import analyze, analyze_query, query_terms
-from docket.index.search import fuse_minmax, fuse_rrf
+from docket.index.search import fuse_absolute, fuse_minmax, fuse_rrf
 from docket.types import Access, Filters
+
+
+def test_absolute_fusion_keeps_scores_and_fills_gaps_with_the_list_floor() -> None:
+    keyword = [(1, 1.2), (2, 0.5)]  # a full list of size 2: missing passages score its last value
+    dense = [(2, 0.8), (3, 0.6)]
+    fused = dict(fuse_absolute(keyword, dense, alpha=0.5, pool=2))
+    assert fused[1] == pytest.approx(0.5 * 0.6 + 0.5 * 1.2)
+    assert fused[2] == pytest.approx(0.5 * 0.8 + 0.5 * 0.5)
+    assert fused[3] == pytest.approx(0.5 * 0.6 + 0.5 * 0.5)
+    short = dict(fuse_absolute(keyword, dense, alpha=0.5, pool=10))  # not full: missing means no match
+    assert short[3] == pytest.approx(0.5 * 0.6)
+
+
+def test_absolute_fusion_without_keyword_matches_is_the_semantic_ranking() -> None:
+    dense = [(5, 0.9), (6, 0.4), (7, 0.1)]
+    assert [c for c, _ in fuse_absolute([], dense, alpha=0.6, pool=100)] == [5, 6, 7]
 
 
 def test_minmax_fusion_blends_normalised_scores() -> None:

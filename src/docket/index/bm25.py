@@ -36,8 +36,10 @@ def unpack_terms(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
 class BM25Index:
     """Term-major postings with precomputed BM25 weights; rows are positions in the store's order."""
 
-    def __init__(self, indptr: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_rows: int) -> None:
-        self.indptr, self.rows, self.weights, self.n_rows = indptr, rows, weights, n_rows
+    def __init__(
+        self, indptr: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_rows: int, idf: np.ndarray
+    ) -> None:
+        self.indptr, self.rows, self.weights, self.n_rows, self.idf = indptr, rows, weights, n_rows, idf
 
     @classmethod
     def build(cls, blobs: Sequence[bytes], lengths: np.ndarray, vocab_size: int) -> BM25Index:
@@ -45,7 +47,8 @@ class BM25Index:
         parts = [unpack_terms(b) for b in blobs]
         sizes = np.fromiter((len(p[0]) for p in parts), dtype=np.int64, count=n_rows)
         if sizes.sum() == 0:
-            return cls(np.zeros(vocab_size + 1, dtype=np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32), n_rows)
+            empty = np.zeros(0, np.float32)
+            return cls(np.zeros(vocab_size + 1, dtype=np.int64), np.zeros(0, np.int32), empty, n_rows, empty)
         term = np.concatenate([p[0] for p in parts]).astype(np.int64)
         tf = np.concatenate([p[1] for p in parts]).astype(np.float32)
         row = np.repeat(np.arange(n_rows, dtype=np.int32), sizes)
@@ -59,7 +62,11 @@ class BM25Index:
         order = np.argsort(term, kind="stable")
         indptr = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(np.bincount(term, minlength=size), out=indptr[1:])
-        return cls(indptr, row[order], weight[order].astype(np.float32), n_rows)
+        return cls(indptr, row[order], weight[order].astype(np.float32), n_rows, idf)
+
+    def idf_sum(self, term_ids: Sequence[int]) -> float:
+        """The score of an average-length row holding each of these terms once."""
+        return float(sum(self.idf[t] for t in set(term_ids) if 0 <= t < len(self.idf) and self.idf[t] > 0))
 
     def scores(self, term_ids: Sequence[int]) -> np.ndarray:
         out = np.zeros(self.n_rows, dtype=np.float32)

@@ -445,7 +445,10 @@ class SqliteStore:
         term_ids = list(self._term_ids(set(analyze_query(query)), create=False).values())
         if not term_ids or len(row_ids) == 0:
             return []
-        scores = bm25.scores(term_ids)
+        norm = bm25.idf_sum(term_ids)
+        if norm <= 0:
+            return []
+        scores = bm25.scores(term_ids) / norm
         positions = self._allowed(filters, access, row_ids)
         if positions is not None:
             scores, ids = scores[positions], row_ids[positions]
