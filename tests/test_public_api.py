@@ -49,3 +49,12 @@ def test_third_party_backends_register_like_built_ins() -> None:
     registry: Registry[object] = Registry("widget", "docket.test-widgets")
     registry.register("mine")(lambda size=1: {"size": size})
     assert registry.create("mine", size=2) == {"size": 2}
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, docket.cli; print(','.join(m for m in ('numpy', 'pydantic', 'onnxruntime', 'pypdf') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""

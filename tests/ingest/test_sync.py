@@ -218,3 +218,10 @@ def test_killed_ingest_leaves_a_consistent_index_and_the_next_sync_completes_it(
         con.close()
         subprocess.run([sys.executable, "-c", _INGEST_SCRIPT, str(home), str(corpus)], check=True, env=env)
         assert _snapshot(db) == expected
+
+
+def test_reingesting_with_new_tags_or_workspace_relabels_without_reembedding(kb: KnowledgeBase, corpus: Path) -> None:
+    kb.ingest([str(corpus)])
+    report = kb.ingest([str(corpus)], workspace="hr", tags=["policy"])
+    assert report.unchanged == 3 and report.chunks_embedded == 0
+    assert {(d.workspace, d.tags) for d in kb.store.documents()} == {("hr", ("policy",))}
