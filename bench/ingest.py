@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from docket.config import load_settings  # noqa: E402
-from docket.kb import KnowledgeBase  # noqa: E402
-from docket.models.embedders import MiniLMEmbedder  # noqa: E402
+from docket.config import load_settings
+from docket.kb import KnowledgeBase
+from docket.models.embedders import MiniLMEmbedder
 
 DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "shared" / "data" / "18f-handbook" / "pages"
 

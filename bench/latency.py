@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from docket.index.search import search  # noqa: E402
-from docket.index.sqlite import SqliteStore  # noqa: E402
-from docket.models.embedders import MiniLMEmbedder  # noqa: E402
-from docket.types import Chunk, Document, Location  # noqa: E402
+from docket.index.search import search
+from docket.index.sqlite import SqliteStore
+from docket.models.embedders import MiniLMEmbedder
+from docket.types import Chunk, Document, Location
 
 DEMO = Path(__file__).resolve().parents[1] / "src" / "docket" / "demo" / "clef-handbook"
 QUESTIONS = [
@@ -77,8 +77,16 @@ def build(store: SqliteStore, n_chunks: int, dim: int, seed: int = 0) -> float:
         vecs = rng.standard_normal((len(texts), dim)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         chunks = [Chunk(t, Location(char_start=0, char_end=len(t)), f"doc {d}", i) for i, t in enumerate(texts)]
-        doc = Document(id=f"d{d}", source="synthetic", path=f"doc{d}.txt", title=f"doc {d}", filetype="txt",
-                       content_hash=f"h{d}", size=0, mtime=0.0)
+        doc = Document(
+            id=f"d{d}",
+            source="synthetic",
+            path=f"doc{d}.txt",
+            title=f"doc {d}",
+            filetype="txt",
+            content_hash=f"h{d}",
+            size=0,
+            mtime=0.0,
+        )
         store.put_document(doc, chunks, {c.hash: v for c, v in zip(chunks, vecs, strict=True)}, "")
     return time.perf_counter() - started
 

@@ -7,8 +7,9 @@ embedder, SQLite store), then runs queries.jsonl that have qrels in ``--split`` 
 (BM25), semantic (dense) and hybrid retrieval. Chunk hits are mapped to their document (best chunk
 wins). Prints nDCG@10 and recall@100 per retriever, indexing throughput (chunks/s, including
 chunking and writing) and the latency of a default hybrid search (k=10, query embedding included)
-p50/p95 in milliseconds. ``--alpha 0.5 0.6 0.7`` evaluates several fusion weights in one run (the
-first is reported as "hybrid"); choose weights on a train split, never on the test queries.
+p50/p95 in milliseconds. ``--alpha 0.5 0.6 0.7`` and ``--fusion absolute minmax rrf`` evaluate several
+fusion weights and methods in one run (the first of each is reported as "hybrid", the others as
+"hybrid:METHOD@ALPHA"); choose them on a train split, never on the test queries.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from docket.config import load_settings  # noqa: E402
-from docket.index.search import search  # noqa: E402
-from docket.index.sqlite import SqliteStore  # noqa: E402
-from docket.ingest.sync import Indexer  # noqa: E402
-from docket.models.embedders import EMBEDDERS  # noqa: E402
-from docket.types import Block, Document, ParsedDocument, SyncReport  # noqa: E402
+from docket.config import load_settings
+from docket.index.search import search
+from docket.index.sqlite import SqliteStore
+from docket.ingest.sync import Indexer
+from docket.models.embedders import EMBEDDERS
+from docket.types import Block, Document, ParsedDocument, SyncReport
 
 
 def load_beir(folder: Path, split: str) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, dict[str, int]]]:
@@ -74,8 +75,14 @@ def build_index(corpus: list[dict[str, Any]], home: Path, embedder: Any, setting
         if not text and not title:
             continue
         doc = Document(
-            id=str(row["_id"]), source="beir", path=str(row["_id"]), title=title, filetype="txt",
-            content_hash=str(row["_id"]), size=len(text), mtime=0.0,
+            id=str(row["_id"]),
+            source="beir",
+            path=str(row["_id"]),
+            title=title,
+            filetype="txt",
+            content_hash=str(row["_id"]),
+            size=len(text),
+            mtime=0.0,
         )
         indexer.add(doc, ParsedDocument(blocks=(Block(text or title),), title=title))
     indexer.flush()
@@ -85,7 +92,7 @@ def build_index(corpus: list[dict[str, Any]], home: Path, embedder: Any, setting
 
 
 def run(
-    folder: Path, split: str, alphas: list[float] | None, fusion: str | None, limit: int | None
+    folder: Path, split: str, alphas: list[float] | None, fusions: list[str] | None, limit: int | None
 ) -> dict[str, Any]:
     corpus, queries, qrels = load_beir(folder, split)
     if limit:
@@ -93,7 +100,8 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(home=tmp, environ={})
         alphas = alphas or [settings.search.alpha]
-        fusion = fusion or settings.search.fusion
+        fusions = fusions or [settings.search.fusion]
+        fusion = fusions[0]
         pool = settings.search.candidates
         embedder = EMBEDDERS.create(settings.embedder.name)
         indexing = build_index(corpus, Path(tmp), embedder, settings)
@@ -101,14 +109,25 @@ def run(
         results: dict[str, Any] = {}
         latencies: list[float] = []
         qvecs = {qid: v for qid, v in zip(queries, embedder.embed_queries(list(queries.values())), strict=True)}
-        runs = [("bm25", "keyword", 0.0), ("dense", "semantic", 0.0)]
-        runs += [("hybrid" if i == 0 else f"hybrid@{a}", "hybrid", a) for i, a in enumerate(alphas)]
-        for name, mode, alpha in runs:
+        runs = [("bm25", "keyword", 0.0, fusion), ("dense", "semantic", 0.0, fusion)]
+        runs += [
+            ("hybrid" if (i, j) == (0, 0) else f"hybrid:{f}@{a}", "hybrid", a, f)
+            for j, f in enumerate(fusions)
+            for i, a in enumerate(alphas)
+        ]
+        for name, mode, alpha, method in runs:
             ndcgs, recalls = [], []
             for qid, text in queries.items():
                 hits = search(
-                    store, embedder, text, k=pool, mode=mode, alpha=alpha,  # type: ignore[arg-type]
-                    candidates=pool, fusion=fusion, query_vector=qvecs[qid],  # type: ignore[arg-type]
+                    store,
+                    embedder,
+                    text,
+                    k=pool,
+                    mode=mode,
+                    alpha=alpha,  # type: ignore[arg-type]
+                    candidates=pool,
+                    fusion=method,
+                    query_vector=qvecs[qid],  # type: ignore[arg-type]
                 )
                 ranked = list(dict.fromkeys(hit.path for hit in hits))
                 ndcgs.append(ndcg_at(ranked, qrels[qid]))
@@ -120,8 +139,7 @@ def run(
         # latency as a user sees it: the default search, query embedding included
         for text in queries.values():
             t0 = time.perf_counter()
-            search(store, embedder, text, k=settings.search.k, alpha=alphas[0], candidates=pool,
-                   fusion=fusion)  # type: ignore[arg-type]
+            search(store, embedder, text, k=settings.search.k, alpha=alphas[0], candidates=pool, fusion=fusion)  # type: ignore[arg-type]
             latencies.append((time.perf_counter() - t0) * 1000)
         store.close()
     latencies.sort()
@@ -145,10 +163,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--beir", type=Path, required=True, help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
     parser.add_argument("--split", default="test")
-    parser.add_argument("--alpha", type=float, nargs="+", default=None,
-                        help="semantic weight(s) to evaluate (default: search.alpha)")
-    parser.add_argument("--fusion", choices=("absolute", "minmax", "rrf"), default=None,
-                        help="fusion method (default: search.fusion)")
+    parser.add_argument(
+        "--alpha", type=float, nargs="+", default=None, help="semantic weight(s) to evaluate (default: search.alpha)"
+    )
+    parser.add_argument(
+        "--fusion",
+        choices=("absolute", "minmax", "rrf"),
+        nargs="+",
+        default=None,
+        help="fusion method(s) to evaluate (default: search.fusion)",
+    )
     parser.add_argument("--limit", type=int, default=None, help="only the first N queries")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
@@ -158,8 +182,10 @@ def main() -> None:
     else:
         for name in [k for k in result if k in ("bm25", "dense") or k.startswith("hybrid")]:
             print(f"{name:12} nDCG@10 {result[name]['ndcg@10']:.4f}  recall@100 {result[name]['recall@100']:.4f}")
-        print(f"indexing {result['chunks_per_s']} chunks/s; hybrid query p50 {result['query_ms_p50']} ms, "
-              f"p95 {result['query_ms_p95']} ms")
+        print(
+            f"indexing {result['chunks_per_s']} chunks/s; hybrid query p50 {result['query_ms_p50']} ms, "
+            f"p95 {result['query_ms_p95']} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     python bench/run_all.py [--quick] > bench/out/report.md
 
 Runs, each in its own process so that one's memory does not affect the next:
-retrieval quality on SciFact (test), Cranfield and the two check sets of make_sets.py, ingestion throughput against the embedding
+retrieval quality on SciFact (test), Cranfield and the two check sets of make_sets.py, ingestion
+throughput against the embedding
 model alone, and query latency at 100k passages. ``--quick`` limits the query counts and sizes for
 a smoke run. Benchmarks are never part of the test suite; figures go into bench/RESULTS.md.
 """
@@ -36,8 +37,9 @@ def machine() -> str:
 
 
 def run(script: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, str(HERE / script), *args, "--json"], check=True, capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [sys.executable, str(HERE / script), *args, "--json"], check=True, capture_output=True, text=True
+    )
     return json.loads(out.stdout)
 
 
@@ -47,8 +49,10 @@ def main() -> None:
     args = parser.parse_args()
     limit = ["--limit", "50"] if args.quick else []
     lines = [f"## Run of {dt.date.today().isoformat()} — {machine()}", ""]
-    lines += ["| set | bm25 nDCG@10 | dense nDCG@10 | hybrid nDCG@10 | hybrid recall@100 | chunks/s | query p50 / p95 ms |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "| set | bm25 nDCG@10 | dense nDCG@10 | hybrid nDCG@10 | hybrid recall@100 | chunks/s | query p50 / p95 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
     subprocess.run([sys.executable, str(HERE / "make_sets.py")], check=True, capture_output=True)
     sets = (
         ("SciFact test", DATA / "beir-scifact"),
@@ -63,12 +67,20 @@ def main() -> None:
             f"{r['hybrid']['recall@100']:.4f} | {r['chunks_per_s']} | {r['query_ms_p50']} / {r['query_ms_p95']} |"
         )
     ing = run("ingest.py", "--rounds", "1" if args.quick else "2")
-    lines += ["", f"Ingestion of {ing['files']} files ({ing['chunks']} chunks): pipeline "
-              f"{ing['pipeline_chunks_per_s']} chunks/s, model alone {ing['model_only_chunks_per_s']} chunks/s, "
-              f"ratio {ing['ratio']}."]
+    lines += [
+        "",
+        f"Ingestion of {ing['files']} files ({ing['chunks']} chunks): pipeline "
+        f"{ing['pipeline_chunks_per_s']} chunks/s, model alone {ing['model_only_chunks_per_s']} chunks/s, "
+        f"ratio {ing['ratio']}.",
+    ]
     lat = run("latency.py", "--chunks", "20000" if args.quick else "100000")
-    lines += ["", f"Latency at {lat['chunks']} passages (ms, p50 / p95):", "",
-              "| mode | retrieval | end to end (with query embedding) |", "|---|---|---|"]
+    lines += [
+        "",
+        f"Latency at {lat['chunks']} passages (ms, p50 / p95):",
+        "",
+        "| mode | retrieval | end to end (with query embedding) |",
+        "|---|---|---|",
+    ]
     for mode in ("keyword", "semantic", "hybrid"):
         r, e = lat[mode]["retrieval_ms"], lat[mode]["end_to_end_ms"]
         lines.append(f"| {mode} | {r['p50']} / {r['p95']} | {e['p50']} / {e['p95']} |")

@@ -35,7 +35,7 @@ def test_unknown_keys_and_sections_are_rejected_with_valid_names(tmp_path: Path)
 
 
 def test_bad_values_name_the_setting(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="search.alpha"):
+    with pytest.raises(ConfigError, match=r"search\.alpha"):
         load_settings(home=tmp_path, environ={"DOCKET_SEARCH__ALPHA": "2"})
     (tmp_path / "docket.toml").write_text("[search\n")
     with pytest.raises(ConfigError, match="not valid TOML"):

@@ -1,19 +1,31 @@
 from __future__ import annotations
 
+import pytest
+
 import docket
 from docket import errors
 from docket.index import STORES
 from docket.models.embedders import EMBEDDERS
 from docket.registry import Registry
 
-import pytest
-
 
 def test_public_api_is_pinned() -> None:
-    assert sorted(docket.__all__) == sorted([
-        "Access", "Answer", "Citation", "DocketError", "Document", "Filters", "Hit", "KnowledgeBase",
-        "Location", "Settings", "SyncReport", "load_settings",
-    ])
+    assert sorted(docket.__all__) == sorted(
+        [
+            "Access",
+            "Answer",
+            "Citation",
+            "DocketError",
+            "Document",
+            "Filters",
+            "Hit",
+            "KnowledgeBase",
+            "Location",
+            "Settings",
+            "SyncReport",
+            "load_settings",
+        ]
+    )
 
 
 def test_every_error_has_a_status_and_renders_as_json() -> None:
@@ -55,6 +67,7 @@ def test_importing_the_cli_loads_no_heavy_library() -> None:
     import subprocess
     import sys
 
-    code = "import sys, docket.cli; print(','.join(m for m in ('numpy', 'pydantic', 'onnxruntime', 'pypdf') if m in sys.modules))"
+    heavy = ("numpy", "pydantic", "onnxruntime", "pypdf")
+    code = f"import sys, docket.cli; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""

@@ -37,8 +37,10 @@ _HOMES = {
     "load_settings": "docket.config",
     "DocketError": "docket.errors",
     "KnowledgeBase": "docket.kb",
-    **{name: "docket.types" for name in ("Access", "Answer", "Citation", "Document", "Filters", "Hit",
-                                          "Location", "SyncReport")},
+    **{
+        name: "docket.types"
+        for name in ("Access", "Answer", "Citation", "Document", "Filters", "Hit", "Location", "SyncReport")
+    },
 }
 
 

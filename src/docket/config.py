@@ -50,9 +50,7 @@ class SearchSettings(_Section):
     k: int = Field(10, ge=1, le=1000, description="Hits returned by default.")
     candidates: int = Field(100, ge=1, le=5000, description="Hits each retriever contributes to fusion.")
     mode: Literal["hybrid", "keyword", "semantic"] = Field("hybrid", description="Retrievers used.")
-    alpha: float = Field(
-        0.6, ge=0.0, le=1.0, description="Weight of the semantic retriever in hybrid fusion."
-    )
+    alpha: float = Field(0.6, ge=0.0, le=1.0, description="Weight of the semantic retriever in hybrid fusion.")
     fusion: Literal["absolute", "minmax", "rrf"] = Field(
         "absolute", description="How hybrid search combines the two retrievers."
     )
@@ -113,8 +111,7 @@ def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
         section, _, key = name[len("DOCKET_") :].lower().partition("__")
         if section not in SECTIONS:
             raise ConfigError(
-                f"environment variable {name}: unknown section '{section}'. "
-                f"Valid sections: {', '.join(SECTIONS)}"
+                f"environment variable {name}: unknown section '{section}'. Valid sections: {', '.join(SECTIONS)}"
             )
         field = Settings.model_fields[section].annotation
         if field is not None and hasattr(field, "model_fields") and key in field.model_fields:

@@ -93,9 +93,7 @@ class Store(Protocol):
     def failures(self, source: str | None = None) -> list[dict[str, str]]: ...
 
     # -- retrieval
-    def keyword_search(
-        self, query: str, k: int, filters: Filters, access: Access
-    ) -> list[tuple[int, float]]:
+    def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
         """BM25 over the query's terms, divided by the sum of their idf (so about 1.0 for a passage
         of average length containing each query term once); best first, only scores above 0."""
         ...

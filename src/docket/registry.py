@@ -53,9 +53,7 @@ class Registry(Generic[T]):
             return self._factories[name]
         except KeyError:
             valid = ", ".join(self.names())
-            raise UnknownBackendError(
-                f"unknown {self.kind} '{name}'. Valid {self.kind}s: {valid}"
-            ) from None
+            raise UnknownBackendError(f"unknown {self.kind} '{name}'. Valid {self.kind}s: {valid}") from None
 
     def create(self, name: str, **options: Any) -> T:
         """Build backend ``name``; options it does not take are rejected with the valid ones."""
@@ -66,7 +64,5 @@ class Registry(Generic[T]):
             unknown = sorted(set(options) - set(params))
             if unknown:
                 valid = ", ".join(sorted(p for p in params if p != "self")) or "none"
-                raise ConfigError(
-                    f"{self.kind} '{name}' has no option(s) {', '.join(unknown)}. Valid options: {valid}"
-                )
+                raise ConfigError(f"{self.kind} '{name}' has no option(s) {', '.join(unknown)}. Valid options: {valid}")
         return factory(**options)

@@ -20,8 +20,11 @@ def test_answer_quotes_the_source_and_cites_its_file(demo_kb) -> None:
 
 
 def test_every_quote_is_the_exact_source_text_at_its_location(demo_kb) -> None:
-    for question in ("How many weeks of paid parental leave does Clef offer?", "Can I work remotely?",
-                     "What happens if a holiday falls on a Saturday?"):
+    for question in (
+        "How many weeks of paid parental leave does Clef offer?",
+        "Can I work remotely?",
+        "What happens if a holiday falls on a Saturday?",
+    ):
         answer = demo_kb.ask(question)
         assert answer.citations
         for c in answer.citations:

@@ -57,9 +57,7 @@ def test_search_json_contract(indexed) -> None:
 
 def test_search_filters_from_the_command_line(indexed) -> None:
     home, _, _ = indexed
-    hits = json.loads(
-        docket("search", "leave", "--path", "benefits/S*", "--home", str(home), "--json").stdout
-    )
+    hits = json.loads(docket("search", "leave", "--path", "benefits/S*", "--home", str(home), "--json").stdout)
     assert hits and {h["path"] for h in hits} == {"benefits/Sabbatical.md"}
 
 
@@ -75,7 +73,7 @@ def test_ask_json_contract(indexed) -> None:
 
 
 def test_sync_reports_changes(indexed, tmp_path: Path) -> None:
-    home, docs, _ = indexed
+    home, _, _ = indexed
     report = json.loads(docket("sync", "--home", str(home), "--json").stdout)
     assert report["unchanged"] == 8 and report["added"] == 0 and report["chunks_embedded"] == 0
 
@@ -147,7 +145,10 @@ def test_watch_resyncs_when_a_file_changes(tmp_path: Path) -> None:
     (docs / "a.txt").write_text("The office opens at nine in the morning.")
     with subprocess.Popen(
         [sys.executable, "-m", "docket", "ingest", str(docs), "--watch", "--json", "--home", str(tmp_path / "kb")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
     ) as proc:
         try:
             reports = _read_json_objects(proc, 1)

@@ -21,8 +21,14 @@ def vec(*hot: int) -> np.ndarray:
 
 def make_doc(doc_id: str, path: str, **kw: object) -> Document:
     base: dict[str, object] = dict(
-        id=doc_id, source="src", path=path, title=path, filetype=path.rsplit(".", 1)[-1],
-        content_hash="h-" + doc_id, size=10, mtime=1000.0,
+        id=doc_id,
+        source="src",
+        path=path,
+        title=path,
+        filetype=path.rsplit(".", 1)[-1],
+        content_hash="h-" + doc_id,
+        size=10,
+        mtime=1000.0,
     )
     base.update(kw)
     return Document(**base)  # type: ignore[arg-type]
@@ -131,8 +137,12 @@ class StoreContract:
         store.bind_embedder("m", DIM)
         put(store, make_doc("d1", "public.md", workspace="support"), ["refund policy for everyone"], [0])
         put(store, make_doc("d2", "hr.md", workspace="hr"), ["refund of salary advances"], [0])
-        put(store, make_doc("d3", "secret.md", workspace="support", access=("group:leads",)),
-            ["refund exceptions for leads only"], [0])
+        put(
+            store,
+            make_doc("d3", "secret.md", workspace="support", access=("group:leads",)),
+            ["refund exceptions for leads only"],
+            [0],
+        )
         member = Access(workspaces=("support",), principals=("user:ann",))
         lead = Access(workspaces=("support",), principals=("user:bob", "group:leads"))
         nobody = Access(workspaces=())

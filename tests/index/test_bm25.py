@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from docket.index.bm25 import B, K1, BM25Index, pack_terms, unpack_terms
+from docket.index.bm25 import K1, B, BM25Index, pack_terms, unpack_terms
 
 
 def test_postings_round_trip_with_counts() -> None:

@@ -42,7 +42,10 @@ def write(path: Path, text: str) -> None:
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     root = tmp_path / "docs"
-    write(root / "leave.md", "# Leave\n\nWe offer twelve weeks of parental leave.\n\n## Sick leave\n\nTen sick days a year.")
+    write(
+        root / "leave.md",
+        "# Leave\n\nWe offer twelve weeks of parental leave.\n\n## Sick leave\n\nTen sick days a year.",
+    )
     write(root / "travel.txt", "Book travel through the portal. Economy class for flights under six hours.")
     write(root / "sub" / "prices.csv", "product,price\nwidget,10\ngadget,25\n")
     return root
@@ -88,7 +91,10 @@ def test_changed_file_reembeds_only_its_changed_chunks(kb: KnowledgeBase, corpus
     embedder = kb.embedder
     assert isinstance(embedder, CountingEmbedder)
     embedder.embedded.clear()
-    write(corpus / "leave.md", "# Leave\n\nWe offer twelve weeks of parental leave.\n\n## Sick leave\n\nFifteen sick days.")
+    write(
+        corpus / "leave.md",
+        "# Leave\n\nWe offer twelve weeks of parental leave.\n\n## Sick leave\n\nFifteen sick days.",
+    )
     report = kb.sync()
     assert report.updated == 1 and report.unchanged == 2
     assert report.chunks_embedded == 1 and report.chunks_reused == 1

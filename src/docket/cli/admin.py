@@ -20,8 +20,7 @@ from docket.cli.common import (
 )
 from docket.cli.ingest import progress_bar
 
-sources_app = typer.Typer(help="List and remove the folders and files a knowledge base indexes.",
-                          no_args_is_help=True)
+sources_app = typer.Typer(help="List and remove the folders and files a knowledge base indexes.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 
 

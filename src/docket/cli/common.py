@@ -18,13 +18,15 @@ from docket.errors import DocketError, UserError
 
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", help="Knowledge-base directory (default: $DOCKET_HOME or the user data dir).",
-                 show_default=False),
+    typer.Option(
+        "--home", help="Knowledge-base directory (default: $DOCKET_HOME or the user data dir).", show_default=False
+    ),
 ]
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", help="A docket.toml to read instead of the one in the knowledge base.",
-                 show_default=False),
+    typer.Option(
+        "--config", help="A docket.toml to read instead of the one in the knowledge base.", show_default=False
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 

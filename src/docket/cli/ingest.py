@@ -105,8 +105,7 @@ def _watch(kb: Any, roots: list[str], as_json: bool) -> None:
     caught_up = False
     # yield_on_timeout: the first quiet period triggers one catch-up sync for changes made between
     # the initial ingest and the watcher starting.
-    for changes in watch_changes(*roots, debounce=800, yield_on_timeout=True, rust_timeout=2000,
-                                 raise_interrupt=False):
+    for changes in watch_changes(*roots, debounce=800, yield_on_timeout=True, rust_timeout=2000, raise_interrupt=False):
         if not changes and caught_up:
             continue
         caught_up = True
@@ -169,6 +168,6 @@ def quickstart(
         console.print(f"\n[bold]Q:[/] {escape(question)}")
         print_answer(answer)
         console.print(
-            f"\n[dim]Done in {time.perf_counter() - started:.1f}s. Try: docket search \"sabbatical\" "
+            f'\n[dim]Done in {time.perf_counter() - started:.1f}s. Try: docket search "sabbatical" '
             f"--home {kb.settings.home}[/]"
         )

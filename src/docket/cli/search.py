@@ -26,8 +26,9 @@ Until = Annotated[str | None, typer.Option("--until", help="Only files modified 
 TagFilter = Annotated[list[str] | None, typer.Option("--tag", help="Only documents with this tag (repeatable).")]
 
 
-def _filters(path: str | None, types: list[str] | None, since: str | None, until: str | None,
-             tags: list[str] | None) -> Any:
+def _filters(
+    path: str | None, types: list[str] | None, since: str | None, until: str | None, tags: list[str] | None
+) -> Any:
     from docket.types import Filters
 
     return Filters(

@@ -36,9 +36,7 @@ def unpack_terms(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
 class BM25Index:
     """Term-major postings with precomputed BM25 weights; rows are positions in the store's order."""
 
-    def __init__(
-        self, indptr: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_rows: int, idf: np.ndarray
-    ) -> None:
+    def __init__(self, indptr: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_rows: int, idf: np.ndarray) -> None:
         self.indptr, self.rows, self.weights, self.n_rows, self.idf = indptr, rows, weights, n_rows, idf
 
     @classmethod

@@ -45,8 +45,9 @@ def reindex(
         for i, doc in enumerate(docs, start=1):
             chunks = old.chunks(doc.id)
             vectors = new_embedder.embed_passages([c.indexed_text for c in chunks])
-            new.put_document(doc, chunks, {c.hash: v for c, v in zip(chunks, vectors, strict=True)},
-                             old.document_text(doc.id))
+            new.put_document(
+                doc, chunks, {c.hash: v for c, v in zip(chunks, vectors, strict=True)}, old.document_text(doc.id)
+            )
             chunk_count += len(chunks)
             if progress:
                 progress(i, len(docs), doc.path)

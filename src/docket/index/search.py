@@ -40,8 +40,7 @@ def fuse_absolute(
     kw_missing = keyword[-1][1] if keyword and len(keyword) >= pool else 0.0
     dn_missing = dense[-1][1] if dense else 0.0
     fused = {
-        cid: alpha * dn.get(cid, dn_missing) + (1 - alpha) * kw.get(cid, kw_missing)
-        for cid in kw.keys() | dn.keys()
+        cid: alpha * dn.get(cid, dn_missing) + (1 - alpha) * kw.get(cid, kw_missing) for cid in kw.keys() | dn.keys()
     }
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 

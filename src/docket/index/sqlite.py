@@ -83,7 +83,6 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
-
 class SqliteStore:
     """A knowledge base in one SQLite file. Implements :class:`docket.protocols.Store`."""
 
@@ -170,9 +169,7 @@ class SqliteStore:
             metadata=json.loads(metadata),
         )
 
-    _DOC_COLUMNS = (
-        "id, source, path, title, filetype, content_hash, size, mtime, workspace, access, tags, metadata"
-    )
+    _DOC_COLUMNS = "id, source, path, title, filetype, content_hash, size, mtime, workspace, access, tags, metadata"
 
     def get_document(self, source: str, path: str) -> Document | None:
         row = self._db.execute(
@@ -281,7 +278,9 @@ class SqliteStore:
             self._vocab.update(self._db.execute(f"SELECT term, id FROM vocab WHERE term IN ({marks})", batch))
         return {t: self._vocab[t] for t in terms if t in self._vocab}
 
-    _UPDATABLE = {"path", "title", "mtime", "size", "workspace", "access", "tags", "metadata"}
+    _UPDATABLE: frozenset[str] = frozenset(
+        {"path", "title", "mtime", "size", "workspace", "access", "tags", "metadata"}
+    )
 
     def update_document(self, doc_id: str, **fields: Any) -> None:
         unknown = set(fields) - self._UPDATABLE
@@ -318,14 +317,13 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ failures
     def record_failure(self, source: str, path: str, error: str) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, path, error, time.time())
-        )
+        self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, path, error, time.time()))
 
     def failures(self, source: str | None = None) -> list[dict[str, str]]:
         sql = "SELECT source, path, error FROM failures"
-        rows = self._db.execute(sql + (" WHERE source = ?" if source else "") + " ORDER BY source, path",
-                                (source,) if source else ())
+        rows = self._db.execute(
+            sql + (" WHERE source = ?" if source else "") + " ORDER BY source, path", (source,) if source else ()
+        )
         return [{"source": s, "path": p, "error": e} for s, p, e in rows]
 
     # ------------------------------------------------------------------ sources
@@ -391,9 +389,8 @@ class SqliteStore:
             clauses.append("d.mtime < ?")
             params.append(filters.modified_before)
         if filters.tags:
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM json_each(d.tags) WHERE json_each.value IN ({','.join('?' * len(filters.tags))}))"
-            )
+            marks = ",".join("?" * len(filters.tags))
+            clauses.append(f"EXISTS (SELECT 1 FROM json_each(d.tags) WHERE json_each.value IN ({marks}))")
             params.extend(filters.tags)
         if filters.sources:
             clauses.append(f"d.source IN ({','.join('?' * len(filters.sources))})")
@@ -424,9 +421,12 @@ class SqliteStore:
         if where == "1":
             return None
         allowed = np.array(
-            [r[0] for r in self._db.execute(
-                f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", params
-            )],
+            [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}", params
+                )
+            ],
             dtype=np.int64,
         )
         return np.searchsorted(row_ids, np.sort(allowed))
@@ -456,9 +456,7 @@ class SqliteStore:
             ids = row_ids
         return [(cid, s) for cid, s in self._top(scores, ids, k) if s > 0]
 
-    def vector_search(
-        self, vector: np.ndarray, k: int, filters: Filters, access: Access
-    ) -> list[tuple[int, float]]:
+    def vector_search(self, vector: np.ndarray, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
         matrix, row_ids, _ = self._load()
         if len(row_ids) == 0:
             return []
@@ -522,4 +520,3 @@ class SqliteStore:
 
     def close(self) -> None:
         self._db.close()
-

@@ -118,7 +118,7 @@ def _location(block: Block, start: int, end: int, **extra: int | None) -> Locati
         attachment=block.attachment,
         char_start=start,
         char_end=end,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

@@ -213,7 +213,9 @@ def sync_source(
             stat = full.stat()
             existing = indexed.get(shown)
             if existing and (existing.workspace, existing.access, existing.tags) != (
-                source.workspace, source.access, source.tags
+                source.workspace,
+                source.access,
+                source.tags,
             ):
                 store.update_document(existing.id, workspace=source.workspace, access=source.access, tags=source.tags)
             if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:

@@ -41,11 +41,9 @@ def test_text_in_cp1252_is_decoded() -> None:
     assert doc.text == "Grüße aus Köln: die Straße ist schön, das Frühstück kostet 12 €."
 
 
-
 def test_text_in_cp1252_with_french_accents_is_decoded() -> None:
     data = "L'été était très chaud; un café crème coûte 3,50 € à Paris.\n".encode("cp1252")
     assert parse_bytes(data, "fr.txt").text == "L'été était très chaud; un café crème coûte 3,50 € à Paris."
-
 
 
 @pytest.mark.parametrize("name", ["fake-text-utf-16-le.txt", "fake-text-utf-16-be.txt"])
