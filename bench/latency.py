@@ -8,6 +8,9 @@ into passages of about 120 words; vectors are random unit vectors, since embeddi
 would take an hour on 2 cores and latency does not depend on their values), then times
 keyword, semantic and hybrid retrieval for real questions, with the query already embedded
 ("retrieval") and including the query embedding ("end to end").
+
+Baseline, in the same run: SQLite FTS5 (porter tokenizer, BM25 ranking, the query's content words
+OR-ed, top 100) over the same passages — the keyword index Docket used before its in-memory BM25.
 """
 
 from __future__ import annotations
@@ -91,6 +94,27 @@ def build(store: SqliteStore, n_chunks: int, dim: int, seed: int = 0) -> float:
     return time.perf_counter() - started
 
 
+def fts5_baseline(store: SqliteStore, rounds: int) -> dict[str, float]:
+    """Time FTS5 OR-queries over the same passages (a separate database in the same folder)."""
+    import sqlite3
+
+    from docket.index.keywords import query_terms
+
+    db = sqlite3.connect(store.path.with_name("fts5-baseline.db"))
+    db.execute("CREATE VIRTUAL TABLE f USING fts5(text, tokenize='porter unicode61 remove_diacritics 2')")
+    db.executemany("INSERT INTO f (rowid, text) SELECT ?, ?", store._db.execute("SELECT id, text FROM chunks"))
+    db.commit()
+    samples = []
+    for _ in range(rounds):
+        for q in QUESTIONS:
+            match = " OR ".join(f'"{t}"' for t in query_terms(q))
+            t0 = time.perf_counter()
+            db.execute("SELECT rowid, bm25(f) AS s FROM f WHERE f MATCH ? ORDER BY s LIMIT 100", (match,)).fetchall()
+            samples.append((time.perf_counter() - t0) * 1000)
+    db.close()
+    return percentiles(samples)
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     s = sorted(samples)
     return {"p50": round(s[len(s) // 2], 2), "p95": round(s[min(len(s) - 1, int(len(s) * 0.95))], 2)}
@@ -121,6 +145,10 @@ def main() -> None:
                     end_to_end.append((time.perf_counter() - t0) * 1000)
             out[mode] = {"retrieval_ms": percentiles(retrieval), "end_to_end_ms": percentiles(end_to_end)}
         out["db_bytes"] = store.stats()["size_bytes"]
+        baseline = fts5_baseline(store, args.rounds)
+        keyword = out["keyword"]["retrieval_ms"]  # type: ignore[index]
+        out["baseline_fts5_ms"] = baseline
+        out["fts5_over_docket_keyword_p50"] = round(baseline["p50"] / max(keyword["p50"], 1e-6), 1)
         store.close()
     print(json.dumps(out, indent=2) if args.json else out)
 

@@ -84,6 +84,9 @@ def main() -> None:
     for mode in ("keyword", "semantic", "hybrid"):
         r, e = lat[mode]["retrieval_ms"], lat[mode]["end_to_end_ms"]
         lines.append(f"| {mode} | {r['p50']} / {r['p95']} | {e['p50']} / {e['p95']} |")
+    b = lat["baseline_fts5_ms"]
+    lines.append(f"| baseline: SQLite FTS5 keyword | {b['p50']} / {b['p95']} | |")
+    lines += ["", f"FTS5 / Docket keyword p50 ratio: {lat['fts5_over_docket_keyword_p50']}x."]
     print("\n".join(lines))
 
 
