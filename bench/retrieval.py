@@ -92,13 +92,19 @@ def build_index(corpus: list[dict[str, Any]], home: Path, embedder: Any, setting
 
 
 def run(
-    folder: Path, split: str, alphas: list[float] | None, fusions: list[str] | None, limit: int | None
+    folder: Path,
+    split: str,
+    alphas: list[float] | None,
+    fusions: list[str] | None,
+    limit: int | None,
+    max_tokens: int | None = None,
 ) -> dict[str, Any]:
     corpus, queries, qrels = load_beir(folder, split)
     if limit:
         queries = dict(list(queries.items())[:limit])
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(home=tmp, environ={})
+        overrides = {"chunking": {"max_tokens": max_tokens}} if max_tokens else None
+        settings = load_settings(home=tmp, environ={}, overrides=overrides)
         alphas = alphas or [settings.search.alpha]
         fusions = fusions or [settings.search.fusion]
         fusion = fusions[0]
@@ -152,6 +158,7 @@ def run(
         "embedder": embedder.name,
         "fusion": fusion,
         "alpha": alphas[0],
+        "max_tokens": settings.chunking.max_tokens,
         "chunks": indexing["chunks"],
         "chunks_per_s": round(indexing["chunks_per_s"], 1),
         "query_ms_p50": round(latencies[len(latencies) // 2], 2),
@@ -174,9 +181,10 @@ def main() -> None:
         help="fusion method(s) to evaluate (default: search.fusion)",
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    parser.add_argument("--max-tokens", type=int, default=None, help="chunk size (default: chunking.max_tokens)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
-    result = run(args.beir, args.split, args.alpha, args.fusion, args.limit)
+    result = run(args.beir, args.split, args.alpha, args.fusion, args.limit, args.max_tokens)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
