@@ -231,3 +231,12 @@ def test_reingesting_with_new_tags_or_workspace_relabels_without_reembedding(kb:
     report = kb.ingest([str(corpus)], workspace="hr", tags=["policy"])
     assert report.unchanged == 3 and report.chunks_embedded == 0
     assert {(d.workspace, d.tags) for d in kb.store.documents()} == {("hr", ("policy",))}
+
+
+def test_files_over_the_size_limit_are_skipped_with_the_setting_to_change(tmp_path: Path, corpus: Path) -> None:
+    settings = load_settings(home=tmp_path / "kb2", overrides={"ingest": {"max_file_mb": 0.00005}})
+    with KnowledgeBase(settings, embedder=CountingEmbedder()) as kb:
+        report = kb.ingest([str(corpus)])
+    too_big = {f["path"]: f["error"] for f in report.failed}
+    assert "leave.md" in too_big and "ingest.max_file_mb" in too_big["leave.md"]
+    assert report.added == len({"leave.md", "travel.txt", "sub/prices.csv"} - set(too_big))
