@@ -12,23 +12,7 @@ import pytest
 
 from docket.errors import ParseError
 from docket.ingest.parsers import parse_bytes
-from docket.types import Block, ParsedDocument
-
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
-
-
-def example(name: str) -> bytes:
-    path = EXAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"shared test data not found: {path}")
-    return path.read_bytes()
-
-
-def block_with(doc: ParsedDocument, phrase: str) -> Block:
-    found = [b for b in doc.blocks if phrase in b.text]
-    assert found, f"{phrase!r} not found"
-    return found[0]
+from tests.ingest.parsers.helpers import block_with, example
 
 
 def test_docx_headings_build_the_heading_path() -> None:

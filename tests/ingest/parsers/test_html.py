@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from docket.ingest.parsers import parse_bytes
-
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
-
-
-def example(name: str) -> bytes:
-    path = EXAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"shared test data not found: {path}")
-    return path.read_bytes()
+from tests.ingest.parsers.helpers import example
 
 
 def test_html_headings_lists_and_tables() -> None:

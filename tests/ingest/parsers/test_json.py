@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from docket.errors import ParseError
 from docket.ingest.parsers import parse_bytes
+from tests.ingest.parsers.helpers import EXAMPLES, SHARED, read
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
 INVOICES = SHARED / "invoice2data-samples" / "tests" / "compare"
-
-
-def read(path: Path) -> bytes:
-    if not path.is_file():
-        pytest.skip(f"shared test data not found: {path}")
-    return path.read_bytes()
 
 
 def test_json_list_gives_one_block_per_item() -> None:

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from docket.ingest.parsers import parse_bytes
-from docket.types import Block, ParsedDocument
-
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
+from tests.ingest.parsers.helpers import SHARED, block_with
 
 
 def shared(relative: str) -> bytes:
@@ -18,12 +13,6 @@ def shared(relative: str) -> bytes:
     if not path.is_file():
         pytest.skip(f"shared test data not found: {path}")
     return path.read_bytes()
-
-
-def block_with(doc: ParsedDocument, phrase: str) -> Block:
-    found = [b for b in doc.blocks if phrase in b.text]
-    assert found, f"{phrase!r} not found"
-    return found[0]
 
 
 def test_markdown_front_matter_becomes_metadata_and_title() -> None:

@@ -11,18 +11,11 @@ from pypdf import PdfReader, PdfWriter
 
 from docket.errors import ParseError
 from docket.ingest.parsers import parse_bytes
+from tests.ingest.parsers.helpers import EXAMPLES, SHARED, read
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
 CLINICAL = SHARED / "docugami-kg-rag-raw-pdfs" / "nih-clinical-trial-protocols" / "data" / "v1" / "docs"
 NTSB = SHARED / "docugami-kg-rag-raw-pdfs" / "ntsb-aviation-incident-accident-reports" / "data" / "v1" / "docs"
 INVOICES = SHARED / "invoice2data-samples" / "tests" / "compare"
-
-
-def read(path: Path) -> bytes:
-    if not path.is_file():
-        pytest.skip(f"shared test data not found: {path}")
-    return path.read_bytes()
 
 
 def pdf_bytes(writer: PdfWriter) -> bytes:

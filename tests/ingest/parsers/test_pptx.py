@@ -12,16 +12,7 @@ from pptx.util import Inches
 
 from docket.errors import ParseError
 from docket.ingest.parsers import parse_bytes
-
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
-
-
-def example(name: str) -> bytes:
-    path = EXAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"shared test data not found: {path}")
-    return path.read_bytes()
+from tests.ingest.parsers.helpers import example
 
 
 def test_pptx_blocks_carry_slide_number_and_title() -> None:

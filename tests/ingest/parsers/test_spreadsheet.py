@@ -11,16 +11,7 @@ import pytest
 from docket.errors import ParseError
 from docket.ingest.parsers import parse_bytes
 from docket.types import Block, ParsedDocument
-
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
-
-
-def example(name: str) -> bytes:
-    path = EXAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"shared test data not found: {path}")
-    return path.read_bytes()
+from tests.ingest.parsers.helpers import example
 
 
 def tables(doc: ParsedDocument) -> list[Block]:

@@ -4,22 +4,12 @@ formats, and one sweep over every real example document."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from docket.errors import ParseError, UnsupportedFileError
 from docket.ingest.parsers import parse_bytes
-
-SHARED = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-EXAMPLES = SHARED / "unstructured-example-docs" / "example-docs"
-
-
-def example(name: str) -> bytes:
-    path = EXAMPLES / name
-    if not path.is_file():
-        pytest.skip(f"shared test data not found: {path}")
-    return path.read_bytes()
+from tests.ingest.parsers.helpers import SHARED, example
 
 
 def test_text_is_split_into_paragraphs() -> None:
