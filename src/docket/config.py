@@ -4,7 +4,8 @@ Layers, later wins: defaults < ``docket.toml`` < ``DOCKET_*`` environment < comm
 
 ``docket.toml`` is read from ``--config FILE`` when given, else from the knowledge-base directory
 (``$DOCKET_HOME/docket.toml``). Environment variables name a setting as ``DOCKET_<SECTION>__<KEY>``
-(for example ``DOCKET_SEARCH__ALPHA=0.6``); ``DOCKET_HOME`` sets the knowledge-base directory.
+(for example ``DOCKET_SEARCH__ALPHA=0.6``); ``DOCKET_HOME`` sets the knowledge-base directory,
+``DOCKET_OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` the model server and its key.
 Unknown sections or keys are rejected with the list of valid ones.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from docket.errors import ConfigError
 
@@ -67,6 +68,21 @@ class AnswerSettings(_Section):
     )
 
 
+class ModelSettings(_Section):
+    name: str | None = Field(
+        None, description="Language model for generated answers, e.g. openai:gpt-4o-mini; none = extractive."
+    )
+    base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible server (DOCKET_OPENAI_BASE_URL).")
+    api_key: SecretStr | None = Field(None, description="API key (OPENAI_API_KEY); never printed.")
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for the model.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx and dropped connections.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    max_tokens: int = Field(512, ge=1, description="Longest answer, in tokens.")
+    min_support: float = Field(
+        0.5, ge=0.0, le=1.0, description="A cited sentence less similar than this to its source is marked unsupported."
+    )
+
+
 class Settings(_Section):
     home: Path = Field(description="Knowledge-base directory.")
     embedder: EmbedderSettings = EmbedderSettings()
@@ -74,17 +90,21 @@ class Settings(_Section):
     ingest: IngestSettings = IngestSettings()
     search: SearchSettings = SearchSettings()
     answer: AnswerSettings = AnswerSettings()
+    model: ModelSettings = ModelSettings()
 
     @property
     def db_path(self) -> Path:
         return self.home / "docket.db"
 
     def redacted(self) -> dict[str, Any]:
-        """Settings as a plain dict, safe to print (no secrets are held yet; keys will be masked)."""
+        """Settings as a plain dict, safe to print: secrets show as '**********' (or None)."""
         return self.model_dump(mode="json")
 
 
-SECTIONS = ("embedder", "chunking", "ingest", "search", "answer")
+SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model")
+
+# Well-known variables other tools use too, mapped onto settings.
+_ALIASES = {"DOCKET_OPENAI_BASE_URL": ("model", "base_url"), "OPENAI_API_KEY": ("model", "api_key")}
 
 
 def default_home() -> Path:
@@ -105,6 +125,9 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
 
 def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
+    for name, (section, key) in _ALIASES.items():
+        if environ.get(name):
+            layer.setdefault(section, {})[key] = environ[name]
     for name, value in environ.items():
         if not name.startswith("DOCKET_") or "__" not in name:
             continue

@@ -8,11 +8,13 @@
     │   ├── UnknownBackendError (400)       a backend name nobody registered
     │   ├── PathNotFoundError (404)         a path given to ingest does not exist
     │   ├── NotFoundError (404)             a document, source or item that is not there
-    │   └── MissingExtraError (400)         an optional dependency is not installed
+    │   ├── MissingExtraError (400)         an optional dependency is not installed
+    │   └── ModelNotConfiguredError (400)   an answer needs a model and none is set
     ├── ParseError (422)                    one file could not be read (reported, batch goes on)
     │   └── UnsupportedFileError (415)      a file type Docket does not parse
     ├── IndexMismatchError (409)            the index was built with another embedder
     └── BackendError (502)                  a store or model backend failed at run time
+        └── ModelError (502)                a language model call failed (key, server, model name)
 
 Each class carries ``status`` (an HTTP status) so the CLI and the server render them the same way.
 Third-party exceptions are translated at the backend boundary with ``raise ... from exc``.
@@ -26,6 +28,8 @@ __all__ = [
     "DocketError",
     "IndexMismatchError",
     "MissingExtraError",
+    "ModelError",
+    "ModelNotConfiguredError",
     "NotFoundError",
     "ParseError",
     "PathNotFoundError",
@@ -103,3 +107,11 @@ class IndexMismatchError(DocketError):
 class BackendError(DocketError):
     status = 502
     code = "backend_error"
+
+
+class ModelNotConfiguredError(UserError):
+    code = "model_not_configured"
+
+
+class ModelError(BackendError):
+    code = "model_error"

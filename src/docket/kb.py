@@ -15,7 +15,7 @@ and :mod:`docket.answer.extractive`; nothing happens in the background.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from docket.answer.extractive import extractive_answer
@@ -25,7 +25,7 @@ from docket.index import STORES
 from docket.index.search import Mode, search
 from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
 from docket.models.embedders import EMBEDDERS
-from docket.protocols import Embedder, Store
+from docket.protocols import ChatModel, Embedder, Store
 from docket.types import Access, Answer, Filters, Hit, SyncReport
 
 __all__ = ["KnowledgeBase"]
@@ -124,10 +124,55 @@ class KnowledgeBase:
             access=access,
         )
 
-    def ask(self, question: str, *, filters: Filters = Filters(), access: Access = Access.owner()) -> Answer:
-        """A cited answer from the documents, or an abstention with the closest sources."""
+    def chat_model(self, spec: str | None = None) -> ChatModel:
+        """The model named by ``spec`` (or ``model.name``); a clear error when there is none."""
+        from docket.models.chat import chat_model_from_spec
+
+        cfg = self.settings.model
+        spec = spec or cfg.name
+        options: dict[str, Any] = {}
+        if spec and spec.startswith("openai:"):
+            options = {
+                "base_url": cfg.base_url,
+                "api_key": cfg.api_key.get_secret_value() if cfg.api_key else None,
+                "timeout": cfg.timeout,
+                "max_retries": cfg.max_retries,
+                "temperature": cfg.temperature,
+                "max_tokens": cfg.max_tokens,
+            }
+        return chat_model_from_spec(spec, options)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        filters: Filters = Filters(),
+        access: Access = Access.owner(),
+        model: str | ChatModel | None = None,
+        stream: Callable[[str], None] | None = None,
+        on_prompt: Callable[[Any], None] | None = None,
+    ) -> Answer:
+        """A cited answer from the documents, or an abstention with the closest sources.
+
+        With a model (``model``, or ``model.name`` in the settings) the answer is generated and its
+        citations checked; without one it is extractive and needs no model at all.
+        """
         cfg = self.settings.answer
         hits = self.search(question, k=cfg.top_k, filters=filters, access=access)
-        return extractive_answer(
-            question, hits, self.embedder, max_sentences=cfg.max_sentences, min_relevance=cfg.min_relevance
+        if model is None and self.settings.model.name is None:
+            return extractive_answer(
+                question, hits, self.embedder, max_sentences=cfg.max_sentences, min_relevance=cfg.min_relevance
+            )
+        from docket.answer.grounded import grounded_answer
+
+        chat = model if model is not None and not isinstance(model, str) else self.chat_model(model)
+        return grounded_answer(
+            question,
+            hits,
+            chat,
+            self.embedder,
+            min_relevance=cfg.min_relevance,
+            min_support=self.settings.model.min_support,
+            stream=stream,
+            on_prompt=on_prompt,
         )

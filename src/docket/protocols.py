@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from docket.types import Access, Chunk, Document, Filters, Hit, ParsedDocument
 
-__all__ = ["Embedder", "Parser", "Store"]
+__all__ = ["ChatModel", "Embedder", "Parser", "Store"]
 
 
 @runtime_checkable
@@ -34,6 +34,20 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """A language model behind a chat API. ``complete`` sends ``prompt`` as is.
+
+    ``prompt`` is a :class:`docket.answer.prompts.Prompt`; the call returns a
+    :class:`docket.models.chat.Completion`. ``stream``, when given, receives the text as it arrives.
+    Failures raise :class:`docket.errors.ModelError` with a one-line reason naming the provider.
+    """
+
+    name: str
+
+    def complete(self, prompt: Any, stream: Callable[[str], None] | None = None) -> Any: ...
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ __all__ = [
     "Location",
     "ParsedDocument",
     "SyncReport",
+    "Usage",
 ]
 
 
@@ -256,6 +257,18 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """Tokens a model call used; ``cost`` is None when no price is configured for the model."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "cost": self.cost}
+
+
+@dataclass(frozen=True)
 class Answer:
     """The one answer object every answering path returns (extractive now, generated later)."""
 
@@ -266,9 +279,19 @@ class Answer:
     sources: tuple[Hit, ...] = ()
     method: str = "extractive"
     confidence: float = 0.0
+    model: str | None = None
+    usage: Usage | None = None
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.model is not None:
+            extra["model"] = self.model
+            extra["usage"] = (self.usage or Usage()).to_dict()
+        if self.notes:
+            extra["notes"] = list(self.notes)
         return {
+            **extra,
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,

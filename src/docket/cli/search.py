@@ -14,6 +14,7 @@ from docket.cli.common import (
     JsonOption,
     console,
     emit_json,
+    err_console,
     handle_errors,
     open_kb,
     parse_time,
@@ -76,7 +77,7 @@ def search(
     console.print(table)
 
 
-def print_answer(answer: Any) -> None:
+def print_answer(answer: Any, text_shown: bool = False) -> None:
     if answer.abstained:
         console.print(f"[bold yellow]{escape(answer.text)}[/]")
         if answer.sources:
@@ -84,8 +85,9 @@ def print_answer(answer: Any) -> None:
             for hit in answer.sources[:3]:
                 console.print(f"  - {escape(hit.path)} [dim]{escape(hit.location.label())}[/]", highlight=False)
         return
-    console.print(answer.text, highlight=False, markup=False)
-    console.print()
+    if not text_shown:
+        console.print(answer.text, highlight=False, markup=False)
+        console.print()
     seen = set()
     for c in answer.citations:
         if c.n in seen:
@@ -93,12 +95,27 @@ def print_answer(answer: Any) -> None:
         seen.add(c.n)
         where = escape(c.location.label())
         line = f"[bold]\\[{c.n}][/] {escape(c.path)}" + (f" [dim]({where})[/]" if where else "")
+        if c.supported is False:
+            line += " [yellow](not found in this source)[/]"
         console.print(line, highlight=False)
+    for note in answer.notes:
+        console.print(f"[yellow]Note:[/] {escape(note)}", highlight=False)
+    if answer.model:
+        u = answer.usage
+        cost = "" if u is None or u.cost is None else f", ${u.cost:.4f}"
+        tokens = f"{u.prompt_tokens}+{u.completion_tokens} tokens" if u else ""
+        console.print(f"[dim]{escape(answer.model)} · {tokens}{cost}[/]", highlight=False)
 
 
 @handle_errors
 def ask(
     question: Annotated[str, typer.Argument(help="A question about your documents.")],
+    model: Annotated[
+        str | None, typer.Option("--model", help="Generate the answer with a model, e.g. openai:gpt-4o-mini.")
+    ] = None,
+    show_prompt: Annotated[
+        bool, typer.Option("--show-prompt", help="Print exactly what is sent to the model.")
+    ] = False,
     path: PathGlob = None,
     filetype: FileType = None,
     since: Since = None,
@@ -109,9 +126,33 @@ def ask(
     as_json: JsonOption = False,
 ) -> None:
     """Answer from your documents with numbered citations, or say it is not there."""
+    import sys
+
+    def show(prompt: Any) -> None:
+        if show_prompt:
+            err_console.rule("prompt sent to the model")
+            err_console.print(prompt.render(), markup=False, highlight=False)
+            err_console.rule()
+
+    streamed: list[str] = []
+
+    def stream(piece: str) -> None:
+        streamed.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    live = not as_json and console.is_terminal
     with open_kb(home, config) as kb:
-        answer = kb.ask(question, filters=_filters(path, filetype, since, until, tag))
+        answer = kb.ask(
+            question,
+            filters=_filters(path, filetype, since, until, tag),
+            model=model,
+            stream=stream if live else None,
+            on_prompt=show,
+        )
     if as_json:
         emit_json(answer.to_dict())
-    else:
-        print_answer(answer)
+        return
+    if streamed:
+        sys.stdout.write("\n\n")
+    print_answer(answer, text_shown="".join(streamed).strip() == answer.text)

@@ -1,0 +1,146 @@
+"""Generated answers whose citations are checked against the source text.
+
+1. Retrieval evidence is scored first (the extractive scorer); below ``min_relevance`` Docket
+   abstains without calling the model, so it is never asked to improvise.
+2. The model gets :func:`~docket.answer.prompts.build_prompt`'s prompt.
+3. Every ``[n]`` in the reply must name a source that was given; others are dropped.
+4. Each sentence that cites is checked against its passages: it is *supported* when some
+   sentence of a cited passage is close to it (the embedder's similarity blended with word
+   coverage, as in extractive answers, at least ``min_support``). Unsupported sentences stay in
+   the answer, their citation marked ``supported: false``, and a note says so.
+5. A reply that is empty, or cites nothing although it does not abstain, is asked for once more;
+   if it is still unusable, the extractive answer is returned with a note saying why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+
+from docket.answer.extractive import ABSTAIN_TEXT, extractive_answer, score_sentences
+from docket.answer.prompts import Prompt, build_prompt
+from docket.protocols import ChatModel, Embedder
+from docket.sentences import sentence_spans
+from docket.types import Answer, Citation, Hit, Usage
+
+__all__ = ["check_citations", "grounded_answer"]
+
+_CITE = re.compile(r"\[(\d{1,3})\]")
+
+
+def _claims(text: str) -> list[str]:
+    """Sentences of an answer, each with the citation markers that follow it ("... report. [1]")."""
+    out: list[str] = []
+    for start, end in sentence_spans(text):
+        piece = text[start:end]
+        if out and not _CITE.sub("", piece).strip(" .,;"):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
+
+
+def _abstains(text: str) -> bool:
+    return ABSTAIN_TEXT.lower().rstrip(".") in text.lower()
+
+
+def check_citations(
+    text: str, hits: list[Hit], embedder: Embedder, min_support: float = 0.5
+) -> tuple[str, list[Citation], list[str]]:
+    """Clean ``text`` of citations to unknown sources and check each cited sentence.
+
+    Returns the cleaned text, one Citation per (sentence, source) pair, and notes for the user.
+    """
+    notes: list[str] = []
+    dropped = sorted({int(n) for n in _CITE.findall(text) if not 1 <= int(n) <= len(hits)})
+    if dropped:
+        notes.append(f"removed citations to sources that were not given: {', '.join(f'[{n}]' for n in dropped)}")
+        text = _CITE.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", text)
+        text = re.sub(r" +([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+    citations: list[Citation] = []
+    unsupported = 0
+    for sentence in _claims(text):
+        numbers = list(dict.fromkeys(int(n) for n in _CITE.findall(sentence)))
+        claim = _CITE.sub("", sentence).strip()
+        for n in numbers:
+            hit = hits[n - 1]
+            best = score_sentences(claim, [hit], embedder)
+            top = best[0] if best else None
+            supported = top is not None and top.relevance >= min_support
+            unsupported += not supported
+            location = hit.location
+            quote = hit.text
+            if top is not None:
+                quote = top.text
+                if location.char_start is not None:
+                    location = replace(
+                        location, char_start=location.char_start + top.start, char_end=location.char_start + top.end
+                    )
+            citations.append(Citation(n=n, path=hit.path, location=location, quote=quote, supported=supported))
+    if unsupported:
+        notes.append(f"{unsupported} cited statement(s) could not be matched to their source; check them")
+    return text, citations, notes
+
+
+def grounded_answer(
+    question: str,
+    hits: list[Hit],
+    model: ChatModel,
+    embedder: Embedder,
+    *,
+    min_relevance: float = 0.5,
+    min_support: float = 0.5,
+    stream: Callable[[str], None] | None = None,
+    on_prompt: Callable[[Prompt], None] | None = None,
+) -> Answer:
+    """Answer with ``model`` from ``hits``, citations checked; abstain or fall back when needed."""
+    evidence = score_sentences(question, hits, embedder)
+    best = evidence[0].relevance if evidence else 0.0
+    if best < min_relevance:
+        return Answer(
+            question,
+            ABSTAIN_TEXT,
+            True,
+            sources=tuple(hits),
+            method="generated",
+            confidence=best,
+            model=model.name,
+            usage=Usage(),
+        )
+    prompt = build_prompt(question, hits)
+    if on_prompt is not None:
+        on_prompt(prompt)
+    usage = Usage()
+    reason = ""
+    for attempt in range(2):
+        completion = model.complete(prompt, stream=stream if attempt == 0 else None)
+        usage = Usage(
+            usage.prompt_tokens + completion.usage.prompt_tokens,
+            usage.completion_tokens + completion.usage.completion_tokens,
+        )
+        text = completion.text.strip()
+        if text and _abstains(text) and not _CITE.search(text):
+            return Answer(
+                question,
+                ABSTAIN_TEXT,
+                True,
+                sources=tuple(hits),
+                method="generated",
+                confidence=best,
+                model=model.name,
+                usage=usage,
+            )
+        if not text:
+            reason = "the model returned an empty answer"
+            continue
+        cleaned, citations, notes = check_citations(text, hits, embedder, min_support)
+        if not citations:
+            reason = "the model's answer cited no source"
+            continue
+        return Answer(
+            question, cleaned, False, tuple(citations), tuple(hits), "generated", best, model.name, usage, tuple(notes)
+        )
+    fallback = extractive_answer(question, hits, embedder, min_relevance=min_relevance)
+    note = f"{reason} (asked twice); showing the extractive answer instead"
+    return replace(fallback, model=model.name, usage=usage, notes=(note,))

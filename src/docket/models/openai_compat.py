@@ -1,0 +1,164 @@
+"""Any OpenAI-compatible chat server, over plain HTTP (httpx).
+
+``POST {base_url}/chat/completions`` with the prompt's messages; streaming reads the server-sent
+events. Rate limits and server errors (429, 500, 502, 503, 504) and dropped connections are retried
+with exponential backoff that honours ``Retry-After``. Every failure becomes one
+:class:`~docket.errors.ModelError` line naming the server and what to check; the API key never
+appears in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from docket.answer.prompts import Prompt
+from docket.errors import ModelError
+from docket.models.chat import CHAT_MODELS, Completion
+from docket.types import Usage
+
+__all__ = ["OpenAICompatChat"]
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+@CHAT_MODELS.register("openai")
+class OpenAICompatChat:
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "https://api.openai.com/v1",
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.name = f"openai:{model}"
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
+        self.temperature, self.max_tokens = temperature, max_tokens
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+
+    def _post(self, body: dict[str, Any], stream: bool) -> httpx.Response:
+        url = f"{self.base_url}/chat/completions"
+        for attempt in range(self.max_retries + 1):
+            try:
+                request = self._client.build_request("POST", url, json=body)
+                response = self._client.send(request, stream=stream)
+            except httpx.TimeoutException as exc:
+                if attempt < self.max_retries:
+                    time.sleep(self.backoff * 2**attempt)
+                    continue
+                raise ModelError(f"{self.name}: no answer from {self.base_url} within {self.timeout:g}s") from exc
+            except httpx.TransportError as exc:
+                if attempt < self.max_retries:
+                    time.sleep(self.backoff * 2**attempt)
+                    continue
+                raise ModelError(
+                    f"{self.name}: cannot reach {self.base_url} ({type(exc).__name__}); is the server running and "
+                    "DOCKET_OPENAI_BASE_URL right?"
+                ) from exc
+            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                wait = _retry_after(response)
+                if wait is None:
+                    wait = self.backoff * 2**attempt
+                response.close()
+                time.sleep(min(wait, 60.0))
+                continue
+            if response.status_code >= 400:
+                if stream:
+                    response.read()
+                raise self._error(response)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, response: httpx.Response) -> ModelError:
+        status = response.status_code
+        try:
+            detail = str(response.json().get("error", {}).get("message", ""))[:200]
+        except (ValueError, AttributeError):
+            detail = response.text[:200]
+        if status in (401, 403):
+            hint = "the API key was refused; check OPENAI_API_KEY"
+        elif status == 404:
+            hint = f"model '{self.model}' or the endpoint was not found; check the model name and the base URL"
+        elif status == 429:
+            hint = "rate limited, still after retries; try again later or raise your quota"
+        else:
+            hint = "the server failed"
+        return ModelError(f"{self.name} at {self.base_url}: HTTP {status}: {hint}" + (f" ({detail})" if detail else ""))
+
+    def complete(self, prompt: Prompt, stream: Callable[[str], None] | None = None) -> Completion:
+        started = time.perf_counter()
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": prompt.messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if stream is None:
+            response = self._post(body, stream=False)
+            try:
+                data = response.json()
+                text = data["choices"][0]["message"]["content"] or ""
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                raise ModelError(f"{self.name}: malformed response from {self.base_url}") from exc
+            usage = data.get("usage") or {}
+        else:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+            text, usage = self._stream(self._post(body, stream=True), stream)
+        return Completion(
+            text=text,
+            model=self.name,
+            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))),
+            seconds=time.perf_counter() - started,
+        )
+
+    def _stream(self, response: httpx.Response, on_text: Callable[[str], None]) -> tuple[str, dict[str, Any]]:
+        parts: list[str] = []
+        usage: dict[str, Any] = {}
+        try:
+            for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[len("data:") :].strip()
+                if payload == "[DONE]":
+                    break
+                try:
+                    event = json.loads(payload)
+                except ValueError as exc:
+                    raise ModelError(f"{self.name}: malformed stream event from {self.base_url}") from exc
+                usage = event.get("usage") or usage
+                for choice in event.get("choices") or []:
+                    piece = (choice.get("delta") or {}).get("content") or ""
+                    if piece:
+                        parts.append(piece)
+                        on_text(piece)
+        except httpx.TransportError as exc:
+            raise ModelError(f"{self.name}: the stream from {self.base_url} broke off") from exc
+        finally:
+            response.close()
+        return "".join(parts), usage
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

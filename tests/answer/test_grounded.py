@@ -1,0 +1,101 @@
+"""Generated answers: citations checked against the sources, abstention, fallback. Real embedder,
+scripted model (the HTTP providers are tested against real servers in tests/models)."""
+
+from __future__ import annotations
+
+import pytest
+
+from docket.answer.extractive import ABSTAIN_TEXT
+from docket.answer.grounded import check_citations, grounded_answer
+from docket.errors import ModelNotConfiguredError
+from docket.models.chat import FakeChatModel, chat_model_from_spec
+from docket.types import Hit, Location
+
+HITS = [
+    Hit(
+        1,
+        "d1",
+        "s",
+        "leave.md",
+        "Leave",
+        "New parents get 12 weeks of paid leave. It must be taken within a year.",
+        Location(char_start=100),
+        0.9,
+    ),
+    Hit(
+        2,
+        "d2",
+        "s",
+        "travel.md",
+        "Travel",
+        "Book flights through the travel portal. Economy class is standard.",
+        Location(char_start=0),
+        0.7,
+    ),
+]
+
+
+def test_a_correct_citation_is_supported_and_quotes_its_sentence(minilm) -> None:
+    text, citations, notes = check_citations("Parents get 12 weeks of paid leave [1].", HITS, minilm)
+    assert text == "Parents get 12 weeks of paid leave [1]."
+    assert [(c.n, c.supported) for c in citations] == [(1, True)]
+    assert citations[0].quote == "New parents get 12 weeks of paid leave."
+    assert citations[0].location.char_start == 100 and notes == []
+
+
+def test_citations_to_sources_not_given_are_removed(minilm) -> None:
+    text, citations, notes = check_citations("Parents get 12 weeks of leave [1][7].", HITS, minilm)
+    assert "[7]" not in text and "[1]" in text
+    assert [c.n for c in citations] == [1]
+    assert "[7]" in notes[0]
+
+
+def test_a_sentence_citing_an_unrelated_source_is_marked_unsupported(minilm) -> None:
+    _, citations, notes = check_citations("Parents get 12 weeks of paid leave [2].", HITS, minilm)
+    assert [(c.n, c.supported) for c in citations] == [(2, False)]
+    assert "could not be matched" in notes[0]
+
+
+def test_generated_answer_carries_model_usage_and_checked_citations(minilm) -> None:
+    model = FakeChatModel(replies=["New parents get twelve weeks of paid leave. [1]"])
+    answer = grounded_answer("How long is parental leave?", HITS, model, minilm)
+    assert not answer.abstained and answer.method == "generated"
+    assert answer.model == "fake:fake" and answer.usage and answer.usage.completion_tokens > 0
+    assert answer.citations[0].supported is True
+    d = answer.to_dict()
+    assert {"model", "usage"} <= set(d) and set(d["usage"]) == {"prompt_tokens", "completion_tokens", "cost"}
+    assert d["citations"][0]["supported"] is True
+
+
+def test_weak_evidence_abstains_without_calling_the_model(minilm) -> None:
+    model = FakeChatModel(replies=["Lima is the capital of Peru. [1]"])
+    answer = grounded_answer("What is the capital of Peru?", HITS, model, minilm)
+    assert answer.abstained and answer.text == ABSTAIN_TEXT
+    assert model.prompts == []
+
+
+def test_the_model_saying_it_does_not_know_is_an_abstention(minilm) -> None:
+    model = FakeChatModel(replies=[ABSTAIN_TEXT])
+    answer = grounded_answer("How long is parental leave?", HITS, model, minilm)
+    assert answer.abstained and answer.citations == ()
+
+
+def test_unusable_output_is_retried_once_then_falls_back_to_the_extractive_answer(minilm) -> None:
+    model = FakeChatModel(replies=["", "Sure! Happy to help with that."])
+    answer = grounded_answer("How long is parental leave?", HITS, model, minilm)
+    assert len(model.prompts) == 2
+    assert answer.method == "extractive" and "12 weeks" in answer.text
+    assert "extractive answer instead" in answer.notes[0]
+
+
+def test_the_prompt_sent_is_reported(minilm) -> None:
+    seen = []
+    grounded_answer("How long is parental leave?", HITS, FakeChatModel(), minilm, on_prompt=seen.append)
+    assert '<source n="1" file="leave.md">' in seen[0].user
+
+
+def test_no_model_configured_names_the_three_ways_to_set_one() -> None:
+    with pytest.raises(ModelNotConfiguredError) as err:
+        chat_model_from_spec(None)
+    message = str(err.value)
+    assert "--model" in message and "DOCKET_MODEL__NAME" in message and "docket.toml" in message
