@@ -15,6 +15,7 @@ and :mod:`docket.answer.extractive`; nothing happens in the background.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -157,22 +158,56 @@ class KnowledgeBase:
         With a model (``model``, or ``model.name`` in the settings) the answer is generated and its
         citations checked; without one it is extractive and needs no model at all.
         """
+        started = time.perf_counter()
         cfg = self.settings.answer
         hits = self.search(question, k=cfg.top_k, filters=filters, access=access)
+        prompts: list[Any] = []
         if model is None and self.settings.model.name is None:
-            return extractive_answer(
+            answer = extractive_answer(
                 question, hits, self.embedder, max_sentences=cfg.max_sentences, min_relevance=cfg.min_relevance
             )
-        from docket.answer.grounded import grounded_answer
+        else:
+            from docket.answer.grounded import grounded_answer
 
-        chat = model if model is not None and not isinstance(model, str) else self.chat_model(model)
-        return grounded_answer(
-            question,
-            hits,
-            chat,
-            self.embedder,
-            min_relevance=cfg.min_relevance,
-            min_support=self.settings.model.min_support,
-            stream=stream,
-            on_prompt=on_prompt,
+            def seen(prompt: Any) -> None:
+                prompts.append(prompt)
+                if on_prompt is not None:
+                    on_prompt(prompt)
+
+            chat = model if model is not None and not isinstance(model, str) else self.chat_model(model)
+            answer = grounded_answer(
+                question,
+                hits,
+                chat,
+                self.embedder,
+                min_relevance=cfg.min_relevance,
+                min_support=self.settings.model.min_support,
+                stream=stream,
+                on_prompt=seen,
+            )
+        self._log(answer, prompts[0].render() if prompts else None, (time.perf_counter() - started) * 1000)
+        return answer
+
+    def _log(self, answer: Answer, prompt: str | None, latency_ms: float) -> None:
+        usage = answer.usage
+        self.store.log_answer(
+            {
+                "at": time.time(),
+                "question": answer.question,
+                "answer": answer.text,
+                "abstained": answer.abstained,
+                "method": answer.method,
+                "model": answer.model,
+                "prompt": prompt,
+                "sources": [
+                    {"path": h.path, "location": h.location.to_dict(), "score": h.score, "chunk_id": h.chunk_id}
+                    for h in answer.sources
+                ],
+                "citations": [c.to_dict() for c in answer.citations],
+                "notes": list(answer.notes),
+                "prompt_tokens": usage.prompt_tokens if usage else 0,
+                "completion_tokens": usage.completion_tokens if usage else 0,
+                "cost": usage.cost if usage else None,
+                "latency_ms": latency_ms,
+            }
         )

@@ -106,6 +106,15 @@ class Store(Protocol):
 
     def failures(self, source: str | None = None) -> list[dict[str, str]]: ...
 
+    # -- the answer log: every answer with its question, sources, prompt, model, tokens, latency
+    def log_answer(self, record: Mapping[str, Any]) -> int: ...
+
+    def answer_logs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        """Newest first."""
+        ...
+
+    def answer_log(self, log_id: int) -> dict[str, Any]: ...
+
     # -- retrieval
     def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
         """BM25 over the query's terms, divided by the sum of their idf (so about 1.0 for a passage

@@ -177,3 +177,17 @@ def _read_json_objects(proc: subprocess.Popen[str], count: int) -> list[dict]:
             out.append(json.loads(buffer))
             buffer = ""
     return out
+
+
+def test_every_answer_is_logged_with_its_prompt(indexed) -> None:
+    home, _, _ = indexed
+    docket("ask", "How long is the sabbatical?", "--model", "fake", "--home", str(home), "--json")
+    docket("ask", "What is the capital of Peru?", "--home", str(home), "--json")
+    records = json.loads(docket("logs", "--limit", "2", "--home", str(home), "--json").stdout)
+    assert [r["question"] for r in records] == ["What is the capital of Peru?", "How long is the sabbatical?"]
+    assert records[0]["abstained"] is True and records[0]["prompt"] is None
+    generated = json.loads(docket("logs", "show", str(records[1]["id"]), "--home", str(home), "--json").stdout)
+    assert generated["model"] == "fake:fake" and '<source n="1"' in generated["prompt"]
+    assert generated["sources"] and generated["latency_ms"] > 0
+    missing = docket("logs", "show", "999999", "--home", str(home), check=False)
+    assert missing.returncode == 2 and "docket logs" in missing.stderr

@@ -175,3 +175,28 @@ class StoreContract:
         assert store.failures() == []
         with pytest.raises(NotFoundError):
             store.remove_source("src")
+
+    def test_answer_log_round_trip_newest_first(self, store: Store) -> None:
+        base = {
+            "at": 1.0,
+            "answer": "a",
+            "abstained": False,
+            "method": "extractive",
+            "model": None,
+            "prompt": None,
+            "sources": [{"path": "x"}],
+            "citations": [],
+            "notes": [],
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cost": None,
+            "latency_ms": 3.5,
+        }
+        first = store.log_answer({**base, "question": "one"})
+        second = store.log_answer({**base, "question": "two", "abstained": True})
+        assert [r["question"] for r in store.answer_logs()] == ["two", "one"]
+        record = store.answer_log(first)
+        assert record["sources"] == [{"path": "x"}] and record["abstained"] is False
+        assert store.answer_log(second)["abstained"] is True
+        with pytest.raises(NotFoundError):
+            store.answer_log(second + 100)

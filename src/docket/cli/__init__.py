@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from docket.cli import admin, ingest, search
+from docket.cli import admin, ingest, logs, search
 
 app = typer.Typer(
     name="docket",
@@ -23,6 +23,7 @@ app.command()(admin.status)
 app.command()(admin.reindex)
 app.add_typer(admin.sources_app, name="sources")
 app.add_typer(admin.config_app, name="config")
+app.add_typer(logs.logs_app, name="logs")
 
 
 def main() -> None:

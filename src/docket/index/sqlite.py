@@ -73,6 +73,23 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks (hash);
 CREATE TABLE IF NOT EXISTS vocab (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS answer_log (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    question TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    abstained INTEGER NOT NULL,
+    method TEXT NOT NULL,
+    model TEXT,
+    prompt TEXT,
+    sources TEXT NOT NULL,
+    citations TEXT NOT NULL,
+    notes TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost REAL,
+    latency_ms REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS failures (
     source TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -325,6 +342,43 @@ class SqliteStore:
             sql + (" WHERE source = ?" if source else "") + " ORDER BY source, path", (source,) if source else ()
         )
         return [{"source": s, "path": p, "error": e} for s, p, e in rows]
+
+    # ------------------------------------------------------------------ answer log
+    _LOG_COLUMNS = (
+        "id, at, question, answer, abstained, method, model, prompt, sources, citations, notes, "
+        "prompt_tokens, completion_tokens, cost, latency_ms"
+    )
+
+    def log_answer(self, record: Mapping[str, Any]) -> int:
+        values = dict(record)
+        for key in ("sources", "citations", "notes"):
+            values[key] = json.dumps(values.get(key, []), ensure_ascii=False)
+        names = [c.strip() for c in self._LOG_COLUMNS.split(",")][1:]
+        cur = self._db.execute(
+            f"INSERT INTO answer_log ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            [values.get(n) for n in names],
+        )
+        return int(cur.lastrowid or 0)
+
+    def _log_row(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        names = [c.strip() for c in self._LOG_COLUMNS.split(",")]
+        out = dict(zip(names, row, strict=True))
+        for key in ("sources", "citations", "notes"):
+            out[key] = json.loads(out[key])
+        out["abstained"] = bool(out["abstained"])
+        return out
+
+    def answer_logs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            f"SELECT {self._LOG_COLUMNS} FROM answer_log ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
+        )
+        return [self._log_row(r) for r in rows.fetchall()]
+
+    def answer_log(self, log_id: int) -> dict[str, Any]:
+        row = self._db.execute(f"SELECT {self._LOG_COLUMNS} FROM answer_log WHERE id = ?", (log_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no logged answer with id {log_id}; `docket logs` lists them")
+        return self._log_row(row)
 
     # ------------------------------------------------------------------ sources
     def add_source(self, name: str, config: Mapping[str, Any]) -> None:
