@@ -74,6 +74,8 @@ class ModelSettings(_Section):
     )
     base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible server (DOCKET_OPENAI_BASE_URL).")
     api_key: SecretStr | None = Field(None, description="API key (OPENAI_API_KEY); never printed.")
+    anthropic_base_url: str | None = Field(None, description="Anthropic API address; default the public API.")
+    anthropic_api_key: SecretStr | None = Field(None, description="Anthropic key (ANTHROPIC_API_KEY); never printed.")
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for the model.")
     max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx and dropped connections.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
@@ -104,7 +106,11 @@ class Settings(_Section):
 SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model")
 
 # Well-known variables other tools use too, mapped onto settings.
-_ALIASES = {"DOCKET_OPENAI_BASE_URL": ("model", "base_url"), "OPENAI_API_KEY": ("model", "api_key")}
+_ALIASES = {
+    "DOCKET_OPENAI_BASE_URL": ("model", "base_url"),
+    "OPENAI_API_KEY": ("model", "api_key"),
+    "ANTHROPIC_API_KEY": ("model", "anthropic_api_key"),
+}
 
 
 def default_home() -> Path:

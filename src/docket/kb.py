@@ -141,6 +141,15 @@ class KnowledgeBase:
                 "temperature": cfg.temperature,
                 "max_tokens": cfg.max_tokens,
             }
+        elif spec and spec.startswith("anthropic:"):
+            options = {
+                "base_url": cfg.anthropic_base_url,
+                "api_key": cfg.anthropic_api_key.get_secret_value() if cfg.anthropic_api_key else None,
+                "timeout": cfg.timeout,
+                "max_retries": cfg.max_retries,
+                "temperature": cfg.temperature,
+                "max_tokens": cfg.max_tokens,
+            }
         return chat_model_from_spec(spec, options)
 
     def ask(

@@ -4,6 +4,7 @@ A spec is ``PROVIDER:MODEL`` (``openai:gpt-4o-mini``) or a bare provider name (`
 ``openai`` talks to any OpenAI-compatible server: OpenAI, Azure OpenAI, Ollama, vLLM,
 llama.cpp's server, LM Studio, Groq, Together, OpenRouter, Mistral — the base URL comes from
 ``model.base_url`` (``DOCKET_OPENAI_BASE_URL``) and the key from ``OPENAI_API_KEY``.
+``anthropic`` uses Anthropic's Messages API (``ANTHROPIC_API_KEY``; ``docket[anthropic]``).
 ``fake`` is a deterministic model for tests.
 """
 
@@ -70,7 +71,8 @@ def chat_model_from_spec(spec: str | None, options: dict[str, Any] | None = None
     if not spec:
         raise ModelNotConfiguredError(NO_MODEL_MESSAGE)
     provider, _, model = spec.partition(":")
-    import docket.models.openai_compat  # noqa: F401  (registers the built-in HTTP provider)
+    import docket.models.anthropic_messages
+    import docket.models.openai_compat  # noqa: F401
 
     if provider not in CHAT_MODELS.names():
         raise UnknownBackendError(
