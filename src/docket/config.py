@@ -80,6 +80,12 @@ class ModelSettings(_Section):
     max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx and dropped connections.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     max_tokens: int = Field(512, ge=1, description="Longest answer, in tokens.")
+    prices: dict[str, list[float]] = Field(
+        default_factory=dict,
+        description='USD per million tokens [input, output] by model, e.g. "openai:gpt-4o-mini" = [0.15, 0.6].',
+    )
+    daily_budget: float | None = Field(None, ge=0, description="USD a day for model calls; refuse beyond it.")
+    monthly_budget: float | None = Field(None, ge=0, description="USD a month for model calls; refuse beyond it.")
     min_support: float = Field(
         0.5, ge=0.0, le=1.0, description="A cited sentence less similar than this to its source is marked unsupported."
     )

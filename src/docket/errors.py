@@ -9,7 +9,8 @@
     │   ├── PathNotFoundError (404)         a path given to ingest does not exist
     │   ├── NotFoundError (404)             a document, source or item that is not there
     │   ├── MissingExtraError (400)         an optional dependency is not installed
-    │   └── ModelNotConfiguredError (400)   an answer needs a model and none is set
+    │   ├── ModelNotConfiguredError (400)   an answer needs a model and none is set
+    │   └── BudgetExceededError (402)       a model call would exceed the daily or monthly budget
     ├── ParseError (422)                    one file could not be read (reported, batch goes on)
     │   └── UnsupportedFileError (415)      a file type Docket does not parse
     ├── IndexMismatchError (409)            the index was built with another embedder
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendError",
+    "BudgetExceededError",
     "ConfigError",
     "DocketError",
     "IndexMismatchError",
@@ -115,3 +117,8 @@ class ModelNotConfiguredError(UserError):
 
 class ModelError(BackendError):
     code = "model_error"
+
+
+class BudgetExceededError(UserError):
+    status = 402
+    code = "budget_exceeded"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from docket.answer.extractive import extractive_answer
@@ -27,7 +28,7 @@ from docket.index.search import Mode, search
 from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
 from docket.models.embedders import EMBEDDERS
 from docket.protocols import ChatModel, Embedder, Store
-from docket.types import Access, Answer, Filters, Hit, SyncReport
+from docket.types import Access, Answer, Filters, Hit, SyncReport, Usage
 
 __all__ = ["KnowledgeBase"]
 
@@ -177,13 +178,19 @@ class KnowledgeBase:
             )
         else:
             from docket.answer.grounded import grounded_answer
+            from docket.models.costs import check_budget, estimate_tokens, usage_cost
+
+            chat = model if model is not None and not isinstance(model, str) else self.chat_model(model)
+            mcfg = self.settings.model
+            price = mcfg.prices.get(chat.name)
 
             def seen(prompt: Any) -> None:
                 prompts.append(prompt)
                 if on_prompt is not None:
                     on_prompt(prompt)
+                estimate = usage_cost(Usage(estimate_tokens(prompt.render()), mcfg.max_tokens), price)
+                check_budget(self.store, estimate, mcfg.daily_budget, mcfg.monthly_budget)
 
-            chat = model if model is not None and not isinstance(model, str) else self.chat_model(model)
             answer = grounded_answer(
                 question,
                 hits,
@@ -194,6 +201,8 @@ class KnowledgeBase:
                 stream=stream,
                 on_prompt=seen,
             )
+            if answer.usage is not None and price:
+                answer = replace(answer, usage=replace(answer.usage, cost=usage_cost(answer.usage, price)))
         self._log(answer, prompts[0].render() if prompts else None, (time.perf_counter() - started) * 1000)
         return answer
 

@@ -115,6 +115,10 @@ class Store(Protocol):
 
     def answer_log(self, log_id: int) -> dict[str, Any]: ...
 
+    def spent_since(self, timestamp: float) -> float:
+        """Sum of logged model costs since ``timestamp`` (POSIX seconds)."""
+        ...
+
     # -- retrieval
     def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
         """BM25 over the query's terms, divided by the sum of their idf (so about 1.0 for a passage

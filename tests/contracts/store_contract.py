@@ -200,3 +200,24 @@ class StoreContract:
         assert store.answer_log(second)["abstained"] is True
         with pytest.raises(NotFoundError):
             store.answer_log(second + 100)
+
+    def test_spending_is_summed_from_the_answer_log(self, store: Store) -> None:
+        base = {
+            "question": "q",
+            "answer": "a",
+            "abstained": False,
+            "method": "generated",
+            "model": "m",
+            "prompt": "p",
+            "sources": [],
+            "citations": [],
+            "notes": [],
+            "prompt_tokens": 1,
+            "completion_tokens": 1,
+            "latency_ms": 1.0,
+        }
+        store.log_answer({**base, "at": 100.0, "cost": 0.5})
+        store.log_answer({**base, "at": 200.0, "cost": 0.25})
+        store.log_answer({**base, "at": 300.0, "cost": None})
+        assert store.spent_since(150.0) == pytest.approx(0.25)
+        assert store.spent_since(0.0) == pytest.approx(0.75)

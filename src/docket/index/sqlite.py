@@ -380,6 +380,10 @@ class SqliteStore:
             raise NotFoundError(f"no logged answer with id {log_id}; `docket logs` lists them")
         return self._log_row(row)
 
+    def spent_since(self, timestamp: float) -> float:
+        row = self._db.execute("SELECT COALESCE(SUM(cost), 0) FROM answer_log WHERE at >= ?", (timestamp,)).fetchone()
+        return float(row[0])
+
     # ------------------------------------------------------------------ sources
     def add_source(self, name: str, config: Mapping[str, Any]) -> None:
         self._db.execute(
