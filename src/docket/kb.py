@@ -151,6 +151,12 @@ class KnowledgeBase:
                 "temperature": cfg.temperature,
                 "max_tokens": cfg.max_tokens,
             }
+        elif spec and (spec == "local" or spec.startswith("local:")):
+            options = {
+                "models_dir": str(self.settings.home / "models"),
+                "temperature": cfg.temperature,
+                "max_tokens": cfg.max_tokens,
+            }
         return chat_model_from_spec(spec, options)
 
     def ask(

@@ -5,6 +5,7 @@ A spec is ``PROVIDER:MODEL`` (``openai:gpt-4o-mini``) or a bare provider name (`
 llama.cpp's server, LM Studio, Groq, Together, OpenRouter, Mistral — the base URL comes from
 ``model.base_url`` (``DOCKET_OPENAI_BASE_URL``) and the key from ``OPENAI_API_KEY``.
 ``anthropic`` uses Anthropic's Messages API (``ANTHROPIC_API_KEY``; ``docket[anthropic]``).
+``local`` runs a GGUF file in-process with llama.cpp (``local`` alone: the packaged default).
 ``fake`` is a deterministic model for tests.
 """
 
@@ -71,13 +72,15 @@ def chat_model_from_spec(spec: str | None, options: dict[str, Any] | None = None
     if not spec:
         raise ModelNotConfiguredError(NO_MODEL_MESSAGE)
     provider, _, model = spec.partition(":")
+    # register the built-in providers (each module registers itself on import)
     import docket.models.anthropic_messages
+    import docket.models.local
     import docket.models.openai_compat  # noqa: F401
 
     if provider not in CHAT_MODELS.names():
         raise UnknownBackendError(
             f"unknown model provider '{provider}' in '{spec}'. Providers: {', '.join(CHAT_MODELS.names())}"
         )
-    if provider != "fake" and not model:
+    if provider not in ("fake", "local") and not model:
         raise ModelNotConfiguredError(f"'{spec}' names no model; use {provider}:MODEL, e.g. openai:gpt-4o-mini")
-    return CHAT_MODELS.create(provider, model=model or "fake", **(options or {}))
+    return CHAT_MODELS.create(provider, model=model or ("fake" if provider == "fake" else ""), **(options or {}))
