@@ -72,6 +72,7 @@ class ModelSettings(_Section):
     name: str | None = Field(
         None, description="Language model for generated answers, e.g. openai:gpt-4o-mini; none = extractive."
     )
+    fallback: str | None = Field(None, description="Model asked when the first one fails, e.g. local.")
     base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible server (DOCKET_OPENAI_BASE_URL).")
     api_key: SecretStr | None = Field(None, description="API key (OPENAI_API_KEY); never printed.")
     anthropic_base_url: str | None = Field(None, description="Anthropic API address; default the public API.")

@@ -127,11 +127,17 @@ class KnowledgeBase:
         )
 
     def chat_model(self, spec: str | None = None) -> ChatModel:
-        """The model named by ``spec`` (or ``model.name``); a clear error when there is none."""
+        """The model named by ``spec`` (or ``model.name``), with ``model.fallback`` behind it if set."""
+        from docket.models.chat import FallbackChat
+
+        primary = self._chat_model(spec or self.settings.model.name)
+        fallback = self.settings.model.fallback
+        return FallbackChat(primary, self._chat_model(fallback)) if fallback else primary
+
+    def _chat_model(self, spec: str | None) -> ChatModel:
         from docket.models.chat import chat_model_from_spec
 
         cfg = self.settings.model
-        spec = spec or cfg.name
         options: dict[str, Any] = {}
         if spec and spec.startswith("openai:"):
             options = {
@@ -188,7 +194,7 @@ class KnowledgeBase:
 
             chat = model if model is not None and not isinstance(model, str) else self.chat_model(model)
             mcfg = self.settings.model
-            price = mcfg.prices.get(chat.name)
+            price = mcfg.prices.get(getattr(chat, "primary", chat).name)  # estimate for the first choice
 
             def seen(prompt: Any) -> None:
                 prompts.append(prompt)
@@ -207,8 +213,9 @@ class KnowledgeBase:
                 stream=stream,
                 on_prompt=seen,
             )
-            if answer.usage is not None and price:
-                answer = replace(answer, usage=replace(answer.usage, cost=usage_cost(answer.usage, price)))
+            actual = mcfg.prices.get(answer.model or "")  # the model that actually answered
+            if answer.usage is not None and actual:
+                answer = replace(answer, usage=replace(answer.usage, cost=usage_cost(answer.usage, actual)))
         self._log(answer, prompts[0].render() if prompts else None, (time.perf_counter() - started) * 1000)
         return answer
 

@@ -99,3 +99,16 @@ def test_no_model_configured_names_the_three_ways_to_set_one() -> None:
         chat_model_from_spec(None)
     message = str(err.value)
     assert "--model" in message and "DOCKET_MODEL__NAME" in message and "docket.toml" in message
+
+
+def test_a_failing_model_hands_over_to_the_fallback(minilm) -> None:
+    from docket.errors import ModelError
+    from docket.models.chat import FallbackChat
+
+    class Down(FakeChatModel):
+        def complete(self, prompt, stream=None):  # type: ignore[no-untyped-def]
+            raise ModelError("openai:x at http://127.0.0.1:9/v1: cannot reach the server")
+
+    backup = FakeChatModel("backup", replies=["New parents get twelve weeks of paid leave. [1]"])
+    answer = grounded_answer("How long is parental leave?", HITS, FallbackChat(Down(), backup), minilm)
+    assert answer.model == "fake:backup" and not answer.abstained and len(backup.prompts) == 1

@@ -113,8 +113,10 @@ def grounded_answer(
         on_prompt(prompt)
     usage = Usage()
     reason = ""
+    answered_by = model.name
     for attempt in range(2):
         completion = model.complete(prompt, stream=stream if attempt == 0 else None)
+        answered_by = completion.model
         usage = Usage(
             usage.prompt_tokens + completion.usage.prompt_tokens,
             usage.completion_tokens + completion.usage.completion_tokens,
@@ -128,7 +130,7 @@ def grounded_answer(
                 sources=tuple(hits),
                 method="generated",
                 confidence=best,
-                model=model.name,
+                model=answered_by,
                 usage=usage,
             )
         if not text:
@@ -139,8 +141,8 @@ def grounded_answer(
             reason = "the model's answer cited no source"
             continue
         return Answer(
-            question, cleaned, False, tuple(citations), tuple(hits), "generated", best, model.name, usage, tuple(notes)
+            question, cleaned, False, tuple(citations), tuple(hits), "generated", best, answered_by, usage, tuple(notes)
         )
     fallback = extractive_answer(question, hits, embedder, min_relevance=min_relevance)
     note = f"{reason} (asked twice); showing the extractive answer instead"
-    return replace(fallback, model=model.name, usage=usage, notes=(note,))
+    return replace(fallback, model=answered_by, usage=usage, notes=(note,))

@@ -22,7 +22,7 @@ from docket.protocols import ChatModel
 from docket.registry import Registry
 from docket.types import Usage
 
-__all__ = ["CHAT_MODELS", "Completion", "FakeChatModel", "chat_model_from_spec"]
+__all__ = ["CHAT_MODELS", "Completion", "FakeChatModel", "FallbackChat", "chat_model_from_spec"]
 
 CHAT_MODELS: Registry[ChatModel] = Registry("model provider", "docket.chat_models")
 
@@ -65,6 +65,24 @@ class FakeChatModel:
                 stream(piece)
         usage = Usage(prompt_tokens=len(prompt.render().split()), completion_tokens=len(text.split()))
         return Completion(text=text, model=self.name, usage=usage, seconds=time.perf_counter() - started)
+
+
+class FallbackChat:
+    """Asks ``primary``; when it fails (a ModelError: server down, key refused, rate limited after
+    retries), asks ``fallback`` instead. The completion names the model that actually answered."""
+
+    def __init__(self, primary: ChatModel, fallback: ChatModel) -> None:
+        self.primary, self.fallback = primary, fallback
+        self.name = f"{primary.name} (fallback {fallback.name})"
+
+    def complete(self, prompt: Any, stream: Callable[[str], None] | None = None) -> Completion:
+        from docket.errors import ModelError
+
+        try:
+            result: Completion = self.primary.complete(prompt, stream=stream)
+        except ModelError:
+            result = self.fallback.complete(prompt, stream=stream)
+        return result
 
 
 def chat_model_from_spec(spec: str | None, options: dict[str, Any] | None = None) -> ChatModel:
