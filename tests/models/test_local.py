@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from docket.answer.prompts import Prompt
 from docket.errors import BackendError, UserError
 from docket.models.local import PackagedModel, assemble, join_parts
 
@@ -53,21 +52,37 @@ def _smollm2() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def test_a_gguf_file_runs_in_process_with_usage_and_streaming() -> None:
-    from docket.models.local import LocalChat
+_RUN_LOCAL = """
+import json, sys
+from docket.answer.prompts import Prompt
+from docket.models.local import LocalChat
+chat = LocalChat(sys.argv[1], n_ctx=512, max_tokens=16)
+prompt = Prompt(system="You are helpful.", user="Say hello.")
+result = chat.complete(prompt)
+pieces = []
+streamed = chat.complete(prompt, stream=pieces.append)
+chat.close()
+print(json.dumps({"text": result.text, "model": result.model, "prompt_tokens": result.usage.prompt_tokens,
+                  "completion_tokens": result.usage.completion_tokens, "pieces": pieces, "streamed": streamed.text}))
+"""
 
-    chat = LocalChat(str(_smollm2()), n_ctx=512, max_tokens=16)
-    prompt = Prompt(system="You are helpful.", user="Say hello.")
-    result = chat.complete(prompt)
-    assert result.text.strip() and result.model == "local:SmolLM2-135M-Instruct.Q4_1"
-    assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
-    pieces: list[str] = []
-    streamed = chat.complete(prompt, stream=pieces.append)
-    assert pieces and "".join(pieces) == streamed.text
+
+def test_a_gguf_file_runs_in_process_with_usage_and_streaming() -> None:
+    # its own process: importing llama_cpp leaves a file open until exit, which -W error would report
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", _RUN_LOCAL, str(_smollm2())], capture_output=True, text=True, check=True
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["text"].strip() and result["model"] == "local:SmolLM2-135M-Instruct.Q4_1"
+    assert result["prompt_tokens"] > 0 and result["completion_tokens"] > 0
+    assert result["pieces"] and "".join(result["pieces"]) == result["streamed"]
 
 
 def test_a_missing_gguf_path_is_a_clear_error(tmp_path: Path) -> None:
-    pytest.importorskip("llama_cpp")
     from docket.models.local import LocalChat
 
     with pytest.raises(UserError, match="does not exist"):

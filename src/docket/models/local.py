@@ -91,16 +91,16 @@ class LocalChat:
         temperature: float = 0.0,
         max_tokens: int = 512,
     ) -> None:
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:
-            raise MissingExtraError("llama-cpp-python", "local", "The local model provider") from exc
         if model:
             path = Path(model).expanduser()
             if not path.is_file():
                 raise UserError(f"local model file {model} does not exist; give the path of a .gguf file")
         else:
             path = assemble(DEFAULT_LOCAL_MODEL, Path(models_dir or Path.home() / ".docket-models"))
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise MissingExtraError("llama-cpp-python", "local", "The local model provider") from exc
         self.name = f"local:{path.stem}"
         self.temperature, self.max_tokens = temperature, max_tokens
         try:
@@ -132,3 +132,6 @@ class LocalChat:
             prompt_tokens = len(self._llm.tokenize(prompt.render().encode("utf-8")))
             tokens = Usage(prompt_tokens, len(self._llm.tokenize(text.encode("utf-8"), add_bos=False)))
         return Completion(text=text, model=self.name, usage=tokens, seconds=time.perf_counter() - started)
+
+    def close(self) -> None:
+        self._llm.close()
