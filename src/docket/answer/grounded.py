@@ -97,7 +97,8 @@ def grounded_answer(
     """Answer with ``model`` from ``hits``, citations checked; abstain or fall back when needed."""
     evidence = score_sentences(question, hits, embedder)
     best = evidence[0].relevance if evidence else 0.0
-    if best < min_relevance:
+
+    def abstain(answered_by: str, usage: Usage) -> Answer:
         return Answer(
             question,
             ABSTAIN_TEXT,
@@ -105,9 +106,12 @@ def grounded_answer(
             sources=tuple(hits),
             method="generated",
             confidence=best,
-            model=model.name,
-            usage=Usage(),
+            model=answered_by,
+            usage=usage,
         )
+
+    if best < min_relevance:
+        return abstain(model.name, Usage())
     prompt = build_prompt(question, hits)
     if on_prompt is not None:
         on_prompt(prompt)
@@ -123,16 +127,7 @@ def grounded_answer(
         )
         text = completion.text.strip()
         if text and _abstains(text) and not _CITE.search(text):
-            return Answer(
-                question,
-                ABSTAIN_TEXT,
-                True,
-                sources=tuple(hits),
-                method="generated",
-                confidence=best,
-                model=answered_by,
-                usage=usage,
-            )
+            return abstain(answered_by, usage)
         if not text:
             reason = "the model returned an empty answer"
             continue
