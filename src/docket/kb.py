@@ -138,31 +138,16 @@ class KnowledgeBase:
         from docket.models.chat import chat_model_from_spec
 
         cfg = self.settings.model
+        common: dict[str, Any] = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
+        remote = {**common, "timeout": cfg.timeout, "max_retries": cfg.max_retries}
+        provider = (spec or "").partition(":")[0]
         options: dict[str, Any] = {}
-        if spec and spec.startswith("openai:"):
-            options = {
-                "base_url": cfg.base_url,
-                "api_key": cfg.api_key.get_secret_value() if cfg.api_key else None,
-                "timeout": cfg.timeout,
-                "max_retries": cfg.max_retries,
-                "temperature": cfg.temperature,
-                "max_tokens": cfg.max_tokens,
-            }
-        elif spec and spec.startswith("anthropic:"):
-            options = {
-                "base_url": cfg.anthropic_base_url,
-                "api_key": cfg.anthropic_api_key.get_secret_value() if cfg.anthropic_api_key else None,
-                "timeout": cfg.timeout,
-                "max_retries": cfg.max_retries,
-                "temperature": cfg.temperature,
-                "max_tokens": cfg.max_tokens,
-            }
-        elif spec and (spec == "local" or spec.startswith("local:")):
-            options = {
-                "models_dir": str(self.settings.home / "models"),
-                "temperature": cfg.temperature,
-                "max_tokens": cfg.max_tokens,
-            }
+        if provider == "openai":
+            options = {**remote, "base_url": cfg.base_url, "api_key": _secret(cfg.api_key)}
+        elif provider == "anthropic":
+            options = {**remote, "base_url": cfg.anthropic_base_url, "api_key": _secret(cfg.anthropic_api_key)}
+        elif provider == "local":
+            options = {**common, "models_dir": str(self.settings.home / "models")}
         return chat_model_from_spec(spec, options)
 
     def ask(
@@ -242,3 +227,7 @@ class KnowledgeBase:
                 "latency_ms": latency_ms,
             }
         )
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None

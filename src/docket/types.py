@@ -183,10 +183,6 @@ class Filters:
     tags: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
 
-    @property
-    def empty(self) -> bool:
-        return self == Filters()
-
 
 @dataclass(frozen=True)
 class Access:

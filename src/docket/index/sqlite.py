@@ -573,8 +573,5 @@ class SqliteStore:
             "size_bytes": sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*")),
         }
 
-    def integrity_check(self) -> str:
-        return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
-
     def close(self) -> None:
         self._db.close()

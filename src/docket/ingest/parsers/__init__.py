@@ -15,7 +15,7 @@ from docket.protocols import Parser
 from docket.registry import Registry
 from docket.types import ParsedDocument
 
-__all__ = ["PARSERS", "parse_bytes", "parser_for", "supported_extensions"]
+__all__ = ["PARSERS", "parse_bytes", "parser_for"]
 
 PARSERS: Registry[Parser] = Registry("parser", "docket.parsers")
 
@@ -36,13 +36,6 @@ _BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
 _EXTENSION_TO_MODULE = {ext: mod for mod, exts in _BUILTIN_MODULES.items() for ext in exts}
 
 MAX_BYTES_DEFAULT = 200 * 1024 * 1024
-
-
-def supported_extensions() -> list[str]:
-    exts = set(_EXTENSION_TO_MODULE)
-    for name in PARSERS.names():
-        exts.update(PARSERS.get(name)().extensions)
-    return sorted(exts)
 
 
 def _sniff(data: bytes) -> str | None:
