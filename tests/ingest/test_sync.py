@@ -98,7 +98,7 @@ def test_changed_file_reembeds_only_its_changed_chunks(kb: KnowledgeBase, corpus
     report = kb.sync()
     assert report.updated == 1 and report.unchanged == 2
     assert report.chunks_embedded == 1 and report.chunks_reused == 1
-    assert embedder.embedded == ["leave › Sick leave\nFifteen sick days."] or len(embedder.embedded) == 1
+    assert len(embedder.embedded) == 1 and embedder.embedded[0].endswith("Fifteen sick days.")
     hits = kb.search("sick days", k=1)
     assert "Fifteen" in hits[0].text
 

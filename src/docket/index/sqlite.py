@@ -124,6 +124,7 @@ class SqliteStore:
         self._bm25: BM25Index | None = None
         self._loaded_generation = -1
         self._vocab: dict[str, int] = {}
+        self._allowed_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
 
     # ------------------------------------------------------------------ meta
     def _meta(self, key: str) -> str | None:
@@ -474,10 +475,17 @@ class SqliteStore:
         return self._matrix, self._row_ids, self._bm25
 
     def _allowed(self, filters: Filters, access: Access, row_ids: np.ndarray) -> np.ndarray | None:
-        """Positions of the rows the filters and the caller's access allow; None when all are."""
+        """Positions of the rows the filters and the caller's access allow; None when all are.
+
+        The last answer is kept (per generation), so the keyword and vector halves of one hybrid
+        search run the SQL once.
+        """
         where, params = self._where(filters, access)
         if where == "1":
             return None
+        key = (where, tuple(params), self._loaded_generation)
+        if self._allowed_cache is not None and self._allowed_cache[0] == key:
+            return self._allowed_cache[1]
         allowed = np.array(
             [
                 r[0]
@@ -487,7 +495,9 @@ class SqliteStore:
             ],
             dtype=np.int64,
         )
-        return np.searchsorted(row_ids, np.sort(allowed))
+        positions = np.searchsorted(row_ids, np.sort(allowed))
+        self._allowed_cache = (key, positions)
+        return positions
 
     @staticmethod
     def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
