@@ -5,7 +5,8 @@ Layers, later wins: defaults < ``docket.toml`` < ``DOCKET_*`` environment < comm
 ``docket.toml`` is read from ``--config FILE`` when given, else from the knowledge-base directory
 (``$DOCKET_HOME/docket.toml``). Environment variables name a setting as ``DOCKET_<SECTION>__<KEY>``
 (for example ``DOCKET_SEARCH__ALPHA=0.6``); ``DOCKET_HOME`` sets the knowledge-base directory,
-``DOCKET_OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` the model server and its key.
+``DOCKET_OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` the model server and its key (which the ``openai``
+embedder shares unless ``embedder.base_url`` names another server).
 Unknown sections or keys are rejected with the list of valid ones.
 """
 
@@ -29,9 +30,19 @@ class _Section(BaseModel):
 
 
 class EmbedderSettings(_Section):
-    name: str = Field("minilm", description="Registered embedder: minilm (default), e5-small, fake.")
+    name: str = Field("minilm", description="Registered embedder: minilm (default), e5-small, openai, fake.")
     threads: int = Field(0, description="CPU threads for the embedder; 0 lets the runtime decide.")
-    batch_size: int = Field(32, description="Passages embedded per batch.")
+    batch_size: int | None = Field(
+        None, ge=1, description="Passages embedded per batch (per request for openai); unset: minilm 32, openai 64."
+    )
+    model: str | None = Field(None, description="Model the openai embedder asks for, e.g. text-embedding-3-small.")
+    base_url: str | None = Field(None, description="OpenAI-compatible server for embeddings; unset: model.base_url.")
+    api_key: SecretStr | None = Field(
+        None, description="Key for embedder.base_url; unset: model.api_key if it is the same server. Never printed."
+    )
+    dim: int | None = Field(None, ge=1, description="Vector size of the openai embedder; unset: asked from the server.")
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for the embedding server.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx and dropped connections.")
 
 
 class ChunkingSettings(_Section):
@@ -66,6 +77,15 @@ class AnswerSettings(_Section):
         le=1.0,
         description="Below this evidence score Docket abstains instead of answering.",
     )
+    document_tokens: int = Field(
+        3000,
+        ge=500,
+        le=200_000,
+        description="Prompt budget of one model call when summarising or asking over whole documents.",
+    )
+    summary_sentences: int = Field(
+        5, ge=1, le=50, description="Sentences per document in a summary made without a model."
+    )
 
 
 class ModelSettings(_Section):
@@ -92,6 +112,17 @@ class ModelSettings(_Section):
     )
 
 
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address docket serve binds; 0.0.0.0 exposes it to the network.")
+    port: int = Field(8000, ge=1, le=65535, description="Port docket serve listens on.")
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest file accepted by an upload.")
+    login_attempts: int = Field(5, ge=1, description="Failed sign-ins per email within 5 minutes before a pause.")
+    widget_requests_per_minute: int = Field(
+        10, ge=1, description="Questions one website visitor may ask a public workspace per minute."
+    )
+    secure_cookies: bool = Field(False, description="Mark session cookies Secure (set when served over HTTPS).")
+
+
 class Settings(_Section):
     home: Path = Field(description="Knowledge-base directory.")
     embedder: EmbedderSettings = EmbedderSettings()
@@ -100,6 +131,7 @@ class Settings(_Section):
     search: SearchSettings = SearchSettings()
     answer: AnswerSettings = AnswerSettings()
     model: ModelSettings = ModelSettings()
+    server: ServerSettings = ServerSettings()
 
     @property
     def db_path(self) -> Path:
@@ -110,7 +142,7 @@ class Settings(_Section):
         return self.model_dump(mode="json")
 
 
-SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model")
+SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model", "server")
 
 # Well-known variables other tools use too, mapped onto settings.
 _ALIASES = {
@@ -198,6 +230,23 @@ def load_settings(
         data = _deep_merge(data, {k: v for k, v in overrides.items() if v is not None})
     data["home"] = resolved_home
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise _explain(exc, origin + " / DOCKET_* environment / flags") from exc
+    return _embedder_server_from_model(settings)
+
+
+def _embedder_server_from_model(settings: Settings) -> Settings:
+    """Unless told otherwise, the ``openai`` embedder uses the model's server (``DOCKET_OPENAI_BASE_URL``)
+    and, only when it is that same server, the model's key (``OPENAI_API_KEY``): a key is never sent
+    to a server it was not given for."""
+    emb, model = settings.embedder, settings.model
+    update: dict[str, Any] = {}
+    if emb.base_url is None:
+        update["base_url"] = model.base_url
+    same_server = (emb.base_url or model.base_url).rstrip("/") == model.base_url.rstrip("/")
+    if emb.api_key is None and model.api_key is not None and same_server:
+        update["api_key"] = model.api_key
+    if not update:
+        return settings
+    return settings.model_copy(update={"embedder": emb.model_copy(update=update)})

@@ -10,7 +10,11 @@
     │   ├── NotFoundError (404)             a document, source or item that is not there
     │   ├── MissingExtraError (400)         an optional dependency is not installed
     │   ├── ModelNotConfiguredError (400)   an answer needs a model and none is set
-    │   └── BudgetExceededError (402)       a model call would exceed the daily or monthly budget
+    │   ├── BudgetExceededError (402)       a model call would exceed the daily or monthly budget
+    │   ├── AuthError (401)                 not signed in, or the session or API key is not valid
+    │   ├── ForbiddenError (403)            signed in, but the action needs another role
+    │   ├── RateLimitedError (429)          too many attempts; wait and try again
+    │   └── TooLargeError (413)             an upload above the size limit
     ├── ParseError (422)                    one file could not be read (reported, batch goes on)
     │   └── UnsupportedFileError (415)      a file type Docket does not parse
     ├── IndexMismatchError (409)            the index was built with another embedder
@@ -24,10 +28,12 @@ Third-party exceptions are translated at the backend boundary with ``raise ... f
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "BackendError",
     "BudgetExceededError",
     "ConfigError",
     "DocketError",
+    "ForbiddenError",
     "IndexMismatchError",
     "MissingExtraError",
     "ModelError",
@@ -35,6 +41,8 @@ __all__ = [
     "NotFoundError",
     "ParseError",
     "PathNotFoundError",
+    "RateLimitedError",
+    "TooLargeError",
     "UnknownBackendError",
     "UnsupportedFileError",
     "UserError",
@@ -87,6 +95,34 @@ class MissingExtraError(UserError):
         )
         self.package = package
         self.extra = extra
+
+
+class AuthError(UserError):
+    """Not signed in, or the session or API key is no longer valid; the message says what to do."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(UserError):
+    """Signed in, but the action needs a role the caller does not have."""
+
+    status = 403
+    code = "forbidden"
+
+
+class RateLimitedError(UserError):
+    """Too many attempts in a short time."""
+
+    status = 429
+    code = "rate_limited"
+
+
+class TooLargeError(UserError):
+    """An upload above the configured size limit."""
+
+    status = 413
+    code = "too_large"
 
 
 class ParseError(DocketError):

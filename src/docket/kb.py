@@ -16,21 +16,37 @@ and :mod:`docket.answer.extractive`; nothing happens in the background.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from docket.answer.extractive import extractive_answer
 from docket.config import Settings
-from docket.errors import NotFoundError
+from docket.errors import IndexMismatchError, NotFoundError, UserError
 from docket.index import STORES
 from docket.index.search import Mode, search
 from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
-from docket.models.embedders import EMBEDDERS
+from docket.models.embedders import embedder_from_settings, embedder_spec, recorded_settings, same_embedder
 from docket.protocols import ChatModel, Embedder, Store
-from docket.types import Access, Answer, Filters, Hit, SyncReport, Usage
+from docket.types import Access, Answer, Document, Filters, Hit, SyncReport, Usage
 
-__all__ = ["KnowledgeBase"]
+if TYPE_CHECKING:
+    from docket.index.tables import TableStore
+
+__all__ = ["ChatReply", "KnowledgeBase"]
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """One turn of a conversation: the message as typed, the standalone question it was
+    rewritten into, and the answer."""
+
+    conversation: str
+    message: str
+    query: str
+    answer: Answer
 
 
 class KnowledgeBase:
@@ -38,20 +54,80 @@ class KnowledgeBase:
         self.settings = settings
         self.store: Store = store or STORES.create("sqlite", path=str(settings.db_path))
         self._embedder = embedder
+        self._embedder_owned = False  # built here (and closed here), not given by the caller
+        self._bound = False
+        self._tables: TableStore | None = None
 
     @property
     def embedder(self) -> Embedder:
-        """The embedder, loaded on first use (listing or deleting documents never loads a model)."""
-        if self._embedder is None:
-            cfg = self.settings.embedder
-            options: dict[str, Any] = {}
-            if cfg.name == "minilm":
-                options = {"threads": cfg.threads, "batch_size": cfg.batch_size}
-            elif cfg.name == "e5-small" and cfg.threads:
-                options = {"threads": cfg.threads}
-            self._embedder = EMBEDDERS.create(cfg.name, **options)
-            self.store.bind_embedder(self._embedder.name, self._embedder.dim)
-        return self._embedder
+        """The embedder the index was built with, loaded on first use (listing or deleting
+        documents never loads a model).
+
+        When ``embedder`` in the settings names another one, the index keeps being searched with
+        its own until ``docket reindex`` has re-embedded it and swapped it in — never a
+        dimension mismatch (:meth:`switch_pending` says so). A long-running process notices the
+        swap and loads the new embedder on its next call.
+        """
+        info = self.store.embedder_info()
+        if self._embedder is not None and not self._embedder_owned:  # given by the caller: must fit
+            if info is None or info[0] != self._embedder.name or not self._bound:
+                self.store.bind_embedder(self._embedder.name, self._embedder.dim)
+                self._bound = True
+            return self._embedder
+        if self._embedder is not None and info is not None and info[0] == self._embedder.name:
+            return self._embedder
+        configured = self.settings.embedder
+        if info is None:
+            embedder = self._own(embedder_from_settings(configured))
+            self.store.bind_embedder(embedder.name, embedder.dim, embedder_spec(configured))
+            return embedder
+        wanted = configured
+        if self.switch_pending():
+            wanted = recorded_settings(configured, info[0], self.store.embedder_spec())
+        embedder = self._own(embedder_from_settings(wanted))
+        self.store.bind_embedder(embedder.name, embedder.dim)
+        return embedder
+
+    def switch_pending(self) -> bool:
+        """Do the settings name another embedder than the one the index was built with (so
+        searches use the index's own until ``docket reindex`` switches it)? Loads no model."""
+        info = self.store.embedder_info()
+        if info is None:
+            return False
+        configured, spec = self.settings.embedder, self.store.embedder_spec()
+        return not (same_embedder(configured, spec) if spec else _legacy_match(configured, info[0]))
+
+    def reindex(
+        self, embedder: str | None = None, progress: Callable[[int, int, str], None] | None = None
+    ) -> dict[str, Any]:
+        """Re-embed the index with the configured embedder (or ``embedder``) and swap it in; this
+        knowledge base keeps searching with the old one until the swap, then uses the new one.
+        Safe to run in a thread while the knowledge base serves searches."""
+        from docket.index.reindex import reindex
+
+        settings = self.settings
+        if embedder is not None:
+            settings = settings.model_copy(update={"embedder": settings.embedder.model_copy(update={"name": embedder})})
+        result = reindex(settings, progress=progress)
+        self.settings = settings
+        return result
+
+    def _own(self, embedder: Embedder) -> Embedder:
+        """Hold ``embedder`` as the current one, closing the one it replaces."""
+        close = getattr(self._embedder, "close", None)
+        if close is not None and self._embedder_owned:
+            close()
+        self._embedder, self._embedder_owned = embedder, True
+        return embedder
+
+    @property
+    def tables(self) -> TableStore:
+        """Spreadsheets loaded as SQL tables (``tables.db`` in the home), opened on first use."""
+        if self._tables is None:
+            from docket.index.tables import TableStore
+
+            self._tables = TableStore(self.settings.home / "tables.db")
+        return self._tables
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -61,9 +137,15 @@ class KnowledgeBase:
 
     def close(self) -> None:
         self.store.close()
+        close_embedder = getattr(self._embedder, "close", None)
+        if close_embedder is not None and self._embedder_owned:  # e.g. a server embedder's connections
+            close_embedder()
+        if self._tables is not None:
+            self._tables.close()
 
     # ------------------------------------------------------------------ ingest
     def _sync(self, source: FolderSource, progress: Progress | None) -> SyncReport:
+        self.tables.prune({doc.id for doc in self.store.documents()})  # tables left by an interrupted sync
         return sync_source(
             self.store,
             self.embedder,
@@ -73,6 +155,7 @@ class KnowledgeBase:
             max_file_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024),
             ignore=self.settings.ingest.ignore,
             progress=progress,
+            tables=self.tables,
         )
 
     def ingest(
@@ -159,34 +242,56 @@ class KnowledgeBase:
         model: str | ChatModel | None = None,
         stream: Callable[[str], None] | None = None,
         on_prompt: Callable[[Any], None] | None = None,
+        tables: bool | None = None,
     ) -> Answer:
         """A cited answer from the documents, or an abstention with the closest sources.
 
         With a model (``model``, or ``model.name`` in the settings) the answer is generated and its
-        citations checked; without one it is extractive and needs no model at all.
+        citations checked; without one it is extractive and needs no model at all. With a model, a
+        question asking for a figure (how many, total, average...) about a spreadsheet is first
+        answered by SQL over its table (:mod:`docket.answer.tables`): ``tables=True`` always tries
+        that (a model is then required), ``tables=False`` never does, None decides from the question.
         """
         started = time.perf_counter()
         cfg = self.settings.answer
-        hits = self.search(question, k=cfg.top_k, filters=filters, access=access)
         prompts: list[Any] = []
-        if model is None and self.settings.model.name is None:
+        chat = self._answering_model(model)
+        if chat is None and tables:
+            chat = self.chat_model()  # raises the "no model configured" error, which says how to set one
+        guard = self._guarded(chat, on_prompt)
+
+        def seen(prompt: Any) -> None:
+            prompts.append(prompt)
+            guard(prompt)
+
+        from_tables: Answer | None = None
+        if chat is not None and tables is not False and (tables or (self.settings.home / "tables.db").exists()):
+            from docket.answer.tables import answer_from_tables
+
+            from_tables = answer_from_tables(
+                question,
+                self.tables,
+                chat,
+                documents=self.store.documents(),
+                access=access,
+                filters=filters,
+                force=bool(tables),
+                on_prompt=seen,
+            )
+        if from_tables is not None and not from_tables.abstained:
+            answer = self._priced(from_tables)
+            sql = from_tables.table.sql if from_tables.table is not None else ""
+            logged = replace(answer, text=f"{answer.text}\n\nSQL:\n{sql}")  # the log keeps the query too
+            sent = "\n\n".join(p.render() for p in prompts)
+            return replace(answer, log_id=self._log(logged, sent, (time.perf_counter() - started) * 1000))
+
+        hits = self.search(question, k=cfg.top_k, filters=filters, access=access)
+        if chat is None:
             answer = extractive_answer(
                 question, hits, self.embedder, max_sentences=cfg.max_sentences, min_relevance=cfg.min_relevance
             )
         else:
             from docket.answer.grounded import grounded_answer
-            from docket.models.costs import check_budget, estimate_tokens, usage_cost
-
-            chat = model if model is not None and not isinstance(model, str) else self.chat_model(model)
-            mcfg = self.settings.model
-            price = mcfg.prices.get(getattr(chat, "primary", chat).name)  # estimate for the first choice
-
-            def seen(prompt: Any) -> None:
-                prompts.append(prompt)
-                if on_prompt is not None:
-                    on_prompt(prompt)
-                estimate = usage_cost(Usage(estimate_tokens(prompt.render()), mcfg.max_tokens), price)
-                check_budget(self.store, estimate, mcfg.daily_budget, mcfg.monthly_budget)
 
             answer = grounded_answer(
                 question,
@@ -198,15 +303,19 @@ class KnowledgeBase:
                 stream=stream,
                 on_prompt=seen,
             )
-            actual = mcfg.prices.get(answer.model or "")  # the model that actually answered
-            if answer.usage is not None and actual:
-                answer = replace(answer, usage=replace(answer.usage, cost=usage_cost(answer.usage, actual)))
-        self._log(answer, prompts[0].render() if prompts else None, (time.perf_counter() - started) * 1000)
-        return answer
+        if from_tables is not None:  # the table path was tried and gave up: say so, count its tokens
+            spent, more = answer.usage or Usage(), from_tables.usage or Usage()
+            usage = Usage(spent.prompt_tokens + more.prompt_tokens, spent.completion_tokens + more.completion_tokens)
+            answer = replace(
+                answer, notes=(*answer.notes, *from_tables.notes), usage=usage, model=answer.model or from_tables.model
+            )
+        answer = self._priced(answer)
+        prompt_text = "\n\n".join(p.render() for p in prompts) if prompts else None
+        return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
 
-    def _log(self, answer: Answer, prompt: str | None, latency_ms: float) -> None:
+    def _log(self, answer: Answer, prompt: str | None, latency_ms: float) -> int:
         usage = answer.usage
-        self.store.log_answer(
+        return self.store.log_answer(
             {
                 "at": time.time(),
                 "question": answer.question,
@@ -227,6 +336,221 @@ class KnowledgeBase:
                 "latency_ms": latency_ms,
             }
         )
+
+    # ------------------------------------------------------------------ chat
+    def chat(
+        self,
+        message: str,
+        *,
+        conversation: str | None = None,
+        filters: Filters = Filters(),
+        access: Access = Access.owner(),
+        model: str | ChatModel | None = None,
+        stream: Callable[[str], None] | None = None,
+        on_prompt: Callable[[Any], None] | None = None,
+    ) -> ChatReply:
+        """Answer ``message`` as the next turn of ``conversation`` (a new one when None).
+
+        A follow-up is rewritten into a standalone question first (see
+        :mod:`docket.answer.conversation`); retrieval and the answer use that question, and the
+        turn is stored so the conversation can be resumed.
+        """
+        from docket.answer.conversation import Turn, standalone_question
+
+        history = []
+        if conversation is not None:
+            history = [Turn(t["question"], t["query"], t["answer"]) for t in self.store.conversation(conversation)]
+        conversation = conversation or uuid.uuid4().hex[:12]
+        chat = self._answering_model(model)
+        query, rewrite_usage = standalone_question(message, history, chat, self._guarded(chat, on_prompt))
+        answer = self.ask(query, filters=filters, access=access, model=chat, stream=stream, on_prompt=on_prompt)
+        if rewrite_usage.prompt_tokens or rewrite_usage.completion_tokens:
+            used = answer.usage or Usage()
+            answer = replace(
+                answer,
+                usage=Usage(
+                    used.prompt_tokens + rewrite_usage.prompt_tokens,
+                    used.completion_tokens + rewrite_usage.completion_tokens,
+                    used.cost,
+                ),
+            )
+        self.store.add_turn(
+            conversation, {"question": message, "query": query, "answer": answer.text, "log_id": answer.log_id}
+        )
+        return ChatReply(conversation, message, query, answer)
+
+    # ------------------------------------------------------------------ whole documents
+    def document_hits(self, files: Sequence[str], access: Access = Access.owner()) -> list[list[Hit]]:
+        """Every chunk of each named document, in order.
+
+        A name is an indexed document's path (``policies/leave.md``, or its end, ``leave.md``; the
+        source's name in front, ``hr/leave.md``, tells apart equal paths of two sources) or
+        a file on disk: inside a source it is the indexed version; elsewhere (the local owner
+        only) it is read and cut into chunks on the fly, without being indexed.
+        """
+        out = []
+        for name in files:
+            doc = self._find_document(name)
+            if doc is not None:
+                hits = self.store.document_hits(doc.id, access)
+                if not hits:
+                    raise NotFoundError(f"no document '{name}' that you may read")
+                out.append(hits)
+            elif access.unrestricted and Path(name).is_file():
+                out.append(self._read_file(Path(name)))
+            else:
+                raise NotFoundError(
+                    f"no document '{name}': give an indexed path (see `docket search`) or an existing file"
+                )
+        return out
+
+    def _find_document(self, name: str) -> Document | None:
+        path = Path(name)
+        if path.is_file():
+            full = path.resolve()
+            for source, cfg in self.store.sources().items():
+                root = Path(str(cfg.get("path", ""))).resolve()
+                if full.is_relative_to(root) and full != root:
+                    found = self.store.get_document(source, full.relative_to(root).as_posix())
+                    if found is not None:
+                        return found
+                elif full == root:  # a source that is a single file
+                    found = self.store.get_document(source, full.name)
+                    if found is not None:
+                        return found
+            return None
+        wanted = name.strip("/")
+        matches = []
+        for d in self.store.documents():
+            qualified = f"{d.source}/{d.path}"  # the source's name disambiguates equal paths
+            if d.path == wanted or qualified == wanted or qualified.endswith("/" + wanted):
+                matches.append(d)
+        exact = [d for d in matches if wanted in (d.path, f"{d.source}/{d.path}")]
+        if len(exact) == 1 or len(matches) == 1:
+            return (exact or matches)[0]
+        if matches:
+            shown = ", ".join(d.path for d in matches[:5])
+            raise UserError(f"'{name}' matches {len(matches)} documents ({shown}); give more of the path")
+        return None
+
+    def _read_file(self, path: Path) -> list[Hit]:
+        from docket.ingest.chunking import chunk_document
+        from docket.ingest.parsers import parse_bytes
+
+        parsed = parse_bytes(path.read_bytes(), path.name)
+        title = parsed.title or path.stem
+        cfg = self.settings.chunking
+        chunks = chunk_document(parsed, title, cfg.max_tokens, cfg.overlap_tokens)
+        shown = str(path)
+        return [Hit(-1 - i, "", "", shown, title, c.text, c.location, 0.0) for i, c in enumerate(chunks)]
+
+    def summarize(
+        self,
+        files: Sequence[str],
+        *,
+        access: Access = Access.owner(),
+        model: str | ChatModel | None = None,
+        stream: Callable[[str], None] | None = None,
+        on_prompt: Callable[[Any], None] | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> Answer:
+        """A cited summary of whole documents (map-reduce with a model, extractive without)."""
+        return self._document_task(None, files, access, model, stream, on_prompt, progress)
+
+    def ask_documents(
+        self,
+        question: str,
+        files: Sequence[str],
+        *,
+        access: Access = Access.owner(),
+        model: str | ChatModel | None = None,
+        stream: Callable[[str], None] | None = None,
+        on_prompt: Callable[[Any], None] | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
+    ) -> Answer:
+        """Answer ``question`` from every part of the named documents ("compare these contracts")."""
+        return self._document_task(question, files, access, model, stream, on_prompt, progress)
+
+    def _document_task(
+        self,
+        question: str | None,
+        files: Sequence[str],
+        access: Access,
+        model: str | ChatModel | None,
+        stream: Callable[[str], None] | None,
+        on_prompt: Callable[[Any], None] | None,
+        progress: Callable[[int, int, str], None] | None,
+    ) -> Answer:
+        from docket.answer.documents import document_answer
+
+        if not files:
+            raise UserError("name at least one document")
+        started = time.perf_counter()
+        documents = self.document_hits(files, access)
+        chat = self._answering_model(model)
+        prompts: list[Any] = []
+
+        def seen(prompt: Any) -> None:
+            prompts.append(prompt)
+            self._guarded(chat, on_prompt)(prompt)
+
+        cfg = self.settings.answer
+        answer = document_answer(
+            question,
+            documents,
+            chat,
+            self.embedder,
+            budget_tokens=cfg.document_tokens,
+            max_sentences=cfg.summary_sentences,
+            min_support=self.settings.model.min_support,
+            stream=stream,
+            on_prompt=seen,
+            progress=progress,
+        )
+        answer = self._priced(answer)
+        prompt_text = "\n\n".join(p.render() for p in prompts) if prompts else None
+        return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
+
+    # ------------------------------------------------------------------ model plumbing
+    def _answering_model(self, model: str | ChatModel | None) -> ChatModel | None:
+        """The model to answer with: the one given, else ``model.name``; None means extractive."""
+        if model is None and self.settings.model.name is None:
+            return None
+        return model if model is not None and not isinstance(model, str) else self.chat_model(model)
+
+    def _guarded(self, chat: ChatModel | None, on_prompt: Callable[[Any], None] | None) -> Callable[[Any], None]:
+        """A prompt hook that shows the prompt, then refuses the call if it would pass a budget."""
+        from docket.models.costs import check_budget, estimate_tokens, usage_cost
+
+        mcfg = self.settings.model
+        price = mcfg.prices.get(getattr(chat, "primary", chat).name) if chat is not None else None
+
+        def hook(prompt: Any) -> None:
+            if on_prompt is not None:
+                on_prompt(prompt)
+            estimate = usage_cost(Usage(estimate_tokens(prompt.render()), mcfg.max_tokens), price)
+            check_budget(self.store, estimate, mcfg.daily_budget, mcfg.monthly_budget)
+
+        return hook
+
+    def _priced(self, answer: Answer) -> Answer:
+        """``answer`` with the cost of its tokens at the price of the model that actually answered."""
+        from docket.models.costs import usage_cost
+
+        price = self.settings.model.prices.get(answer.model or "")
+        if answer.usage is None or not price:
+            return answer
+        return replace(answer, usage=replace(answer.usage, cost=usage_cost(answer.usage, price)))
+
+
+def _legacy_match(configured: Any, recorded_name: str) -> bool:
+    """For an index that recorded only its embedder's name: does the configuration build it?"""
+    try:
+        return recorded_settings(configured, recorded_name, None).name == configured.name and (
+            configured.name != "openai" or recorded_name == f"openai:{configured.model}"
+        )
+    except IndexMismatchError:
+        return False
 
 
 def _secret(value: Any) -> str | None:

@@ -59,16 +59,40 @@ class Store(Protocol):
     :class:`~docket.types.Access` and applies it inside the query.
     """
 
-    def bind_embedder(self, name: str, dim: int) -> None:
-        """Record the embedder on first use; raise IndexMismatchError if another one built the index."""
+    def bind_embedder(self, name: str, dim: int, spec: Mapping[str, Any] | None = None) -> None:
+        """Record the embedder (and the settings that rebuild it, ``spec``) on first use; raise
+        IndexMismatchError if another one built the index. Later writes from this process are
+        refused once the index has switched to another embedder."""
         ...
 
     def embedder_info(self) -> tuple[str, int] | None: ...
 
+    def embedder_spec(self) -> dict[str, Any] | None:
+        """The settings the index's embedder was built from (no secrets), if recorded."""
+        ...
+
+    def chunk_texts(self) -> list[tuple[str, str]]:
+        """``(hash, indexed text)`` of every distinct chunk: what an embedder switch re-embeds."""
+        ...
+
+    def swap_embedder(
+        self,
+        name: str,
+        dim: int,
+        spec: Mapping[str, Any] | None,
+        vectors_for: Callable[[list[tuple[str, str]]], Mapping[str, np.ndarray]],
+    ) -> None:
+        """Atomically give every chunk its vector from the new embedder and record it. Writers wait
+        while ``vectors_for`` (given every chunk's hash and text, under the write lock, so nothing
+        changed since is missed) returns the vectors; readers see the old index until the commit."""
+        ...
+
     # -- documents
     def get_document(self, source: str, path: str) -> Document | None: ...
 
-    def documents(self, source: str | None = None) -> Iterator[Document]: ...
+    def documents(self, source: str | None = None, access: Access | None = None) -> Iterator[Document]:
+        """Documents (of one source), limited inside the query to those ``access`` may read."""
+        ...
 
     def put_document(
         self, doc: Document, chunks: Sequence[Chunk], vectors: Mapping[str, np.ndarray], text: str
@@ -119,6 +143,20 @@ class Store(Protocol):
         """Sum of logged model costs since ``timestamp`` (POSIX seconds)."""
         ...
 
+    # -- conversations: the turns of each chat, so a conversation can be resumed
+    def add_turn(self, conversation_id: str, record: Mapping[str, Any]) -> None:
+        """Append a turn (``question``, ``query``, ``answer``, ``log_id``, ``at``); the first one
+        creates the conversation, titled by its question."""
+        ...
+
+    def conversation(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The turns of one conversation, oldest first; NotFoundError when there is none."""
+        ...
+
+    def conversations(self, limit: int = 20) -> list[dict[str, Any]]:
+        """``id``, ``title``, ``turns``, ``created``, ``updated``; most recently used first."""
+        ...
+
     # -- retrieval
     def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
         """BM25 over the query's terms, divided by the sum of their idf (so about 1.0 for a passage
@@ -131,6 +169,11 @@ class Store(Protocol):
 
     def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
         """Materialise chunk ids into hits (re-checking access)."""
+        ...
+
+    def document_hits(self, doc_id: str, access: Access) -> list[Hit]:
+        """Every chunk of one document as hits (score 0), in document order; empty when the
+        document does not exist or the caller may not read it."""
         ...
 
     def stats(self) -> dict[str, Any]: ...

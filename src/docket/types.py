@@ -19,6 +19,7 @@ __all__ = [
     "Location",
     "ParsedDocument",
     "SyncReport",
+    "TableResult",
     "Usage",
 ]
 
@@ -265,6 +266,26 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class TableResult:
+    """The SQL behind a table answer and the rows it returned; the figures come from here, not a model."""
+
+    sql: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    tables: tuple[str, ...] = ()
+    truncated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sql": self.sql,
+            "columns": list(self.columns),
+            "rows": [list(r) for r in self.rows],
+            "tables": list(self.tables),
+            "truncated": self.truncated,
+        }
+
+
+@dataclass(frozen=True)
 class Answer:
     """The one answer object every answering path returns (extractive now, generated later)."""
 
@@ -278,14 +299,20 @@ class Answer:
     model: str | None = None
     usage: Usage | None = None
     notes: tuple[str, ...] = ()
+    log_id: int | None = None  # the answer's entry in the knowledge base's answer log
+    table: TableResult | None = None  # set when the answer was computed by SQL over a table
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
+        if self.log_id is not None:
+            extra["log_id"] = self.log_id
         if self.model is not None:
             extra["model"] = self.model
             extra["usage"] = (self.usage or Usage()).to_dict()
         if self.notes:
             extra["notes"] = list(self.notes)
+        if self.table is not None:
+            extra["table"] = self.table.to_dict()
         return {
             **extra,
             "question": self.question,

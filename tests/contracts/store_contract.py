@@ -221,3 +221,73 @@ class StoreContract:
         store.log_answer({**base, "at": 300.0, "cost": None})
         assert store.spent_since(150.0) == pytest.approx(0.25)
         assert store.spent_since(0.0) == pytest.approx(0.75)
+
+    def test_document_hits_are_in_order_and_access_checked(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        put(store, make_doc("d1", "contract.md", workspace="sales"), ["first part", "second part", "third"], [0, 1, 2])
+        hits = store.document_hits("d1", Access.owner())
+        assert [h.text for h in hits] == ["first part", "second part", "third"]
+        assert {h.path for h in hits} == {"contract.md"}
+        assert store.document_hits("d1", Access(workspaces=("hr",))) == []
+        assert store.document_hits("missing", Access.owner()) == []
+
+    def test_conversations_keep_their_turns_in_order(self, store: Store) -> None:
+        store.add_turn("c1", {"question": "How long is leave?", "answer": "12 weeks [1]", "log_id": 7, "at": 1.0})
+        store.add_turn("c2", {"question": "Other chat", "answer": "x", "at": 2.0})
+        store.add_turn(
+            "c1",
+            {"question": "and part-timers?", "query": "How long is leave for part-timers?", "answer": "y", "at": 3.0},
+        )
+        turns = store.conversation("c1")
+        assert [t["n"] for t in turns] == [1, 2]
+        assert turns[0]["query"] == "How long is leave?" and turns[0]["log_id"] == 7
+        assert turns[1]["query"] == "How long is leave for part-timers?"
+        listed = store.conversations()
+        assert [c["id"] for c in listed] == ["c1", "c2"]
+        assert listed[0]["title"] == "How long is leave?" and listed[0]["turns"] == 2
+        with pytest.raises(NotFoundError):
+            store.conversation("nope")
+
+    def test_swapping_the_embedder_replaces_every_vector_at_once(self, store: Store) -> None:
+        store.bind_embedder("old", DIM, {"name": "old"})
+        put(store, make_doc("d1", "a.md"), ["alpha text", "beta text"], [0, 1])
+        put(store, make_doc("d2", "b.md"), ["alpha text"], [2])  # same text, same hash: embedded once
+        pairs = store.chunk_texts()
+        assert sorted(text for _, text in pairs) == ["a.md\nalpha text", "a.md\nbeta text", "b.md\nalpha text"]
+        seen: list[list[tuple[str, str]]] = []
+
+        def vectors_for(current: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+            seen.append(current)
+            return {h: vec(3) for h, _ in current}
+
+        store.swap_embedder("new", DIM, {"name": "new"}, vectors_for)
+        assert seen == [pairs]
+        assert store.embedder_info() == ("new", DIM) and store.embedder_spec() == {"name": "new"}
+        top = store.vector_search(vec(3), 10, Filters(), Access.owner())
+        assert len(top) == 3 and all(score > 0.99 for _, score in top)
+        with pytest.raises(IndexMismatchError):
+            store.bind_embedder("old", DIM)
+
+    def test_a_failed_swap_changes_nothing(self, store: Store) -> None:
+        store.bind_embedder("old", DIM)
+        put(store, make_doc("d1", "a.md"), ["alpha text"], [0])
+
+        def broken(current: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+            raise RuntimeError("embedding server went away")
+
+        with pytest.raises(RuntimeError):
+            store.swap_embedder("new", DIM, None, broken)
+        assert store.embedder_info() == ("old", DIM)
+        assert store.vector_search(vec(0), 1, Filters(), Access.owner())[0][1] > 0.99
+
+    def test_listing_documents_applies_access_inside_the_query(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        put(store, make_doc("d1", "public.md", workspace="support"), ["a"], [0])
+        put(store, make_doc("d2", "hr.md", workspace="hr"), ["b"], [0])
+        put(store, make_doc("d3", "lead.md", workspace="support", access=("group:leads",)), ["c"], [0])
+        member = Access(workspaces=("support",), principals=("user:ann",))
+        lead = Access(workspaces=("support",), principals=("group:leads",))
+        assert [d.path for d in store.documents(access=member)] == ["public.md"]
+        assert [d.path for d in store.documents(access=lead)] == ["lead.md", "public.md"]
+        assert len(list(store.documents())) == 3
+        assert list(store.documents(access=Access(workspaces=()))) == []

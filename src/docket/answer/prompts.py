@@ -14,7 +14,7 @@ from html import escape
 from docket.answer.extractive import ABSTAIN_TEXT
 from docket.types import Hit
 
-__all__ = ["SYSTEM_PROMPT", "Prompt", "build_prompt"]
+__all__ = ["SYSTEM_PROMPT", "Prompt", "build_prompt", "format_sources"]
 
 SYSTEM_PROMPT = f"""You answer questions for a business using only the numbered sources you are given.
 Rules:
@@ -51,8 +51,13 @@ def _source(n: int, hit: Hit) -> str:
     return f"<source {attrs}>\n{text}\n</source>"
 
 
+def format_sources(hits: list[Hit], first: int = 1) -> str:
+    """The passages as ``<source n=...>`` blocks numbered from ``first``."""
+    return "\n\n".join(_source(i, hit) for i, hit in enumerate(hits, start=first))
+
+
 def build_prompt(question: str, hits: list[Hit]) -> Prompt:
     """Number the passages as sources 1..n and ask the question about them."""
-    sources = "\n\n".join(_source(i, hit) for i, hit in enumerate(hits, start=1))
+    sources = format_sources(hits)
     user = f"Sources:\n\n{sources}\n\nQuestion: {question.strip()}"
     return Prompt(system=SYSTEM_PROMPT, user=user)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from docket.cli import admin, ingest, logs, search
+from docket.cli import admin, chat, documents, ingest, logs, search
 
 app = typer.Typer(
     name="docket",
@@ -18,6 +18,8 @@ app.command()(ingest.ingest)
 app.command()(ingest.sync)
 app.command()(search.search)
 app.command()(search.ask)
+app.command()(chat.chat)
+app.command()(documents.summarize)
 app.command()(ingest.quickstart)
 app.command()(admin.status)
 app.command()(admin.reindex)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -27,9 +28,16 @@ config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 @handle_errors
 def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """What the knowledge base holds: documents, chunks, embedder, size, failures."""
+    from docket.index.reindex import reindex_progress
+
     with open_kb(home, config) as kb:
         stats = kb.store.stats()
         stats["home"] = str(kb.settings.home)
+        if kb.switch_pending():
+            stats["embedder_configured"] = kb.settings.embedder.name
+        switching = reindex_progress(kb.settings.home)
+        if switching is not None:
+            stats["reindex"] = f"{switching['done']}/{switching['total']} chunks with {switching['embedder']}"
         failures = kb.store.failures()
     if as_json:
         emit_json({**stats, "failed": failures})
@@ -40,6 +48,12 @@ def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOp
     console.print(table)
     for f in failures:
         console.print(f"  [red]failed[/] {escape(f['path'])}: {escape(f['error'])}", highlight=False)
+    if "embedder_configured" in stats and "reindex" not in stats:
+        console.print(
+            f"[yellow]The settings name the embedder '{escape(stats['embedder_configured'])}'; searches use "
+            f"'{escape(str(stats['embedder']))}' until you run: docket reindex[/]",
+            highlight=False,
+        )
 
 
 @sources_app.command("list")
@@ -85,23 +99,59 @@ def config_show(home: HomeOption = None, config: ConfigOption = None, as_json: J
         return
     import tomli_w
 
-    console.print(tomli_w.dumps({k: v for k, v in data.items() if v is not None}), highlight=False, markup=False)
+    console.print(tomli_w.dumps(_without_unset(data)), highlight=False, markup=False)
+
+
+def _without_unset(data: dict[str, Any]) -> dict[str, Any]:
+    """TOML has no null: settings that are not set are left out."""
+    return {k: _without_unset(v) if isinstance(v, dict) else v for k, v in data.items() if v is not None}
 
 
 @handle_errors
 def reindex(
-    embedder: Annotated[str, typer.Option("--embedder", help="Registered embedder to rebuild with.")],
+    embedder: Annotated[
+        str | None,
+        typer.Option("--embedder", help="Registered embedder to switch to (default: the configured embedder.name)."),
+    ] = None,
+    background: Annotated[
+        bool, typer.Option("--background", help="Run detached and return at once; `docket status` shows progress.")
+    ] = False,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-embed the whole knowledge base with another embedder (files are not re-read)."""
+    """Switch the knowledge base to another embedder: re-embed every chunk (files are not re-read)
+    while search keeps using the current index, then swap the new vectors in at once."""
+    settings = settings_from(home, config)
+    if background:
+        _reindex_in_background(settings, embedder, config, as_json)
+        return
     from docket.index.reindex import reindex as run_reindex
 
-    settings = settings_from(home, config)
     with progress_bar(not as_json) as progress:
         result = run_reindex(settings, embedder, progress)
     if as_json:
         emit_json(result)
     else:
-        console.print(f"Rebuilt {result['documents']} documents ({result['chunks']} chunks) with {result['embedder']}.")
+        console.print(f"Re-embedded {result['chunks']} chunks with {result['embedder']}; it now answers searches.")
+
+
+def _reindex_in_background(settings: Any, embedder: str | None, config: Path | None, as_json: bool) -> None:
+    import subprocess
+    import sys
+
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "docket", "reindex", "--home", str(home), "--json"]
+    args += ["--embedder", embedder] if embedder else []
+    args += ["--config", str(config)] if config else []
+    log = home / "reindex.log"
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(args, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    if as_json:
+        emit_json({"pid": proc.pid, "log": str(log)})
+        return
+    console.print(
+        f"Re-embedding in the background (pid {proc.pid}, log {log}). Search keeps using the current index "
+        "until the new one is swapped in; `docket status` shows progress."
+    )

@@ -88,3 +88,36 @@ def parse_time(value: str | None, option: str) -> float | None:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
         raise UserError(f"{option}: '{value}' is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+
+
+def prompt_printer(enabled: bool) -> Callable[[Any], None]:
+    """An ``on_prompt`` hook for ``--show-prompt``: prints each prompt to stderr, exactly as sent."""
+
+    def show(prompt: Any) -> None:
+        if enabled:
+            err_console.rule("prompt sent to the model")
+            err_console.print(prompt.render(), markup=False, highlight=False)
+            err_console.rule()
+
+    return show
+
+
+class Streamer:
+    """Writes a model's text to the terminal as it arrives and remembers what it wrote."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def __call__(self, piece: str) -> None:
+        self.parts.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts).strip()
+
+    def end(self) -> None:
+        if self.parts:
+            sys.stdout.write("\n\n")
+            sys.stdout.flush()

@@ -24,6 +24,7 @@ from docket.cli.common import (
     handle_errors,
     open_kb,
 )
+from docket.errors import UserError
 
 DEMO_QUESTION = "How many weeks of paid parental leave does Clef offer?"
 
@@ -80,14 +81,25 @@ def ingest(
     watch: Annotated[bool, typer.Option("--watch", help="Keep watching and re-sync on changes.")] = False,
     workspace: Annotated[str, typer.Option(help="Workspace the documents belong to.")] = "default",
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag the documents (repeatable).")] = None,
+    access: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--access",
+            help="Only these may read the documents inside their workspace: user:EMAIL or group:NAME (repeatable).",
+        ),
+    ] = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Parse, chunk, embed and index files; later runs only process what changed."""
+    for principal in access or ():
+        kind, _, name = principal.partition(":")
+        if kind not in ("user", "group") or not name:
+            raise UserError(f"--access {principal}: write user:EMAIL or group:NAME")
     with open_kb(home, config) as kb:
         with progress_bar(not as_json) as progress:
-            report = kb.ingest(paths, workspace=workspace, tags=tag or (), progress=progress)
+            report = kb.ingest(paths, workspace=workspace, tags=tag or (), access=access or (), progress=progress)
         if as_json:
             emit_json(report.to_dict())
         else:

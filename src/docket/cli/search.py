@@ -12,12 +12,13 @@ from docket.cli.common import (
     ConfigOption,
     HomeOption,
     JsonOption,
+    Streamer,
     console,
     emit_json,
-    err_console,
     handle_errors,
     open_kb,
     parse_time,
+    prompt_printer,
 )
 
 PathGlob = Annotated[str | None, typer.Option("--path", help="Only files whose path matches this glob.")]
@@ -84,9 +85,16 @@ def print_answer(answer: Any, text_shown: bool = False) -> None:
             console.print("Closest sources:")
             for hit in answer.sources[:3]:
                 console.print(f"  - {escape(hit.path)} [dim]{escape(hit.location.label())}[/]", highlight=False)
+        for note in answer.notes:
+            console.print(f"[yellow]Note:[/] {escape(note)}", highlight=False)
         return
     if not text_shown:
         console.print(answer.text, highlight=False, markup=False)
+        console.print()
+    table = getattr(answer, "table", None)
+    if table is not None:  # a figure computed by SQL: show the query; the rows are in the text above
+        console.print("[bold]SQL[/] [dim](run on the table; the model wrote the query, not the figures)[/]")
+        console.print(table.sql, highlight=False, markup=False)
         console.print()
     seen = set()
     for c in answer.citations:
@@ -123,36 +131,51 @@ def ask(
     tag: TagFilter = None,
     home: HomeOption = None,
     config: ConfigOption = None,
+    sql: Annotated[
+        bool | None,
+        typer.Option(
+            "--sql/--no-sql",
+            help="Answer questions about figures by SQL over spreadsheets: always try (--sql) or never "
+            "(--no-sql). Default: when the question asks for a count, total, average...",
+            show_default=False,
+        ),
+    ] = None,
+    doc: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--doc",
+            help="Answer from every part of this document (repeatable), e.g. to compare contracts; "
+            "an indexed path, its end, or a file.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Answer from your documents with numbered citations, or say it is not there."""
-    import sys
+    from docket.cli.documents import progress_printer
 
-    def show(prompt: Any) -> None:
-        if show_prompt:
-            err_console.rule("prompt sent to the model")
-            err_console.print(prompt.render(), markup=False, highlight=False)
-            err_console.rule()
-
-    streamed: list[str] = []
-
-    def stream(piece: str) -> None:
-        streamed.append(piece)
-        sys.stdout.write(piece)
-        sys.stdout.flush()
-
+    streamer = Streamer()
     live = not as_json and console.is_terminal
     with open_kb(home, config) as kb:
-        answer = kb.ask(
-            question,
-            filters=_filters(path, filetype, since, until, tag),
-            model=model,
-            stream=stream if live else None,
-            on_prompt=show,
-        )
+        if doc:
+            answer = kb.ask_documents(
+                question,
+                doc,
+                model=model,
+                stream=streamer if live else None,
+                on_prompt=prompt_printer(show_prompt),
+                progress=progress_printer(live),
+            )
+        else:
+            answer = kb.ask(
+                question,
+                filters=_filters(path, filetype, since, until, tag),
+                model=model,
+                stream=streamer if live else None,
+                on_prompt=prompt_printer(show_prompt),
+                tables=sql,
+            )
     if as_json:
         emit_json(answer.to_dict())
         return
-    if streamed:
-        sys.stdout.write("\n\n")
-    print_answer(answer, text_shown="".join(streamed).strip() == answer.text)
+    streamer.end()
+    print_answer(answer, text_shown=streamer.text == answer.text)

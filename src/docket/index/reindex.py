@@ -1,71 +1,167 @@
-"""Rebuilding a knowledge base with another embedder, without re-reading the files.
+"""Switching a knowledge base to another embedder while it keeps answering.
 
-The new index is written next to the old one (``docket.db.reindex``) from the stored chunks; the
-old one keeps answering until the new one is complete, then the files are swapped and the
-embedder is recorded in the knowledge base's ``docket.toml``.
+Every chunk is re-embedded with the new embedder from the stored text (files are not re-read).
+The new vectors are collected in ``reindex.db`` next to the knowledge base, keyed by chunk hash,
+so an interrupted switch resumes where it stopped. Meanwhile searches and ingests go on with the
+old embedder. The swap is one transaction (:meth:`docket.protocols.Store.swap_embedder`): under
+the write lock the chunks added or changed since are embedded too, every chunk gets its new
+vector and the index records the new embedder; readers see the old index until the commit and
+the new one after it — never a mix, never a dimension mismatch. Finally the embedder is written
+to the knowledge base's ``docket.toml``.
+
+Progress is written to ``reindex.json`` in the knowledge base (``docket status`` shows it), so a
+switch running in the background (``docket reindex --background``) can be followed.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
+import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import tomli_w
 
-from docket.config import Settings
-from docket.index.sqlite import SqliteStore
-from docket.models.embedders import EMBEDDERS
+from docket.config import EmbedderSettings, Settings
+from docket.index import STORES
+from docket.models.embedders import embedder_from_settings, embedder_spec
 from docket.protocols import Embedder, Store
 
-__all__ = ["reindex"]
+__all__ = ["reindex", "reindex_progress"]
+
+BATCH = 64
+Progress = Callable[[int, int, str], None]
 
 
 def reindex(
     settings: Settings,
-    embedder_name: str,
-    progress: Callable[[int, int, str], None] | None = None,
+    embedder_name: str | None = None,
+    progress: Progress | None = None,
     embedder: Embedder | None = None,
+    store: Store | None = None,
 ) -> dict[str, int | str]:
-    """Re-embed every chunk with ``embedder_name`` into a new index and swap it in."""
-    new_embedder = embedder or EMBEDDERS.create(embedder_name)
-    db_path = settings.db_path
-    tmp_path = db_path.with_name(db_path.name + ".reindex")
-    for leftover in _files(tmp_path):
-        leftover.unlink()
-    old: Store = SqliteStore(db_path)
-    new = SqliteStore(tmp_path)
-    new.bind_embedder(new_embedder.name, new_embedder.dim)
-    docs = list(old.documents())
-    chunk_count = 0
+    """Re-embed every chunk with the configured embedder (or ``embedder_name``, taking its options
+    from ``settings.embedder``) and swap it in."""
+    cfg = settings.embedder if embedder_name is None else settings.embedder.model_copy(update={"name": embedder_name})
+    new = embedder or embedder_from_settings(cfg)
+    own_store = store is None
+    store = store or STORES.create("sqlite", path=str(settings.db_path))
+    side = _SideVectors(settings.home / "reindex.db", new.name, new.dim)
+    status = settings.home / "reindex.json"
     try:
-        for name, cfg in old.sources().items():
-            new.add_source(name, {k: v for k, v in cfg.items() if k not in ("created", "last_sync")})
-        for i, doc in enumerate(docs, start=1):
-            chunks = old.chunks(doc.id)
-            vectors = new_embedder.embed_passages([c.indexed_text for c in chunks])
-            new.put_document(
-                doc, chunks, {c.hash: v for c, v in zip(chunks, vectors, strict=True)}, old.document_text(doc.id)
+        pairs = store.chunk_texts()
+        todo = [(h, text) for h, text in pairs if not side.has(h)]
+        done = len(pairs) - len(todo)
+        started = time.time()
+
+        def report(count: int, label: str) -> None:
+            _write_json(
+                status,
+                {
+                    "embedder": new.name,
+                    "done": count,
+                    "total": len(pairs),
+                    "pid": os.getpid(),
+                    "started": started,
+                    "stage": label,
+                },
             )
-            chunk_count += len(chunks)
-            if progress:
-                progress(i, len(docs), doc.path)
+            if progress is not None:
+                progress(count, len(pairs), label)
+
+        report(done, "embedding")
+        for start in range(0, len(todo), BATCH):
+            batch = todo[start : start + BATCH]
+            side.put(batch, new.embed_passages([text for _, text in batch]))
+            done += len(batch)
+            report(done, "embedding")
+        report(done, "swapping")
+
+        def vectors_for(current: list[tuple[str, str]]) -> Mapping[str, np.ndarray]:
+            missing = [(h, text) for h, text in current if not side.has(h)]  # changed meanwhile
+            for start in range(0, len(missing), BATCH):
+                batch = missing[start : start + BATCH]
+                side.put(batch, new.embed_passages([text for _, text in batch]))
+            return side.get([h for h, _ in current])
+
+        store.swap_embedder(new.name, new.dim, embedder_spec(cfg), vectors_for)
+        chunks = len(pairs)
     finally:
-        old.close()
-        new.close()
-    for stale in _files(db_path)[1:]:
-        stale.unlink()
-    os.replace(tmp_path, db_path)
-    _record_embedder(settings.home / "docket.toml", embedder_name)
-    return {"documents": len(docs), "chunks": chunk_count, "embedder": new_embedder.name}
+        side.close()
+        if own_store:
+            store.close()
+        if embedder is None and hasattr(new, "close"):  # the one built here (openai: its connections)
+            new.close()
+        status.unlink(missing_ok=True)
+    side.path.unlink(missing_ok=True)
+    _record_embedder(settings.home / "docket.toml", cfg)
+    return {"chunks": chunks, "embedder": new.name, "dimensions": new.dim}
 
 
-def _files(db: Path) -> list[Path]:
-    return [p for p in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")) if p.exists()]
+def reindex_progress(home: Path) -> dict[str, Any] | None:
+    """The progress of a switch under way in ``home`` (from ``reindex.json``), if any."""
+    try:
+        return dict(json.loads((home / "reindex.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
 
 
-def _record_embedder(toml_path: Path, name: str) -> None:
+class _SideVectors:
+    """New vectors by chunk hash, in their own SQLite file, so a switch can resume."""
+
+    def __init__(self, path: Path, name: str, dim: int) -> None:
+        self.path, self.dim = path, dim
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT NOT NULL, dim INTEGER NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        row = self._db.execute("SELECT name, dim FROM meta").fetchone()
+        if row != (name, dim):  # left over from a switch to another embedder: start afresh
+            self._db.execute("DELETE FROM vectors")
+            self._db.execute("DELETE FROM meta")
+            self._db.execute("INSERT INTO meta VALUES (?, ?)", (name, dim))
+        self._known = {h for (h,) in self._db.execute("SELECT hash FROM vectors")}
+
+    def has(self, chunk_hash: str) -> bool:
+        return chunk_hash in self._known
+
+    def put(self, batch: list[tuple[str, str]], vectors: np.ndarray) -> None:
+        rows = [
+            (h, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for (h, _), v in zip(batch, vectors, strict=True)
+        ]
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)
+        self._db.execute("COMMIT")
+        self._known.update(h for h, _ in rows)
+
+    def get(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            part = hashes[start : start + 500]
+            rows = self._db.execute(
+                f"SELECT hash, vector FROM vectors WHERE hash IN ({','.join('?' * len(part))})", part
+            )
+            out.update((h, np.frombuffer(blob, dtype=np.float32)) for h, blob in rows)
+        return out
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _record_embedder(toml_path: Path, cfg: EmbedderSettings) -> None:
     data = tomllib.loads(toml_path.read_text(encoding="utf-8")) if toml_path.exists() else {}
-    data.setdefault("embedder", {})["name"] = name
+    section = data.setdefault("embedder", {})
+    section["name"] = cfg.name
+    if cfg.model:
+        section["model"] = cfg.model
     toml_path.write_text(tomli_w.dumps(data), encoding="utf-8")

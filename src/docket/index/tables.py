@@ -1,0 +1,454 @@
+"""Spreadsheets as SQL tables: CSV/TSV/XLSX/XLS files loaded into their own SQLite file.
+
+Sync hands every spreadsheet it indexes to :meth:`TableStore.load`, which turns each table of each
+sheet into a real table (``tables.db`` next to the knowledge base), so that questions about
+counts, totals and averages can be answered by SQL instead of by a language model.
+
+- **Names.** Tables are named after the file (and the sheet, when a workbook has several); columns
+  after their headers, as lower-case SQL identifiers (``Order Date`` → ``order_date``,
+  ``categoryID`` → ``category_id``). The original headers are kept in a catalogue.
+- **Types.** A column whose every value is a whole number is ``INTEGER``, any number ``REAL``
+  (thousands separators, currency signs, ``(1,234)`` negatives and decimal commas understood;
+  ``12%`` becomes ``0.12``), anything else ``TEXT``. Dates become ISO text (``2017-11-08``), with
+  ``11/8/2017`` read month-first or day-first as the whole column shows. Numbers with leading
+  zeros (postal codes, account ids) stay text. ``NULL``, ``N/A`` and empty cells are NULL.
+  ``rowid`` is the row number in the file.
+- **Catalogue.** ``_docket_tables`` records each table's document, sheet, rows, columns (with
+  original headers), a few sample rows, the distinct values of short text columns and the words
+  that match it to questions; ``_docket_loads`` the content hash each document was loaded from.
+- **Consistency.** A document's tables are replaced in one transaction. A file that cannot be
+  loaded as a table leaves a note (its text is indexed all the same).
+- **Permissions** are not copied: :meth:`TableStore.visible` reads each table's document from the
+  knowledge base at question time and applies the caller's :class:`~docket.types.Access`, so a
+  change of access applies at once and a table whose document is gone is invisible.
+- **Queries** (:meth:`TableStore.query`) run on a read-only connection with an authorizer that
+  allows only ``SELECT`` and reads of the tables the caller may see, a time limit and a row cap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import json
+import re
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path, PurePath
+from typing import Any
+
+from docket.errors import BackendError
+from docket.index import sheet_tables
+from docket.index.keywords import analyze
+from docket.index.sheet_tables import RawTable, identifier, typed_column, unique
+from docket.types import Access, Document, Filters
+
+__all__ = [
+    "TABLE_FILETYPES",
+    "Column",
+    "QueryError",
+    "QueryResult",
+    "TableInfo",
+    "TableStore",
+    "identifier",
+    "visible_to",
+]
+
+TABLE_FILETYPES = frozenset({"csv", "tsv", "xlsx", "xlsm", "xls"})
+MAX_COLUMNS = 1000
+SAMPLE_ROWS = 3
+LISTED_VALUES = 25  # text columns with at most this many distinct values list them in the prompt
+MATCHED_VALUES = 1000  # text columns with at most this many distinct values match question words
+MAX_VALUE_CHARS = 60
+
+_CATALOGUE = """
+CREATE TABLE IF NOT EXISTS _docket_loads (
+    doc_id TEXT PRIMARY KEY,
+    content_hash TEXT NOT NULL,
+    note TEXT,
+    loaded_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _docket_tables (
+    name TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    sheet TEXT,
+    part INTEGER NOT NULL,
+    header_row INTEGER NOT NULL,
+    row_start INTEGER,
+    row_end INTEGER,
+    row_count INTEGER NOT NULL,
+    columns TEXT NOT NULL,
+    samples TEXT NOT NULL,
+    distinct_values TEXT NOT NULL,
+    name_terms TEXT NOT NULL,
+    value_terms TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS _docket_tables_doc ON _docket_tables (doc_id);
+"""
+
+
+class QueryError(Exception):
+    """A query was refused or failed; the message is one line, fit to show a model or a person."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its SQL name, the header it had in the file, its type and how values were read."""
+
+    name: str
+    header: str
+    type: str  # INTEGER, REAL or TEXT
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A loaded table as the catalogue describes it."""
+
+    name: str
+    doc_id: str
+    source: str
+    path: str
+    sheet: str | None
+    columns: tuple[Column, ...]
+    row_count: int
+    header_row: int
+    row_start: int | None = None
+    row_end: int | None = None
+    samples: tuple[tuple[Any, ...], ...] = ()
+    distinct_values: dict[str, list[str]] | None = None
+    name_terms: frozenset[str] = frozenset()
+    value_terms: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    tables: tuple[str, ...]
+    truncated: bool = False
+
+
+# ---------------------------------------------------------------------- permissions
+
+
+def visible_to(doc: Document, access: Access, filters: Filters = Filters()) -> bool:
+    """Whether ``access`` may read ``doc`` and ``filters`` keep it (the rules the store applies in SQL)."""
+    if not access.unrestricted:
+        if doc.workspace not in (access.workspaces or ()):
+            return False
+        if doc.access and not set(doc.access) & set(access.principals):
+            return False
+    if filters.path_glob and not fnmatch.fnmatchcase(doc.path, filters.path_glob):
+        return False
+    if filters.filetypes and doc.filetype not in {f.lower().lstrip(".") for f in filters.filetypes}:
+        return False
+    if filters.modified_after is not None and doc.mtime < filters.modified_after:
+        return False
+    if filters.modified_before is not None and doc.mtime >= filters.modified_before:
+        return False
+    if filters.tags and not set(doc.tags) & set(filters.tags):
+        return False
+    return not (filters.sources and doc.source not in filters.sources)
+
+
+# ---------------------------------------------------------------------- the store
+
+_FUNCTIONS = frozenset(
+    """abs avg count group_concat string_agg max min sum total median round coalesce ifnull iif nullif length
+    lower upper trim ltrim rtrim substr substring replace instr like glob printf format concat concat_ws date
+    time datetime julianday strftime unixepoch typeof sign ceil ceiling floor trunc sqrt power pow exp ln log
+    log10 log2 mod char unicode row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value
+    last_value nth_value""".split()
+)
+
+
+class _Median:
+    """``median(x)``: the middle value (the mean of the two middle ones), NULLs ignored."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: Any) -> None:  # typeshed's aggregate protocol is narrower than sqlite3's
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            self.values.append(value)
+
+    def finalize(self) -> Any:
+        if not self.values:
+            return None
+        v = sorted(self.values)
+        mid = len(v) // 2
+        return float(v[mid]) if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+class TableStore:
+    """The tables of one knowledge base, in one SQLite file (``tables.db`` in its home)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(_CATALOGUE)
+        except sqlite3.DatabaseError as exc:
+            raise BackendError(f"cannot open the table store {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- writing
+    def missing(self, doc: Document) -> bool:
+        """Whether ``doc`` is a spreadsheet not yet loaded (or loaded from other content)."""
+        if doc.filetype not in TABLE_FILETYPES:
+            return False
+        row = self._db.execute("SELECT content_hash FROM _docket_loads WHERE doc_id = ?", (doc.id,)).fetchone()
+        return row is None or row[0] != doc.content_hash
+
+    def load(self, doc: Document, data: bytes) -> list[str]:
+        """Replace ``doc``'s tables with those of ``data`` (its file's bytes); notes for the sync report.
+
+        Never raises for a file that cannot be loaded: its old tables are dropped and a note says why.
+        """
+        if doc.filetype not in TABLE_FILETYPES:
+            return []
+        try:
+            raw = sheet_tables.raw_tables(data, doc.filetype)
+            if not raw:
+                raise ValueError("no table with a header row and data rows")
+            with self._tx():
+                self._replace(doc, raw)
+            return []
+        except sqlite3.Error as exc:  # locked, full...: not recorded, so the next sync tries again
+            return [f"not loaded as a table: the table store failed ({exc})"]
+        except Exception as exc:  # a file the table loader cannot read must not stop the sync
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            note = f"not loaded as a table: {reason[:200]}"
+        with contextlib.suppress(sqlite3.Error), self._tx():
+            self._drop(doc.id)
+            self._record(doc, note)
+        return [note]
+
+    def _record(self, doc: Document, note: str | None) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO _docket_loads (doc_id, content_hash, note, loaded_at) VALUES (?, ?, ?, ?)",
+            (doc.id, doc.content_hash, note, time.time()),
+        )
+
+    def _replace(self, doc: Document, raw: list[RawTable]) -> None:
+        old = {
+            (sheet, part): name
+            for name, sheet, part in self._db.execute(
+                "SELECT name, sheet, part FROM _docket_tables WHERE doc_id = ?", (doc.id,)
+            )
+        }
+        self._drop(doc.id)
+        taken = {r[0] for r in self._db.execute("SELECT name FROM _docket_tables")}
+        stem = identifier(PurePath(doc.path).stem, "table")
+        several_sheets = len({t.sheet for t in raw}) > 1
+        for table in raw:
+            if len(table.header) > MAX_COLUMNS:
+                raise ValueError(f"{len(table.header)} columns (at most {MAX_COLUMNS} are loaded)")
+            base = stem
+            if several_sheets and table.sheet:
+                base = f"{stem}_{identifier(table.sheet, 'sheet')}"
+            if table.part > 1:
+                base = f"{base}_{table.part}"
+            name = old.get((table.sheet, table.part)) or unique(base, taken)
+            if name in taken:
+                name = unique(base, taken)
+            taken.add(name)
+            self._create(doc, name, table)
+        self._record(doc, None)
+
+    def _create(self, doc: Document, name: str, table: RawTable) -> None:
+        names: list[str] = []
+        for i, header in enumerate(table.header, start=1):
+            names.append(unique(identifier(header, f"column_{i}"), {*names, "rowid"}))
+        typed = [typed_column([cells[i] for _, cells in table.rows]) for i in range(len(names))]
+        columns = [Column(n, h, t, note) for n, h, (t, note, _) in zip(names, table.header, typed, strict=True)]
+        values = [conv for _, _, conv in typed]
+        rows = [(number, *(col[r] for col in values)) for r, (number, _) in enumerate(table.rows)]
+
+        defs = ", ".join(f'"{c.name}" {c.type}' for c in columns)
+        self._db.execute(f'CREATE TABLE "{name}" ({defs})')
+        marks = ", ".join("?" * (len(columns) + 1))
+        quoted = ", ".join(f'"{c.name}"' for c in columns)
+        self._db.executemany(f'INSERT INTO "{name}" (rowid, {quoted}) VALUES ({marks})', rows)
+
+        distinct: dict[str, list[str]] = {}
+        value_terms: set[str] = set()
+        for column, converted in zip(columns, values, strict=True):
+            if column.type != "TEXT" or column.note:
+                continue
+            counts = Counter(v for v in converted if v is not None)
+            if len(counts) <= LISTED_VALUES and all(len(v) <= MAX_VALUE_CHARS for v in counts):
+                distinct[column.name] = [v for v, _ in counts.most_common()]
+            if len(counts) <= MATCHED_VALUES:
+                for value in counts:
+                    if len(value) <= MAX_VALUE_CHARS:
+                        value_terms.update(analyze(value))
+        described = [name, PurePath(doc.path).stem, table.sheet or ""]
+        described += [f"{c.name.replace('_', ' ')} {c.header}" for c in columns]
+        name_terms = set(analyze(" ".join(described).replace("_", " ")))
+        numbers = [n for n, _ in table.rows]
+        self._db.execute(
+            "INSERT INTO _docket_tables (name, doc_id, source, path, sheet, part, header_row, row_start, row_end, "
+            "row_count, columns, samples, distinct_values, name_terms, value_terms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                name,
+                doc.id,
+                doc.source,
+                doc.path,
+                table.sheet,
+                table.part,
+                table.header_row,
+                min(numbers),
+                max(numbers),
+                len(rows),
+                json.dumps([asdict(c) for c in columns], ensure_ascii=False),
+                json.dumps([list(r[1:]) for r in rows[:SAMPLE_ROWS]], ensure_ascii=False),
+                json.dumps(distinct, ensure_ascii=False),
+                json.dumps(sorted(name_terms), ensure_ascii=False),
+                json.dumps(sorted(value_terms - name_terms)[:20000], ensure_ascii=False),
+            ),
+        )
+
+    def _drop(self, doc_id: str) -> None:
+        for (name,) in self._db.execute("SELECT name FROM _docket_tables WHERE doc_id = ?", (doc_id,)).fetchall():
+            self._db.execute(f'DROP TABLE IF EXISTS "{name}"')
+        self._db.execute("DELETE FROM _docket_tables WHERE doc_id = ?", (doc_id,))
+
+    def drop(self, doc_id: str) -> None:
+        """Remove a document's tables (its file was deleted)."""
+        with self._tx():
+            self._drop(doc_id)
+            self._db.execute("DELETE FROM _docket_loads WHERE doc_id = ?", (doc_id,))
+
+    def prune(self, keep: Collection[str]) -> int:
+        """Drop the tables of documents not in ``keep`` (left over by an interrupted sync)."""
+        known = {r[0] for r in self._db.execute("SELECT doc_id FROM _docket_loads")}
+        known |= {r[0] for r in self._db.execute("SELECT doc_id FROM _docket_tables")}
+        gone = known - set(keep)
+        for doc_id in gone:
+            self.drop(doc_id)
+        return len(gone)
+
+    def note(self, doc_id: str) -> str | None:
+        """Why a document could not be loaded as a table (None when it was, or was never tried)."""
+        row = self._db.execute("SELECT note FROM _docket_loads WHERE doc_id = ?", (doc_id,)).fetchone()
+        return None if row is None else row[0]
+
+    # -- reading
+    def tables(self, doc_id: str | None = None) -> list[TableInfo]:
+        """Every table (of one document), by name. No permission check: see :meth:`visible`."""
+        sql = "SELECT * FROM _docket_tables"
+        params: tuple[str, ...] = ()
+        if doc_id is not None:
+            sql, params = f"{sql} WHERE doc_id = ?", (doc_id,)
+        cur = self._db.execute(f"{sql} ORDER BY name", params)
+        names = [d[0] for d in cur.description]
+        return [_info(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
+
+    def visible(
+        self, documents: Iterable[Document], access: Access = Access.owner(), filters: Filters = Filters()
+    ) -> list[TableInfo]:
+        """The tables whose document ``access`` may read and ``filters`` keep, with its current path."""
+        tables = self.tables()
+        if not tables:
+            return []
+        wanted = {t.doc_id for t in tables}
+        docs = {d.id: d for d in documents if d.id in wanted and visible_to(d, access, filters)}
+        return [replace(t, path=docs[t.doc_id].path, source=docs[t.doc_id].source) for t in tables if t.doc_id in docs]
+
+    def query(self, sql: str, allowed: Collection[str], *, max_rows: int = 200, timeout_s: float = 5.0) -> QueryResult:
+        """Run one SELECT on a read-only connection that may read only the ``allowed`` tables."""
+        if not re.match(r"\s*(select|with)\b", sql, re.IGNORECASE):
+            raise QueryError("only a SELECT query is allowed")
+        allowed = set(allowed)
+        read: set[str] = set()
+        real: set[str] = set()
+        hidden: list[str] = []  # tables the query named but may not read
+
+        def authorize(action: int, arg1: str | None, arg2: str | None, db: str | None, _src: str | None) -> int:
+            if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_RECURSIVE):
+                return sqlite3.SQLITE_OK
+            if action == sqlite3.SQLITE_READ and arg1 in allowed and db in ("main", None):
+                read.add(arg1)
+                return sqlite3.SQLITE_OK
+            if action == sqlite3.SQLITE_READ and db is None and arg1 not in real:
+                return sqlite3.SQLITE_OK  # COUNT(*) over a WITH table: no stored data named
+            if action == sqlite3.SQLITE_READ and arg1 is not None:
+                hidden.append(arg1)
+            if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _FUNCTIONS:
+                return sqlite3.SQLITE_OK
+            return sqlite3.SQLITE_DENY
+
+        deadline = time.monotonic() + timeout_s
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open the table store {self.path}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            real.update(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
+            conn.create_aggregate("median", 1, _Median)
+            conn.set_authorizer(authorize)
+            conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+            cur = conn.execute(sql)
+            rows = cur.fetchmany(max_rows + 1)
+            columns = tuple(d[0] for d in cur.description or ())
+        except sqlite3.Error as exc:
+            if hidden:  # worded like a missing table, so queries cannot probe other workspaces' tables
+                raise QueryError(f"no such table: {hidden[0]}") from exc
+            raise QueryError(_query_error(exc, timeout_s)) from exc
+        except (OverflowError, ValueError) as exc:  # e.g. an integer too large for Python's sqlite3
+            raise QueryError(str(exc)) from exc
+        finally:
+            conn.close()
+        return QueryResult(columns, tuple(tuple(r) for r in rows[:max_rows]), tuple(sorted(read)), len(rows) > max_rows)
+
+
+def _query_error(exc: sqlite3.Error, timeout_s: float) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if text == "interrupted":
+        return f"the query ran longer than {timeout_s:g} s and was stopped"
+    if text == "not authorized":
+        return "not authorized: only SELECT queries on the tables listed are allowed"
+    if "one statement at a time" in text:
+        return "only one statement is allowed"
+    return text
+
+
+def _info(row: dict[str, Any]) -> TableInfo:
+    return TableInfo(
+        name=row["name"],
+        doc_id=row["doc_id"],
+        source=row["source"],
+        path=row["path"],
+        sheet=row["sheet"],
+        columns=tuple(Column(**c) for c in json.loads(row["columns"])),
+        row_count=row["row_count"],
+        header_row=row["header_row"],
+        row_start=row["row_start"],
+        row_end=row["row_end"],
+        samples=tuple(tuple(r) for r in json.loads(row["samples"])),
+        distinct_values=json.loads(row["distinct_values"]),
+        name_terms=frozenset(json.loads(row["name_terms"])),
+        value_terms=frozenset(json.loads(row["value_terms"])),
+    )
