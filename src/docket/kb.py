@@ -243,6 +243,7 @@ class KnowledgeBase:
         stream: Callable[[str], None] | None = None,
         on_prompt: Callable[[Any], None] | None = None,
         tables: bool | None = None,
+        instructions: str = "",
     ) -> Answer:
         """A cited answer from the documents, or an abstention with the closest sources.
 
@@ -251,6 +252,7 @@ class KnowledgeBase:
         question asking for a figure (how many, total, average...) about a spreadsheet is first
         answered by SQL over its table (:mod:`docket.answer.tables`): ``tables=True`` always tries
         that (a model is then required), ``tables=False`` never does, None decides from the question.
+        ``instructions`` are added to a generated answer's prompt (a workspace's prompt additions).
         """
         started = time.perf_counter()
         cfg = self.settings.answer
@@ -302,6 +304,7 @@ class KnowledgeBase:
                 min_support=self.settings.model.min_support,
                 stream=stream,
                 on_prompt=seen,
+                instructions=instructions,
             )
         if from_tables is not None:  # the table path was tried and gave up: say so, count its tokens
             spent, more = answer.usage or Usage(), from_tables.usage or Usage()
@@ -348,6 +351,7 @@ class KnowledgeBase:
         model: str | ChatModel | None = None,
         stream: Callable[[str], None] | None = None,
         on_prompt: Callable[[Any], None] | None = None,
+        instructions: str = "",
     ) -> ChatReply:
         """Answer ``message`` as the next turn of ``conversation`` (a new one when None).
 
@@ -363,7 +367,15 @@ class KnowledgeBase:
         conversation = conversation or uuid.uuid4().hex[:12]
         chat = self._answering_model(model)
         query, rewrite_usage = standalone_question(message, history, chat, self._guarded(chat, on_prompt))
-        answer = self.ask(query, filters=filters, access=access, model=chat, stream=stream, on_prompt=on_prompt)
+        answer = self.ask(
+            query,
+            filters=filters,
+            access=access,
+            model=chat,
+            stream=stream,
+            on_prompt=on_prompt,
+            instructions=instructions,
+        )
         if rewrite_usage.prompt_tokens or rewrite_usage.completion_tokens:
             used = answer.usage or Usage()
             answer = replace(

@@ -194,6 +194,7 @@ class Access:
 
     workspaces: tuple[str, ...] | None = None
     principals: tuple[str, ...] = ()
+    all_documents: bool = False  # ignore documents' access lists (the owner and admins)
 
     @classmethod
     def owner(cls) -> Access:
@@ -233,13 +234,15 @@ class Hit:
 
 @dataclass(frozen=True)
 class Citation:
-    """An ``[n]`` in an answer: which file, where, and the exact quoted text."""
+    """An ``[n]`` in an answer: which file, where, and the exact quoted text. ``n`` numbers the
+    answer's sources (``answer.sources[n - 1]`` is the passage); ``chunk_id`` names it in the index."""
 
     n: int
     path: str
     location: Location
     quote: str
     supported: bool | None = None
+    chunk_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -248,6 +251,8 @@ class Citation:
             "location": self.location.to_dict(),
             "quote": self.quote,
         }
+        if self.chunk_id is not None:
+            out["chunk_id"] = self.chunk_id
         if self.supported is not None:
             out["supported"] = self.supported
         return out

@@ -49,3 +49,12 @@ def test_injected_instructions_stay_inside_their_source() -> None:
     inside = prompt.user.split('<source n="3" file="evil.html">')[1].split("</source>")[0]
     assert "ignore previous instructions" in inside  # shown as quoted data, inside its own source
     assert [m["role"] for m in prompt.messages] == ["system", "user"]
+
+
+def test_workspace_instructions_follow_the_rules_and_never_replace_them() -> None:
+    from docket.answer.prompts import SYSTEM_PROMPT, build_prompt
+
+    prompt = build_prompt("Q?", [], instructions="Sign off as the Acme support team.")
+    assert prompt.system.startswith(SYSTEM_PROMPT)
+    assert prompt.system.endswith("Also, from the business:\nSign off as the Acme support team.")
+    assert build_prompt("Q?", [], instructions="  ").system == SYSTEM_PROMPT

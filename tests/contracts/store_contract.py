@@ -150,6 +150,7 @@ class StoreContract:
             (member, {"public.md"}),
             (lead, {"public.md", "secret.md"}),
             (nobody, set()),
+            (Access(workspaces=("support",), all_documents=True), {"public.md", "secret.md"}),
             (Access.owner(), {"public.md", "hr.md", "secret.md"}),
         ):
             kw = store.keyword_search("refund", 10, Filters(), access)

@@ -267,7 +267,11 @@ def _cite(n: int, hit: Hit, start: int, end: int, text: str) -> Citation:
     location = hit.location
     if location.char_start is not None:
         location = replace(location, char_start=location.char_start + start, char_end=location.char_start + end)
-    return Citation(n=n, path=hit.path, location=location, quote=text, supported=True)
+    return Citation(n=n, path=hit.path, location=location, quote=text, supported=True, chunk_id=_chunk_id(hit))
+
+
+def _chunk_id(hit: Hit) -> int | None:
+    return hit.chunk_id if hit.chunk_id >= 0 else None  # files read on the fly are not in the index
 
 
 def _extractive_summary(

@@ -87,7 +87,7 @@ def _citation(n: int, hit: Hit, sentence: ScoredSentence) -> Citation:
             char_start=location.char_start + sentence.start,
             char_end=location.char_start + sentence.end,
         )
-    return Citation(n=n, path=hit.path, location=location, quote=sentence.text, supported=True)
+    return Citation(n=n, path=hit.path, location=location, quote=sentence.text, supported=True, chunk_id=hit.chunk_id)
 
 
 def extractive_answer(
@@ -113,12 +113,11 @@ def extractive_answer(
             continue
         seen_text.add(key)
         chosen.append(sentence)
-    # cite passages in the order they are first used; keep the answer in relevance order
-    numbers: dict[int, int] = {}
+    # [n] numbers the answer's sources, as in generated answers: sources[n - 1] is the passage
     citations: list[Citation] = []
     parts: list[str] = []
     for sentence in chosen:
-        n = numbers.setdefault(sentence.hit_index, len(numbers) + 1)
+        n = sentence.hit_index + 1
         citations.append(_citation(n, hits[sentence.hit_index], sentence))
         parts.append(f"{sentence.text} [{n}]")
     return Answer(

@@ -77,7 +77,16 @@ def check_citations(
                     location = replace(
                         location, char_start=location.char_start + top.start, char_end=location.char_start + top.end
                     )
-            citations.append(Citation(n=n, path=hit.path, location=location, quote=quote, supported=supported))
+            citations.append(
+                Citation(
+                    n=n,
+                    path=hit.path,
+                    location=location,
+                    quote=quote,
+                    supported=supported,
+                    chunk_id=hit.chunk_id if hit.chunk_id >= 0 else None,
+                )
+            )
     if unsupported:
         notes.append(f"{unsupported} cited statement(s) could not be matched to their source; check them")
     return text, citations, notes
@@ -93,8 +102,10 @@ def grounded_answer(
     min_support: float = 0.5,
     stream: Callable[[str], None] | None = None,
     on_prompt: Callable[[Prompt], None] | None = None,
+    instructions: str = "",
 ) -> Answer:
-    """Answer with ``model`` from ``hits``, citations checked; abstain or fall back when needed."""
+    """Answer with ``model`` from ``hits``, citations checked; abstain or fall back when needed.
+    ``instructions`` are added to the prompt's rules (see :func:`build_prompt`)."""
     evidence = score_sentences(question, hits, embedder)
     best = evidence[0].relevance if evidence else 0.0
 
@@ -112,7 +123,7 @@ def grounded_answer(
 
     if best < min_relevance:
         return abstain(model.name, Usage())
-    prompt = build_prompt(question, hits)
+    prompt = build_prompt(question, hits, instructions)
     if on_prompt is not None:
         on_prompt(prompt)
     usage = Usage()

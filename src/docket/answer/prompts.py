@@ -56,8 +56,15 @@ def format_sources(hits: list[Hit], first: int = 1) -> str:
     return "\n\n".join(_source(i, hit) for i, hit in enumerate(hits, start=first))
 
 
-def build_prompt(question: str, hits: list[Hit]) -> Prompt:
-    """Number the passages as sources 1..n and ask the question about them."""
+def build_prompt(question: str, hits: list[Hit], instructions: str = "") -> Prompt:
+    """Number the passages as sources 1..n and ask the question about them.
+
+    ``instructions`` (a workspace's prompt additions, set by its admin) follow the rules; they
+    cannot lift them, since the rules come first and say what the sources are.
+    """
     sources = format_sources(hits)
     user = f"Sources:\n\n{sources}\n\nQuestion: {question.strip()}"
-    return Prompt(system=SYSTEM_PROMPT, user=user)
+    system = SYSTEM_PROMPT
+    if instructions.strip():
+        system = f"{SYSTEM_PROMPT}\nAlso, from the business:\n{instructions.strip()}"
+    return Prompt(system=system, user=user)

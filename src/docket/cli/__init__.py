@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from docket.cli import admin, chat, documents, ingest, logs, search
+from docket.cli import admin, chat, documents, ingest, logs, search, server
 
 app = typer.Typer(
     name="docket",
@@ -26,6 +26,11 @@ app.command()(admin.reindex)
 app.add_typer(admin.sources_app, name="sources")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(logs.logs_app, name="logs")
+app.command()(server.serve)
+app.add_typer(server.users_app, name="users")
+app.add_typer(server.groups_app, name="groups")
+app.add_typer(server.workspaces_app, name="workspaces")
+app.add_typer(server.keys_app, name="keys")
 
 
 def main() -> None:

@@ -529,7 +529,9 @@ class SqliteStore:
             clauses.append(f"d.workspace IN ({','.join('?' * len(workspaces))})")
             params.extend(workspaces)
             principals = list(access.principals)
-            if principals:
+            if access.all_documents:
+                pass
+            elif principals:
                 clauses.append(
                     "(d.access = '[]' OR EXISTS (SELECT 1 FROM json_each(d.access) "
                     f"WHERE json_each.value IN ({','.join('?' * len(principals))})))"

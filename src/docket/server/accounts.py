@@ -1,0 +1,565 @@
+"""Accounts of a Docket server: users, groups, workspaces and their members, API keys, sessions,
+the audit log, feedback, ingestion jobs and who owns which conversation and answer.
+
+Kept in ``accounts.db`` next to the knowledge base (one SQLite file, WAL). Secrets are never
+stored: passwords as argon2 hashes, session tokens and API keys as SHA-256 digests (they are long
+random strings, so a fast digest is enough), each shown once when created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from docket.errors import ConfigError, NotFoundError, UserError
+
+__all__ = ["ROLES", "WORKSPACE_ROLES", "Accounts", "User"]
+
+ROLES = ("owner", "admin", "editor", "member")
+WORKSPACE_ROLES = ("member", "editor", "admin")
+SESSION_SECONDS = 14 * 24 * 3600
+KEY_PREFIX = "dk_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created REAL NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS groups (name TEXT PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS group_members (
+    group_name TEXT NOT NULL REFERENCES groups (name) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    PRIMARY KEY (group_name, user_id)
+);
+CREATE TABLE IF NOT EXISTS workspaces (
+    name TEXT PRIMARY KEY,
+    public INTEGER NOT NULL DEFAULT 0,
+    settings TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    workspace TEXT NOT NULL REFERENCES workspaces (name) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    PRIMARY KEY (workspace, user_id)
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id INTEGER PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name TEXT NOT NULL DEFAULT '',
+    prefix TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    workspaces TEXT,
+    created REAL NOT NULL,
+    revoked REAL,
+    last_used REAL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    digest TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf TEXT NOT NULL,
+    created REAL NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    at REAL NOT NULL,
+    user_id INTEGER,
+    log_id INTEGER NOT NULL,
+    rating INTEGER NOT NULL,
+    comment TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS answers (
+    log_id INTEGER PRIMARY KEY,
+    user_id INTEGER,
+    workspaces TEXT NOT NULL,
+    surface TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    user_id INTEGER,
+    workspace TEXT
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY,
+    workspace TEXT NOT NULL,
+    user_id INTEGER,
+    paths TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    progress TEXT NOT NULL DEFAULT '{}',
+    report TEXT,
+    error TEXT
+);
+"""
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    name: str
+    role: str
+    disabled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "email": self.email, "name": self.name, "role": self.role, "disabled": self.disabled}
+
+
+class Accounts:
+    """The server's account records. Thread-safe: one connection, one lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+        from argon2 import PasswordHasher
+
+        self._hasher = PasswordHasher()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # ------------------------------------------------------------------ users
+    def user_count(self) -> int:
+        return int(self._one("SELECT COUNT(*) FROM users")[0])
+
+    def create_user(self, email: str, password: str, role: str = "member", name: str = "") -> User:
+        email = email.strip()
+        if "@" not in email or len(email) > 254:
+            raise UserError(f"'{email}' is not an email address")
+        if role not in ROLES:
+            raise UserError(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
+        if len(password) < 8:
+            raise UserError("the password must have at least 8 characters")
+        if self._one("SELECT 1 FROM users WHERE email = ?", (email,)):
+            raise UserError(f"a user with the email {email} exists already")
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO users (email, name, password_hash, role, created) VALUES (?, ?, ?, ?, ?)",
+                (email, name, self._hasher.hash(password), role, time.time()),
+            )
+        return User(int(cur.lastrowid or 0), email, name, role)
+
+    @staticmethod
+    def _user(row: Any) -> User:
+        return User(row[0], row[1], row[2], row[3], bool(row[4]))
+
+    def user(self, user_id: int) -> User:
+        row = self._one("SELECT id, email, name, role, disabled FROM users WHERE id = ?", (user_id,))
+        if row is None:
+            raise NotFoundError(f"no user {user_id}")
+        return self._user(row)
+
+    def user_by_email(self, email: str) -> User:
+        row = self._one("SELECT id, email, name, role, disabled FROM users WHERE email = ?", (email.strip(),))
+        if row is None:
+            raise NotFoundError(f"no user with the email {email}; `docket users list` shows them")
+        return self._user(row)
+
+    def users(self) -> list[User]:
+        return [self._user(r) for r in self._all("SELECT id, email, name, role, disabled FROM users ORDER BY id")]
+
+    def update_user(self, user_id: int, *, role: str | None = None, disabled: bool | None = None) -> User:
+        if role is not None and role not in ROLES:
+            raise UserError(f"unknown role '{role}'; roles: {', '.join(ROLES)}")
+        with self._tx() as db:
+            if role is not None:
+                db.execute("UPDATE users SET role = ? WHERE id = ?", (role, user_id))
+            if disabled is not None:
+                db.execute("UPDATE users SET disabled = ? WHERE id = ?", (int(disabled), user_id))
+                if disabled:
+                    db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+        return self.user(user_id)
+
+    def set_password(self, user_id: int, password: str) -> None:
+        if len(password) < 8:
+            raise UserError("the password must have at least 8 characters")
+        with self._tx() as db:
+            db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (self._hasher.hash(password), user_id))
+            db.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+
+    def verify_password(self, email: str, password: str) -> User | None:
+        """The user, when the password is right and the account enabled; None otherwise (the
+        same time is spent either way, so a wrong email and a wrong password look alike)."""
+        from argon2.exceptions import VerificationError
+
+        row = self._one("SELECT id, email, name, role, disabled, password_hash FROM users WHERE email = ?", (email,))
+        stored = row[5] if row else self._dummy_hash()
+        try:
+            self._hasher.verify(stored, password)
+        except (VerificationError, ValueError):
+            return None
+        if row is None or row[4]:
+            return None
+        return self._user(row)
+
+    def _dummy_hash(self) -> str:
+        if not hasattr(self, "_dummy"):
+            self._dummy = self._hasher.hash(secrets.token_hex(16))
+        return self._dummy
+
+    # ------------------------------------------------------------------ groups
+    def create_group(self, name: str) -> None:
+        _check_name(name, "group")
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO groups VALUES (?, ?)", (name, time.time()))
+
+    def add_to_group(self, name: str, user_id: int) -> None:
+        if not self._one("SELECT 1 FROM groups WHERE name = ?", (name,)):
+            raise NotFoundError(f"no group '{name}'")
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO group_members VALUES (?, ?)", (name, user_id))
+
+    def remove_from_group(self, name: str, user_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM group_members WHERE group_name = ? AND user_id = ?", (name, user_id))
+
+    def groups(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {name: [] for (name,) in self._all("SELECT name FROM groups ORDER BY name")}
+        for name, email in self._all(
+            "SELECT g.group_name, u.email FROM group_members g JOIN users u ON u.id = g.user_id ORDER BY u.email"
+        ):
+            out[name].append(email)
+        return out
+
+    def groups_of(self, user_id: int) -> tuple[str, ...]:
+        rows = self._all("SELECT group_name FROM group_members WHERE user_id = ? ORDER BY group_name", (user_id,))
+        return tuple(r[0] for r in rows)
+
+    # ------------------------------------------------------------------ workspaces
+    def create_workspace(self, name: str, public: bool = False, settings: dict[str, Any] | None = None) -> None:
+        _check_name(name, "workspace")
+        if self._one("SELECT 1 FROM workspaces WHERE name = ?", (name,)):
+            raise UserError(f"the workspace '{name}' exists already")
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO workspaces VALUES (?, ?, ?, ?)",
+                (name, int(public), json.dumps(settings or {}), time.time()),
+            )
+
+    def workspace(self, name: str) -> dict[str, Any]:
+        row = self._one("SELECT name, public, settings, created FROM workspaces WHERE name = ?", (name,))
+        if row is None:
+            raise NotFoundError(f"no workspace '{name}'")
+        members = self._all(
+            "SELECT u.email, m.role FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.workspace = ? "
+            "ORDER BY u.email",
+            (name,),
+        )
+        return {
+            "name": row[0],
+            "public": bool(row[1]),
+            "settings": json.loads(row[2]),
+            "created": row[3],
+            "members": [{"email": e, "role": r} for e, r in members],
+        }
+
+    def workspace_names(self) -> list[str]:
+        return [r[0] for r in self._all("SELECT name FROM workspaces ORDER BY name")]
+
+    def update_workspace(
+        self, name: str, *, public: bool | None = None, settings: dict[str, Any] | None = None
+    ) -> None:
+        self.workspace(name)
+        with self._tx() as db:
+            if public is not None:
+                db.execute("UPDATE workspaces SET public = ? WHERE name = ?", (int(public), name))
+            if settings is not None:
+                db.execute("UPDATE workspaces SET settings = ? WHERE name = ?", (json.dumps(settings), name))
+
+    def delete_workspace(self, name: str) -> None:
+        self.workspace(name)
+        with self._tx() as db:
+            db.execute("DELETE FROM workspaces WHERE name = ?", (name,))
+
+    def add_member(self, workspace: str, user_id: int, role: str = "member") -> None:
+        if role not in WORKSPACE_ROLES:
+            raise UserError(f"unknown workspace role '{role}'; roles: {', '.join(WORKSPACE_ROLES)}")
+        self.workspace(workspace)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO memberships VALUES (?, ?, ?) ON CONFLICT (workspace, user_id) DO UPDATE SET role = ?",
+                (workspace, user_id, role, role),
+            )
+
+    def remove_member(self, workspace: str, user_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM memberships WHERE workspace = ? AND user_id = ?", (workspace, user_id))
+
+    def memberships(self, user_id: int) -> dict[str, str]:
+        rows = self._all("SELECT workspace, role FROM memberships WHERE user_id = ? ORDER BY workspace", (user_id,))
+        return {w: r for w, r in rows}
+
+    def public_workspaces(self) -> list[str]:
+        return [r[0] for r in self._all("SELECT name FROM workspaces WHERE public = 1 ORDER BY name")]
+
+    # ------------------------------------------------------------------ API keys
+    def create_key(self, user_id: int, workspaces: Sequence[str] | None = None, name: str = "") -> tuple[int, str]:
+        """A new key for ``user_id``, limited to ``workspaces`` (None: all the user's). Returns the
+        key's id and the key itself — shown once, stored only as a digest."""
+        for w in workspaces or ():
+            self.workspace(w)
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO api_keys (user_id, name, prefix, digest, workspaces, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    user_id,
+                    name,
+                    key[:10],
+                    digest(key),
+                    None if workspaces is None else json.dumps(list(workspaces)),
+                    time.time(),
+                ),
+            )
+        return int(cur.lastrowid or 0), key
+
+    def key_owner(self, key: str) -> tuple[User, tuple[str, ...] | None, int] | None:
+        """The enabled user of a valid, unrevoked key, its workspace scope and id; else None."""
+        row = self._one(
+            "SELECT k.id, k.workspaces, u.id, u.email, u.name, u.role, u.disabled FROM api_keys k "
+            "JOIN users u ON u.id = k.user_id WHERE k.digest = ? AND k.revoked IS NULL",
+            (digest(key),),
+        )
+        if row is None or row[6]:
+            return None
+        with self._lock:
+            self._db.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (time.time(), row[0]))
+        scope = None if row[1] is None else tuple(json.loads(row[1]))
+        return self._user(row[2:7]), scope, int(row[0])
+
+    def keys(self, user_id: int | None = None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT k.id, u.email, k.name, k.prefix, k.workspaces, k.created, k.revoked, k.last_used FROM api_keys k "
+            "JOIN users u ON u.id = k.user_id"
+        )
+        rows = self._all(
+            sql + (" WHERE k.user_id = ?" if user_id else "") + " ORDER BY k.id", (user_id,) if user_id else ()
+        )
+        names = ("id", "user", "name", "prefix", "workspaces", "created", "revoked", "last_used")
+        out = []
+        for row in rows:
+            item = dict(zip(names, row, strict=True))
+            item["workspaces"] = None if item["workspaces"] is None else json.loads(item["workspaces"])
+            out.append(item)
+        return out
+
+    def key_user(self, key_id: int) -> int:
+        row = self._one("SELECT user_id FROM api_keys WHERE id = ?", (key_id,))
+        if row is None:
+            raise NotFoundError(f"no API key {key_id}")
+        return int(row[0])
+
+    def revoke_key(self, key_id: int) -> None:
+        self.key_user(key_id)
+        with self._tx() as db:
+            db.execute("UPDATE api_keys SET revoked = ? WHERE id = ? AND revoked IS NULL", (time.time(), key_id))
+
+    # ------------------------------------------------------------------ sessions
+    def create_session(self, user_id: int) -> tuple[str, str]:
+        """A new session: (token for the cookie, CSRF token the web app echoes in a header)."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        now = time.time()
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE expires < ?", (now,))
+            db.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
+                (digest(token), user_id, csrf, now, now + SESSION_SECONDS),
+            )
+        return token, csrf
+
+    def session(self, token: str) -> tuple[User, str] | None:
+        row = self._one(
+            "SELECT u.id, u.email, u.name, u.role, u.disabled, s.csrf FROM sessions s JOIN users u ON u.id = s.user_id "
+            "WHERE s.digest = ? AND s.expires > ?",
+            (digest(token), time.time()),
+        )
+        if row is None or row[4]:
+            return None
+        return self._user(row[:5]), str(row[5])
+
+    def end_session(self, token: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE digest = ?", (digest(token),))
+
+    # ------------------------------------------------------------------ audit and feedback
+    def audit(self, actor: str, action: str, target: str = "", **detail: Any) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+                (time.time(), actor, action, target, json.dumps(detail)),
+            )
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        rows = self._all("SELECT id, at, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return [
+            {"id": r[0], "at": r[1], "actor": r[2], "action": r[3], "target": r[4], "detail": json.loads(r[5])}
+            for r in rows
+        ]
+
+    def add_feedback(self, user_id: int | None, log_id: int, rating: int, comment: str = "") -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO feedback (at, user_id, log_id, rating, comment) VALUES (?, ?, ?, ?, ?)",
+                (time.time(), user_id, log_id, rating, comment),
+            )
+        return int(cur.lastrowid or 0)
+
+    def feedback(self, log_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        rows = self._all("SELECT id, at, user_id, log_id, rating, comment FROM feedback ORDER BY id DESC")
+        names = ("id", "at", "user_id", "log_id", "rating", "comment")
+        wanted = None if log_ids is None else set(log_ids)
+        return [dict(zip(names, r, strict=True)) for r in rows if wanted is None or r[3] in wanted]
+
+    # ------------------------------------------------------------------ answers and conversations
+    def record_answer(self, log_id: int, user_id: int | None, workspaces: Sequence[str] | None, surface: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                (log_id, user_id, json.dumps(None if workspaces is None else list(workspaces)), surface),
+            )
+
+    def answer_owner(self, log_id: int) -> tuple[int | None, list[str] | None] | None:
+        row = self._one("SELECT user_id, workspaces FROM answers WHERE log_id = ?", (log_id,))
+        return None if row is None else (row[0], json.loads(row[1]))
+
+    def answers_of(self, user_id: int | None) -> list[int]:
+        rows = self._all("SELECT log_id FROM answers WHERE user_id IS ? ORDER BY log_id DESC", (user_id,))
+        return [r[0] for r in rows]
+
+    def claim_conversation(self, conversation: str, user_id: int | None, workspace: str | None) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO conversations VALUES (?, ?, ?)", (conversation, user_id, workspace))
+
+    def conversation_owner(self, conversation: str) -> tuple[int | None, str | None] | None:
+        row = self._one("SELECT user_id, workspace FROM conversations WHERE id = ?", (conversation,))
+        return None if row is None else (row[0], row[1])
+
+    def conversations_of(self, user_id: int | None) -> list[str]:
+        return [r[0] for r in self._all("SELECT id FROM conversations WHERE user_id IS ?", (user_id,))]
+
+    # ------------------------------------------------------------------ ingestion jobs
+    def create_job(self, workspace: str, user_id: int | None, paths: Sequence[str]) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO jobs (workspace, user_id, paths, state, created) VALUES (?, ?, ?, 'queued', ?)",
+                (workspace, user_id, json.dumps(list(paths)), time.time()),
+            )
+        return int(cur.lastrowid or 0)
+
+    _JOB_COLUMNS = "id, workspace, user_id, paths, state, created, started, finished, progress, report, error"
+
+    def _job(self, row: Any) -> dict[str, Any]:
+        names = [c.strip() for c in self._JOB_COLUMNS.split(",")]
+        job = dict(zip(names, row, strict=True))
+        job["paths"] = json.loads(job["paths"])
+        job["progress"] = json.loads(job["progress"])
+        job["report"] = None if job["report"] is None else json.loads(job["report"])
+        return job
+
+    def job(self, job_id: int) -> dict[str, Any]:
+        row = self._one(f"SELECT {self._JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        if row is None:
+            raise NotFoundError(f"no job {job_id}")
+        return self._job(row)
+
+    def jobs(self, workspaces: Sequence[str] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._all(f"SELECT {self._JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+        jobs = [self._job(r) for r in rows]
+        return jobs if workspaces is None else [j for j in jobs if j["workspace"] in workspaces]
+
+    def next_job(self) -> dict[str, Any] | None:
+        """Take the oldest queued job (marking it running), or None."""
+        with self._tx() as db:
+            row = db.execute(
+                f"SELECT {self._JOB_COLUMNS} FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE jobs SET state = 'running', started = ? WHERE id = ?", (time.time(), row[0]))
+        return self.job(int(row[0]))
+
+    def requeue_interrupted(self) -> int:
+        """Jobs left running by a server that stopped go back to the queue (sync is idempotent)."""
+        with self._tx() as db:
+            return db.execute("UPDATE jobs SET state = 'queued' WHERE state = 'running'").rowcount
+
+    def job_progress(self, job_id: int, progress: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("UPDATE jobs SET progress = ? WHERE id = ?", (json.dumps(progress), job_id))
+
+    def finish_job(self, job_id: int, report: dict[str, Any] | None, error: str | None = None) -> None:
+        state = "failed" if error else "done"
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET state = ?, finished = ?, report = ?, error = ? WHERE id = ?",
+                (state, time.time(), None if report is None else json.dumps(report), error, job_id),
+            )
+
+    def retry_job(self, job_id: int) -> None:
+        self.job(job_id)
+        with self._tx() as db:
+            db.execute(
+                "UPDATE jobs SET state = 'queued', started = NULL, finished = NULL, error = NULL WHERE id = ?",
+                (job_id,),
+            )
+
+
+def _check_name(name: str, what: str) -> None:
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_ ." for c in name) or name.strip() != name:
+        raise UserError(f"'{name}' is not a valid {what} name: use letters, digits, spaces, '-', '_' or '.'")
+    if name.lower() in ("default",) and what == "group":
+        raise ConfigError(f"'{name}' is reserved")

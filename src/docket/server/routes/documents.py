@@ -1,0 +1,272 @@
+"""Documents, uploads, server-side folders and ingestion jobs.
+
+An upload is saved under ``uploads/<workspace>/`` in the knowledge base (one hidden sub-folder per
+access list) and ingested by the background worker: the request returns a job at once. Listing,
+download and export only ever see the documents the caller may read (the store applies the
+caller's access inside its query); a document the caller may not read is "not found".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+
+from docket.errors import NotFoundError, TooLargeError, UserError
+from docket.server.app import ServerState, caller, state
+from docket.server.auth import Caller
+from docket.types import Document
+
+router = APIRouter(prefix="/api", tags=["documents"])
+
+CallerDep = Annotated[Caller, Depends(caller)]
+_BAD_NAME = re.compile(r"[\x00-\x1f/\\]")
+
+
+class SourceBody(BaseModel):
+    path: str
+
+
+def uploads_root(st: ServerState) -> Path:
+    return (st.settings.home / "uploads").resolve()
+
+
+def _upload_folder(st: ServerState, workspace: str, access: tuple[str, ...]) -> Path:
+    folder = uploads_root(st) / workspace
+    if access:  # hidden: the workspace's own folder source skips it; it is a source of its own
+        folder = folder / (".restricted-" + hashlib.sha256(",".join(sorted(access)).encode()).hexdigest()[:16])
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _safe_name(name: str | None) -> str:
+    raw = (name or "").strip()
+    if not raw or _BAD_NAME.search(raw) or raw in (".", "..") or raw.startswith(".") or ".." in raw:
+        raise UserError(f"the file name '{raw}' is not allowed: no folders, no leading dot, no '..'")
+    if len(raw) > 200:
+        raise UserError(f"the file name '{raw[:40]}…' is too long (200 characters at most)")
+    return raw
+
+
+def _parse_access(value: str) -> tuple[str, ...]:
+    out = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        kind, _, name = part.partition(":")
+        if kind not in ("user", "group") or not name:
+            raise UserError(f"access '{part}': write user:EMAIL or group:NAME")
+        out.append(part)
+    return tuple(sorted(out))
+
+
+def _document(st: ServerState, c: Caller, doc_id: str) -> Document:
+    for doc in st.kb.store.documents(access=c.access()):
+        if doc.id == doc_id:
+            return doc
+    raise NotFoundError(f"no document {doc_id}")
+
+
+def _file_of(st: ServerState, doc: Document) -> Path:
+    cfg = st.kb.store.sources().get(doc.source)
+    if cfg is None:
+        raise NotFoundError(f"the source of {doc.path} is gone")
+    root = Path(cfg["path"])
+    path = root if cfg.get("type") == "file" else root / doc.path
+    if not path.is_file():
+        raise NotFoundError(f"{doc.path} is no longer on the server")
+    return path
+
+
+def _doc_dict(st: ServerState, doc: Document) -> dict[str, Any]:
+    cfg = st.kb.store.sources().get(doc.source, {})
+    uploaded = str(cfg.get("path", "")).startswith(str(uploads_root(st)))
+    return {
+        "id": doc.id,
+        "path": doc.path,
+        "title": doc.title,
+        "workspace": doc.workspace,
+        "filetype": doc.filetype,
+        "size": doc.size,
+        "modified": doc.mtime,
+        "tags": list(doc.tags),
+        "access": list(doc.access),
+        "uploaded": uploaded,
+    }
+
+
+@router.get("/documents", summary="Documents the caller may read, with the files that failed")
+def list_documents(request: Request, c: CallerDep, workspace: str | None = None) -> dict[str, Any]:
+    st = state(request)
+    access = c.access(workspace)
+    docs = [_doc_dict(st, d) for d in st.kb.store.documents(access=access)]
+    visible_sources = {
+        name
+        for name, cfg in st.kb.store.sources().items()
+        if access.unrestricted or cfg.get("workspace", "default") in (access.workspaces or ())
+    }
+    failures = [f for f in st.kb.store.failures() if f["source"] in visible_sources]
+    return {"documents": docs, "failures": [{"path": f["path"], "error": f["error"]} for f in failures]}
+
+
+@router.post(
+    "/workspaces/{workspace}/documents", status_code=202, summary="Upload files; ingestion runs in the background"
+)
+async def upload(
+    workspace: str,
+    request: Request,
+    c: CallerDep,
+    files: Annotated[list[UploadFile], File(description="One or more files")],
+    access: Annotated[
+        str, Form(description="Only these may read them: user:EMAIL or group:NAME, comma-separated")
+    ] = "",
+) -> JSONResponse:
+    from docket.ingest.parsers import parser_for
+
+    st = state(request)
+    c.require_role(workspace, "editor")
+    principals = _parse_access(access)
+    limit = int(st.settings.server.max_upload_mb * 1024 * 1024)
+    staged: list[tuple[Path, str]] = []
+    try:
+        for upload_file in files:
+            name = _safe_name(upload_file.filename)
+            parser_for(name)  # UnsupportedFileError (415) names the type
+            tmp = Path(tempfile.mkstemp(prefix="docket-upload-")[1])
+            size = 0
+            with tmp.open("wb") as out:
+                while chunk := await upload_file.read(1024 * 1024):
+                    size += len(chunk)
+                    if size > limit:
+                        raise TooLargeError(
+                            f"{name} is larger than the upload limit of {st.settings.server.max_upload_mb:g} MB "
+                            "(server.max_upload_mb)"
+                        )
+                    out.write(chunk)
+            staged.append((tmp, name))
+        folder = _upload_folder(st, workspace, principals)
+        for tmp, name in staged:
+            shutil.move(str(tmp), folder / name)
+        staged = []
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    names = [_safe_name(f.filename) for f in files]
+    job_id = st.jobs.submit(
+        workspace, c.user.id if c.user else None, [{"path": str(folder), "access": list(principals)}]
+    )
+    st.accounts.audit(c.name, "uploaded", workspace, files=names, job=job_id)
+    return JSONResponse({"job": st.accounts.job(job_id), "files": names}, status_code=202)
+
+
+@router.get("/documents/{doc_id}", summary="One document's details")
+def get_document(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
+    st = state(request)
+    return _doc_dict(st, _document(st, c, doc_id))
+
+
+@router.get("/documents/{doc_id}/download", summary="The original file", response_model=None)
+def download(doc_id: str, request: Request, c: CallerDep) -> FileResponse:
+    st = state(request)
+    doc = _document(st, c, doc_id)
+    return FileResponse(_file_of(st, doc), filename=Path(doc.path).name)
+
+
+@router.get("/documents/{doc_id}/text", summary="The document's extracted text")
+def text(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
+    st = state(request)
+    doc = _document(st, c, doc_id)
+    return {"id": doc.id, "path": doc.path, "text": st.kb.store.document_text(doc.id)}
+
+
+@router.delete("/documents/{doc_id}", summary="Delete an uploaded document and its file")
+def delete_document(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
+    st = state(request)
+    doc = _document(st, c, doc_id)
+    c.require_role(doc.workspace, "editor")
+    path = _file_of(st, doc) if _doc_dict(st, doc)["uploaded"] else None
+    if path is None:
+        raise UserError(f"{doc.path} comes from a folder on the server; remove it there, or remove the source")
+    path.unlink(missing_ok=True)
+    st.kb.store.delete_document(doc.id)
+    st.accounts.audit(c.name, "deleted document", doc.workspace, path=doc.path)
+    return {"deleted": doc.id}
+
+
+@router.post("/documents/{doc_id}/resync", status_code=202, summary="Re-read the document's source")
+def resync(doc_id: str, request: Request, c: CallerDep) -> JSONResponse:
+    st = state(request)
+    doc = _document(st, c, doc_id)
+    c.require_role(doc.workspace, "editor")
+    cfg = st.kb.store.sources()[doc.source]
+    job_id = st.jobs.submit(
+        doc.workspace, c.user.id if c.user else None, [{"path": cfg["path"], "access": cfg.get("access", [])}]
+    )
+    return JSONResponse({"job": st.accounts.job(job_id)}, status_code=202)
+
+
+@router.get("/sources", summary="Folders and files indexed on the server (admins)")
+def sources(request: Request, c: CallerDep) -> dict[str, Any]:
+    c.require_admin()
+    st = state(request)
+    return {"sources": [{"name": n, **cfg} for n, cfg in st.kb.store.sources().items()]}
+
+
+@router.post("/workspaces/{workspace}/sources", status_code=202, summary="Index a folder on the server (admins)")
+def add_source(workspace: str, body: SourceBody, request: Request, c: CallerDep) -> JSONResponse:
+    c.require_admin()
+    st = state(request)
+    st.accounts.workspace(workspace)
+    path = Path(body.path).expanduser()
+    if not path.exists():
+        raise NotFoundError(f"{body.path}: no such file or folder on the server")
+    job_id = st.jobs.submit(workspace, c.user.id if c.user else None, [{"path": str(path.resolve()), "access": []}])
+    st.accounts.audit(c.name, "added source", workspace, path=str(path))
+    return JSONResponse({"job": st.accounts.job(job_id)}, status_code=202)
+
+
+@router.get("/jobs", summary="Ingestion jobs in the caller's workspaces")
+def jobs(
+    request: Request, c: CallerDep, workspace: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> dict[str, Any]:
+    st = state(request)
+    if workspace is not None:
+        c.require_workspace(workspace)
+    scope = [workspace] if workspace else (None if c.workspaces is None and c.is_admin else list(c.workspaces or ()))
+    return {"jobs": st.accounts.jobs(scope, limit)}
+
+
+@router.get("/jobs/{job_id}", summary="One ingestion job: state, progress, per-file errors")
+def job(job_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
+    st = state(request)
+    found = st.accounts.job(job_id)
+    c.require_workspace(found["workspace"])
+    return found
+
+
+@router.post("/jobs/{job_id}/retry", status_code=202, summary="Run a job again (its failed files are retried)")
+def retry(job_id: int, request: Request, c: CallerDep) -> JSONResponse:
+    st = state(request)
+    found = st.accounts.job(job_id)
+    c.require_role(found["workspace"], "editor")
+    st.accounts.retry_job(job_id)
+    st.jobs.wake()
+    return JSONResponse({"job": st.accounts.job(job_id)}, status_code=202)
+
+
+@router.get("/export", summary="A workspace's documents with their text (workspace admins)")
+def export(request: Request, c: CallerDep, workspace: Annotated[str, Query()]) -> dict[str, Any]:
+    st = state(request)
+    c.require_role(workspace, "admin")
+    access = c.access(workspace)
+    docs = []
+    for doc in st.kb.store.documents(access=access):
+        docs.append({**_doc_dict(st, doc), "text": st.kb.store.document_text(doc.id)})
+    return {"workspace": workspace, "documents": docs}

@@ -1,0 +1,296 @@
+// Documents: upload files (drag and drop or pick), follow their indexing live, see what failed
+// and why, download, re-sync or delete a document.
+
+import { api, listOf, withQuery } from "./api.js";
+import { announce, bytes, confirmAction, duration, errorBox, field, fill, h, table, when } from "./dom.js";
+import { icon } from "./icons.js";
+import { can, session } from "./session.js";
+
+const ACTIVE = new Set(["queued", "running"]);
+const POLL_MS = 1000;
+
+function jobProgress(job) {
+  const p = job.progress || {};
+  if (job.state === "queued") return h("progress", { "aria-label": `Job ${job.id} is waiting` });
+  if (job.state !== "running") return null;
+  const total = Number(p.total) || 0;
+  const bar = total
+    ? h("progress", { max: String(total), value: String(p.done || 0), "aria-label": `Job ${job.id} progress` })
+    : h("progress", { "aria-label": `Job ${job.id} progress` });
+  return h(
+    "div",
+    { class: "progress" },
+    bar,
+    h(
+      "small",
+      { class: "muted" },
+      [total ? `${p.done || 0} of ${total} files` : "Reading files", p.file ? ` · ${p.file}` : "", p.eta_seconds ? ` · about ${duration(p.eta_seconds)} left` : ""].join(""),
+    ),
+  );
+}
+
+function jobReport(job) {
+  const r = job.report;
+  if (!r) return null;
+  const counts = ["added", "updated", "unchanged", "deleted"]
+    .filter((k) => r[k])
+    .map((k) => `${r[k]} ${k}`);
+  const failed = r.failed || [];
+  return [
+    h("p", { class: "muted" }, counts.length ? counts.join(" · ") : "Nothing changed."),
+    failed.length
+      ? h(
+          "ul",
+          { class: "failures" },
+          failed.map((f) => h("li", {}, h("span", { class: "path" }, f.path), ": ", f.error)),
+        )
+      : null,
+  ];
+}
+
+const STATE_LABEL = { queued: "Waiting", running: "Indexing", done: "Done", failed: "Failed" };
+
+function jobItem(job, retry) {
+  const failedFiles = (job.report && job.report.failed) || [];
+  const state = job.state === "done" && failedFiles.length ? "done with errors" : STATE_LABEL[job.state] || job.state;
+  return h(
+    "li",
+    { class: `job state-${job.state}`, dataset: { state: job.state, job: String(job.id) } },
+    h(
+      "div",
+      { class: "job-head" },
+      h("strong", {}, `Job ${job.id}`),
+      h("span", { class: `badge ${job.state}` }, state),
+      h("small", { class: "muted" }, when(job.finished || job.started || job.created)),
+    ),
+    jobProgress(job),
+    jobReport(job),
+    job.error ? h("p", { class: "error" }, job.error) : null,
+    job.state === "failed" || failedFiles.length
+      ? h("button", { type: "button", class: "secondary small", onclick: () => retry(job) }, "Retry")
+      : null,
+  );
+}
+
+export async function render(main) {
+  const workspace = session.workspace;
+  const editor = workspace && can("editor");
+  const jobsBox = h("div", { class: "jobs-box" });
+  const docsBox = h("div", { "aria-live": "off" });
+  const failuresBox = h("div");
+  const status = h("p", { class: "muted", role: "status" });
+  let timer = null;
+  let stopped = false;
+  let lastActive = new Set();
+
+  const loadDocuments = async () => {
+    try {
+      const data = await api("GET", withQuery("/api/documents", { workspace }));
+      const docs = listOf(data, "documents");
+      const failures = listOf(data, "failures");
+      fill(
+        docsBox,
+        table(
+          `${docs.length} ${docs.length === 1 ? "document" : "documents"}`,
+          [
+            ["Document", (d) => h("span", {}, h("span", { class: "doc-title" }, d.title || d.path), h("br"), h("small", { class: "path" }, d.path))],
+            ["Type", (d) => d.filetype],
+            ["Size", (d) => bytes(d.size)],
+            ["Modified", (d) => when(d.modified)],
+            ["Actions", (d) => docActions(d)],
+          ],
+          docs,
+          "No documents in this workspace yet.",
+        ),
+      );
+      fill(
+        failuresBox,
+        failures.length
+          ? [
+              h("h2", {}, "Files that could not be read"),
+              h(
+                "ul",
+                { class: "failures" },
+                failures.map((f) => h("li", {}, h("span", { class: "path" }, f.path), ": ", f.error)),
+              ),
+            ]
+          : null,
+      );
+    } catch (err) {
+      fill(docsBox, errorBox(err.message));
+    }
+  };
+
+  const retry = async (job) => {
+    try {
+      await api("POST", `/api/jobs/${job.id}/retry`);
+      lastActive.add(job.id);
+      announce(`Job ${job.id} queued again.`);
+      pollJobs();
+    } catch (err) {
+      announce(err.message, "error");
+    }
+  };
+
+  const pollJobs = async () => {
+    window.clearTimeout(timer);
+    if (stopped) return;
+    let jobs = [];
+    try {
+      jobs = listOf(await api("GET", withQuery("/api/jobs", { workspace, limit: 10 })), "jobs").slice(0, 10);
+    } catch (err) {
+      fill(jobsBox, errorBox(err.message));
+      return;
+    }
+    if (stopped) return;
+    fill(jobsBox, jobs.length ? h("ul", { class: "jobs" }, jobs.map((j) => jobItem(j, retry))) : h("p", { class: "empty" }, "No uploads yet."));
+    const active = new Set(jobs.filter((j) => ACTIVE.has(j.state)).map((j) => j.id));
+    const finished = [...lastActive].filter((id) => !active.has(id));
+    if (finished.length) {
+      for (const id of finished) {
+        const job = jobs.find((j) => j.id === id);
+        if (job) announce(job.state === "failed" ? `Job ${id} failed: ${job.error || ""}` : `Job ${id} is done.`, job.state === "failed" ? "error" : "info");
+      }
+      loadDocuments();
+    }
+    lastActive = active;
+    if (active.size) timer = window.setTimeout(pollJobs, POLL_MS);
+  };
+
+  const docActions = (doc) =>
+    h(
+      "div",
+      { class: "actions" },
+      h("a", { class: "button secondary small", href: `/api/documents/${encodeURIComponent(doc.id)}/download`, download: "" }, "Download", h("span", { class: "sr-only" }, ` ${doc.path}`)),
+      editor
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "secondary small",
+              onclick: async () => {
+                try {
+                  const data = await api("POST", `/api/documents/${encodeURIComponent(doc.id)}/resync`);
+                  if (data && data.job) lastActive.add(data.job.id);
+                  announce(`Re-syncing ${doc.path}.`);
+                  pollJobs();
+                } catch (err) {
+                  announce(err.message, "error");
+                }
+              },
+            },
+            "Re-sync",
+            h("span", { class: "sr-only" }, ` ${doc.path}`),
+          )
+        : null,
+      editor && doc.uploaded !== false
+        ? h(
+            "button",
+            {
+              type: "button",
+              class: "danger small",
+              onclick: async () => {
+                if (!(await confirmAction(`Delete ${doc.path}? Its file and its passages are removed.`))) return;
+                try {
+                  await api("DELETE", `/api/documents/${encodeURIComponent(doc.id)}`);
+                  announce(`Deleted ${doc.path}.`);
+                  loadDocuments();
+                } catch (err) {
+                  announce(err.message, "error");
+                }
+              },
+            },
+            "Delete",
+            h("span", { class: "sr-only" }, ` ${doc.path}`),
+          )
+        : null,
+    );
+
+  const upload = async (files) => {
+    if (!files.length) return;
+    const form = new FormData();
+    for (const file of files) form.append("files", file, file.name);
+    if (access.value.trim()) form.append("access", access.value.trim());
+    status.textContent = `Uploading ${files.length} ${files.length === 1 ? "file" : "files"}…`;
+    try {
+      const data = await api("POST", `/api/workspaces/${encodeURIComponent(workspace)}/documents`, form);
+      status.textContent = `Uploaded; indexing in the background (job ${data.job ? data.job.id : "?"}).`;
+      if (data.job) lastActive.add(data.job.id);
+      fileInput.value = "";
+      pollJobs();
+    } catch (err) {
+      status.textContent = "";
+      announce(`Upload failed: ${err.message}`, "error");
+      fill(uploadError, errorBox(`Upload failed: ${err.message}`));
+    }
+  };
+
+  const fileInput = h("input", { id: "upload-files", type: "file", name: "files", multiple: true });
+  const access = h("input", { id: "upload-access", type: "text", name: "access", placeholder: "user:ann@example.com, group:hr" });
+  const uploadError = h("div");
+  const zone = h(
+    "form",
+    {
+      class: "dropzone",
+      "aria-labelledby": "upload-title",
+      onsubmit: (event) => {
+        event.preventDefault();
+        fill(uploadError);
+        if (!fileInput.files.length) {
+          fill(uploadError, errorBox("Choose one or more files first."));
+          fileInput.focus();
+          return;
+        }
+        upload([...fileInput.files]);
+      },
+    },
+    h("h2", { id: "upload-title" }, icon("upload", 20), " Add documents"),
+    h("p", { class: "muted" }, "Drop files here, or choose them. PDF, Word, PowerPoint, Excel, HTML, Markdown, text, e-mail and more."),
+    field("Files", fileInput),
+    h(
+      "details",
+      { class: "advanced" },
+      h("summary", {}, "Restrict who can read them"),
+      field("Only for", access, "Leave empty for everyone in the workspace. Otherwise user:EMAIL or group:NAME, separated by commas."),
+    ),
+    uploadError,
+    h("button", { type: "submit", class: "primary" }, "Upload"),
+    status,
+  );
+  for (const name of ["dragenter", "dragover"]) {
+    zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    zone.addEventListener(name, (event) => {
+      event.preventDefault();
+      if (name === "dragleave" && zone.contains(event.relatedTarget)) return;
+      zone.classList.remove("dragging");
+    });
+  }
+  zone.addEventListener("drop", (event) => {
+    const files = [...((event.dataTransfer && event.dataTransfer.files) || [])];
+    if (files.length) upload(files);
+  });
+
+  fill(
+    main,
+    h("h1", { tabindex: "-1" }, "Documents"),
+    workspace
+      ? h("p", { class: "muted" }, `In the workspace “${workspace}”.`)
+      : h("p", { class: "notice" }, "Pick or create a workspace to add documents."),
+    editor ? zone : null,
+    workspace
+      ? h("section", { "aria-labelledby": "jobs-title" }, h("h2", { id: "jobs-title" }, "Indexing"), jobsBox)
+      : null,
+    h("section", { "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Indexed documents"), docsBox),
+    failuresBox,
+  );
+  await Promise.all([loadDocuments(), workspace ? pollJobs() : null]);
+  return () => {
+    stopped = true;
+    window.clearTimeout(timer);
+  };
+}

@@ -1,0 +1,230 @@
+"""The REST API route by route: sessions and CSRF, setup, uploads and jobs, admin, errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from docket.config import load_settings
+from docket.server.app import create_app
+from tests.conftest import DEMO
+from tests.server.conftest import Server
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[TestClient]:
+    settings = load_settings(home=tmp_path / "kb", overrides={"server": {"max_upload_mb": 0.01, "login_attempts": 3}})
+    app = create_app(settings)
+    with TestClient(app) as client:
+        yield client
+
+
+def _setup_owner(client: TestClient) -> str:
+    token = client.app.state.docket.setup_token  # type: ignore[attr-defined]
+    r = client.post("/api/setup", json={"token": token, "email": "owner@example.com", "password": "owner-password"})
+    assert r.status_code == 200, r.text
+    return str(r.json()["csrf"])
+
+
+def _wait_for_job(client: TestClient, job_id: int, csrf: str | None = None) -> dict:
+    for _ in range(600):
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+def test_health_and_openapi(server: Server) -> None:
+    assert server.client.get("/healthz").json()["status"] == "ok"
+    assert "/api/ask" in server.client.get("/openapi.json").json()["paths"]
+
+
+def test_every_error_has_one_shape(server: Server) -> None:
+    owner = server.as_("owner")
+    for r in (
+        server.client.get("/api/nothing-here", headers=owner),
+        server.client.post("/api/ask", json={}, headers=owner),
+        server.client.get("/api/search", params={"q": "x"}),
+        server.client.get("/api/documents/unknown", headers=owner),
+        server.client.post("/api/workspaces", json={"name": "x"}, headers=server.as_("ann")),
+    ):
+        body = r.json()
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "status"}
+        assert body["error"]["status"] == r.status_code
+    assert server.client.post("/api/ask", json={}, headers=owner).json()["error"]["message"].startswith("question")
+
+
+def test_an_unknown_workspace_looks_like_one_the_caller_cannot_see(server: Server) -> None:
+    ann = server.as_("ann")
+    hidden = server.client.get("/api/search", params={"q": "refund", "workspace": "hr"}, headers=ann)
+    missing = server.client.get("/api/search", params={"q": "refund", "workspace": "zz"}, headers=ann)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json()["error"]["message"].replace("hr", "?") == missing.json()["error"]["message"].replace("zz", "?")
+
+
+def test_setup_creates_the_owner_once_then_sessions_need_csrf(fresh: TestClient) -> None:
+    assert fresh.get("/api/me").status_code == 401
+    bad = fresh.post("/api/setup", json={"token": "wrong", "email": "o@example.com", "password": "owner-password"})
+    assert bad.status_code == 401
+    csrf = _setup_owner(fresh)
+    me = fresh.get("/api/me").json()
+    assert me["user"]["role"] == "owner" and me["csrf"] == csrf
+    again = fresh.post("/api/setup", json={"token": "x", "email": "p@example.com", "password": "owner-password"})
+    assert again.status_code == 403
+    # a cookie-authenticated change without the CSRF header is refused
+    assert fresh.post("/api/workspaces", json={"name": "Sales"}).status_code == 403
+    created = fresh.post("/api/workspaces", json={"name": "Sales"}, headers={"X-CSRF-Token": csrf})
+    assert created.status_code == 201
+    assert fresh.request("DELETE", "/api/session", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert fresh.get("/api/me").status_code == 401
+
+
+def test_wrong_passwords_are_generic_and_rate_limited(fresh: TestClient) -> None:
+    _setup_owner(fresh)
+    fresh.cookies.clear()
+    unknown = fresh.post("/api/session", json={"email": "nobody@example.com", "password": "whatever1"})
+    wrong = fresh.post("/api/session", json={"email": "owner@example.com", "password": "whatever1"})
+    assert unknown.status_code == wrong.status_code == 401
+    assert unknown.json()["error"]["message"] == wrong.json()["error"]["message"] == "wrong email or password"
+    for _ in range(3):
+        fresh.post("/api/session", json={"email": "owner@example.com", "password": "whatever1"})
+    limited = fresh.post("/api/session", json={"email": "owner@example.com", "password": "owner-password"})
+    assert limited.status_code == 429
+    audit = fresh.app.state.docket.accounts.audit_log()  # type: ignore[attr-defined]
+    assert any(e["action"] == "sign-in failed" for e in audit)
+
+
+def test_upload_runs_in_the_background_and_bad_files_are_refused(fresh: TestClient) -> None:
+    csrf = _setup_owner(fresh)
+    h = {"X-CSRF-Token": csrf}
+    fresh.post("/api/workspaces", json={"name": "Support"}, headers=h)
+    text = (DEMO / "Benefits and Perks" / "Sabbatical.md").read_bytes()
+    r = fresh.post("/api/workspaces/Support/documents", files={"files": ("Sabbatical.md", text)}, headers=h)
+    assert r.status_code == 202
+    job = _wait_for_job(fresh, r.json()["job"]["id"])
+    assert job["state"] == "done" and job["report"]["added"] == 1
+    docs = fresh.get("/api/documents", params={"workspace": "Support"}).json()["documents"]
+    assert [d["path"] for d in docs] == ["Sabbatical.md"] and docs[0]["uploaded"]
+    download = fresh.get(f"/api/documents/{docs[0]['id']}/download")
+    assert download.content == text
+    answer = fresh.post(
+        "/api/ask", json={"question": "When can I take a sabbatical?", "workspace": "Support"}, headers=h
+    )
+    assert answer.json()["citations"][0]["path"] == "Sabbatical.md"
+    fb = fresh.post(
+        "/api/feedback", json={"log_id": answer.json()["log_id"], "rating": 1, "comment": "good"}, headers=h
+    )
+    assert fb.status_code == 200
+    for name, data, status in (
+        ("../evil.md", b"x", 400),
+        ("notes.exe", b"x", 415),
+        ("big.txt", b"x" * 20_000, 413),
+    ):
+        refused = fresh.post("/api/workspaces/Support/documents", files={"files": (name, data)}, headers=h)
+        assert refused.status_code == status, (name, refused.text)
+    assert not any(p.name == "evil.md" for p in Path(fresh.app.state.docket.settings.home).rglob("*"))  # type: ignore[attr-defined]
+    deleted = fresh.request("DELETE", f"/api/documents/{docs[0]['id']}", headers=h)
+    assert deleted.status_code == 200
+    assert fresh.get("/api/documents", params={"workspace": "Support"}).json()["documents"] == []
+
+
+def test_a_failing_file_is_reported_by_its_job(fresh: TestClient) -> None:
+    csrf = _setup_owner(fresh)
+    h = {"X-CSRF-Token": csrf}
+    fresh.post("/api/workspaces", json={"name": "Support"}, headers=h)
+    r = fresh.post("/api/workspaces/Support/documents", files={"files": ("broken.pdf", b"%PDF-1.4 broken")}, headers=h)
+    job = _wait_for_job(fresh, r.json()["job"]["id"])
+    assert job["report"]["failed"][0]["path"] == "broken.pdf"
+    listed = fresh.get("/api/documents", params={"workspace": "Support"}).json()
+    assert listed["failures"][0]["path"] == "broken.pdf"
+    assert fresh.post(f"/api/jobs/{job['id']}/retry", headers=h).status_code == 202
+
+
+def test_roles_decide_who_changes_what(server: Server) -> None:
+    ann = server.as_("ann")
+    assert server.client.post("/api/workspaces", json={"name": "mine"}, headers=ann).status_code == 403
+    upload = server.client.post("/api/workspaces/support/documents", files={"files": ("a.txt", b"hello")}, headers=ann)
+    assert upload.status_code == 403  # members read; editors add documents
+    assert server.client.get("/api/users", headers=ann).status_code == 403
+    assert server.client.get("/api/audit", headers=ann).status_code == 403
+    assert server.client.get("/api/workspaces/support", headers=ann).status_code == 403
+    listed = server.client.get("/api/workspaces", headers=ann).json()["workspaces"]
+    assert [w["name"] for w in listed] == ["support"] and "members" not in listed[0]
+
+
+def test_admin_routes_manage_users_groups_members_and_keys(server: Server) -> None:
+    owner = server.as_("owner")
+    c = server.client
+    user = c.post("/api/users", json={"email": "erin@example.com", "password": "erin-password"}, headers=owner)
+    assert user.status_code == 201
+    assert c.post("/api/groups", json={"name": "finance"}, headers=owner).status_code == 201
+    assert (
+        "erin@example.com"
+        in c.post("/api/groups/finance/members", json={"email": "erin@example.com"}, headers=owner).json()["members"]
+    )
+    ws = c.post("/api/workspaces/hr/members", json={"email": "erin@example.com", "role": "editor"}, headers=owner)
+    assert {"email": "erin@example.com", "role": "editor"} in ws.json()["members"]
+    key = c.post("/api/keys", json={"user": "erin@example.com", "workspaces": ["hr"]}, headers=owner).json()
+    erin = {"Authorization": f"Bearer {key['key']}"}
+    assert c.get("/api/me", headers=erin).json()["workspaces"] == [{"name": "hr", "role": "editor", "public": False}]
+    assert c.post("/api/keys", json={}, headers=erin).status_code == 403  # a scoped key stays in its scope
+    assert c.post("/api/keys", json={"workspaces": ["hr"]}, headers=erin).status_code == 201
+    assert c.request("DELETE", f"/api/keys/{key['id']}", headers=owner).status_code == 200
+    assert c.get("/api/me", headers=erin).status_code == 401
+    disabled = c.patch(f"/api/users/{user.json()['id']}", json={"disabled": True}, headers=owner)
+    assert disabled.json()["disabled"] is True
+    support = c.get("/api/workspaces/support", headers=owner).json()
+    assert support["public"] and "widget.js" in support["widget_snippet"]
+    events = {e["action"] for e in c.get("/api/audit", headers=owner).json()["events"]}
+    assert {"created user", "added to group", "added member", "created API key", "revoked API key"} <= events
+    usage = c.get("/api/usage", headers=owner).json()["workspaces"]
+    assert all({"answers", "cost", "prompt_tokens"} <= set(row) for row in usage)
+
+
+def test_unanswered_questions_are_listed(server: Server) -> None:
+    owner = server.as_("owner")
+    asked = server.client.post("/api/ask", json={"question": "What is the capital of Peru?"}, headers=owner).json()
+    assert asked["abstained"]
+    questions = server.client.get("/api/unanswered", headers=owner).json()["questions"]
+    assert any(q["log_id"] == asked["log_id"] for q in questions)
+    assert all(
+        q["log_id"] != asked["log_id"]
+        for q in server.client.get("/api/unanswered", headers=server.as_("ann")).json()["questions"]
+    )
+
+
+def test_workspace_settings_choose_the_model_add_instructions_and_cap_spending(fresh: TestClient) -> None:
+    csrf = _setup_owner(fresh)
+    h = {"X-CSRF-Token": csrf}
+    fresh.post("/api/workspaces", json={"name": "Support"}, headers=h)
+    text = (DEMO / "Benefits and Perks" / "Sabbatical.md").read_bytes()
+    job = fresh.post("/api/workspaces/Support/documents", files={"files": ("Sabbatical.md", text)}, headers=h)
+    _wait_for_job(fresh, job.json()["job"]["id"])
+    bad = fresh.patch("/api/workspaces/Support", json={"settings": {"colour": "red"}}, headers=h)
+    assert bad.status_code == 400 and "valid: allowed_origins, daily_budget, model, prompt" in bad.text
+    settings = {"model": "fake", "prompt": "Always answer in one sentence."}
+    assert fresh.patch("/api/workspaces/Support", json={"settings": settings}, headers=h).status_code == 200
+    answer = fresh.post(
+        "/api/ask", json={"question": "When can I take a sabbatical?", "workspace": "Support"}, headers=h
+    )
+    assert answer.json()["model"] == "fake:fake"
+    prompt = fresh.get(f"/api/logs/{answer.json()['log_id']}").json()["prompt"]
+    assert "Also, from the business:\nAlways answer in one sentence." in prompt
+    capped = {**settings, "daily_budget": 0}
+    fresh.patch("/api/workspaces/Support", json={"settings": capped}, headers=h)
+    refused = fresh.post(
+        "/api/ask", json={"question": "When can I take a sabbatical?", "workspace": "Support"}, headers=h
+    )
+    assert refused.status_code == 402 and "daily model budget" in refused.json()["error"]["message"]
+
+
+def test_widget_origins_must_be_a_list_of_sites(server: Server) -> None:
+    owner = server.as_("owner")
+    for bad in ("https://example.com", ["example.com"], ["https://example.com/path"]):
+        r = server.client.patch("/api/workspaces/support", json={"settings": {"allowed_origins": bad}}, headers=owner)
+        assert r.status_code == 400, bad
