@@ -1,12 +1,14 @@
 """Run every benchmark and print a Markdown report with the date and the machine.
 
-    python bench/run_all.py [--quick] > bench/out/report.md
+    python bench/run_all.py [--quick] [--answers] > bench/out/report.md
 
 Runs, each in its own process so that one's memory does not affect the next:
 retrieval quality on SciFact (test), Cranfield and the two check sets of make_sets.py, ingestion
 throughput against the embedding
 model alone, and query latency at 100k passages. ``--quick`` limits the query counts and sizes for
-a smoke run. Benchmarks are never part of the test suite; figures go into bench/RESULTS.md.
+a smoke run. ``--answers`` adds answer quality and speed, extractive against the packaged local
+model (bench/answers.py; slow: about half an hour on 2 cores, a few minutes with ``--quick``).
+Benchmarks are never part of the test suite; figures go into bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def run(script: str, *args: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--answers", action="store_true", help="also run bench/answers.py (slow)")
     args = parser.parse_args()
     limit = ["--limit", "50"] if args.quick else []
     lines = [f"## Run of {dt.date.today().isoformat()} — {machine()}", ""]
@@ -87,6 +90,12 @@ def main() -> None:
     b = lat["baseline_fts5_ms"]
     lines.append(f"| baseline: SQLite FTS5 keyword | {b['p50']} / {b['p95']} | |")
     lines += ["", f"FTS5 / Docket keyword p50 ratio: {lat['fts5_over_docket_keyword_p50']}x."]
+    if args.answers:
+        from answers import table
+
+        size = ["--limit", "5", "--removed", "3"] if args.quick else []
+        ans = run("answers.py", *size)
+        lines += ["", "Answers, extractive against the local model (bench/answers.py):", "", table(ans)]
     print("\n".join(lines))
 
 

@@ -257,6 +257,7 @@ class KnowledgeBase:
         started = time.perf_counter()
         cfg = self.settings.answer
         prompts: list[Any] = []
+        replies: list[str] = []
         chat = self._answering_model(model)
         if chat is None and tables:
             chat = self.chat_model()  # raises the "no model configured" error, which says how to set one
@@ -305,6 +306,7 @@ class KnowledgeBase:
                 stream=stream,
                 on_prompt=seen,
                 instructions=instructions,
+                on_reply=replies.append,
             )
         if from_tables is not None:  # the table path was tried and gave up: say so, count its tokens
             spent, more = answer.usage or Usage(), from_tables.usage or Usage()
@@ -313,7 +315,9 @@ class KnowledgeBase:
                 answer, notes=(*answer.notes, *from_tables.notes), usage=usage, model=answer.model or from_tables.model
             )
         answer = self._priced(answer)
-        prompt_text = "\n\n".join(p.render() for p in prompts) if prompts else None
+        # the log keeps every prompt and the model's raw replies, also those a fallback replaced
+        record = [p.render() for p in prompts] + [f"[model reply]\n{r}" for r in replies]
+        prompt_text = "\n\n".join(record) if record else None
         return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
 
     def _log(self, answer: Answer, prompt: str | None, latency_ms: float) -> int:

@@ -112,3 +112,23 @@ def test_a_failing_model_hands_over_to_the_fallback(minilm) -> None:
     backup = FakeChatModel("backup", replies=["New parents get twelve weeks of paid leave. [1]"])
     answer = grounded_answer("How long is parental leave?", HITS, FallbackChat(Down(), backup), minilm)
     assert answer.model == "fake:backup" and not answer.abstained and len(backup.prompts) == 1
+
+
+def test_the_retry_says_what_was_wrong_and_every_reply_is_reported(minilm) -> None:
+    model = FakeChatModel(replies=["Parents get 12 weeks of paid leave.", "Parents get 12 weeks of paid leave [1]."])
+    prompts, replies = [], []
+    answer = grounded_answer(
+        "How long is parental leave?", HITS, model, minilm, on_prompt=prompts.append, on_reply=replies.append
+    )
+    assert answer.citations and answer.citations[0].n == 1
+    assert len(prompts) == 2 and "did not cite the sources" in prompts[1].user
+    assert "did not cite" not in prompts[0].user
+    assert replies == ["Parents get 12 weeks of paid leave.", "Parents get 12 weeks of paid leave [1]."]
+
+
+def test_a_sentence_that_only_points_at_a_source_lends_its_citation_to_the_claim(minilm) -> None:
+    text, citations, _ = check_citations(
+        "New parents get 12 weeks of paid leave. This is stated in the source [1].", HITS, minilm
+    )
+    assert [(c.n, c.supported) for c in citations] == [(1, True)]
+    assert citations[0].quote == "New parents get 12 weeks of paid leave."

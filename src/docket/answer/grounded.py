@@ -27,14 +27,31 @@ from docket.types import Answer, Citation, Hit, Usage
 __all__ = ["check_citations", "grounded_answer"]
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
+RETRY_REMINDER = (
+    "Your previous answer did not cite the sources. Answer again: after every sentence that states "
+    f"a fact, put its source number in square brackets, like [1]. If the sources do not contain the "
+    f"answer, reply exactly: {ABSTAIN_TEXT}"
+)
+
+
+_FILLER = re.compile(
+    r"^\W*(this|that|it|which)?\s*(is|was|are)?\s*(as\s+)?(stated|mentioned|explained|described|shown|noted|"
+    r"according|per|see)\b.{0,40}\b(source|sources|document|documents|passage)s?\W*$",
+    re.IGNORECASE,
+)
 
 
 def _claims(text: str) -> list[str]:
-    """Sentences of an answer, each with the citation markers that follow it ("... report. [1]")."""
+    """Sentences of an answer, each with the citation markers that follow it ("... report. [1]").
+
+    A sentence that only points at a source ("This is stated in the source [1].") lends its
+    citation to the sentence before it, which is the claim being cited.
+    """
     out: list[str] = []
     for start, end in sentence_spans(text):
         piece = text[start:end]
-        if out and not _CITE.sub("", piece).strip(" .,;"):
+        bare = _CITE.sub("", piece).strip(" .,;")
+        if out and (not bare or _FILLER.match(bare)):
             out[-1] = f"{out[-1]} {piece}"
         else:
             out.append(piece)
@@ -103,6 +120,7 @@ def grounded_answer(
     stream: Callable[[str], None] | None = None,
     on_prompt: Callable[[Prompt], None] | None = None,
     instructions: str = "",
+    on_reply: Callable[[str], None] | None = None,
 ) -> Answer:
     """Answer with ``model`` from ``hits``, citations checked; abstain or fall back when needed.
     ``instructions`` are added to the prompt's rules (see :func:`build_prompt`)."""
@@ -130,7 +148,13 @@ def grounded_answer(
     reason = ""
     answered_by = model.name
     for attempt in range(2):
+        if attempt == 1:  # the same prompt would get the same reply: say what was wrong with it
+            prompt = Prompt(system=prompt.system, user=f"{prompt.user}\n\n{RETRY_REMINDER}")
+            if on_prompt is not None:
+                on_prompt(prompt)
         completion = model.complete(prompt, stream=stream if attempt == 0 else None)
+        if on_reply is not None:
+            on_reply(completion.text)
         answered_by = completion.model
         usage = Usage(
             usage.prompt_tokens + completion.usage.prompt_tokens,

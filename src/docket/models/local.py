@@ -104,7 +104,9 @@ class LocalChat:
         self.name = f"local:{path.stem}"
         self.temperature, self.max_tokens = temperature, max_tokens
         try:
-            self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=threads or None, verbose=False)
+            # llama.cpp's own default is half the cores, which leaves a small machine's second core idle
+            n_threads = threads or os.cpu_count() or 1
+            self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.name}: llama.cpp could not load {path}: {exc}") from exc
 
