@@ -43,6 +43,9 @@ class EmbedderSettings(_Section):
     dim: int | None = Field(None, ge=1, description="Vector size of the openai embedder; unset: asked from the server.")
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for the embedding server.")
     max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/5xx and dropped connections.")
+    memory_arena: bool = Field(
+        True, description="Let minilm keep its peak working memory (faster); docket serve turns it off."
+    )
 
 
 class ChunkingSettings(_Section):

@@ -63,7 +63,10 @@ def serve(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    settings = settings_from(home, config, **({"server": overrides} if overrides else {}))
+    layers: dict[str, Any] = {"embedder": {"memory_arena": False}}  # see embedder.memory_arena
+    if overrides:
+        layers["server"] = overrides
+    settings = settings_from(home, config, **layers)
     base = f"http://{settings.server.host}:{settings.server.port}"
 
     def ready(token: str | None) -> None:
