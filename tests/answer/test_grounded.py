@@ -127,7 +127,7 @@ def test_the_retry_says_what_was_wrong_and_every_reply_is_reported(minilm) -> No
 
 
 def test_a_sentence_that_only_points_at_a_source_lends_its_citation_to_the_claim(minilm) -> None:
-    text, citations, _ = check_citations(
+    _, citations, _ = check_citations(
         "New parents get 12 weeks of paid leave. This is stated in the source [1].", HITS, minilm
     )
     assert [(c.n, c.supported) for c in citations] == [(1, True)]

@@ -5,54 +5,29 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
 from tests.cli.test_cli import docket
+from tests.scripted_model import ScriptedModel, scripted_model_server
 
 FILE = "stock.csv"
 ROWS = [("bolt", "hardware", "1,200", "0.05"), ("nut", "hardware", "800", "0.03"), ("glue", "supplies", "15", "4.50")]
 
 
-class ModelServer(BaseHTTPRequestHandler):
-    """An OpenAI-compatible chat endpoint that answers from a script."""
-
-    replies: ClassVar[list[str]] = []
-    prompts: ClassVar[list[str]] = []
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        ModelServer.prompts.append(body["messages"][-1]["content"])
-        text = ModelServer.replies.pop(0) if ModelServer.replies else "I couldn't find this in your documents."
-        payload = json.dumps(
-            {
-                "choices": [{"message": {"role": "assistant", "content": text}}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 10},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ModelServer)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
+def model() -> Iterator[ScriptedModel]:
+    with scripted_model_server() as script:
+        yield script
+
+
+@pytest.fixture
+def server(model: ScriptedModel) -> str:
+    model.replies.clear()
+    model.prompts.clear()
+    return model.url
 
 
 @pytest.fixture
@@ -68,7 +43,6 @@ def home(tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     (kb / "docket.toml").write_text('[embedder]\nname = "fake"\n')
     monkeypatch.setenv("DOCKET_OPENAI_BASE_URL", server)
     monkeypatch.setenv("OPENAI_API_KEY", "test-key")
-    ModelServer.replies, ModelServer.prompts = [], []
     report = json.loads(docket("ingest", str(docs), "--home", str(kb), "--json").stdout)
     assert report["added"] == 1 and report["warnings"] == []
     return kb
@@ -80,8 +54,8 @@ def expected_units(home: Path, category: str) -> int:
         return sum(int(r["Units"].replace(",", "")) for r in csv.DictReader(f) if r["Category"] == category)
 
 
-def test_ask_json_carries_the_sql_and_rows(home: Path) -> None:
-    ModelServer.replies = ["```sql\nSELECT SUM(units) AS total_units FROM stock WHERE category = 'hardware'\n```"]
+def test_ask_json_carries_the_sql_and_rows(model: ScriptedModel, home: Path) -> None:
+    model.replies[:] = ["```sql\nSELECT SUM(units) AS total_units FROM stock WHERE category = 'hardware'\n```"]
     out = json.loads(
         docket(
             "ask", "How many units of hardware do we hold?", "--model", "openai:m", "--home", str(home), "--json"
@@ -93,11 +67,11 @@ def test_ask_json_carries_the_sql_and_rows(home: Path) -> None:
     assert out["table"]["sql"].startswith("SELECT SUM(units)") and out["table"]["tables"] == ["stock"]
     assert out["answer"] == f"Total units: {expected:,} [1]"
     assert out["citations"][0]["path"] == FILE and out["citations"][0]["location"]["label"] == "rows 2-4"
-    assert "CREATE TABLE stock" in ModelServer.prompts[0] and "units INTEGER" in ModelServer.prompts[0]
+    assert "CREATE TABLE stock" in model.prompts[0] and "units INTEGER" in model.prompts[0]
 
 
-def test_ask_shows_the_sql_and_the_rows_to_people(home: Path) -> None:
-    ModelServer.replies = [
+def test_ask_shows_the_sql_and_the_rows_to_people(model: ScriptedModel, home: Path) -> None:
+    model.replies[:] = [
         "```sql\nSELECT category, SUM(units) AS units FROM stock GROUP BY category ORDER BY category\n```"
     ]
     out = docket("ask", "Total units per category?", "--model", "openai:m", "--home", str(home)).stdout
@@ -107,19 +81,19 @@ def test_ask_shows_the_sql_and_the_rows_to_people(home: Path) -> None:
     assert f"[1] {FILE}" in out
 
 
-def test_no_sql_keeps_the_ordinary_answer(home: Path) -> None:
+def test_no_sql_keeps_the_ordinary_answer(model: ScriptedModel, home: Path) -> None:
     out = json.loads(
         docket(
             "ask", "How many units of hardware?", "--no-sql", "--model", "openai:m", "--home", str(home), "--json"
         ).stdout
     )
     assert out["method"] != "sql" and "table" not in out
-    assert not any("CREATE TABLE" in p for p in ModelServer.prompts)
+    assert not any("CREATE TABLE" in p for p in model.prompts)
 
 
-def test_sql_forces_the_table_path_and_a_failure_falls_back(home: Path) -> None:
-    ModelServer.replies = ["```sql\nSELECT nope FROM stock\n```", "```sql\nSELECT still_nope FROM stock\n```"]
+def test_sql_forces_the_table_path_and_a_failure_falls_back(model: ScriptedModel, home: Path) -> None:
+    model.replies[:] = ["```sql\nSELECT nope FROM stock\n```", "```sql\nSELECT still_nope FROM stock\n```"]
     out = json.loads(docket("ask", "Glue stock", "--sql", "--model", "openai:m", "--home", str(home), "--json").stdout)
     assert out["method"] != "sql"
     assert any("the SQL query failed twice (no such column: still_nope)" in n for n in out["notes"])
-    assert sum("CREATE TABLE" in p for p in ModelServer.prompts) == 2
+    assert sum("CREATE TABLE" in p for p in model.prompts) == 2

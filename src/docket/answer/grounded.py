@@ -24,7 +24,7 @@ from docket.protocols import ChatModel, Embedder
 from docket.sentences import sentence_spans
 from docket.types import Answer, Citation, Hit, Usage
 
-__all__ = ["check_citations", "grounded_answer"]
+__all__ = ["check_citations", "claims", "grounded_answer"]
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
 RETRY_REMINDER = (
@@ -34,6 +34,7 @@ RETRY_REMINDER = (
 )
 
 
+_LEADING_CITES = re.compile(r"(?:\s*\[\d{1,3}\])+")
 _FILLER = re.compile(
     r"^\W*(this|that|it|which)?\s*(is|was|are)?\s*(as\s+)?(stated|mentioned|explained|described|shown|noted|"
     r"according|per|see)\b.{0,40}\b(source|sources|document|documents|passage)s?\W*$",
@@ -41,20 +42,23 @@ _FILLER = re.compile(
 )
 
 
-def _claims(text: str) -> list[str]:
-    """Sentences of an answer, each with the citation markers that follow it ("... report. [1]").
-
-    A sentence that only points at a source ("This is stated in the source [1].") lends its
-    citation to the sentence before it, which is the claim being cited.
-    """
+def claims(text: str) -> list[str]:
+    """Sentences of an answer, each with its citation markers: those after its end (``... report [1].``)
+    and those that open the next piece (``... report. [1] Next``, as extractive answers write them).
+    A sentence that only points at a source ("This is stated in the source [1].") belongs to the
+    sentence before it, which is the claim being cited."""
     out: list[str] = []
     for start, end in sentence_spans(text):
         piece = text[start:end]
+        lead = _LEADING_CITES.match(piece)
+        if lead and out:
+            out[-1] = f"{out[-1]} {lead.group(0).strip()}"
+            piece = piece[lead.end() :].strip()
         bare = _CITE.sub("", piece).strip(" .,;")
-        if out and (not bare or _FILLER.match(bare)):
-            out[-1] = f"{out[-1]} {piece}"
-        else:
+        if bare and not (out and _FILLER.match(bare)):
             out.append(piece)
+        elif piece and out:
+            out[-1] = f"{out[-1]} {piece}"
     return out
 
 
@@ -77,7 +81,7 @@ def check_citations(
         text = re.sub(r" +([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
     citations: list[Citation] = []
     unsupported = 0
-    for sentence in _claims(text):
+    for sentence in claims(text):
         numbers = list(dict.fromkeys(int(n) for n in _CITE.findall(sentence)))
         claim = _CITE.sub("", sentence).strip()
         for n in numbers:

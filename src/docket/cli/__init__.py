@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from docket.cli import admin, chat, documents, ingest, logs, search, server
+from docket.cli import workflows as workflows_cli
 
 app = typer.Typer(
     name="docket",
@@ -31,6 +32,8 @@ app.add_typer(server.users_app, name="users")
 app.add_typer(server.groups_app, name="groups")
 app.add_typer(server.workspaces_app, name="workspaces")
 app.add_typer(server.keys_app, name="keys")
+app.command()(workflows_cli.run)
+app.add_typer(workflows_cli.workflows_app, name="workflows")
 
 
 def main() -> None:

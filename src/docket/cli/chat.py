@@ -12,6 +12,8 @@ from docket.cli.common import (
     ConfigOption,
     HomeOption,
     JsonOption,
+    ModelOption,
+    ShowPromptOption,
     Streamer,
     console,
     emit_json,
@@ -31,12 +33,8 @@ def chat(
     ] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="Continue the conversation with this id.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List stored conversations and exit.")] = False,
-    model: Annotated[
-        str | None, typer.Option("--model", help="Answer with a model, e.g. openai:gpt-4o-mini or local.")
-    ] = None,
-    show_prompt: Annotated[
-        bool, typer.Option("--show-prompt", help="Print exactly what is sent to the model.")
-    ] = False,
+    model: ModelOption = None,
+    show_prompt: ShowPromptOption = False,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,

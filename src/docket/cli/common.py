@@ -29,6 +29,15 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="Use this model, e.g. openai:gpt-4o-mini, anthropic:MODEL or local (default: model.name)."
+    ),
+]
+ShowPromptOption = Annotated[
+    bool, typer.Option("--show-prompt", help="Print exactly what is sent to the model (stderr).")
+]
 
 console = Console(soft_wrap=True, emoji=False)
 err_console = Console(stderr=True, soft_wrap=True, emoji=False)

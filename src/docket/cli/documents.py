@@ -11,6 +11,8 @@ from docket.cli.common import (
     ConfigOption,
     HomeOption,
     JsonOption,
+    ModelOption,
+    ShowPromptOption,
     Streamer,
     console,
     emit_json,
@@ -33,12 +35,8 @@ def progress_printer(enabled: bool) -> Callable[[int, int, str], None]:
 @handle_errors
 def summarize(
     files: Annotated[list[str], typer.Argument(help="Indexed document paths (or their ends), or files on disk.")],
-    model: Annotated[
-        str | None, typer.Option("--model", help="Summarise with a model, e.g. openai:gpt-4o-mini or local.")
-    ] = None,
-    show_prompt: Annotated[
-        bool, typer.Option("--show-prompt", help="Print exactly what is sent to the model.")
-    ] = False,
+    model: ModelOption = None,
+    show_prompt: ShowPromptOption = False,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,

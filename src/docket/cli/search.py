@@ -12,6 +12,8 @@ from docket.cli.common import (
     ConfigOption,
     HomeOption,
     JsonOption,
+    ModelOption,
+    ShowPromptOption,
     Streamer,
     console,
     emit_json,
@@ -118,12 +120,8 @@ def print_answer(answer: Any, text_shown: bool = False) -> None:
 @handle_errors
 def ask(
     question: Annotated[str, typer.Argument(help="A question about your documents.")],
-    model: Annotated[
-        str | None, typer.Option("--model", help="Generate the answer with a model, e.g. openai:gpt-4o-mini.")
-    ] = None,
-    show_prompt: Annotated[
-        bool, typer.Option("--show-prompt", help="Print exactly what is sent to the model.")
-    ] = False,
+    model: ModelOption = None,
+    show_prompt: ShowPromptOption = False,
     path: PathGlob = None,
     filetype: FileType = None,
     since: Since = None,
