@@ -341,6 +341,7 @@ class KnowledgeBase:
                 "completion_tokens": usage.completion_tokens if usage else 0,
                 "cost": usage.cost if usage else None,
                 "latency_ms": latency_ms,
+                "confidence": answer.confidence,
             }
         )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from docket.cli import admin, chat, documents, ingest, logs, search, server
+from docket.cli import check as check_cli
+from docket.cli import evals as evals_cli
 from docket.cli import workflows as workflows_cli
 
 app = typer.Typer(
@@ -32,6 +34,10 @@ app.add_typer(server.users_app, name="users")
 app.add_typer(server.groups_app, name="groups")
 app.add_typer(server.workspaces_app, name="workspaces")
 app.add_typer(server.keys_app, name="keys")
+app.add_typer(evals_cli.eval_app, name="eval")
+app.command("check")(check_cli.check)
+app.command("gaps")(check_cli.gaps)
+
 app.command()(workflows_cli.run)
 app.add_typer(workflows_cli.workflows_app, name="workflows")
 

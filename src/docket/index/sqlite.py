@@ -88,7 +88,8 @@ CREATE TABLE IF NOT EXISTS answer_log (
     prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     cost REAL,
-    latency_ms REAL NOT NULL
+    latency_ms REAL NOT NULL,
+    confidence REAL
 );
 CREATE TABLE IF NOT EXISTS conversations (
     id TEXT PRIMARY KEY,
@@ -132,6 +133,9 @@ class SqliteStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(_SCHEMA)
+            logged = {row[1] for row in self._db.execute("PRAGMA table_info(answer_log)")}
+            if "confidence" not in logged:  # knowledge bases from before answers logged their confidence
+                self._db.execute("ALTER TABLE answer_log ADD COLUMN confidence REAL")
             self._db.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -407,7 +411,7 @@ class SqliteStore:
     # ------------------------------------------------------------------ answer log
     _LOG_COLUMNS = (
         "id, at, question, answer, abstained, method, model, prompt, sources, citations, notes, "
-        "prompt_tokens, completion_tokens, cost, latency_ms"
+        "prompt_tokens, completion_tokens, cost, latency_ms, confidence"
     )
 
     def log_answer(self, record: Mapping[str, Any]) -> int:

@@ -169,9 +169,9 @@ def create_app(
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "documents": kb.store.stats()["documents"]}
 
-    from docket.server.routes import admin, answers, documents, openai_api, public, session, web
+    from docket.server.routes import admin, answers, documents, gaps, openai_api, public, session, web
 
-    for module in (session, answers, documents, admin, openai_api, public, web):
+    for module in (session, answers, gaps, documents, admin, openai_api, public, web):
         app.include_router(module.router)
     return app
 

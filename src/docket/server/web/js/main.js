@@ -19,6 +19,7 @@ import * as chat from "./chat.js";
 import * as search from "./search.js";
 import * as documents from "./documents.js";
 import * as admin from "./admin.js";
+import * as gaps from "./gaps.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -29,6 +30,7 @@ const VIEWS = [
   { path: "search", label: "Search", render: search.render, show: () => true },
   { path: "documents", label: "Documents", render: documents.render, show: () => true },
   { path: "unanswered", label: "Unanswered", render: admin.renderUnanswered, show: adminSomewhere },
+  { path: "gaps", label: "Knowledge gaps", render: gaps.render, show: adminSomewhere },
   { path: "admin/workspaces", label: "Workspaces", render: admin.renderWorkspaces, show: adminSomewhere, group: "admin" },
   { path: "admin/users", label: "Users", render: admin.renderUsers, show: isServerAdmin, group: "admin" },
   { path: "admin/groups", label: "Groups", render: admin.renderGroups, show: isServerAdmin, group: "admin" },
