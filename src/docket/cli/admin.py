@@ -17,9 +17,9 @@ from docket.cli.common import (
     emit_json,
     handle_errors,
     open_kb,
+    progress_bar,
     settings_from,
 )
-from docket.cli.ingest import progress_bar
 
 sources_app = typer.Typer(help="List and remove the folders and files a knowledge base indexes.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)

@@ -57,7 +57,7 @@ def check(
 ) -> None:
     """The reality check: the model alone, Docket, and variants on one test set; an HTML report
     with charts, failures by cause and a verdict with next steps."""
-    from docket.cli.evals import _bar
+    from docket.cli.common import progress_bar
     from docket.evals.check import parse_variants, run_check
     from docket.evals.datasets import load_test_set
     from docket.evals.report import write_report
@@ -73,11 +73,11 @@ def check(
     output.mkdir(parents=True, exist_ok=True)
     with KnowledgeBase(settings) as kb:
         if data.corpus is not None:
-            with _bar("Indexing", live) as bar:
+            with progress_bar(live, "Indexing") as bar:
                 index_corpus(kb, data, progress=bar)
         elif not kb.store.stats().get("documents"):
             raise UserError("the knowledge base has no documents: run `docket ingest PATH` first (or give --home)")
-        with _bar("Checking", live) as bar:
+        with progress_bar(live, "Checking") as bar:
 
             def progress(variant: str, done: int, total: int, text: str) -> None:
                 if bar is not None:

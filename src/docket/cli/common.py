@@ -130,3 +130,29 @@ class Streamer:
         if self.parts:
             sys.stdout.write("\n\n")
             sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str = "Indexing") -> Iterator[Callable[[int, int, str], None] | None]:
+    """A progress bar with ETA on stderr (``update(done, total, text)``), or nothing when stderr
+    is not a terminal."""
+    if not enabled or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}", style="dim"),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def update(done: int, total: int, text: str) -> None:
+            bar.update(task, completed=done, total=total, description=text[-60:])
+
+        yield update

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +19,7 @@ from docket.cli.common import (
     emit_json,
     err_console,
     handle_errors,
+    progress_bar,
     prompt_printer,
     settings_from,
 )
@@ -60,31 +59,6 @@ ABOUT = {
     "cost.prompt_tokens": "prompt tokens per answer",
     "cost.completion_tokens": "completion tokens per answer",
 }
-
-
-@contextmanager
-def _bar(label: str, enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A progress bar on stderr, or nothing when stderr is not a terminal."""
-    if not enabled or not err_console.is_terminal:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn(f"[bold]{label}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}", style="dim"),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("", total=None)
-
-        def update(done: int, total: int, text: str) -> None:
-            bar.update(task, completed=done, total=total, description=text[:60])
-
-        yield update
 
 
 def _fmt(value: Any) -> str:
@@ -241,11 +215,11 @@ def run(
     live = not as_json
     with KnowledgeBase(settings) as kb:
         if data.corpus is not None:
-            with _bar("Indexing", live) as progress:
+            with progress_bar(live, "Indexing") as progress:
                 index_corpus(kb, data, progress=progress)
         elif not kb.store.stats().get("documents"):
             raise UserError("the knowledge base has no documents: run `docket ingest PATH` first (or give --home)")
-        with _bar("Evaluating", live) as progress:
+        with progress_bar(live, "Evaluating") as progress:
             report = run_eval(
                 kb,
                 data,
@@ -308,7 +282,7 @@ def generate(
     with KnowledgeBase(settings_from(home, config)) as kb:
         if not kb.store.stats().get("documents"):
             raise UserError("the knowledge base has no documents: run `docket ingest PATH` first (or give --home)")
-        with _bar("Drafting", not as_json and model is not None) as progress:
+        with progress_bar(not as_json and model is not None, "Drafting") as progress:
             data = generate_test_set(
                 kb,
                 n,

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from docket.cli.common import (
     ConfigOption,
@@ -23,33 +20,11 @@ from docket.cli.common import (
     err_console,
     handle_errors,
     open_kb,
+    progress_bar,
 )
 from docket.errors import UserError
 
 DEMO_QUESTION = "How many weeks of paid parental leave does Clef offer?"
-
-
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[int, int, str], None] | None]:
-    """A progress bar with ETA on stderr, or nothing when output is not a terminal."""
-    if not enabled or not err_console.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn("[bold]Indexing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        TextColumn("{task.description}", style="dim"),
-        console=err_console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("", total=None)
-
-        def update(done: int, total: int, path: str) -> None:
-            bar.update(task, completed=done, total=total, description=path[-60:])
-
-        yield update
 
 
 def print_report(report: Any) -> None:
