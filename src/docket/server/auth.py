@@ -55,7 +55,7 @@ class Caller:
             return Access(workspaces=(workspace,), principals=principals, all_documents=self.is_admin)
         if self.is_admin and self.workspaces is None:
             return Access.owner()
-        return Access(workspaces=self.workspaces or (), principals=principals)
+        return Access(workspaces=self.workspaces or (), principals=principals, all_documents=self.is_admin)
 
     def require_workspace(self, workspace: str) -> None:
         """404 — not 403 — for a workspace the caller may not see: its existence stays private."""
