@@ -116,7 +116,6 @@ def test_validate_reports_file_line_and_field(tmp_path: Path) -> None:
 
 def test_list_shows_builtins_and_steps() -> None:
     listed = json.loads(docket("workflows", "list", "--json").stdout)
-    assert {"report", "extract"} <= {w["name"] for w in listed["workflows"]}
-    assert {"retrieve", "generate", "extract", "classify", "compute", "chart", "render", "condition"} == set(
-        listed["steps"]
-    )
+    assert {"report", "extract", "ticket-triage", "support-reply"} <= {w["name"] for w in listed["workflows"]}
+    steps = {"retrieve", "generate", "answer", "extract", "classify", "compute", "chart", "render", "condition"}
+    assert steps | {"compose"} == set(listed["steps"])

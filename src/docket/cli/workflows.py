@@ -31,7 +31,9 @@ def _params(spec: Path | None, schema: str | None, param: list[str] | None) -> d
 
 @handle_errors
 def run(
-    workflow: Annotated[str, typer.Argument(help="A built-in workflow (report, extract) or a workflow file FILE.yml.")],
+    workflow: Annotated[
+        str, typer.Argument(help="A built-in workflow (docket workflows list) or a workflow file FILE.yml.")
+    ],
     input: Annotated[str, typer.Option("--input", help="A file, a folder (one item per file) or - for stdin.")],
     output: Annotated[
         Path | None,

@@ -7,8 +7,9 @@ variables ``inputs`` (the item), ``params`` (the run's parameters), ``steps`` (e
 id; each is also a variable of its own name) and ``model`` (the model's name, or None).
 
 Model steps (``generate``, ``extract``, ``classify``) send a :class:`~docket.answer.prompts.Prompt`
-and record it, with the reply, tokens and time, in the context for the run log. The data steps
-(``compute``, ``chart``, ``render``) live in :mod:`docket.workflows.data_steps`.
+and record it, with the reply, tokens and time, in the context for the run log; ``answer`` asks the
+knowledge base (cited, citations checked). ``compose`` builds an object from earlier outputs. The
+data steps (``compute``, ``chart``, ``render``) live in :mod:`docket.workflows.data_steps`.
 """
 
 from __future__ import annotations
@@ -431,3 +432,89 @@ class ConditionStep:
         if not holds and self.fail is not None:
             raise StepFailed(ctx.render(self.fail))
         return holds
+
+
+ANSWER_INSTRUCTIONS = (
+    "Write in a friendly, professional tone. Promise nothing beyond what the documents state: "
+    "no refunds, discounts, dates or exceptions they do not give."
+)
+
+
+@STEPS.register("answer")
+@pdataclass(frozen=True, config=STEP_CONFIG)
+class AnswerStep:
+    """A cited answer from the knowledge base (``kb.ask``): ``question`` (a template) is answered
+    with the run's model, its citations checked, and ``instructions`` added to the prompt's rules.
+    Output: ``{text, citations, confidence, abstained}``; ``abstained`` is true when the documents
+    do not cover the question."""
+
+    question: str = "{{ inputs.text }}"
+    instructions: str = ANSWER_INSTRUCTIONS
+    needs_model = True
+
+    def problems(self, earlier: set[str]) -> list[Problem]:
+        return _templates(question=self.question, instructions=self.instructions)
+
+    def run(self, ctx: StepContext) -> Any:
+        if ctx.kb is None:
+            raise StepFailed("answer needs a knowledge base")
+        if ctx.model is None:
+            raise ModelNotConfiguredError(NO_MODEL_MESSAGE)
+        question = ctx.render(self.question).strip()
+        if not question:
+            raise StepFailed("the question is empty")
+        prompts: list[Any] = []
+        started = time.perf_counter()
+        answer = ctx.kb().ask(
+            question, model=ctx.model, instructions=ctx.render(self.instructions), on_prompt=prompts.append
+        )
+        usage = answer.usage
+        ctx.calls.append(
+            {
+                "step": ctx.step_id,
+                "prompt": "\n\n".join(p.render() for p in prompts),
+                "reply": answer.text,
+                "model": answer.model,
+                "prompt_tokens": usage.prompt_tokens if usage else 0,
+                "completion_tokens": usage.completion_tokens if usage else 0,
+                "seconds": round(time.perf_counter() - started, 4),
+            }
+        )
+        ctx.notes.extend(f"{ctx.step_id}: {note}" for note in answer.notes)
+        return {
+            "text": answer.text,
+            "citations": [c.to_dict() for c in answer.citations],
+            "confidence": round(answer.confidence, 4),
+            "abstained": answer.abstained,
+        }
+
+
+@STEPS.register("compose")
+@pdataclass(frozen=True, config=STEP_CONFIG)
+class ComposeStep:
+    """An object built from earlier outputs: ``fields`` maps each key to a Jinja2 expression
+    (``team: "params['team_' ~ triage.category]"``). Typically the last step, giving the result."""
+
+    fields: dict[str, str]
+    needs_model = False
+
+    def problems(self, earlier: set[str]) -> list[Problem]:
+        problems: list[Problem] = []
+        if not self.fields:
+            problems.append(("fields", "give at least one field (name: expression)", 0))
+        for name, expression in self.fields.items():
+            error = template_error(expression, expression=True)
+            if error:
+                problems.append((f"fields.{name}", *error))
+        return problems
+
+    def run(self, ctx: StepContext) -> Any:
+        variables = ctx.variables()
+        return {name: _plain(evaluate(expression, variables)) for name, expression in self.fields.items()}
+
+
+def _plain(value: Any) -> Any:
+    """None for a Jinja2 undefined value (a missing key), else the value."""
+    from jinja2 import Undefined
+
+    return None if isinstance(value, Undefined) else value
