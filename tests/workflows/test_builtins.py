@@ -39,13 +39,16 @@ def _tickets(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name", ["ticket-triage", "support-reply"])
+MODEL_BUILTINS = ["ticket-triage", "support-reply", "call-to-crm", "sales-followup", "extract"]
+
+
+@pytest.mark.parametrize("name", MODEL_BUILTINS)
 def test_builtin_definitions_validate(name: str) -> None:
     flow = load_workflow(BUILTIN / f"{name}.yml")  # what `docket workflows validate` runs
     assert flow.name == name and flow.needs_model
 
 
-@pytest.mark.parametrize("name", ["ticket-triage", "support-reply"])
+@pytest.mark.parametrize("name", MODEL_BUILTINS)
 def test_builtins_without_a_model_fail_fast(name: str) -> None:
     with pytest.raises(ModelNotConfiguredError, match="--model openai:MODEL"):
         run_workflow(resolve_workflow(name), "-")
