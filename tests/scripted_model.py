@@ -11,6 +11,20 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, data: object, headers: dict[str, str] | None = None
+) -> None:
+    """Answer a request of a loopback test server with ``data`` as JSON."""
+    payload = json.dumps(data).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    for k, v in (headers or {}).items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 @dataclass
 class ScriptedModel:
     url: str  # the base URL, ending in /v1
@@ -31,17 +45,14 @@ def scripted_model_server(default: str = "I couldn't find this in your documents
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             script.prompts.append(body["messages"][-1]["content"])
             text = script.replies.pop(0) if script.replies else script.default
-            payload = json.dumps(
+            send_json(
+                self,
+                200,
                 {
                     "choices": [{"message": {"role": "assistant", "content": text}}],
                     "usage": {"prompt_tokens": 100, "completion_tokens": 10},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+                },
+            )
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     script.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"

@@ -16,6 +16,7 @@ pytest.importorskip("anthropic")
 from docket.answer.prompts import Prompt
 from docket.errors import ModelError
 from docket.models.anthropic_messages import AnthropicChat
+from tests.scripted_model import send_json
 
 PROMPT = Prompt(system="Answer from the sources.", user="Question: how long is leave?")
 
@@ -41,14 +42,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, data: dict, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, data, headers)
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -15,6 +15,7 @@ import pytest
 from docket.answer.prompts import Prompt
 from docket.errors import ModelError
 from docket.models.openai_compat import OpenAICompatChat
+from tests.scripted_model import send_json
 
 PROMPT = Prompt(system="Answer from the sources.", user="Question: how long is leave?")
 
@@ -27,14 +28,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def _json(self, status: int, data: dict, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(data).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, data, headers)
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
