@@ -19,7 +19,9 @@
     │   └── UnsupportedFileError (415)      a file type Docket does not parse
     ├── IndexMismatchError (409)            the index was built with another embedder
     └── BackendError (502)                  a store or model backend failed at run time
-        └── ModelError (502)                a language model call failed (key, server, model name)
+        ├── ModelError (502)                a language model call failed (key, server, model name)
+        ├── DatabaseError (502)             the database server is unreachable, refuses, or is too new
+        └── SourceError (502)               a remote source (website, mailbox, database) could not be read
 
 Each class carries ``status`` (an HTTP status) so the CLI and the server render them the same way.
 Third-party exceptions are translated at the backend boundary with ``raise ... from exc``.
@@ -32,6 +34,7 @@ __all__ = [
     "BackendError",
     "BudgetExceededError",
     "ConfigError",
+    "DatabaseError",
     "DocketError",
     "ForbiddenError",
     "IndexMismatchError",
@@ -42,6 +45,7 @@ __all__ = [
     "ParseError",
     "PathNotFoundError",
     "RateLimitedError",
+    "SourceError",
     "TooLargeError",
     "UnknownBackendError",
     "UnsupportedFileError",
@@ -153,6 +157,14 @@ class ModelNotConfiguredError(UserError):
 
 class ModelError(BackendError):
     code = "model_error"
+
+
+class DatabaseError(BackendError):
+    code = "database_error"
+
+
+class SourceError(BackendError):
+    code = "source_error"
 
 
 class BudgetExceededError(UserError):
