@@ -6,6 +6,7 @@ the tests skip."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -142,3 +143,23 @@ def test_a_server_that_does_not_answer_in_time_is_a_model_error(llama_server: st
             chat.complete(PROMPT)
         chat.close()
     assert len(proxy.arrivals) == 1
+
+
+def test_a_schema_keeps_even_a_tiny_model_to_valid_json(llama_server: str) -> None:
+    from docket.workflows.steps import schema_problem
+
+    schema = {
+        "type": "object",
+        "properties": {"vendor": {"type": "string"}, "total": {"type": "number"}},
+        "required": ["vendor", "total"],
+        "additionalProperties": False,
+    }
+    prompt = Prompt(
+        system="You extract data from an invoice into JSON.",
+        user="Invoice from Acme Supplies Ltd. Amount due: 1,250.00 EUR.",
+        schema=schema,
+    )
+    chat = OpenAICompatChat("local", base_url=llama_server, max_tokens=96)
+    result = chat.complete(prompt)
+    chat.close()
+    assert schema_problem(schema, json.loads(result.text)) is None

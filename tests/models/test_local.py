@@ -56,14 +56,17 @@ _RUN_LOCAL = """
 import json, sys
 from docket.answer.prompts import Prompt
 from docket.models.local import LocalChat
-chat = LocalChat(sys.argv[1], n_ctx=512, max_tokens=16)
+chat = LocalChat(sys.argv[1], n_ctx=512, max_tokens=48)
 prompt = Prompt(system="You are helpful.", user="Say hello.")
 result = chat.complete(prompt)
+schema = {"type": "object", "properties": {"greeting": {"type": "string"}}, "required": ["greeting"]}
+shaped = chat.complete(Prompt(system="You are helpful.", user="Greet me in JSON.", schema=schema))
 pieces = []
 streamed = chat.complete(prompt, stream=pieces.append)
 chat.close()
 print(json.dumps({"text": result.text, "model": result.model, "prompt_tokens": result.usage.prompt_tokens,
-                  "completion_tokens": result.usage.completion_tokens, "pieces": pieces, "streamed": streamed.text}))
+                  "completion_tokens": result.usage.completion_tokens, "pieces": pieces, "streamed": streamed.text,
+                  "shaped": json.loads(shaped.text)}))
 """
 
 
@@ -80,6 +83,7 @@ def test_a_gguf_file_runs_in_process_with_usage_and_streaming() -> None:
     assert result["text"].strip() and result["model"] == "local:SmolLM2-135M-Instruct.Q4_1"
     assert result["prompt_tokens"] > 0 and result["completion_tokens"] > 0
     assert result["pieces"] and "".join(result["pieces"]) == result["streamed"]
+    assert isinstance(result["shaped"]["greeting"], str)  # the schema became a grammar
 
 
 def test_a_missing_gguf_path_is_a_clear_error(tmp_path: Path) -> None:

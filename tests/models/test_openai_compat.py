@@ -43,6 +43,11 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
         if model == "slow":
             time.sleep(1.5)
+        wanted = (body.get("response_format") or {}).get("type")
+        if model == "json-object-only" and wanted == "json_schema":
+            return self._json(422, {"error": {"message": "response_format.type: unknown value json_schema"}})
+        if model == "no-formats" and wanted is not None:
+            return self._json(400, {"error": {"message": "Unrecognized request argument: response_format"}})
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -159,3 +164,36 @@ def test_docket_ask_with_an_openai_compatible_server(server: str, tmp_path, monk
     assert answer["citations"][0]["n"] == 1 and isinstance(answer["citations"][0]["supported"], bool)
     shown = subprocess.run([*run, "config", "show", "--json"], env=env, check=True, capture_output=True, text=True)
     assert "sk-test" not in shown.stdout and json.loads(shown.stdout)["model"]["base_url"] == server
+
+
+SCHEMA = {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]}
+
+
+def test_a_schema_is_asked_for_in_the_first_form_the_server_accepts_and_remembered(server: str) -> None:
+    prompt = Prompt(system="Extract.", user="Total: 12", schema=SCHEMA)
+    chat = OpenAICompatChat("json-object-only", base_url=server, max_retries=0)
+    first = len(Handler.bodies)
+    chat.complete(prompt)
+    chat.complete(prompt)
+    chat.close()
+    sent = [b["response_format"] for b in Handler.bodies[first:]]
+    # OpenAI's json_schema refused once, then llama.cpp's json_object + schema for every call
+    assert sent[0] == {"type": "json_schema", "json_schema": {"name": "reply", "schema": SCHEMA}}
+    assert sent[1:] == [{"type": "json_object", "schema": SCHEMA}] * 2
+
+
+def test_a_server_without_structured_output_gets_the_schema_in_the_prompt_only(server: str) -> None:
+    chat = OpenAICompatChat("no-formats", base_url=server, max_retries=0)
+    result = chat.complete(Prompt(system="Extract.", user="Total: 12", schema=SCHEMA))
+    again_from = len(Handler.bodies)
+    chat.complete(Prompt(system="Extract.", user="Total: 13", schema=SCHEMA))
+    chat.close()
+    assert result.text == "Twelve weeks [1]."
+    assert "response_format" not in Handler.bodies[-1] and len(Handler.bodies) == again_from + 1
+
+
+def test_a_prompt_without_a_schema_sends_no_response_format(server: str) -> None:
+    chat = OpenAICompatChat("ok", base_url=server)
+    chat.complete(PROMPT)
+    chat.close()
+    assert "response_format" not in Handler.bodies[-1]

@@ -7,9 +7,11 @@ are neutralised so a document cannot close its own source block and pose as the 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 from docket.answer.extractive import ABSTAIN_TEXT
 from docket.types import Hit
@@ -30,10 +32,16 @@ _TAG = re.compile(r"</?\s*source\b[^>]*>", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Prompt:
-    """A chat prompt: the system instructions and the user message, as sent."""
+    """A chat prompt: the system instructions and the user message, as sent.
+
+    ``schema``, when set, is a JSON schema the reply must follow: providers that can constrain
+    their output to it (OpenAI-compatible servers' ``response_format``, llama.cpp's grammars) do,
+    so even a small model replies with valid JSON; the others get the schema in the message only.
+    """
 
     system: str
     user: str
+    schema: dict[str, Any] | None = None
 
     @property
     def messages(self) -> list[dict[str, str]]:
@@ -41,7 +49,10 @@ class Prompt:
 
     def render(self) -> str:
         """The whole prompt as text, for ``--show-prompt`` and logs."""
-        return f"[system]\n{self.system}\n\n[user]\n{self.user}"
+        text = f"[system]\n{self.system}\n\n[user]\n{self.user}"
+        if self.schema is not None:
+            text += f"\n\n[reply format]\nJSON following this schema:\n{json.dumps(self.schema, sort_keys=True)}"
+        return text
 
 
 def _source(n: int, hit: Hit) -> str:

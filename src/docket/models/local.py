@@ -117,6 +117,8 @@ class LocalChat:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        if getattr(prompt, "schema", None) is not None:  # a grammar keeps the reply to the schema
+            kwargs["response_format"] = {"type": "json_object", "schema": prompt.schema}
         if stream is None:
             result: Any = self._llm.create_chat_completion(**kwargs)
             text = result["choices"][0]["message"]["content"] or ""

@@ -128,9 +128,25 @@ class OpenAICompatChat:
         self.temperature, self.max_tokens = temperature, max_tokens
         self._http = OpenAICompatClient(self.name, model, base_url, api_key, timeout, max_retries, backoff, transport)
         self.base_url = self._http.base_url
+        self._formats = list(RESPONSE_FORMATS)  # those this server has not refused yet
 
     def _post(self, body: dict[str, Any], stream: bool) -> httpx.Response:
         return self._http.post("/chat/completions", body, stream=stream)
+
+    def _post_formatted(self, body: dict[str, Any], schema: dict[str, Any] | None, stream: bool) -> httpx.Response:
+        """POST asking for a reply that follows ``schema`` in the first way this server accepts:
+        OpenAI's ``json_schema``, then ``json_object`` with a schema (llama-cpp-python, vLLM's
+        older form), then the schema in the prompt only. A refusal is remembered."""
+        while schema is not None and self._formats:
+            body["response_format"] = self._formats[0](schema)
+            try:
+                return self._post(body, stream=stream)
+            except ModelError as exc:
+                if not _refused_format(exc):
+                    raise
+                self._formats.pop(0)
+        body.pop("response_format", None)
+        return self._post(body, stream=stream)
 
     def complete(self, prompt: Prompt, stream: Callable[[str], None] | None = None) -> Completion:
         started = time.perf_counter()
@@ -140,8 +156,9 @@ class OpenAICompatChat:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        schema = getattr(prompt, "schema", None)
         if stream is None:
-            response = self._post(body, stream=False)
+            response = self._post_formatted(body, schema, stream=False)
             try:
                 data = response.json()
                 text = data["choices"][0]["message"]["content"] or ""
@@ -151,7 +168,7 @@ class OpenAICompatChat:
         else:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-            text, usage = self._stream(self._post(body, stream=True), stream)
+            text, usage = self._stream(self._post_formatted(body, schema, stream=True), stream)
         return Completion(
             text=text,
             model=self.name,
@@ -187,6 +204,19 @@ class OpenAICompatChat:
 
     def close(self) -> None:
         self._http.close()
+
+
+RESPONSE_FORMATS: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (
+    lambda schema: {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}},
+    lambda schema: {"type": "json_object", "schema": schema},
+)
+
+
+def _refused_format(exc: ModelError) -> bool:
+    """The server does not take that form of ``response_format``: a 400/422 answer, or any error
+    naming the field (llama-cpp-python's server answers an unknown form with a 500)."""
+    message = str(exc)
+    return ": HTTP 400:" in message or ": HTTP 422:" in message or "response_format" in message
 
 
 def _retry_after(response: httpx.Response) -> float | None:
