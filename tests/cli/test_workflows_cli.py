@@ -118,4 +118,4 @@ def test_list_shows_builtins_and_steps() -> None:
     listed = json.loads(docket("workflows", "list", "--json").stdout)
     assert {"report", "extract", "ticket-triage", "support-reply"} <= {w["name"] for w in listed["workflows"]}
     steps = {"retrieve", "generate", "answer", "extract", "classify", "compute", "chart", "render", "condition"}
-    assert steps | {"compose"} == set(listed["steps"])
+    assert steps | {"compose", "review", "webhook"} == set(listed["steps"])

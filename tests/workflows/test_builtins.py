@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +102,39 @@ def test_triage_labels_each_row_and_maps_the_team(tmp_path: Path) -> None:
     first = model.prompts[0].user
     assert "Subject: Double charge" in first and "From: ana@example.com" in first and '"urgent"' in first
     assert "From:" not in model.prompts[1].user and "Subject:" not in model.prompts[2].user
+
+
+def test_triage_runs_over_each_message_of_a_mailbox_file(tmp_path: Path) -> None:
+    import mailbox
+    from email.message import EmailMessage
+
+    box_path = tmp_path / "support.mbox"
+    box = mailbox.mbox(str(box_path))
+    for subject, sender, body, attachment in [
+        ("Double charge", "ana@example.com", "I was charged twice for March.", None),
+        ("Broken export", "bo@example.com", "Exports fail, see the log attached.", "ERROR export timed out"),
+    ]:
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = subject, sender, "support@example.com"
+        message.set_content(body)
+        if attachment:
+            message.add_attachment(attachment.encode(), maintype="text", subtype="plain", filename="log.txt")
+        box.add(message)
+    box.close()
+    model = FakeChatModel(
+        replies=[_labels("billing", "normal", "negative", "en"), _labels("technical", "high", "negative", "en")]
+    )
+    out = tmp_path / "out.csv"
+    summary = run_workflow(resolve_workflow("ticket-triage"), str(box_path), model=model, output=out)
+    assert summary.failed == [] and summary.ok == 2
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [(r["message"], r["category"], r["team"]) for r in rows] == [
+        ("1", "billing", "billing"),
+        ("2", "technical", "support-engineering"),
+    ]
+    first, second = (p.user for p in model.prompts)
+    assert "Subject: Double charge" in first and "From: ana@example.com" in first
+    assert "Subject: Broken export" in second and "ERROR export timed out" in second  # the attachment is read
 
 
 def test_triage_repairs_a_label_outside_the_set_then_fails_the_item(tmp_path: Path) -> None:

@@ -83,3 +83,16 @@ def test_two_digit_years_are_read_as_dates(tmp_path: Path) -> None:
     data.write_text("ORDERDATE,SALES\n2/24/03,10\n12/1/04,5\n")
     table = load_table(data)
     assert table.query("SELECT ORDERDATE FROM data")["rows"] == [["2003-02-24"], ["2004-12-01"]]
+
+
+def test_sums_and_averages_round_half_up_on_the_decimal_value(tmp_path: Path) -> None:
+    from docket.workflows.report import Metric, ReportSpec, load_table, report_queries
+
+    data = tmp_path / "d.csv"
+    data.write_text("Line,Sales,Units\nA,0.145,1\nA,0.14,2\nB,1.005,3\nB,1.005,4\n")
+    table = load_table(data)
+    metrics = [Metric(name="revenue", column="Sales"), Metric(name="mean", column="Sales", agg="avg")]
+    spec = ReportSpec(metrics=[*metrics, Metric(name="units", column="Units")], breakdowns=["Line"])
+    queries = dict(report_queries(spec, table))
+    # 0.145 + 0.14 is 0.285 and 1.005 is 1.005 in decimal: half up, though the floats are a hair under
+    assert table.query(queries["By Line"])["rows"] == [["B", 2.01, 1.01, 7], ["A", 0.29, 0.14, 3]]

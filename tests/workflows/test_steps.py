@@ -29,7 +29,7 @@ def _docs(tmp_path: Path, n: int) -> Path:
 
 
 def test_extract_valid_repaired_and_failed_items(tmp_path: Path) -> None:
-    bad = {**INVOICE, "total": "121 euros"}
+    bad = {**INVOICE, "total": "about a hundred"}  # "121 euros" would be read as 121 without asking again
     model = FakeChatModel(
         replies=[
             "```json\n" + json.dumps(INVOICE) + "\n```",  # inv0: valid at once
@@ -48,15 +48,24 @@ def test_extract_valid_repaired_and_failed_items(tmp_path: Path) -> None:
         {
             "item": "inv2.txt",
             "error": "step 'fields' (extract): the model's output does not match the schema after one repair: "
-            "total: '121 euros' is not of type 'number', 'null'",
+            "total: 'about a hundred' is not of type 'number', 'null'",
         }
     ]
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["path"] for r in rows] == ["inv0.txt", "inv1.txt"]
     assert rows[1]["total"] == 121.0
     repair = model.prompts[2].user
-    assert "It is not valid: total: '121 euros' is not of type" in repair
+    assert "It is not valid: total: 'about a hundred' is not of type" in repair
     assert "<document>\nInvoice INV-1 from Acme Ltd." in model.prompts[1].user
+
+
+def test_extract_repairs_the_form_of_a_reply_without_asking_again(tmp_path: Path) -> None:
+    sloppy = {**INVOICE, "date": "March 1, 2024", "total": "EUR 121.00", "tax": "", "currency": "€"}
+    model = FakeChatModel(replies=[json.dumps(sloppy)])
+    summary = run_workflow(resolve_workflow("extract"), str(_docs(tmp_path, 1)), model=model)
+    assert summary.failed == [] and len(model.prompts) == 1
+    row = summary.results[0]
+    assert (row["date"], row["total"], row["tax"], row["currency"]) == ("2024-03-01", 121.0, None, "EUR")
 
 
 def test_classify_retries_once_then_fails(tmp_path: Path) -> None:
@@ -100,3 +109,19 @@ def test_narrative_with_invented_figures_is_retried_then_dropped(tmp_path: Path)
     assert len(model.prompts) == 2 and "12%" in model.prompts[1].user
     assert "Revenue rose by 999" not in html and "text was dropped" in html
     assert summary.ok == 1 and any("dropped" in n for n in summary.notes)
+
+
+def test_a_failing_model_leaves_the_optional_narrative_out_not_the_report(tmp_path: Path) -> None:
+    from docket.errors import ModelError
+
+    class Down(FakeChatModel):
+        def complete(self, prompt: object, stream: object = None) -> object:
+            raise ModelError("openai:local at http://127.0.0.1:9/v1: no answer within 60s")
+
+    data, spec = _sales(tmp_path)
+    summary = run_workflow(
+        resolve_workflow("report"), str(data), model=Down(), params={"spec": str(spec)}, output=tmp_path / "out"
+    )
+    assert summary.ok == 1 and (tmp_path / "out" / "report.pdf").is_file()
+    assert "<table" in (tmp_path / "out" / "report.html").read_text()
+    assert any("left out, the model call failed: openai:local" in n for n in summary.notes)

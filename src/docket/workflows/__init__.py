@@ -11,6 +11,7 @@ from pathlib import Path
 
 import docket.workflows.data_steps  # noqa: F401  (registers compute, chart, render)
 from docket.errors import UserError
+from docket.workflows import review_steps  # noqa: F401  (registers review, webhook)
 from docket.workflows.runner import RunSummary, items_from, run_workflow
 from docket.workflows.spec import Workflow, WorkflowError, load_workflow, parse_workflow
 from docket.workflows.steps import STEPS

@@ -1,8 +1,9 @@
-"""The steps that need no model: ``compute`` (SQL over a CSV/XLSX file), ``chart`` (matplotlib
-PNG/SVG) and ``render`` (HTML, Markdown, PDF, DOCX)."""
+"""The steps that need no model: ``compute`` (SQL in DuckDB over CSV/XLSX files, SQLite and
+PostgreSQL tables), ``chart`` (matplotlib PNG/SVG) and ``render`` (HTML, Markdown, PDF, DOCX)."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -15,53 +16,126 @@ from docket.workflows.steps import STEP_CONFIG, STEPS, Problem, StepContext, Ste
 
 __all__ = ["ChartStep", "ComputeStep", "RenderStep"]
 
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_SELECT = re.compile(r"\s*\(?\s*(select|with|from|values)\b", re.I)
+_SOURCE_KINDS = ("sqlite", "postgres")
+
 
 @STEPS.register("compute")
 @pdataclass(frozen=True, config=STEP_CONFIG)
 class ComputeStep:
-    """Figures by SQL over one spreadsheet, loaded as table ``table``: the ``queries`` given
-    (title → SELECT), or those a ``report`` spec file asks for. Output: ``{"title", "tables":
-    [{"title", "columns", "rows", "sql"}]}``."""
+    """Figures by SQL (DuckDB, in memory) over tables loaded from ``tables`` (name → a CSV/XLSX
+    file, ``{sqlite: FILE, table|query}`` or ``{postgres: URL, table|query}``) and/or one
+    spreadsheet ``data`` loaded as table ``table`` (the default when ``tables`` is not given):
+    the ``queries`` given (title → SELECT), or those a ``report`` spec file asks for (over
+    ``table``). Each query is one SELECT with no access to files, stopped after ``timeout``
+    seconds, at most ``max_rows`` rows. Output: ``{"title", "file", "tables": [{"title",
+    "columns", "rows", "sql"}]}``."""
 
-    data: str = "{{ inputs.path }}"
+    data: str | None = None
     table: str = "data"
+    tables: dict[str, str | dict[str, str]] = Field(default_factory=dict)
     queries: dict[str, str] = Field(default_factory=dict)
     report: str | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    max_rows: int = Field(default=10_000, ge=1)
     needs_model = False
 
     def problems(self, earlier: set[str]) -> list[Problem]:
         problems = _templates(data=self.data, report=self.report)
         if not self.queries and self.report is None:
             problems.append(("queries", "give queries (title: SELECT ...) or a report spec (report: FILE)", 0))
-        if not re.fullmatch(r"[A-Za-z_]\w*", self.table):
+        if not _NAME.fullmatch(self.table):
             problems.append(("table", "a table name is letters, digits and _", 0))
         for title, sql in self.queries.items():
-            if not re.match(r"\s*(select|with)\b", sql, re.I):
+            if not _SELECT.match(sql):
                 problems.append((f"queries.{title}", "a query is one SELECT (or WITH ... SELECT) statement", 0))
+        for name, source in self.tables.items():
+            problems += _source_problems(f"tables.{name}", source)
+            if not _NAME.fullmatch(name):
+                problems.append((f"tables.{name}", "a table name is letters, digits and _", 0))
+            elif name == self.table and self.data is not None:
+                problems.append((f"tables.{name}", f"'data' is already loaded as table '{name}'", 0))
+        if self.report is not None and self.tables and self.data is None and self.table not in self.tables:
+            problems.append(("table", f"the report reads table '{self.table}': name one of tables", 0))
         return problems
 
     def run(self, ctx: StepContext) -> Any:
-        from docket.workflows.report import load_report_spec, load_table, report_queries
+        from docket.workflows.report import Database, DataTable, load_report_spec, read_sheet, report_queries
 
-        data = Path(ctx.render(self.data))
-        table = load_table(data if data.is_absolute() else ctx.base_dir / data, self.table)
-        queries = list(self.queries.items())
-        title = None
-        if self.report is not None:
-            spec_path = Path(ctx.render(self.report))
-            spec = load_report_spec(spec_path if spec_path.is_absolute() else ctx.base_dir / spec_path)
-            queries += report_queries(spec, table)
-            title = spec.title
-        tables = []
-        for name, sql in queries:
-            _read_only(sql)
-            tables.append({"title": name, **table.query(sql)})
-        return {"title": title, "file": str(data), "tables": tables}
+        database = Database()
+        try:
+            data = None
+            if self.data is not None or not self.tables:
+                data = _path(ctx, self.data or "{{ inputs.path }}")
+                database.add(self.table, *read_sheet(data))
+            for name, source in self.tables.items():
+                database.add(name, *_read_source(ctx, name, source, self.timeout))
+            database.lock()
+            queries = list(self.queries.items())
+            title = None
+            if self.report is not None:
+                spec = load_report_spec(_path(ctx, self.report))
+                queries += report_queries(spec, DataTable(database, self.table))
+                title = spec.title
+            tables = [
+                {"title": name, **database.query(sql, name, self.timeout, self.max_rows)} for name, sql in queries
+            ]
+        finally:
+            database.close()
+        return {"title": title, "file": None if data is None else str(data), "tables": tables}
 
 
-def _read_only(sql: str) -> None:
-    if not re.match(r"\s*(select|with)\b", sql, re.I) or ";" in sql.strip().rstrip(";"):
-        raise UserError(f"compute runs one read-only SELECT per query, not: {sql[:80]}")
+def _path(ctx: StepContext, template: str) -> Path:
+    path = Path(ctx.render(template))
+    return path if path.is_absolute() else ctx.base_dir / path
+
+
+def _source_problems(where: str, source: str | dict[str, str]) -> list[Problem]:
+    if isinstance(source, str):
+        return _templates(**{where: source})
+    kinds = [k for k in _SOURCE_KINDS if k in source]
+    reads = [k for k in ("table", "query") if k in source]
+    unknown = sorted(set(source) - {*_SOURCE_KINDS, "table", "query"})
+    problems: list[Problem] = []
+    if unknown:
+        problems.append((where, f"unknown key(s) {', '.join(unknown)}. Valid keys: sqlite, postgres, table, query", 0))
+    if len(kinds) != 1:
+        problems.append((where, "give a file (a CSV/XLSX path), {sqlite: FILE, ...} or {postgres: URL, ...}", 0))
+    if len(reads) != 1:
+        problems.append((where, "give table: NAME or query: SELECT ... (one of them)", 0))
+    if "query" in source and not _SELECT.match(source["query"]):
+        problems.append((f"{where}.query", "a query is one SELECT (or WITH ... SELECT) statement", 0))
+    if "table" in source and not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)?", source["table"]):
+        problems.append((f"{where}.table", "a table name is letters, digits and _ (postgres: schema.table)", 0))
+    for key in ("sqlite", "postgres"):
+        if key in source:
+            problems += _templates(**{f"{where}.{key}": source[key]})
+    return problems
+
+
+def _read_source(
+    ctx: StepContext, name: str, source: str | dict[str, str], timeout: float
+) -> tuple[list[str], list[list[Any]]]:
+    """The header and columns of one ``tables:`` entry."""
+    from docket.workflows.report import read_postgres, read_sheet, read_sqlite
+
+    if isinstance(source, str):
+        path = _path(ctx, source)
+        if path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
+            raise UserError(f"tables.{name}: for a SQLite file write {{sqlite: {source}, table: NAME}}")
+        return read_sheet(path)
+    table, query = source.get("table"), source.get("query")
+    if "sqlite" in source:
+        return read_sqlite(_path(ctx, source["sqlite"]), table, query, timeout)
+    if "postgres" in source:
+        url = ctx.render(source["postgres"])
+        if url.startswith("env:"):
+            url = os.environ.get(url[4:], "")
+            if not url:
+                raise UserError(f"tables.{name}: the environment variable {source['postgres'][4:]} is not set")
+        return read_postgres(url, table, query, timeout)
+    raise UserError(f"tables.{name}: give a file, {{sqlite: FILE, table: NAME}} or {{postgres: URL, table: NAME}}")
 
 
 @STEPS.register("chart")
@@ -122,6 +196,9 @@ def _draw(table: dict[str, Any], path: Path, fmt: str) -> None:
     if over_time:
         ax.plot(labels, values, marker="o")
         ax.set_xlabel(label)
+        if len(labels) > 8:  # months of two years: slanted labels, every few of them
+            ax.set_xticks(range(0, len(labels), max(1, len(labels) // 12)))
+            ax.tick_params(axis="x", labelrotation=45)
     else:
         ax.barh(labels[::-1], values[::-1])
         ax.set_xlabel(metric)

@@ -1,7 +1,8 @@
 """Running a workflow over its input: items, per-item errors, resume, results and the run log.
 
-The input is split into items: a folder gives one per file (``path``, ``text``), a CSV one per row
-(its columns, plus ``row``), a JSONL file one per line, any other file one item; a workflow with
+The input is split into items: a folder gives one per file (``path``, ``text``; emails also
+``subject``, ``from``, ``date``), a CSV one per row (its columns, plus ``row``), a JSONL file one
+per line, an mbox file one per message, any other file one item; a workflow with
 ``batch: false`` takes the whole input as one item (``path``). Each item runs the steps in order;
 an item that fails is recorded with the step and the reason, and the batch goes on.
 
@@ -28,6 +29,8 @@ from typing import Any
 from docket.errors import DocketError, ModelNotConfiguredError, ParseError, UserError
 from docket.models.chat import NO_MODEL_MESSAGE
 from docket.protocols import ChatModel
+from docket.types import Access
+from docket.workflows.review import QueueOpener, ReviewQueue
 from docket.workflows.spec import Workflow
 from docket.workflows.steps import StepContext, StepFailed, evaluate, schema_problem
 
@@ -78,7 +81,47 @@ def _digest(data: bytes) -> str:
 def _document(path: Path, shown: str) -> dict[str, Any]:
     from docket.ingest.parsers import parse_bytes
 
-    return {"path": shown, "text": parse_bytes(path.read_bytes(), path.name).text}
+    data = path.read_bytes()
+    item = {"path": shown, "text": parse_bytes(data, path.name).text}
+    if path.suffix.lower() == ".eml":
+        item.update(_headers(data))
+    return item
+
+
+def _headers(message: bytes) -> dict[str, str]:
+    """``subject``, ``from`` and ``date`` of an email, for workflows over a mailbox (ticket-triage)."""
+    from email import policy
+    from email.parser import BytesHeaderParser
+
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(message)
+    return {name: str(headers[name]) for name in ("subject", "from", "date") if headers[name] is not None}
+
+
+def _mbox_items(path: Path) -> list[Item]:
+    """One item per message of an mbox file: ``subject``, ``from``, ``date`` and ``text`` (the body
+    and the text of its attachments, as ingestion reads them)."""
+    import mailbox
+
+    from docket.ingest.parsers import parse_bytes
+
+    box = mailbox.mbox(str(path), create=False)
+    items = []
+    try:
+        for n, message in enumerate(box, start=1):
+            data = message.as_bytes()
+
+            def load(data: bytes = data, n: int = n) -> dict[str, Any]:
+                return {
+                    "path": f"{path.name}#{n}",
+                    "message": n,
+                    **_headers(data),
+                    "text": parse_bytes(data, "m.eml").text,
+                }
+
+            items.append(Item(f"message {n}", {"message": n}, _digest(data), load))
+    finally:
+        box.close()
+    return items
 
 
 def items_from(source: str, workflow: Workflow, stdin: Any = None) -> list[Item]:
@@ -103,6 +146,8 @@ def items_from(source: str, workflow: Workflow, stdin: Any = None) -> list[Item]
         return _csv_items(path.read_bytes())
     if suffix == ".jsonl":
         return _lines_or_text(path.read_text(encoding="utf-8"), jsonl=True)
+    if suffix == ".mbox":
+        return _mbox_items(path)
     return [_file_item(path, path.name)]
 
 
@@ -172,8 +217,13 @@ def run_workflow(
     price: Sequence[float] | None = None,
     progress: Progress | None = None,
     stdin: Any = None,
+    access: Access | None = None,
+    workspace: str | None = None,
+    reviews: ReviewQueue | None = None,
 ) -> RunSummary:
-    """Run ``workflow`` over the items of ``source``; see the module docstring."""
+    """Run ``workflow`` over the items of ``source``; see the module docstring. ``access`` is
+    what its retrieval may read (default: the local owner's everything) in ``workspace``.
+    ``reviews`` is where review steps park drafts (default: ``reviews.db`` in the knowledge base's home)."""
     if model is None and workflow.needs_model:
         raise ModelNotConfiguredError(f"workflow '{workflow.name}': {NO_MODEL_MESSAGE}")
     params = {**workflow.params, **(params or {})}
@@ -199,6 +249,7 @@ def run_workflow(
         }
     )
     started = time.perf_counter()
+    queue = QueueOpener(reviews, kb)
     records: list[tuple[int, Any]] = []
     tokens = [0, 0]
     for index, item in enumerate(items):
@@ -210,7 +261,17 @@ def run_workflow(
             summary.skipped += 1
             summary.ok += 1
             continue
-        ctx = StepContext(inputs={}, params=params, model=model, base_dir=base_dir, output_dir=output_dir, kb=kb)
+        ctx = StepContext(
+            inputs={},
+            params=params,
+            model=model,
+            base_dir=base_dir,
+            output_dir=output_dir,
+            kb=kb,
+            access=access if access is not None else Access.owner(),
+            workspace=workspace,
+            reviews=queue.slot(workflow.name, run_id, item.id),
+        )
         record, error = _run_item(workflow, item, ctx, log)
         for call in ctx.calls:
             tokens[0] += call["prompt_tokens"]
@@ -222,6 +283,7 @@ def run_workflow(
         else:
             summary.failed.append({"item": item.id, "error": error})
         _append_progress(progress_file, item, record, error)
+    queue.close()
     if progress is not None:
         progress(len(items), len(items), "")
     results = [r for _, r in sorted(records, key=lambda x: x[0])]

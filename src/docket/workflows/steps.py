@@ -26,10 +26,11 @@ from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass as pdataclass
 
 from docket.answer.prompts import Prompt
-from docket.errors import MissingExtraError, ModelNotConfiguredError, UserError
+from docket.errors import BudgetExceededError, MissingExtraError, ModelError, ModelNotConfiguredError, UserError
 from docket.models.chat import NO_MODEL_MESSAGE
 from docket.protocols import ChatModel
 from docket.registry import Registry
+from docket.types import Access
 
 __all__ = [
     "BUILTIN_SCHEMAS",
@@ -72,6 +73,9 @@ class StepContext:
     base_dir: Path = field(default_factory=Path.cwd)
     output_dir: Path | None = None
     kb: Any = None  # a callable returning the KnowledgeBase, for retrieve
+    access: Access = field(default_factory=Access.owner)  # what retrieve and answer may read
+    workspace: str | None = None  # the workspace the run belongs to (None: the local knowledge base)
+    reviews: Any = None  # a ReviewSlot: where review steps park drafts (docket.workflows.review)
     step_id: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -237,7 +241,7 @@ class RetrieveStep:
     def run(self, ctx: StepContext) -> Any:
         if ctx.kb is None:
             raise StepFailed("retrieve needs a knowledge base")
-        hits = ctx.kb().search(ctx.render(self.query), k=self.k)
+        hits = ctx.kb().search(ctx.render(self.query), k=self.k, access=ctx.access)
         return [{"path": h.path, "location": h.location.label(), "text": h.text, "score": h.score} for h in hits]
 
 
@@ -248,7 +252,8 @@ GENERATE_SYSTEM = "You write for a small business. Follow the instructions exact
 @pdataclass(frozen=True, config=STEP_CONFIG)
 class GenerateStep:
     """Text from the model: ``prompt`` (and ``system``) are templates. With ``optional: true`` the
-    step is skipped (output None) when no model is configured. ``numbers_from`` names a step whose
+    step is skipped (output None) when no model is configured, and left out with a note when the
+    model call fails. ``numbers_from`` names a step whose
     figures are the only numbers the text may quote: otherwise one retry, then the text is dropped
     with a note."""
 
@@ -272,6 +277,15 @@ class GenerateStep:
             if self.optional:
                 return None
             raise ModelNotConfiguredError(NO_MODEL_MESSAGE)
+        if not self.optional:
+            return self._generate(ctx)
+        try:
+            return self._generate(ctx)
+        except (ModelError, BudgetExceededError) as exc:  # an optional text never fails the item
+            ctx.notes.append(f"{ctx.step_id}: left out, the model call failed: {exc}")
+            return None
+
+    def _generate(self, ctx: StepContext) -> Any:
         prompt = Prompt(system=ctx.render(self.system), user=ctx.render(self.prompt))
         text = ctx.complete(prompt).strip()
         if self.numbers_from is None:
@@ -341,6 +355,7 @@ class ExtractStep:
         prompt = Prompt(
             system=EXTRACT_SYSTEM + extra,
             user=f"JSON schema:\n{json.dumps(schema, indent=1)}\n\n<document>\n{document}\n</document>\n\nJSON:",
+            schema=schema,
         )
         reply = ctx.complete(prompt)
         value, error = _checked(reply, schema)
@@ -350,6 +365,7 @@ class ExtractStep:
             system=prompt.system,
             user=f"{prompt.user}\n\nYour previous reply was:\n{reply}\n\nIt is not valid: {error}\n"
             "Reply again with only the corrected JSON object.",
+            schema=schema,
         )
         value, error = _checked(ctx.complete(repair), schema)
         if error is None:
@@ -358,11 +374,20 @@ class ExtractStep:
 
 
 def _checked(reply: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
+    """The reply's JSON and how it breaks ``schema`` (None: it fits). A reply that breaks it only
+    in form ("" for null, "1,250.00" for a number, a spelled-out date) is repaired by
+    :func:`~docket.workflows.coerce.coerce` without asking the model again."""
+    from docket.workflows.coerce import coerce
+
     try:
         value = parse_json_reply(reply)
     except ValueError as exc:
         return None, f"not JSON ({exc})"
-    return value, schema_problem(schema, value)
+    problem = schema_problem(schema, value)
+    if problem is None:
+        return value, None
+    repaired = coerce(value, schema)
+    return (repaired, None) if schema_problem(schema, repaired) is None else (value, problem)
 
 
 CLASSIFY_SYSTEM = """You classify a business text into exactly one of the labels you are given.
@@ -466,7 +491,11 @@ class AnswerStep:
         prompts: list[Any] = []
         started = time.perf_counter()
         answer = ctx.kb().ask(
-            question, model=ctx.model, instructions=ctx.render(self.instructions), on_prompt=prompts.append
+            question,
+            model=ctx.model,
+            instructions=ctx.render(self.instructions),
+            on_prompt=prompts.append,
+            access=ctx.access,
         )
         usage = answer.usage
         ctx.calls.append(

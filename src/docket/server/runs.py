@@ -1,0 +1,413 @@
+"""Workflow runs on the server: over the API, by incoming webhook and on a schedule.
+
+A run is queued in the ``workflow_runs`` table of the accounts database and done by one worker
+thread (a sibling of the ingestion :class:`~docket.server.jobs.JobRunner`), so a server that stops
+mid-run finds it again on start; a batch run resumes where it was (its ``results.jsonl.progress``
+file remembers the finished items). Each run has a folder ``<home>/runs/<id>/`` holding its
+uploaded input, ``results.jsonl`` and the files it wrote (report.html, report.pdf, charts).
+
+A run's retrieval sees only what its caller may read: a user's run is re-checked when it starts
+(a disabled user, or one no longer in the workspace, fails it), a webhook's run sees the
+workspace's documents that have no access list, and a schedule's run (set up by an admin) sees the
+whole workspace, or everything without one. The model is the workspace's ``model`` setting, else
+the server's ``model.name``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from docket.config import Settings
+from docket.errors import DocketError, ModelNotConfiguredError, NotFoundError, UserError
+from docket.kb import KnowledgeBase
+from docket.server.accounts import Accounts
+from docket.types import Access
+
+__all__ = ["WorkflowRunner", "check_items", "load_named", "run_folder", "workflow_catalog", "workflow_files"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+RESULTS = "results.jsonl"
+INLINE_RESULTS = 100  # a run's summary carries at most this many result records
+
+
+# ---------------------------------------------------------------------- the workflows a server offers
+
+
+def workflow_files(home: Path) -> dict[str, Path]:
+    """Workflow name → definition: the built-in ones, then ``<home>/workflows/*.yml`` (which
+    replace a built-in of the same name)."""
+    from docket.workflows import BUILTIN
+
+    files = {p.stem: p for p in sorted(BUILTIN.glob("*.yml"))}
+    custom = home / "workflows"
+    if custom.is_dir():
+        for path in sorted([*custom.glob("*.yml"), *custom.glob("*.yaml")]):
+            if _NAME.match(path.stem):
+                files[path.stem] = path
+    return files
+
+
+def load_named(home: Path, name: str) -> Any:
+    """The workflow called ``name`` (never a path: names come from the network)."""
+    from docket.workflows import load_workflow
+
+    files = workflow_files(home)
+    if not _NAME.match(name) or name not in files:
+        raise NotFoundError(
+            f"no workflow '{name}'. Workflows: {', '.join(sorted(files))} "
+            f"(add your own as {home / 'workflows' / 'NAME.yml'})"
+        )
+    return load_workflow(files[name])
+
+
+def workflow_catalog(home: Path) -> list[dict[str, Any]]:
+    """What ``GET /api/workflows`` lists: name, description, inputs schema, parameters."""
+    from docket.workflows import BUILTIN
+
+    out = []
+    for name, path in sorted(workflow_files(home).items()):
+        try:
+            flow = load_named(home, name)
+        except DocketError as exc:
+            out.append({"name": name, "error": str(exc), "builtin": path.parent == BUILTIN})
+            continue
+        out.append(
+            {
+                "name": name,
+                "description": " ".join(flow.description.split()),
+                "builtin": path.parent == BUILTIN,
+                "batch": flow.batch,
+                "needs_model": flow.needs_model,
+                "inputs": flow.inputs,
+                "params": flow.params,
+                "output": flow.output,
+            }
+        )
+    return out
+
+
+def check_items(workflow: Any, items: list[Any]) -> None:
+    """Refuse (400, naming the item and field) input items that break the workflow's inputs schema."""
+    from docket.workflows.steps import schema_problem
+
+    if not workflow.batch and "path" in (workflow.inputs.get("required") or ()):
+        raise UserError(f"input: the '{workflow.name}' workflow reads a file; upload it as the multipart field 'file'")
+    for n, item in enumerate(items):
+        where = "input" if len(items) == 1 else f"input[{n}]"
+        if not isinstance(item, dict):
+            raise UserError(f"{where}: an input item is a JSON object, not {type(item).__name__}")
+        if "path" in item:
+            raise UserError(
+                f"{where}.path: a run over the network cannot name a file on the server; "
+                "upload the file as the multipart field 'file' instead"
+            )
+        problem = schema_problem(workflow.inputs, item)
+        if problem is not None:
+            field, _, why = problem.partition(": ")
+            missing = re.fullmatch(r"'(.+)' is a required property", why)
+            if field == "(whole object)" and missing:
+                field, why = missing.group(1), "required, and missing"
+            shown = where if field == "(whole object)" else f"{where}.{field}"
+            raise UserError(f"{shown}: {why} (the '{workflow.name}' workflow's inputs schema)")
+
+
+def network_params(params: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Parameters from the network are values, never server paths: a report ``spec`` (a mapping
+    or YAML text) and an inline ``schema`` (a mapping) are written into the run's folder."""
+    out = dict(params)
+    spec = out.get("spec")
+    if spec is not None:
+        if isinstance(spec, dict):
+            text = json.dumps(spec)
+        elif isinstance(spec, str) and ("\n" in spec or ":" in spec):
+            text = spec
+        else:
+            raise UserError("params.spec: give the report spec itself (a JSON object or YAML text), not a file name")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "spec.yml").write_text(text, encoding="utf-8")
+        out["spec"] = str(folder / "spec.yml")
+    schema = out.get("schema")
+    if isinstance(schema, dict):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "schema.json").write_text(json.dumps(schema), encoding="utf-8")
+        out["schema"] = str(folder / "schema.json")
+    elif schema is not None and not (isinstance(schema, str) and re.fullmatch(r"[\w-]+", schema)):
+        raise UserError("params.schema: give a built-in schema name (invoice) or the JSON schema itself")
+    return out
+
+
+def run_folder(settings: Settings, run_id: str) -> Path:
+    return settings.home / "runs" / run_id
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-") + uuid.uuid4().hex[:12]
+
+
+def access_dict(access: Access) -> dict[str, Any]:
+    return {
+        "workspaces": None if access.workspaces is None else list(access.workspaces),
+        "principals": list(access.principals),
+        "all_documents": access.all_documents,
+    }
+
+
+def _access(data: dict[str, Any]) -> Access:
+    workspaces = data.get("workspaces")
+    return Access(
+        workspaces=None if workspaces is None else tuple(workspaces),
+        principals=tuple(data.get("principals") or ()),
+        all_documents=bool(data.get("all_documents")),
+    )
+
+
+# ---------------------------------------------------------------------- the worker
+
+
+class WorkflowRunner:
+    """Queues workflow runs and does them, one at a time, in a background thread."""
+
+    def __init__(self, kb: KnowledgeBase, accounts: Accounts, settings: Settings, poll_seconds: float = 0.2) -> None:
+        self.kb, self.accounts, self.settings = kb, accounts, settings
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.accounts.requeue_interrupted_runs()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="docket-workflows", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            run = self.accounts.next_run()
+            if run is None:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+                continue
+            self.execute(run)
+
+    # ------------------------------------------------------------------ queueing
+    def model_for(self, workspace: str | None) -> Any:
+        """The workspace's model setting, else the server's ``model.name``; None when neither."""
+        spec = None
+        if workspace is not None:
+            spec = self.accounts.workspace(workspace)["settings"].get("model") or None
+        return self.kb._answering_model(spec)
+
+    def require_model(self, workflow: Any, workspace: str | None) -> None:
+        if workflow.needs_model and self.model_for(workspace) is None:
+            from docket.models.chat import NO_MODEL_MESSAGE
+
+            where = f" or the workspace's model setting ('{workspace}')" if workspace else ""
+            raise ModelNotConfiguredError(f"workflow '{workflow.name}': {NO_MODEL_MESSAGE}{where}")
+
+    def submit(
+        self,
+        workflow: str,
+        *,
+        input: dict[str, Any],
+        params: dict[str, Any] | None = None,
+        workspace: str | None = None,
+        access: Access,
+        trigger: str,
+        user_id: int | None = None,
+        scope: tuple[str, ...] | None = None,
+        output: str | None = None,
+        run_id: str | None = None,
+        wait: bool = False,
+    ) -> dict[str, Any]:
+        """Queue a run of ``workflow`` (or, with ``wait``, do it now) and return its record.
+
+        ``input`` is ``{"items": [...]}``, ``{"text": "..."}`` or ``{"file": PATH}``."""
+        flow = load_named(self.settings.home, workflow)
+        self.require_model(flow, workspace)
+        run = self.accounts.create_run(
+            run_id or new_run_id(),
+            workflow,
+            workspace,
+            user_id,
+            access_dict(access),
+            trigger,
+            input,
+            params or {},
+            scope=scope,
+            output=output,
+            status="running" if wait else "queued",
+        )
+        if wait:
+            self.execute(run)
+            return self.accounts.run(run["id"])
+        self._wake.set()
+        return run
+
+    def submit_schedule(self, schedule: dict[str, Any]) -> dict[str, Any]:
+        """Queue the run a workflow schedule asks for (an admin set it up: its retrieval sees its
+        whole workspace, or everything when it names none)."""
+        workspace = schedule["workspace"]
+        access = Access(workspaces=(workspace,), all_documents=True) if workspace else Access.owner()
+        return self.submit(
+            schedule["workflow"],
+            input={"file": schedule["input"]},
+            params=schedule["params"],
+            workspace=workspace,
+            access=access,
+            trigger=f"schedule:{schedule['name']}",
+            output=schedule["output"],
+        )
+
+    # ------------------------------------------------------------------ running
+    def execute(self, run: dict[str, Any]) -> None:
+        """Do one run (already marked running) and record how it ended; never raises."""
+        try:
+            summary = self._execute(run)
+        except DocketError as exc:
+            self.accounts.finish_run(run["id"], None, str(exc))
+        except Exception as exc:  # a worker must survive any one run
+            self.accounts.finish_run(run["id"], None, f"{type(exc).__name__}: {exc}")
+        else:
+            self.accounts.finish_run(run["id"], summary)
+
+    def _run_access(self, run: dict[str, Any]) -> Access:
+        if run["user_id"] is None:
+            return _access(run["access"])
+        from docket.server.auth import caller_for_user
+
+        user = self.accounts.user(int(run["user_id"]))
+        if user.disabled:
+            raise UserError(f"the account {user.email} that started this run is disabled")
+        scope = None if run["scope"] is None else tuple(run["scope"])
+        return caller_for_user(self.accounts, user, scope).access(run["workspace"])
+
+    def _execute(self, run: dict[str, Any]) -> dict[str, Any]:
+        from docket.workflows import run_workflow
+
+        flow = load_named(self.settings.home, run["workflow"])
+        access = self._run_access(run)
+        chat = self.model_for(run["workspace"])
+        if chat is None and flow.needs_model:
+            self.require_model(flow, run["workspace"])
+        folder = run_folder(self.settings, run["id"])
+        folder.mkdir(parents=True, exist_ok=True)
+        given = run["input"]
+        stdin = None
+        if "file" in given:
+            source = str(given["file"])
+        elif "items" in given:
+            source, stdin = "-", io.StringIO("\n".join(json.dumps(item) for item in given["items"]))
+        else:
+            source, stdin = "-", io.StringIO(str(given.get("text", "")))
+        results_file = folder / RESULTS
+        summary = run_workflow(
+            flow,
+            source,
+            model=chat,
+            params=run["params"],
+            output=results_file if flow.batch else folder,
+            kb=lambda: self.kb,
+            runs_dir=self.settings.home / "runs",
+            price=self.settings.model.prices.get(chat.name) if chat is not None else None,
+            stdin=stdin,
+            access=access,
+            workspace=run["workspace"],
+        )
+        if not flow.batch:
+            with results_file.open("w", encoding="utf-8") as f:
+                for record in summary.results if isinstance(summary.results, list) else []:
+                    f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        records = read_results(folder)
+        out = {
+            "ok": summary.ok,
+            "failed": summary.failed,
+            "skipped": summary.skipped,
+            "notes": summary.notes,
+            "results": records[:INLINE_RESULTS],
+            "result_count": len(records),
+            "files": run_files(folder),
+            "log": Path(summary.log).name if summary.log else None,
+        }
+        if run["output"]:
+            dest = Path(run["output"]) / f"{run['workflow']}-{time.strftime('%Y%m%d-%H%M%S')}"
+            shutil.copytree(folder, dest, ignore=shutil.ignore_patterns("input", "*.progress"), dirs_exist_ok=True)
+            out["output"] = str(dest)
+        return out
+
+
+def read_results(folder: Path) -> list[Any]:
+    path = folder / RESULTS
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_files(folder: Path) -> list[str]:
+    """The files a run wrote (not its input, results or progress), as names inside its folder."""
+    if not folder.is_dir():
+        return []
+    names = (p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    return sorted(
+        n.as_posix() for n in names if n.parts[0] != "input" and n.name != RESULTS and not n.name.endswith(".progress")
+    )
+
+
+# ---------------------------------------------------------------------- schedules
+
+
+def new_schedule(
+    scheduler: Any,
+    home: Path,
+    name: str,
+    *,
+    workflow: str,
+    cron: str,
+    input: str,
+    params: dict[str, Any] | None = None,
+    output: str | None = None,
+    workspace: str | None = None,
+) -> dict[str, Any]:
+    """Check and store a workflow schedule (its input, spec and output are paths on the server)."""
+    flow = load_named(home, workflow)
+    source = Path(input).expanduser()
+    if not source.exists():
+        raise UserError(f"no input '{input}': give a file or folder on the server")
+    params = dict(params or {})
+    if flow.name == "report" and not params.get("spec"):
+        raise UserError("the report workflow needs a report spec: pass --spec SPEC.yml (see docs/workflows.md)")
+    if params.get("spec"):
+        spec = Path(str(params["spec"])).expanduser()
+        if not spec.is_file():
+            raise UserError(f"no report spec '{params['spec']}': give a YAML file on the server")
+        params["spec"] = str(spec.resolve())
+    return dict(
+        scheduler.add_schedule(
+            name,
+            cron,
+            workflow=workflow,
+            input=str(source.resolve()),
+            params=params,
+            output=str(Path(output).expanduser().resolve()) if output else None,
+            workspace=workspace,
+        )
+    )
+
+
+def remove_schedule(accounts: Accounts, name: str) -> None:
+    if accounts.schedule(name)["kind"] == "periodic":
+        raise UserError(f"'{name}' is a periodic job the server registers itself; it cannot be removed")
+    accounts.remove_schedule(name)
