@@ -1,4 +1,4 @@
-"""docket status / sources / config / reindex."""
+"""docket status / config / reindex (sources: docket.cli.sources)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from docket.cli.common import (
     settings_from,
 )
 
-sources_app = typer.Typer(help="List and remove the folders and files a knowledge base indexes.", no_args_is_help=True)
 config_app = typer.Typer(help="Inspect settings.", no_args_is_help=True)
 
 
@@ -54,39 +53,6 @@ def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOp
             f"'{escape(str(stats['embedder']))}' until you run: docket reindex[/]",
             highlight=False,
         )
-
-
-@sources_app.command("list")
-@handle_errors
-def sources_list(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """List sources with their document counts."""
-    with open_kb(home, config) as kb:
-        sources = kb.store.sources()
-        counts = {name: sum(1 for _ in kb.store.documents(name)) for name in sources}
-    if as_json:
-        emit_json([{"name": n, "documents": counts[n], **cfg} for n, cfg in sources.items()])
-        return
-    table = Table("name", "type", "documents", "workspace")
-    for name, cfg in sources.items():
-        table.add_row(escape(name), cfg.get("type", "?"), str(counts[name]), escape(cfg.get("workspace", "default")))
-    console.print(table)
-
-
-@sources_app.command("remove")
-@handle_errors
-def sources_remove(
-    name: Annotated[str, typer.Argument(help="The source's name, as `docket sources list` shows it.")],
-    home: HomeOption = None,
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Remove a source and everything indexed from it."""
-    with open_kb(home, config) as kb:
-        kb.store.remove_source(name)
-    if as_json:
-        emit_json({"removed": name})
-    else:
-        console.print(f"Removed {escape(name)}")
 
 
 @config_app.command("show")

@@ -23,18 +23,23 @@ counts, totals and averages can be answered by SQL instead of by a language mode
   change of access applies at once and a table whose document is gone is invisible.
 - **Queries** (:meth:`TableStore.query`) run on a read-only connection with an authorizer that
   allows only ``SELECT`` and reads of the tables the caller may see, a time limit and a row cap.
+- **Database sources** (:meth:`TableStore.load_rows`): the rows of a ``sql`` source are one table
+  too, recorded under the source (``source:<name>`` in place of a document id) and replaced when
+  its rows change. It is visible to a caller who may read the source's documents, and dropped by
+  :meth:`TableStore.prune` once the source is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import hashlib
 import json
 import re
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePath
 from typing import Any
@@ -53,6 +58,7 @@ __all__ = [
     "TableInfo",
     "TableStore",
     "identifier",
+    "source_table_id",
     "visible_to",
 ]
 
@@ -62,6 +68,7 @@ SAMPLE_ROWS = 3
 LISTED_VALUES = 25  # text columns with at most this many distinct values list them in the prompt
 MATCHED_VALUES = 1000  # text columns with at most this many distinct values match question words
 MAX_VALUE_CHARS = 60
+SOURCE_PREFIX = "source:"  # the catalogue's doc_id of a database source's table: source:<name>
 
 _CATALOGUE = """
 CREATE TABLE IF NOT EXISTS _docket_loads (
@@ -134,6 +141,11 @@ class QueryResult:
 
 
 # ---------------------------------------------------------------------- permissions
+
+
+def source_table_id(source: str) -> str:
+    """What the catalogue records in place of a document id for the table of source ``source``."""
+    return SOURCE_PREFIX + source
 
 
 def visible_to(doc: Document, access: Access, filters: Filters = Filters()) -> bool:
@@ -329,6 +341,91 @@ class TableStore:
             ),
         )
 
+    def load_rows(self, source: str, name: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+        """Make ``rows`` (plain values: int, float, str, None) the table of database source ``source``.
+
+        The table is called ``name`` as a SQL identifier (``_2``... when taken). Nothing is written
+        when the rows are those loaded last time; no rows drop the table. Returns notes for the
+        sync report and never raises for the data (a table store failure is a note too).
+        """
+        doc_id = source_table_id(source)
+        payload = json.dumps([name, list(header), [list(r) for r in rows]], ensure_ascii=False, default=str)
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        loaded = self._db.execute("SELECT content_hash FROM _docket_loads WHERE doc_id = ?", (doc_id,)).fetchone()
+        if loaded is not None and loaded[0] == digest:
+            return []
+        note: str | None = None
+        if len(header) > MAX_COLUMNS:
+            note = f"not loaded as a table: {len(header)} columns (at most {MAX_COLUMNS} are loaded)"
+        try:
+            with self._tx():
+                self._drop(doc_id)
+                if rows and header and note is None:
+                    self._create_rows(doc_id, source, name, header, rows)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO _docket_loads (doc_id, content_hash, note, loaded_at) VALUES (?, ?, ?, ?)",
+                    (doc_id, digest, note, time.time()),
+                )
+        except (sqlite3.Error, OverflowError) as exc:  # locked, full, an integer too large...: tried again next sync
+            return [f"not loaded as a table: the table store failed ({exc})"]
+        return [note] if note else []
+
+    def _create_rows(
+        self, doc_id: str, source: str, name: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        taken = {r[0] for r in self._db.execute("SELECT name FROM _docket_tables")}
+        table = unique(identifier(name, "table"), taken)
+        names: list[str] = []
+        for i, text in enumerate(header, start=1):
+            names.append(unique(identifier(str(text), f"column_{i}"), {*names, "rowid"}))
+        values = [[row[i] for row in rows] for i in range(len(names))]
+        types = [_typed(column) for column in values]
+        values = [[_as(kind, v) for v in column] for kind, column in zip(types, values, strict=True)]
+        columns = [Column(n, str(h), t) for n, h, t in zip(names, header, types, strict=True)]
+        defs = ", ".join(f'"{c.name}" {c.type}' for c in columns)
+        self._db.execute(f'CREATE TABLE "{table}" ({defs})')
+        marks = ", ".join("?" * (len(columns) + 1))
+        quoted = ", ".join(f'"{c.name}"' for c in columns)
+        typed_rows = [(r + 1, *(column[r] for column in values)) for r in range(len(rows))]
+        self._db.executemany(f'INSERT INTO "{table}" (rowid, {quoted}) VALUES ({marks})', typed_rows)
+
+        distinct: dict[str, list[str]] = {}
+        value_terms: set[str] = set()
+        for column, converted in zip(columns, values, strict=True):
+            if column.type != "TEXT":
+                continue
+            counts = Counter(v for v in converted if v is not None)
+            if len(counts) <= LISTED_VALUES and all(len(v) <= MAX_VALUE_CHARS for v in counts):
+                distinct[column.name] = [v for v, _ in counts.most_common()]
+            if len(counts) <= MATCHED_VALUES:
+                for value in counts:
+                    if len(value) <= MAX_VALUE_CHARS:
+                        value_terms.update(analyze(value))
+        described = [table, name, source, *(f"{c.name.replace('_', ' ')} {c.header}" for c in columns)]
+        name_terms = set(analyze(" ".join(described).replace("_", " ")))
+        self._db.execute(
+            "INSERT INTO _docket_tables (name, doc_id, source, path, sheet, part, header_row, row_start, row_end, "
+            "row_count, columns, samples, distinct_values, name_terms, value_terms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                table,
+                doc_id,
+                source,
+                name,
+                None,
+                1,
+                0,
+                1,
+                len(rows),
+                len(rows),
+                json.dumps([asdict(c) for c in columns], ensure_ascii=False),
+                json.dumps([list(r[1:]) for r in typed_rows[:SAMPLE_ROWS]], ensure_ascii=False),
+                json.dumps(distinct, ensure_ascii=False),
+                json.dumps(sorted(name_terms), ensure_ascii=False),
+                json.dumps(sorted(value_terms - name_terms)[:20000], ensure_ascii=False),
+            ),
+        )
+
     def _drop(self, doc_id: str) -> None:
         for (name,) in self._db.execute("SELECT name FROM _docket_tables WHERE doc_id = ?", (doc_id,)).fetchall():
             self._db.execute(f'DROP TABLE IF EXISTS "{name}"')
@@ -340,11 +437,14 @@ class TableStore:
             self._drop(doc_id)
             self._db.execute("DELETE FROM _docket_loads WHERE doc_id = ?", (doc_id,))
 
-    def prune(self, keep: Collection[str]) -> int:
-        """Drop the tables of documents not in ``keep`` (left over by an interrupted sync)."""
+    def prune(self, keep: Collection[str], sources: Collection[str] | None = None) -> int:
+        """Drop the tables of documents not in ``keep`` (left over by an interrupted sync), and those
+        of database sources not in ``sources`` (removed); ``sources`` None keeps every source's table."""
         known = {r[0] for r in self._db.execute("SELECT doc_id FROM _docket_loads")}
         known |= {r[0] for r in self._db.execute("SELECT doc_id FROM _docket_tables")}
         gone = known - set(keep)
+        kept = {source_table_id(name) for name in sources} if sources is not None else None
+        gone = {d for d in gone if not d.startswith(SOURCE_PREFIX) or (kept is not None and d not in kept)}
         for doc_id in gone:
             self.drop(doc_id)
         return len(gone)
@@ -368,13 +468,25 @@ class TableStore:
     def visible(
         self, documents: Iterable[Document], access: Access = Access.owner(), filters: Filters = Filters()
     ) -> list[TableInfo]:
-        """The tables whose document ``access`` may read and ``filters`` keep, with its current path."""
+        """The tables whose document ``access`` may read and ``filters`` keep, with its current path.
+
+        A database source's table counts as readable when one of the source's documents is.
+        """
         tables = self.tables()
         if not tables:
             return []
         wanted = {t.doc_id for t in tables}
-        docs = {d.id: d for d in documents if d.id in wanted and visible_to(d, access, filters)}
-        return [replace(t, path=docs[t.doc_id].path, source=docs[t.doc_id].source) for t in tables if t.doc_id in docs]
+        sources = {t.source for t in tables if t.doc_id == source_table_id(t.source)}
+        docs: dict[str, Document] = {}
+        readable: set[str] = set()
+        for d in documents:
+            if d.id in wanted and visible_to(d, access, filters):
+                docs[d.id] = d
+            elif d.source in sources and d.source not in readable and visible_to(d, access, filters):
+                readable.add(d.source)
+        shown = [replace(t, path=docs[t.doc_id].path, source=docs[t.doc_id].source) for t in tables if t.doc_id in docs]
+        shown += [t for t in tables if t.source in readable and t.doc_id == source_table_id(t.source)]
+        return sorted(shown, key=lambda t: t.name)
 
     def query(self, sql: str, allowed: Collection[str], *, max_rows: int = 200, timeout_s: float = 5.0) -> QueryResult:
         """Run one SELECT on a read-only connection that may read only the ``allowed`` tables."""
@@ -422,6 +534,22 @@ class TableStore:
         finally:
             conn.close()
         return QueryResult(columns, tuple(tuple(r) for r in rows[:max_rows]), tuple(sorted(read)), len(rows) > max_rows)
+
+
+def _typed(values: Sequence[Any]) -> str:
+    """The SQL type of a database column from its values: INTEGER, REAL, else TEXT."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return "INTEGER"
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        return "REAL"
+    return "TEXT"
+
+
+def _as(kind: str, value: Any) -> Any:
+    if value is None or kind != "TEXT" or isinstance(value, str):
+        return value
+    return str(value)
 
 
 def _query_error(exc: sqlite3.Error, timeout_s: float) -> str:

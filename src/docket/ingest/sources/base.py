@@ -11,11 +11,11 @@ crawl is never a deletion.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Connector", "Fetched", "Listing"]
+__all__ = ["Connector", "Fetched", "Listing", "SourceTable"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,35 @@ class Fetched:
 
 
 @dataclass
+class SourceTable:
+    """Every row of a source as one SQL table, for questions answered by SQL (``docket.index.tables``).
+
+    A connector whose items are rows (a database) puts one in ``Listing.table`` and passes every
+    row to :meth:`add` while ``items`` runs, unchanged rows included, as plain values (``int``,
+    ``float``, ``str``, ``None``). The sync engine sets ``limit`` before it reads ``items``; a source
+    with more rows sets ``overflow`` and keeps none (it is then not loaded as a table). ``name``
+    None means the table is named after the source.
+    """
+
+    header: Sequence[str]
+    name: str | None = None
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    limit: int | None = None
+    overflow: bool = False
+    seen: int = 0  # rows offered, also those past the limit
+
+    def add(self, row: Sequence[Any]) -> None:
+        self.seen += 1
+        if self.overflow:
+            return
+        if self.limit is not None and len(self.rows) >= self.limit:
+            self.overflow = True
+            self.rows.clear()
+            return
+        self.rows.append(tuple(row))
+
+
+@dataclass
 class Listing:
     """The result of one fetch. ``items`` may be a generator, so large sources stream."""
 
@@ -47,6 +76,7 @@ class Listing:
     failed: dict[str, str] = field(default_factory=dict)  # key -> one-line reason
     complete: bool = True
     checkpoint: dict[str, Any] = field(default_factory=dict)
+    table: SourceTable | None = None  # the rows as a table, complete once ``items`` is exhausted
 
 
 @runtime_checkable

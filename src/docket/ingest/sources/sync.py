@@ -1,0 +1,404 @@
+"""Sync a remote source (website, mailbox, database) into the index, and decide when it is due.
+
+A remote source is stored like a folder source (``store.add_source``), with this config::
+
+    {"type": "web", "settings": {...connector options...}, "schedule": "0 * * * *" | None,
+     "workspace": "default", "tags": [...], "access": [...],
+     "checkpoint": {...}, "last_result": {...SyncReport.to_dict()...} | None,
+     "last_error": "reason" | None, "last_run": 1700000000.0 | None}
+
+:func:`sync_remote` gives the connector what the index holds from the source (``known``: document
+path -> version) and the stored checkpoint, indexes each fetched item through the same
+:class:`~docket.ingest.sync.Indexer` as folder sync (document path = the item's key), and removes
+the known keys that a *complete* listing no longer mentions. A :class:`~docket.errors.SourceError`
+(unreachable host, TLS error, 404 start page, login refused) becomes that source's error: nothing
+is deleted and the checkpoint is kept. The new checkpoint is saved only after the documents are
+written, so a sync that stops half-way starts again from the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from docket.errors import ConfigError, DocketError, MissingExtraError, SourceError, UserError
+from docket.ingest.limits import ParseLimits
+from docket.ingest.sandbox import parse_with
+from docket.ingest.sources import CONNECTORS
+from docket.ingest.sources.base import Connector, Fetched, SourceTable
+from docket.ingest.sync import Indexer, Progress
+from docket.protocols import Embedder, Store
+from docket.types import Document, SyncReport
+
+if TYPE_CHECKING:
+    from docket.index.tables import TableStore
+    from docket.ingest.sandbox import Sandbox
+    from docket.kb import KnowledgeBase
+
+__all__ = [
+    "LOCAL_TYPES",
+    "add_remote_source",
+    "build_connector",
+    "describe_sources",
+    "due_sources",
+    "is_remote",
+    "next_run",
+    "remote_config",
+    "sync_due",
+    "sync_due_job",
+    "sync_many",
+    "sync_one",
+    "sync_remote",
+    "validate_schedule",
+]
+
+LOCAL_TYPES = ("folder", "file")
+
+# Built-in connector modules, imported when a source of that type is first used; each registers
+# its factory in CONNECTORS. The extra to install when one of their libraries is missing.
+_BUILTIN: dict[str, tuple[str, str]] = {
+    "web": ("docket.ingest.sources.web", "web"),
+    "imap": ("docket.ingest.sources.imap", "imap"),
+    "sql": ("docket.ingest.sources.sql", "sql"),
+}
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$")
+
+# Keys of a source's config that the store adds when listing; not saved back.
+_LISTED = ("created", "last_sync")
+
+
+def is_remote(config: Mapping[str, Any]) -> bool:
+    return config.get("type", "folder") not in LOCAL_TYPES
+
+
+def build_connector(type_: str, settings: Mapping[str, Any]) -> Connector:
+    """The connector of ``type_`` built from its settings; a missing extra names what to install."""
+    builtin = _BUILTIN.get(type_)
+    if builtin is not None and type_ not in CONNECTORS.names():
+        module, extra = builtin
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            if exc.name == module:  # the connector itself is not part of this install
+                raise UserError(f"source type '{type_}' is not available in this version of Docket") from None
+            raise MissingExtraError(exc.name or extra, extra, f"A '{type_}' source") from None
+    return CONNECTORS.create(type_, **dict(settings))
+
+
+def validate_schedule(schedule: str | None) -> str | None:
+    """A cron expression (``*/30 * * * *``), checked; None or empty means "only when asked"."""
+    if not schedule:
+        return None
+    try:
+        from croniter import croniter
+    except ImportError:
+        raise MissingExtraError("croniter", "server", "Scheduled syncs") from None
+    schedule = " ".join(schedule.split())
+    if len(schedule.split(" ")) != 5 or not croniter.is_valid(schedule):
+        raise ConfigError(
+            f"schedule '{schedule}' is not a cron expression; write five fields, e.g. '0 * * * *' (hourly) "
+            "or '30 6 * * 1-5' (weekdays at 06:30)"
+        )
+    return schedule
+
+
+def remote_config(
+    type_: str,
+    settings: Mapping[str, Any],
+    *,
+    schedule: str | None = None,
+    workspace: str = "default",
+    tags: Sequence[str] = (),
+    access: Sequence[str] = (),
+) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "settings": dict(settings),
+        "schedule": validate_schedule(schedule),
+        "workspace": workspace,
+        "tags": list(tags),
+        "access": list(access),
+        "checkpoint": {},
+        "last_result": None,
+        "last_error": None,
+        "last_run": None,
+    }
+
+
+def add_remote_source(
+    store: Store,
+    name: str,
+    type_: str,
+    settings: Mapping[str, Any],
+    *,
+    schedule: str | None = None,
+    workspace: str = "default",
+    tags: Sequence[str] = (),
+    access: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Register a remote source (nothing is fetched yet); returns its config.
+
+    The settings are checked by building the connector, so unknown options and bad values are
+    refused here rather than at the first sync.
+    """
+    if not _NAME.match(name):
+        raise UserError(f"source name '{name}': use letters, digits and . _ - @ : (at most 100), e.g. --name intranet")
+    if type_ in LOCAL_TYPES:
+        raise UserError("folders and files are added with `docket ingest PATH`")
+    existing = store.sources()
+    if name in existing:
+        raise UserError(
+            f"a source named '{name}' already exists; choose another with --name, or remove it first "
+            f"(docket sources remove {name})"
+        )
+    for principal in access:
+        kind, _, who = principal.partition(":")
+        if kind not in ("user", "group") or not who:
+            raise UserError(f"--access {principal}: write user:EMAIL or group:NAME")
+    build_connector(type_, settings)
+    config = remote_config(type_, settings, schedule=schedule, workspace=workspace, tags=tags, access=access)
+    store.add_source(name, config)
+    return config
+
+
+def _save(store: Store, name: str, config: Mapping[str, Any]) -> None:
+    store.add_source(name, {k: v for k, v in config.items() if k not in _LISTED})
+
+
+def sync_remote(
+    store: Store,
+    embedder: Embedder,
+    name: str,
+    connector: Connector | None,
+    config: Mapping[str, Any],
+    *,
+    max_tokens: int = 256,
+    overlap_tokens: int = 32,
+    max_item_bytes: int = 100 * 1024 * 1024,
+    progress: Progress | None = None,
+    tables: TableStore | None = None,
+    max_table_rows: int = 100_000,
+    sandbox: Sandbox | None = None,
+    limits: ParseLimits | None = None,
+) -> SyncReport:
+    """Bring the index in line with remote source ``name`` and report what changed.
+
+    Items are parsed in ``sandbox``'s workers when given, else in this process, under ``limits``.
+
+    ``connector`` None builds it from ``config``. Errors of the whole source (the connector cannot
+    be built, or raises :class:`~docket.errors.SourceError`) are reported as one failure whose path
+    is the source's name, and saved as its ``last_error``; nothing indexed is removed.
+    A database source's rows (``Listing.table``) are loaded into ``tables`` after a complete
+    listing, when there are at most ``max_table_rows`` of them.
+    """
+    started = time.perf_counter()
+    report = SyncReport()
+    saved = dict(config)
+    workspace = str(config.get("workspace", "default"))
+    tags, access = tuple(config.get("tags", ())), tuple(config.get("access", ()))
+    store.bind_embedder(embedder.name, embedder.dim)
+    indexed = {doc.path: doc for doc in store.documents(name)}
+    known = {path: str(doc.metadata.get("version") or doc.content_hash) for path, doc in indexed.items()}
+    indexer = Indexer(store, embedder, report, max_tokens, overlap_tokens)
+    seen: set[str] = set()
+
+    def fail(key: str, reason: str) -> None:
+        report.failed.append({"path": key, "error": reason})
+        store.record_failure(name, key, reason)
+
+    def index(item: Fetched) -> None:
+        existing = indexed.get(item.key)
+        if existing and (existing.workspace, existing.access, existing.tags) != (workspace, access, tags):
+            store.update_document(existing.id, workspace=workspace, access=access, tags=tags)
+        if len(item.data) > max_item_bytes:
+            raise SourceError(
+                f"too large ({len(item.data) / 1e6:.1f} MB > {max_item_bytes / 1e6:.0f} MB limit); "
+                "raise ingest.max_file_mb to index it"
+            )
+        digest = hashlib.sha256(item.data).hexdigest()
+        if existing and existing.content_hash == digest:  # a new version string, the same content
+            # metadata may change without the content (a mail's flags): keep it current
+            current = {**existing.metadata, **item.metadata, "version": item.version}
+            store.update_document(existing.id, metadata=current)
+            report.unchanged += 1
+            return
+        parsed = parse_with(sandbox, item.data, f"item.{item.filetype}", limits)
+        title = (item.title or str(parsed.title or "")).strip() or item.key
+        metadata: dict[str, Any] = {**parsed.metadata, **item.metadata, "version": item.version}
+        if item.url:
+            metadata["url"] = item.url
+        doc = Document(
+            id=existing.id if existing else uuid.uuid4().hex,
+            source=name,
+            path=item.key,
+            title=title,
+            filetype=item.filetype,
+            content_hash=digest,
+            size=len(item.data),
+            mtime=item.mtime if item.mtime is not None else time.time(),
+            workspace=workspace,
+            access=access,
+            tags=tags,
+            metadata=metadata,
+        )
+        for warning in parsed.warnings:
+            report.warnings.append({"path": item.key, "warning": warning})
+        indexer.add(doc, parsed, is_new=existing is None)
+
+    try:
+        if connector is None:
+            connector = build_connector(str(config.get("type")), config.get("settings") or {})
+        listing = connector.fetch(known, dict(config.get("checkpoint") or {}))
+        if listing.table is not None:
+            listing.table.limit = max_table_rows
+        for done, item in enumerate(listing.items, start=1):
+            seen.add(item.key)
+            try:
+                index(item)
+            except DocketError as exc:
+                fail(item.key, str(exc))
+            if progress is not None:
+                progress(done, 0, item.key)
+        indexer.flush()
+    except Exception as exc:  # a connector's failure (or bug) is this source's error, never the others'
+        indexer.flush()  # what was fetched before the failure is kept; nothing is deleted
+        reason = str(exc) if isinstance(exc, DocketError) else f"{type(exc).__name__}: {exc}"
+        report.failed.append({"path": name, "error": reason})
+        report.seconds = time.perf_counter() - started
+        _save(store, name, {**saved, "last_error": reason, "last_result": report.to_dict(), "last_run": time.time()})
+        return report
+    for key in listing.unchanged:
+        if key in indexed:
+            report.unchanged += 1
+    for key, reason in listing.failed.items():
+        fail(key, reason)
+    if listing.complete and listing.table is not None and tables is not None:
+        _load_table(tables, name, listing.table, max_table_rows, report)
+    if listing.complete:
+        keep = seen | set(listing.unchanged) | set(listing.failed)
+        for path, doc in indexed.items():
+            if path not in keep:
+                store.delete_document(doc.id)
+                report.deleted += 1
+    report.seconds = time.perf_counter() - started
+    _save(
+        store,
+        name,
+        {
+            **saved,
+            "checkpoint": dict(listing.checkpoint),
+            "last_error": None,
+            "last_result": report.to_dict(),
+            "last_run": time.time(),
+        },
+    )
+    store.mark_synced(name)
+    return report
+
+
+def _load_table(tables: TableStore, name: str, table: SourceTable, limit: int, report: SyncReport) -> None:
+    """Load (or replace, or drop) source ``name``'s rows as its SQL table; a note in the report when not."""
+    rows = [] if table.overflow else table.rows
+    notes = tables.load_rows(name, table.name or name, table.header, rows)
+    if table.overflow:
+        notes.append(
+            f"not loaded as a table: {table.seen:,} rows, more than ingest.table_max_rows ({limit:,}); "
+            "raise it to answer counts and totals from this source"
+        )
+    report.warnings.extend({"path": name, "warning": note} for note in notes)
+
+
+def describe_sources(store: Store, now: float | None = None) -> list[dict[str, Any]]:
+    """Every source with its document count, stored config, last result and next scheduled run
+    (what ``docket sources list`` and the server's sources page show)."""
+    moment = time.time() if now is None else now
+    counts: dict[str, int] = {}
+    for doc in store.documents():
+        counts[doc.source] = counts.get(doc.source, 0) + 1
+    return [
+        {
+            "name": name,
+            "documents": counts.get(name, 0),
+            **config,
+            "next_run": next_run(config, moment) if config.get("schedule") else None,
+        }
+        for name, config in store.sources().items()
+    ]
+
+
+# ------------------------------------------------------------------ scheduling
+def _timestamp(now: datetime | float | None) -> float:
+    if now is None:
+        return time.time()
+    return now.timestamp() if isinstance(now, datetime) else float(now)
+
+
+def next_run(config: Mapping[str, Any], now: datetime | float | None = None) -> float | None:
+    """When a scheduled source is next due (POSIX time, the server's local time zone for the cron
+    fields); None when it has no schedule. A source never synced is due at once."""
+    schedule = config.get("schedule")
+    if not schedule:
+        return None
+    try:
+        from croniter import croniter
+    except ImportError:
+        raise MissingExtraError("croniter", "server", "Scheduled syncs") from None
+
+    last = config.get("last_run") or config.get("last_sync")
+    if not last:
+        return _timestamp(now)
+    base = datetime.fromtimestamp(float(last)).astimezone()
+    return float(croniter(schedule, base).get_next(float))
+
+
+def due_sources(kb: KnowledgeBase, now: datetime | float | None = None) -> list[str]:
+    """The names of the sources whose schedule says they should sync by ``now``."""
+    moment = _timestamp(now)
+    due = []
+    for name, config in kb.store.sources().items():
+        when = next_run(config, moment)
+        if when is not None and when <= moment:
+            due.append(name)
+    return due
+
+
+def sync_due(kb: KnowledgeBase, now: datetime | float | None = None) -> dict[str, SyncReport]:
+    """Sync every due source, one after another; one source's failure never stops the others.
+
+    Meant to be called by the server's scheduler (``Scheduler.add_periodic``) every minute.
+    """
+    reports: dict[str, SyncReport] = {}
+    for name in due_sources(kb, now):
+        reports[name] = sync_one(kb, name)
+    return reports
+
+
+def sync_due_job(kb: KnowledgeBase) -> Callable[[], dict[str, Any]]:
+    """A job for ``Scheduler.add_periodic("sources", "* * * * *", job)``: syncs the due sources and
+    returns their reports as JSON (each source's own last result and error are kept in its config)."""
+
+    def job() -> dict[str, Any]:
+        return {name: report.to_dict() for name, report in sync_due(kb).items()}
+
+    return job
+
+
+def sync_one(kb: KnowledgeBase, name: str) -> SyncReport:
+    """Sync source ``name`` and report; an error of the whole source is a failure in the report."""
+    try:
+        return kb.sync([name])
+    except DocketError as exc:
+        report = SyncReport()
+        report.failed.append({"path": name, "error": str(exc)})
+        return report
+
+
+def sync_many(kb: KnowledgeBase, names: Iterable[str]) -> dict[str, SyncReport]:
+    return {name: sync_one(kb, name) for name in names}

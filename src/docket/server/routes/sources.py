@@ -1,0 +1,120 @@
+"""Sources (folders, websites, mailboxes, databases) for admins: list, add, sync now, remove.
+
+A sync started here runs in a background thread (one at a time per source) and answers 202 at
+once; the list shows each source's last result, its error and its next scheduled run.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from docket.errors import NotFoundError, UserError
+from docket.server.app import caller, state
+from docket.server.auth import Caller
+
+router = APIRouter(prefix="/api/admin/sources", tags=["sources"])
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+_LOCK = threading.Lock()  # guards each app's set of sources being synced
+
+
+def _running(request: Request) -> set[str]:
+    """The sources this server is syncing now (kept on the app, not in a module global)."""
+    with _LOCK:
+        if not hasattr(request.app.state, "syncing_sources"):
+            request.app.state.syncing_sources = set()
+        running: set[str] = request.app.state.syncing_sources
+    return running
+
+
+class NewSource(BaseModel):
+    type: str = Field(description="web, imap, sql... (folders are added with `docket ingest` or an upload)")
+    name: str = Field(max_length=100)
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="The connector's options, e.g. {url, allow_prefixes, allow_private}"
+    )
+    schedule: str | None = Field(None, description="A cron expression: sync on this schedule inside the server")
+    workspace: str = "default"
+    tags: list[str] = Field(default_factory=list)
+    access: list[str] = Field(default_factory=list)
+
+
+def _rows(request: Request) -> list[dict[str, Any]]:
+    from docket.ingest.sources.sync import describe_sources
+
+    rows = describe_sources(state(request).kb.store)
+    running = _running(request)
+    for row in rows:
+        row["syncing"] = row["name"] in running
+        row.pop("checkpoint", None)  # connector internals (crawl links, mailbox UIDs): not for the page
+    return rows
+
+
+@router.get("", summary="Every source with its documents, last result, error and next run (admins)")
+def list_sources(request: Request, c: CallerDep) -> dict[str, Any]:
+    c.require_admin()
+    return {"sources": _rows(request)}
+
+
+@router.post("", status_code=201, summary="Add a remote source; nothing is fetched until it syncs (admins)")
+def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any]:
+    c.require_admin()
+    from docket.ingest.sources.sync import add_remote_source
+
+    st = state(request)
+    if body.workspace != "default":
+        st.accounts.workspace(body.workspace)  # a 404 naming it when it does not exist
+    config = add_remote_source(
+        st.kb.store,
+        body.name,
+        body.type,
+        body.settings,
+        schedule=body.schedule,
+        workspace=body.workspace,
+        tags=body.tags,
+        access=body.access,
+    )
+    st.accounts.audit(c.name, "added source", body.name, type=body.type)
+    return {"name": body.name, **config}
+
+
+@router.post("/{name}/sync", status_code=202, summary="Sync a source now, in the background (admins)")
+def sync_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
+    c.require_admin()
+    st = state(request)
+    if name not in st.kb.store.sources():
+        raise NotFoundError(f"no source named '{name}'")
+    running = _running(request)
+    with _LOCK:
+        if name in running:
+            return {"name": name, "status": "already running"}
+        running.add(name)
+
+    def run() -> None:
+        from docket.ingest.sources.sync import sync_one
+
+        try:
+            sync_one(st.kb, name)
+        finally:
+            with _LOCK:
+                running.discard(name)
+
+    threading.Thread(target=run, name=f"docket-sync-{name}", daemon=True).start()
+    st.accounts.audit(c.name, "synced source", name)
+    return {"name": name, "status": "started"}
+
+
+@router.delete("/{name}", summary="Remove a source and everything indexed from it (admins)")
+def remove_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
+    c.require_admin()
+    st = state(request)
+    if name in _running(request):
+        raise UserError(f"source '{name}' is syncing; wait for it to finish, then remove it")
+    st.kb.store.remove_source(name)
+    st.accounts.audit(c.name, "removed source", name)
+    return {"removed": name}
