@@ -20,6 +20,7 @@ def _hermetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(__import__("os").environ):
         if name.startswith("DOCKET_") and "__" in name:
             monkeypatch.delenv(name)
+    monkeypatch.delenv("DOCKET_DATABASE_URL", raising=False)  # the embedded store unless a test says otherwise
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +56,7 @@ def demo_kb(tmp_path_factory: pytest.TempPathFactory, minilm: MiniLMEmbedder):
     assert report.failed == [], report.failed
     yield kb
     kb.close()
+
+
+# A real PostgreSQL (pgserver) for the store tests; see tests/postgres.py.
+from tests.postgres import pg_database, pg_server, pg_url  # noqa: E402, F401

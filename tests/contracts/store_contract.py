@@ -292,3 +292,57 @@ class StoreContract:
         assert [d.path for d in store.documents(access=lead)] == ["lead.md", "public.md"]
         assert len(list(store.documents())) == 3
         assert list(store.documents(access=Access(workspaces=()))) == []
+
+    def test_writing_the_same_document_twice_keeps_one_copy(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        doc = make_doc("d1", "a.txt")
+        put(store, doc, ["repeated words here"], [0])
+        put(store, doc, ["repeated words here"], [0])
+        put(store, make_doc("d1-new", "a.txt"), ["repeated words here"], [0])  # same path, another id
+        assert [d.id for d in store.documents()] == ["d1-new"]
+        assert len(store.keyword_search("repeated", 10, Filters(), Access.owner())) == 1
+        assert len(store.vector_search(vec(0), 10, Filters(), Access.owner())) == 1
+        assert store.stats()["documents"] == 1 and store.stats()["chunks"] == 1
+
+    def test_path_globs_follow_glob_rules(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        for i, path in enumerate(["policies/leave.md", "policies/old/leave.md", "sales/Leave.PDF", "notes.txt"]):
+            put(store, make_doc(f"d{i}", path), [f"leave text {i}"], [0])
+        cases = {
+            "policies/*": {"policies/leave.md", "policies/old/leave.md"},
+            "*.md": {"policies/leave.md", "policies/old/leave.md"},
+            "*/l?ave.md": {"policies/leave.md", "policies/old/leave.md"},
+            "[ns]*": {"sales/Leave.PDF", "notes.txt"},
+            "[^ns]*": {"policies/leave.md", "policies/old/leave.md"},
+            "*leave*": {"policies/leave.md", "policies/old/leave.md"},  # case-sensitive, like GLOB
+            "notes.txt": {"notes.txt"},
+            "notes?txt": {"notes.txt"},
+            "notes.tx": set(),
+        }
+        for glob, expected in cases.items():
+            found = store.hits(
+                store.keyword_search("leave", 10, Filters(path_glob=glob), Access.owner()), Access.owner()
+            )
+            assert {h.path for h in found} == expected, glob
+
+    def test_a_selective_filter_still_finds_its_rows_among_many(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        for i in range(60):  # many close neighbours the caller may not read
+            put(store, make_doc(f"n{i}", f"near/{i}.md", workspace="other"), [f"near text {i}"], [0])
+        put(store, make_doc("far", "far.md", workspace="mine"), ["far text"], [7])
+        mine = Access(workspaces=("mine",))
+        found = store.hits(store.vector_search(vec(0), 5, Filters(), mine), mine)
+        assert [h.path for h in found] == ["far.md"]
+        found = store.hits(store.vector_search(vec(0), 5, Filters(path_glob="far*"), Access.owner()), Access.owner())
+        assert [h.path for h in found] == ["far.md"]
+
+    def test_keyword_scores_are_normalised_bm25(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        texts = ["alpha beta", "gamma delta", "alpha alpha alpha beta gamma"]
+        put(store, make_doc("d1", "a.txt", title=""), texts, [0, 1, 2])  # no title: no context terms
+        ranked = store.keyword_search("alpha", 10, Filters(), Access.owner())
+        # N = 3, df = 2, average length 3: idf = ln(1 + 1.5 / 2.5); each score is divided by that idf
+        assert [round(score, 5) for _, score in ranked] == [
+            round(3 * 2.2 / (3 + 1.2 * (0.25 + 0.75 * 5 / 3)), 5),
+            round(1 * 2.2 / (1 + 1.2 * (0.25 + 0.75 * 2 / 3)), 5),
+        ]

@@ -103,3 +103,20 @@ def test_a_writer_still_holding_the_old_embedder_is_refused(tmp_path: Path) -> N
     with pytest.raises(IndexMismatchError, match="run the command again"):
         stale.put_document(doc, [chunk], {chunk.hash: FakeEmbedder(dim=384).embed_passages(["text"])[0]}, "text")
     stale.close()
+
+
+def test_a_switch_follows_the_configured_postgresql_store(tmp_path: Path, pg_url: str) -> None:
+    home = tmp_path / "kb"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(5):
+        (docs / f"note{i}.txt").write_text(f"Note {i} is about topic{i} and nothing else.")
+    settings = load_settings(home=home, overrides={"store": {"url": pg_url}})
+    with KnowledgeBase(settings) as kb:
+        kb.ingest([str(docs)])
+    result = reindex(settings, "fake")
+    assert result["embedder"] == "fake-hash" and result["chunks"] == 5
+    with KnowledgeBase(settings) as kb:  # the database, not a local file, now holds the new vectors
+        assert kb.store.embedder_info() == ("fake-hash", result["dimensions"])
+        assert kb.search("topic3", k=1)[0].path.endswith("note3.txt")
+    assert not (home / "docket.db").exists()

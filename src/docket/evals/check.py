@@ -388,6 +388,7 @@ def _rechunked(kb: KnowledgeBase, tokens: int, workdir: Path) -> tuple[Knowledge
 
     settings = kb.settings.model_copy(
         update={
+            "store": kb.settings.store.model_copy(update={"url": None}),  # a scratch index, never the real one
             "home": workdir,
             "chunking": kb.settings.chunking.model_copy(
                 update={"max_tokens": tokens, "overlap_tokens": min(kb.settings.chunking.overlap_tokens, tokens // 4)}

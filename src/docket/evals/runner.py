@@ -547,7 +547,10 @@ def corpus_settings(settings: Settings, test_set: TestSet) -> Settings:
     """Settings for the knowledge base that holds a BEIR set's corpus: ``<home>/evals/<name>/``,
     with every other setting as given (so the corpus is indexed and searched the same way)."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", test_set.name).strip("-.") or "beir"
-    return settings.model_copy(update={"home": settings.home / "evals" / slug})
+    # a scratch index under the home, never the configured database (it would mix the test corpus in)
+    return settings.model_copy(
+        update={"home": settings.home / "evals" / slug, "store": settings.store.model_copy(update={"url": None})}
+    )
 
 
 def index_corpus(

@@ -28,7 +28,7 @@ import numpy as np
 import tomli_w
 
 from docket.config import EmbedderSettings, Settings
-from docket.index import STORES
+from docket.index import open_store
 from docket.models.embedders import embedder_from_settings, embedder_spec
 from docket.protocols import Embedder, Store
 
@@ -50,7 +50,7 @@ def reindex(
     cfg = settings.embedder if embedder_name is None else settings.embedder.model_copy(update={"name": embedder_name})
     new = embedder or embedder_from_settings(cfg)
     own_store = store is None
-    store = store or STORES.create("sqlite", path=str(settings.db_path))
+    store = store or open_store(settings)
     side = _SideVectors(settings.home / "reindex.db", new.name, new.dim)
     status = settings.home / "reindex.json"
     try:

@@ -26,11 +26,10 @@ import numpy as np
 from docket.errors import BackendError, IndexMismatchError, NotFoundError
 from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
+from docket.index.migrations import Migration, check_not_newer, latest, pending
 from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
 __all__ = ["SqliteStore"]
-
-SCHEMA_VERSION = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -117,6 +116,23 @@ CREATE TABLE IF NOT EXISTS failures (
 """
 
 
+def _initial_schema(db: sqlite3.Connection) -> None:
+    db.executescript(_SCHEMA)
+
+
+# Numbered schema changes (docket.index.migrations); append, never edit. Applied when the store opens.
+MIGRATIONS = [Migration(1, "documents, chunks, keyword postings, answer log, conversations", _initial_schema)]
+SCHEMA_VERSION = latest(MIGRATIONS)
+
+
+def _schema_version(db: sqlite3.Connection) -> int:
+    """The version recorded in the file (0 for a new one)."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return 0
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
 _DISTINCT_CHUNKS = "SELECT hash, MIN(text), MIN(context) FROM chunks GROUP BY hash ORDER BY hash"
 
 
@@ -132,13 +148,17 @@ class SqliteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=10000")
+            found = _schema_version(self._db)
+            check_not_newer(found, SCHEMA_VERSION, f"the knowledge base {self.path}")
             self._db.executescript(_SCHEMA)
             logged = {row[1] for row in self._db.execute("PRAGMA table_info(answer_log)")}
             if "confidence" not in logged:  # knowledge bases from before answers logged their confidence
                 self._db.execute("ALTER TABLE answer_log ADD COLUMN confidence REAL")
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            for migration in pending(found, MIGRATIONS):
+                migration.apply(self._db)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(migration.version),)
+                )
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0')")
         except sqlite3.DatabaseError as exc:
             raise BackendError(f"cannot open knowledge base {self.path}: {exc}") from exc

@@ -1,0 +1,190 @@
+"""docket db status / upgrade / copy: the store's health, its schema version, moving to PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from docket.cli.common import (
+    ConfigOption,
+    HomeOption,
+    JsonOption,
+    console,
+    emit_json,
+    handle_errors,
+    progress_bar,
+    settings_from,
+)
+from docket.errors import UserError
+
+db_app = typer.Typer(
+    help="The store behind a knowledge base: health, schema upgrades, copying into PostgreSQL.", no_args_is_help=True
+)
+
+
+def _print(data: dict[str, Any]) -> None:
+    table = Table(show_header=False)
+    for key, value in data.items():
+        table.add_row(key, escape(str(value)))
+    console.print(table)
+
+
+def _queues(home: Path) -> dict[str, dict[str, int]]:
+    """Upload jobs and workflow runs of `docket serve` by state (its accounts.db), read-only; {} without one."""
+    import sqlite3
+
+    path = home / "accounts.db"
+    if not path.is_file():
+        return {}
+    out: dict[str, dict[str, int]] = {}
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        for name, sql in (
+            ("jobs", "SELECT state, COUNT(*) FROM jobs GROUP BY state"),
+            ("workflow_runs", "SELECT status, COUNT(*) FROM workflow_runs GROUP BY status"),
+        ):
+            try:
+                out[name] = {str(state): int(n) for state, n in db.execute(sql)}
+            except sqlite3.Error:
+                continue  # an older accounts.db without that table
+    finally:
+        db.close()
+    return out
+
+
+@db_app.command("status")
+@handle_errors
+def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Backend, schema version, documents and chunks, sizes, the vector index's health, failures."""
+    from docket.index import open_store
+    from docket.index.migrations import sqlite_status
+
+    settings = settings_from(home, config)
+    store = open_store(settings)
+    try:
+        stats = store.stats()
+        health = store.health() if hasattr(store, "health") else sqlite_status(settings.db_path)
+        failures = store.failures()
+    finally:
+        store.close()
+    stats.pop("path", None)
+    data = {**health, **stats, "failures": len(failures)}
+    queues = _queues(settings.home)
+    if queues:
+        data["queues"] = queues
+    if as_json:
+        emit_json({**data, "failed": failures})
+        return
+    _print(data)
+
+
+@db_app.command("upgrade")
+@handle_errors
+def upgrade(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Apply the pending schema migrations of the knowledge base's store."""
+    settings = settings_from(home, config)
+    if settings.store.url:
+        import psycopg
+
+        from docket.index.postgres import PostgresStore
+        from docket.index.postgres.schema import SCHEMA_VERSION, schema_version
+
+        cfg = settings.store
+        try:
+            with psycopg.connect(cfg.url, autocommit=True, connect_timeout=max(1, round(cfg.connect_timeout))) as conn:
+                before = schema_version(conn)
+        except psycopg.Error as exc:
+            from docket.index.postgres.sql import explain_connect_error
+
+            raise explain_connect_error(exc, cfg.url) from exc
+        store = PostgresStore(
+            cfg.url,
+            pool_size=cfg.pool_size,
+            connect_timeout=cfg.connect_timeout,
+            hnsw_m=cfg.hnsw_m,
+            hnsw_ef_construction=cfg.hnsw_ef_construction,
+            hnsw_ef_search=cfg.hnsw_ef_search,
+            upgrade=True,
+        )
+        store.close()
+        result = {"backend": "postgres", "from_version": before, "to_version": SCHEMA_VERSION}
+    else:
+        from docket.index.migrations import sqlite_status
+        from docket.index.sqlite import SCHEMA_VERSION as SQLITE_VERSION
+        from docket.index.sqlite import SqliteStore
+
+        before = int(sqlite_status(settings.db_path).get("schema_version", 0))
+        SqliteStore(settings.db_path).close()  # the embedded store applies its migrations when it opens
+        result = {"backend": "sqlite", "from_version": before, "to_version": SQLITE_VERSION}
+    if as_json:
+        emit_json(result)
+    elif result["from_version"] == result["to_version"]:
+        console.print(f"The schema is up to date (version {result['to_version']}).")
+    else:
+        console.print(f"Upgraded the schema from version {result['from_version']} to {result['to_version']}.")
+
+
+@db_app.command("copy")
+@handle_errors
+def copy(
+    to: Annotated[
+        str, typer.Option("--to", help="PostgreSQL database to copy into: postgresql://USER:PASSWORD@HOST/DB.")
+    ],
+    merge: Annotated[
+        bool, typer.Option("--merge", help="Add to a database that already holds documents (refused otherwise).")
+    ] = False,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy this knowledge base (vectors included, nothing re-embedded) into PostgreSQL and check the copy."""
+    from docket.config import redact_url
+    from docket.index import open_store
+
+    if not to.startswith(("postgresql://", "postgres://")):
+        scheme = to.partition(":")[0] or to[:10]
+        raise UserError(f"--to: a '{scheme}:' URL is not a PostgreSQL URL; use postgresql://USER:PASSWORD@HOST/DB")
+    settings = settings_from(home, config)
+    if settings.store.url and settings.store.url == to:
+        raise UserError("--to names the database this knowledge base already uses; give another one")
+    from docket.index.postgres import PostgresStore
+    from docket.index.postgres.copy import copy_store
+
+    cfg = settings.store
+    source = open_store(settings)
+    try:
+        target = PostgresStore(
+            to,
+            pool_size=cfg.pool_size,
+            connect_timeout=cfg.connect_timeout,
+            hnsw_m=cfg.hnsw_m,
+            hnsw_ef_construction=cfg.hnsw_ef_construction,
+            hnsw_ef_search=cfg.hnsw_ef_search,
+        )
+        try:
+            with progress_bar(not as_json, "Copying") as progress:
+                result = copy_store(source, target, merge=merge, progress=progress)
+        finally:
+            target.close()
+    finally:
+        source.close()
+    result["to"] = redact_url(to)
+    if as_json:
+        emit_json(result)
+        return
+    copied, verified = result["copied"], result["verified"]
+    console.print(
+        f"Copied {copied['documents']} documents, {copied['chunks']} chunks, {copied['sources']} sources, "
+        f"{copied['failures']} failures, {copied['answers']} logged answers and {copied['conversations']} "
+        f"conversations to {escape(result['to'])}.",
+        highlight=False,
+    )
+    console.print(
+        f"Verified: counts match; {verified['matching']}/{verified['queries']} sampled searches rank the same.",
+        highlight=False,
+    )
+    console.print(f"To use it: export DOCKET_DATABASE_URL='{escape(result['to'])}' (with the password).")

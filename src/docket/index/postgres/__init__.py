@@ -1,0 +1,11 @@
+"""The PostgreSQL + pgvector store (``store.url`` / ``DOCKET_DATABASE_URL``).
+
+``store`` holds :class:`PostgresStore`; ``schema`` the numbered migrations and the checks made when
+a database is opened; ``copy`` moves a knowledge base between stores without re-embedding.
+"""
+
+from __future__ import annotations
+
+from docket.index.postgres.store import PostgresStore
+
+__all__ = ["PostgresStore"]

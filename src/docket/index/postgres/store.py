@@ -1,0 +1,680 @@
+"""A knowledge base in PostgreSQL with pgvector. Implements :class:`docket.protocols.Store`.
+
+Vector search is pgvector cosine distance (``<=>``) over an HNSW index. Keyword search is the same
+BM25 as the embedded store, computed in SQL from ``postings (term, chunk_id, doc_id, tf, length)``, chunk lengths
+and corpus statistics, with the same terms (:func:`docket.index.keywords.analyze`), so both stores
+rank alike. Permission and metadata filters are SQL conditions on ``documents`` inside both
+retrievers. A filtered vector search uses pgvector's iterative index scan where the server has it
+(pgvector >= 0.8); older pgvector would return too few hits from the index under a selective filter,
+so there the filtered rows are searched exactly instead.
+
+Every document write is one transaction under an advisory lock on the document (two processes
+writing the same file leave one copy); ``swap_embedder`` takes the write lock every document
+write shares, so writers wait while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from docket.config import redact_url
+from docket.errors import DatabaseError, IndexMismatchError, MissingExtraError, NotFoundError
+from docket.index.keywords import analyze, analyze_query
+from docket.index.postgres import schema
+from docket.index.postgres.sql import (
+    bm25_sql,
+    explain_connect_error,
+    first_line,
+    one_row,
+    parse_vector,
+    pg_text,
+    vector_literal,
+    where_sql,
+)
+from docket.types import Access, Chunk, Document, Filters, Hit, Location
+
+try:
+    import psycopg
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # pragma: no cover - exercised by installs without the extra
+    raise MissingExtraError("psycopg", "postgres", "A PostgreSQL store (store.url / DOCKET_DATABASE_URL)") from exc
+
+__all__ = ["PostgresStore"]
+
+_WRITE_LOCK = 0x646F636B6577  # shared by document writes, exclusive for an embedder swap
+_DOC_COLUMNS = "id, source, path, title, filetype, content_hash, size, mtime, workspace, access, tags, metadata"
+_LOG_COLUMNS = (
+    "id, at, question, answer, abstained, method, model, prompt, sources, citations, notes, "
+    "prompt_tokens, completion_tokens, cost, latency_ms, confidence"
+)
+_HIT_COLUMNS = "c.id, c.text, c.location, d.id, d.source, d.path, d.title"
+_DISTINCT_CHUNKS = (
+    'SELECT hash, MIN(text COLLATE "C"), MIN(context COLLATE "C") FROM chunks GROUP BY hash ORDER BY hash COLLATE "C"'
+)
+
+
+class PostgresStore:
+    """A knowledge base in one PostgreSQL database. Implements :class:`docket.protocols.Store`."""
+
+    def __init__(
+        self,
+        url: str,
+        pool_size: int = 5,
+        connect_timeout: float = 10.0,
+        hnsw_m: int = 16,
+        hnsw_ef_construction: int = 64,
+        hnsw_ef_search: int = 100,
+        upgrade: bool = False,
+    ) -> None:
+        self.url = url
+        self.where = redact_url(url)
+        self.hnsw_m, self.hnsw_ef_construction, self.hnsw_ef_search = hnsw_m, hnsw_ef_construction, hnsw_ef_search
+        self._timeout = connect_timeout
+        timeout = max(1, round(connect_timeout))
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=timeout) as conn:
+                self.schema_version = schema.prepare(conn, f"the database {self.where}", upgrade=upgrade)
+                version = schema.pgvector_version(conn) or "0"
+        except psycopg.OperationalError as exc:
+            raise explain_connect_error(exc, url) from exc
+        except psycopg.Error as exc:
+            raise DatabaseError(f"PostgreSQL at {self.where}: {first_line(exc, self.url)}") from exc
+        self.pgvector = version
+        self._iterative_scan = tuple(int(p) for p in re.findall(r"\d+", version)[:2]) >= (0, 8)
+        self._pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"connect_timeout": timeout},
+            open=False,
+            name="docket",
+        )
+        self._pool.open(wait=False)
+        self._bound: str | None = None
+
+    # ------------------------------------------------------------------ connections
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """One transaction on a pooled connection; psycopg's errors become DatabaseError."""
+        try:
+            with self._pool.connection(timeout=self._timeout) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseError(
+                f"no connection to PostgreSQL at {self.where} within {self._timeout:g} s; check that the server "
+                "is running, or raise store.pool_size if many requests run at once"
+            ) from exc
+        except psycopg.OperationalError as exc:
+            raise DatabaseError(
+                f"lost the connection to PostgreSQL at {self.where}: {first_line(exc, self.url)}"
+            ) from exc
+        except psycopg.Error as exc:
+            raise DatabaseError(f"PostgreSQL at {self.where}: {first_line(exc, self.url)}") from exc
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._tx() as conn:
+            row = conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # ------------------------------------------------------------------ meta
+    def _meta(self, conn: psycopg.Connection[Any], key: str) -> str | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    def _set_meta(conn: psycopg.Connection[Any], key: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def embedder_info(self) -> tuple[str, int] | None:
+        with self._tx() as conn:
+            name, dim = self._meta(conn, "embedder_name"), self._meta(conn, "embedder_dim")
+        return None if name is None or dim is None else (name, int(dim))
+
+    def bind_embedder(self, name: str, dim: int, spec: Mapping[str, Any] | None = None) -> None:
+        current = self.embedder_info()
+        if current is None:
+            with self._tx() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))
+                if self._meta(conn, "embedder_name") is None:
+                    self._set_meta(conn, "embedder_name", name)
+                    self._set_meta(conn, "embedder_dim", str(dim))
+                    if spec is not None:
+                        self._set_meta(conn, "embedder_spec", json.dumps(dict(spec)))
+                    schema.create_vector_index(conn, dim, self.hnsw_m, self.hnsw_ef_construction)
+            current = self.embedder_info()
+        if current is not None and current != (name, dim):
+            raise IndexMismatchError(
+                f"this knowledge base ({self.where}) was built with the embedder "
+                f"'{current[0]}' ({current[1]} dimensions), not '{name}' ({dim}). Use the embedder "
+                f"it was built with, or rebuild it with: docket reindex --embedder <name>"
+            )
+        self._bound = name
+
+    def embedder_spec(self) -> dict[str, Any] | None:
+        with self._tx() as conn:
+            value = self._meta(conn, "embedder_spec")
+        return None if value is None else dict(json.loads(value))
+
+    def chunk_texts(self) -> list[tuple[str, str]]:
+        with self._tx() as conn:
+            rows = conn.execute(_DISTINCT_CHUNKS).fetchall()
+        return [(h, f"{ctx}\n{text}" if ctx else text) for h, text, ctx in rows]
+
+    def swap_embedder(
+        self,
+        name: str,
+        dim: int,
+        spec: Mapping[str, Any] | None,
+        vectors_for: Callable[[list[tuple[str, str]]], Mapping[str, np.ndarray]],
+    ) -> None:
+        with self._tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_WRITE_LOCK,))  # writers wait
+            pairs = [(h, f"{ctx}\n{text}" if ctx else text) for h, text, ctx in conn.execute(_DISTINCT_CHUNKS)]
+            vectors = vectors_for(pairs)
+            old_dim = self._meta(conn, "embedder_dim")
+            if old_dim is not None and int(old_dim) != dim:  # a new column type; readers wait for the commit
+                conn.execute("DROP INDEX IF EXISTS chunks_vector")
+                conn.execute("ALTER TABLE chunks ALTER COLUMN vector TYPE vector")
+            conn.execute("CREATE TEMPORARY TABLE new_vectors (hash text PRIMARY KEY, vector vector) ON COMMIT DROP")
+            with conn.cursor().copy("COPY new_vectors (hash, vector) FROM STDIN") as copy:
+                for h, _ in pairs:
+                    v = np.asarray(vectors[h], dtype=np.float32)
+                    if v.shape != (dim,):
+                        raise IndexMismatchError(f"a new vector has shape {v.shape}, not ({dim},)")
+                    copy.write_row((h, vector_literal(v)))
+            conn.execute("UPDATE chunks c SET vector = n.vector FROM new_vectors n WHERE c.hash = n.hash")
+            if old_dim is None or int(old_dim) != dim:
+                schema.create_vector_index(conn, dim, self.hnsw_m, self.hnsw_ef_construction)
+            self._set_meta(conn, "embedder_name", name)
+            self._set_meta(conn, "embedder_dim", str(dim))
+            if spec is None:
+                conn.execute("DELETE FROM meta WHERE key = 'embedder_spec'")
+            else:
+                self._set_meta(conn, "embedder_spec", json.dumps(dict(spec)))
+        self._bound = name
+
+    # ------------------------------------------------------------------ documents
+    @staticmethod
+    def _doc(row: Sequence[Any]) -> Document:
+        (id_, source, path, title, filetype, chash, size, mtime, ws, access, tags, metadata) = row
+        return Document(
+            id=id_,
+            source=source,
+            path=path,
+            title=title,
+            filetype=filetype,
+            content_hash=chash,
+            size=size,
+            mtime=mtime,
+            workspace=ws,
+            access=tuple(access),
+            tags=tuple(tags),
+            metadata=json.loads(metadata),
+        )
+
+    def get_document(self, source: str, path: str) -> Document | None:
+        with self._tx() as conn:
+            row = conn.execute(
+                f"SELECT {_DOC_COLUMNS} FROM documents WHERE source = %s AND path = %s", (source, path)
+            ).fetchone()
+        return None if row is None else self._doc(row)
+
+    def documents(self, source: str | None = None, access: Access | None = None) -> Iterator[Document]:
+        where, params = where_sql(Filters(sources=(source,) if source else ()), access or Access.owner())
+        columns = ", ".join(f"d.{c.strip()}" for c in _DOC_COLUMNS.split(","))
+        with self._tx() as conn:
+            rows = conn.execute(
+                f'SELECT {columns} FROM documents d WHERE {where} ORDER BY d.source COLLATE "C", d.path COLLATE "C"',
+                params,
+            ).fetchall()
+        for row in rows:
+            yield self._doc(row)
+
+    def document_text(self, doc_id: str) -> str:
+        text = self._one("SELECT text FROM documents WHERE id = %s", (doc_id,))
+        if text is None:
+            raise NotFoundError(f"no document with id {doc_id}")
+        return str(text)
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT text, location, context, ordinal FROM chunks WHERE doc_id = %s ORDER BY ordinal", (doc_id,)
+            ).fetchall()
+        return [Chunk(t, Location.from_dict(json.loads(loc)), ctx, o) for t, loc, ctx, o in rows]
+
+    def put_document(
+        self, doc: Document, chunks: Sequence[Chunk], vectors: Mapping[str, np.ndarray], text: str
+    ) -> None:
+        self.import_document(doc, chunks, vectors, text)
+
+    def import_document(
+        self,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        vectors: Mapping[str, np.ndarray],
+        text: str,
+        chunk_ids: Sequence[int] | None = None,
+        indexed_at: float | None = None,
+        durable: bool = True,
+    ) -> None:
+        """``put_document``, keeping given chunk ids (``docket db copy`` into an empty database).
+        ``durable=False`` does not wait for the commit to reach disk (a bulk copy verified afterwards)."""
+        missing = [c.hash for c in chunks if c.hash not in vectors]
+        if missing:
+            raise ValueError(f"{len(missing)} chunk(s) of {doc.path} have no vector")
+        analyzed = [analyze(c.indexed_text) for c in chunks]
+        with self._tx() as conn:
+            if not durable:
+                conn.execute("SET LOCAL synchronous_commit = off")
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_WRITE_LOCK,))
+            for key in sorted({f"doc:{doc.id}", "path:" + json.dumps([doc.source, doc.path])}):
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+            recorded = self._meta(conn, "embedder_name")
+            if self._bound is not None and recorded != self._bound:
+                raise IndexMismatchError(
+                    f"the knowledge base switched to the embedder '{recorded}' while this process was using "
+                    f"'{self._bound}'; run the command again"
+                )
+            conn.execute(
+                "DELETE FROM documents WHERE id = %s OR (source = %s AND path = %s)", (doc.id, doc.source, doc.path)
+            )
+            conn.execute(
+                f"INSERT INTO documents ({_DOC_COLUMNS}, text, indexed_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s)",
+                (
+                    doc.id,
+                    doc.source,
+                    doc.path,
+                    pg_text(doc.title),
+                    doc.filetype,
+                    doc.content_hash,
+                    doc.size,
+                    doc.mtime,
+                    doc.workspace,
+                    json.dumps(list(doc.access)),
+                    json.dumps(list(doc.tags)),
+                    json.dumps(dict(doc.metadata), default=str),
+                    pg_text(text),
+                    time.time() if indexed_at is None else indexed_at,
+                ),
+            )
+            if not chunks:
+                conn.execute("DELETE FROM failures WHERE source = %s AND path = %s", (doc.source, doc.path))
+                return
+            if chunk_ids is None:
+                chunk_ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT nextval('chunks_id_seq') FROM generate_series(1, %s)", (len(chunks),)
+                    ).fetchall()
+                ]
+            cur = conn.cursor()
+            with cur.copy(
+                "COPY chunks (id, doc_id, ordinal, text, context, location, hash, vector, length) FROM STDIN"
+            ) as copy:
+                for cid, c, terms in zip(chunk_ids, chunks, analyzed, strict=True):
+                    copy.write_row(
+                        (
+                            cid,
+                            doc.id,
+                            c.ordinal,
+                            pg_text(c.text),
+                            pg_text(c.context),
+                            json.dumps(c.location.to_dict()),
+                            c.hash,
+                            vector_literal(vectors[c.hash]),
+                            len(terms),
+                        )
+                    )
+            with cur.copy("COPY postings (term, chunk_id, doc_id, tf, length) FROM STDIN") as copy:
+                for cid, terms in zip(chunk_ids, analyzed, strict=True):
+                    counts: dict[str, int] = {}
+                    for t in terms:
+                        counts[t] = counts.get(t, 0) + 1
+                    for term, tf in counts.items():  # the embedded store keeps counts as uint16
+                        copy.write_row((term, cid, doc.id, min(tf, 65535), len(terms)))
+            conn.execute("DELETE FROM failures WHERE source = %s AND path = %s", (doc.source, doc.path))
+
+    _UPDATABLE: frozenset[str] = frozenset(
+        {"path", "title", "mtime", "size", "workspace", "access", "tags", "metadata"}
+    )
+
+    def update_document(self, doc_id: str, **fields: Any) -> None:
+        unknown = set(fields) - self._UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}; updatable: {sorted(self._UPDATABLE)}")
+        assignments, values = [], []
+        for key, value in fields.items():
+            if key in ("access", "tags"):
+                assignments.append(f"{key} = %s::jsonb")
+                values.append(json.dumps(list(value)))
+            elif key == "metadata":
+                assignments.append("metadata = %s")
+                values.append(json.dumps(dict(value), default=str))
+            else:
+                assignments.append(f"{key} = %s")
+                values.append(value)
+        with self._tx() as conn:
+            cur = conn.execute(f"UPDATE documents SET {', '.join(assignments)} WHERE id = %s", (*values, doc_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no document with id {doc_id}")
+
+    def delete_document(self, doc_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_WRITE_LOCK,))
+            conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
+
+    def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        wanted = list(dict.fromkeys(hashes))
+        if not wanted:
+            return {}
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT ON (hash) hash, vector::text FROM chunks WHERE hash = ANY(%s)", (wanted,)
+            ).fetchall()
+        return {h: parse_vector(v) for h, v in rows}
+
+    # ------------------------------------------------------------------ failures
+    def record_failure(self, source: str, path: str, error: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO failures (source, path, error, at) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (source, path) DO UPDATE SET error = excluded.error, at = excluded.at",
+                (source, path, error, time.time()),
+            )
+
+    def failures(self, source: str | None = None) -> list[dict[str, str]]:
+        sql = "SELECT source, path, error FROM failures" + (" WHERE source = %s" if source else "")
+        with self._tx() as conn:
+            rows = conn.execute(sql + ' ORDER BY source COLLATE "C", path COLLATE "C"', (source,) if source else ())
+            return [{"source": s, "path": p, "error": e} for s, p, e in rows.fetchall()]
+
+    # ------------------------------------------------------------------ answer log
+    def log_answer(self, record: Mapping[str, Any]) -> int:
+        values = dict(record)
+        for key in ("sources", "citations", "notes"):
+            values[key] = json.dumps(values.get(key, []), ensure_ascii=False)
+        values["abstained"] = bool(values.get("abstained"))
+        names = [c.strip() for c in _LOG_COLUMNS.split(",")]
+        if values.get("id") is None:
+            names = names[1:]
+        with self._tx() as conn:
+            row = one_row(
+                conn.execute(
+                    f"INSERT INTO answer_log ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
+                    "RETURNING id",
+                    [values.get(n) for n in names],
+                )
+            )
+        return int(row[0])
+
+    @staticmethod
+    def _log_row(row: Sequence[Any]) -> dict[str, Any]:
+        names = [c.strip() for c in _LOG_COLUMNS.split(",")]
+        out = dict(zip(names, row, strict=True))
+        for key in ("sources", "citations", "notes"):
+            out[key] = json.loads(out[key])
+        out["abstained"] = bool(out["abstained"])
+        return out
+
+    def answer_logs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {_LOG_COLUMNS} FROM answer_log ORDER BY id DESC LIMIT %s OFFSET %s", (limit, offset)
+            ).fetchall()
+        return [self._log_row(r) for r in rows]
+
+    def answer_log(self, log_id: int) -> dict[str, Any]:
+        with self._tx() as conn:
+            row = conn.execute(f"SELECT {_LOG_COLUMNS} FROM answer_log WHERE id = %s", (log_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no logged answer with id {log_id}; `docket logs` lists them")
+        return self._log_row(row)
+
+    def spent_since(self, timestamp: float) -> float:
+        return float(self._one("SELECT COALESCE(SUM(cost), 0) FROM answer_log WHERE at >= %s", (timestamp,)))
+
+    # ------------------------------------------------------------------ conversations
+    def add_turn(self, conversation_id: str, record: Mapping[str, Any]) -> None:
+        at = float(record.get("at") or time.time())
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO conversations (id, title, created, updated) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET updated = excluded.updated",
+                (conversation_id, str(record["question"])[:200], at, at),
+            )
+            conn.execute(
+                "INSERT INTO turns (conversation_id, n, at, question, query, answer, log_id) "
+                "SELECT %s, COALESCE(MAX(n), 0) + 1, %s, %s, %s, %s, %s FROM turns WHERE conversation_id = %s",
+                (
+                    conversation_id,
+                    at,
+                    record["question"],
+                    record.get("query") or record["question"],
+                    record["answer"],
+                    record.get("log_id"),
+                    conversation_id,
+                ),
+            )
+
+    def conversation(self, conversation_id: str) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT n, at, question, query, answer, log_id FROM turns WHERE conversation_id = %s ORDER BY n",
+                (conversation_id,),
+            ).fetchall()
+        if not rows:
+            raise NotFoundError(f"no conversation '{conversation_id}'; `docket chat --list` shows them")
+        names = ("n", "at", "question", "query", "answer", "log_id")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def conversations(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT c.id, c.title, (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), c.created, "
+                "c.updated FROM conversations c ORDER BY c.updated DESC, c.seq DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+        names = ("id", "title", "turns", "created", "updated")
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    # ------------------------------------------------------------------ sources
+    def add_source(self, name: str, config: Mapping[str, Any]) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO sources (name, config, created) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET config = excluded.config",
+                (name, json.dumps(dict(config)), time.time()),
+            )
+
+    def import_source(self, name: str, config: Mapping[str, Any], created: float, last_sync: float | None) -> None:
+        """A source with its recorded times (``docket db copy``)."""
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO sources (name, config, created, last_sync) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET config = excluded.config, last_sync = excluded.last_sync",
+                (name, json.dumps(dict(config)), created, last_sync),
+            )
+
+    def mark_synced(self, name: str) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE sources SET last_sync = %s WHERE name = %s", (time.time(), name))
+
+    def sources(self) -> dict[str, dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(
+                'SELECT name, config, created, last_sync FROM sources ORDER BY name COLLATE "C"'
+            ).fetchall()
+        return {
+            name: {**json.loads(config), "created": created, "last_sync": last} for name, config, created, last in rows
+        }
+
+    def remove_source(self, name: str) -> None:
+        with self._tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_WRITE_LOCK,))
+            cur = conn.execute("DELETE FROM sources WHERE name = %s", (name,))
+            if cur.rowcount == 0:
+                known = [r[0] for r in conn.execute('SELECT name FROM sources ORDER BY name COLLATE "C"')]
+                raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none'}")
+            conn.execute("DELETE FROM documents WHERE source = %s", (name,))
+            conn.execute("DELETE FROM failures WHERE source = %s", (name,))
+
+    # ------------------------------------------------------------------ retrieval
+    def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
+        terms = analyze_query(query)
+        if not terms or k <= 0:
+            return []
+        where, params = where_sql(filters, access)
+        if where == "FALSE":
+            return []
+        sql = bm25_sql(where)
+        with self._tx() as conn:
+            rows = conn.execute(sql, [terms, *params, k]).fetchall()
+        return [(int(cid), float(score)) for cid, score in rows if score is not None and score > 0]
+
+    def vector_search(self, vector: np.ndarray, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
+        if k <= 0:
+            return []
+        where, params = where_sql(filters, access)
+        if where == "FALSE":
+            return []
+        query = vector_literal(vector)
+        with self._tx() as conn:
+            conn.execute(f"SET LOCAL hnsw.ef_search = {min(1000, max(self.hnsw_ef_search, k))}")
+            if where == "TRUE":  # the HNSW index answers directly
+                rows = conn.execute(
+                    "SELECT c.id, 1 - (c.vector <=> %s::vector) FROM chunks c "
+                    "ORDER BY c.vector <=> %s::vector LIMIT %s",
+                    (query, query, k),
+                ).fetchall()
+            elif self._iterative_scan:  # pgvector >= 0.8 keeps scanning the index until k rows pass the filter
+                conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+                rows = conn.execute(
+                    "SELECT c.id, 1 - (c.vector <=> %s::vector) FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                    f"WHERE {where} ORDER BY c.vector <=> %s::vector LIMIT %s",
+                    (query, *params, query, k),
+                ).fetchall()
+            else:  # exact search over the rows the filter allows (the ORDER BY expression bypasses the index)
+                rows = conn.execute(
+                    "SELECT c.id, 1 - (c.vector <=> %s::vector) AS score FROM chunks c "
+                    f"JOIN documents d ON d.id = c.doc_id WHERE {where} ORDER BY score DESC, c.id LIMIT %s",
+                    (query, *params, k),
+                ).fetchall()
+        return [(int(cid), float(score)) for cid, score in rows]
+
+    @staticmethod
+    def _hit(row: Sequence[Any], score: float) -> Hit:
+        cid, text, location, doc_id, source, path, title = row
+        return Hit(
+            chunk_id=int(cid),
+            doc_id=doc_id,
+            source=source,
+            path=path,
+            title=title,
+            text=text,
+            location=Location.from_dict(json.loads(location)),
+            score=score,
+        )
+
+    def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
+        if not scored:
+            return []
+        where, params = where_sql(Filters(), access)
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE c.id = ANY(%s) AND {where}",
+                [[cid for cid, _ in scored], *params],
+            ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        return [self._hit(by_id[cid], score) for cid, score in scored if cid in by_id]
+
+    def document_hits(self, doc_id: str, access: Access) -> list[Hit]:
+        where, params = where_sql(Filters(), access)
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"WHERE d.id = %s AND {where} ORDER BY c.ordinal",
+                [doc_id, *params],
+            ).fetchall()
+        return [self._hit(row, 0.0) for row in rows]
+
+    # ------------------------------------------------------------------ housekeeping
+    def stats(self) -> dict[str, Any]:
+        with self._tx() as conn:
+            docs, chunks, sources, failures, size = one_row(
+                conn.execute(
+                    "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks), "
+                    "(SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM failures), "
+                    "pg_database_size(current_database())"
+                )
+            )
+            name, dim = self._meta(conn, "embedder_name"), self._meta(conn, "embedder_dim")
+        return {
+            "path": self.where,
+            "documents": docs,
+            "chunks": chunks,
+            "sources": sources,
+            "failures": failures,
+            "embedder": name,
+            "dimensions": int(dim) if dim is not None else None,
+            "size_bytes": size,
+        }
+
+    def health(self) -> dict[str, Any]:
+        """What ``docket db status`` shows: schema, sizes, the HNSW index and its validity."""
+        with self._tx() as conn:
+            sizes = {
+                table: one_row(conn.execute("SELECT pg_total_relation_size(%s)", (table,)))[0]
+                for table in ("documents", "chunks", "postings", "answer_log")
+            }
+            index = conn.execute(
+                "SELECT i.indisvalid, i.indisready, pg_relation_size(c.oid) FROM pg_class c "
+                "JOIN pg_index i ON i.indexrelid = c.oid WHERE c.relname = 'chunks_vector'"
+            ).fetchone()
+            server = one_row(conn.execute("SHOW server_version"))[0]
+            version = schema.schema_version(conn)
+        return {
+            "backend": "postgres",
+            "location": self.where,
+            "server_version": server,
+            "pgvector": self.pgvector,
+            "schema_version": version,
+            "table_bytes": sizes,
+            "hnsw_index": None if index is None else {"valid": bool(index[0] and index[1]), "bytes": index[2]},
+            "filtered_vector_search": "iterative index scan" if self._iterative_scan else "exact",
+        }
+
+    def drop_vector_index(self) -> None:
+        """Before a bulk copy: building the HNSW index once afterwards is much faster than row by row."""
+        with self._tx() as conn:
+            conn.execute("DROP INDEX IF EXISTS chunks_vector")
+
+    def finish_import(self) -> None:
+        """After a copy: (re)build the HNSW index, move the id sequences past the ids written, and
+        refresh the planner's statistics."""
+        with self._tx() as conn:
+            dim = self._meta(conn, "embedder_dim")
+            if dim is not None:
+                schema.create_vector_index(conn, int(dim), self.hnsw_m, self.hnsw_ef_construction)
+            for table in ("chunks", "answer_log"):
+                conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table}), 1), "
+                    f"(SELECT COUNT(*) > 0 FROM {table}))"
+                )
+            conn.execute("ANALYZE documents, chunks, postings")
+
+    def close(self) -> None:
+        self._pool.close()

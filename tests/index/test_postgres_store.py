@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("psycopg", reason="the PostgreSQL store needs psycopg: pip install -e '.[test]'")
+
+from docket.config import load_settings, redact_url
+from docket.errors import DatabaseError, MissingExtraError
+from docket.index import STORES
+from docket.index.postgres import PostgresStore
+from docket.index.postgres.sql import explain_connect_error, glob_regex
+from docket.index.sqlite import SqliteStore
+from docket.models.embedders import FakeEmbedder
+from docket.protocols import Store
+from docket.types import Access, Filters
+from tests.conftest import DEMO
+from tests.contracts.store_contract import DIM, StoreContract, make_doc, put
+from tests.postgres import PgServer
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, pg_url: str) -> Iterator[PostgresStore]:
+        s = PostgresStore(pg_url)
+        yield s
+        s.close()
+
+
+def _ingest_demo(store: Store, embedder: FakeEmbedder) -> None:
+    """The demo handbook's chunks, written the way ingestion writes them."""
+    from docket.ingest.chunking import chunk_document
+    from docket.ingest.parsers import parse_bytes
+
+    store.bind_embedder(embedder.name, embedder.dim)
+    for i, path in enumerate(sorted((DEMO / "Benefits and Perks").glob("*.md"))):
+        parsed = parse_bytes(path.read_bytes(), path.name)
+        chunks = chunk_document(parsed, title=parsed.title or path.stem)
+        embedded = embedder.embed_passages([c.indexed_text for c in chunks])
+        vectors = dict(zip([c.hash for c in chunks], embedded, strict=True))
+        doc = make_doc(f"d{i}", path.name, title=parsed.title or path.stem, workspace="hr" if i % 2 else "default")
+        store.put_document(doc, chunks, vectors, parsed.text)
+
+
+def test_keyword_and_vector_rankings_match_the_embedded_store(pg_url: str, tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    pg, lite = PostgresStore(pg_url), SqliteStore(tmp_path / "docket.db")
+    try:
+        _ingest_demo(pg, embedder)
+        _ingest_demo(lite, embedder)
+        hr = Access(workspaces=("hr",))
+        for query in ["parental leave weeks", "dental insurance", "sabbatical passion project", "gym", "the"]:
+            for access in (Access.owner(), hr):
+                ours = pg.hits(pg.keyword_search(query, 10, Filters(), access), access)
+                theirs = lite.hits(lite.keyword_search(query, 10, Filters(), access), access)
+                assert [(h.path, h.text) for h in ours] == [(h.path, h.text) for h in theirs], query
+                assert [h.score for h in ours] == pytest.approx([h.score for h in theirs], rel=1e-5)
+                vector = embedder.embed_queries([query])[0]
+                ours = pg.hits(pg.vector_search(vector, 5, Filters(), access), access)
+                theirs = lite.hits(lite.vector_search(vector, 5, Filters(), access), access)
+                assert [h.score for h in ours] == pytest.approx([h.score for h in theirs], abs=1e-5)
+    finally:
+        pg.close()
+        lite.close()
+
+
+def test_two_processes_writing_the_same_document_leave_one_copy(pg_url: str) -> None:
+    stores = [PostgresStore(pg_url) for _ in range(2)]
+    try:
+        for s in stores:
+            s.bind_embedder("m", DIM)
+        doc = make_doc("d1", "a.txt")
+
+        def write(store: PostgresStore) -> None:
+            for _ in range(10):
+                put(store, doc, ["one passage", "another passage"], [0, 1])
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(write, stores))
+        assert stores[0].stats()["documents"] == 1 and stores[0].stats()["chunks"] == 2
+        assert len(stores[1].keyword_search("passage", 10, Filters(), Access.owner())) == 2
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_the_hnsw_index_follows_the_settings_and_the_embedder(pg_server: PgServer, pg_database: str) -> None:
+    store = PostgresStore(pg_server.url(pg_database), hnsw_m=8, hnsw_ef_construction=32)
+    try:
+        assert store.health()["hnsw_index"] is None  # no dimension yet, so no index
+        store.bind_embedder("m", DIM)
+        put(store, make_doc("d1", "a.txt"), ["alpha"], [0])
+        index = pg_server.sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'chunks_vector'", pg_database)
+        assert "hnsw" in index[0][0] and "vector_cosine_ops" in index[0][0] and "m='8'" in index[0][0]
+        assert store.health()["hnsw_index"]["valid"] is True
+
+        def wider(pairs: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+            return {h: np.ones(DIM * 2, dtype=np.float32) / np.sqrt(DIM * 2) for h, _ in pairs}
+
+        store.swap_embedder("wide", DIM * 2, None, wider)
+        assert store.embedder_info() == ("wide", DIM * 2)
+        assert store.vector_search(np.ones(DIM * 2) / np.sqrt(DIM * 2), 1, Filters(), Access.owner())[0][1] > 0.99
+        assert store.health()["hnsw_index"]["valid"] is True
+        column = pg_server.sql(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'chunks'::regclass AND attname = 'vector'",
+            pg_database,
+        )
+        assert column[0][0] == f"vector({DIM * 2})"
+    finally:
+        store.close()
+
+
+def test_a_newer_schema_is_refused_and_an_older_one_asks_for_an_upgrade(
+    pg_url: str, pg_server: PgServer, pg_database: str
+) -> None:
+    PostgresStore(pg_url).close()
+    pg_server.sql("UPDATE meta SET value = '7' WHERE key = 'schema_version'", pg_database)
+    with pytest.raises(DatabaseError, match="newer than this Docket supports"):
+        PostgresStore(pg_url)
+
+
+def test_connection_errors_say_what_to_fix() -> None:
+    url = "postgresql://docket:hunter2@db/docket"
+    refused = explain_connect_error(Exception('FATAL:  password authentication failed for user "docket"'), url)
+    assert "wrong user name or password" in str(refused)
+    gone = explain_connect_error(Exception(f"connection refused: {url}\nIs the server running?"), url)
+    assert "not reachable" in str(gone) and "\n" not in str(gone) and "hunter2" not in str(gone)
+
+
+def test_globs_become_anchored_regular_expressions() -> None:
+    assert glob_regex("policies/*.md") == r"^policies/.*\.md$"
+    assert glob_regex("[^ab]?") == "^[^ab].$"
+    assert glob_regex("a[b") == r"^a\[b$"
+
+
+def test_the_database_password_is_never_printed(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = "postgresql://docket:hunter2@localhost:5432/docket"
+    assert redact_url(url) == "postgresql://docket:****@localhost:5432/docket"
+    settings = load_settings(environ={"DOCKET_DATABASE_URL": url, "DOCKET_HOME": "/tmp/x"})
+    assert settings.store.url == url
+    assert "hunter2" not in json.dumps(settings.redacted())
+
+
+def test_a_missing_postgres_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    monkeypatch.delitem(sys.modules, "docket.index.postgres")
+    monkeypatch.delitem(sys.modules, "docket.index.postgres.store")
+    with pytest.raises(MissingExtraError, match=r"pip install 'docket\[postgres\]'"):
+        STORES.create("postgres", url="postgresql://docket@localhost/docket")
+
+
+def test_corpus_statistics_follow_every_kind_of_write(pg_server: PgServer, pg_database: str) -> None:
+    store = PostgresStore(pg_server.url(pg_database))
+    try:
+        store.bind_embedder("m", DIM)
+        store.add_source("src", {"type": "folder"})
+        put(store, make_doc("d1", "a.txt"), ["one two three", "four five"], [0, 1])
+        put(store, make_doc("d2", "b.txt"), ["six seven"], [2])
+        put(store, make_doc("d1", "a.txt"), ["replaced text"], [3])  # replace
+        store.delete_document("d2")
+        put(store, make_doc("d3", "c.txt"), ["eight nine ten eleven"], [4])
+        kept = pg_server.sql("SELECT chunks, total_length FROM corpus", pg_database)
+        actual = pg_server.sql("SELECT COUNT(*), COALESCE(SUM(length), 0) FROM chunks", pg_database)
+        assert kept == actual and kept[0][0] == 2
+        store.remove_source("src")
+        assert pg_server.sql("SELECT chunks, total_length FROM corpus", pg_database) == [(0, 0)]
+    finally:
+        store.close()
