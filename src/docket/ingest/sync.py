@@ -9,7 +9,9 @@ document is written in its own transaction, so an interrupted sync leaves a cons
 the next run picks up where it stopped. Files that disappeared are removed from the index.
 
 A file that fails to parse is reported with a one-line reason and the batch goes on; if an older
-version of it was indexed, that version stays searchable.
+version of it was indexed, that version stays searchable. Given a :class:`~docket.ingest.sandbox.Sandbox`,
+files are parsed in its worker processes under a time and memory limit (``ingest.sandbox``);
+the :class:`~docket.ingest.limits.ParseLimits` (pages, unzipped size, attachments) apply either way.
 
 With a ``tables`` store, spreadsheets are also loaded as SQL tables (:mod:`docket.index.tables`):
 when indexed, when unchanged but not loaded yet, and dropped when their file disappears.
@@ -31,12 +33,14 @@ import numpy as np
 
 from docket.errors import DocketError, ParseError, PathNotFoundError, UserError
 from docket.ingest.chunking import chunk_document, estimate_tokens
+from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
 from docket.protocols import Embedder, Store
 from docket.types import Chunk, Document, ParsedDocument, SyncReport
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
+    from docket.ingest.sandbox import Sandbox
 
 __all__ = ["FolderSource", "Indexer", "Progress", "source_for_path", "sync_source"]
 
@@ -196,8 +200,12 @@ def sync_source(
     ignore: Sequence[str] = (),
     progress: Progress | None = None,
     tables: TableStore | None = None,
+    sandbox: Sandbox | None = None,
+    limits: ParseLimits | None = None,
 ) -> SyncReport:
-    """Bring the index in line with the files of ``source`` and report what changed."""
+    """Bring the index in line with the files of ``source`` and report what changed.
+
+    Files are parsed in ``sandbox``'s workers when given, else in this process, under ``limits``."""
     started = time.perf_counter()
     report = SyncReport()
     store.bind_embedder(embedder.name, embedder.dim)
@@ -254,7 +262,11 @@ def sync_source(
                     load_tables(moved, data)
                 report.renamed += 1
                 continue
-            parsed = parse_bytes(data, full.name)
+            if sandbox is not None:
+                parsed = sandbox.parse(data, full.name)
+            else:
+                with applied_limits(limits or ParseLimits()):
+                    parsed = parse_bytes(data, full.name)
             title = str(parsed.title or full.stem).strip() or full.stem
             doc = Document(
                 id=existing.id if existing else uuid.uuid4().hex,

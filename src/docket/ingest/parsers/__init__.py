@@ -80,6 +80,10 @@ def parse_bytes(data: bytes, path: str) -> ParsedDocument:
             f"not a valid {ext} file (it is not a zip container); it may be corrupt, or an old "
             f"binary Office file renamed to {ext}"
         )
+    if sniffed == "zip":  # DOCX, XLSX, PPTX: refuse zip bombs before a parser unpacks anything
+        from docket.ingest.limits import check_zip
+
+        check_zip(data)
     try:
         parsed = parser.parse(data, path)
     except ParseError:

@@ -4,8 +4,10 @@ A message gives a header block (From, To, Cc, Date, Subject; also in ``metadata`
 the text/plain alternative when there is one, else the HTML one read by the HTML parser. Attachments
 are parsed through :func:`docket.ingest.parsers.parse_bytes` by their file name, and their blocks
 carry ``attachment``; an attachment that cannot be read becomes a warning. Forwarded messages
-(message/rfc822) are read the same way, at most three messages deep. In a mailbox every message's
-blocks sit under the heading path ``(subject,)``.
+(message/rfc822) are read the same way, at most ``ingest.max_attachment_depth`` messages deep (3 by
+default), and at most ``ingest.max_attachments`` attachments of one message are read (see
+:mod:`docket.ingest.limits`). In a mailbox every message's blocks sit under the heading path
+``(subject,)``.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from pathlib import PurePath
 from typing import Any, cast
 
 from docket.errors import ParseError, UnsupportedFileError
+from docket.ingest.limits import current_limits
 from docket.ingest.parsers import PARSERS, parse_bytes
 from docket.ingest.parsers.text import decode_text, paragraphs
 from docket.types import Block, ParsedDocument
 
 __all__ = ["MAX_DEPTH", "EmailParser"]
 
-MAX_DEPTH = 3
+MAX_DEPTH = 3  # the default of ingest.max_attachment_depth; current_limits() holds the one in force
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 _ENCRYPTED = {"multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
 _depth: contextvars.ContextVar[int] = contextvars.ContextVar("docket_email_depth", default=0)
@@ -190,6 +193,16 @@ def _message(message: EmailMessage, depth: int) -> _Parsed:
     parts: list[tuple[str, EmailMessage]] = []
     _collect(message, parts, warnings)
     names: list[str] = []
+    limits = current_limits()
+    max_depth = limits.max_attachment_depth
+    attached = [p for p in parts if p[0] != "body"]
+    if len(attached) > limits.max_attachments:
+        skipped = {id(p[1]) for p in attached[limits.max_attachments :]}
+        parts = [p for p in parts if id(p[1]) not in skipped]
+        warnings.append(
+            f"{len(attached):,} attachments: only the first {limits.max_attachments} were read "
+            "(raise ingest.max_attachments to read more)"
+        )
     for index, (kind, part) in enumerate(parts, start=1):
         if kind == "body":
             blocks.extend(_body_blocks(part))
@@ -206,8 +219,11 @@ def _message(message: EmailMessage, depth: int) -> _Parsed:
             names.append(name)
             if inner is None:
                 warnings.append(f"attached message {name} is empty")
-            elif depth >= MAX_DEPTH:
-                warnings.append(f"attached message {name} skipped: messages nest more than {MAX_DEPTH} deep")
+            elif depth >= max_depth:
+                warnings.append(
+                    f"attached message {name} skipped: messages nest more than {max_depth} deep "
+                    "(ingest.max_attachment_depth)"
+                )
             else:
                 nested = _message(cast(EmailMessage, inner), depth + 1)
                 blocks.extend(_with_attachment(nested.blocks, name))
@@ -238,8 +254,12 @@ class EmailParser:
 
     def parse(self, data: bytes, path: str) -> ParsedDocument:
         depth = _depth.get() + 1
-        if depth > MAX_DEPTH:
-            raise ParseError(f"email nested too deeply: messages inside messages more than {MAX_DEPTH} levels")
+        max_depth = current_limits().max_attachment_depth
+        if depth > max_depth:
+            raise ParseError(
+                f"email nested too deeply: messages inside messages more than {max_depth} levels "
+                "(ingest.max_attachment_depth)"
+            )
         if PurePath(path).suffix.lower() == ".mbox":
             return self._mbox(data, path, depth)
         found = _message(_read(data), depth)

@@ -15,6 +15,7 @@ from pathlib import PurePath
 from typing import Any
 
 from docket.errors import ParseError
+from docket.ingest.limits import current_limits
 from docket.ingest.parsers import PARSERS
 from docket.types import Block, ParsedDocument
 
@@ -138,6 +139,12 @@ class PdfParser:
                 raise ParseError("encrypted PDF: a password is required to open it; save an unprotected copy")
 
         try:
+            count = len(reader.pages)
+            max_pages = current_limits().max_pages
+            if count > max_pages:
+                raise ParseError(
+                    f"too many pages ({count:,} > the {max_pages:,} page limit); raise ingest.max_pages to index it"
+                )
             pages = list(reader.pages)
         except FileNotDecryptedError as exc:
             raise ParseError("encrypted PDF: a password is required to open it; save an unprotected copy") from exc

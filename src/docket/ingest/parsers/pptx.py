@@ -14,6 +14,7 @@ from pathlib import PurePath
 from typing import Any
 
 from docket.errors import ParseError
+from docket.ingest.limits import current_limits
 from docket.ingest.parsers import PARSERS
 from docket.ingest.parsers.spreadsheet import table_blocks
 from docket.types import Block, ParsedDocument
@@ -116,6 +117,11 @@ class PptxParser:
         except Exception as exc:  # BadZipFile, KeyError for missing parts, XML syntax errors...
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ParseError(f"not a readable PowerPoint (.pptx) file: {reason[:150]}") from exc
+        max_pages = current_limits().max_pages
+        if len(slides) > max_pages:
+            raise ParseError(
+                f"too many slides ({len(slides):,} > the {max_pages:,} page limit); raise ingest.max_pages to index it"
+            )
 
         blocks: list[Block] = []
         warnings: list[str] = []

@@ -1,0 +1,93 @@
+"""Limits on what one file may make a parser do: pages, unzipped size, attachments and their nesting.
+
+The limits in force are a context variable, so parsers (and the parsers they call for attachments)
+read them with :func:`current_limits` without every ``parse`` signature carrying them; a sync sets
+them from the ``ingest`` settings with :func:`applied_limits` (in the parse worker too). Each limit
+that is hit becomes a :class:`~docket.errors.ParseError` (or, for one attachment, a warning) that
+names the limit and the setting that raises it.
+
+:func:`check_zip` refuses zip bombs before any parser opens the container: DOCX, XLSX and PPTX files
+are zip files, and their central directory says what each member unpacks to. The declared sizes are
+checked (their sum, and how far each member claims to expand); a member that lies about its size
+fails its CRC check when read, and the parse worker's memory limit stops whatever gets past both.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from docket.errors import ParseError
+
+__all__ = ["MAX_ZIP_MEMBERS", "MAX_ZIP_RATIO", "ParseLimits", "applied_limits", "check_zip", "current_limits"]
+
+# A member that unpacks to more than this many times its compressed size (and to more than
+# _RATIO_FLOOR bytes) is a zip bomb: office XML compresses about 5-30x, bombs 1000x and more.
+MAX_ZIP_RATIO = 200
+_RATIO_FLOOR = 10 * 1024 * 1024
+MAX_ZIP_MEMBERS = 20_000
+
+
+@dataclass(frozen=True)
+class ParseLimits:
+    """What one file may make a parser do; the defaults match the ``ingest`` settings'."""
+
+    max_pages: int = 5000
+    max_unzipped_mb: float = 1024.0
+    max_attachment_depth: int = 3
+    max_attachments: int = 100
+
+
+_DEFAULT = ParseLimits()
+_current: contextvars.ContextVar[ParseLimits | None] = contextvars.ContextVar("docket_parse_limits", default=None)
+
+
+def current_limits() -> ParseLimits:
+    """The limits in force for the parse running now."""
+    return _current.get() or _DEFAULT
+
+
+@contextmanager
+def applied_limits(limits: ParseLimits) -> Iterator[ParseLimits]:
+    """Parse with ``limits`` inside the ``with`` block."""
+    token = _current.set(limits)
+    try:
+        yield limits
+    finally:
+        _current.reset(token)
+
+
+def check_zip(data: bytes, limits: ParseLimits | None = None) -> None:
+    """Refuse a zip container whose members would unpack to too much (a zip bomb).
+
+    Only the central directory is read. A file that is not a readable zip passes: the parser then
+    says what is wrong with it.
+    """
+    limits = limits or current_limits()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        return
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise ParseError(
+            f"zip container with {len(members):,} members (more than {MAX_ZIP_MEMBERS:,}); refused as a likely zip bomb"
+        )
+    total = sum(max(m.file_size, 0) for m in members)
+    limit = limits.max_unzipped_mb * 1024 * 1024
+    if total > limit:
+        raise ParseError(
+            f"unpacks to {total / 1024 / 1024:,.0f} MB (more than the {limits.max_unzipped_mb:g} MB limit); refused "
+            "as a likely zip bomb. If the file is genuine, raise ingest.max_unzipped_mb"
+        )
+    for member in members:
+        if member.file_size > _RATIO_FLOOR and member.file_size > MAX_ZIP_RATIO * max(member.compress_size, 1):
+            ratio = member.file_size / max(member.compress_size, 1)
+            raise ParseError(
+                f"member {member.filename[:80]} expands {ratio:,.0f}x ({member.compress_size:,} bytes to "
+                f"{member.file_size / 1024 / 1024:,.0f} MB); refused as a likely zip bomb"
+            )
