@@ -15,6 +15,7 @@ and :mod:`docket.answer.extractive`; nothing happens in the background.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from docket.answer.extractive import extractive_answer
 from docket.config import Settings
 from docket.errors import IndexMismatchError, NotFoundError, UserError
-from docket.index import STORES
+from docket.index import open_store
 from docket.index.search import Mode, search
 from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
 from docket.models.embedders import embedder_from_settings, embedder_spec, recorded_settings, same_embedder
@@ -34,6 +35,7 @@ from docket.types import Access, Answer, Document, Filters, Hit, SyncReport, Usa
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
+    from docket.ingest.sandbox import Sandbox
 
 __all__ = ["ChatReply", "KnowledgeBase"]
 
@@ -52,11 +54,14 @@ class ChatReply:
 class KnowledgeBase:
     def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.store: Store = store or STORES.create("sqlite", path=str(settings.db_path))
+        self.store: Store = store or open_store(settings)
         self._embedder = embedder
         self._embedder_owned = False  # built here (and closed here), not given by the caller
         self._bound = False
         self._tables: TableStore | None = None
+        self._sandbox: Sandbox | None = None  # parse workers (ingest.sandbox), started on first parse
+        self._chat_models: dict[str, ChatModel] = {}  # one client (or loaded local model) per spec
+        self._chat_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -142,10 +147,29 @@ class KnowledgeBase:
             close_embedder()
         if self._tables is not None:
             self._tables.close()
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
+        with self._chat_lock:
+            models, self._chat_models = list(self._chat_models.values()), {}
+        for chat in models:
+            close_chat = getattr(chat, "close", None)
+            if close_chat is not None:
+                close_chat()
+
+    def _parse_options(self) -> dict[str, Any]:
+        """How ingest parses files: in sandboxed workers (ingest.sandbox) and under the ingest limits."""
+        from docket.ingest.sandbox import limits_from_settings, sandbox_from_settings
+
+        if self._sandbox is None:
+            self._sandbox = sandbox_from_settings(self.settings.ingest)
+        return {"sandbox": self._sandbox, "limits": limits_from_settings(self.settings.ingest)}
 
     # ------------------------------------------------------------------ ingest
     def _sync(self, source: FolderSource, progress: Progress | None) -> SyncReport:
-        self.tables.prune({doc.id for doc in self.store.documents()})  # tables left by an interrupted sync
+        self.tables.prune(  # tables left by an interrupted sync or a removed source
+            {doc.id for doc in self.store.documents()}, sources=self.store.sources()
+        )
         return sync_source(
             self.store,
             self.embedder,
@@ -156,6 +180,7 @@ class KnowledgeBase:
             ignore=self.settings.ingest.ignore,
             progress=progress,
             tables=self.tables,
+            **self._parse_options(),
         )
 
     def ingest(
@@ -182,8 +207,30 @@ class KnowledgeBase:
         for name in wanted:
             if name not in known:
                 raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none yet'}")
-            report.merge(self._sync(FolderSource.from_config(name, known[name]), progress))
+            if known[name].get("type", "folder") in ("folder", "file"):
+                report.merge(self._sync(FolderSource.from_config(name, known[name]), progress))
+            else:  # a website, mailbox or database: through its connector (docket.ingest.sources)
+                report.merge(self._sync_remote(name, known[name], progress))
         return report
+
+    def _sync_remote(self, name: str, config: dict[str, Any], progress: Progress | None) -> SyncReport:
+        from docket.ingest.sources.sync import sync_remote
+
+        self.tables.prune({doc.id for doc in self.store.documents()}, sources=self.store.sources())
+        return sync_remote(
+            self.store,
+            self.embedder,
+            name,
+            None,
+            config,
+            max_tokens=self.settings.chunking.max_tokens,
+            overlap_tokens=self.settings.chunking.overlap_tokens,
+            max_item_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024),
+            progress=progress,
+            tables=self.tables,
+            max_table_rows=self.settings.ingest.table_max_rows,
+            **self._parse_options(),
+        )
 
     # ------------------------------------------------------------------ retrieval
     def search(
@@ -210,12 +257,22 @@ class KnowledgeBase:
         )
 
     def chat_model(self, spec: str | None = None) -> ChatModel:
-        """The model named by ``spec`` (or ``model.name``), with ``model.fallback`` behind it if set."""
+        """The model named by ``spec`` (or ``model.name``), with ``model.fallback`` behind it if set.
+
+        One instance per spec for the life of the knowledge base — its HTTP connections are reused
+        and a local model is loaded once — closed by :meth:`close`."""
         from docket.models.chat import FallbackChat
 
-        primary = self._chat_model(spec or self.settings.model.name)
-        fallback = self.settings.model.fallback
-        return FallbackChat(primary, self._chat_model(fallback)) if fallback else primary
+        key = spec or self.settings.model.name
+        with self._chat_lock:
+            cached = self._chat_models.get(key) if key else None
+            if cached is not None:
+                return cached
+            primary = self._chat_model(key)
+            fallback = self.settings.model.fallback
+            chat: ChatModel = FallbackChat(primary, self._chat_model(fallback)) if fallback else primary
+            self._chat_models[str(key)] = chat
+            return chat
 
     def _chat_model(self, spec: str | None) -> ChatModel:
         from docket.models.chat import chat_model_from_spec

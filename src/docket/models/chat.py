@@ -84,6 +84,12 @@ class FallbackChat:
             result = self.fallback.complete(prompt, stream=stream)
         return result
 
+    def close(self) -> None:
+        for chat in (self.primary, self.fallback):
+            close = getattr(chat, "close", None)
+            if close is not None:
+                close()
+
 
 def chat_model_from_spec(spec: str | None, options: dict[str, Any] | None = None) -> ChatModel:
     """Build the model a spec names; a clear error when none is given or the provider is unknown."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class LocalChat:
         except ImportError as exc:
             raise MissingExtraError("llama-cpp-python", "local", "The local model provider") from exc
         self.name = f"local:{path.stem}"
+        self._lock = threading.Lock()
         self.temperature, self.max_tokens = temperature, max_tokens
         try:
             # llama.cpp's own default is half the cores, which leaves a small machine's second core idle
@@ -111,6 +113,10 @@ class LocalChat:
             raise ModelError(f"{self.name}: llama.cpp could not load {path}: {exc}") from exc
 
     def complete(self, prompt: Prompt, stream: Callable[[str], None] | None = None) -> Completion:
+        with self._lock:  # one llama.cpp context: requests from several threads take turns
+            return self._complete(prompt, stream)
+
+    def _complete(self, prompt: Prompt, stream: Callable[[str], None] | None) -> Completion:
         started = time.perf_counter()
         kwargs: dict[str, Any] = {
             "messages": prompt.messages,
