@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from docket.answer.guard import is_instruction
 from docket.index.keywords import query_terms
 from docket.protocols import Embedder
 from docket.sentences import sentence_spans, words
@@ -61,6 +62,8 @@ def score_sentences(question: str, hits: list[Hit], embedder: Embedder) -> list[
     for i, hit in enumerate(hits):
         for start, end in sentence_spans(hit.text):
             sentence = hit.text[start:end]
+            if is_instruction(sentence):  # planted instructions are never evidence (docket.answer.guard)
+                continue
             if len(sentence) >= _MIN_SENTENCE_CHARS or len(hit.text.strip()) < _MIN_SENTENCE_CHARS * 2:
                 candidates.append((i, start, end, sentence))
     if not candidates:

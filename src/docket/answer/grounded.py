@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from docket.answer.extractive import ABSTAIN_TEXT, extractive_answer, score_sentences
+from docket.answer.guard import clean_reply, injected_claim
 from docket.answer.prompts import Prompt, build_prompt
 from docket.protocols import ChatModel, Embedder
 from docket.sentences import sentence_spans
@@ -67,13 +68,16 @@ def _abstains(text: str) -> bool:
 
 
 def check_citations(
-    text: str, hits: list[Hit], embedder: Embedder, min_support: float = 0.5
+    text: str, hits: list[Hit], embedder: Embedder, min_support: float = 0.5, *, question: str = "", system: str = ""
 ) -> tuple[str, list[Citation], list[str]]:
     """Clean ``text`` of citations to unknown sources and check each cited sentence.
 
-    Returns the cleaned text, one Citation per (sentence, source) pair, and notes for the user.
+    Images, markup and unknown URLs are removed, and so is every sentence that follows an
+    instruction planted in the sources or ``question`` or repeats ``system`` (the prompt's rules;
+    see :mod:`docket.answer.guard`). Returns the cleaned text, one Citation per (sentence, source)
+    pair, and notes for the user.
     """
-    notes: list[str] = []
+    text, notes = clean_reply(text, hits)
     dropped = sorted({int(n) for n in _CITE.findall(text) if not 1 <= int(n) <= len(hits)})
     if dropped:
         notes.append(f"removed citations to sources that were not given: {', '.join(f'[{n}]' for n in dropped)}")
@@ -81,15 +85,17 @@ def check_citations(
         text = re.sub(r" +([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
     citations: list[Citation] = []
     unsupported = 0
+    kept: list[str] = []
+    removed: dict[str, int] = {}
     for sentence in claims(text):
         numbers = list(dict.fromkeys(int(n) for n in _CITE.findall(sentence)))
         claim = _CITE.sub("", sentence).strip()
+        found: list[Citation] = []
         for n in numbers:
             hit = hits[n - 1]
             best = score_sentences(claim, [hit], embedder)
             top = best[0] if best else None
             supported = top is not None and top.relevance >= min_support
-            unsupported += not supported
             location = hit.location
             quote = hit.text
             if top is not None:
@@ -98,7 +104,7 @@ def check_citations(
                     location = replace(
                         location, char_start=location.char_start + top.start, char_end=location.char_start + top.end
                     )
-            citations.append(
+            found.append(
                 Citation(
                     n=n,
                     path=hit.path,
@@ -108,6 +114,17 @@ def check_citations(
                     chunk_id=hit.chunk_id if hit.chunk_id >= 0 else None,
                 )
             )
+        cited = [hits[n - 1] for n in numbers]
+        why = injected_claim(claim, cited, hits, question, system)
+        if why is not None:
+            removed[why] = removed.get(why, 0) + 1
+            continue
+        kept.append(sentence)
+        citations.extend(found)
+        unsupported += sum(not c.supported for c in found)
+    if removed:
+        text = " ".join(kept)
+        notes.extend(f"removed {count} statement(s): {why}" for why, count in removed.items())
     if unsupported:
         notes.append(f"{unsupported} cited statement(s) could not be matched to their source; check them")
     return text, citations, notes
@@ -170,7 +187,9 @@ def grounded_answer(
         if not text:
             reason = "the model returned an empty answer"
             continue
-        cleaned, citations, notes = check_citations(text, hits, embedder, min_support)
+        cleaned, citations, notes = check_citations(
+            text, hits, embedder, min_support, question=question, system=prompt.system
+        )
         if not citations:
             reason = "the model's answer cited no source"
             continue

@@ -52,6 +52,7 @@ class OpenAICompatClient:
         self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
         self.base_url_setting, self.key_setting = base_url_setting, key_setting
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._key = api_key or ""  # only to blank it out of a server's error message that echoes it
         self._client = httpx.Client(timeout=timeout, headers=headers, transport=transport)
 
     def post(self, path: str, body: dict[str, Any], stream: bool = False) -> httpx.Response:
@@ -95,6 +96,8 @@ class OpenAICompatClient:
             detail = str(response.json().get("error", {}).get("message", ""))[:200]
         except (ValueError, AttributeError):
             detail = response.text[:200]
+        if self._key and self._key in detail:
+            detail = detail.replace(self._key, "[API key]")
         if status in (401, 403):
             hint = f"the API key was refused; check {self.key_setting}"
         elif status == 404:

@@ -2,7 +2,8 @@
 
 The encoding comes from a byte-order mark, then the ``<meta charset>`` declaration, then UTF-8, then
 detection (windows-1252 on a tie, as browsers default to it). Scripts, styles, navigation, page headers and
-footers, asides, forms and hidden elements are dropped; ``<main>`` (or the page's ``<article>``
+footers, asides, forms and hidden elements (``hidden``, ``aria-hidden``, ``display: none``, zero size or
+opacity, white text without its own background) and comments are dropped; ``<main>`` (or the page's ``<article>``
 elements) is preferred when present. ``h1``-``h6`` build the heading path of the text below them,
 data tables become table blocks (layout tables are read as text) and ``<pre>`` keeps its layout.
 :func:`html_document` is reused by the email parser for HTML bodies.
@@ -34,10 +35,26 @@ _PARAGRAPH_TAGS = {
     "hr", "center", "details", "table", "body", "header", "fieldset", "caption",
 }  # fmt: skip
 _LINE_TAGS = {"li", "dt", "dd", "tr", "figcaption", "summary", "legend", "option"}
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|opacity\s*:\s*0(\.0*)?\s*(;|$)|font-size\s*:\s*0(\.0*)?[a-z%]*\s*(;|$)",
+    re.I,
+)
+# white text without a background of its own is invisible too: like hidden text, it is where attacks hide
+_WHITE_TEXT = re.compile(
+    r"(^|;)\s*color\s*:\s*(transparent|white|#fff(fff)?\b|rgba?\(\s*255\s*,\s*255\s*,\s*255\b)", re.I
+)
+_BACKGROUND = re.compile(r"background", re.I)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _WHITESPACE = re.compile(r"\s+")
 _WINDOWS_1252_LABELS = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii", "windows-1252"}
+
+
+def _invisible(style: str | None) -> bool:
+    if not style:
+        return False
+    return _HIDDEN_STYLE.search(style) is not None or (
+        _WHITE_TEXT.search(style) is not None and _BACKGROUND.search(style) is None
+    )
 
 
 def decode_html(data: bytes) -> str:
@@ -181,7 +198,8 @@ def _drop_boilerplate(soup: Any) -> None:
     doomed = list(soup.find_all(_DROP_TAGS))
     doomed += soup.find_all(attrs={"role": lambda r: bool(r) and r.strip().lower() in _DROP_ROLES})
     doomed += soup.find_all(attrs={"hidden": True})
-    doomed += soup.find_all(style=lambda s: bool(s) and _HIDDEN_STYLE.search(s) is not None)
+    doomed += soup.find_all(style=_invisible)
+    doomed += soup.find_all(attrs={"aria-hidden": lambda v: bool(v) and v.strip().lower() == "true"})
     doomed += [h for h in soup.find_all("header") if h.find_parent(["article", "main"]) is None]
     for tag in doomed:
         if not tag.decomposed:
@@ -201,9 +219,27 @@ def _content_roots(soup: Any) -> list[Any]:
     return [body]
 
 
+# Elements nested deeper than this are refused: real pages stay well under 100 levels, and some
+# steps (tables inside tables) cost time quadratic in the depth (found by bench/fuzz.py: 4,000
+# nested tables in 170 KB took more than 10 s).
+MAX_NESTING = 512
+
+
+def _check_nesting(soup: Any) -> None:
+    from bs4 import Tag
+
+    stack: list[tuple[Any, int]] = [(soup, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise ParseError(f"HTML nested more than {MAX_NESTING} elements deep; refused as malformed or hostile")
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tag))
+
+
 def html_document(markup: str, fallback_title: str) -> ParsedDocument:
     """Blocks, title and metadata of an HTML document given as text."""
     soup = _soup(markup)
+    _check_nesting(soup)
     title_tag = soup.find("title")
     title = _clean_inline(title_tag.get_text(" ")) if title_tag is not None else ""
     metadata: dict[str, Any] = {}
