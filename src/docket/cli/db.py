@@ -79,6 +79,14 @@ def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOp
     if as_json:
         emit_json({**data, "failed": failures})
         return
+    queue = data.pop("queue", None)
+    if queue is not None:  # `docket worker`'s tasks in PostgreSQL
+        data["queue"] = (
+            f"{queue['queued']} queued, {queue['leased']} leased ({queue['expired_leases']} expired), "
+            f"{queue['done']} done, {queue['failed']} failed"
+        )
+        for n, failure in enumerate(queue["latest_failures"], start=1):
+            data[f"failed job {n}"] = f"{failure['source']}: {failure['path']}: {failure['error']}"
     _print(data)
 
 

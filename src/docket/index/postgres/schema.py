@@ -141,8 +141,37 @@ def _initial(conn: Any) -> None:
     conn.execute(_INITIAL)
 
 
+_JOBS = """
+CREATE TABLE jobs (
+    id bigserial PRIMARY KEY,
+    source text NOT NULL,
+    path text NOT NULL,
+    action text NOT NULL CHECK (action IN ('index', 'delete')),
+    workspace text NOT NULL DEFAULT 'default',
+    tags jsonb NOT NULL DEFAULT '[]',
+    access jsonb NOT NULL DEFAULT '[]',
+    status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'leased', 'done', 'failed')),
+    attempts integer NOT NULL DEFAULT 0,
+    lease_owner text,
+    lease_until timestamptz,
+    error text,
+    created timestamptz NOT NULL DEFAULT now(),
+    updated timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX jobs_path ON jobs (source, path);
+CREATE INDEX jobs_claimable ON jobs (status, id);
+"""
+
+
+def _jobs(conn: Any) -> None:
+    conn.execute(_JOBS)
+
+
 # Append, never edit: a database at version N gets every migration above N from `docket db upgrade`.
-MIGRATIONS = [Migration(1, "documents, chunks, vectors, keyword postings, answer log, conversations", _initial)]
+MIGRATIONS = [
+    Migration(1, "documents, chunks, vectors, keyword postings, answer log, conversations", _initial),
+    Migration(2, "the ingestion queue of `docket enqueue` / `docket worker` (jobs)", _jobs),
+]
 SCHEMA_VERSION = latest(MIGRATIONS)
 
 _LOCK = 0x646F636B6574  # advisory lock held while the schema is created or upgraded ("docket")

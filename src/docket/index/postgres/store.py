@@ -645,6 +645,11 @@ class PostgresStore:
             ).fetchone()
             server = one_row(conn.execute("SHOW server_version"))[0]
             version = schema.schema_version(conn)
+            queue = None
+            if one_row(conn.execute("SELECT to_regclass('jobs')"))[0] is not None:
+                from docket.index.postgres.queue import queue_status
+
+                queue = queue_status(conn)  # `docket worker`'s tasks
         return {
             "backend": "postgres",
             "location": self.where,
@@ -654,6 +659,7 @@ class PostgresStore:
             "table_bytes": sizes,
             "hnsw_index": None if index is None else {"valid": bool(index[0] and index[1]), "bytes": index[2]},
             "filtered_vector_search": "iterative index scan" if self._iterative_scan else "exact",
+            **({"queue": queue} if queue is not None else {}),
         }
 
     def drop_vector_index(self) -> None:

@@ -1,0 +1,251 @@
+"""`docket enqueue` / `docket worker`: the ingestion queue in a real PostgreSQL, workers killed mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from docket.config import load_settings
+from docket.index.postgres.queue import JobQueue, enqueue
+from tests.cli.conftest import docket
+from tests.postgres import PgServer
+
+WORDS = (
+    "leave policy travel expense laptop security onboarding review salary benefit remote office holiday "
+    "training budget vendor contract privacy incident backup password meeting report quarterly team"
+).split()
+
+
+@pytest.fixture(autouse=True)
+def _fake_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKET_EMBEDDER__NAME", "fake")  # the queue is under test, not the model
+
+
+def _corpus(folder: Path, n: int) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(n):
+        paragraphs = [
+            " ".join(WORDS[(i * 7 + p * 3 + w) % len(WORDS)] for w in range(40 + (i % 5) * 30)) + f" (file {i}, {p})."
+            for p in range(1 + i % 4)
+        ]
+        (folder / f"part-{i // 50}" / f"note-{i:03d}.md").parent.mkdir(exist_ok=True)
+        (folder / f"part-{i // 50}" / f"note-{i:03d}.md").write_text(
+            f"# Note {i}\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8"
+        )
+    return folder
+
+
+def _until(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout  # generous: a limit on waiting, not a speed assertion
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _worker(home: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "docket", "worker", "--home", str(home), "--lease-seconds", "2", "--json", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+
+
+def _chunk_counts(pg_server: PgServer, database: str) -> dict[str, int]:
+    rows = pg_server.sql(
+        "SELECT d.path, COUNT(c.id) FROM documents d LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.path", database
+    )
+    return {path: int(n) for path, n in rows}
+
+
+@pytest.fixture
+def other_database(pg_server: PgServer) -> Iterator[str]:
+    name = pg_server.create_database()
+    try:
+        yield name
+    finally:
+        pg_server.drop_database(name)
+
+
+def test_three_workers_one_killed_index_every_file_exactly_once(
+    pg_server: PgServer, pg_database: str, other_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = _corpus(tmp_path / "corpus", 200)
+    # The reference: an uninterrupted single-process ingest of the same corpus into another database.
+    monkeypatch.setenv("DOCKET_DATABASE_URL", pg_server.url(other_database))
+    docket("ingest", str(corpus), "--home", str(tmp_path / "reference"), "--json")
+    expected = _chunk_counts(pg_server, other_database)
+    assert len(expected) == 200
+
+    monkeypatch.setenv("DOCKET_DATABASE_URL", pg_server.url(pg_database))
+    home = tmp_path / "kb"
+    queued = json.loads(docket("enqueue", str(corpus), "--home", str(home), "--json").stdout)
+    assert queued["queued"] == 200 and queued["waiting"] == 200
+
+    def status(sql: str) -> int:
+        return int(pg_server.sql(sql, pg_database)[0][0])
+
+    victim = _worker(home, "--batch", "20")
+    others = [_worker(home, "--batch", "4"), _worker(home, "--batch", "4")]
+    try:
+
+        def working(proc: subprocess.Popen[str], state: str) -> bool:
+            return status(f"SELECT COUNT(*) FROM jobs WHERE {state} AND lease_owner LIKE '%:{proc.pid}:%'") > 0
+
+        _until(lambda: all(working(p, "TRUE") for p in others), "the other workers to start")
+        _until(lambda: working(victim, "status = 'leased'"), "the victim to hold leases")
+        victim.send_signal(signal.SIGKILL)  # mid-job: its leases stay until they expire
+        victim.communicate(timeout=60)
+        held = status(f"SELECT COUNT(*) FROM jobs WHERE status = 'leased' AND lease_owner LIKE '%:{victim.pid}:%'")
+        assert held > 0
+        for proc in others:  # SIGTERM: finish the current file, hand back the rest, exit
+            proc.send_signal(signal.SIGTERM)
+        for proc in others:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            assert json.loads(out)["failed"] == 0
+    finally:
+        for proc in (victim, *others):
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+    drain = _worker(home, "--once")  # waits for the dead worker's leases to expire, then takes them over
+    out, err = drain.communicate(timeout=300)
+    assert drain.returncode == 0, err
+    assert json.loads(out)["failed"] == 0
+
+    assert status("SELECT COUNT(*) FROM documents") == 200
+    assert status("SELECT COUNT(*) FROM (SELECT doc_id, ordinal FROM chunks GROUP BY 1, 2 HAVING COUNT(*) > 1) d") == 0
+    assert _chunk_counts(pg_server, pg_database) == expected
+    assert status("SELECT COUNT(*) FROM jobs WHERE status <> 'done'") == 0
+    assert status("SELECT COUNT(*) FROM jobs WHERE attempts = 2") >= held  # the dead worker's tasks, taken over
+    hits = json.loads(docket("search", "quarterly incident report", "--home", str(home), "--json").stdout)
+    assert hits
+    db = json.loads(docket("db", "status", "--home", str(home), "--json").stdout)
+    assert db["queue"]["done"] == 200 and db["queue"]["leased"] == 0 and db["queue"]["queued"] == 0
+
+
+def _queue_with_files(tmp_path: Path, url: str, n: int) -> tuple[JobQueue, dict[str, object]]:
+    settings = load_settings(home=tmp_path / "kb", overrides={"store": {"url": url}})
+    report = enqueue(settings, [str(_corpus(tmp_path / "docs", n))])
+    return JobQueue(url), report
+
+
+def test_an_expired_lease_makes_the_task_claimable_again(pg_url: str, tmp_path: Path) -> None:
+    queue, _ = _queue_with_files(tmp_path, pg_url, 1)
+    try:
+        first = queue.claim("dead-worker", 10, lease_seconds=0, max_attempts=3)  # expires at once
+        assert len(first) == 1
+        assert queue.claim("live-worker", 10, lease_seconds=60, max_attempts=3) == [
+            type(first[0])(**{**first[0].__dict__, "attempts": 2})
+        ]
+        assert queue.claim("third-worker", 10, lease_seconds=60, max_attempts=3) == []  # a live lease is kept
+        queue.done("dead-worker", [first[0].id])  # the old owner can't finish it any more
+        assert queue.status()["leased"] == 1
+    finally:
+        queue.close()
+
+
+def test_a_task_is_failed_with_the_reason_after_max_attempts(pg_url: str, tmp_path: Path) -> None:
+    queue, _ = _queue_with_files(tmp_path, pg_url, 1)
+    try:
+        for attempt in (1, 2):
+            (job,) = queue.claim(f"worker-{attempt}", 10, lease_seconds=0, max_attempts=2)
+            assert job.attempts == attempt
+        assert queue.claim("worker-3", 10, lease_seconds=60, max_attempts=2) == []
+        status = queue.status()
+        assert status["failed"] == 1 and status["leased"] == 0
+        assert "lease expired" in status["latest_failures"][0]["error"]
+    finally:
+        queue.close()
+
+
+def test_a_file_that_keeps_failing_is_failed_with_its_error(pg_url: str, tmp_path: Path) -> None:
+    queue, _ = _queue_with_files(tmp_path, pg_url, 1)
+    try:
+        (job,) = queue.claim("w", 10, lease_seconds=60, max_attempts=2)
+        assert queue.failed("w", job, "cannot read the file: Permission denied", max_attempts=2) == "queued"
+        (job,) = queue.claim("w", 10, lease_seconds=60, max_attempts=2)
+        assert queue.failed("w", job, "cannot read the file: Permission denied", max_attempts=2) == "failed"
+        assert queue.status()["latest_failures"][0]["error"] == "cannot read the file: Permission denied"
+    finally:
+        queue.close()
+
+
+def test_enqueueing_twice_does_not_duplicate_tasks(pg_url: str, tmp_path: Path) -> None:
+    queue, first = _queue_with_files(tmp_path, pg_url, 5)
+    try:
+        settings = load_settings(home=tmp_path / "kb", overrides={"store": {"url": pg_url}})
+        second = enqueue(settings, [str(tmp_path / "docs")])
+        assert first["queued"] == 5 and second["queued"] == 0 and second["waiting"] == 5
+        assert queue.status()["queued"] == 5
+    finally:
+        queue.close()
+
+
+def test_a_worker_indexes_changes_and_deletions_and_unchanged_files_are_not_queued(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
+    docs, home = _corpus(tmp_path / "docs", 3), tmp_path / "kb"
+    docket("enqueue", str(docs), "--home", str(home))
+    done = json.loads(docket("worker", "--once", "--concurrency", "2", "--home", str(home), "--json").stdout)
+    assert done["done"] == 3
+    (docs / "part-0" / "note-000.md").unlink()
+    (docs / "part-0" / "note-001.md").write_text("# Changed\n\nA new text about parental leave.\n", encoding="utf-8")
+    queued = json.loads(docket("enqueue", str(docs), "--home", str(home), "--json").stdout)
+    assert (queued["queued"], queued["deletions"], queued["unchanged"]) == (2, 1, 1)
+    assert json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)["done"] == 2
+    hits = json.loads(docket("search", "parental leave", "--home", str(home), "--json").stdout)
+    assert [h["path"] for h in hits][:1] == ["part-0/note-001.md"]
+    status = json.loads(docket("status", "--home", str(home), "--json").stdout)
+    assert status["documents"] == 2
+
+
+def test_an_unparsable_file_fails_its_task_with_the_reason(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
+    docs, home = tmp_path / "docs", tmp_path / "kb"
+    docs.mkdir()
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+    docket("enqueue", str(docs), "--home", str(home))
+    report = json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)
+    assert report["failed"] == 1 and report["errors"][0]["path"] == "broken.pdf"
+    db = docket("db", "status", "--home", str(home)).stdout
+    assert "1 failed" in db and "broken.pdf" in db
+
+
+def test_the_queue_needs_a_postgresql_store(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for args in (("enqueue", str(tmp_path / "docs")), ("worker", "--once")):
+        proc = docket(*args, "--home", str(tmp_path / "kb"), check=False)
+        assert proc.returncode == 2
+        message = " ".join(proc.stderr.split())
+        assert "needs a PostgreSQL store" in message and "DOCKET_DATABASE_URL" in message
+    assert not (tmp_path / "kb" / "docket.db").exists()  # nothing was indexed on the way
+
+
+def test_a_version_1_database_gets_the_queue_from_db_upgrade(
+    pg_server: PgServer, pg_database: str, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
+    home = tmp_path / "kb"
+    docket("db", "status", "--home", str(home))
+    pg_server.sql("DROP TABLE jobs; UPDATE meta SET value = '1' WHERE key = 'schema_version'", pg_database)
+    proc = docket("worker", "--once", "--home", str(home), check=False)
+    assert proc.returncode == 1 and "docket db upgrade" in proc.stderr
+    upgraded = json.loads(docket("db", "upgrade", "--home", str(home), "--json").stdout)
+    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 2}
+    assert json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)["done"] == 0
