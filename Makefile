@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-compare clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,34 @@ lint: $(BIN)/python
 bench: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	$(BIN)/python bench/run_all.py
+
+# Docket against LlamaIndex and LangChain on the same data and model (peers in bench/.venvs/, never in
+# Docket's dependencies); rewrites the compare section of bench/RESULTS.md and bench/plots/.
+bench-compare: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	$(BIN)/python bench/compare.py
+
+# Known vulnerabilities in the installed dependencies: pip-audit against PyPI's advisory service,
+# the local (editable) docket package skipped. Every advisory is printed; only one with a fixed
+# version to upgrade to fails the target; when the service cannot be reached it warns and passes.
+AUDIT_REPORT := import json, sys; deps = json.load(open(sys.argv[1]))["dependencies"]; \
+	found = [(d["name"], d["version"], v) for d in deps for v in d.get("vulns", [])]; \
+	found and print("\n".join(n + " " + ver + ": " + v["id"] + " fixed in " \
+		+ (", ".join(v["fix_versions"]) or "no release yet") for n, ver, v in found)); \
+	skipped = [d["name"] for d in deps if "skip_reason" in d]; fixable = [f for f in found if f[2]["fix_versions"]]; \
+	print(f"pip-audit: {len(deps) - len(skipped)} packages checked ({len(skipped)} not on PyPI), " \
+		f"{len(found)} advisories, {len(fixable)} with a fixed version to upgrade to"); \
+	sys.exit(1 if fixable else 0)
+
+audit: $(BIN)/python
+	$(BIN)/pip install --quiet 'pip-audit>=2.7'
+	@rm -f $(VENV)/audit.json; $(BIN)/pip-audit --skip-editable --format json --progress-spinner off --output $(VENV)/audit.json \
+		2>$(VENV)/audit.err; \
+	if [ ! -s $(VENV)/audit.json ]; then \
+		echo "warning: pip-audit could not check the dependencies (is the advisory service reachable?):"; \
+		tail -n 3 $(VENV)/audit.err; exit 0; \
+	fi; \
+	$(BIN)/python -c '$(AUDIT_REPORT)' $(VENV)/audit.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
