@@ -6,7 +6,8 @@ Layers, later wins: defaults < ``docket.toml`` < ``DOCKET_*`` environment < comm
 (``$DOCKET_HOME/docket.toml``). Environment variables name a setting as ``DOCKET_<SECTION>__<KEY>``
 (for example ``DOCKET_SEARCH__ALPHA=0.6``); ``DOCKET_HOME`` sets the knowledge-base directory,
 ``DOCKET_OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` the model server and its key (which the ``openai``
-embedder shares unless ``embedder.base_url`` names another server).
+embedder shares unless ``embedder.base_url`` names another server), ``DOCKET_DATABASE_URL`` a
+PostgreSQL database as the store (``store.url``).
 Unknown sections or keys are rejected with the list of valid ones.
 """
 
@@ -18,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_serializer, field_validator
 
 from docket.errors import ConfigError
 
@@ -55,10 +56,28 @@ class ChunkingSettings(_Section):
 
 class IngestSettings(_Section):
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped.")
+    table_max_rows: int = Field(
+        100_000, ge=0, description="A database source with more rows is not loaded as a SQL table."
+    )
     ignore: list[str] = Field(
         default_factory=lambda: [".*", "__pycache__", "node_modules", "~$*", "*.tmp"],
         description="Glob patterns of file or folder names never ingested.",
     )
+    sandbox: bool = Field(
+        True, description="Parse each file in a worker process under the time and memory limits below."
+    )
+    parse_timeout: float = Field(60.0, gt=0, description="Seconds one file may take to parse (with ingest.sandbox).")
+    parse_memory_mb: int = Field(
+        2048, ge=64, description="Memory one file's parse may use, in MB (with ingest.sandbox; Linux)."
+    )
+    max_pages: int = Field(5000, ge=1, description="PDFs with more pages (presentations with more slides) are skipped.")
+    max_unzipped_mb: float = Field(
+        1024.0, gt=0, description="DOCX/XLSX/PPTX files that unpack to more than this are refused (zip bombs)."
+    )
+    max_attachment_depth: int = Field(
+        3, ge=1, le=20, description="Emails attached to emails are read this many levels deep."
+    )
+    max_attachments: int = Field(100, ge=0, description="Attachments read per email; the rest are skipped.")
 
 
 class SearchSettings(_Section):
@@ -120,10 +139,67 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=1, le=65535, description="Port docket serve listens on.")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest file accepted by an upload.")
     login_attempts: int = Field(5, ge=1, description="Failed sign-ins per email within 5 minutes before a pause.")
+    key_attempts: int = Field(
+        20, ge=1, description="Requests with a wrong API key per address within 5 minutes before a pause."
+    )
     widget_requests_per_minute: int = Field(
         10, ge=1, description="Questions one website visitor may ask a public workspace per minute."
     )
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (set when served over HTTPS).")
+    session_hours: float = Field(336.0, gt=0, description="Hours a sign-in session lasts before it expires.")
+    schedule_check_seconds: float = Field(
+        30.0, gt=0, description="How often docket serve checks for due schedules (workflow runs, periodic jobs)."
+    )
+    hook_requests_per_minute: int = Field(
+        60, ge=1, description="Incoming webhook calls accepted per sending address per minute."
+    )
+
+
+class StoreSettings(_Section):
+    url: str | None = Field(
+        None,
+        description="PostgreSQL database to use as the store, postgresql://USER:PASSWORD@HOST:PORT/DB "
+        "(DOCKET_DATABASE_URL); unset: the embedded SQLite file docket.db. The password is never printed.",
+    )
+    pool_size: int = Field(5, ge=1, le=200, description="Most PostgreSQL connections one Docket process holds.")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for the PostgreSQL server.")
+    hnsw_m: int = Field(16, ge=2, le=100, description="HNSW graph links per vector (pgvector m), at index creation.")
+    hnsw_ef_construction: int = Field(
+        64, ge=4, le=1000, description="HNSW candidate list while building the index (pgvector ef_construction)."
+    )
+    hnsw_ef_search: int = Field(
+        100, ge=1, le=1000, description="HNSW candidate list per query (raised to the hits asked for)."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "must start with postgresql:// (for example postgresql://docket:PASSWORD@localhost/docket)"
+            )
+        return value
+
+    @field_serializer("url", when_used="json")
+    def _hide_password(self, value: str | None) -> str | None:
+        return None if value is None else redact_url(value)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) shown as '****', safe to print or log."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if not parts.password:
+            return url
+        netloc = parts.netloc.rpartition("@")
+        user = netloc[0].partition(":")[0]
+        return urlunsplit(parts._replace(netloc=f"{user}:****@{netloc[2]}"))
+    except ValueError:
+        return "postgresql://****"
 
 
 class Settings(_Section):
@@ -135,6 +211,7 @@ class Settings(_Section):
     answer: AnswerSettings = AnswerSettings()
     model: ModelSettings = ModelSettings()
     server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
 
     @property
     def db_path(self) -> Path:
@@ -145,13 +222,14 @@ class Settings(_Section):
         return self.model_dump(mode="json")
 
 
-SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model", "server")
+SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model", "server", "store")
 
 # Well-known variables other tools use too, mapped onto settings.
 _ALIASES = {
     "DOCKET_OPENAI_BASE_URL": ("model", "base_url"),
     "OPENAI_API_KEY": ("model", "api_key"),
     "ANTHROPIC_API_KEY": ("model", "anthropic_api_key"),
+    "DOCKET_DATABASE_URL": ("store", "url"),
 }
 
 

@@ -115,6 +115,50 @@ CREATE TABLE IF NOT EXISTS jobs (
     report TEXT,
     error TEXT
 );
+CREATE TABLE IF NOT EXISTS workflow_runs (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    workspace TEXT,
+    user_id INTEGER,
+    scope TEXT,
+    access TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}',
+    output TEXT,
+    summary TEXT,
+    error TEXT,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL
+);
+CREATE TABLE IF NOT EXISTS workflow_hooks (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL DEFAULT '',
+    workflow TEXT NOT NULL,
+    workspace TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    last_used REAL
+);
+CREATE TABLE IF NOT EXISTS schedules (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    cron TEXT NOT NULL,
+    workflow TEXT,
+    input TEXT,
+    params TEXT NOT NULL DEFAULT '{}',
+    output TEXT,
+    workspace TEXT,
+    created REAL NOT NULL,
+    last_run REAL,
+    last_status TEXT,
+    last_result TEXT,
+    last_error TEXT,
+    next_run REAL
+);
 """
 
 
@@ -137,8 +181,9 @@ class User:
 class Accounts:
     """The server's account records. Thread-safe: one connection, one lock."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, session_seconds: float = SESSION_SECONDS) -> None:
         self.path = Path(path)
+        self.session_seconds = session_seconds  # a session expires this long after sign-in (server.session_hours)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -417,7 +462,7 @@ class Accounts:
             db.execute("DELETE FROM sessions WHERE expires < ?", (now,))
             db.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
-                (digest(token), user_id, csrf, now, now + SESSION_SECONDS),
+                (digest(token), user_id, csrf, now, now + self.session_seconds),
             )
         return token, csrf
 
@@ -555,6 +600,212 @@ class Accounts:
             db.execute(
                 "UPDATE jobs SET state = 'queued', started = NULL, finished = NULL, error = NULL WHERE id = ?",
                 (job_id,),
+            )
+
+    # ------------------------------------------------------------------ workflow runs
+    _RUN_COLUMNS = (
+        "id, workflow, workspace, user_id, scope, access, trigger, status, input, params, output, summary, error, "
+        "created, started, finished"
+    )
+
+    def create_run(
+        self,
+        run_id: str,
+        workflow: str,
+        workspace: str | None,
+        user_id: int | None,
+        access: dict[str, Any],
+        trigger: str,
+        input: dict[str, Any],
+        params: dict[str, Any],
+        *,
+        scope: Sequence[str] | None = None,
+        output: str | None = None,
+        status: str = "queued",
+    ) -> dict[str, Any]:
+        """Record a workflow run (``queued``, or ``running`` for one the caller runs at once)."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                f"INSERT INTO workflow_runs ({self._RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, "
+                "?, ?, NULL)",
+                (
+                    run_id,
+                    workflow,
+                    workspace,
+                    user_id,
+                    None if scope is None else json.dumps(list(scope)),
+                    json.dumps(access),
+                    trigger,
+                    status,
+                    json.dumps(input),
+                    json.dumps(params),
+                    output,
+                    now,
+                    now if status == "running" else None,
+                ),
+            )
+        return self.run(run_id)
+
+    def _run(self, row: Any) -> dict[str, Any]:
+        names = [c.strip() for c in self._RUN_COLUMNS.split(",")]
+        run = dict(zip(names, row, strict=True))
+        for key in ("scope", "access", "input", "params", "summary"):
+            run[key] = None if run[key] is None else json.loads(run[key])
+        return run
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        row = self._one(f"SELECT {self._RUN_COLUMNS} FROM workflow_runs WHERE id = ?", (run_id,))
+        if row is None:
+            raise NotFoundError(f"no workflow run '{run_id}'; GET /api/workflows/runs lists them")
+        return self._run(row)
+
+    def runs(self, user_id: int | None = None, *, everyone: bool = False, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest runs: all of them with ``everyone``, else those ``user_id`` started."""
+        where = "" if everyone else " WHERE user_id IS ?"
+        params: tuple[Any, ...] = (limit,) if everyone else (user_id, limit)
+        rows = self._all(f"SELECT {self._RUN_COLUMNS} FROM workflow_runs{where} ORDER BY created DESC LIMIT ?", params)
+        return [self._run(r) for r in rows]
+
+    def next_run(self) -> dict[str, Any] | None:
+        """Take the oldest queued workflow run (marking it running), or None."""
+        with self._tx() as db:
+            row = db.execute(
+                f"SELECT {self._RUN_COLUMNS} FROM workflow_runs WHERE status = 'queued' ORDER BY created, rowid LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE workflow_runs SET status = 'running', started = ? WHERE id = ?", (time.time(), row[0]))
+        return self.run(str(row[0]))
+
+    def requeue_interrupted_runs(self) -> int:
+        """Runs left running by a server that stopped go back to the queue (they resume where they were)."""
+        with self._tx() as db:
+            return db.execute("UPDATE workflow_runs SET status = 'queued' WHERE status = 'running'").rowcount
+
+    def finish_run(self, run_id: str, summary: dict[str, Any] | None, error: str | None = None) -> None:
+        status = "failed" if error else "done"
+        with self._tx() as db:
+            db.execute(
+                "UPDATE workflow_runs SET status = ?, finished = ?, summary = ?, error = ? WHERE id = ?",
+                (status, time.time(), None if summary is None else json.dumps(summary, default=str), error, run_id),
+            )
+
+    # ------------------------------------------------------------------ incoming webhooks
+    def create_hook(self, workflow: str, workspace: str, name: str = "") -> tuple[int, str]:
+        """A new hook running ``workflow`` in ``workspace``; returns its id and secret token —
+        shown once, stored only as a digest."""
+        self.workspace(workspace)
+        token = "wh_" + secrets.token_urlsafe(32)
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO workflow_hooks (name, workflow, workspace, prefix, digest, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (name, workflow, workspace, token[:10], digest(token), time.time()),
+            )
+        return int(cur.lastrowid or 0), token
+
+    _HOOK_COLUMNS = ("id", "name", "workflow", "workspace", "prefix", "created", "last_used")
+
+    def hooks(self) -> list[dict[str, Any]]:
+        rows = self._all(f"SELECT {', '.join(self._HOOK_COLUMNS)} FROM workflow_hooks ORDER BY id")
+        return [dict(zip(self._HOOK_COLUMNS, r, strict=True)) for r in rows]
+
+    def hook_by_token(self, token: str) -> dict[str, Any] | None:
+        row = self._one(
+            f"SELECT {', '.join(self._HOOK_COLUMNS)} FROM workflow_hooks WHERE digest = ?", (digest(token),)
+        )
+        if row is None:
+            return None
+        with self._lock:
+            self._db.execute("UPDATE workflow_hooks SET last_used = ? WHERE id = ?", (time.time(), row[0]))
+        return dict(zip(self._HOOK_COLUMNS, row, strict=True))
+
+    def remove_hook(self, hook_id: int) -> None:
+        with self._tx() as db:
+            if db.execute("DELETE FROM workflow_hooks WHERE id = ?", (hook_id,)).rowcount == 0:
+                raise NotFoundError(f"no hook {hook_id}; `docket hooks list` shows them")
+
+    # ------------------------------------------------------------------ schedules
+    _SCHEDULE_COLUMNS = (
+        "name, kind, cron, workflow, input, params, output, workspace, created, last_run, last_status, last_result, "
+        "last_error, next_run"
+    )
+
+    def _schedule(self, row: Any) -> dict[str, Any]:
+        names = [c.strip() for c in self._SCHEDULE_COLUMNS.split(",")]
+        item = dict(zip(names, row, strict=True))
+        item["params"] = json.loads(item["params"])
+        item["last_result"] = None if item["last_result"] is None else json.loads(item["last_result"])
+        return item
+
+    def add_schedule(
+        self,
+        name: str,
+        cron: str,
+        *,
+        kind: str = "workflow",
+        workflow: str | None = None,
+        input: str | None = None,
+        params: dict[str, Any] | None = None,
+        output: str | None = None,
+        workspace: str | None = None,
+        next_run: float | None = None,
+        replace: bool = False,
+    ) -> dict[str, Any]:
+        """Store a schedule; an existing name is an error unless ``replace`` (periodic jobs
+        registered by code are replaced on every start, keeping their last run)."""
+        _check_name(name, "schedule")
+        if workspace is not None:
+            self.workspace(workspace)
+        values = (kind, cron, workflow, input, json.dumps(params or {}), output, workspace)
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM schedules WHERE name = ?", (name,)).fetchone():
+                if not replace:
+                    raise UserError(f"a schedule named '{name}' exists already; remove it first or pick another name")
+                db.execute(
+                    "UPDATE schedules SET kind = ?, cron = ?, workflow = ?, input = ?, params = ?, output = ?, "
+                    "workspace = ?, next_run = ? WHERE name = ?",
+                    (*values, next_run, name),
+                )
+            else:
+                db.execute(
+                    "INSERT INTO schedules (name, kind, cron, workflow, input, params, output, workspace, created, "
+                    "next_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (name, *values, time.time(), next_run),
+                )
+        return self.schedule(name)
+
+    def schedule(self, name: str) -> dict[str, Any]:
+        row = self._one(f"SELECT {self._SCHEDULE_COLUMNS} FROM schedules WHERE name = ?", (name,))
+        if row is None:
+            raise NotFoundError(f"no schedule '{name}'; `docket schedules list` shows them")
+        return self._schedule(row)
+
+    def schedules(self) -> list[dict[str, Any]]:
+        return [self._schedule(r) for r in self._all(f"SELECT {self._SCHEDULE_COLUMNS} FROM schedules ORDER BY name")]
+
+    def remove_schedule(self, name: str) -> None:
+        self.schedule(name)
+        with self._tx() as db:
+            db.execute("DELETE FROM schedules WHERE name = ?", (name,))
+
+    def schedule_ran(
+        self, name: str, at: float, next_run: float | None, result: dict[str, Any] | None, error: str | None
+    ) -> None:
+        """Record a schedule's run: when, what it returned or why it failed, and when it runs next."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE schedules SET last_run = ?, last_status = ?, last_result = ?, last_error = ?, next_run = ? "
+                "WHERE name = ?",
+                (
+                    at,
+                    "failed" if error else "ok",
+                    None if result is None else json.dumps(result, default=str),
+                    error,
+                    next_run,
+                    name,
+                ),
             )
 
 

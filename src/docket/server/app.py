@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from docket.config import Settings
-from docket.errors import AuthError, DocketError, ForbiddenError
+from docket.errors import AuthError, DocketError, ForbiddenError, RateLimitedError
 from docket.kb import KnowledgeBase
 from docket.server.accounts import Accounts
 from docket.server.auth import Caller, RateLimiter, caller_for_key, caller_for_user
@@ -67,6 +67,10 @@ class ServerState:
     logins: RateLimiter
     visitors: RateLimiter
     setup_token: str | None = None
+    runs: Any = None  # docket.server.runs.WorkflowRunner
+    scheduler: Any = None  # docket.server.scheduler.Scheduler
+    hooks: RateLimiter | None = None  # incoming webhook calls per sending address
+    bad_keys: RateLimiter | None = None  # requests with a wrong API key per address
 
 
 def state(request: Request) -> ServerState:
@@ -78,7 +82,15 @@ def caller(request: Request) -> Caller:
     st = state(request)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return caller_for_key(st.accounts, header[7:].strip())
+        address = request.client.host if request.client else "?"
+        if st.bad_keys is not None and st.bad_keys.blocked(address):
+            raise RateLimitedError("too many requests with a wrong API key from this address; wait 5 minutes")
+        try:
+            return caller_for_key(st.accounts, header[7:].strip())
+        except AuthError:
+            if st.bad_keys is not None:
+                st.bad_keys.hit(address)  # guessing keys costs a pause, like guessing passwords
+            raise
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         found = st.accounts.session(token)
@@ -107,7 +119,7 @@ def create_app(
     """
     kb = KnowledgeBase(settings)
     kb.store = LockedStore(kb.store)
-    accounts = Accounts(settings.home / "accounts.db")
+    accounts = Accounts(settings.home / "accounts.db", session_seconds=settings.server.session_hours * 3600)
     jobs = JobRunner(kb, accounts, settings)
     setup_token = secrets.token_urlsafe(16) if accounts.user_count() == 0 else None
     st = ServerState(
@@ -119,6 +131,17 @@ def create_app(
         visitors=RateLimiter(settings.server.widget_requests_per_minute, 60.0),
         setup_token=setup_token,
     )
+    from docket.server.runs import WorkflowRunner
+    from docket.server.scheduler import Scheduler
+
+    st.runs = WorkflowRunner(kb, accounts, settings)
+    st.scheduler = Scheduler(accounts, st.runs.submit_schedule, every=settings.server.schedule_check_seconds)
+    from docket.ingest.sources.sync import sync_due_job
+
+    # each remote source keeps its own cron schedule; this checks every minute which are due
+    st.scheduler.add_periodic("sources", "* * * * *", sync_due_job(kb))
+    st.hooks = RateLimiter(settings.server.hook_requests_per_minute, 60.0)
+    st.bad_keys = RateLimiter(settings.server.key_attempts, 300.0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -131,11 +154,15 @@ def create_app(
         _ = kb.embedder  # load the model before the first request, not during it
         if start_jobs:
             jobs.start()
+            st.runs.start()
+            st.scheduler.start()
         if on_ready is not None:
             on_ready(setup_token)
         try:
             yield
         finally:
+            st.scheduler.stop()
+            st.runs.stop()
             jobs.stop()
             kb.close()
             accounts.close()
@@ -170,8 +197,13 @@ def create_app(
         return {"status": "ok", "documents": kb.store.stats()["documents"]}
 
     from docket.server.routes import admin, answers, documents, gaps, openai_api, public, session, web
+    from docket.server.routes import reviews as review_routes
+    from docket.server.routes import sources as source_routes
+    from docket.server.routes import workflows as workflow_routes
 
-    for module in (session, answers, gaps, documents, admin, openai_api, public, web):
+    for module in (
+        session, answers, gaps, documents, admin, openai_api, public, workflow_routes, review_routes, source_routes, web
+    ):  # fmt: skip
         app.include_router(module.router)
     return app
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from docket.errors import AuthError, ForbiddenError, RateLimitedError
-from docket.server.accounts import SESSION_SECONDS, User
+from docket.server.accounts import User
 from docket.server.app import CSRF_COOKIE, SESSION_COOKIE, caller, state
 from docket.server.auth import Caller, caller_for_user
 
@@ -41,13 +41,9 @@ def me_dict(c: Caller, public: list[str]) -> dict[str, Any]:
 def _start_session(request: Request, response: Response, user: User) -> dict[str, Any]:
     st = state(request)
     token, csrf = st.accounts.create_session(user.id)
-    secure = st.settings.server.secure_cookies
-    response.set_cookie(
-        SESSION_COOKIE, token, max_age=SESSION_SECONDS, httponly=True, samesite="lax", secure=secure, path="/"
-    )
-    response.set_cookie(
-        CSRF_COOKIE, csrf, max_age=SESSION_SECONDS, httponly=False, samesite="lax", secure=secure, path="/"
-    )
+    secure, age = st.settings.server.secure_cookies, int(st.accounts.session_seconds)
+    response.set_cookie(SESSION_COOKIE, token, max_age=age, httponly=True, samesite="lax", secure=secure, path="/")
+    response.set_cookie(CSRF_COOKIE, csrf, max_age=age, httponly=False, samesite="lax", secure=secure, path="/")
     return me_dict(caller_for_user(st.accounts, user, via="session", csrf=csrf), st.accounts.public_workspaces())
 
 

@@ -20,6 +20,8 @@ import * as search from "./search.js";
 import * as documents from "./documents.js";
 import * as admin from "./admin.js";
 import * as gaps from "./gaps.js";
+import * as reviews from "./reviews.js";
+import * as sources from "./sources.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -31,10 +33,12 @@ const VIEWS = [
   { path: "documents", label: "Documents", render: documents.render, show: () => true },
   { path: "unanswered", label: "Unanswered", render: admin.renderUnanswered, show: adminSomewhere },
   { path: "gaps", label: "Knowledge gaps", render: gaps.render, show: adminSomewhere },
+  { path: "reviews", label: "Review", render: reviews.render, show: () => true },
   { path: "admin/workspaces", label: "Workspaces", render: admin.renderWorkspaces, show: adminSomewhere, group: "admin" },
   { path: "admin/users", label: "Users", render: admin.renderUsers, show: isServerAdmin, group: "admin" },
   { path: "admin/groups", label: "Groups", render: admin.renderGroups, show: isServerAdmin, group: "admin" },
   { path: "admin/usage", label: "Usage", render: admin.renderUsage, show: adminSomewhere, group: "admin" },
+  { path: "admin/sources", label: "Sources", render: sources.render, show: isServerAdmin, group: "admin" },
   { path: "admin/audit", label: "Audit log", render: admin.renderAudit, show: isServerAdmin, group: "admin" },
   { path: "keys", label: "API keys", render: admin.renderKeys, show: () => true },
 ];
