@@ -87,7 +87,9 @@ def test_the_whole_corpus_measures_zero_structural_successes() -> None:
     structural = [r for r in records if r["defence"] == "structural"]
     assert len(structural) >= 19
     assert [r["id"] for r in structural if r["changed"]] == []
-    assert all(r["reached_model"] for r in structural if r["type"] not in ("hidden-html",))
+    # visible planted text reaches the model in answers (the checks stop it there); in workflows the
+    # extract and classify steps withhold it, so it may never reach the model at all
+    assert all(r["reached_model"] for r in structural if r["surface"] == "ask" and r["type"] != "hidden-html")
 
 
 HIT = Hit(
