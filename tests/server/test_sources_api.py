@@ -110,7 +110,7 @@ def test_bad_sources_are_refused_with_the_reason(api: tuple[TestClient, dict[str
 
 
 @pytest.mark.slow
-def test_an_admin_adds_syncs_and_removes_a_website_in_the_browser(tmp_path: Path) -> None:
+def test_an_admin_adds_syncs_and_removes_sources_in_the_browser(tmp_path: Path) -> None:
     import os
     import shutil
     import threading
@@ -126,8 +126,16 @@ def test_an_admin_adds_syncs_and_removes_a_website_in_the_browser(tmp_path: Path
     if executable is None:
         pytest.skip("Chromium is not installed (apt-get install chromium, or set DOCKET_CHROMIUM)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+    import json
+    import sqlite3
+
     import uvicorn
 
+    shop = tmp_path / "shop.db"
+    with sqlite3.connect(shop) as db:
+        db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, customer TEXT, amount REAL)")
+        db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(1, "Ana", 10.5), (2, "Bo", 20.0), (3, "Cy", 5.25)])
+    db.close()
     app = create_app(load_settings(home=tmp_path / "kb", overrides={"embedder": {"name": "fake"}}))
     app.state.docket.accounts.create_user("owner@example.com", "a long owner password", "owner")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="none"))
@@ -157,7 +165,7 @@ def test_an_admin_adds_syncs_and_removes_a_website_in_the_browser(tmp_path: Path
             page.get_by_label("Start page or sitemap").fill(site.base + "/")
             page.get_by_label("Name", exact=True).fill("intranet")
             page.get_by_label("Allow private addresses (an intranet)").check()
-            page.get_by_label("Schedule (cron)").fill("0 * * * *")
+            page.get_by_label("Schedule (cron)", exact=True).fill("0 * * * *")
             page.get_by_role("button", name="Add website").click()
             row = page.locator("tr", has_text="intranet")
             expect(row).to_contain_text("not synced yet")
@@ -167,6 +175,19 @@ def test_an_admin_adds_syncs_and_removes_a_website_in_the_browser(tmp_path: Path
             page.once("dialog", lambda dialog: dialog.accept())
             row.get_by_role("button", name="Remove").click()
             expect(page.get_by_text("No sources yet")).to_be_visible()
+            # a database through the mailbox-or-database form: settings as JSON
+            page.get_by_label("Kind").select_option("sql")
+            page.get_by_label("Source name").fill("shop")
+            page.get_by_label("Settings (JSON)").fill("{not json")
+            page.get_by_role("button", name="Add source").click()
+            expect(page.get_by_text("Settings: not valid JSON")).to_be_visible()
+            settings = json.dumps({"url": f"sqlite:///{shop}", "table": "orders"})
+            page.get_by_label("Settings (JSON)").fill(settings)
+            page.get_by_role("button", name="Add source").click()
+            row = page.locator("tr", has_text="shop")
+            expect(row).to_contain_text("not synced yet")
+            row.get_by_role("button", name="Sync now").click()
+            expect(row).to_contain_text("3 added", timeout=60_000)
             browser.close()
     finally:
         server.should_exit = True

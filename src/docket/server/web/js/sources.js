@@ -1,6 +1,6 @@
 // Sources (server admins): what the knowledge base indexes — folders, websites, mailboxes,
-// databases — with each one's last sync result, error and next scheduled run; add a website,
-// sync a source now, remove one.
+// databases — with each one's last sync result, error and next scheduled run; add a website, a
+// mailbox or a database, sync a source now, remove one.
 
 import { api, listOf } from "./api.js";
 import { announce, confirmAction, errorBox, field, fill, h, table, when } from "./dom.js";
@@ -82,6 +82,80 @@ function addWebsiteForm(onAdded) {
     field("Schedule (cron)", schedule, "Optional: 0 * * * * syncs hourly; empty means only when you sync it."),
     field("Workspace", workspace),
     h("div", { class: "field check" }, h("label", {}, priv, " Allow private addresses (an intranet)")),
+    error,
+    submit,
+  );
+}
+
+const EXAMPLES = {
+  imap: '{"host": "imap.example.com", "user": "support@example.com", "password_env": "SUPPORT_PW", "folders": ["INBOX"]}',
+  sql: '{"url": "postgresql://reader@db.example.com/shop", "table": "orders", "updated_column": "updated_at", "password_env": "DB_PW"}',
+};
+
+// A mailbox or a database: the connector's settings as JSON, exactly what `docket sources add imap|sql`
+// stores. Passwords are never typed here: name an environment variable of the server (password_env).
+function addConnectorForm(onAdded) {
+  const kind = h(
+    "select",
+    { name: "type" },
+    h("option", { value: "imap" }, "Mailbox (IMAP)"),
+    h("option", { value: "sql" }, "Database (SQL)"),
+  );
+  const name = h("input", { type: "text", name: "name", required: true, maxlength: "100", pattern: "[A-Za-z0-9][A-Za-z0-9._@:-]*" });
+  const settings = h("textarea", { name: "settings", rows: "4", required: true, spellcheck: "false", placeholder: EXAMPLES.imap });
+  const schedule = h("input", { type: "text", name: "schedule", placeholder: "*/15 * * * *" });
+  const workspace = h(
+    "select",
+    { name: "workspace" },
+    ["default", ...workspaces().map((w) => w.name).filter((n) => n !== "default")].map((n) => h("option", { value: n }, n)),
+  );
+  const error = h("div");
+  const submit = h("button", { type: "submit", class: "primary" }, "Add source");
+  kind.addEventListener("change", () => {
+    settings.placeholder = EXAMPLES[kind.value];
+  });
+  return h(
+    "form",
+    {
+      class: "card stack source-form",
+      "aria-labelledby": "add-connector-title",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        fill(error);
+        let parsed;
+        try {
+          parsed = JSON.parse(settings.value);
+        } catch (err) {
+          fill(error, errorBox(`Settings: not valid JSON (${err.message}). Example: ${EXAMPLES[kind.value]}`));
+          settings.focus();
+          return;
+        }
+        submit.disabled = true;
+        try {
+          await api("POST", "/api/admin/sources", {
+            type: kind.value,
+            name: name.value.trim(),
+            settings: parsed,
+            schedule: schedule.value.trim() || null,
+            workspace: workspace.value,
+          });
+          announce(`Source ${name.value.trim()} added. Sync it to fetch its items.`);
+          event.target.reset();
+          settings.placeholder = EXAMPLES.imap;
+          await onAdded();
+        } catch (err) {
+          fill(error, errorBox(err.message));
+        } finally {
+          submit.disabled = false;
+        }
+      },
+    },
+    h("h2", { id: "add-connector-title" }, "Add a mailbox or a database"),
+    field("Kind", kind),
+    field("Source name", name, "Letters, digits and . _ - @ :"),
+    field("Settings (JSON)", settings, "The options of docket sources add imap|sql; passwords by password_env, a variable of the server."),
+    field("Sync schedule (cron)", schedule, "Optional: */15 * * * * syncs every quarter hour."),
+    field("Source workspace", workspace),
     error,
     submit,
   );
@@ -173,6 +247,7 @@ export async function render(main) {
     ),
     list,
     addWebsiteForm(reload),
+    addConnectorForm(reload),
   );
   await reload();
   return () => window.clearTimeout(timer);
