@@ -27,6 +27,7 @@ from docket.errors import BackendError, IndexMismatchError, NotFoundError
 from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
 from docket.index.migrations import Migration, check_not_newer, latest, pending
+from docket.index.rows import HIT_COLUMNS, hit_from_row
 from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
 __all__ = ["SqliteStore"]
@@ -662,22 +663,6 @@ class SqliteStore:
             return self._top(matrix[positions] @ query, row_ids[positions], k)
         return self._top(matrix @ query, row_ids, k)
 
-    _HIT_COLUMNS = "c.id, c.text, c.location, d.id, d.source, d.path, d.title"
-
-    @staticmethod
-    def _hit(row: tuple[Any, ...], score: float) -> Hit:
-        cid, text, location, doc_id, source, path, title = row
-        return Hit(
-            chunk_id=cid,
-            doc_id=doc_id,
-            source=source,
-            path=path,
-            title=title,
-            text=text,
-            location=Location.from_dict(json.loads(location)),
-            score=score,
-        )
-
     def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
         if not scored:
             return []
@@ -685,21 +670,21 @@ class SqliteStore:
         where, params = self._where(Filters(), access)
         marks = ",".join("?" * len(ids))
         rows = self._db.execute(
-            f"SELECT {self._HIT_COLUMNS} FROM chunks c "
+            f"SELECT {HIT_COLUMNS} FROM chunks c "
             f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks}) AND {where}",
             [*ids, *params],
         ).fetchall()
         by_id = {r[0]: r for r in rows}
-        return [self._hit(by_id[cid], score) for cid, score in scored if cid in by_id]
+        return [hit_from_row(by_id[cid], score) for cid, score in scored if cid in by_id]
 
     def document_hits(self, doc_id: str, access: Access) -> list[Hit]:
         where, params = self._where(Filters(), access)
         rows = self._db.execute(
-            f"SELECT {self._HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+            f"SELECT {HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
             f"WHERE d.id = ? AND {where} ORDER BY c.ordinal",
             [doc_id, *params],
         ).fetchall()
-        return [self._hit(row, 0.0) for row in rows]
+        return [hit_from_row(row, 0.0) for row in rows]
 
     # ------------------------------------------------------------------ housekeeping
     def stats(self) -> dict[str, Any]:

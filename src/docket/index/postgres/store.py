@@ -38,6 +38,7 @@ from docket.index.postgres.sql import (
     vector_literal,
     where_sql,
 )
+from docket.index.rows import HIT_COLUMNS, hit_from_row
 from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
 try:
@@ -54,7 +55,6 @@ _LOG_COLUMNS = (
     "id, at, question, answer, abstained, method, model, prompt, sources, citations, notes, "
     "prompt_tokens, completion_tokens, cost, latency_ms, confidence"
 )
-_HIT_COLUMNS = "c.id, c.text, c.location, d.id, d.source, d.path, d.title"
 _DISTINCT_CHUNKS = (
     'SELECT hash, MIN(text COLLATE "C"), MIN(context COLLATE "C") FROM chunks GROUP BY hash ORDER BY hash COLLATE "C"'
 )
@@ -573,42 +573,28 @@ class PostgresStore:
                 ).fetchall()
         return [(int(cid), float(score)) for cid, score in rows]
 
-    @staticmethod
-    def _hit(row: Sequence[Any], score: float) -> Hit:
-        cid, text, location, doc_id, source, path, title = row
-        return Hit(
-            chunk_id=int(cid),
-            doc_id=doc_id,
-            source=source,
-            path=path,
-            title=title,
-            text=text,
-            location=Location.from_dict(json.loads(location)),
-            score=score,
-        )
-
     def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
         if not scored:
             return []
         where, params = where_sql(Filters(), access)
         with self._tx() as conn:
             rows = conn.execute(
-                f"SELECT {_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"SELECT {HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
                 f"WHERE c.id = ANY(%s) AND {where}",
                 [[cid for cid, _ in scored], *params],
             ).fetchall()
         by_id = {r[0]: r for r in rows}
-        return [self._hit(by_id[cid], score) for cid, score in scored if cid in by_id]
+        return [hit_from_row(by_id[cid], score) for cid, score in scored if cid in by_id]
 
     def document_hits(self, doc_id: str, access: Access) -> list[Hit]:
         where, params = where_sql(Filters(), access)
         with self._tx() as conn:
             rows = conn.execute(
-                f"SELECT {_HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+                f"SELECT {HIT_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.doc_id "
                 f"WHERE d.id = %s AND {where} ORDER BY c.ordinal",
                 [doc_id, *params],
             ).fetchall()
-        return [self._hit(row, 0.0) for row in rows]
+        return [hit_from_row(row, 0.0) for row in rows]
 
     # ------------------------------------------------------------------ housekeeping
     def stats(self) -> dict[str, Any]:
