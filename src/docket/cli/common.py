@@ -29,6 +29,25 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+WorkspaceOption = Annotated[str, typer.Option("--workspace", help="Workspace the documents belong to.")]
+TagOption = Annotated[list[str] | None, typer.Option("--tag", help="Tag the documents (repeatable).")]
+AccessOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--access",
+        help="Only these may read the documents inside their workspace: user:EMAIL or group:NAME (repeatable).",
+    ),
+]
+
+
+def check_access(principals: list[str] | None) -> None:
+    """Refuse an ``--access`` value that is not ``user:EMAIL`` or ``group:NAME``."""
+    for principal in principals or ():
+        kind, _, name = principal.partition(":")
+        if kind not in ("user", "group") or not name:
+            raise UserError(f"--access {principal}: write user:EMAIL or group:NAME")
+
+
 ModelOption = Annotated[
     str | None,
     typer.Option(

@@ -12,9 +12,13 @@ import typer
 from rich.markup import escape
 
 from docket.cli.common import (
+    AccessOption,
     ConfigOption,
     HomeOption,
     JsonOption,
+    TagOption,
+    WorkspaceOption,
+    check_access,
     console,
     emit_json,
     err_console,
@@ -22,7 +26,6 @@ from docket.cli.common import (
     open_kb,
     progress_bar,
 )
-from docket.errors import UserError
 
 DEMO_QUESTION = "How many weeks of paid parental leave does Clef offer?"
 
@@ -54,24 +57,15 @@ def _exit_status(report: Any) -> None:
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Folders or files to index.", show_default=False)],
     watch: Annotated[bool, typer.Option("--watch", help="Keep watching and re-sync on changes.")] = False,
-    workspace: Annotated[str, typer.Option(help="Workspace the documents belong to.")] = "default",
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag the documents (repeatable).")] = None,
-    access: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--access",
-            help="Only these may read the documents inside their workspace: user:EMAIL or group:NAME (repeatable).",
-        ),
-    ] = None,
+    workspace: WorkspaceOption = "default",
+    tag: TagOption = None,
+    access: AccessOption = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Parse, chunk, embed and index files; later runs only process what changed."""
-    for principal in access or ():
-        kind, _, name = principal.partition(":")
-        if kind not in ("user", "group") or not name:
-            raise UserError(f"--access {principal}: write user:EMAIL or group:NAME")
+    check_access(access)
     with open_kb(home, config) as kb:
         with progress_bar(not as_json) as progress:
             report = kb.ingest(paths, workspace=workspace, tags=tag or (), access=access or (), progress=progress)

@@ -8,8 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from docket.cli.common import ConfigOption, HomeOption, JsonOption, handle_errors
-from docket.cli.sources import AccessOption, NameOption, ScheduleOption, TagOption, WorkspaceOption, add_source
+from docket.cli.common import (
+    AccessOption,
+    ConfigOption,
+    HomeOption,
+    JsonOption,
+    TagOption,
+    WorkspaceOption,
+    handle_errors,
+)
+from docket.cli.sources import NameOption, ScheduleOption, add_source
 from docket.errors import UserError
 
 __all__ = ["add_imap", "add_sql"]

@@ -14,9 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from docket.cli.common import (
+    AccessOption,
     ConfigOption,
     HomeOption,
     JsonOption,
+    TagOption,
+    WorkspaceOption,
     console,
     emit_json,
     handle_errors,
@@ -37,15 +40,6 @@ NameOption = Annotated[
 ScheduleOption = Annotated[
     str | None,
     typer.Option("--schedule", help="Sync on this cron schedule inside `docket serve`, e.g. '0 * * * *' (hourly)."),
-]
-WorkspaceOption = Annotated[str, typer.Option("--workspace", help="Workspace the documents belong to.")]
-TagOption = Annotated[list[str] | None, typer.Option("--tag", help="Tag the documents (repeatable).")]
-AccessOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--access",
-        help="Only these may read the documents inside their workspace: user:EMAIL or group:NAME (repeatable).",
-    ),
 ]
 
 

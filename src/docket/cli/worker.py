@@ -10,30 +10,27 @@ import typer
 from rich.markup import escape
 
 from docket.cli.common import (
+    AccessOption,
     ConfigOption,
     HomeOption,
     JsonOption,
+    TagOption,
+    WorkspaceOption,
+    check_access,
     console,
     emit_json,
     err_console,
     handle_errors,
     settings_from,
 )
-from docket.errors import UserError
 
 
 @handle_errors
 def enqueue(
     paths: Annotated[list[str], typer.Argument(help="Folders or files to index (a path every worker can read).")],
-    workspace: Annotated[str, typer.Option(help="Workspace the documents belong to.")] = "default",
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag the documents (repeatable).")] = None,
-    access: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--access",
-            help="Only these may read the documents inside their workspace: user:EMAIL or group:NAME (repeatable).",
-        ),
-    ] = None,
+    workspace: WorkspaceOption = "default",
+    tag: TagOption = None,
+    access: AccessOption = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -42,10 +39,7 @@ def enqueue(
     from docket.index.postgres.queue import enqueue as enqueue_paths
     from docket.index.postgres.queue import require_postgres
 
-    for principal in access or ():
-        kind, _, name = principal.partition(":")
-        if kind not in ("user", "group") or not name:
-            raise UserError(f"--access {principal}: write user:EMAIL or group:NAME")
+    check_access(access)
     settings = settings_from(home, config)
     require_postgres(settings, "docket enqueue")
     report = enqueue_paths(settings, paths, workspace=workspace, tags=tag or (), access=access or ())
