@@ -127,11 +127,12 @@ class KnowledgeBase:
 
     @property
     def tables(self) -> TableStore:
-        """Spreadsheets loaded as SQL tables (``tables.db`` in the home), opened on first use."""
+        """Spreadsheets loaded as SQL tables (``tables.db`` in the home, or in PostgreSQL with
+        ``store.url``), opened on first use."""
         if self._tables is None:
             from docket.index.tables import TableStore
 
-            self._tables = TableStore(self.settings.home / "tables.db")
+            self._tables = TableStore.open(self.settings)
         return self._tables
 
     def __enter__(self) -> KnowledgeBase:
@@ -325,7 +326,7 @@ class KnowledgeBase:
             guard(prompt)
 
         from_tables: Answer | None = None
-        if chat is not None and tables is not False and (tables or (self.settings.home / "tables.db").exists()):
+        if chat is not None and tables is not False and (tables or self._may_have_tables()):
             from docket.answer.tables import answer_from_tables
 
             from_tables = answer_from_tables(
@@ -376,6 +377,13 @@ class KnowledgeBase:
         record = [p.render() for p in prompts] + [f"[model reply]\n{r}" for r in replies]
         prompt_text = "\n\n".join(record) if record else None
         return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
+
+    def _may_have_tables(self) -> bool:
+        if self._tables is not None:
+            return True
+        from docket.index.tables import TableStore
+
+        return TableStore.present(self.settings)
 
     def _log(self, answer: Answer, prompt: str | None, latency_ms: float) -> int:
         usage = answer.usage

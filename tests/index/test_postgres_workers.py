@@ -249,3 +249,100 @@ def test_a_version_1_database_gets_the_queue_from_db_upgrade(
     upgraded = json.loads(docket("db", "upgrade", "--home", str(home), "--json").stdout)
     assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 2}
     assert json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)["done"] == 0
+
+
+# ---------------------------------------------------------------------------------------------- tables
+def test_a_worker_loads_spreadsheets_as_tables_that_every_machine_queries(
+    pg_server: PgServer, pg_database: str, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docket.kb import KnowledgeBase
+    from tests.scripted_model import scripted_model_server
+
+    monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
+    docs, home = tmp_path / "docs", tmp_path / "worker-machine"
+    docs.mkdir()
+    (docs / "stock.csv").write_text('Item,Category,Units\nbolt,hardware,"1,200"\nnut,hardware,800\nglue,supplies,15\n')
+    (docs / "notes.md").write_text("# Notes\n\nNothing tabular here.\n")
+    docket("enqueue", str(docs), "--home", str(home))
+    report = json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)
+    assert report["done"] == 2 and report["warnings"] == []
+    assert not (home / "tables.db").exists()
+
+    other = tmp_path / "api-machine"  # a fresh home: nothing local, the same database
+    with scripted_model_server() as model, KnowledgeBase(load_settings(home=other)) as kb:
+        (table,) = kb.tables.visible(kb.store.documents())
+        assert (table.name, table.path, table.row_count) == ("stock", "stock.csv", 3)
+        assert kb.tables.query("SELECT SUM(units) FROM stock", ["stock"]).rows == ((2015,),)
+        model.replies[:] = ["```sql\nSELECT SUM(units) AS total_units FROM stock WHERE category = 'hardware'\n```"]
+        monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+        kb.settings = kb.settings.model_copy(
+            update={"model": kb.settings.model.model_copy(update={"base_url": model.url})}
+        )
+        answer = kb.ask("How many units of hardware do we hold?", model="openai:m")
+        assert answer.method == "sql" and answer.table is not None and answer.table.rows == ((2000,),)
+        assert answer.text == "Total units: 2,000 [1]" and answer.citations[0].path == "stock.csv"
+        assert "CREATE TABLE stock" in model.prompts[0]
+
+    (docs / "stock.csv").unlink()
+    docket("enqueue", str(docs), "--home", str(home))
+    assert json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)["done"] == 1
+    assert pg_server.sql("SELECT COUNT(*) FROM docket_tables.catalog", pg_database) == [(0,)]
+
+
+def test_spreadsheets_indexed_without_tables_are_queued_and_loaded(
+    pg_server: PgServer, pg_database: str, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
+    docs, home = tmp_path / "docs", tmp_path / "kb"
+    docs.mkdir()
+    (docs / "budget.csv").write_text("team,budget\nops,10\ndev,20\n")
+    docket("enqueue", str(docs), "--home", str(home))
+    docket("worker", "--once", "--home", str(home))
+    pg_server.sql("DELETE FROM docket_tables.catalog; DELETE FROM docket_tables.loads", pg_database)  # an older worker
+    queued = json.loads(docket("enqueue", str(docs), "--home", str(home), "--json").stdout)
+    assert (queued["queued"], queued["unchanged"]) == (1, 0)
+    report = json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)
+    assert report["done"] == 1 and report["chunks_embedded"] == 0  # the tables only: nothing re-embedded
+    assert pg_server.sql("SELECT name FROM docket_tables.catalog", pg_database) == [("budget",)]
+    assert json.loads(docket("enqueue", str(docs), "--home", str(home), "--json").stdout)["queued"] == 0
+
+
+# ---------------------------------------------------------------------------------------------- LISTEN/NOTIFY
+def test_enqueue_notifies_listeners_when_it_commits(pg_url: str, tmp_path: Path) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as listener:
+        listener.execute("LISTEN docket_jobs")
+        queue, report = _queue_with_files(tmp_path, pg_url, 2)
+        queue.close()
+        assert report["queued"] == 2
+        assert [n.channel for n in listener.notifies(timeout=20, stop_after=1)] == ["docket_jobs"]
+
+
+def test_an_idle_worker_wakes_on_notify_instead_of_waiting_for_its_poll(pg_url: str, tmp_path: Path) -> None:
+    import threading
+
+    from docket.index.postgres.queue import Worker
+    from docket.kb import KnowledgeBase
+
+    settings = load_settings(home=tmp_path / "kb", overrides={"store": {"url": pg_url}})
+    docs = _corpus(tmp_path / "docs", 1)
+    handled = threading.Event()
+    stop = threading.Event()
+    with KnowledgeBase(settings) as kb:
+        queue = JobQueue(pg_url)
+        worker = Worker(
+            settings, kb.store, kb.embedder, queue, poll_seconds=30, stop=stop, on_done=lambda *_: handled.set()
+        )
+        thread = threading.Thread(target=worker.run)
+        thread.start()
+        try:
+            _until(lambda: worker.listening.is_set() and worker.idle.is_set(), "the worker to be idle", 20)
+            enqueue(settings, [str(docs)])
+            assert handled.wait(20), "the worker did not wake for the queued task"  # a hang guard, not a speed test
+        finally:
+            stop.set()
+            thread.join(60)
+            queue.close()
+    assert not thread.is_alive()
+    assert worker.report.done == 1

@@ -71,6 +71,14 @@ def worker(
     once: Annotated[
         bool, typer.Option("--once", help="Exit when no task is queued or leased any more, instead of waiting.")
     ] = False,
+    poll_seconds: Annotated[
+        float,
+        typer.Option(
+            "--poll-seconds",
+            min=0.1,
+            help="An idle worker wakes at once on new tasks (LISTEN/NOTIFY); it also looks this often.",
+        ),
+    ] = 10.0,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -108,6 +116,7 @@ def worker(
             lease_seconds=lease_seconds,
             max_attempts=max_attempts,
             batch=batch,
+            poll_seconds=poll_seconds,
             sandbox=sandbox,
             limits=limits_from_settings(settings.ingest),
             stop=stop,

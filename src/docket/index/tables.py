@@ -23,6 +23,9 @@ counts, totals and averages can be answered by SQL instead of by a language mode
   change of access applies at once and a table whose document is gone is invisible.
 - **Queries** (:meth:`TableStore.query`) run on a read-only connection with an authorizer that
   allows only ``SELECT`` and reads of the tables the caller may see, a time limit and a row cap.
+- **PostgreSQL.** With a PostgreSQL store (``store.url``) the catalogue and rows live in that
+  database instead (:mod:`docket.index.postgres.tables`), so every machine sees the same tables;
+  queries run in the same SQLite dialect on an in-memory copy of the tables they may read.
 - **Database sources** (:meth:`TableStore.load_rows`): the rows of a ``sql`` source are one table
   too, recorded under the source (``source:<name>`` in place of a document id) and replaced when
   its rows change. It is visible to a caller who may read the source's documents, and dropped by
@@ -42,7 +45,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docket.errors import BackendError
 from docket.index import sheet_tables
@@ -50,15 +53,25 @@ from docket.index.keywords import analyze
 from docket.index.sheet_tables import RawTable, identifier, typed_column, unique
 from docket.types import Access, Document, Filters
 
+if TYPE_CHECKING:
+    from docket.config import Settings
+
 __all__ = [
+    "CATALOGUE_FIELDS",
     "TABLE_FILETYPES",
+    "BuiltTable",
     "Column",
     "QueryError",
     "QueryResult",
     "TableInfo",
     "TableStore",
+    "build_rows_table",
+    "build_sheet_table",
     "identifier",
+    "pruned",
     "source_table_id",
+    "table_info",
+    "table_names",
     "visible_to",
 ]
 
@@ -168,6 +181,161 @@ def visible_to(doc: Document, access: Access, filters: Filters = Filters()) -> b
     return not (filters.sources and doc.source not in filters.sources)
 
 
+# ---------------------------------------------------------------------- building tables (any backend)
+
+CATALOGUE_FIELDS = (
+    "name",
+    "doc_id",
+    "source",
+    "path",
+    "sheet",
+    "part",
+    "header_row",
+    "row_start",
+    "row_end",
+    "row_count",
+    "columns",
+    "samples",
+    "distinct_values",
+    "name_terms",
+    "value_terms",
+)
+
+
+@dataclass(frozen=True)
+class BuiltTable:
+    """A table ready to be written: its columns, its typed rows (the row number first) and its
+    catalogue entry (``CATALOGUE_FIELDS``; lists and dicts as JSON text)."""
+
+    name: str
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+    catalogue: dict[str, Any]
+
+
+def table_names(
+    doc: Document, raw: Sequence[RawTable], old: dict[tuple[str | None, int], str], taken: set[str]
+) -> list[tuple[str, RawTable]]:
+    """A unique SQL name for each table of ``doc`` (``old``: the names its tables had, kept when
+    free; ``taken``: every other table's name, updated). Raises ValueError for too many columns."""
+    stem = identifier(PurePath(doc.path).stem, "table")
+    several_sheets = len({t.sheet for t in raw}) > 1
+    named: list[tuple[str, RawTable]] = []
+    for table in raw:
+        if len(table.header) > MAX_COLUMNS:
+            raise ValueError(f"{len(table.header)} columns (at most {MAX_COLUMNS} are loaded)")
+        base = stem
+        if several_sheets and table.sheet:
+            base = f"{stem}_{identifier(table.sheet, 'sheet')}"
+        if table.part > 1:
+            base = f"{base}_{table.part}"
+        name = old.get((table.sheet, table.part)) or unique(base, taken)
+        if name in taken:
+            name = unique(base, taken)
+        taken.add(name)
+        named.append((name, table))
+    return named
+
+
+def _described_values(
+    columns: Sequence[Column], values: Sequence[Sequence[Any]]
+) -> tuple[dict[str, list[str]], set[str]]:
+    """The listed distinct values of short text columns, and the words of their values."""
+    distinct: dict[str, list[str]] = {}
+    value_terms: set[str] = set()
+    for column, converted in zip(columns, values, strict=True):
+        if column.type != "TEXT" or column.note:
+            continue
+        counts = Counter(v for v in converted if v is not None)
+        if len(counts) <= LISTED_VALUES and all(len(v) <= MAX_VALUE_CHARS for v in counts):
+            distinct[column.name] = [v for v, _ in counts.most_common()]
+        if len(counts) <= MATCHED_VALUES:
+            for value in counts:
+                if len(value) <= MAX_VALUE_CHARS:
+                    value_terms.update(analyze(value))
+    return distinct, value_terms
+
+
+def _catalogue(
+    name: str,
+    doc_id: str,
+    source: str,
+    path: str,
+    place: tuple[str | None, int, int, int | None, int | None],
+    columns: Sequence[Column],
+    rows: Sequence[tuple[Any, ...]],
+    distinct: dict[str, list[str]],
+    name_terms: set[str],
+    value_terms: set[str],
+) -> dict[str, Any]:
+    sheet, part, header_row, row_start, row_end = place
+    values = (
+        name,
+        doc_id,
+        source,
+        path,
+        sheet,
+        part,
+        header_row,
+        row_start,
+        row_end,
+        len(rows),
+        json.dumps([asdict(c) for c in columns], ensure_ascii=False),
+        json.dumps([list(r[1:]) for r in rows[:SAMPLE_ROWS]], ensure_ascii=False),
+        json.dumps(distinct, ensure_ascii=False),
+        json.dumps(sorted(name_terms), ensure_ascii=False),
+        json.dumps(sorted(value_terms - name_terms)[:20000], ensure_ascii=False),
+    )
+    return dict(zip(CATALOGUE_FIELDS, values, strict=True))
+
+
+def build_sheet_table(doc: Document, name: str, table: RawTable) -> BuiltTable:
+    """Table ``name`` from one table of a spreadsheet: typed columns, rows and catalogue entry."""
+    names: list[str] = []
+    for i, header in enumerate(table.header, start=1):
+        names.append(unique(identifier(header, f"column_{i}"), {*names, "rowid"}))
+    typed = [typed_column([cells[i] for _, cells in table.rows]) for i in range(len(names))]
+    columns = [Column(n, h, t, note) for n, h, (t, note, _) in zip(names, table.header, typed, strict=True)]
+    values = [conv for _, _, conv in typed]
+    rows = [(number, *(col[r] for col in values)) for r, (number, _) in enumerate(table.rows)]
+    distinct, value_terms = _described_values(columns, values)
+    described = [name, PurePath(doc.path).stem, table.sheet or ""]
+    described += [f"{c.name.replace('_', ' ')} {c.header}" for c in columns]
+    name_terms = set(analyze(" ".join(described).replace("_", " ")))
+    numbers = [n for n, _ in table.rows]
+    place = (table.sheet, table.part, table.header_row, min(numbers), max(numbers))
+    catalogue = _catalogue(name, doc.id, doc.source, doc.path, place, columns, rows, distinct, name_terms, value_terms)
+    return BuiltTable(name, tuple(columns), rows, catalogue)
+
+
+def build_rows_table(
+    doc_id: str, source: str, name: str, header: Sequence[str], rows: Sequence[Sequence[Any]], taken: set[str]
+) -> BuiltTable:
+    """The table of database source ``source`` from its plain rows, named after ``name`` (unique in ``taken``)."""
+    table = unique(identifier(name, "table"), taken)
+    names: list[str] = []
+    for i, text in enumerate(header, start=1):
+        names.append(unique(identifier(str(text), f"column_{i}"), {*names, "rowid"}))
+    values = [[row[i] for row in rows] for i in range(len(names))]
+    types = [_typed(column) for column in values]
+    values = [[_as(kind, v) for v in column] for kind, column in zip(types, values, strict=True)]
+    columns = [Column(n, str(h), t) for n, h, t in zip(names, header, types, strict=True)]
+    typed_rows = [(r + 1, *(column[r] for column in values)) for r in range(len(rows))]
+    distinct, value_terms = _described_values(columns, values)
+    described = [table, name, source, *(f"{c.name.replace('_', ' ')} {c.header}" for c in columns)]
+    name_terms = set(analyze(" ".join(described).replace("_", " ")))
+    place = (None, 1, 0, 1, len(rows))
+    catalogue = _catalogue(table, doc_id, source, name, place, columns, typed_rows, distinct, name_terms, value_terms)
+    return BuiltTable(table, tuple(columns), typed_rows, catalogue)
+
+
+def pruned(known: Collection[str], keep: Collection[str], sources: Collection[str] | None) -> set[str]:
+    """Which of the ``known`` loads :meth:`TableStore.prune` drops (see there)."""
+    gone = set(known) - set(keep)
+    kept = {source_table_id(name) for name in sources} if sources is not None else None
+    return {d for d in gone if not d.startswith(SOURCE_PREFIX) or (kept is not None and d not in kept)}
+
+
 # ---------------------------------------------------------------------- the store
 
 _FUNCTIONS = frozenset(
@@ -198,7 +366,26 @@ class _Median:
 
 
 class TableStore:
-    """The tables of one knowledge base, in one SQLite file (``tables.db`` in its home)."""
+    """The tables of one knowledge base, in one SQLite file (``tables.db`` in its home).
+
+    :meth:`open` picks the backend from the settings: this file, or the database of a PostgreSQL
+    store (:class:`docket.index.postgres.tables.PostgresTableStore`, the same methods and query dialect).
+    """
+
+    @staticmethod
+    def open(settings: Settings) -> TableStore:
+        """The table store of the knowledge base ``settings`` describe: in PostgreSQL with
+        ``store.url``, else ``tables.db`` in the home."""
+        if settings.store.url:
+            from docket.index.postgres.tables import PostgresTableStore
+
+            return PostgresTableStore(settings.store.url, settings.store.connect_timeout)
+        return TableStore(settings.home / "tables.db")
+
+    @staticmethod
+    def present(settings: Settings) -> bool:
+        """Whether the knowledge base may have tables, without creating a table store."""
+        return bool(settings.store.url) or (settings.home / "tables.db").exists()
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -270,75 +457,24 @@ class TableStore:
         }
         self._drop(doc.id)
         taken = {r[0] for r in self._db.execute("SELECT name FROM _docket_tables")}
-        stem = identifier(PurePath(doc.path).stem, "table")
-        several_sheets = len({t.sheet for t in raw}) > 1
-        for table in raw:
-            if len(table.header) > MAX_COLUMNS:
-                raise ValueError(f"{len(table.header)} columns (at most {MAX_COLUMNS} are loaded)")
-            base = stem
-            if several_sheets and table.sheet:
-                base = f"{stem}_{identifier(table.sheet, 'sheet')}"
-            if table.part > 1:
-                base = f"{base}_{table.part}"
-            name = old.get((table.sheet, table.part)) or unique(base, taken)
-            if name in taken:
-                name = unique(base, taken)
-            taken.add(name)
+        for name, table in table_names(doc, raw, old, taken):
             self._create(doc, name, table)
         self._record(doc, None)
 
     def _create(self, doc: Document, name: str, table: RawTable) -> None:
-        names: list[str] = []
-        for i, header in enumerate(table.header, start=1):
-            names.append(unique(identifier(header, f"column_{i}"), {*names, "rowid"}))
-        typed = [typed_column([cells[i] for _, cells in table.rows]) for i in range(len(names))]
-        columns = [Column(n, h, t, note) for n, h, (t, note, _) in zip(names, table.header, typed, strict=True)]
-        values = [conv for _, _, conv in typed]
-        rows = [(number, *(col[r] for col in values)) for r, (number, _) in enumerate(table.rows)]
+        self._write(build_sheet_table(doc, name, table))
 
-        defs = ", ".join(f'"{c.name}" {c.type}' for c in columns)
-        self._db.execute(f'CREATE TABLE "{name}" ({defs})')
-        marks = ", ".join("?" * (len(columns) + 1))
-        quoted = ", ".join(f'"{c.name}"' for c in columns)
-        self._db.executemany(f'INSERT INTO "{name}" (rowid, {quoted}) VALUES ({marks})', rows)
-
-        distinct: dict[str, list[str]] = {}
-        value_terms: set[str] = set()
-        for column, converted in zip(columns, values, strict=True):
-            if column.type != "TEXT" or column.note:
-                continue
-            counts = Counter(v for v in converted if v is not None)
-            if len(counts) <= LISTED_VALUES and all(len(v) <= MAX_VALUE_CHARS for v in counts):
-                distinct[column.name] = [v for v, _ in counts.most_common()]
-            if len(counts) <= MATCHED_VALUES:
-                for value in counts:
-                    if len(value) <= MAX_VALUE_CHARS:
-                        value_terms.update(analyze(value))
-        described = [name, PurePath(doc.path).stem, table.sheet or ""]
-        described += [f"{c.name.replace('_', ' ')} {c.header}" for c in columns]
-        name_terms = set(analyze(" ".join(described).replace("_", " ")))
-        numbers = [n for n, _ in table.rows]
+    def _write(self, built: BuiltTable) -> None:
+        """Create ``built``'s SQL table, fill it and add it to the catalogue."""
+        defs = ", ".join(f'"{c.name}" {c.type}' for c in built.columns)
+        self._db.execute(f'CREATE TABLE "{built.name}" ({defs})')
+        marks = ", ".join("?" * (len(built.columns) + 1))
+        quoted = ", ".join(f'"{c.name}"' for c in built.columns)
+        self._db.executemany(f'INSERT INTO "{built.name}" (rowid, {quoted}) VALUES ({marks})', built.rows)
+        fields = ", ".join(CATALOGUE_FIELDS)
         self._db.execute(
-            "INSERT INTO _docket_tables (name, doc_id, source, path, sheet, part, header_row, row_start, row_end, "
-            "row_count, columns, samples, distinct_values, name_terms, value_terms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                name,
-                doc.id,
-                doc.source,
-                doc.path,
-                table.sheet,
-                table.part,
-                table.header_row,
-                min(numbers),
-                max(numbers),
-                len(rows),
-                json.dumps([asdict(c) for c in columns], ensure_ascii=False),
-                json.dumps([list(r[1:]) for r in rows[:SAMPLE_ROWS]], ensure_ascii=False),
-                json.dumps(distinct, ensure_ascii=False),
-                json.dumps(sorted(name_terms), ensure_ascii=False),
-                json.dumps(sorted(value_terms - name_terms)[:20000], ensure_ascii=False),
-            ),
+            f"INSERT INTO _docket_tables ({fields}) VALUES ({', '.join('?' * len(CATALOGUE_FIELDS))})",
+            [built.catalogue[f] for f in CATALOGUE_FIELDS],
         )
 
     def load_rows(self, source: str, name: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -374,57 +510,7 @@ class TableStore:
         self, doc_id: str, source: str, name: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> None:
         taken = {r[0] for r in self._db.execute("SELECT name FROM _docket_tables")}
-        table = unique(identifier(name, "table"), taken)
-        names: list[str] = []
-        for i, text in enumerate(header, start=1):
-            names.append(unique(identifier(str(text), f"column_{i}"), {*names, "rowid"}))
-        values = [[row[i] for row in rows] for i in range(len(names))]
-        types = [_typed(column) for column in values]
-        values = [[_as(kind, v) for v in column] for kind, column in zip(types, values, strict=True)]
-        columns = [Column(n, str(h), t) for n, h, t in zip(names, header, types, strict=True)]
-        defs = ", ".join(f'"{c.name}" {c.type}' for c in columns)
-        self._db.execute(f'CREATE TABLE "{table}" ({defs})')
-        marks = ", ".join("?" * (len(columns) + 1))
-        quoted = ", ".join(f'"{c.name}"' for c in columns)
-        typed_rows = [(r + 1, *(column[r] for column in values)) for r in range(len(rows))]
-        self._db.executemany(f'INSERT INTO "{table}" (rowid, {quoted}) VALUES ({marks})', typed_rows)
-
-        distinct: dict[str, list[str]] = {}
-        value_terms: set[str] = set()
-        for column, converted in zip(columns, values, strict=True):
-            if column.type != "TEXT":
-                continue
-            counts = Counter(v for v in converted if v is not None)
-            if len(counts) <= LISTED_VALUES and all(len(v) <= MAX_VALUE_CHARS for v in counts):
-                distinct[column.name] = [v for v, _ in counts.most_common()]
-            if len(counts) <= MATCHED_VALUES:
-                for value in counts:
-                    if len(value) <= MAX_VALUE_CHARS:
-                        value_terms.update(analyze(value))
-        described = [table, name, source, *(f"{c.name.replace('_', ' ')} {c.header}" for c in columns)]
-        name_terms = set(analyze(" ".join(described).replace("_", " ")))
-        self._db.execute(
-            "INSERT INTO _docket_tables (name, doc_id, source, path, sheet, part, header_row, row_start, row_end, "
-            "row_count, columns, samples, distinct_values, name_terms, value_terms) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                table,
-                doc_id,
-                source,
-                name,
-                None,
-                1,
-                0,
-                1,
-                len(rows),
-                len(rows),
-                json.dumps([asdict(c) for c in columns], ensure_ascii=False),
-                json.dumps([list(r[1:]) for r in typed_rows[:SAMPLE_ROWS]], ensure_ascii=False),
-                json.dumps(distinct, ensure_ascii=False),
-                json.dumps(sorted(name_terms), ensure_ascii=False),
-                json.dumps(sorted(value_terms - name_terms)[:20000], ensure_ascii=False),
-            ),
-        )
+        self._write(build_rows_table(doc_id, source, name, header, rows, taken))
 
     def _drop(self, doc_id: str) -> None:
         for (name,) in self._db.execute("SELECT name FROM _docket_tables WHERE doc_id = ?", (doc_id,)).fetchall():
@@ -442,9 +528,7 @@ class TableStore:
         of database sources not in ``sources`` (removed); ``sources`` None keeps every source's table."""
         known = {r[0] for r in self._db.execute("SELECT doc_id FROM _docket_loads")}
         known |= {r[0] for r in self._db.execute("SELECT doc_id FROM _docket_tables")}
-        gone = known - set(keep)
-        kept = {source_table_id(name) for name in sources} if sources is not None else None
-        gone = {d for d in gone if not d.startswith(SOURCE_PREFIX) or (kept is not None and d not in kept)}
+        gone = pruned(known, keep, sources)
         for doc_id in gone:
             self.drop(doc_id)
         return len(gone)
@@ -463,7 +547,7 @@ class TableStore:
             sql, params = f"{sql} WHERE doc_id = ?", (doc_id,)
         cur = self._db.execute(f"{sql} ORDER BY name", params)
         names = [d[0] for d in cur.description]
-        return [_info(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
+        return [table_info(dict(zip(names, row, strict=True))) for row in cur.fetchall()]
 
     def visible(
         self, documents: Iterable[Document], access: Access = Access.owner(), filters: Filters = Filters()
@@ -487,6 +571,13 @@ class TableStore:
         shown = [replace(t, path=docs[t.doc_id].path, source=docs[t.doc_id].source) for t in tables if t.doc_id in docs]
         shown += [t for t in tables if t.source in readable and t.doc_id == source_table_id(t.source)]
         return sorted(shown, key=lambda t: t.name)
+
+    def _reader(self, sql: str, allowed: Collection[str]) -> sqlite3.Connection:
+        """A connection for :meth:`query` that cannot write the store (here: the file, read-only)."""
+        try:
+            return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open the table store {self.path}: {exc}") from exc
 
     def query(self, sql: str, allowed: Collection[str], *, max_rows: int = 200, timeout_s: float = 5.0) -> QueryResult:
         """Run one SELECT on a read-only connection that may read only the ``allowed`` tables."""
@@ -512,10 +603,7 @@ class TableStore:
             return sqlite3.SQLITE_DENY
 
         deadline = time.monotonic() + timeout_s
-        try:
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
-        except sqlite3.Error as exc:
-            raise BackendError(f"cannot open the table store {self.path}: {exc}") from exc
+        conn = self._reader(sql, allowed)
         try:
             conn.execute("PRAGMA query_only = ON")
             real.update(r[0] for r in conn.execute("SELECT name FROM sqlite_master"))
@@ -563,7 +651,8 @@ def _query_error(exc: sqlite3.Error, timeout_s: float) -> str:
     return text
 
 
-def _info(row: dict[str, Any]) -> TableInfo:
+def table_info(row: dict[str, Any]) -> TableInfo:
+    """A catalogue row (``CATALOGUE_FIELDS``, JSON ones as text) as a :class:`TableInfo`."""
     return TableInfo(
         name=row["name"],
         doc_id=row["doc_id"],

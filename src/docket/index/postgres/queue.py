@@ -11,6 +11,15 @@ stops extending it; once it has expired the row is claimable again. A row is cla
 ``max_attempts`` times; after that, or when the file can't be parsed, it is ``failed`` with the
 reason. Writing a document is one transaction that replaces any earlier copy of it
 (:meth:`PostgresStore.put_document`), so a file processed twice is still indexed once.
+
+Spreadsheets are loaded as SQL tables into the table store in the same database
+(:mod:`docket.index.postgres.tables`), as ``docket ingest`` does: when indexed, when unchanged but
+not loaded yet (``enqueue`` queues those too), and dropped with their document.
+
+Every transaction that makes rows claimable (``add``, a retry, a hand-back) sends ``NOTIFY
+docket_jobs``, delivered when it commits. An idle worker ``LISTEN``s on a connection of its own and
+claims at once when notified; its poll interval stays as the fallback, so a lost notification
+(a dropped connection, a lease that expired) only delays work.
 """
 
 from __future__ import annotations
@@ -33,12 +42,14 @@ from docket.types import Document, SyncReport
 
 if TYPE_CHECKING:
     from docket.config import Settings
+    from docket.index.tables import TableStore
     from docket.ingest.limits import ParseLimits
     from docket.ingest.sandbox import Sandbox
     from docket.protocols import Embedder, Store
 
-__all__ = ["Job", "JobQueue", "Worker", "enqueue", "queue_status", "require_postgres"]
+__all__ = ["CHANNEL", "Job", "JobQueue", "Worker", "enqueue", "queue_status", "require_postgres"]
 
+CHANNEL = "docket_jobs"  # NOTIFY channel: rows became claimable
 _ENQUEUE_LOCK = 0x646F636B6571  # serialises enqueuers so a waiting file is added once ("docketq")
 _JOB_COLUMNS = "id, source, path, action, workspace, tags, access, attempts"
 
@@ -77,6 +88,7 @@ class JobQueue:
         from docket.config import redact_url
 
         self._psycopg = psycopg
+        self._url = url
         self.where = redact_url(url)
         self._timeout = connect_timeout
         self._pool = ConnectionPool(
@@ -121,6 +133,8 @@ class JobQueue:
                     ),
                 )
                 added += cur.rowcount
+            if added:
+                _notify(conn)
         return added
 
     def claim(self, owner: str, limit: int, lease_seconds: float, max_attempts: int) -> list[Job]:
@@ -172,6 +186,8 @@ class JobQueue:
                 "WHERE id = %s AND lease_owner = %s AND status = 'leased'",
                 (status, error, job.id, owner),
             )
+            if status == "queued":
+                _notify(conn)
         return status
 
     def release(self, owner: str, ids: Sequence[int]) -> None:
@@ -184,6 +200,31 @@ class JobQueue:
                 "updated = now() WHERE id = ANY(%s) AND lease_owner = %s AND status = 'leased'",
                 (list(ids), owner),
             )
+            _notify(conn)
+
+    def listen(self, wake: Callable[[], None], stop: threading.Event, ready: threading.Event | None = None) -> None:
+        """Call ``wake`` on each ``NOTIFY docket_jobs`` until ``stop`` is set (run it in a thread).
+
+        Uses a connection of its own; when it is lost, ``ready`` is cleared and it reconnects,
+        calling ``wake`` once more (a notification may have been missed meanwhile)."""
+        psycopg = self._psycopg
+        pause = 0.5
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    wake()
+                    if ready is not None:
+                        ready.set()
+                    pause = 0.5
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            wake()
+            except psycopg.Error:
+                if ready is not None:
+                    ready.clear()
+                stop.wait(pause)  # the database is unreachable: polling goes on meanwhile
+                pause = min(pause * 2, 30.0)
 
     def unfinished(self) -> int:
         """Tasks queued or leased (a leased one may come back when its lease expires)."""
@@ -197,6 +238,11 @@ class JobQueue:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _notify(conn: Any) -> None:
+    """Wake idle workers when this transaction commits (``LISTEN docket_jobs``)."""
+    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
 
 
 def queue_status(conn: Any, latest: int = 5) -> dict[str, Any]:
@@ -218,8 +264,11 @@ def queue_status(conn: Any, latest: int = 5) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- enqueue
-def _plan(store: Store, source: FolderSource, ignore: Sequence[str]) -> tuple[list[tuple[str, str]], int]:
-    """(path, action) tasks for what changed in ``source`` since it was indexed, and the unchanged count."""
+def _plan(
+    store: Store, source: FolderSource, ignore: Sequence[str], tables: TableStore | None = None
+) -> tuple[list[tuple[str, str]], int]:
+    """(path, action) tasks for what changed in ``source`` since it was indexed (or is a spreadsheet
+    not loaded as a table yet), and the unchanged count."""
     indexed = {doc.path: doc for doc in store.documents(source.name)}
     tasks: list[tuple[str, str]] = []
     unchanged = 0
@@ -235,14 +284,15 @@ def _plan(store: Store, source: FolderSource, ignore: Sequence[str]) -> tuple[li
         if existing is not None:
             if (existing.workspace, existing.access, existing.tags) != (source.workspace, source.access, source.tags):
                 store.update_document(existing.id, workspace=source.workspace, access=source.access, tags=source.tags)
-            if existing.size == stat.st_size and existing.mtime == stat.st_mtime:
+            untabled = tables is not None and tables.missing(existing)
+            if existing.size == stat.st_size and existing.mtime == stat.st_mtime and not untabled:
                 unchanged += 1
                 continue
             try:
                 digest = hashlib.sha256(full.read_bytes()).hexdigest()
             except OSError:
                 digest = ""
-            if digest == existing.content_hash:
+            if digest == existing.content_hash and not untabled:
                 store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
                 unchanged += 1
                 continue
@@ -260,16 +310,19 @@ def enqueue(
 ) -> dict[str, Any]:
     """Register ``paths`` as sources and queue a task per changed or deleted file."""
     from docket.index import open_store
+    from docket.index.tables import TableStore
 
     url = require_postgres(settings, "docket enqueue")
     sources = [source_for_path(p, workspace, tags, access) for p in paths]  # validate all first
     counts = {"planned": 0, "queued": 0, "deletions": 0, "unchanged": 0}
     store = open_store(settings)
+    tables = TableStore.open(settings)
     queue = JobQueue(url, settings.store.connect_timeout)
     try:
+        tables.prune({doc.id for doc in store.documents()}, sources=store.sources())  # left by removed documents
         for source in sources:
             store.add_source(source.name, source.config())
-            tasks, unchanged = _plan(store, source, settings.ingest.ignore)
+            tasks, unchanged = _plan(store, source, settings.ingest.ignore, tables)
             counts["planned"] += len(tasks)
             counts["queued"] += queue.add(source, tasks)
             counts["deletions"] += sum(1 for _, action in tasks if action == "delete")
@@ -277,6 +330,7 @@ def enqueue(
         counts["waiting"] = queue.unfinished()
     finally:
         queue.close()
+        tables.close()
         store.close()
     return {"sources": [s.name for s in sources], **counts}
 
@@ -291,6 +345,7 @@ class WorkerReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)  # e.g. a spreadsheet not loaded as a table
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -301,6 +356,7 @@ class WorkerReport:
             "chunks_embedded": self.chunks_embedded,
             "seconds": round(self.seconds, 3),
             "errors": self.errors,
+            "warnings": self.warnings,
         }
 
 
@@ -310,6 +366,11 @@ class Worker:
     ``stop`` (an event; ``docket worker`` sets it on SIGTERM) makes each thread finish the file it is
     on, hand back the tasks it has not started and return. ``once``: return when nothing is queued
     or leased any more (waiting for the leases of dead workers to expire) instead of polling.
+
+    Spreadsheets go into ``tables`` (by default the table store the settings name, opened by
+    :meth:`run`). An idle thread waits for a ``NOTIFY docket_jobs`` (``listen``), or at most
+    ``poll_seconds`` before it looks again. ``listening`` is set while the notifications are
+    listened to, ``idle`` while a thread waits for work.
     """
 
     def __init__(
@@ -322,11 +383,13 @@ class Worker:
         lease_seconds: float = 60.0,
         max_attempts: int = 3,
         batch: int = 8,
-        poll_seconds: float = 1.0,
+        poll_seconds: float = 10.0,
         sandbox: Sandbox | None = None,
         limits: ParseLimits | None = None,
         stop: threading.Event | None = None,
         on_done: Callable[[Job, str], None] | None = None,
+        tables: TableStore | None = None,
+        listen: bool = True,
     ) -> None:
         self.settings, self.store, self.embedder, self.queue = settings, store, embedder, queue
         self.lease_seconds, self.max_attempts, self.batch = lease_seconds, max_attempts, batch
@@ -338,6 +401,13 @@ class Worker:
         self._held: set[int] = set()
         self._lock = threading.Lock()
         self._sources: dict[str, dict[str, Any]] = {}
+        self.tables = tables
+        self.listen = listen
+        self.listening = threading.Event()
+        self.idle = threading.Event()
+        self._wake = threading.Condition()
+        self._signals = 0  # notifications received so far
+        self._idle_threads = 0
 
     # ------------------------------------------------------------------ bookkeeping
     def _hold(self, ids: Sequence[int], held: bool) -> None:
@@ -356,6 +426,35 @@ class Worker:
             except DocketError:
                 continue  # the database is unreachable: the next beat tries again
 
+    def _wakeup(self) -> None:
+        with self._wake:
+            self._signals += 1
+            self._wake.notify_all()
+
+    def _wait(self, seen: int, seconds: float) -> None:
+        """Sleep up to ``seconds``, until a notification newer than ``seen`` arrives or ``stop`` is set."""
+        deadline = time.monotonic() + seconds
+        with self._wake:
+            self._idle_threads += 1
+            self.idle.set()
+            try:
+                while self._signals == seen and not self.stop.is_set():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._wake.wait(min(left, 0.5))  # short slices: ``stop`` is an event of its own
+            finally:
+                self._idle_threads -= 1
+                if not self._idle_threads:
+                    self.idle.clear()
+
+    def _load_tables(self, doc: Document, data: bytes) -> None:
+        if self.tables is None:
+            return
+        notes = self.tables.load(doc, data)
+        with self._lock:
+            self.report.warnings.extend({"source": doc.source, "path": doc.path, "warning": n} for n in notes)
+
     def _source(self, name: str) -> dict[str, Any] | None:
         if name not in self._sources:
             self._sources = self.store.sources()
@@ -363,10 +462,24 @@ class Worker:
 
     # ------------------------------------------------------------------ running
     def run(self, concurrency: int = 1, once: bool = False) -> WorkerReport:
+        from docket.index.tables import TableStore
+
         started = time.perf_counter()
+        owned = self.tables is None
+        if self.tables is None:
+            self.tables = TableStore.open(self.settings)
         finished = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(finished,), name="docket-heartbeat", daemon=True)
         beat.start()
+        listener = None
+        if self.listen and not once:
+            listener = threading.Thread(
+                target=self.queue.listen,
+                args=(self._wakeup, finished, self.listening),
+                name="docket-listen",
+                daemon=True,
+            )
+            listener.start()
         errors: list[BaseException] = []
 
         def loop() -> None:
@@ -384,6 +497,12 @@ class Worker:
             thread.join()
         finished.set()
         beat.join()
+        if listener is not None:
+            listener.join()
+            self.listening.clear()
+        if owned and self.tables is not None:
+            self.tables.close()
+            self.tables = None
         self.report.seconds = time.perf_counter() - started
         if errors:
             raise errors[0]
@@ -391,11 +510,13 @@ class Worker:
 
     def _loop(self, once: bool) -> None:
         while not self.stop.is_set():
+            seen = self._signals
             jobs = self.queue.claim(self.owner, self.batch, self.lease_seconds, self.max_attempts)
             if not jobs:
                 if once and self.queue.unfinished() == 0:
                     return
-                self.stop.wait(self.poll_seconds)
+                # --once waits only for leases of dead workers to expire: look again soon
+                self._wait(seen, min(self.poll_seconds, 1.0) if once else self.poll_seconds)
                 continue
             self._hold([j.id for j in jobs], True)
             try:
@@ -467,6 +588,8 @@ class Worker:
         if not full.is_file():  # deleted (or gone since it was queued)
             if existing is not None:
                 self.store.delete_document(existing.id)
+                if self.tables is not None:
+                    self.tables.drop(existing.id)
             return
         if job.action == "delete":  # the file is back; the next `docket enqueue` queues it
             return
@@ -474,7 +597,8 @@ class Worker:
         if existing is not None and (existing.workspace, existing.access, existing.tags) != meta:
             self.store.update_document(existing.id, workspace=job.workspace, access=job.access, tags=job.tags)
         stat = full.stat()
-        if existing is not None and existing.size == stat.st_size and existing.mtime == stat.st_mtime:
+        untabled = existing is not None and self.tables is not None and self.tables.missing(existing)
+        if existing is not None and existing.size == stat.st_size and existing.mtime == stat.st_mtime and not untabled:
             return  # already indexed: by an earlier attempt, or by another worker
         max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         if stat.st_size > max_bytes:
@@ -486,6 +610,8 @@ class Worker:
         digest = hashlib.sha256(data).hexdigest()
         if existing is not None and existing.content_hash == digest:
             self.store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
+            if untabled:  # indexed before tables were loaded (or by an older worker): load them now
+                self._load_tables(existing, data)
             return
         from docket.ingest.sandbox import parse_with
 
@@ -506,3 +632,4 @@ class Worker:
             metadata=dict(parsed.metadata),
         )
         indexer.add(doc, parsed, is_new=existing is None)
+        self._load_tables(doc, data)
