@@ -89,6 +89,31 @@ def test_two_processes_writing_the_same_document_leave_one_copy(pg_url: str) -> 
             s.close()
 
 
+def test_stores_opening_an_empty_database_at_the_same_moment_all_start(pg_server: PgServer) -> None:
+    # several servers or workers started together on a new database: pgvector and the tables are
+    # created once, under the schema lock, and every process opens the store
+    import threading
+
+    name = pg_server.create_database()
+    try:
+        url = pg_server.url(name)
+        start = threading.Barrier(4)
+
+        def open_one(_: int) -> int:
+            start.wait()
+            store = PostgresStore(url)
+            try:
+                return int(store.stats()["documents"])
+            finally:
+                store.close()
+
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(open_one, range(4))) == [0, 0, 0, 0]
+        assert pg_server.sql("SELECT COUNT(*) FROM pg_extension WHERE extname = 'vector'", name) == [(1,)]
+    finally:
+        pg_server.drop_database(name)
+
+
 def test_the_hnsw_index_follows_the_settings_and_the_embedder(pg_server: PgServer, pg_database: str) -> None:
     store = PostgresStore(pg_server.url(pg_database), hnsw_m=8, hnsw_ef_construction=32)
     try:

@@ -179,7 +179,12 @@ _LOCK = 0x646F636B6574  # advisory lock held while the schema is created or upgr
 
 def schema_version(conn: Any) -> int:
     """The version recorded in the database; 0 when Docket's tables are not there yet."""
-    if conn.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
+    # a plain catalog query, not to_regclass: after waiting for the schema lock, to_regclass can
+    # still answer from this session's cache that a table another process just created is missing
+    found = conn.execute(
+        "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'meta'"
+    ).fetchone()
+    if found is None:
         return 0
     row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return 0 if row is None else int(row[0])
@@ -199,6 +204,9 @@ def _ensure_pgvector(conn: Any, where: str) -> None:
         return
     try:
         with conn.transaction():
+            # two processes starting on an empty database would both create it (one fails on a
+            # duplicate key even with IF NOT EXISTS): take the schema lock first
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     except psycopg.Error as exc:
         raise DatabaseError(
