@@ -60,3 +60,6 @@ def demo_kb(tmp_path_factory: pytest.TempPathFactory, minilm: MiniLMEmbedder):
 
 # A real PostgreSQL (pgserver) for the store tests; see tests/postgres.py.
 from tests.postgres import pg_database, pg_server, pg_url  # noqa: E402, F401
+
+# The server's record database on SQLite and on PostgreSQL; see tests/records_backends.py.
+from tests.records_backends import records  # noqa: E402, F401

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 pytest.importorskip("croniter", reason="the server extra is not installed (pip install 'docket[server]')")
 
 from docket.errors import UserError
+from docket.records import Records
 from docket.server.accounts import Accounts
 from docket.server.scheduler import Scheduler, next_time
 
@@ -28,8 +28,9 @@ class Clock:
 
 
 @pytest.fixture
-def accounts(tmp_path: Path) -> Iterator[Accounts]:
-    acc = Accounts(tmp_path / "accounts.db")
+def accounts(records: Records) -> Iterator[Accounts]:
+    """Accounts on a SQLite file and on PostgreSQL: the scheduler behaves the same on both."""
+    acc = Accounts(records)
     yield acc
     acc.close()
 
@@ -135,3 +136,15 @@ def test_a_schedule_name_is_unique(accounts: Accounts) -> None:
         scheduler.add_schedule("weekly", "0 8 * * 1", workflow="report", input="x")
     with pytest.raises(UserError, match="workflow schedule"):
         scheduler.add_periodic("weekly", "0 8 * * 1", lambda: {})
+
+
+def test_two_servers_on_one_database_run_a_due_schedule_once(records: Records) -> None:
+    first, second = Accounts(records), Accounts(records)
+    queued: list[dict[str, Any]] = []
+    clock = Clock(SUNDAY)
+    _scheduler(first, queued, clock).add_schedule("weekly", "0 7 * * 1", workflow="summarize", input="/in")
+    a, b = _scheduler(first, queued, clock), _scheduler(second, queued, clock)
+    stale = second.schedules()  # what the second server read before the first one ran it
+    a.tick(MONDAY_7)
+    assert b._record(stale[0], MONDAY_7, lambda: {"ran": True}) is False
+    assert len(queued) == 1 and b.tick(MONDAY_7) == []

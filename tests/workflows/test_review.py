@@ -15,6 +15,7 @@ import pytest
 
 from docket.kb import KnowledgeBase
 from docket.models.chat import FakeChatModel
+from docket.records import Records
 from docket.workflows import parse_workflow, resolve_workflow, run_workflow
 from docket.workflows.review import ReviewDecidedError, ReviewQueue, edit_size
 from docket.workflows.review_steps import check_url
@@ -64,8 +65,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def queue(tmp_path: Path) -> Iterator[ReviewQueue]:
-    with ReviewQueue(tmp_path / "reviews.db") as q:
+def queue(records: Records) -> Iterator[ReviewQueue]:
+    """The queue on a SQLite file and on PostgreSQL: the same behaviour on both."""
+    with ReviewQueue(records) as q:
         yield q
 
 

@@ -147,13 +147,14 @@ def gaps(
     settings = settings_from(home, config)
     accounts = None
     notes = []
-    if (settings.home / "accounts.db").is_file():
+    if settings.store.url or (settings.home / "accounts.db").is_file():
         if importlib.util.find_spec("argon2") is None:
-            notes.append("accounts.db found, but without the server extra its feedback is not read")
+            if not settings.store.url:
+                notes.append("accounts.db found, but without the server extra its feedback is not read")
         else:
             from docket.server.accounts import Accounts
 
-            accounts = Accounts(settings.home / "accounts.db")
+            accounts = Accounts.open(settings)
     try:
         with KnowledgeBase(settings) as kb:
             report = find_gaps(

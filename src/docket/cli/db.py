@@ -56,6 +56,26 @@ def _queues(home: Path) -> dict[str, dict[str, int]]:
     return out
 
 
+def _postgres_queues(url: str) -> dict[str, dict[str, int]]:
+    """The same counts when the servers keep their records in PostgreSQL (the ``docket_server``
+    schema); {} before any server has used the database."""
+    import psycopg
+
+    from docket.records import SCHEMA
+
+    out: dict[str, dict[str, int]] = {}
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+            for name, column in (("jobs", "state"), ("workflow_runs", "status")):
+                if conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{name}",)).fetchone() == (None,):
+                    continue
+                rows = conn.execute(f"SELECT {column}, COUNT(*) FROM {SCHEMA}.{name} GROUP BY {column}")
+                out[name] = {str(state): int(n) for state, n in rows}
+    except psycopg.Error:
+        return {}  # the store's own status above already says what is wrong with the connection
+    return out
+
+
 @db_app.command("status")
 @handle_errors
 def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
@@ -73,7 +93,7 @@ def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOp
         store.close()
     stats.pop("path", None)
     data = {**health, **stats, "failures": len(failures)}
-    queues = _queues(settings.home)
+    queues = _postgres_queues(settings.store.url) if settings.store.url else _queues(settings.home)
     if queues:
         data["queues"] = queues
     if as_json:

@@ -1,7 +1,8 @@
 """docket hooks (incoming webhooks) and docket schedules (workflow runs on a timetable).
 
-Both work on the knowledge base's ``accounts.db`` directly, so they also work while the server is
-stopped; ``docket serve`` answers the hooks and runs the schedules.
+Both work on the knowledge base's ``accounts.db`` (or the server records in the PostgreSQL database
+of ``store.url``) directly, so they also work while the server is stopped; ``docket serve``
+answers the hooks and runs the schedules.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _accounts(home: Path | None, config: Path | None) -> Iterator[tuple[Any, Any
     from docket.server.accounts import Accounts
 
     settings = settings_from(home, config)
-    accounts = Accounts(settings.home / "accounts.db")
+    accounts = Accounts.open(settings)
     try:
         yield settings, accounts
     finally:

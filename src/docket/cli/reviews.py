@@ -24,7 +24,7 @@ ReviewerOption = Annotated[
 def _queue(home: Path | None, config: Path | None) -> Any:
     from docket.workflows.review import ReviewQueue
 
-    return ReviewQueue.for_home(settings_from(home, config).home)
+    return ReviewQueue.for_settings(settings_from(home, config))
 
 
 def _reviewer(value: str | None) -> str:

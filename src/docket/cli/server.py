@@ -1,7 +1,8 @@
 """docket serve, and the accounts it serves: users, groups, workspaces, API keys.
 
-These commands work on the knowledge base's ``accounts.db`` directly, so they also work while
-the server is stopped (creating the owner before the first start, for instance).
+These commands work on the knowledge base's ``accounts.db`` (or, with ``store.url``, the server
+records in that PostgreSQL database) directly, so they also work while the server is stopped
+(creating the owner before the first start, for instance).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _accounts(home: Any, config: Any) -> Iterator[Any]:
     from docket.server.accounts import Accounts
 
     settings = settings_from(home, config)
-    accounts = Accounts(settings.home / "accounts.db")
+    accounts = Accounts.open(settings)
     try:
         yield accounts
     finally:

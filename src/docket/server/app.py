@@ -4,7 +4,8 @@ One process serves the REST API under ``/api``, the OpenAI-compatible endpoint u
 the web app at ``/`` and the website widget. It holds one :class:`~docket.kb.KnowledgeBase`
 (its store behind a lock, so request threads never interleave transactions; model calls run
 outside the lock) and the :class:`~docket.server.accounts.Accounts`. Uploads are ingested by a
-background worker whose job queue lives in the accounts database, so it survives a restart.
+background worker whose job queue lives in the accounts database, so it survives a restart. With
+the store in PostgreSQL the accounts live there too, and any number of servers act as one.
 
 Every error leaves as one JSON shape: ``{"error": {"code", "message", "status"}}``.
 """
@@ -119,7 +120,7 @@ def create_app(
     """
     kb = KnowledgeBase(settings)
     kb.store = LockedStore(kb.store)
-    accounts = Accounts(settings.home / "accounts.db", session_seconds=settings.server.session_hours * 3600)
+    accounts = Accounts.open(settings)  # accounts.db, or the PostgreSQL store's database (store.url)
     jobs = JobRunner(kb, accounts, settings)
     setup_token = secrets.token_urlsafe(16) if accounts.user_count() == 0 else None
     st = ServerState(

@@ -2,14 +2,21 @@
 
 An upload (or a re-sync) returns at once with a job; one worker thread runs the jobs in order.
 The queue is the ``jobs`` table of the accounts database, so a server that stops mid-job finds
-it again on start and runs it again. Ingestion is incremental (unchanged files are skipped by size,
-time and hash; chunks already embedded are reused), so a job that runs twice indexes nothing twice.
+it again on start and runs it again. With the accounts in PostgreSQL several servers share the
+queue: each job is claimed by one of them and leased while it runs (:func:`renewing`); a job whose
+server stopped renewing is taken over by another once its lease runs out. Ingestion is
+incremental (unchanged files are skipped by size, time and hash; chunks already embedded are
+reused), so a job that runs twice indexes nothing twice.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from docket.config import Settings
@@ -17,7 +24,32 @@ from docket.errors import DocketError
 from docket.kb import KnowledgeBase
 from docket.server.accounts import Accounts
 
-__all__ = ["JobRunner"]
+__all__ = ["JobRunner", "renewing"]
+
+
+@contextmanager
+def renewing(renew: Callable[[], None] | None, every: float) -> Iterator[None]:
+    """Call ``renew()`` every ``every`` seconds in a thread while the block runs (a lease's
+    heartbeat); nothing when ``renew`` is None."""
+    if renew is None:
+        yield
+        return
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(every):
+            try:
+                renew()
+            except Exception:  # a missed beat is retried; the lease outlives a few of them
+                continue
+
+    thread = threading.Thread(target=beat, name="docket-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 class JobRunner:
@@ -55,7 +87,9 @@ class JobRunner:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
-            self.run_job(job)
+            renew = partial(self.accounts.renew_job, job["id"]) if self.accounts.shared else None
+            with renewing(renew, self.accounts.lease_seconds / 3):
+                self.run_job(job)
 
     def run_job(self, job: dict[str, Any]) -> None:
         started = time.time()
@@ -68,6 +102,10 @@ class JobRunner:
         try:
             report = None
             for item in job["paths"]:
+                if self.accounts.shared:  # an upload to another server: fetch its files from the database
+                    from docket.server import uploads
+
+                    uploads.materialize(self.accounts, uploads.root(self.accounts, self.settings), Path(item["path"]))
                 result = self.kb.ingest(
                     [item["path"]], workspace=job["workspace"], access=item.get("access") or (), progress=progress
                 )

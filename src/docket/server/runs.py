@@ -2,9 +2,12 @@
 
 A run is queued in the ``workflow_runs`` table of the accounts database and done by one worker
 thread (a sibling of the ingestion :class:`~docket.server.jobs.JobRunner`), so a server that stops
-mid-run finds it again on start; a batch run resumes where it was (its ``results.jsonl.progress``
+mid-run finds it again on start (with the accounts in PostgreSQL, runs are claimed and leased
+like upload jobs, so several servers share the queue); a batch run resumes where it was (its ``results.jsonl.progress``
 file remembers the finished items). Each run has a folder ``<home>/runs/<id>/`` holding its
-uploaded input, ``results.jsonl`` and the files it wrote (report.html, report.pdf, charts).
+uploaded input, ``results.jsonl`` and the files it wrote (report.html, report.pdf, charts); with
+the accounts in PostgreSQL those files are kept in the database too (:func:`keep_run_files`), so
+any server can do a run queued on another and serve its results (:func:`fetch_run_folder`).
 
 A run's retrieval sees only what its caller may read: a user's run is re-checked when it starts
 (a disabled user, or one no longer in the workspace, fails it), a webhook's run sees the
@@ -148,6 +151,39 @@ def run_folder(settings: Settings, run_id: str) -> Path:
     return settings.home / "runs" / run_id
 
 
+def fetch_run_folder(accounts: Accounts, settings: Settings, run_id: str) -> Path:
+    """A run's folder on this server: with the accounts in PostgreSQL, the files another server
+    kept for the run (its input, results, reports) are written into it first."""
+    folder = run_folder(settings, run_id)
+    if accounts.shared:
+        from docket.server.uploads import write_file
+
+        for name in accounts.run_file_names(run_id):
+            path = folder / name
+            if not path.is_file():
+                data = accounts.run_file_data(run_id, name)
+                if data is not None:
+                    write_file(path, data)
+    return folder
+
+
+def keep_run_files(accounts: Accounts, folder: Path, run_id: str) -> None:
+    """Keep the files of a run's folder in PostgreSQL for the other servers (not progress files)."""
+    if not accounts.shared or not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.name.endswith(".progress") and not path.name.startswith(".part-"):
+            accounts.save_run_file(run_id, path.relative_to(folder).as_posix(), path.read_bytes())
+
+
+def _here(value: Any, run_id: str, folder: Path) -> Any:
+    """A path into a run's folder as another server wrote it (its home), as the path on this server."""
+    marker = f"/runs/{run_id}/"
+    if isinstance(value, str) and marker in value:
+        return str(folder / value.split(marker, 1)[1])
+    return value
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-") + uuid.uuid4().hex[:12]
 
@@ -251,6 +287,7 @@ class WorkflowRunner:
             output=output,
             status="running" if wait else "queued",
         )
+        keep_run_files(self.accounts, run_folder(self.settings, run["id"]), run["id"])  # its uploaded input
         if wait:
             self.execute(run)
             return self.accounts.run(run["id"])
@@ -274,9 +311,16 @@ class WorkflowRunner:
 
     # ------------------------------------------------------------------ running
     def execute(self, run: dict[str, Any]) -> None:
-        """Do one run (already marked running) and record how it ended; never raises."""
+        """Do one run (already marked running) and record how it ended; never raises. With the
+        accounts in PostgreSQL the run's lease is renewed meanwhile, so no other server takes it."""
+        from functools import partial
+
+        from docket.server.jobs import renewing
+
+        renew = partial(self.accounts.renew_run, run["id"]) if self.accounts.shared else None
         try:
-            summary = self._execute(run)
+            with renewing(renew, self.accounts.lease_seconds / 3):
+                summary = self._execute(run)
         except DocketError as exc:
             self.accounts.finish_run(run["id"], None, str(exc))
         except Exception as exc:  # a worker must survive any one run
@@ -303,9 +347,10 @@ class WorkflowRunner:
         chat = self.model_for(run["workspace"])
         if chat is None and flow.needs_model:
             self.require_model(flow, run["workspace"])
-        folder = run_folder(self.settings, run["id"])
+        folder = fetch_run_folder(self.accounts, self.settings, run["id"])
         folder.mkdir(parents=True, exist_ok=True)
-        given = run["input"]
+        given = {key: _here(value, run["id"], folder) for key, value in run["input"].items()}
+        params = {key: _here(value, run["id"], folder) for key, value in run["params"].items()}
         stdin = None
         if "file" in given:
             source = str(given["file"])
@@ -314,11 +359,16 @@ class WorkflowRunner:
         else:
             source, stdin = "-", io.StringIO(str(given.get("text", "")))
         results_file = folder / RESULTS
+        reviews = None  # one server: the review steps open HOME/reviews.db
+        if self.accounts.shared:  # several: the review queue shares the accounts' PostgreSQL pool
+            from docket.workflows.review import ReviewQueue
+
+            reviews = ReviewQueue(self.accounts.db, owned=False)
         summary = run_workflow(
             flow,
             source,
             model=chat,
-            params=run["params"],
+            params=params,
             output=results_file if flow.batch else folder,
             kb=lambda: self.kb,
             runs_dir=self.settings.home / "runs",
@@ -326,11 +376,13 @@ class WorkflowRunner:
             stdin=stdin,
             access=access,
             workspace=run["workspace"],
+            reviews=reviews,
         )
         if not flow.batch:
             with results_file.open("w", encoding="utf-8") as f:
                 for record in summary.results if isinstance(summary.results, list) else []:
                     f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        keep_run_files(self.accounts, folder, run["id"])  # its results and reports, for every server
         records = read_results(folder)
         out = {
             "ok": summary.ok,

@@ -6,7 +6,9 @@ each due periodic job (``add_periodic``; connectors register their source syncs 
 kinds are rows of the ``schedules`` table with the same bookkeeping: last run, its result or
 error, next run. Cron expressions (five fields: minute hour day month weekday) are read in the
 server's local time. A server that was stopped when a schedule was due runs it once on the next
-tick, not once per missed time. Tests drive it with an injected clock: ``tick(now)``.
+tick, not once per missed time. Servers sharing one accounts database (PostgreSQL) each tick, but
+a due time is claimed by one of them (:meth:`Accounts.claim_schedule`), so it runs once. Tests
+drive it with an injected clock: ``tick(now)``.
 """
 
 from __future__ import annotations
@@ -119,11 +121,13 @@ class Scheduler:
                     periodic = self._periodic.get(schedule["name"])
                 if periodic is None:
                     continue  # registered by code that is not running in this server
-                self._record(schedule, now, periodic.job)
+                if not self._record(schedule, now, periodic.job):
+                    continue
             else:
                 if self.queue_workflow is None:
                     continue
-                self._record(schedule, now, partial(self._queue, schedule))
+                if not self._record(schedule, now, partial(self._queue, schedule)):
+                    continue
             ran.append(schedule["name"])
         return ran
 
@@ -131,7 +135,11 @@ class Scheduler:
         assert self.queue_workflow is not None
         return {"run": self.queue_workflow(schedule)["id"]}
 
-    def _record(self, schedule: dict[str, Any], now: float, job: Callable[[], dict[str, Any]]) -> None:
+    def _record(self, schedule: dict[str, Any], now: float, job: Callable[[], dict[str, Any]]) -> bool:
+        """Run ``job`` for a due schedule and record how it went; False (nothing run) when another
+        server sharing the accounts database took this due time first."""
+        if not self.accounts.claim_schedule(schedule["name"], schedule["next_run"], next_time(schedule["cron"], now)):
+            return False
         result: dict[str, Any] | None = None
         error = None
         try:
@@ -141,6 +149,7 @@ class Scheduler:
         except Exception as exc:  # one failing job must not stop the others
             error = f"{type(exc).__name__}: {exc}"
         self.accounts.schedule_ran(schedule["name"], now, next_time(schedule["cron"], now), result, error)
+        return True
 
     def start(self) -> None:
         self._stop.clear()

@@ -1,7 +1,9 @@
 """Documents, uploads, server-side folders and ingestion jobs.
 
 An upload is saved under ``uploads/<workspace>/`` in the knowledge base (one hidden sub-folder per
-access list) and ingested by the background worker: the request returns a job at once. Listing,
+access list) and ingested by the background worker: the request returns a job at once. With the
+server's records in PostgreSQL the bytes are kept in the database too, so every server can ingest,
+download and delete them (:mod:`docket.server.uploads`). Listing,
 download and export only ever see the documents the caller may read (the store applies the
 caller's access inside its query); a document the caller may not read is "not found".
 """
@@ -35,7 +37,9 @@ class SourceBody(BaseModel):
 
 
 def uploads_root(st: ServerState) -> Path:
-    return (st.settings.home / "uploads").resolve()
+    from docket.server import uploads
+
+    return uploads.root(st.accounts, st.settings)
 
 
 def _upload_folder(st: ServerState, workspace: str, access: tuple[str, ...]) -> Path:
@@ -80,6 +84,10 @@ def _file_of(st: ServerState, doc: Document) -> Path:
         raise NotFoundError(f"the source of {doc.path} is gone")
     root = Path(cfg["path"])
     path = root if cfg.get("type") == "file" else root / doc.path
+    if not path.is_file() and st.accounts.shared:  # uploaded through another server: fetch it
+        from docket.server import uploads
+
+        uploads.materialize(st.accounts, uploads_root(st), path.parent)
     if not path.is_file():
         raise NotFoundError(f"{doc.path} is no longer on the server")
     return path
@@ -153,7 +161,13 @@ async def upload(
             staged.append((tmp, name))
         folder = _upload_folder(st, workspace, principals)
         for tmp, name in staged:
-            shutil.move(str(tmp), folder / name)
+            if st.accounts.shared:  # several servers: the bytes go into the database, for all of them
+                from docket.server import uploads
+
+                uploads.save(st.accounts, uploads_root(st), folder, name, tmp.read_bytes())
+                tmp.unlink()
+            else:
+                shutil.move(str(tmp), folder / name)
         staged = []
     finally:
         for tmp, _ in staged:
@@ -195,6 +209,12 @@ def delete_document(doc_id: str, request: Request, c: CallerDep) -> dict[str, An
     if path is None:
         raise UserError(f"{doc.path} comes from a folder on the server; remove it there, or remove the source")
     path.unlink(missing_ok=True)
+    if st.accounts.shared:
+        from docket.server import uploads
+
+        where = uploads.place(uploads_root(st), path.parent)
+        if where is not None:
+            st.accounts.remove_upload(where[0], where[1], path.name)
     st.kb.store.delete_document(doc.id)
     st.accounts.audit(c.name, "deleted document", doc.workspace, path=doc.path)
     return {"deleted": doc.id}

@@ -37,7 +37,11 @@ class Rejection(BaseModel):
 
 @contextmanager
 def _queue(request: Request) -> Iterator[ReviewQueue]:
-    with ReviewQueue.for_home(state(request).settings.home) as queue:
+    st = state(request)
+    if st.accounts.shared:  # PostgreSQL: the reviews live with the accounts, on their connection pool
+        yield ReviewQueue(st.accounts.db, owned=False)
+        return
+    with ReviewQueue.for_home(st.settings.home) as queue:
         yield queue
 
 

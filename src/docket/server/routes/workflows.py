@@ -29,6 +29,7 @@ from docket.server.auth import Caller
 from docket.server.routes.answers import answer_options
 from docket.server.runs import (
     check_items,
+    fetch_run_folder,
     load_named,
     network_params,
     new_run_id,
@@ -266,7 +267,7 @@ def get_results(
     run = _visible(st, c, run_id)
     if run["status"] not in ("done", "failed"):
         raise UserError(f"the run '{run_id}' is still {run['status']}; ask again when it is done")
-    records = read_results(run_folder(st.settings, run_id))
+    records = read_results(fetch_run_folder(st.accounts, st.settings, run_id))
     if format == "json":
         return records
     columns: list[str] = []
@@ -288,7 +289,7 @@ def get_results(
 def get_file(run_id: str, name: str, request: Request, c: CallerDep) -> FileResponse:
     st = state(request)
     _visible(st, c, run_id)
-    folder = run_folder(st.settings, run_id).resolve()
+    folder = fetch_run_folder(st.accounts, st.settings, run_id).resolve()
     path = (folder / name).resolve()
     if not path.is_relative_to(folder) or path.relative_to(folder).parts[:1] == ("input",) or not path.is_file():
         raise NotFoundError(f"the run '{run_id}' wrote no file '{name}'")
