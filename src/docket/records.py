@@ -179,6 +179,22 @@ class Records:
         with self.tx() as tx:
             return tx.execute(sql, params)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """``sql`` once for each of ``rows``, all in one transaction (bulk copies: ``docket db copy``)."""
+        if self._db is not None:
+            db = self._db
+            with self._lock:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db.executemany(sql, rows)
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            return
+        with self._connection() as conn:
+            conn.cursor().executemany(to_pyformat(sql), rows)
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(sql, params).fetchone()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -174,3 +175,192 @@ def test_an_embedded_kb_from_a_newer_docket_is_refused(tmp_path: Path) -> None:
     db.close()
     message = _one_line_error("status", "--home", str(home))
     assert "schema version 42" in message and "upgrade Docket" in message
+
+
+CSV = "Item,Category,Units\nbolt,hardware,1200\nnut,hardware,800\nglue,supplies,15\n"
+
+
+def _single_server_home(home: Path, docs: Path) -> dict[str, object]:
+    """A home as one `docket serve` leaves it: accounts, a pending review, a spreadsheet table and an
+    uploaded file (ingested from HOME/uploads/<workspace>, as the server does)."""
+    from docket.server.accounts import Accounts
+    from docket.workflows.review import ReviewQueue
+
+    (docs / "stock.csv").write_text(CSV)
+    docket("ingest", str(docs), "--home", str(home), "--json")
+    upload = home / "uploads" / "Support" / "refunds.txt"
+    upload.parent.mkdir(parents=True)
+    upload.write_text("Refunds are issued within 14 days. Code REFUND-4242.")
+    docket("ingest", str(upload.parent), "--workspace", "Support", "--home", str(home), "--json")
+
+    accounts = Accounts(home / "accounts.db")
+    owner = accounts.create_user("owner@example.com", "owner-password", role="owner")
+    ann = accounts.create_user("ann@example.com", "ann-password", name="Ann")
+    accounts.create_workspace("Support")
+    accounts.add_member("Support", ann.id, "editor")
+    accounts.create_group("staff")
+    accounts.add_to_group("staff", ann.id)
+    _, key = accounts.create_key(ann.id, name="laptop")
+    _, hook = accounts.create_hook("summarize", "Support", name="tickets")
+    accounts.add_schedule("nightly", "0 2 * * *", workflow="summarize", workspace="Support")
+    accounts.audit("owner@example.com", "created user", "ann@example.com")
+    accounts.create_run("run-1", "summarize", "Support", ann.id, {"workspaces": ["Support"]}, "api", {"n": 1}, {})
+    accounts.finish_run("run-1", {"items": 1})
+    (home / "runs" / "run-1").mkdir(parents=True)
+    (home / "runs" / "run-1" / "results.jsonl").write_text('{"summary": "ok"}\n')
+    accounts.close()
+    with ReviewQueue.for_home(home) as queue:
+        review = queue.add("reply", {"draft": "Dear Bob, your refund is on its way."}, title="Reply to Bob")
+    return {"owner": owner.id, "ann": ann.id, "key": key, "hook": hook, "review": review}
+
+
+def test_copy_moves_the_servers_records_reviews_tables_and_uploads(
+    pg_url: str, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("argon2", reason="the server extra: pip install -e '.[server]'")
+    from docket.index.postgres.tables import PostgresTableStore
+    from docket.index.tables import TableStore
+    from docket.records import Records
+    from docket.server.accounts import Accounts
+
+    home = tmp_path / "kb"
+    made = _single_server_home(home, docs)
+    local_tables = TableStore(home / "tables.db")
+    [table] = [t.name for t in local_tables.tables()]
+    figures = "SELECT category, SUM(units) FROM stock GROUP BY category ORDER BY category"
+    local = local_tables.query(figures.replace("stock", table), [table]).rows
+    local_tables.close()
+
+    copied = json.loads(docket("db", "copy", "--to", pg_url, "--home", str(home), "--json").stdout)
+    assert copied["copied"]["documents"] == 10 and copied["verified"]["counts"]["documents"] == 10  # keys kept
+    assert copied["records"]["users"] == 2 and copied["records"]["memberships"] == 1
+    assert copied["records"]["api_keys"] == 1 and copied["records"]["group_members"] == 1
+    assert copied["records"]["workflow_hooks"] == 1 and copied["records"]["schedules"] == 1
+    assert copied["records"]["audit"] == 1 and copied["records"]["workflow_runs"] == 1 and copied["run_files"] == 1
+    assert copied["reviews"] == {"reviews": 1} and copied["tables"] == 1 and copied["uploads"] == 1
+    assert "kept" not in copied
+
+    # an empty home on the database: everything is there
+    monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
+    empty = tmp_path / "empty"
+    accounts = Accounts(Records.postgres(pg_url))
+    try:
+        signed_in = accounts.verify_password("ann@example.com", "ann-password")
+        assert signed_in is not None and signed_in.id == made["ann"]
+        owner = accounts.verify_password("owner@example.com", "owner-password")
+        assert owner is not None and owner.id == made["owner"] and owner.role == "owner"
+        assert accounts.verify_password("ann@example.com", "wrong") is None
+        found = accounts.key_owner(str(made["key"]))
+        assert found is not None and found[0].email == "ann@example.com"
+        assert accounts.memberships(int(made["ann"])) == {"Support": "editor"}
+        assert accounts.groups() == {"staff": ["ann@example.com"]}
+        hook = accounts.hook_by_token(str(made["hook"]))
+        assert hook is not None and hook["workflow"] == "summarize"
+        assert [s["name"] for s in accounts.schedules()] == ["nightly"]
+        assert [a["action"] for a in accounts.audit_log()] == ["created user"]
+        assert accounts.uploads("Support", "") == {
+            "refunds.txt": hashlib.sha256((home / "uploads/Support/refunds.txt").read_bytes()).hexdigest()
+        }
+        assert accounts.run("run-1")["status"] == "done" and accounts.run_file_names("run-1") == ["results.jsonl"]
+        bob = accounts.create_user("bob@example.com", "bob-password")  # the id sequence moved past the copied ids
+        assert bob.id == max(int(made["owner"]), int(made["ann"])) + 1
+        new_key, _ = accounts.create_key(bob.id)
+        assert new_key == 2
+    finally:
+        accounts.close()
+    reviews = json.loads(docket("reviews", "list", "--home", str(empty), "--json").stdout)["reviews"]
+    assert [(r["id"], r["title"], r["status"]) for r in reviews] == [(made["review"], "Reply to Bob", "pending")]
+    remote_tables = PostgresTableStore(pg_url)
+    try:
+        assert [t.name for t in remote_tables.tables()] == [table]
+        assert (
+            remote_tables.query(figures.replace("stock", table), [table]).rows
+            == local
+            == (
+                ("hardware", 2000),
+                ("supplies", 15),
+            )
+        )
+    finally:
+        remote_tables.close()
+    # the uploaded document's source is the servers' shared uploads folder, not this machine's home
+    sources = json.loads(docket("sources", "list", "--home", str(empty), "--json").stdout)
+    upload_sources = [s for s in sources if "docket-uploads-" in json.dumps(s)]
+    assert len(upload_sources) == 1 and str(home) not in json.dumps(upload_sources)
+
+
+def test_copy_refuses_a_database_that_already_holds_records_unless_merging(pg_url: str, tmp_path: Path) -> None:
+    pytest.importorskip("argon2", reason="the server extra: pip install -e '.[server]'")
+    from docket.records import Records
+    from docket.server.accounts import Accounts
+
+    home = tmp_path / "kb"
+    local = Accounts(home / "accounts.db")
+    local.create_user("owner@example.com", "owner-password", role="owner")
+    local.create_user("ann@example.com", "ann-password")
+    local.close()
+    remote = Accounts(Records.postgres(pg_url))
+    remote.create_user("owner@example.com", "other-password", role="owner")
+    remote.close()
+
+    refused = docket("db", "copy", "--to", pg_url, "--home", str(home), check=False)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    message = refused.stderr.strip()
+    assert len(message.splitlines()) == 1 and "1 users" in message and "--merge" in message
+    merged = json.loads(docket("db", "copy", "--to", pg_url, "--merge", "--home", str(home), "--json").stdout)
+    # the owner (id 1, and the same email) is there already and kept as it is; Ann (id 2) is added
+    assert merged["records"]["users"] == 1 and merged["kept"]["records"] == {"users": 1}
+    remote = Accounts(Records.postgres(pg_url))
+    try:
+        assert remote.verify_password("owner@example.com", "other-password") is not None
+        assert remote.verify_password("ann@example.com", "ann-password") is not None
+        assert remote.create_user("bob@example.com", "bob-password").id == 3
+    finally:
+        remote.close()
+
+
+def test_a_server_on_the_copied_database_serves_the_moved_install(
+    pg_url: str, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("fastapi", reason="the server extra: pip install -e '.[server]'")
+    import httpx
+
+    from tests.server.test_stateless import _finished, _key, _start, _stop, _upload_cache, _wait
+
+    home = tmp_path / "kb"
+    made = _single_server_home(home, docs)
+    docket("db", "copy", "--to", pg_url, "--home", str(home), "--json")
+    shutil.rmtree(home)  # the old machine is gone
+    server = _start(tmp_path / "new", pg_url)
+    try:
+        _wait(server)
+        signed_in = httpx.post(
+            f"{server.api}/session", json={"email": "ann@example.com", "password": "ann-password"}, timeout=30
+        )
+        assert signed_in.status_code == 200, signed_in.text
+        me = httpx.get(f"{server.api}/me", headers=_key(str(made["key"])), timeout=30).json()
+        assert me["user"]["email"] == "ann@example.com"
+        [doc] = [
+            d
+            for d in httpx.get(f"{server.api}/documents", headers=_key(str(made["key"])), timeout=30).json()[
+                "documents"
+            ]
+            if d["path"] == "refunds.txt"
+        ]
+        assert doc["uploaded"] is True
+        download = httpx.get(f"{server.api}/documents/{doc['id']}/download", headers=_key(str(made["key"])))
+        assert download.status_code == 200 and b"REFUND-4242" in download.content  # fetched from the database
+        # a re-upload of the same name replaces the moved document instead of adding a second one
+        files = [("files", ("refunds.txt", b"Refunds are issued within 30 days. Code REFUND-5353."))]
+        again = httpx.post(
+            f"{server.api}/workspaces/Support/documents", files=files, headers=_key(str(made["key"])), timeout=60
+        )
+        assert again.status_code == 202, again.text
+        assert _finished(server.api, str(made["key"]), int(again.json()["job"]["id"]))["state"] == "done"
+        listed = httpx.get(f"{server.api}/documents", headers=_key(str(made["key"])), timeout=30).json()
+        [doc] = [d for d in listed["documents"] if d["path"] == "refunds.txt"]
+        text = httpx.get(f"{server.api}/documents/{doc['id']}/text", headers=_key(str(made["key"]))).json()["text"]
+        assert "REFUND-5353" in text
+    finally:
+        _stop(server)
+        shutil.rmtree(_upload_cache(pg_url), ignore_errors=True)

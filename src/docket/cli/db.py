@@ -180,7 +180,7 @@ def copy(
     if settings.store.url and settings.store.url == to:
         raise UserError("--to names the database this knowledge base already uses; give another one")
     from docket.index.postgres import PostgresStore
-    from docket.index.postgres.copy import copy_store
+    from docket.index.postgres.copy import HomeCopy, copy_store
 
     cfg = settings.store
     source = open_store(settings)
@@ -194,12 +194,29 @@ def copy(
             hnsw_ef_search=cfg.hnsw_ef_search,
         )
         try:
-            with progress_bar(not as_json, "Copying") as progress:
-                result = copy_store(source, target, merge=merge, progress=progress)
+            # the server's records, reviews, tables and uploads of an embedded home (with store.url
+            # they are in the source database already, and move with it: pg_dump)
+            rest = None if cfg.url else HomeCopy(settings, to, merge)
+            try:
+                if rest is not None:
+                    rest.check_empty()  # before anything is written, like the store's own check
+                with progress_bar(not as_json, "Copying") as progress:
+                    result = copy_store(
+                        source, target, merge=merge, progress=progress, rename=rest.rename if rest else None
+                    )
+                parts = (
+                    rest.copy()
+                    if rest is not None
+                    else {"records": {}, "reviews": {}, "tables": 0, "uploads": 0, "run_files": 0}
+                )
+            finally:
+                if rest is not None:
+                    rest.close()
         finally:
             target.close()
     finally:
         source.close()
+    result.update(parts)
     result["to"] = redact_url(to)
     if as_json:
         emit_json(result)
@@ -211,6 +228,14 @@ def copy(
         f"conversations to {escape(result['to'])}.",
         highlight=False,
     )
+    if result["records"] or result["reviews"] or result["tables"] or result["uploads"]:
+        users = result["records"].get("users", 0)
+        console.print(
+            f"Copied the server's records ({users} users, {sum(result['records'].values())} rows in all), "
+            f"{sum(result['reviews'].values())} review items, {result['tables']} spreadsheet tables and "
+            f"{result['uploads']} uploaded files.",
+            highlight=False,
+        )
     console.print(
         f"Verified: counts match; {verified['matching']}/{verified['queries']} sampled searches rank the same.",
         highlight=False,

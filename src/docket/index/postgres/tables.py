@@ -31,8 +31,9 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from docket.config import redact_url
@@ -240,6 +241,45 @@ class PostgresTableStore(TableStore):
     def note(self, doc_id: str) -> str | None:
         loaded = self._loaded(doc_id)
         return None if loaded is None else loaded[1]
+
+    def import_sqlite(self, path: str | Path, rename: Callable[[str], str] | None = None) -> dict[str, int]:
+        """Copy the tables of an embedded ``tables.db`` (``docket db copy``): catalogue, typed rows
+        and load records, as they are (``rename`` maps source names). A table whose name is already
+        here, and a document's load record already here, are kept. Returns copied and kept counts."""
+        fields = ", ".join(CATALOGUE_FIELDS)
+        out = {"tables": 0, "kept": 0, "loads": 0}
+        src = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+        try:
+            catalogue = [
+                dict(zip(CATALOGUE_FIELDS, row, strict=True))
+                for row in src.execute(f"SELECT {fields} FROM _docket_tables ORDER BY name")
+            ]
+            loads = src.execute("SELECT doc_id, content_hash, note, loaded_at FROM _docket_loads").fetchall()
+            for entry in catalogue:
+                columns = tuple(Column(**c) for c in json.loads(entry["columns"]))
+                quoted = ", ".join(f'"{c.name}"' for c in columns)
+                rows = [tuple(r) for r in src.execute(f'SELECT rowid, {quoted} FROM "{entry["name"]}" ORDER BY rowid')]
+                if rename is not None:
+                    entry["source"] = rename(entry["source"])
+                with self._writing() as conn:
+                    if conn.execute(f"SELECT 1 FROM {SCHEMA}.catalog WHERE name = %s", (entry["name"],)).fetchone():
+                        out["kept"] += 1
+                        continue
+                    _write(conn, BuiltTable(entry["name"], columns, rows, entry))
+                out["tables"] += 1
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot read the tables of {path}: {exc}; check the file (or move it aside)") from exc
+        finally:
+            src.close()
+        with self._writing() as conn:
+            for doc_id, content_hash, note, loaded_at in loads:
+                cur = conn.execute(
+                    f"INSERT INTO {SCHEMA}.loads (doc_id, content_hash, note, loaded_at) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (doc_id) DO NOTHING",
+                    (doc_id, content_hash, None if note is None else pg_text(note), loaded_at),
+                )
+                out["loads"] += cur.rowcount
+        return out
 
     # -- reading
     def tables(self, doc_id: str | None = None) -> list[TableInfo]:
