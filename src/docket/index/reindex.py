@@ -116,6 +116,7 @@ class _SideVectors:
 
     def __init__(self, path: Path, name: str, dim: int) -> None:
         self.path, self.dim = path, dim
+        path.parent.mkdir(parents=True, exist_ok=True)  # with PostgreSQL, nothing else may have made the home
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT NOT NULL, dim INTEGER NOT NULL)")
         self._db.execute("CREATE TABLE IF NOT EXISTS vectors (hash TEXT PRIMARY KEY, vector BLOB NOT NULL)")
