@@ -41,26 +41,53 @@ class BM25Index:
 
     @classmethod
     def build(cls, blobs: Sequence[bytes], lengths: np.ndarray, vocab_size: int) -> BM25Index:
-        n_rows = len(blobs)
+        """The index of rows given as :func:`pack_terms` blobs (one per row, in row order)."""
         parts = [unpack_terms(b) for b in blobs]
-        sizes = np.fromiter((len(p[0]) for p in parts), dtype=np.int64, count=n_rows)
-        if sizes.sum() == 0:
+        sizes = np.fromiter((len(p[0]) for p in parts), dtype=np.int32, count=len(blobs))
+        if not parts:
+            return cls.from_postings(np.zeros(0, np.uint32), np.zeros(0, np.uint16), sizes, lengths, vocab_size)
+        term = np.concatenate([p[0] for p in parts])
+        tf = np.concatenate([p[1] for p in parts])
+        return cls.from_postings(term, tf, sizes, lengths, vocab_size)
+
+    @classmethod
+    def from_postings(
+        cls, term: np.ndarray, tf: np.ndarray, sizes: np.ndarray, lengths: np.ndarray, vocab_size: int
+    ) -> BM25Index:
+        """The index of rows whose postings lie end to end in ``term`` / ``tf`` (``sizes[i]`` of row i).
+
+        Memory: term ids stay 32-bit and every temporary is dropped as soon as it is used, so the
+        peak is about the finished index plus one copy of the postings (float32 weights and the
+        int64 sort order), not several int64 copies of them.
+        """
+        n_rows = len(sizes)
+        if len(term) == 0:
             empty = np.zeros(0, np.float32)
             return cls(np.zeros(vocab_size + 1, dtype=np.int64), np.zeros(0, np.int32), empty, n_rows, empty)
-        term = np.concatenate([p[0] for p in parts]).astype(np.int64)
-        tf = np.concatenate([p[1] for p in parts]).astype(np.float32)
-        row = np.repeat(np.arange(n_rows, dtype=np.int32), sizes)
+        term = term.view(np.int32) if term.dtype == np.uint32 else term.astype(np.int32, copy=False)
         size = max(vocab_size, int(term.max()) + 1)
-        df = np.bincount(term, minlength=size).astype(np.float32)
+        counts = np.bincount(term, minlength=size)
+        df = counts.astype(np.float32)
         idf = np.log1p((n_rows - df + 0.5) / (df + 0.5)).astype(np.float32)
+        del df
         lengths = lengths.astype(np.float32)
         avg = float(lengths.mean()) or 1.0
         norm = K1 * (1 - B + B * lengths / avg)
-        weight = idf[term] * tf * (K1 + 1) / (tf + norm[row])
+        row = np.repeat(np.arange(n_rows, dtype=np.int32), sizes)
+        tf32 = tf.astype(np.float32)
+        weight = idf[term]
+        weight *= tf32
+        weight *= K1 + 1
+        tf32 += norm[row]
+        weight /= tf32
+        del tf32
         order = np.argsort(term, kind="stable")
         indptr = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term, minlength=size), out=indptr[1:])
-        return cls(indptr, row[order], weight[order].astype(np.float32), n_rows, idf)
+        np.cumsum(counts, out=indptr[1:])
+        del counts
+        rows = row[order]
+        del row
+        return cls(indptr, rows, weight[order], n_rows, idf)
 
     def idf_sum(self, term_ids: Sequence[int]) -> float:
         """The score of an average-length row holding each of these terms once."""

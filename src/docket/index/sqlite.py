@@ -589,19 +589,61 @@ class SqliteStore:
         """The in-memory views of vectors and keyword postings, rebuilt when the store changed."""
         generation = self._generation()
         if self._matrix is None or self._row_ids is None or self._bm25 is None or generation != self._loaded_generation:
-            rows = self._db.execute("SELECT id, vector, terms, length FROM chunks ORDER BY id").fetchall()
-            info = self.embedder_info()
-            dim = info[1] if info else 0
-            self._row_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            matrix = np.empty((len(rows), dim), dtype=np.float32)
-            for i, row in enumerate(rows):
-                matrix[i] = np.frombuffer(row[1], dtype=np.float32)
-            self._matrix = matrix
-            vocab_size = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vocab").fetchone()[0]
-            lengths = np.fromiter((r[3] for r in rows), dtype=np.float32, count=len(rows))
-            self._bm25 = BM25Index.build([r[2] for r in rows], lengths, vocab_size)
+            self._matrix = self._row_ids = self._bm25 = None  # never hold two copies while reloading
+            views = None
+            while views is None:  # None: a writer added rows between the count and the read; read again
+                generation = self._generation()
+                views = self._read_views()
+            self._row_ids, self._matrix, self._bm25 = views
             self._loaded_generation = generation
         return self._matrix, self._row_ids, self._bm25
+
+    _LOAD_BATCH = 256  # rows per fetchmany: small batches keep freed blobs from fragmenting the heap
+
+    def _read_views(self) -> tuple[np.ndarray, np.ndarray, BM25Index] | None:
+        """Stream the chunk rows into arrays sized by ``COUNT(*)`` (never every row as Python objects
+        at once, as ``fetchall()`` did): the peak is the finished arrays plus one batch of rows and
+        the BM25 build's temporaries. None when more rows arrived than were counted."""
+        n, postings = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(terms)), 0) FROM chunks").fetchone()
+        postings //= 6  # pack_terms: 4 bytes of term id + 2 bytes of count per posting
+        info = self.embedder_info()
+        dim = info[1] if info else 0
+        row_ids = np.empty(n, dtype=np.int64)
+        matrix = np.empty((n, dim), dtype=np.float32)
+        lengths = np.empty(n, dtype=np.float32)
+        sizes = np.empty(n, dtype=np.int32)
+        term = np.empty(postings, dtype=np.uint32)
+        tf = np.empty(postings, dtype=np.uint16)
+        cursor = self._db.execute("SELECT id, vector, terms, length FROM chunks ORDER BY id")
+        i = p = 0
+        while batch := cursor.fetchmany(self._LOAD_BATCH):
+            j = i + len(batch)
+            if j > n:
+                return None
+            row_ids[i:j] = [r[0] for r in batch]
+            lengths[i:j] = [r[3] for r in batch]
+            if dim:
+                matrix[i:j] = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32).reshape(-1, dim)
+            counts = [len(r[2]) // 6 for r in batch]
+            sizes[i:j] = counts
+            q = p + sum(counts)
+            if q > postings:
+                return None
+            term[p:q] = np.frombuffer(b"".join(r[2][: 4 * c] for r, c in zip(batch, counts, strict=True)), np.uint32)
+            tf[p:q] = np.frombuffer(b"".join(r[2][4 * c :] for r, c in zip(batch, counts, strict=True)), np.uint16)
+            i, p = j, q
+        if i < n or p < postings:  # rows deleted meanwhile
+            row_ids, matrix, lengths, sizes, term, tf = (
+                row_ids[:i],
+                matrix[:i],
+                lengths[:i],
+                sizes[:i],
+                term[:p],
+                tf[:p],
+            )
+        vocab_size = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM vocab").fetchone()[0]
+        bm25 = BM25Index.from_postings(term, tf, sizes, lengths, vocab_size)
+        return row_ids, matrix, bm25
 
     def _allowed(self, filters: Filters, access: Access, row_ids: np.ndarray) -> np.ndarray | None:
         """Positions of the rows the filters and the caller's access allow; None when all are.
