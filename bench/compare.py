@@ -25,7 +25,20 @@ Steps, per data set (beir-scifact and cranfield, test queries):
 On SciFact, ingestion throughput with the live model on the chunks of the first N documents
 (parsing + chunking for Docket, embedding, indexing), interleaved with the model alone on the
 same chunk texts. Then Docket's folder ingestion against the model alone (bench/ingest.py) on
-18f-handbook and unstructured-example-docs, and the scale curve (bench/scale.py).
+18f-handbook and unstructured-example-docs, and every system's own folder ingestion (its own
+loader and splitter, the shared live model; runner command ``sync``) on the 18F Markdown folder.
+
+Re-sync: the first ``--resync-docs`` SciFact documents (default 500) written as one .txt file each
+into bench/out/compare/folders/, indexed with every system's own incremental ingestion (Docket
+``KnowledgeBase.ingest``, LlamaIndex ``IngestionPipeline`` + ``DocstoreStrategy.UPSERTS``, LangChain
+``index()`` + ``SQLRecordManager`` over Chroma); then per round 1 % of the files get a sentence
+appended and each system updates its saved index, interleaved (default 3 rounds). A fourth row,
+Docket with ``ingest.sandbox = false``, shows what the parse worker process costs. Then the scale
+curve (bench/scale.py).
+
+A clean checkout needs nothing else: the peers' venvs are created from the pinned requirements and
+the vector caches are embedded on the first run (about 12k texts; the slowest step on 2 busy
+cores). The wall time is printed at the end and recorded in the report.
 
 Writes bench/out/compare/RESULTS-compare.md and results.json, the plots to bench/plots/, and (unless
 ``--no-write``) replaces the section between ``<!-- compare:start -->`` and ``<!-- compare:end -->``
@@ -325,6 +338,80 @@ def measure_folders(quick: bool) -> dict[str, Any]:
     return out
 
 
+SYNC_SYSTEMS = ("Docket", "LlamaIndex", "LangChain")
+# a diagnostic row of the re-sync: Docket with ingest.sandbox = false (files parsed in-process)
+NO_SANDBOX = "Docket, ingest.sandbox = false"
+APPENDED = "This sentence was appended to measure re-sync (round {round})."
+
+
+def sync(system: str, folder: Path, index: Path) -> dict[str, Any]:
+    if system == NO_SANDBOX:
+        argv = [sys.executable, str(PEERS / "docket_runner.py"), "sync", "--mode", "nosandbox"]
+        return run_json([*argv, "--folder", str(folder), "--index", str(index)], 1800)
+    return call(system, "sync", "--folder", str(folder), "--index", str(index), timeout=1800)
+
+
+def slug(system: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in system.lower())
+
+
+def measure_peer_folders(quick: bool) -> dict[str, Any]:
+    """Every system's own folder ingestion (its loader, splitter, the shared live model) on the
+    Markdown folder of the 18F handbook, into a fresh index. unstructured-example-docs is Docket
+    only: the peers' loaders need extra packages per format (unstructured, pypdf, docx2txt, ...)."""
+    folder = folder_sample("18f-handbook", quick)
+    out: dict[str, Any] = {}
+    for system in SYNC_SYSTEMS:
+        index = OUT / "folders" / "index" / slug(system)
+        shutil.rmtree(index, ignore_errors=True)
+        log(f"folder ingestion, own loader: {system} on {folder.name}")
+        out[system] = sync(system, folder, index)
+    return {"folder": f"18f-handbook: {folder.name}", "systems": out}
+
+
+def scifact_folder(docs: int) -> Path:
+    """The first ``docs`` SciFact documents as one text file each (title, blank line, abstract)."""
+    target = OUT / "folders" / f"scifact-first-{docs}"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    written = 0
+    with (SETS["scifact"] / "corpus.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            if written == docs:
+                break
+            row = json.loads(line)
+            text = f"{row.get('title') or ''}\n\n{row.get('text') or ''}".strip()
+            (target / f"{row['_id']}.txt").write_text(text + "\n", encoding="utf-8")
+            written += 1
+    return target
+
+
+def measure_resync(docs: int, rounds: int) -> dict[str, Any]:
+    """Index a folder of ``docs`` SciFact files with each system's own incremental ingestion, then,
+    per round, append a sentence to 1 % of the files (other files each round) and time each
+    system's update of its index, interleaved A B C A B C."""
+    folder = scifact_folder(docs)
+    work = OUT / "resync"
+    shutil.rmtree(work, ignore_errors=True)
+    full = {}
+    for system in SYNC_SYSTEMS:
+        log(f"re-sync: full index of {docs} files with {system}")
+        full[system] = sync(system, folder, work / slug(system))
+    shutil.copytree(work / slug("Docket"), work / slug(NO_SANDBOX))  # the same index, updated without sandbox
+    files = sorted(folder.iterdir())
+    per_round = max(1, len(files) // 100)
+    systems = (*SYNC_SYSTEMS, NO_SANDBOX)
+    updates: dict[str, list[dict[str, Any]]] = {system: [] for system in systems}
+    for r in range(rounds):
+        for path in files[r * per_round : (r + 1) * per_round]:
+            with path.open("a", encoding="utf-8") as fh:
+                fh.write(APPENDED.format(round=r + 1) + "\n")
+        for system in systems:
+            log(f"re-sync round {r + 1}: {system}")
+            updates[system].append(sync(system, folder, work / slug(system)))
+    return {"docs": docs, "changed": per_round, "rounds": rounds, "full": full, "updates": updates}
+
+
 def measure_scale(sizes: str) -> dict[str, Any]:
     """bench/scale.py one size at a time, so a size that does not fit here leaves the others."""
     rows: list[dict[str, Any]] = []
@@ -441,10 +528,85 @@ def report(res: dict[str, Any], args: argparse.Namespace) -> str:
                 f"{f['model_only_chunks_per_s']} | {f['ratio']} |"
             )
         L.append("")
+    if res.get("peer_folders") or res.get("resync"):
+        L += folder_lines(res)
+    if res.get("resync"):
+        L += resync_lines(res["resync"])
     if res.get("scale"):
         L += scale_lines(res["scale"])
     L += targets(res)
     return "\n".join(L).rstrip() + "\n"
+
+
+def folder_lines(res: dict[str, Any]) -> list[str]:
+    L = [
+        "#### Folder ingestion, each system with its own loader and splitter",
+        "",
+        "`sync` in bench/peers/*_runner.py into a fresh index: Docket `KnowledgeBase.ingest(folder)`; LlamaIndex "
+        "`SimpleDirectoryReader` + `IngestionPipeline` (`SentenceSplitter` 256 tokens); LangChain `DirectoryLoader` "
+        "(`TextLoader`) + `RecursiveCharacterTextSplitter` (1,000 characters) + `index()` into Chroma. All embed with "
+        "the same live model (bench/peers/minilm.py); the splitters differ, so chunk counts differ. Seconds from "
+        "opening the index (model loaded) to the index saved; *in model* = share of those seconds spent embedding. "
+        "unstructured-example-docs (PDF, DOCX, PPTX, ...) is Docket only: the peers' loaders need extra packages "
+        "per format (unstructured, pypdf, docx2txt, ...).",
+        "",
+        "| folder | system | files | chunks | seconds | chunks/s | in model | Docket / system chunks/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    groups = []
+    if res.get("peer_folders"):
+        groups.append((res["peer_folders"]["folder"], res["peer_folders"]["systems"]))
+    if res.get("resync"):
+        groups.append((f"SciFact, first {res['resync']['docs']} documents as .txt files", res["resync"]["full"]))
+    for folder, systems in groups:
+        rate = {s: r["chunks"] / r["seconds"] if r["seconds"] else 0.0 for s, r in systems.items()}
+        for system, r in systems.items():
+            L.append(
+                f"| {folder} | {system} | {r['files']} | {r['chunks']} | {r['seconds']:.1f} | {rate[system]:.1f} | "
+                f"{r['embed_s'] / r['seconds']:.0%} | {ratio(rate['Docket'], rate[system])} |"
+            )
+    L.append("")
+    return L
+
+
+def resync_summary(resync: dict[str, Any]) -> dict[str, dict[str, float]]:
+    out = {}
+    for system, runs in resync["updates"].items():
+        out[system] = {
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "wall_s": statistics.median(r["wall_s"] for r in runs),
+            "embedded": statistics.median(r["embedded"] for r in runs),
+            "embed_s": statistics.median(r["embed_s"] for r in runs),
+        }
+    return out
+
+
+def resync_lines(resync: dict[str, Any]) -> list[str]:
+    summary = resync_summary(resync)
+    d = summary["Docket"]["seconds"]
+    L = [
+        f"#### Re-sync after changing 1 % of the files (SciFact, {resync['docs']} documents as files, "
+        f"{resync['changed']} files changed per round, {resync['rounds']} interleaved rounds)",
+        "",
+        "Each round appends one sentence to other files, then every system updates its saved index its own "
+        "idiomatic way (table above; LlamaIndex `DocstoreStrategy.UPSERTS` with a persisted docstore and "
+        'vector store, LangChain `index(..., cleanup="incremental", source_id_key="source")` with a '
+        "`SQLRecordManager`). Update s = opening the saved index (model loaded) to saved again, median; process = "
+        "the whole subprocess including imports and loading the model.",
+        "",
+        "| system | update s | all rounds s | process s | chunks embedded | s in model | s outside model | "
+        "peer / Docket |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for system, s in summary.items():
+        rounds = ", ".join(f"{r['seconds']:.2f}" for r in resync["updates"][system])
+        speed = "" if system.startswith("Docket") else f"{s['seconds'] / d:.1f}×" if d else "–"
+        L.append(
+            f"| {system} | {s['seconds']:.2f} | {rounds} | {s['wall_s']:.1f} | {s['embedded']:.0f} | "
+            f"{s['embed_s']:.2f} | {s['seconds'] - s['embed_s']:.2f} | {speed} |"
+        )
+    L += ["", "![re-sync seconds per system](plots/compare-resync.png)", ""]
+    return L
 
 
 def scale_lines(scale: dict[str, Any]) -> list[str]:
@@ -502,7 +664,60 @@ def targets(res: dict[str, Any]) -> list[str]:
             row(f"{set_name} query {q[:3]} ≤ 1/3 of each peer", f"Docket/peer ≤ {worst:.3f}", worst <= 1 / 3)
         mem = s["Docket"]["query_rss_mb"] / s["LangChain"]["query_rss_mb"]
         row(f"{set_name} peak memory ≤ 1/3 of LangChain + Chroma", f"{mem:.2f}", mem <= 1 / 3)
-    row("re-sync after changing 1% of files ≥ 20× faster than each peer", "not measured in this run", False)
+    if res.get("resync"):
+        summary = resync_summary(res["resync"])
+        d = summary["Docket"]["seconds"]
+        for peer in PEER_NAMES:
+            speed = summary[peer]["seconds"] / d if d else 0.0
+            row(f"re-sync after changing 1% of files ≥ 20× faster than {peer}", f"{speed:.1f}×", speed >= 20)
+    else:
+        row("re-sync after changing 1% of files ≥ 20× faster than each peer", "not measured in this run", False)
+    L.append("")
+    return L + notes(res)
+
+
+def notes(res: dict[str, Any]) -> list[str]:
+    """Where Docket's time and memory go, from this run's figures (and the profiles named)."""
+    L = ["#### Where the time and memory go", ""]
+    parts = []
+    for set_name, s in res["sets"].items():
+        d = s["Docket"]
+        parts.append(
+            f"{set_name} {d['query_rss_mb']:.0f} MB against {s['LangChain']['query_rss_mb']:.0f} MB for LangChain + "
+            f"Chroma ({d['chunks'] * 384 * 4 / 1e6:.0f} MB of it the float32 vector matrix)"
+        )
+    L.append(
+        f"- Query memory: {'; '.join(parts)}. About 37 MB is Python + numpy + `docket.index` (no pydantic "
+        "settings: the runner reads the search settings saved at build); the rest is the vector matrix, the BM25 "
+        "postings (int32 row + float32 weight per posting) and, while they are built, one batch of rows and the "
+        "build's temporaries (`SqliteStore._load` streams rows with `fetchmany` into arrays sized by `COUNT(*)`; "
+        "measured with `/proc/self/status` VmHWM after each step and tracemalloc)."
+    )
+    if res.get("resync"):
+        summary = resync_summary(res["resync"])
+        d, off = summary["Docket"], summary.get(NO_SANDBOX)
+        best = min(summary[p]["seconds"] for p in PEER_NAMES)
+        line = (
+            f"- Re-sync: Docket's update takes {d['seconds']:.2f} s, {d['embed_s']:.2f} s of it embedding the "
+            f"{d['embedded']:.0f} changed chunks; a 20× lead over the faster peer ({best:.2f} s here) would need "
+            f"≤ {best / 20:.3f} s."
+        )
+        if off:
+            saved = (d["seconds"] - d["embed_s"]) - (off["seconds"] - off["embed_s"])
+            line += (
+                f" Outside the model Docket spends {d['seconds'] - d['embed_s']:.2f} s; with `ingest.sandbox = false` "
+                f"{off['seconds'] - off['embed_s']:.2f} s: the parse worker process (a fresh interpreter importing "
+                f"the parsers, started for the changed files and stopped at the end) costs about {saved:.2f} s of "
+                "each update; the rest is opening the knowledge base, walking and stat-ing the folder, hashing "
+                "and parsing the changed files, and the SQLite writes."
+            )
+        line += (
+            " The peers re-read every file of the folder (LlamaIndex also rewrites its JSON docstore and vector "
+            "store, LangChain re-splits and hashes every chunk and asks its record manager), so their update "
+            "grows with the folder while Docket's stays near its fixed cost; on a folder of this size the "
+            "fixed costs and the model dominate, so the 20× target is out of reach here."
+        )
+        L.append(line)
     L.append("")
     return L
 
@@ -533,6 +748,22 @@ def plot(res: dict[str, Any]) -> list[Path]:
     paths.append(PLOTS / "compare.png")
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
+    if res.get("resync"):
+        summary = resync_summary(res["resync"])
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        names = list(summary)
+        model = [summary[n]["embed_s"] for n in names]
+        rest = [summary[n]["seconds"] - summary[n]["embed_s"] for n in names]
+        labels = [n.replace(", ", ",\n") for n in names]
+        ax.bar(labels, model, label="in the model")
+        ax.bar(labels, rest, bottom=model, label="everything else")
+        ax.set_ylabel("seconds per re-sync (median)")
+        ax.set_title(f"re-sync after changing 1% of {res['resync']['docs']} files", fontsize=10)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(PLOTS / "compare-resync.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
     return paths
 
 
@@ -553,7 +784,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 2; --quick 1)")
     parser.add_argument("--ingest-docs", type=int, default=None, help="SciFact documents for ingestion (default 100)")
     parser.add_argument("--sets", nargs="+", choices=sorted(SETS), default=sorted(SETS, reverse=True))
-    parser.add_argument("--skip", nargs="*", default=[], choices=("ingest", "folders", "scale"))
+    parser.add_argument("--resync-docs", type=int, default=None, help="SciFact files for re-sync (default 500)")
+    parser.add_argument("--resync-rounds", type=int, default=None, help="re-sync rounds (default 3; --quick 1)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("ingest", "folders", "resync", "scale"))
     parser.add_argument("--scale-sizes", default=None, help="comma-separated chunk counts for bench/scale.py")
     parser.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     parser.add_argument("--render", type=Path, default=None, help="re-render the report from a results.json")
@@ -579,6 +812,10 @@ def main() -> None:
         res["ingest"] = measure_ingest(preps["scifact"], res["ingest_docs"], rounds)
     if "folders" not in args.skip:
         res["folders"] = measure_folders(args.quick)
+        res["peer_folders"] = measure_peer_folders(args.quick)
+    if "resync" not in args.skip:
+        docs = args.resync_docs or (100 if args.quick else 500)
+        res["resync"] = measure_resync(docs, args.resync_rounds or (1 if args.quick else 3))
     if "scale" not in args.skip:
         sizes = args.scale_sizes or ("10000" if args.quick else "10000,100000")  # 1,000,000: opt in
         res["scale"] = measure_scale(sizes)
@@ -587,6 +824,7 @@ def main() -> None:
     res["quick"] = args.quick
     (OUT / "results.json").write_text(json.dumps(res, indent=1, default=str))
     finish(res, args)
+    log(f"wall time {res['wall_min']:.1f} min")
 
 
 def finish(res: dict[str, Any], args: argparse.Namespace) -> None:

@@ -15,28 +15,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from minilm import VectorCache
+from minilm import CountingModel, VectorCache
 from protocol import doc_ranking, emit, load_queries, parser, run_queries, timed_import
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 
-def _framework() -> Any:
-    from docket.config import load_settings
+def _framework(command: str) -> Any:
+    """Docket's modules for ``command``. Queries load only the store, search and (cold start) the
+    embedder: the settings (pydantic) stay out of the query process, which reads the search settings
+    that ``build`` saved next to the index (``search.json``), as a long-running server holds them."""
     from docket.index.search import search
     from docket.index.sqlite import SqliteStore
+    from docket.models.embedders import MiniLMEmbedder
+
+    d = {"search": search, "SqliteStore": SqliteStore, "MiniLMEmbedder": MiniLMEmbedder}
+    if command in ("query", "coldstart"):
+        return d
+    from docket.config import load_settings
     from docket.ingest.chunking import chunk_document
     from docket.ingest.sync import Indexer
-    from docket.models.embedders import MiniLMEmbedder
     from docket.types import Block, Document, ParsedDocument, SyncReport
 
     return {
+        **d,
         "load_settings": load_settings,
-        "search": search,
-        "SqliteStore": SqliteStore,
         "chunk_document": chunk_document,
         "Indexer": Indexer,
-        "MiniLMEmbedder": MiniLMEmbedder,
         "Block": Block,
         "Document": Document,
         "ParsedDocument": ParsedDocument,
@@ -87,6 +92,44 @@ class CachedEmbedder:
         return self.cache.embed(texts)
 
 
+class SharedEmbedder(CachedEmbedder):
+    """Docket's tokenizer for chunking, the shared live model (bench/peers/minilm.py) for vectors."""
+
+    def __init__(self, live: Any, model: CountingModel) -> None:
+        self.live, self.model = live, model
+        self.name, self.dim, self.similarity_floor = live.name, live.dim, live.similarity_floor
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.model.embed(texts)
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        return self.model.embed(texts)
+
+
+def sync_folder(d: dict[str, Any], folder: Path, index: Path, sandbox: bool = True) -> dict[str, Any]:
+    """``KnowledgeBase.ingest(folder)`` (what ``docket ingest`` runs): the first call indexes every
+    file; later calls skip files whose size / mtime / hash are unchanged and reuse the vectors of
+    unchanged chunks. ``--mode nosandbox``: with ``ingest.sandbox = false`` (files parsed in this
+    process instead of a worker process), to show what the worker costs."""
+    from docket.kb import KnowledgeBase
+
+    embedder = SharedEmbedder(d["MiniLMEmbedder"](), CountingModel())
+    environ = {} if sandbox else {"DOCKET_INGEST__SANDBOX": "false"}
+    settings = d["load_settings"](home=index, environ=environ)
+    t0 = time.perf_counter()
+    kb = KnowledgeBase(settings, embedder=embedder)
+    kb.ingest([str(folder)])
+    chunks = int(kb.store.stats()["chunks"])
+    kb.close()
+    return {
+        "seconds": round(time.perf_counter() - t0, 3),
+        "embedded": embedder.model.texts,
+        "embed_s": round(embedder.model.seconds, 3),
+        "chunks": chunks,
+        "files": sum(1 for p in folder.rglob("*") if p.is_file()),
+    }
+
+
 def index_documents(d: dict[str, Any], pairs: list[tuple[Any, Any]], embedder: Any, db: Path) -> int:
     settings = d["load_settings"](home=db.parent, environ={})
     store = d["SqliteStore"](db)
@@ -102,7 +145,7 @@ def index_documents(d: dict[str, Any], pairs: list[tuple[Any, Any]], embedder: A
 
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
-    d, import_s = timed_import(_framework)
+    d, import_s = timed_import(lambda: _framework(args.command))
     if args.command == "export":
         settings = d["load_settings"](home=Path("/nonexistent-docket-home"), environ={})
         live = d["MiniLMEmbedder"]()
@@ -124,6 +167,8 @@ def main() -> None:
         embedder = CachedEmbedder(d["MiniLMEmbedder"](), VectorCache(args.cache))
         t0 = time.perf_counter()
         n = index_documents(d, beir_documents(d, args.beir), embedder, args.index / "docket.db")
+        search_settings = d["load_settings"](home=args.index, environ={}).search.model_dump()
+        (args.index / "search.json").write_text(json.dumps(search_settings), encoding="utf-8")
         emit("docket", import_s, chunks=n, build_s=round(time.perf_counter() - t0, 2), misses=embedder.cache.misses)
     elif args.command == "ingest":
         import tempfile
@@ -135,13 +180,17 @@ def main() -> None:
             n = index_documents(d, pairs, live, Path(tmp) / "docket.db")
             seconds = time.perf_counter() - t0
         emit("docket", import_s, chunks=n, seconds=round(seconds, 2), chunks_per_s=round(n / seconds, 2))
+    elif args.command == "sync":
+        args.index.mkdir(parents=True, exist_ok=True)
+        emit("docket", import_s, **sync_folder(d, args.folder, args.index, sandbox=args.mode != "nosandbox"))
     elif args.command in ("query", "coldstart"):
-        settings = d["load_settings"](home=args.index, environ={})
-        s = settings.search
+        s = json.loads((args.index / "search.json").read_text(encoding="utf-8"))
         store = d["SqliteStore"](args.index / "docket.db")
         if args.command == "coldstart":
             live = d["MiniLMEmbedder"]()
-            hits = d["search"](store, live, args.query, k=10, alpha=s.alpha, candidates=s.candidates, fusion=s.fusion)
+            hits = d["search"](
+                store, live, args.query, k=10, alpha=s["alpha"], candidates=s["candidates"], fusion=s["fusion"]
+            )
             emit("docket", import_s, top=doc_ranking(h.path for h in hits)[:3])
             return
         cache = VectorCache(args.cache)
@@ -152,9 +201,9 @@ def main() -> None:
                 None,
                 text,
                 k=args.k,
-                alpha=s.alpha,
-                candidates=max(s.candidates, args.k),
-                fusion=s.fusion,
+                alpha=s["alpha"],
+                candidates=max(s["candidates"], args.k),
+                fusion=s["fusion"],
                 query_vector=cache.embed([text])[0],
             )
             return doc_ranking(h.path for h in hits)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from minilm import MiniLM, VectorCache
+from minilm import CountingModel, MiniLM, VectorCache
 from protocol import doc_ranking, emit, load_chunks, load_queries, parser, run_queries, timed_import
 
 
@@ -96,6 +96,46 @@ def ranked(retriever: Any, text: str) -> list[str]:
     return doc_ranking(n.node.metadata["doc"] for n in retriever.retrieve(text))
 
 
+def sync(li: dict[str, Any], folder: Path, index: Path) -> dict[str, Any]:
+    """LlamaIndex's incremental ingestion: ``SimpleDirectoryReader(filename_as_id=True)`` re-reads the
+    folder, an ``IngestionPipeline`` (``SentenceSplitter`` of 256 tokens / 32 overlap, then the shared
+    model) with a ``SimpleDocumentStore`` docstore, a ``SimpleVectorStore`` and
+    ``DocstoreStrategy.UPSERTS`` re-embeds only documents whose hash changed; docstore, cache and
+    vector store are persisted in ``index`` between calls (``pipeline.persist`` / ``load``)."""
+    from llama_index.core import SimpleDirectoryReader
+    from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+    from llama_index.core.node_parser import SentenceSplitter
+    from llama_index.core.storage.docstore import SimpleDocumentStore
+    from llama_index.core.vector_stores import SimpleVectorStore
+
+    model = CountingModel()
+    t0 = time.perf_counter()
+    vector_path = index / "vector_store.json"
+    vector_store = (
+        SimpleVectorStore.from_persist_path(str(vector_path)) if vector_path.is_file() else SimpleVectorStore()
+    )
+    pipeline = IngestionPipeline(
+        transformations=[SentenceSplitter(chunk_size=256, chunk_overlap=32), li["Embedding"](model.embed)],
+        docstore=SimpleDocumentStore(),
+        vector_store=vector_store,
+        docstore_strategy=DocstoreStrategy.UPSERTS,
+    )
+    if (index / "pipeline").is_dir():
+        pipeline.load(str(index / "pipeline"))
+    documents = SimpleDirectoryReader(str(folder), filename_as_id=True, recursive=True).load_data()
+    pipeline.run(documents=documents)
+    pipeline.persist(str(index / "pipeline"))
+    vector_store.persist(str(vector_path))
+    seconds = time.perf_counter() - t0
+    return {
+        "seconds": round(seconds, 3),
+        "embedded": model.texts,
+        "embed_s": round(model.seconds, 3),
+        "chunks": len(vector_store.data.embedding_dict),
+        "files": len({d.metadata.get("file_path") for d in documents}),
+    }
+
+
 def main() -> None:
     args = parser(__doc__ or "").parse_args()
     li, import_s = timed_import(_framework)
@@ -123,6 +163,9 @@ def main() -> None:
     elif args.command == "query":
         retriever = load(li, args.index, VectorCache(args.cache).embed, args.k)
         emit("llamaindex", import_s, **run_queries(load_queries(args.queries), lambda q: ranked(retriever, q)))
+    elif args.command == "sync":
+        args.index.mkdir(parents=True, exist_ok=True)
+        emit("llamaindex", import_s, **sync(li, args.folder, args.index))
     elif args.command == "coldstart":
         retriever = load(li, args.index, MiniLM().embed, 10)
         emit("llamaindex", import_s, top=ranked(retriever, args.query)[:3])

@@ -65,6 +65,26 @@ class MiniLM:
         return (out / norms).astype(np.float32)
 
 
+class CountingModel:
+    """The live model, counting the texts it embeds and the seconds it spends (for ``sync``)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._clock = time.perf_counter
+        self.model = MiniLM()
+        self.model.embed(["warm up"])  # first-call allocations, not timed
+        self.texts = 0
+        self.seconds = 0.0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        t0 = self._clock()
+        out = self.model.embed(texts)
+        self.seconds += self._clock() - t0
+        self.texts += len(texts)
+        return out
+
+
 class VectorCache:
     """Vectors by text, saved as ``keys.txt`` + ``vectors.npy``; texts it lacks go to the live model."""
 

@@ -6,6 +6,14 @@ One subprocess per measurement; the runner prints exactly one JSON object on its
     RUNNER query     --index DIR --cache DIR --queries QUERIES.json [--k 100]
     RUNNER ingest    --chunks CHUNKS.jsonl --docs N [--beir DIR]
     RUNNER coldstart --index DIR --query TEXT
+    RUNNER sync      --folder DIR --index DIR
+
+``sync`` is the system's own way of keeping an index of a folder up to date, with its own loader
+(and, for the peers, its own splitter set to about 256 tokens): the first call indexes every file,
+later calls on the same ``--index`` update it after files changed. The live model embeds (the
+shared MiniLM of minilm.py); the answer carries ``seconds`` (from opening the saved index, model
+already loaded, to the index saved again), ``embedded`` (chunks the model embedded), ``embed_s``
+(time inside the model), ``chunks`` and ``files``.
 
 ``build`` indexes the chunks with vectors read from the cache and saves the index; ``query`` loads
 it and runs every query with the query vector from the cache (retrieval only), returning the
@@ -32,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("command", choices=("build", "query", "ingest", "coldstart", "export"))
+    p.add_argument("command", choices=("build", "query", "ingest", "coldstart", "export", "sync"))
+    p.add_argument("--folder", type=Path)
     p.add_argument("--chunks", type=Path)
     p.add_argument("--cache", type=Path)
     p.add_argument("--index", type=Path)
