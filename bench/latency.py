@@ -21,7 +21,9 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,24 +63,28 @@ def sentences() -> list[str]:
     return out
 
 
-def build(store: SqliteStore, n_chunks: int, dim: int, seed: int = 0) -> float:
+def synthetic_documents(
+    n_chunks: int, dim: int, seed: int = 0, vectors: np.ndarray | None = None, words: int = 120, per_doc: int = 10
+) -> Iterator[tuple[Document, list[Chunk], dict[str, np.ndarray]]]:
+    """``(document, chunks, vectors by chunk hash)`` for ``n_chunks`` synthetic passages of about ``words``
+    words, ``per_doc`` passages a document. Vectors: rows of ``vectors`` in order, or random unit vectors."""
     rng = np.random.default_rng(seed)
     pool = sentences()
     lengths = np.array([len(s.split()) for s in pool])
-    store.bind_embedder("synthetic", dim)
-    started = time.perf_counter()
-    per_doc = 10
     for d in range(0, n_chunks, per_doc):
         texts = []
         for _ in range(min(per_doc, n_chunks - d)):
-            picked, words = [], 0
-            while words < 120:
+            picked, count = [], 0
+            while count < words:
                 i = int(rng.integers(len(pool)))
                 picked.append(pool[i])
-                words += int(lengths[i])
+                count += int(lengths[i])
             texts.append(" ".join(picked))
-        vecs = rng.standard_normal((len(texts), dim)).astype(np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        if vectors is None:
+            vecs = rng.standard_normal((len(texts), dim)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        else:
+            vecs = vectors[d : d + len(texts)]
         chunks = [Chunk(t, Location(char_start=0, char_end=len(t)), f"doc {d}", i) for i, t in enumerate(texts)]
         doc = Document(
             id=f"d{d}",
@@ -90,7 +96,23 @@ def build(store: SqliteStore, n_chunks: int, dim: int, seed: int = 0) -> float:
             size=0,
             mtime=0.0,
         )
-        store.put_document(doc, chunks, {c.hash: v for c, v in zip(chunks, vecs, strict=True)}, "")
+        yield doc, chunks, {c.hash: v for c, v in zip(chunks, vecs, strict=True)}
+
+
+def build(
+    store: Any,
+    n_chunks: int,
+    dim: int,
+    seed: int = 0,
+    vectors: np.ndarray | None = None,
+    words: int = 120,
+    per_doc: int = 10,
+) -> float:
+    """Write ``n_chunks`` synthetic passages through ``put_document``; returns the seconds it took."""
+    store.bind_embedder("synthetic", dim)
+    started = time.perf_counter()
+    for doc, chunks, vecs in synthetic_documents(n_chunks, dim, seed, vectors, words, per_doc):
+        store.put_document(doc, chunks, vecs, "")
     return time.perf_counter() - started
 
 

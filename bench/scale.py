@@ -1,25 +1,46 @@
 """Scale curve of Docket's stores: latency, recall and memory against corpus size.
 
-    python bench/scale.py --sizes 10000,100000,1000000 [--postgres-max 100000] [--json]
+    python bench/scale.py --sizes 10000,100000,1000000 [--vectors uniform] [--json]
 
-For each size, one process builds a knowledge base through the Store API (``put_document``,
-batches of 10 passages per document, as bench/latency.py does): synthetic passages of about 120
-words assembled from real sentences of the public-domain handbooks, and random 384-d unit vectors
-(embedding a million real chunks would take days on 2 cores; latency and memory do not depend on
-the vectors' values). A second, fresh process opens the store and times hybrid and vector-only
-retrieval for ten real questions (query vectors given, so retrieval only; 10 rounds), then reads
-its peak RSS, and only then loads the exact vectors to compute recall@10 of the store's vector
-search against exact numpy search (100 random query vectors; a hit counts when its score reaches
-the exact 10th score). Disk = the store's files (embedded) or ``pg_database_size`` (PostgreSQL).
+(default sizes 10k and 100k: bench/compare.py calls this). For each size, one process builds a
+knowledge base of synthetic passages (about ``--words`` words assembled from real sentences of the
+public-domain handbooks; sizes above ``--words-above SIZE:W``, default 100000:20, get passages of
+about W words: 1M chunks of 120 words take too long to load into PostgreSQL on 2 shared cores) with
+384-d vectors:
 
-The PostgreSQL store (``docket.index.postgres``, pgvector HNSW, via a temporary ``pgserver``) is
-included up to ``--postgres-max`` chunks when both are importable; its RSS is the client's only.
+- ``--vectors mixture`` (default): realistic synthetic embeddings. Real all-MiniLM-L6-v2 embeddings
+  (int8 ONNX, the model Docket's ``minilm`` embedder runs) of the SciFact and Cranfield chunks are
+  the pool, cached in bench/out/scale/real-minilm.npz (taken from bench/compare.py's vector caches
+  when present, otherwise embedded here with Docket's embedder). Vector i = normalise(w1·e_a + w2·e_b
+  [+ w3·e_c] + noise): 2 or 3 pool rows (even odds) drawn uniformly, weights from Dirichlet(1, 1, 1)
+  (the third dropped and the rest renormalised for two), noise N(0, 0.01²) per dimension; numpy
+  ``default_rng(seed)``, drawn in blocks of 65,536 rows.
+- ``--vectors uniform``: random unit vectors (the worst case for a graph index; real embeddings are
+  clustered and anisotropic).
+
+Queries are the real SciFact and Cranfield question embeddings of the same model, split once
+(``default_rng(2)`` permutation) into a training half, used only to choose PostgreSQL's
+``hnsw.ef_search`` (``--ef-search auto``: the smallest value of a fixed grid whose recall@10 on the
+training queries reaches ``--recall-target`` + ``--recall-margin``), and a test half, on which every reported figure is
+measured. The exact top-10 of every query is computed with numpy in the build process; a store's hit
+counts toward recall@10 when its score reaches the exact 10th score (ties count).
+
+PostgreSQL (pgvector HNSW via a temporary ``pgserver`` under /tmp, up to ``--postgres-max`` chunks)
+is bulk-loaded the way ``docket db copy`` does it: the HNSW index is dropped, documents are written
+with ``import_document(durable=False)``, then the index is built once (``maintenance_work_mem`` =
+``--maintenance-work-mem``, ``max_parallel_maintenance_workers`` = 1) and timed apart from the load.
+A second, fresh process times hybrid and vector-only retrieval of the test queries (query vector
+given: retrieval only; the question's text drives the keyword side; ``--rounds`` passes after one
+warm-up pass), then reads its own RSS and the PostgreSQL server's (sum of RSS and of PSS over the
+postmaster and its children, from /proc), then recall. Disk = the store's files (embedded) or
+``pg_database_size``; the HNSW index alone = ``pg_relation_size('chunks_vector')``.
 Writes bench/plots/scale.png.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -35,6 +56,119 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 DIM = 384
+OUT = HERE / "out" / "scale"
+COMPARE = HERE / "out" / "compare"
+SHARED = HERE.parents[1] / "shared" / "data"
+NOISE = 0.01
+BLOCK = 65_536
+EF_GRID = (40, 64, 100, 150, 200, 300, 400, 600, 800, 1000)
+
+
+# ---------------------------------------------------------------- vectors and queries
+
+
+def real_embeddings() -> dict[str, Any]:
+    """Real MiniLM passage and question embeddings (cached): ``passages``, ``queries``, ``texts``, ``source``."""
+    cache = OUT / "real-minilm.npz"
+    if not cache.is_file():
+        passages, queries, texts, sources = [], [], [], []
+        for name in ("scifact", "cranfield"):
+            folder = COMPARE / name
+            files = [folder / "cache" / "vectors.npy", folder / "qcache" / "vectors.npy", folder / "queries.jsonl"]
+            if not all(f.is_file() for f in files):
+                continue
+            index = {k: i for i, k in enumerate((folder / "qcache" / "keys.txt").read_text().split())}
+            qmat = np.load(files[1])
+            for line in files[2].read_text(encoding="utf-8").splitlines():
+                text = json.loads(line)["text"]
+                row = index.get(hashlib.sha256(text.encode("utf-8")).hexdigest())
+                if row is not None:
+                    texts.append(text)
+                    queries.append(qmat[row])
+            passages.append(np.load(files[0]))
+            sources.append(f"bench/out/compare/{name} vector caches")
+        if not passages:  # embed a pool here with Docket's own embedder (a few minutes on 2 cores)
+            from docket.models.embedders import MiniLMEmbedder
+
+            embedder = MiniLMEmbedder()
+            corpus = [json.loads(x) for x in (SHARED / "beir-scifact" / "corpus.jsonl").read_text().splitlines()]
+            asked = [
+                json.loads(x)["text"] for x in (SHARED / "beir-scifact" / "queries.jsonl").read_text().splitlines()
+            ]
+            passages.append(embedder.embed_passages([f"{d.get('title', '')}\n{d['text']}" for d in corpus[:3000]]))
+            texts = asked[:600]
+            queries = list(embedder.embed_queries(texts))
+            sources.append("Docket's minilm embedder over ../shared/data/beir-scifact (3,000 documents, 600 queries)")
+        OUT.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            cache,
+            passages=np.concatenate(passages).astype(np.float32),
+            queries=np.array(queries, dtype=np.float32),
+            texts=np.array(texts),
+            source=np.array("; ".join(sources)),
+        )
+    data = np.load(cache)
+    return {
+        "passages": data["passages"],
+        "queries": data["queries"],
+        "texts": [str(t) for t in data["texts"]],
+        "source": str(data["source"]),
+    }
+
+
+def synthetic_vectors(n: int, kind: str, seed: int = 0) -> np.ndarray:
+    """``n`` unit vectors: mixtures of real embeddings (see the module docstring) or uniform random."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, DIM), dtype=np.float32)
+    pool = real_embeddings()["passages"] if kind == "mixture" else None
+    for start in range(0, n, BLOCK):
+        b = min(BLOCK, n - start)
+        if pool is None:
+            x = rng.standard_normal((b, DIM)).astype(np.float32)
+        else:
+            idx = rng.integers(len(pool), size=(b, 3))
+            w = rng.dirichlet(np.ones(3), size=b).astype(np.float32)
+            w[rng.random(b) < 0.5, 2] = 0.0
+            w /= w.sum(axis=1, keepdims=True)
+            x = np.einsum("bk,bkd->bd", w, pool[idx]) + rng.normal(0, NOISE, (b, DIM)).astype(np.float32)
+        out[start : start + b] = x / np.linalg.norm(x, axis=1, keepdims=True)
+    return out
+
+
+def query_split() -> dict[str, Any]:
+    """The real questions, split once into training (tuning only) and test (reported) halves."""
+    real = real_embeddings()
+    order = np.random.default_rng(2).permutation(len(real["queries"]))
+    half = len(order) // 2
+    train, test = order[:half], order[half:]
+    return {
+        "train": real["queries"][train],
+        "test": real["queries"][test],
+        "test_texts": [real["texts"][i] for i in test],
+    }
+
+
+def exact_kth(matrix: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
+    """The exact k-th best cosine score of each query (unit vectors), in blocks of rows."""
+    best = np.full((len(queries), k), -2.0, dtype=np.float32)
+    for start in range(0, len(matrix), BLOCK):
+        scores = queries @ matrix[start : start + BLOCK].T
+        both = np.concatenate([best, scores], axis=1)
+        best = -np.partition(-both, k - 1, axis=1)[:, :k]
+    return best.min(axis=1)
+
+
+def recall(store: Any, queries: np.ndarray, kth: np.ndarray) -> float:
+    from docket.types import Access, Filters
+
+    hits = 0
+    for q, t in zip(queries, kth, strict=True):
+        got = store.vector_search(q, 10, Filters(), Access.owner())
+        hits += sum(1 for _, score in got if score >= t - 1e-4)
+    return hits / (10 * len(queries))
+
+
+# ---------------------------------------------------------------- child processes
 
 
 def rss_mb() -> tuple[float, float]:
@@ -43,97 +177,178 @@ def rss_mb() -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-def open_store(kind: str, folder: Path, url: str) -> Any:
+def server_memory(pid: int) -> dict[str, float]:
+    """Sum of RSS and of PSS (shared pages split between the processes) of a postmaster and its children, MB."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    pids.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    rss = pss = 0.0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) / 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return {"server_rss_mb": rss, "server_pss_mb": pss, "server_processes": len(pids)}
+
+
+def open_store(kind: str, folder: Path, url: str, opts: dict[str, Any]) -> Any:
     if kind == "postgres":
         from docket.index.postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(
+            url,
+            hnsw_m=opts["m"],
+            hnsw_ef_construction=opts["ef_construction"],
+            hnsw_ef_search=int(opts.get("ef_search") or 100),
+        )
     from docket.index.sqlite import SqliteStore
 
     return SqliteStore(folder / "docket.db")
 
 
-def build(kind: str, n: int, folder: Path, url: str) -> dict[str, Any]:
+def build(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
     from latency import build as build_store
+    from latency import synthetic_documents
 
-    store = open_store(kind, folder, url)
-    seconds = build_store(store, n, DIM, seed=0)
+    matrix = synthetic_vectors(n, opts["vectors"])
+    queries = query_split()
+    np.save(folder / "kth-train.npy", exact_kth(matrix, queries["train"]))
+    np.save(folder / "kth-test.npy", exact_kth(matrix, queries["test"]))
+    store = open_store(kind, folder, url, opts)
+    if kind != "postgres":
+        seconds = build_store(store, n, DIM, seed=0, vectors=matrix, words=opts["words"])
+        store.close()
+        return {"build_s": seconds}
+    import psycopg
+
+    from docket.index.postgres import schema
+
+    store.bind_embedder("synthetic", DIM)
+    store.drop_vector_index()  # as `docket db copy`: load first, build the graph once
+    t0 = time.perf_counter()
+    for doc, chunks, vecs in synthetic_documents(n, DIM, 0, matrix, opts["words"]):
+        store.import_document(doc, chunks, vecs, "", durable=False)
+    load_s = time.perf_counter() - t0
+    del matrix
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"SET maintenance_work_mem = '{opts['maintenance_work_mem']}'")
+        conn.execute("SET max_parallel_maintenance_workers = 1")
+        t1 = time.perf_counter()
+        schema.create_vector_index(conn, DIM, opts["m"], opts["ef_construction"])
+        index_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    store.finish_import()  # sequences and ANALYZE
+    finish_s = time.perf_counter() - t2
     store.close()
-    return {"build_s": seconds}
+    return {"build_s": load_s + index_s + finish_s, "load_s": load_s, "index_build_s": index_s, "analyze_s": finish_s}
 
 
-def vectors(n: int, seed: int = 0) -> np.ndarray:
-    """The vectors bench/latency.py's build drew, in insertion order (same generator, same calls)."""
-    from latency import sentences
-
-    rng = np.random.default_rng(seed)
-    pool = sentences()
-    lengths = np.array([len(s.split()) for s in pool])
-    out = np.zeros((n, DIM), dtype=np.float32)
-    for d in range(0, n, 10):
-        count = min(10, n - d)
-        for _ in range(count):
-            words = 0
-            while words < 120:
-                words += int(lengths[int(rng.integers(len(pool)))])
-        v = rng.standard_normal((count, DIM)).astype(np.float32)
-        out[d : d + count] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    return out
-
-
-def query(kind: str, n: int, folder: Path, url: str, rounds: int) -> dict[str, Any]:
-    from docket.index.search import search
-    from docket.models.embedders import MiniLMEmbedder
+def tune(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """Recall@10 and vector latency on the training queries for every ef_search of the grid; picks the
+    smallest whose training recall reaches the target plus a margin (so the test half clears the target)."""
     from docket.types import Access, Filters
-    from latency import QUESTIONS
 
-    embedder = MiniLMEmbedder()
-    qvecs = embedder.embed_queries(QUESTIONS)
-    store = open_store(kind, folder, url)
+    train = query_split()["train"]
+    kth = np.load(folder / "kth-train.npy")
+    store = open_store(kind, folder, url, opts)
+    for q in train[:20]:  # warm the index pages
+        store.vector_search(q, 10, Filters(), Access.owner())
+    grid = []
+    goal = opts["recall_target"] + opts.get("recall_margin", 0.01)
+    for ef in EF_GRID:
+        store.hnsw_ef_search = ef
+        samples = []
+        for q in train:
+            t0 = time.perf_counter()
+            store.vector_search(q, 10, Filters(), Access.owner())
+            samples.append((time.perf_counter() - t0) * 1000)
+        grid.append(
+            {"ef_search": ef, "train_recall@10": recall(store, train, kth), "train_vector_ms": percentiles(samples)}
+        )
+    store.close()
+    chosen = next((g["ef_search"] for g in grid if g["train_recall@10"] >= goal), EF_GRID[-1])
+    return {"ef_search": chosen, "tuning": grid}
+
+
+def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
+    from docket.index.search import search
+    from docket.types import Access, Filters
+
+    split = query_split()
+    qvecs, texts = split["test"], split["test_texts"]
+    store = open_store(kind, folder, url, opts)
     t0 = time.perf_counter()
     store.vector_search(qvecs[0], 10, Filters(), Access.owner())  # loads the store (embedded: matrix + postings)
-    search(store, embedder, QUESTIONS[0], k=10, query_vector=qvecs[0])
-    load_s = time.perf_counter() - t0
-    timings: dict[str, list[float]] = {"hybrid": [], "semantic": []}
-    for _ in range(rounds):
-        for q, v in zip(QUESTIONS, qvecs, strict=True):
+    search(store, None, texts[0], k=10, query_vector=qvecs[0])  # type: ignore[arg-type]
+    open_s = time.perf_counter() - t0
+    modes = ("hybrid", "semantic")
+    for q, v in zip(texts, qvecs, strict=True):  # warm-up pass, not timed
+        for mode in modes:
+            search(store, None, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
+    timings: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(opts["rounds"]):
+        for q, v in zip(texts, qvecs, strict=True):
             for mode, samples in timings.items():
                 t1 = time.perf_counter()
-                search(store, embedder, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
+                search(store, None, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
                 samples.append((time.perf_counter() - t1) * 1000)
     rss, peak = rss_mb()
-    disk = (
-        store.stats().get("size_bytes", 0)
-        if kind == "postgres"
-        else sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-    )
-    # recall@10 against exact search, after the memory reading
-    matrix = vectors(n)
-    rng = np.random.default_rng(1)
-    probes = rng.standard_normal((100, DIM)).astype(np.float32)
-    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
-    hits = 0
-    for p in probes:
-        exact = np.partition(matrix @ p, -10)[-10]
-        got = store.vector_search(p, 10, Filters(), Access.owner())
-        hits += sum(1 for _, score in got if score >= exact - 1e-4)
+    extra: dict[str, Any] = {}
+    if kind == "postgres":
+        extra.update(server_memory(opts["pg_pid"]) if opts.get("pg_pid") else {})
+        with store._tx() as conn:
+            db, idx, chunks, postings = conn.execute(
+                "SELECT pg_database_size(current_database()), pg_relation_size('chunks_vector'), "
+                "pg_total_relation_size('chunks'), pg_total_relation_size('postings')"
+            ).fetchone()
+        disk = db
+        extra.update(
+            {
+                "index_mb": idx / 1e6,
+                "chunks_table_mb": chunks / 1e6,
+                "postings_table_mb": postings / 1e6,
+                "ef_search": store.hnsw_ef_search,
+                "shared_buffers": conn.execute("SHOW shared_buffers").fetchone()[0],
+                "m": opts["m"],
+                "ef_construction": opts["ef_construction"],
+            }
+        )
+    else:
+        disk = sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name.startswith("docket.db"))
+    r = recall(store, qvecs, np.load(folder / "kth-test.npy"))
     store.close()
     return {
         "store": "PostgreSQL (pgvector HNSW)" if kind == "postgres" else "embedded (SQLite + numpy)",
         "chunks": n,
-        "load_s": load_s,
+        "vectors": opts["vectors"],
+        "words": opts["words"],
+        "test_queries": len(qvecs),
+        "open_s": open_s,
         "hybrid_ms": percentiles(timings["hybrid"]),
         "vector_ms": percentiles(timings["semantic"]),
-        "recall@10": hits / (10 * len(probes)),
+        "recall@10": r,
         "rss_mb": rss,
         "peak_rss_mb": peak,
         "disk_mb": disk / 1e6,
+        **extra,
     }
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     s = sorted(samples)
     return {"p50": s[len(s) // 2], "p95": s[min(len(s) - 1, int(len(s) * 0.95))]}
+
+
+# ---------------------------------------------------------------- driver
 
 
 def postgres_available() -> bool:
@@ -146,8 +361,24 @@ def postgres_available() -> bool:
     return True
 
 
-def child(argv: list[str], timeout: float) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True, timeout=timeout)
+def start_postgres(root: Path, shared_buffers: str) -> Any:
+    """A temporary PostgreSQL under ``root`` (deleted on cleanup), restarted once with ``shared_buffers``."""
+    import warnings
+
+    import pgserver
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR inside pgserver
+        if shared_buffers:
+            server = pgserver.get_server(root, cleanup_mode="stop")
+            server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}';")
+            server.cleanup()
+        return pgserver.get_server(root, cleanup_mode="delete")
+
+
+def child(what: str, kind: str, n: int, folder: str, opts: dict[str, Any], timeout: float) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--child", what, kind, str(n), folder, "--opts", json.dumps(opts)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -159,21 +390,36 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for store in dict.fromkeys(r["store"] for r in rows):
-        rs = [r for r in rows if r["store"] == store]
-        x = [r["chunks"] for r in rs]
-        a.plot(x, [r["hybrid_ms"]["p50"] for r in rs], "o-", label=f"{store}: hybrid p50")
-        a.plot(x, [r["hybrid_ms"]["p95"] for r in rs], "o--", label=f"{store}: hybrid p95")
-        a.plot(x, [r["vector_ms"]["p50"] for r in rs], "s:", label=f"{store}: vector p50")
-        b.plot(x, [r["rss_mb"] for r in rs], "o-", label=f"{store}: query process RSS")
-        b.plot(x, [r["disk_mb"] for r in rs], "s--", label=f"{store}: disk")
-    for ax, title in ((a, "retrieval latency, ms"), (b, "memory and disk, MB")):
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 6))
+    colours = {"PostgreSQL": "tab:blue", "embedded": "tab:orange"}
+    for store in sorted({r["store"] for r in rows}):
+        name = store.split(" (")[0]
+        colour = colours.get(name, "tab:gray")
+        for kind, marker in (("mixture", "o"), ("uniform", "x")):
+            rs = sorted(
+                (r for r in rows if r["store"] == store and r.get("vectors", "mixture") == kind),
+                key=lambda r: r["chunks"],
+            )
+            if not rs:
+                continue
+            tag = f"{name}" + (" (uniform vectors)" if kind == "uniform" else "")
+            x = [r["chunks"] for r in rs]
+            a.plot(
+                x, [r["hybrid_ms"]["p95"] for r in rs], marker=marker, ls="-", color=colour, label=f"{tag}: hybrid p95"
+            )
+            a.plot(
+                x, [r["vector_ms"]["p95"] for r in rs], marker=marker, ls=":", color=colour, label=f"{tag}: vector p95"
+            )
+            if kind == "mixture":
+                ram = [r["rss_mb"] + r.get("server_pss_mb", 0.0) for r in rs]
+                b.plot(x, ram, marker=marker, ls="-", color=colour, label=f"{tag}: RAM (client RSS + server PSS)")
+                b.plot(x, [r["disk_mb"] for r in rs], marker=marker, ls="--", color=colour, label=f"{tag}: disk")
+    for ax, title in ((a, "retrieval latency p95, ms (test questions)"), (b, "memory and disk, MB")):
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("chunks")
+        ax.set_xlabel("chunks (1M: ~20-word passages)")
         ax.set_title(title, fontsize=10)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(exist_ok=True)
@@ -181,49 +427,93 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def words_for(n: int, words: int, above: str) -> int:
+    if not above:
+        return words
+    size, short = (int(x) for x in above.split(":"))
+    return short if n > size else words
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--postgres-max", type=int, default=10_000, help="largest size for PostgreSQL (0: none)")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--timeout", type=float, default=1500, help="seconds per build or query process")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--stores", default="embedded,postgres", help="comma-separated: embedded, postgres")
+    parser.add_argument("--postgres-max", type=int, default=1_000_000, help="largest size for PostgreSQL (0: none)")
+    parser.add_argument("--vectors", choices=("mixture", "uniform"), default="mixture")
+    parser.add_argument("--words", type=int, default=120, help="words per synthetic passage")
+    parser.add_argument(
+        "--words-above",
+        default="100000:20",
+        metavar="SIZE:WORDS",
+        help="shorter passages above SIZE chunks ('': none)",
+    )
+    parser.add_argument(
+        "--ef-search", default="auto", help="PostgreSQL hnsw.ef_search, or auto (tuned on training queries)"
+    )
+    parser.add_argument("--recall-target", type=float, default=0.95)
+    parser.add_argument(
+        "--recall-margin", type=float, default=0.01, help="tuning asks target + margin of the training half"
+    )
+    parser.add_argument("--hnsw-m", type=int, default=16)
+    parser.add_argument("--hnsw-ef-construction", type=int, default=64)
+    parser.add_argument("--maintenance-work-mem", default="3GB")
+    parser.add_argument("--shared-buffers", default="1GB", help="PostgreSQL shared_buffers ('' : pgserver's default)")
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes over the test queries")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per build or query process")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-plot", action="store_true", help="do not write bench/plots/scale.png")
     parser.add_argument("--child", nargs=4, metavar=("WHAT", "KIND", "N", "DIR"), help=argparse.SUPPRESS)
-    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         what, kind, n, folder = args.child
-        fn = build if what == "build" else query
-        extra = () if what == "build" else (args.rounds,)
-        print(json.dumps(fn(kind, int(n), Path(folder), args.url, *extra)))  # type: ignore[operator]
+        opts = json.loads(args.opts)
+        fn = {"build": build, "tune": tune, "query": query}[what]
+        print(json.dumps(fn(kind, int(n), Path(folder), opts.get("url", ""), opts)))
         return
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
-    kinds = ["embedded"] + (["postgres"] if args.postgres_max and postgres_available() else [])
-    if "postgres" not in kinds and args.postgres_max:
-        notes.append("PostgreSQL: not measured (`docket.index.postgres` or `pgserver` not importable).")
+    wanted = args.stores.split(",")
+    kinds = [k for k in ("embedded", "postgres") if k in wanted]
+    if "postgres" in kinds and not (args.postgres_max and postgres_available()):
+        kinds.remove("postgres")
+        if args.postgres_max:
+            notes.append("PostgreSQL: not measured (`docket.index.postgres` or `pgserver` not importable).")
+    started_load = os.getloadavg()
+    real_embeddings()  # cache once, before the children
     for kind in kinds:
         for n in (int(s) for s in args.sizes.split(",")):
             if kind == "postgres" and n > args.postgres_max:
                 notes.append(f"PostgreSQL at {n:,} chunks: not measured (above --postgres-max {args.postgres_max:,}).")
                 continue
-            with tempfile.TemporaryDirectory() as tmp:
-                server, url = None, ""
+            opts: dict[str, Any] = {
+                "vectors": args.vectors,
+                "words": words_for(n, args.words, args.words_above),
+                "m": args.hnsw_m,
+                "ef_construction": args.hnsw_ef_construction,
+                "ef_search": None if args.ef_search == "auto" else int(args.ef_search),
+                "recall_target": args.recall_target,
+                "recall_margin": args.recall_margin,
+                "maintenance_work_mem": args.maintenance_work_mem,
+                "rounds": args.rounds,
+            }
+            with tempfile.TemporaryDirectory(prefix="dk-scale-", dir="/tmp") as tmp:
+                server = None
                 if kind == "postgres":
-                    import pgserver
-
-                    server = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="delete")
-                    url = server.get_uri()
+                    server = start_postgres(Path(tmp) / "pg", args.shared_buffers)
+                    opts["url"], opts["pg_pid"] = server.get_uri(), server.get_pid()
                 try:
                     t0 = time.perf_counter()
-                    built = child(["--child", "build", kind, str(n), tmp, "--url", url], args.timeout)
-                    row = child(
-                        ["--child", "query", kind, str(n), tmp, "--url", url, "--rounds", str(args.rounds)],
-                        args.timeout,
-                    )
-                    rows.append({**row, **built})
-                    print(f"[scale] {kind} {n}: {time.perf_counter() - t0:.0f} s", file=sys.stderr, flush=True)
+                    built = child("build", kind, n, tmp, opts, args.timeout)
+                    print(f"[scale] {kind} {n}: built {built}", file=sys.stderr, flush=True)
+                    tuned: dict[str, Any] = {}
+                    if kind == "postgres" and opts["ef_search"] is None:
+                        tuned = child("tune", kind, n, tmp, opts, args.timeout)
+                        opts["ef_search"] = tuned["ef_search"]
+                        print(f"[scale] {kind} {n}: tuned {tuned}", file=sys.stderr, flush=True)
+                    row = child("query", kind, n, tmp, opts, args.timeout)
+                    rows.append({**row, **built, **tuned})
+                    print(f"[scale] {kind} {n}: {time.perf_counter() - t0:.0f} s {row}", file=sys.stderr, flush=True)
                 except (RuntimeError, subprocess.TimeoutExpired) as exc:
                     notes.append(
                         f"{kind} at {n:,} chunks: did not complete here ({str(exc).strip().splitlines()[-1][:160]})."
@@ -233,7 +523,13 @@ def main() -> None:
                         server.cleanup()
     if rows and not args.no_plot:
         plot(rows, HERE / "plots" / "scale.png")
-    out = {"rows": rows, "notes": notes, "load": os.getloadavg()}
+    out = {
+        "rows": rows,
+        "notes": notes,
+        "load_start": started_load,
+        "load_end": os.getloadavg(),
+        "vectors_source": real_embeddings()["source"] if args.vectors == "mixture" else "uniform random",
+    }
     print(json.dumps(out, indent=1) if args.json else out)
 
 
