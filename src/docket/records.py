@@ -221,21 +221,10 @@ class Records:
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
-        import psycopg
-        from psycopg_pool import PoolTimeout
+        from docket.index.postgres.sql import pooled
 
-        from docket.index.postgres.sql import first_line
-
-        try:
-            with self._pool.connection(timeout=self._timeout) as conn:
-                yield conn
-        except PoolTimeout as exc:
-            raise DatabaseError(
-                f"no connection to PostgreSQL at {self.where} within {self._timeout:g} s; check that the server "
-                "is running, or raise store.pool_size"
-            ) from exc
-        except psycopg.Error as exc:
-            raise DatabaseError(f"the server's records at {self.where}: {first_line(exc)}") from exc
+        with pooled(self._pool, self.where, self._timeout, "the server's records in PostgreSQL") as conn:
+            yield conn
 
 
 def _set_search_path(conn: Any) -> None:

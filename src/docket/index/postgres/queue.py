@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from docket.errors import ConfigError, DatabaseError, DocketError, ParseError
+from docket.errors import ConfigError, DocketError, ParseError
 from docket.ingest.sync import FolderSource, Indexer, _walk, source_for_path
 from docket.types import Document, SyncReport
 
@@ -98,17 +98,10 @@ class JobQueue:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        from psycopg_pool import PoolTimeout
+        from docket.index.postgres.sql import pooled
 
-        try:
-            with self._pool.connection(timeout=self._timeout) as conn:
-                yield conn
-        except PoolTimeout as exc:
-            raise DatabaseError(f"no connection to PostgreSQL at {self.where} within {self._timeout:g} s") from exc
-        except self._psycopg.Error as exc:
-            from docket.index.postgres.sql import first_line
-
-            raise DatabaseError(f"the job queue at {self.where}: {first_line(exc)}") from exc
+        with pooled(self._pool, self.where, self._timeout, "the job queue in PostgreSQL") as conn:
+            yield conn
 
     def add(self, source: FolderSource, tasks: Sequence[tuple[str, str]]) -> int:
         """Queue (path, action) tasks of ``source``; a path already queued is skipped. Returns how many were added."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -20,6 +22,7 @@ __all__ = [
     "one_row",
     "parse_vector",
     "pg_text",
+    "pooled",
     "vector_literal",
     "where_sql",
 ]
@@ -123,6 +126,28 @@ def first_line(exc: BaseException, url: str | None = None) -> str:
         if password:
             text = text.replace(password, "****")
     return text
+
+
+@contextmanager
+def pooled(pool: Any, where: str, timeout: float, what: str, url: str | None = None) -> Iterator[Any]:
+    """One transaction on a connection of ``pool`` (a psycopg_pool ``ConnectionPool``); the pool's
+    and psycopg's errors become one-line DatabaseErrors naming ``what`` (e.g. "the job queue in
+    PostgreSQL") and ``where`` (the redacted URL), with ``url``'s password hidden."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    try:
+        with pool.connection(timeout=timeout) as conn:
+            yield conn
+    except PoolTimeout as exc:
+        raise DatabaseError(
+            f"no connection to PostgreSQL at {where} within {timeout:g} s; check that the server is running, "
+            "or raise store.pool_size if many requests run at once"
+        ) from exc
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(f"lost the connection to {what} at {where}: {first_line(exc, url)}") from exc
+    except psycopg.Error as exc:
+        raise DatabaseError(f"{what} at {where}: {first_line(exc, url)}") from exc
 
 
 def explain_connect_error(exc: Exception, url: str) -> DatabaseError:

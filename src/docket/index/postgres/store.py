@@ -35,6 +35,7 @@ from docket.index.postgres.sql import (
     one_row,
     parse_vector,
     pg_text,
+    pooled,
     vector_literal,
     where_sql,
 )
@@ -43,7 +44,7 @@ from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
 try:
     import psycopg
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg_pool import ConnectionPool
 except ImportError as exc:  # pragma: no cover - exercised by installs without the extra
     raise MissingExtraError("psycopg", "postgres", "A PostgreSQL store (store.url / DOCKET_DATABASE_URL)") from exc
 
@@ -103,20 +104,8 @@ class PostgresStore:
     @contextmanager
     def _tx(self) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on a pooled connection; psycopg's errors become DatabaseError."""
-        try:
-            with self._pool.connection(timeout=self._timeout) as conn:
-                yield conn
-        except PoolTimeout as exc:
-            raise DatabaseError(
-                f"no connection to PostgreSQL at {self.where} within {self._timeout:g} s; check that the server "
-                "is running, or raise store.pool_size if many requests run at once"
-            ) from exc
-        except psycopg.OperationalError as exc:
-            raise DatabaseError(
-                f"lost the connection to PostgreSQL at {self.where}: {first_line(exc, self.url)}"
-            ) from exc
-        except psycopg.Error as exc:
-            raise DatabaseError(f"PostgreSQL at {self.where}: {first_line(exc, self.url)}") from exc
+        with pooled(self._pool, self.where, self._timeout, "PostgreSQL", self.url) as conn:
+            yield conn
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         with self._tx() as conn:

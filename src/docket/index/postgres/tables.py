@@ -39,7 +39,7 @@ from typing import Any
 from docket.config import redact_url
 from docket.errors import DatabaseError, MissingExtraError
 from docket.index import sheet_tables
-from docket.index.postgres.sql import explain_connect_error, first_line, pg_text
+from docket.index.postgres.sql import explain_connect_error, first_line, pg_text, pooled
 from docket.index.tables import (
     CATALOGUE_FIELDS,
     MAX_COLUMNS,
@@ -59,7 +59,7 @@ from docket.types import Document
 
 try:
     import psycopg
-    from psycopg_pool import ConnectionPool, PoolTimeout
+    from psycopg_pool import ConnectionPool
 except ImportError as exc:  # pragma: no cover - exercised by installs without the extra
     raise MissingExtraError("psycopg", "postgres", "A PostgreSQL store (store.url / DOCKET_DATABASE_URL)") from exc
 
@@ -145,13 +145,8 @@ class PostgresTableStore(TableStore):
     @contextmanager
     def _session(self) -> Iterator[psycopg.Connection[Any]]:
         """One transaction on a pooled connection; psycopg's errors become DatabaseError."""
-        try:
-            with self._pool.connection(timeout=self._timeout) as conn:
-                yield conn
-        except PoolTimeout as exc:
-            raise DatabaseError(f"no connection to PostgreSQL at {self.where} within {self._timeout:g} s") from exc
-        except psycopg.Error as exc:
-            raise DatabaseError(f"the table store in PostgreSQL at {self.where}: {first_line(exc, self.url)}") from exc
+        with pooled(self._pool, self.where, self._timeout, "the table store in PostgreSQL", self.url) as conn:
+            yield conn
 
     @contextmanager
     def _writing(self) -> Iterator[psycopg.Connection[Any]]:
