@@ -191,7 +191,7 @@ def test_a_run_another_server_is_doing_is_not_requeued_or_taken(pg_url: str) -> 
 
 
 def test_a_lease_is_renewed_while_the_work_runs_and_no_longer_after() -> None:
-    from docket.server.jobs import renewing
+    from docket.server.background import renewing
 
     beats = threading.Semaphore(0)
     with renewing(beats.release, 0.01):

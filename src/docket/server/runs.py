@@ -22,7 +22,6 @@ import io
 import json
 import re
 import shutil
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -30,8 +29,8 @@ from typing import Any
 
 from docket.config import Settings
 from docket.errors import DocketError, ModelNotConfiguredError, NotFoundError, UserError
-from docket.kb import KnowledgeBase
 from docket.server.accounts import Accounts
+from docket.server.background import QueueThread
 from docket.types import Access
 
 __all__ = ["WorkflowRunner", "check_items", "load_named", "run_folder", "workflow_catalog", "workflow_files"]
@@ -208,36 +207,19 @@ def _access(data: dict[str, Any]) -> Access:
 # ---------------------------------------------------------------------- the worker
 
 
-class WorkflowRunner:
+class WorkflowRunner(QueueThread):
     """Queues workflow runs and does them, one at a time, in a background thread."""
 
-    def __init__(self, kb: KnowledgeBase, accounts: Accounts, settings: Settings, poll_seconds: float = 0.2) -> None:
-        self.kb, self.accounts, self.settings = kb, accounts, settings
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+    thread_name = "docket-workflows"
 
-    def start(self) -> None:
+    def requeue(self) -> None:
         self.accounts.requeue_interrupted_runs()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="docket-workflows", daemon=True)
-        self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def claim(self) -> dict[str, Any] | None:
+        return self.accounts.next_run()
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            run = self.accounts.next_run()
-            if run is None:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
-                continue
-            self.execute(run)
+    def work(self, run: dict[str, Any]) -> None:
+        self.execute(run)  # leases itself: execute also serves ?wait=true runs
 
     # ------------------------------------------------------------------ queueing
     def model_for(self, workspace: str | None) -> Any:
@@ -291,7 +273,7 @@ class WorkflowRunner:
         if wait:
             self.execute(run)
             return self.accounts.run(run["id"])
-        self._wake.set()
+        self.wake()
         return run
 
     def submit_schedule(self, schedule: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +297,7 @@ class WorkflowRunner:
         accounts in PostgreSQL the run's lease is renewed meanwhile, so no other server takes it."""
         from functools import partial
 
-        from docket.server.jobs import renewing
+        from docket.server.background import renewing
 
         renew = partial(self.accounts.renew_run, run["id"]) if self.accounts.shared else None
         try:
