@@ -30,13 +30,13 @@ lint: $(BIN)/python
 	$(BIN)/mypy
 
 bench: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run_all.py
 
 # Docket against LlamaIndex and LangChain on the same data and model (peers in bench/.venvs/, never in
 # Docket's dependencies); rewrites the compare section of bench/RESULTS.md and bench/plots/.
 bench-compare: $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/compare.py
 
 # Known vulnerabilities in the installed dependencies: pip-audit against PyPI's advisory service,
