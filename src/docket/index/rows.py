@@ -1,14 +1,43 @@
-"""Rows both stores select the same way: a passage with its document, turned into a :class:`Hit`."""
+"""Rows both stores select the same way: a document (:class:`Document`) and a passage with its
+document (:class:`Hit`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from docket.types import Hit, Location
+from docket.types import Document, Hit, Location
 
-__all__ = ["HIT_COLUMNS", "hit_from_row"]
+__all__ = ["DOC_COLUMNS", "HIT_COLUMNS", "document_from_row", "hit_from_row"]
+
+# documents: what a Document needs, in the order document_from_row reads it
+DOC_COLUMNS = "id, source, path, title, filetype, content_hash, size, mtime, workspace, access, tags, metadata"
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def document_from_row(row: Sequence[Any], decode: Callable[[Any], Any] = _as_is) -> Document:
+    """The document for a row of :data:`DOC_COLUMNS`; ``decode`` turns the stored ``access`` and
+    ``tags`` lists into Python (``json.loads`` where they are JSON text, as in SQLite)."""
+    (id_, source, path, title, filetype, chash, size, mtime, ws, access, tags, metadata) = row
+    return Document(
+        id=id_,
+        source=source,
+        path=path,
+        title=title,
+        filetype=filetype,
+        content_hash=chash,
+        size=size,
+        mtime=mtime,
+        workspace=ws,
+        access=tuple(decode(access)),
+        tags=tuple(decode(tags)),
+        metadata=json.loads(metadata),
+    )
+
 
 # chunks c JOIN documents d: what a hit needs, in the order hit_from_row reads it
 HIT_COLUMNS = "c.id, c.text, c.location, d.id, d.source, d.path, d.title"

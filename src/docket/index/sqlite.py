@@ -27,7 +27,7 @@ from docket.errors import BackendError, IndexMismatchError, NotFoundError
 from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
 from docket.index.migrations import Migration, check_not_newer, latest, pending
-from docket.index.rows import HIT_COLUMNS, hit_from_row
+from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
 from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
 __all__ = ["SqliteStore"]
@@ -251,38 +251,18 @@ class SqliteStore:
         return SqliteStore._Tx(self._db)
 
     # ------------------------------------------------------------------ documents
-    @staticmethod
-    def _doc(row: sqlite3.Row | tuple[Any, ...]) -> Document:
-        (id_, source, path, title, filetype, chash, size, mtime, ws, access, tags, metadata) = row
-        return Document(
-            id=id_,
-            source=source,
-            path=path,
-            title=title,
-            filetype=filetype,
-            content_hash=chash,
-            size=size,
-            mtime=mtime,
-            workspace=ws,
-            access=tuple(json.loads(access)),
-            tags=tuple(json.loads(tags)),
-            metadata=json.loads(metadata),
-        )
-
-    _DOC_COLUMNS = "id, source, path, title, filetype, content_hash, size, mtime, workspace, access, tags, metadata"
-
     def get_document(self, source: str, path: str) -> Document | None:
         row = self._db.execute(
-            f"SELECT {self._DOC_COLUMNS} FROM documents WHERE source = ? AND path = ?", (source, path)
+            f"SELECT {DOC_COLUMNS} FROM documents WHERE source = ? AND path = ?", (source, path)
         ).fetchone()
-        return None if row is None else self._doc(row)
+        return None if row is None else document_from_row(row, json.loads)
 
     def documents(self, source: str | None = None, access: Access | None = None) -> Iterator[Document]:
         where, params = self._where(Filters(sources=(source,) if source else ()), access or Access.owner())
-        columns = ", ".join(f"d.{c.strip()}" for c in self._DOC_COLUMNS.split(","))
+        columns = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
         rows = self._db.execute(f"SELECT {columns} FROM documents d WHERE {where} ORDER BY d.source, d.path", params)
         for row in rows.fetchall():
-            yield self._doc(row)
+            yield document_from_row(row, json.loads)
 
     def document_text(self, doc_id: str) -> str:
         row = self._db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()
@@ -343,7 +323,7 @@ class SqliteStore:
                 "DELETE FROM documents WHERE source = ? AND path = ? AND id != ?", (doc.source, doc.path, doc.id)
             )
             self._db.execute(
-                f"INSERT OR REPLACE INTO documents ({self._DOC_COLUMNS}, text, indexed_at) "
+                f"INSERT OR REPLACE INTO documents ({DOC_COLUMNS}, text, indexed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc.id,

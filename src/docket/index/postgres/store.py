@@ -39,7 +39,7 @@ from docket.index.postgres.sql import (
     vector_literal,
     where_sql,
 )
-from docket.index.rows import HIT_COLUMNS, hit_from_row
+from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
 from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
 try:
@@ -51,7 +51,6 @@ except ImportError as exc:  # pragma: no cover - exercised by installs without t
 __all__ = ["PostgresStore"]
 
 _WRITE_LOCK = 0x646F636B6577  # shared by document writes, exclusive for an embedder swap
-_DOC_COLUMNS = "id, source, path, title, filetype, content_hash, size, mtime, workspace, access, tags, metadata"
 _LOG_COLUMNS = (
     "id, at, question, answer, abstained, method, model, prompt, sources, citations, notes, "
     "prompt_tokens, completion_tokens, cost, latency_ms, confidence"
@@ -193,41 +192,23 @@ class PostgresStore:
         self._bound = name
 
     # ------------------------------------------------------------------ documents
-    @staticmethod
-    def _doc(row: Sequence[Any]) -> Document:
-        (id_, source, path, title, filetype, chash, size, mtime, ws, access, tags, metadata) = row
-        return Document(
-            id=id_,
-            source=source,
-            path=path,
-            title=title,
-            filetype=filetype,
-            content_hash=chash,
-            size=size,
-            mtime=mtime,
-            workspace=ws,
-            access=tuple(access),
-            tags=tuple(tags),
-            metadata=json.loads(metadata),
-        )
-
     def get_document(self, source: str, path: str) -> Document | None:
         with self._tx() as conn:
             row = conn.execute(
-                f"SELECT {_DOC_COLUMNS} FROM documents WHERE source = %s AND path = %s", (source, path)
+                f"SELECT {DOC_COLUMNS} FROM documents WHERE source = %s AND path = %s", (source, path)
             ).fetchone()
-        return None if row is None else self._doc(row)
+        return None if row is None else document_from_row(row)
 
     def documents(self, source: str | None = None, access: Access | None = None) -> Iterator[Document]:
         where, params = where_sql(Filters(sources=(source,) if source else ()), access or Access.owner())
-        columns = ", ".join(f"d.{c.strip()}" for c in _DOC_COLUMNS.split(","))
+        columns = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
         with self._tx() as conn:
             rows = conn.execute(
                 f'SELECT {columns} FROM documents d WHERE {where} ORDER BY d.source COLLATE "C", d.path COLLATE "C"',
                 params,
             ).fetchall()
         for row in rows:
-            yield self._doc(row)
+            yield document_from_row(row)
 
     def document_text(self, doc_id: str) -> str:
         text = self._one("SELECT text FROM documents WHERE id = %s", (doc_id,))
@@ -279,7 +260,7 @@ class PostgresStore:
                 "DELETE FROM documents WHERE id = %s OR (source = %s AND path = %s)", (doc.id, doc.source, doc.path)
             )
             conn.execute(
-                f"INSERT INTO documents ({_DOC_COLUMNS}, text, indexed_at) "
+                f"INSERT INTO documents ({DOC_COLUMNS}, text, indexed_at) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s)",
                 (
                     doc.id,
