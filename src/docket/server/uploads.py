@@ -67,11 +67,32 @@ def materialize(accounts: Accounts, base: Path, folder: Path) -> None:
             path.unlink(missing_ok=True)
     for name, sha in sorted(wanted.items()):
         path = folder / name
-        if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha:
+        if _holds(path, sha):
             continue
         data = accounts.upload_data(workspace, sub, name)
         if data is not None:  # else removed meanwhile
             write_file(path, data)
+            _holds(path, sha)
+
+
+# path -> (sha256, size, mtime_ns) of local copies this process has checked: a job re-reads a file
+# only when it changed on disk since, not every file of the folder on every job
+_checked: dict[Path, tuple[str, int, int]] = {}
+
+
+def _holds(path: Path, sha: str) -> bool:
+    """Whether the local copy at ``path`` has the content ``sha`` (remembered while unchanged)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    stamp = (st.st_size, st.st_mtime_ns)
+    known = _checked.get(path)
+    if known is not None and known[1:] == stamp:
+        return known[0] == sha
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    _checked[path] = (actual, *stamp)
+    return actual == sha
 
 
 def write_file(path: Path, data: bytes) -> None:
