@@ -92,6 +92,11 @@ class SearchSettings(_Section):
 
 class AnswerSettings(_Section):
     top_k: int = Field(6, ge=1, le=50, description="Passages an answer is drawn from.")
+    scope: bool = Field(
+        True,
+        description="Restrict an answer to the documents a question names by organisation, period or kind "
+        "(read from the documents' profiles).",
+    )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
     min_relevance: float = Field(
         0.5,

@@ -24,14 +24,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docket.answer.extractive import extractive_answer
+from docket.answer.scope import Catalog, Entry, Scope, resolve_where, scope_question
 from docket.config import Settings
 from docket.errors import IndexMismatchError, NotFoundError, UserError
 from docket.index import open_store
 from docket.index.search import Mode, search
+from docket.ingest.profiles import PROFILE_KEY, extract_profile, profile_of
 from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
 from docket.models.embedders import embedder_from_settings, embedder_spec, recorded_settings, same_embedder
 from docket.protocols import ChatModel, Embedder, Store
-from docket.types import Access, Answer, Document, Filters, Hit, SyncReport, Usage
+from docket.types import Access, Answer, Block, Document, Filters, Hit, ParsedDocument, SyncReport, Usage
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -62,6 +64,7 @@ class KnowledgeBase:
         self._sandbox: Sandbox | None = None  # parse workers (ingest.sandbox), started on first parse
         self._chat_models: dict[str, ChatModel] = {}  # one client (or loaded local model) per spec
         self._chat_lock = threading.Lock()
+        self._catalogs: dict[Access, tuple[int, Catalog]] = {}  # profiles per caller, by store generation
 
     @property
     def embedder(self) -> Embedder:
@@ -168,6 +171,7 @@ class KnowledgeBase:
 
     # ------------------------------------------------------------------ ingest
     def _sync(self, source: FolderSource, progress: Progress | None) -> SyncReport:
+        self.profile_missing()
         self.tables.prune(  # tables left by an interrupted sync or a removed source
             {doc.id for doc in self.store.documents()}, sources=self.store.sources()
         )
@@ -217,6 +221,7 @@ class KnowledgeBase:
     def _sync_remote(self, name: str, config: dict[str, Any], progress: Progress | None) -> SyncReport:
         from docket.ingest.sources.sync import sync_remote
 
+        self.profile_missing()
         self.tables.prune({doc.id for doc in self.store.documents()}, sources=self.store.sources())
         return sync_remote(
             self.store,
@@ -232,6 +237,51 @@ class KnowledgeBase:
             max_table_rows=self.settings.ingest.table_max_rows,
             **self._parse_options(),
         )
+
+    # ------------------------------------------------------------------ profiles and scoping
+    def profile_missing(self) -> int:
+        """Give a profile to every document indexed before profiles existed (read from its stored
+        text); returns how many were profiled. Documents ingested since have one already."""
+        done = 0
+        for doc in self.store.documents():
+            if PROFILE_KEY in doc.metadata:
+                continue
+            parsed = ParsedDocument(blocks=(Block(self.store.document_text(doc.id)),), metadata=doc.metadata)
+            profile = extract_profile(parsed, doc.title, doc.path)
+            self.store.update_document(doc.id, metadata={**doc.metadata, PROFILE_KEY: profile.to_dict()})
+            done += 1
+        return done
+
+    def catalog(self, access: Access = Access.owner()) -> Catalog:
+        """The profiles of the documents ``access`` may read, cached until the index changes."""
+        generation = self.store.generation()
+        cached = self._catalogs.get(access)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        catalog = Catalog(
+            tuple(Entry(d.id, d.path, d.title, profile_of(d.metadata)) for d in self.store.documents(access=access))
+        )
+        if len(self._catalogs) > 64:  # one entry per distinct caller; a server has a bounded set
+            self._catalogs.clear()
+        self._catalogs[access] = (generation, catalog)
+        return catalog
+
+    def scope(self, question: str, access: Access = Access.owner()) -> Scope:
+        """The documents ``question`` is about, by their profiles (:mod:`docket.answer.scope`)."""
+        return scope_question(question, self.catalog(access))
+
+    def _resolved(self, filters: Filters, access: Access, scope: Scope | None = None) -> Filters:
+        """``filters`` with profile conditions and a question's scope turned into document ids."""
+        documents = filters.documents
+        if filters.where:
+            matching = resolve_where(filters.where, self.catalog(access))
+            documents = matching if documents is None else tuple(d for d in documents if d in set(matching))
+        if scope is not None and scope.documents is not None:
+            allowed = set(scope.documents)
+            documents = scope.documents if documents is None else tuple(d for d in documents if d in allowed)
+        if documents == filters.documents and not filters.where:
+            return filters
+        return replace(filters, documents=documents, where=())
 
     # ------------------------------------------------------------------ retrieval
     def search(
@@ -253,7 +303,7 @@ class KnowledgeBase:
             alpha=cfg.alpha,
             candidates=cfg.candidates,
             fusion=cfg.fusion,
-            filters=filters,
+            filters=self._resolved(filters, access),
             access=access,
         )
 
@@ -325,6 +375,8 @@ class KnowledgeBase:
             prompts.append(prompt)
             guard(prompt)
 
+        scope = self.scope(question, access) if cfg.scope else Scope()
+        filters = self._resolved(filters, access, scope)
         from_tables: Answer | None = None
         if chat is not None and tables is not False and (tables or self._may_have_tables()):
             from docket.answer.tables import answer_from_tables
@@ -340,7 +392,7 @@ class KnowledgeBase:
                 on_prompt=seen,
             )
         if from_tables is not None and not from_tables.abstained:
-            answer = self._priced(from_tables)
+            answer = self._priced(self._labelled(from_tables, access, scope))
             sql = from_tables.table.sql if from_tables.table is not None else ""
             logged = replace(answer, text=f"{answer.text}\n\nSQL:\n{sql}")  # the log keeps the query too
             sent = "\n\n".join(p.render() for p in prompts)
@@ -372,11 +424,29 @@ class KnowledgeBase:
             answer = replace(
                 answer, notes=(*answer.notes, *from_tables.notes), usage=usage, model=answer.model or from_tables.model
             )
-        answer = self._priced(answer)
+        answer = self._priced(self._labelled(answer, access, scope))
         # the log keeps every prompt and the model's raw replies, also those a fallback replaced
         record = [p.render() for p in prompts] + [f"[model reply]\n{r}" for r in replies]
         prompt_text = "\n\n".join(record) if record else None
         return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
+
+    def _labelled(self, answer: Answer, access: Access, scope: Scope) -> Answer:
+        """``answer`` with each citation's document label and the documents the question was scoped to."""
+        entries = self.catalog(access).by_id()
+
+        def label(doc_id: str, fallback: str) -> str:
+            entry = entries.get(doc_id)
+            return entry.label if entry is not None else fallback
+
+        citations = tuple(
+            replace(
+                c, document=label(answer.sources[c.n - 1].doc_id, c.path) if 0 < c.n <= len(answer.sources) else c.path
+            )
+            for c in answer.citations
+        )
+        scoped = tuple(label(d, d) for d in scope.documents or ())
+        notes = (*answer.notes, scope.note) if scope.note else answer.notes
+        return replace(answer, citations=citations, scope=scoped, notes=notes)
 
     def _may_have_tables(self) -> bool:
         if self._tables is not None:

@@ -87,6 +87,11 @@ class Store(Protocol):
         changed since is missed) returns the vectors; readers see the old index until the commit."""
         ...
 
+    def generation(self) -> int:
+        """A number that changes whenever a document is added, changed or removed, so callers can
+        cache what they derive from documents (their profiles, say) and know when to refresh it."""
+        ...
+
     # -- documents
     def get_document(self, source: str, path: str) -> Document | None: ...
 

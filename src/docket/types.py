@@ -18,6 +18,7 @@ __all__ = [
     "Hit",
     "Location",
     "ParsedDocument",
+    "Profile",
     "SyncReport",
     "TableResult",
     "Usage",
@@ -173,9 +174,103 @@ class Document:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _human_date(iso: str) -> str:
+    """``2023-07-01`` as ``1 Jul 2023``; anything else as given."""
+    try:
+        year, month, day = (int(part) for part in iso.split("-"))
+        return f"{day} {_MONTHS[month - 1]} {year}"
+    except (ValueError, IndexError):
+        return iso
+
+
+def _days_between(start: str | None, end: str | None) -> int | None:
+    from datetime import date
+
+    try:
+        return (date.fromisoformat(end or "") - date.fromisoformat(start or "")).days
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a document is: read from its own text and metadata at ingest (see
+    :mod:`docket.ingest.profiles`), correctable by an admin.
+
+    ``organizations`` are the parties the document is about (the registrant of a filing, the
+    sponsor of a trial, the vendor of an invoice), the main one first. ``period_start`` and
+    ``period_end`` (ISO dates) bound the period the document reports on; ``date`` is when it was
+    issued. ``fiscal_year``/``fiscal_quarter`` are the document's own fiscal labels (a 10-Q for the
+    quarter ended 31 December 2022 may be Q2 of fiscal 2023). ``edited`` names the fields an admin
+    set by hand; a re-ingest keeps them.
+    """
+
+    title: str = ""
+    organizations: tuple[str, ...] = ()
+    doc_type: str | None = None
+    date: str | None = None
+    period_start: str | None = None
+    period_end: str | None = None
+    fiscal_year: int | None = None
+    fiscal_quarter: int | None = None
+    edited: tuple[str, ...] = ()
+
+    def period_label(self) -> str:
+        """``quarter ended 1 Jul 2023 (Q2 FY2023)``, ``year ended 31 Dec 2018``, or ``""``."""
+        fiscal = ""
+        if self.fiscal_year is not None:
+            fiscal = f"Q{self.fiscal_quarter} FY{self.fiscal_year}" if self.fiscal_quarter else f"FY{self.fiscal_year}"
+        if self.period_end:
+            span = "period"
+            days = _days_between(self.period_start, self.period_end)
+            if self.fiscal_quarter or (days is not None and days < 120):
+                span = "quarter"
+            elif days is not None and days > 330:
+                span = "year"
+            label = f"{span} ended {_human_date(self.period_end)}"
+            return f"{label} ({fiscal})" if fiscal else label
+        if fiscal:
+            return fiscal
+        return f"dated {_human_date(self.date)}" if self.date else ""
+
+    def label(self) -> str:
+        """A short name for citations: ``Apple Inc. 10-Q, quarter ended 1 Jul 2023 (Q3 FY2023)``.
+        Empty when the profile knows nothing beyond the title."""
+        when = self.period_label()
+        if not self.organizations:
+            return f"{self.title}, {when}" if when and self.title else ""
+        head = f"{self.organizations[0]} {self.doc_type or self.title}".strip()
+        return f"{head}, {when}" if when else head
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["organizations"] = list(self.organizations)
+        out["edited"] = list(self.edited)
+        out["label"] = self.label()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Profile:
+        if not data:
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for key in ("organizations", "edited"):
+            if key in known:
+                known[key] = tuple(known[key] or ())
+        return cls(**known)
+
+
 @dataclass(frozen=True)
 class Filters:
-    """Metadata filters applied inside retrieval."""
+    """Metadata filters applied inside retrieval.
+
+    ``documents`` limits retrieval to these document ids (what question scoping and profile
+    filters such as ``--where org=Acme`` resolve to); ``where`` holds such profile conditions as
+    ``(field, value)`` pairs until they are resolved (:func:`docket.index.profiles.resolve_where`).
+    """
 
     path_glob: str | None = None
     filetypes: tuple[str, ...] = ()
@@ -183,6 +278,8 @@ class Filters:
     modified_before: float | None = None
     tags: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    documents: tuple[str, ...] | None = None
+    where: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -243,6 +340,7 @@ class Citation:
     quote: str
     supported: bool | None = None
     chunk_id: int | None = None
+    document: str = ""  # the document's label ("Acme Inc. 10-Q, quarter ended 1 Jul 2023"), else its title
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -251,6 +349,8 @@ class Citation:
             "location": self.location.to_dict(),
             "quote": self.quote,
         }
+        if self.document:
+            out["document"] = self.document
         if self.chunk_id is not None:
             out["chunk_id"] = self.chunk_id
         if self.supported is not None:
@@ -306,6 +406,7 @@ class Answer:
     notes: tuple[str, ...] = ()
     log_id: int | None = None  # the answer's entry in the knowledge base's answer log
     table: TableResult | None = None  # set when the answer was computed by SQL over a table
+    scope: tuple[str, ...] = ()  # labels of the documents the question named, when it was narrowed to them
 
     def to_dict(self) -> dict[str, Any]:
         extra: dict[str, Any] = {}
@@ -318,6 +419,8 @@ class Answer:
             extra["notes"] = list(self.notes)
         if self.table is not None:
             extra["table"] = self.table.to_dict()
+        if self.scope:
+            extra["scope"] = list(self.scope)
         return {
             **extra,
             "question": self.question,

@@ -231,7 +231,8 @@ class SqliteStore:
             self._bump()
         self._bound = name
 
-    def _generation(self) -> int:
+    def generation(self) -> int:
+        """Changes whenever a document is added, changed or removed (for caches of their metadata)."""
         return int(self._meta("generation") or 0)
 
     def _bump(self) -> None:
@@ -563,16 +564,21 @@ class SqliteStore:
         if filters.sources:
             clauses.append(f"d.source IN ({','.join('?' * len(filters.sources))})")
             params.extend(filters.sources)
+        if filters.documents is not None:
+            if not filters.documents:
+                return "0", []
+            clauses.append(f"d.id IN ({','.join('?' * len(filters.documents))})")
+            params.extend(filters.documents)
         return (" AND ".join(clauses) or "1"), params
 
     def _load(self) -> tuple[np.ndarray, np.ndarray, BM25Index]:
         """The in-memory views of vectors and keyword postings, rebuilt when the store changed."""
-        generation = self._generation()
+        generation = self.generation()
         if self._matrix is None or self._row_ids is None or self._bm25 is None or generation != self._loaded_generation:
             self._matrix = self._row_ids = self._bm25 = None  # never hold two copies while reloading
             views = None
             while views is None:  # None: a writer added rows between the count and the read; read again
-                generation = self._generation()
+                generation = self.generation()
                 views = self._read_views()
             self._row_ids, self._matrix, self._bm25 = views
             self._loaded_generation = generation

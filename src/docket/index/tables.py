@@ -178,6 +178,8 @@ def visible_to(doc: Document, access: Access, filters: Filters = Filters()) -> b
         return False
     if filters.tags and not set(doc.tags) & set(filters.tags):
         return False
+    if filters.documents is not None and doc.id not in filters.documents:
+        return False
     return not (filters.sources and doc.source not in filters.sources)
 
 

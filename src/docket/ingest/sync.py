@@ -25,7 +25,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,7 @@ from docket.errors import DocketError, ParseError, PathNotFoundError, UserError
 from docket.ingest.chunking import chunk_document, estimate_tokens
 from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
+from docket.ingest.profiles import PROFILE_KEY, extract_profile, merge_edits
 from docket.protocols import Embedder, Store
 from docket.types import Chunk, Document, ParsedDocument, SyncReport
 
@@ -155,6 +156,7 @@ class Indexer:
         self.to_embed: dict[str, str] = {}
 
     def add(self, doc: Document, parsed: ParsedDocument, is_new: bool = True) -> None:
+        doc = with_profile(doc, parsed, None if is_new else self.store.get_document(doc.source, doc.path))
         chunks = chunk_document(parsed, doc.title, self.max_tokens, self.overlap_tokens, self.count_tokens)
         item = _Pending(doc, chunks, parsed.text, is_new)
         known = self.store.vectors_for(c.hash for c in item.chunks)
@@ -187,6 +189,15 @@ class Indexer:
             else:
                 self.report.updated += 1
         self.pending = []
+
+
+def with_profile(doc: Document, parsed: ParsedDocument, previous: Document | None = None) -> Document:
+    """``doc`` with its profile (:mod:`docket.ingest.profiles`) in its metadata; fields an admin
+    corrected on the ``previous`` version are kept."""
+    profile = extract_profile(parsed, doc.title, doc.path)
+    if previous is not None:
+        profile = merge_edits(profile, previous.metadata.get(PROFILE_KEY))
+    return replace(doc, metadata={**doc.metadata, PROFILE_KEY: profile.to_dict()})
 
 
 def sync_source(

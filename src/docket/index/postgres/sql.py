@@ -100,6 +100,9 @@ def where_sql(filters: Filters, access: Access) -> tuple[str, list[Any]]:
     if filters.sources:
         clauses.append("d.source = ANY(%s)")
         params.append(list(filters.sources))
+    if filters.documents is not None:
+        clauses.append("d.id = ANY(%s)")
+        params.append(list(filters.documents))
     return (" AND ".join(clauses) or "TRUE"), params
 
 

@@ -123,6 +123,15 @@ class PostgresStore:
             (key, value),
         )
 
+    def generation(self) -> int:
+        """Changes whenever a document is added, changed or removed: the row count and the newest
+        row version (``xmin``) of ``documents``, for caches of document metadata."""
+        with self._tx() as conn:
+            count, newest = conn.execute(
+                "SELECT COUNT(*), COALESCE(MAX(xmin::text::bigint), 0) FROM documents"
+            ).fetchone() or (0, 0)
+        return int(count) * 1_000_003 + int(newest)
+
     def embedder_info(self) -> tuple[str, int] | None:
         with self._tx() as conn:
             name, dim = self._meta(conn, "embedder_name"), self._meta(conn, "embedder_dim")

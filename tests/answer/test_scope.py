@@ -1,0 +1,137 @@
+"""Question scoping: a question that names an organisation, a period or a kind of document is
+answered from those documents only."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from docket.answer.scope import Catalog, Entry, resolve_where, scope_question
+from docket.config import load_settings
+from docket.errors import UserError
+from docket.kb import KnowledgeBase
+from docket.models.embedders import FakeEmbedder
+from docket.types import Filters, Profile
+
+FILINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "financebench-dev" / "pdfs"
+
+
+def _entry(
+    doc_id: str,
+    org: str | None,
+    doc_type: str | None,
+    year: int | None,
+    quarter: int | None = None,
+    end: str | None = None,
+) -> Entry:
+    profile = Profile(
+        title=doc_id,
+        organizations=(org,) if org else (),
+        doc_type=doc_type,
+        fiscal_year=year,
+        fiscal_quarter=quarter,
+        period_end=end,
+    )
+    return Entry(doc_id, f"{doc_id}.pdf", doc_id, profile)
+
+
+CATALOG = Catalog(
+    (
+        _entry("3m-2018", "3M Company", "10-K", 2018, end="2018-12-31"),
+        _entry("3m-2022", "3M Company", "10-K", 2022, end="2022-12-31"),
+        _entry("amzn-2017", "Amazon.com, Inc.", "10-K", 2017, end="2017-12-31"),
+        _entry("amzn-2019", "Amazon.com, Inc.", "10-K", 2019, end="2019-12-31"),
+        _entry("bby-2023", "Best Buy Co., Inc.", "10-K", 2023, end="2023-01-28"),
+        _entry("bby-2024q2", "Best Buy Co., Inc.", "10-Q", 2024, 2, end="2023-07-29"),
+        _entry("wmt-2018", "Wal-Mart Stores, Inc.", "10-K", 2018, end="2018-01-31"),
+        _entry("sq-2020", "Square, Inc.", "10-K", 2020, end="2020-12-31"),
+        _entry("ko-2017", "The Coca-Cola Company", "10-K", 2017, end="2017-12-31"),
+        _entry("handbook", None, "handbook", None),
+    )
+)
+
+
+def _scoped(question: str) -> set[str] | None:
+    documents = scope_question(question, CATALOG).documents
+    return None if documents is None else set(documents)
+
+
+def test_an_organisation_and_a_fiscal_year_pick_that_report() -> None:
+    assert _scoped("What is the FY2018 capital expenditure amount for 3M?") == {"3m-2018", "handbook"}
+
+
+def test_a_range_of_years_picks_the_report_of_the_latest() -> None:
+    assert _scoped("What is Amazon's change in revenue from FY2016 to FY2017?") == {"amzn-2017", "handbook"}
+
+
+def test_a_year_without_its_own_report_picks_the_next_report_that_shows_it() -> None:
+    scope = scope_question("What was Amazon's net income in 2018?", CATALOG)
+    assert set(scope.documents or ()) == {"amzn-2019", "handbook"}
+    assert "FY2019" in scope.note
+
+
+def test_a_quarter_picks_the_quarterly_report() -> None:
+    assert _scoped("How many Best Buy stores were there in Q2 of FY2024?") == {"bby-2024q2", "handbook"}
+
+
+def test_the_latest_report_of_an_organisation() -> None:
+    assert _scoped("What does the latest Best Buy report say about inventory?") == {"bby-2024q2"}
+
+
+def test_names_are_matched_as_people_write_them() -> None:
+    assert _scoped("Coca Cola's return on assets in FY2017?") == {"ko-2017", "handbook"}
+    assert _scoped("Walmart's days payable outstanding for FY2018") == {"wmt-2018", "handbook"}
+    assert _scoped("Block (formerly known as Square) revenue growth in FY2020") == {"sq-2020", "handbook"}
+
+
+def test_a_common_word_is_no_company_name() -> None:
+    assert _scoped("How many square feet does the office have?") is None
+
+
+def test_a_question_naming_nothing_is_not_narrowed() -> None:
+    assert _scoped("What is the parental leave policy?") is None
+
+
+def test_where_conditions_select_by_profile() -> None:
+    assert set(resolve_where([("org", "Best Buy")], CATALOG)) == {"bby-2023", "bby-2024q2"}
+    assert set(resolve_where([("org", "best buy"), ("type", "10-Q")], CATALOG)) == {"bby-2024q2"}
+    assert set(resolve_where([("year", "FY2017")], CATALOG)) == {"amzn-2017", "ko-2017"}
+    assert set(resolve_where([("period", "2023-01-01..2023-12-31")], CATALOG)) == {"bby-2023", "bby-2024q2"}
+    with pytest.raises(UserError, match="unknown --where field 'colour'"):
+        resolve_where([("colour", "red")], CATALOG)
+
+
+def _first_pages(path: Path, pages: int = 12) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for page in PdfReader(path).pages[:pages]:
+        writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")
+def test_answers_cite_only_the_filing_the_question_names(tmp_path: Path) -> None:
+    """Real filings of three companies and two years: each question's citations stay in its filing."""
+    folder = tmp_path / "filings"
+    folder.mkdir()
+    for name in ("3M_2018_10K.pdf", "3M_2022_10K.pdf", "AMAZON_2017_10K.pdf", "NETFLIX_2017_10K.pdf"):
+        (folder / name).write_bytes(_first_pages(FILINGS / name))
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
+        kb.ingest([str(folder)])
+        for question, expected in (
+            ("Where are 3M's principal executive offices, according to its FY2018 annual report?", "3M_2018_10K.pdf"),
+            ("Where are 3M's principal executive offices in FY2022?", "3M_2022_10K.pdf"),
+            ("Where are Amazon's principal executive offices?", "AMAZON_2017_10K.pdf"),
+            ("Which exchange lists Netflix's common stock?", "NETFLIX_2017_10K.pdf"),
+        ):
+            answer = kb.ask(question)
+            assert answer.sources and {h.path for h in answer.sources} == {expected}, question
+            assert all(c.document.endswith(")") and "10-K" in c.document for c in answer.citations)
+            assert len(answer.scope) == 1 and "10-K" in answer.scope[0]
+        hits = kb.search("principal executive offices", filters=Filters(where=(("org", "Netflix"),)))
+        assert hits and {h.path for h in hits} == {"NETFLIX_2017_10K.pdf"}
