@@ -222,6 +222,8 @@ def open_file_kb(fs: FileSet, home: Path, keep: bool = False) -> tuple[Any, dict
     if fresh:
         shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True, exist_ok=True)
+    if fresh:  # written first, so an interrupted ingest is resumed (incrementally) by the next run
+        manifest.write_text(json.dumps({"key": key}))
     kb = KnowledgeBase(settings)
     t0 = time.perf_counter()
     report = kb.ingest([str(f) for f in fs.folders])
