@@ -68,6 +68,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from answer_sets import FILE_SETS
 from docket import KnowledgeBase, load_settings
 from docket.index.keywords import query_terms
 from docket.models.embedders import EMBEDDERS
@@ -88,6 +89,7 @@ class Question:
     answer: Any  # bankfaq: str; tatqa: list of spans, or a number
     kind: str = ""  # tatqa answer_type
     scale: str = ""
+    single_cell: bool = False  # tatqa: a span answer read from one table cell
 
 
 @dataclass
@@ -124,11 +126,29 @@ def load_tatqa() -> QASet:
         paragraphs = " ".join(p["text"] for p in sorted(c["paragraphs"], key=lambda p: p["order"]))
         table = "\n".join(" | ".join(cell for cell in row if cell) for row in c["table"]["table"])
         qa.docs[f"c{i}"] = paragraphs + "\n" + table
+        cells = {_cell(cell) for row in c["table"]["table"] for cell in row if cell.strip()}
         for q in c["questions"]:
+            one = isinstance(q["answer"], list) and len(q["answer"]) == 1
+            single = q["answer_type"] == "span" and q.get("answer_from") == "table" and one
             qa.questions.append(
-                Question(f"q{len(qa.questions)}", q["question"], {f"c{i}"}, q["answer"], q["answer_type"], q["scale"])
+                Question(
+                    f"q{len(qa.questions)}",
+                    q["question"],
+                    {f"c{i}"},
+                    q["answer"],
+                    q["answer_type"],
+                    q["scale"],
+                    single_cell=single and _cell(str(q["answer"][0])) in cells,
+                )
             )
     return qa
+
+
+def _cell(text: str) -> str:
+    """A table cell or an answer, normalised for the single-cell exact match: citation markers, case,
+    currency signs, thousands separators, % and surrounding punctuation and spaces removed."""
+    text = _MARK.sub(" ", text).lower().replace(",", "").replace("$", "").replace("%", "")
+    return " ".join(text.split()).strip(" .;:")
 
 
 LOADERS: dict[str, Callable[[], QASet]] = {"bankfaq": load_bankfaq, "tatqa": load_tatqa}
@@ -340,6 +360,10 @@ def ask_all(
             }
             if qa.name == "tatqa":
                 rec["correct"] = not answer.abstained and tatqa_correct(q, answer.text)
+                rec["single_cell"] = q.single_cell
+                rec["exact"] = (
+                    not answer.abstained and _cell(answer.text) == _cell(str(q.answer[0])) if q.single_cell else None
+                )
             else:
                 rec["recall"] = round(bankfaq_recall(q, answer.text), 3)
                 rec["correct"] = not answer.abstained and rec["recall"] >= 0.5
@@ -389,6 +413,11 @@ def summarise(records: list[dict[str, Any]], set_name: str, out: Path) -> dict[s
             part = [r for r in ans if r["kind"] in kinds]
             result[f"accuracy_{label}"] = _mean([float(r["correct"]) for r in part])
             result[f"n_{label}"] = len(part)
+        # TAT-QA's single-cell table questions (answer_from table, one span that is a cell): the
+        # whole answer must be that cell after normalisation (_cell), not merely contain it
+        cells = [r for r in ans if r.get("single_cell")]
+        result["single_cell_exact"] = _mean([float(r["exact"]) for r in cells])
+        result["n_single_cell"] = len(cells)
     if calls:
         result["prompt_tokens_mean"] = _mean([c["prompt_tokens"] for c in calls])
         result["completion_tokens_mean"] = _mean([c["completion_tokens"] for c in calls])
@@ -482,24 +511,127 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def run_files(
+    sets: list[str], specs: list[str], home: Path, split_name: str, limit: int | None, keep: bool, peer: bool
+) -> dict[str, Any]:
+    """The file-backed sets (financebench, multidoc): one cached knowledge base per set, every path
+    on the same questions, then (``peer``) LlamaIndex's query engine with the same local model."""
+    from answer_sets import FILE_LOADERS, ask_docket, by_split, open_file_kb, profile_accuracy, select
+
+    started = time.perf_counter()
+    models: dict[str, Timed] = {}
+    for spec in specs:
+        with KnowledgeBase(load_settings(home=home, environ={})) as base:
+            models[spec] = Timed(base.chat_model(spec))
+    result: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "split": split_name, "sets": {}}
+    for name in sets:
+        fs = FILE_LOADERS[name]()
+        questions = select(fs.questions, split_name, limit)
+        kb, info = open_file_kb(fs, home / "kb" / name, keep=keep)
+        with kb:
+            entry: dict[str, Any] = {"documents": len(fs.files()), "kb": info, "paths": {}}
+            entry["profiles"] = profile_accuracy(kb, fs)
+            out = home / name
+            entry["paths"]["extractive"] = by_split(
+                ask_docket(kb, fs, "extractive", None, questions, out / f"answers-extractive-{split_name}.jsonl")
+            )
+            for spec, chat in models.items():
+                entry["paths"][spec] = by_split(
+                    ask_docket(
+                        kb, fs, spec, chat, questions, out / f"answers-{spec.replace(':', '_')}-{split_name}.jsonl"
+                    )
+                )
+        if peer:
+            from answer_peer import run_llamaindex
+
+            entry["paths"]["LlamaIndex + local"] = by_split(run_llamaindex(fs, questions, home, split_name))
+        result["sets"][name] = entry
+    for chat in models.values():
+        close = getattr(chat.chat, "close", None)
+        if close:
+            close()
+    result["models"] = {spec: chat.name for spec, chat in models.items()}
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def files_table(result: dict[str, Any]) -> str:
+    lines = [
+        "| set | path | correct / wrong / refused | right doc cited (answered / all) | other org cited "
+        "| fact in answer | false abstention | abstain on unanswerable | s/answer p50 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in result["sets"].items():
+        for path, r in entry["paths"].items():
+            lines.append(
+                f"| {name} {result['split']} ({r['answerable']} + {r['unanswerable']}) | {path} | "
+                f"{r['correct']} / {r['wrong']} / {r['refused']} | {_f(r['right_doc_of_answered'])} / "
+                f"{_f(r['right_doc_of_answerable'])} | {_f(r['other_org_cited'])} | {_f(r['fact_in_answer'])} | "
+                f"{_f(r['false_abstention'])} | {_f(r['abstain_unanswerable'])} | {_f(r['s_per_answer_p50'])} |"
+            )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument(
+        "--set",
+        dest="set_list",
+        metavar="A,B",
+        help=f"comma-separated sets: {', '.join(SETS + FILE_SETS)} (default: {','.join(SETS)})",
+    )
+    parser.add_argument("--sets", nargs="+", choices=SETS, help="the retrieval-built sets (older spelling of --set)")
     parser.add_argument(
         "--model",
         nargs="*",
-        default=["local"],
+        default=None,
         metavar="SPEC",
-        help="model specs to compare with the extractive path (default: local; none: extractive only)",
+        help="model specs to compare with the extractive path (bankfaq/tatqa default: local; financebench/"
+        "multidoc default: none; a bare --model: extractive only)",
     )
-    parser.add_argument("--limit", type=int, default=40, help="answerable questions per set (default 40)")
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="all", help="financebench/multidoc")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="answerable questions per set (bankfaq/tatqa default 40; "
+        "financebench/multidoc: the first N answerable and N unanswerable of the split; default all)",
+    )
     parser.add_argument("--removed", type=int, default=15, help="questions whose documents are removed (default 15)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", type=Path, default=OUT, help=f"where knowledge bases and models go (default {OUT})")
+    parser.add_argument(
+        "--keep-index",
+        action="store_true",
+        help="reuse a cached knowledge base even if the "
+        "ingest code changed since it was built (files are still synced)",
+    )
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="also LlamaIndex's query engine with the packaged local model served by llama.cpp (financebench/multidoc)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args()
-    result = run(args.sets, args.model, args.home, args.limit, args.removed, args.seed)
-    print(json.dumps(result, indent=2) if args.json else table(result))
+    chosen = args.set_list.split(",") if args.set_list else (args.sets or list(SETS))
+    unknown = [s for s in chosen if s not in SETS + FILE_SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(SETS + FILE_SETS)}")
+    result: dict[str, Any] = {}
+    lines: list[str] = []
+    legacy, files = [s for s in chosen if s in SETS], [s for s in chosen if s in FILE_SETS]
+    if legacy:
+        specs = ["local"] if args.model is None else args.model
+        result["retrieval_sets"] = run(legacy, specs, args.home, args.limit or 40, args.removed, args.seed)
+        lines.append(table(result["retrieval_sets"]))
+    if files:
+        specs = args.model or []
+        result["file_sets"] = run_files(files, specs, args.home, args.split, args.limit, args.keep_index, args.peer)
+        lines.append(files_table(result["file_sets"]))
+    if args.json:
+        print(json.dumps(result if len(result) > 1 else next(iter(result.values())), indent=2))
+    else:
+        print("\n\n".join(lines))
 
 
 if __name__ == "__main__":
