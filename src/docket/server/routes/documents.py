@@ -259,7 +259,7 @@ def jobs(
     st = state(request)
     if workspace is not None:
         c.require_workspace(workspace)
-    scope = [workspace] if workspace else (None if c.workspaces is None and c.is_admin else list(c.workspaces or ()))
+    scope = [workspace] if workspace else (None if c.is_server_admin else list(c.workspaces or ()))
     return {"jobs": st.accounts.jobs(scope, limit)}
 
 

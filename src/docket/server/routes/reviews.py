@@ -46,7 +46,7 @@ def _queue(request: Request) -> Iterator[ReviewQueue]:
 
 
 def _everything(c: Caller) -> bool:
-    return c.is_admin and c.workspaces is None
+    return c.is_server_admin
 
 
 def _scope(c: Caller) -> tuple[list[str] | None, bool]:

@@ -30,7 +30,7 @@ class Setup(Credentials):
 
 def me_dict(c: Caller, public: list[str]) -> dict[str, Any]:
     """The caller and the workspaces they may use, with their role in each."""
-    names = (sorted({*dict(c.roles), *public}) if c.is_admin else list(c.workspaces or ())) if c.user else []
+    names = (sorted({*dict(c.roles), *public}) if c.is_server_admin else list(c.workspaces or ())) if c.user else []
     return {
         "user": c.user.to_dict() if c.user else None,
         "workspaces": [{"name": w, "role": c.role_in(w), "public": w in public} for w in names],
