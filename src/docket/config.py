@@ -139,8 +139,13 @@ class ServerSettings(_Section):
     port: int = Field(8000, ge=1, le=65535, description="Port docket serve listens on.")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest file accepted by an upload.")
     login_attempts: int = Field(5, ge=1, description="Failed sign-ins per email within 5 minutes before a pause.")
+    login_attempts_per_address: int = Field(
+        30, ge=1, description="Failed sign-ins from one address (any email) within 5 minutes before a pause."
+    )
     key_attempts: int = Field(
-        20, ge=1, description="Requests with a wrong API key per address within 5 minutes before a pause."
+        20,
+        ge=1,
+        description="Wrong API keys per address within 5 minutes before further wrong keys get 429 (valid keys never).",
     )
     widget_requests_per_minute: int = Field(
         10, ge=1, description="Questions one website visitor may ask a public workspace per minute."
