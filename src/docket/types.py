@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -21,7 +22,27 @@ __all__ = [
     "SyncReport",
     "TableResult",
     "Usage",
+    "check_workspace_name",
 ]
+
+# A workspace's name is also a folder name (uploads/WORKSPACE/) and part of URLs: a slug.
+WORKSPACE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_-])?")
+
+
+def check_workspace_name(name: str) -> str:
+    """``name`` when it is a valid workspace name, else a UserError saying what one looks like.
+
+    Letters, digits, '-', '_' and '.', at most 64, starting with a letter or digit and not ending
+    with '.': so never '.', '..', a hidden name or anything with a '/'. Checked wherever a
+    workspace is named (the API, the command line, a source's config, ingestion)."""
+    from docket.errors import UserError
+
+    if not isinstance(name, str) or not WORKSPACE_NAME.fullmatch(name):
+        raise UserError(
+            f"'{name}' is not a valid workspace name: use letters, digits, '-', '_' and '.' (at most 64), "
+            "starting with a letter or digit, e.g. Support or sales-eu"
+        )
+    return name
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 from docket.errors import ConfigError, NotFoundError, UserError
 from docket.records import Records
+from docket.types import check_workspace_name
 
 __all__ = ["ROLES", "WORKSPACE_ROLES", "Accounts", "User"]
 
@@ -416,7 +417,7 @@ class Accounts:
 
     # ------------------------------------------------------------------ workspaces
     def create_workspace(self, name: str, public: bool = False, settings: dict[str, Any] | None = None) -> None:
-        _check_name(name, "workspace")
+        check_workspace_name(name)
         if self._one("SELECT 1 FROM workspaces WHERE name = ?", (name,)):
             raise UserError(f"the workspace '{name}' exists already")
         with self._tx() as db:

@@ -34,7 +34,7 @@ from docket.ingest.sources import CONNECTORS
 from docket.ingest.sources.base import Connector, Fetched, SourceTable
 from docket.ingest.sync import Indexer, Progress
 from docket.protocols import Embedder, Store
-from docket.types import Document, SyncReport
+from docket.types import Document, SyncReport, check_workspace_name
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -118,6 +118,7 @@ def remote_config(
     tags: Sequence[str] = (),
     access: Sequence[str] = (),
 ) -> dict[str, Any]:
+    check_workspace_name(workspace)
     return {
         "type": type_,
         "settings": dict(settings),

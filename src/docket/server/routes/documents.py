@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from docket.errors import NotFoundError, TooLargeError, UserError
 from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
-from docket.types import Document
+from docket.types import Document, check_workspace_name
 
 router = APIRouter(prefix="/api", tags=["documents"])
 
@@ -43,7 +43,10 @@ def uploads_root(st: ServerState) -> Path:
 
 
 def _upload_folder(st: ServerState, workspace: str, access: tuple[str, ...]) -> Path:
-    folder = uploads_root(st) / workspace
+    root = uploads_root(st)
+    folder = root / check_workspace_name(workspace)
+    if folder.resolve().parent != root.resolve():  # never the home or another folder of the server
+        raise UserError(f"'{workspace}' is not a valid workspace name")
     if access:  # hidden: the workspace's own folder source skips it; it is a source of its own
         folder = folder / (".restricted-" + hashlib.sha256(",".join(sorted(access)).encode()).hexdigest()[:16])
     folder.mkdir(parents=True, exist_ok=True)
@@ -140,6 +143,9 @@ async def upload(
 
     st = state(request)
     c.require_role(workspace, "editor")
+    check_workspace_name(workspace)
+    if workspace != "default":
+        st.accounts.workspace(workspace)  # 404 for a workspace that does not exist (admins pass require_role)
     principals = _parse_access(access)
     limit = int(st.settings.server.max_upload_mb * 1024 * 1024)
     staged: list[tuple[Path, str]] = []
@@ -243,7 +249,7 @@ def sources(request: Request, c: CallerDep) -> dict[str, Any]:
 def add_source(workspace: str, body: SourceBody, request: Request, c: CallerDep) -> JSONResponse:
     c.require_admin()
     st = state(request)
-    st.accounts.workspace(workspace)
+    st.accounts.workspace(check_workspace_name(workspace))
     path = Path(body.path).expanduser()
     if not path.exists():
         raise NotFoundError(f"{body.path}: no such file or folder on the server")

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from docket.errors import NotFoundError, UserError
 from docket.server.app import caller, state
 from docket.server.auth import Caller
+from docket.types import check_workspace_name
 
 router = APIRouter(prefix="/api/admin/sources", tags=["sources"])
 
@@ -67,6 +68,7 @@ def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any
     from docket.ingest.sources.sync import add_remote_source
 
     st = state(request)
+    check_workspace_name(body.workspace)
     if body.workspace != "default":
         st.accounts.workspace(body.workspace)  # a 404 naming it when it does not exist
     config = add_remote_source(
