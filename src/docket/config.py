@@ -138,6 +138,13 @@ class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address docket serve binds; 0.0.0.0 exposes it to the network.")
     port: int = Field(8000, ge=1, le=65535, description="Port docket serve listens on.")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest file accepted by an upload.")
+    max_upload_files: int = Field(1000, ge=1, le=100_000, description="Most files one upload request may carry.")
+    max_upload_request_mb: float = Field(
+        500.0, gt=0, description="Largest upload request, all its files together; refused before it is read."
+    )
+    max_json_kb: int = Field(
+        1024, ge=16, description="Largest request body other than a file upload (JSON), in KB; larger is a 413."
+    )
     login_attempts: int = Field(5, ge=1, description="Failed sign-ins per email within 5 minutes before a pause.")
     login_attempts_per_address: int = Field(
         30, ge=1, description="Failed sign-ins from one address (any email) within 5 minutes before a pause."

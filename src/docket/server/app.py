@@ -80,7 +80,15 @@ def state(request: Request) -> ServerState:
 
 
 def caller(request: Request) -> Caller:
-    """The authenticated caller, or a 401 saying how to authenticate."""
+    """The authenticated caller, or a 401 saying how to authenticate.
+
+    :class:`~docket.server.limits.RequestGuard` calls this before a route's body is read and keeps
+    the result in the request's state, so a route's own dependency finds it there."""
+    from docket.server.limits import CALLER_KEY
+
+    kept: Caller | None = request.scope.get("state", {}).get(CALLER_KEY)
+    if kept is not None:
+        return kept
     st = state(request)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -179,6 +187,9 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.docket = st
+    from docket.server.limits import RequestGuard
+
+    app.add_middleware(RequestGuard)  # credentials and body size, before any body is read
 
     @app.exception_handler(DocketError)
     async def docket_error(_: Request, exc: DocketError) -> JSONResponse:
@@ -194,7 +205,7 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "too_large"}
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.get("/healthz", tags=["server"])

@@ -17,11 +17,11 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from docket.errors import NotFoundError, TooLargeError, UserError
+from docket.errors import NotFoundError, UserError
 from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
 from docket.types import Document, check_workspace_name
@@ -127,44 +127,64 @@ def list_documents(request: Request, c: CallerDep, workspace: str | None = None)
     return {"documents": docs, "failures": [{"path": f["path"], "error": f["error"]} for f in failures]}
 
 
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "One or more files",
+                        },
+                        "access": {
+                            "type": "string",
+                            "description": "Only these may read them: user:EMAIL or group:NAME, comma-separated",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
-    "/workspaces/{workspace}/documents", status_code=202, summary="Upload files; ingestion runs in the background"
+    "/workspaces/{workspace}/documents",
+    status_code=202,
+    summary="Upload files; ingestion runs in the background",
+    openapi_extra=UPLOAD_FORM,
 )
-async def upload(
-    workspace: str,
-    request: Request,
-    c: CallerDep,
-    files: Annotated[list[UploadFile], File(description="One or more files")],
-    access: Annotated[
-        str, Form(description="Only these may read them: user:EMAIL or group:NAME, comma-separated")
-    ] = "",
-) -> JSONResponse:
+async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse:
+    from starlette.datastructures import UploadFile
+
     from docket.ingest.parsers import parser_for
+    from docket.server.limits import read_upload_form
 
     st = state(request)
     c.require_role(workspace, "editor")
     check_workspace_name(workspace)
     if workspace != "default":
         st.accounts.workspace(workspace)  # 404 for a workspace that does not exist (admins pass require_role)
-    principals = _parse_access(access)
-    limit = int(st.settings.server.max_upload_mb * 1024 * 1024)
+    form = await read_upload_form(request, st.settings, max_files=st.settings.server.max_upload_files)
     staged: list[tuple[Path, str]] = []
     try:
-        for upload_file in files:
-            name = _safe_name(upload_file.filename)
+        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        if not files:
+            raise UserError("files: send one or more files in the multipart field 'files'")
+        principals = _parse_access(str(form.get("access") or ""))
+        names = [_safe_name(f.filename) for f in files]
+        for upload_file, name in zip(files, names, strict=True):
             parser_for(name)  # UnsupportedFileError (415) names the type
             tmp = Path(tempfile.mkstemp(prefix="docket-upload-")[1])
-            size = 0
-            with tmp.open("wb") as out:
-                while chunk := await upload_file.read(1024 * 1024):
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooLargeError(
-                            f"{name} is larger than the upload limit of {st.settings.server.max_upload_mb:g} MB "
-                            "(server.max_upload_mb)"
-                        )
-                    out.write(chunk)
             staged.append((tmp, name))
+            with tmp.open("wb") as out:  # sizes were checked while the form streamed in
+                while chunk := await upload_file.read(1024 * 1024):
+                    out.write(chunk)
         folder = _upload_folder(st, workspace, principals)
         for tmp, name in staged:
             if st.accounts.shared:  # several servers: the bytes go into the database, for all of them
@@ -178,7 +198,7 @@ async def upload(
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
-    names = [_safe_name(f.filename) for f in files]
+        await form.close()
     job_id = st.jobs.submit(
         workspace, c.user.id if c.user else None, [{"path": str(folder), "access": list(principals)}]
     )
