@@ -225,6 +225,15 @@ class Access:
     def unrestricted(self) -> bool:
         return self.workspaces is None
 
+    def permits(self, workspace: str, access: tuple[str, ...] | list[str]) -> bool:
+        """Whether a document of ``workspace`` with the access list ``access`` may be read: the
+        rule the stores apply in SQL, for things that are not documents (a job's files)."""
+        if self.unrestricted:
+            return True
+        if workspace not in (self.workspaces or ()):
+            return False
+        return self.all_documents or not access or bool(set(access) & set(self.principals))
+
 
 @dataclass(frozen=True)
 class Hit:

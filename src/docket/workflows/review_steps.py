@@ -174,7 +174,9 @@ class ReviewStep:
         webhook = ctx.render(self.then_webhook).strip() if self.then_webhook else ""
         if webhook:
             check_url(webhook)
-        review_id = ctx.reviews.park(value, title, workspace=ctx.workspace, webhook=webhook or None)
+        review_id = ctx.reviews.park(
+            value, title, workspace=ctx.workspace, webhook=webhook or None, documents=sorted(ctx.documents)
+        )
         return {"review_id": review_id, "status": "pending"}
 
 

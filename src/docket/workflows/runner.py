@@ -58,6 +58,7 @@ class RunSummary:
     run_id: str = ""
     log: str = ""
     notes: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)  # ids of the documents its steps read
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class RunSummary:
             "run_id": self.run_id,
             "log": self.log,
             "notes": self.notes,
+            "documents": self.documents,
         }
 
 
@@ -251,6 +253,7 @@ def run_workflow(
     started = time.perf_counter()
     queue = QueueOpener(reviews, kb)
     records: list[tuple[int, Any]] = []
+    read: set[str] = set()
     tokens = [0, 0]
     for index, item in enumerate(items):
         if progress is not None:
@@ -258,6 +261,7 @@ def run_workflow(
         previous = done.get(item.id)
         if previous is not None and previous["digest"] == item.digest and previous["ok"]:
             records.append((index, previous["record"]))
+            read.update(previous.get("documents") or ())
             summary.skipped += 1
             summary.ok += 1
             continue
@@ -273,6 +277,7 @@ def run_workflow(
             reviews=queue.slot(workflow.name, run_id, item.id),
         )
         record, error = _run_item(workflow, item, ctx, log)
+        read.update(ctx.documents)
         for call in ctx.calls:
             tokens[0] += call["prompt_tokens"]
             tokens[1] += call["completion_tokens"]
@@ -282,10 +287,11 @@ def run_workflow(
             records.append((index, record))
         else:
             summary.failed.append({"item": item.id, "error": error})
-        _append_progress(progress_file, item, record, error)
+        _append_progress(progress_file, item, record, error, ctx.documents)
     queue.close()
     if progress is not None:
         progress(len(items), len(items), "")
+    summary.documents = sorted(read)
     results = [r for _, r in sorted(records, key=lambda x: x[0])]
     if output is not None and workflow.batch:
         _write_results(output, results)
@@ -389,11 +395,20 @@ def _load_progress(path: Path | None) -> dict[str, dict[str, Any]]:
     return done
 
 
-def _append_progress(path: Path | None, item: Item, record: Any, error: str | None) -> None:
+def _append_progress(
+    path: Path | None, item: Item, record: Any, error: str | None, documents: set[str] | None = None
+) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"item": item.id, "digest": item.digest, "ok": error is None, "record": record, "error": error}
+    entry = {
+        "item": item.id,
+        "digest": item.digest,
+        "ok": error is None,
+        "record": record,
+        "error": error,
+        "documents": sorted(documents or ()),
+    }
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
         f.flush()
