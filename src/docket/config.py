@@ -167,6 +167,15 @@ class ServerSettings(_Section):
     )
 
 
+class NetworkSettings(_Section):
+    allow_private_hosts: list[str] = Field(
+        default_factory=list,
+        description="Loopback or private hosts outbound requests set by users and admins may reach (webhooks): "
+        "names or addresses, optionally :PORT, or networks like 10.1.0.0/16. Link-local and cloud-metadata "
+        "addresses are never reached.",
+    )
+
+
 class StoreSettings(_Section):
     url: str | None = Field(
         None,
@@ -224,6 +233,7 @@ class Settings(_Section):
     model: ModelSettings = ModelSettings()
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
+    network: NetworkSettings = NetworkSettings()
 
     @property
     def db_path(self) -> Path:
@@ -234,7 +244,7 @@ class Settings(_Section):
         return self.model_dump(mode="json")
 
 
-SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model", "server", "store")
+SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model", "server", "store", "network")
 
 # Well-known variables other tools use too, mapped onto settings.
 _ALIASES = {

@@ -139,7 +139,9 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     import uvicorn
 
     tokens: list[str | None] = []
-    app = create_app(load_settings(home=tmp_path / "kb"), on_ready=tokens.append)
+    # the review page's then_webhook goes to a receiver on loopback, listed as an intranet help desk would be
+    settings = load_settings(home=tmp_path / "kb", overrides={"network": {"allow_private_hosts": ["127.0.0.1"]}})
+    app = create_app(settings, on_ready=tokens.append)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="none", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="webapp-test-server", daemon=True)

@@ -137,6 +137,8 @@ class ReviewQueue:
         self.db = path if isinstance(path, Records) else Records.sqlite(path)
         self.path = Path(self.db.where) if self.db.dialect == "sqlite" else None  # the file, on SQLite
         self._owned = owned  # close() closes the records; False for records someone else closes
+        # loopback or private hosts a then_webhook may reach (network.allow_private_hosts)
+        self.allow_private_hosts: tuple[str, ...] = ()
         self.db.create(_SCHEMA, _POSTGRES_SCHEMA)
         self.db.add_column("reviews", "documents", "TEXT")  # JSON list of document ids (reviews.db before it: NULL)
 
@@ -149,7 +151,10 @@ class ReviewQueue:
     def for_settings(cls, settings: Any) -> ReviewQueue:
         """The queue of the knowledge base of ``settings``: in the PostgreSQL store's database when
         ``store.url`` is set, else ``<home>/reviews.db``."""
-        return cls(Records.for_settings(settings, "reviews.db"))
+        queue = cls(Records.for_settings(settings, "reviews.db"))
+        network = getattr(settings, "network", None)  # a bare object with a home (tests, scripts): none
+        queue.allow_private_hosts = tuple(network.allow_private_hosts) if network is not None else ()
+        return queue
 
     def close(self) -> None:
         if self._owned:
@@ -244,7 +249,7 @@ class ReviewQueue:
         from docket.workflows.steps import StepFailed
 
         try:
-            status, _ = post_json(url, final)
+            status, _ = post_json(url, final, allowed=self.allow_private_hosts)
             delivery = f"sent: HTTP {status}"
         except StepFailed as exc:
             delivery = f"failed: {exc}"

@@ -222,10 +222,13 @@ def run_workflow(
     access: Access | None = None,
     workspace: str | None = None,
     reviews: ReviewQueue | None = None,
+    allow_private_hosts: Sequence[str] | None = None,
 ) -> RunSummary:
     """Run ``workflow`` over the items of ``source``; see the module docstring. ``access`` is
     what its retrieval may read (default: the local owner's everything) in ``workspace``.
-    ``reviews`` is where review steps park drafts (default: ``reviews.db`` in the knowledge base's home)."""
+    ``reviews`` is where review steps park drafts (default: ``reviews.db`` in the knowledge base's home).
+    ``allow_private_hosts``: the loopback or private hosts its webhooks may reach (default: the
+    knowledge base's ``network.allow_private_hosts``; none without a knowledge base)."""
     if model is None and workflow.needs_model:
         raise ModelNotConfiguredError(f"workflow '{workflow.name}': {NO_MODEL_MESSAGE}")
     params = {**workflow.params, **(params or {})}
@@ -275,6 +278,7 @@ def run_workflow(
             access=access if access is not None else Access.owner(),
             workspace=workspace,
             reviews=queue.slot(workflow.name, run_id, item.id),
+            allow_private_hosts=None if allow_private_hosts is None else tuple(allow_private_hosts),
         )
         record, error = _run_item(workflow, item, ctx, log)
         read.update(ctx.documents)

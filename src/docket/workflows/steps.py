@@ -82,6 +82,8 @@ class StepContext:
     # ids of the knowledge base's documents this item's steps read (retrieve, answer): what a
     # draft or a run's results are built from, so only callers who may read them all see those
     documents: set[str] = field(default_factory=set)
+    # loopback or private hosts a webhook may reach; None: the knowledge base's network.allow_private_hosts
+    allow_private_hosts: tuple[str, ...] | None = None
 
     def variables(self) -> dict[str, Any]:
         return {

@@ -41,9 +41,12 @@ class Rejection(BaseModel):
 def _queue(request: Request) -> Iterator[ReviewQueue]:
     st = state(request)
     if st.accounts.shared:  # PostgreSQL: the reviews live with the accounts, on their connection pool
-        yield ReviewQueue(st.accounts.db, owned=False)
+        shared = ReviewQueue(st.accounts.db, owned=False)
+        shared.allow_private_hosts = tuple(st.settings.network.allow_private_hosts)
+        yield shared
         return
     with ReviewQueue.for_home(st.settings.home) as queue:
+        queue.allow_private_hosts = tuple(st.settings.network.allow_private_hosts)
         yield queue
 
 
