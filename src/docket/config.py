@@ -165,6 +165,15 @@ class ServerSettings(_Section):
     hook_requests_per_minute: int = Field(
         60, ge=1, description="Incoming webhook calls accepted per sending address per minute."
     )
+    secret_env_prefix: str = Field(
+        "DOCKET_SECRET_",
+        min_length=1,
+        description="Sources added over the API may read passwords only from environment variables with this prefix.",
+    )
+    secrets_dir: Path | None = Field(
+        None,
+        description="Sources added over the API may read password files only under this folder; unset: HOME/secrets.",
+    )
 
 
 class NetworkSettings(_Section):

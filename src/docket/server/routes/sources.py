@@ -46,13 +46,18 @@ class NewSource(BaseModel):
 
 
 def _rows(request: Request) -> list[dict[str, Any]]:
-    from docket.ingest.sources.sync import describe_sources
+    from docket.ingest.sources.sync import describe_sources, redact_secrets
 
     rows = describe_sources(state(request).kb.store)
     running = _running(request)
     for row in rows:
         row["syncing"] = row["name"] in running
         row.pop("checkpoint", None)  # connector internals (crawl links, mailbox UIDs): not for the page
+        settings = row.get("settings") or {}
+        if row.get("last_error"):  # stored by an older version, or by a sync on the command line
+            row["last_error"] = redact_secrets(str(row["last_error"]), settings)
+        for failure in (row.get("last_result") or {}).get("failed") or ():
+            failure["error"] = redact_secrets(str(failure.get("error", "")), settings)
     return rows
 
 
@@ -65,10 +70,12 @@ def list_sources(request: Request, c: CallerDep) -> dict[str, Any]:
 @router.post("", status_code=201, summary="Add a remote source; nothing is fetched until it syncs (admins)")
 def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
-    from docket.ingest.sources.sync import add_remote_source
+    from docket.ingest.sources.sync import add_remote_source, check_secret_references
 
     st = state(request)
     check_workspace_name(body.workspace)
+    server = st.settings.server
+    check_secret_references(body.settings, server.secret_env_prefix, server.secrets_dir or st.settings.home / "secrets")
     if body.workspace != "default":
         st.accounts.workspace(body.workspace)  # a 404 naming it when it does not exist
     config = add_remote_source(
