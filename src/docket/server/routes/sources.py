@@ -92,7 +92,7 @@ def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any
     return {"name": body.name, **config}
 
 
-@router.post("/{name}/sync", status_code=202, summary="Sync a source now, in the background (admins)")
+@router.post("/{name:path}/sync", status_code=202, summary="Sync a source now, in the background (admins)")
 def sync_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     st = state(request)
@@ -118,12 +118,14 @@ def sync_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     return {"name": name, "status": "started"}
 
 
-@router.delete("/{name}", summary="Remove a source and everything indexed from it (admins)")
+@router.delete("/{name:path}", summary="Remove a source and everything indexed from it (admins)")
 def remove_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     st = state(request)
+    if name not in st.kb.store.sources():
+        raise NotFoundError(f"no source named '{name}'; GET /api/admin/sources lists them")
     if name in _running(request):
         raise UserError(f"source '{name}' is syncing; wait for it to finish, then remove it")
-    st.kb.store.remove_source(name)
+    st.kb.store.remove_source(name)  # a folder's files stay on the server: only the index forgets them
     st.accounts.audit(c.name, "removed source", name)
     return {"removed": name}
