@@ -502,3 +502,31 @@ def test_a_user_sets_up_uploads_asks_checks_a_citation_and_signs_out(
         finally:
             browser.close()
     assert not problems, problems
+
+
+def test_the_api_reference_is_served_from_the_package_with_no_network(tmp_path: Path) -> None:
+    """/docs loads Swagger UI from the server itself: no CDN, so it works offline and tells nobody
+    else which admin opened it."""
+    app = create_app(load_settings(home=tmp_path / "kb", overrides={"embedder": {"name": "fake"}}), start_jobs=False)
+    with TestClient(app) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert not re.search(r"(src|href)=\"(https?:)?//", page.text)  # nothing from another site
+        assets = re.findall(r"(?:src|href)=\"(/docs/assets/[^\"]+)\"", page.text)
+        assert {a.rsplit("/", 1)[1] for a in assets} == {
+            "swagger-ui-bundle.js",
+            "swagger-ui.css",
+            "docs.js",
+            "favicon-32x32.png",
+        }
+        for asset in assets:
+            r = client.get(asset)
+            assert r.status_code == 200 and len(r.content) > 100, asset
+        assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").text
+        assert "/openapi.json" in client.get("/docs/assets/docs.js").text
+        assert client.get("/openapi.json").status_code == 200
+        assert client.get("/docs/assets/..%2F..%2Fapp.py").status_code == 404
+        assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
+    licence = WEB_ROOT / "swagger" / "LICENSE"
+    assert "Apache License" in licence.read_text() and (WEB_ROOT / "swagger" / "NOTICE").is_file()

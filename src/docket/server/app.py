@@ -185,6 +185,8 @@ def create_app(
         summary="Answers from your own documents, with citations.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # /docs is served from the package's own copy of Swagger UI (routes/web.py), no CDN
+        redoc_url=None,
     )
     app.state.docket = st
     from docket.server.limits import RequestGuard
