@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from docket.errors import NotFoundError, UserError
 from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
+from docket.server.permissions import DocumentGate
 from docket.types import Document, check_workspace_name
 
 router = APIRouter(prefix="/api", tags=["documents"])
@@ -118,10 +119,10 @@ def list_documents(request: Request, c: CallerDep, workspace: str | None = None)
     st = state(request)
     access = c.access(workspace)
     docs = [_doc_dict(st, d) for d in st.kb.store.documents(access=access)]
-    visible_sources = {
+    visible_sources = {  # a failed file's name is its content too: only where the caller may read the source's files
         name
         for name, cfg in st.kb.store.sources().items()
-        if access.unrestricted or cfg.get("workspace", "default") in (access.workspaces or ())
+        if access.permits(str(cfg.get("workspace", "default")), tuple(cfg.get("access") or ()))
     }
     failures = [f for f in st.kb.store.failures() if f["source"] in visible_sources]
     return {"documents": docs, "failures": [{"path": f["path"], "error": f["error"]} for f in failures]}
@@ -286,7 +287,20 @@ def jobs(
     if workspace is not None:
         c.require_workspace(workspace)
     scope = [workspace] if workspace else (None if c.is_server_admin else list(c.workspaces or ()))
-    return {"jobs": st.accounts.jobs(scope, limit)}
+    gate = DocumentGate(st.kb.store, c)
+    return {"jobs": [_job_view(gate, j) for j in st.accounts.jobs(scope, limit)]}
+
+
+def _job_view(gate: DocumentGate, job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the caller may see it: the names of files they may not read (an upload restricted
+    to others) are left out of its paths, progress and report, keeping the counts."""
+    if gate.may_read_sources(job["workspace"], [item.get("access") or () for item in job["paths"]]):
+        return job
+    report = job.get("report")
+    if report:
+        report = {k: (len(v) if isinstance(v, list) else v) for k, v in report.items()}
+    progress = {k: v for k, v in (job.get("progress") or {}).items() if k != "file"}
+    return {**job, "paths": [], "progress": progress, "report": report, "restricted": True}
 
 
 @router.get("/jobs/{job_id}", summary="One ingestion job: state, progress, per-file errors")
@@ -294,7 +308,7 @@ def job(job_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
     found = st.accounts.job(job_id)
     c.require_workspace(found["workspace"])
-    return found
+    return _job_view(DocumentGate(st.kb.store, c), found)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, summary="Run a job again (its failed files are retried)")
