@@ -208,7 +208,20 @@ class WebConnector:
         if max_pages < 1 or max_bytes < 1 or timeout <= 0 or delay < 0:
             raise ConfigError("web source: max_pages, max_bytes and timeout must be positive, delay not negative")
         self.url = canonical_url(url)
-        self.hosts = {parts.hostname.lower(), *(d.lower().strip() for d in allow_domains if d.strip())}
+        # host -> the ports it may be reached on (None: the scheme's default ports, 80 and 443): a
+        # link to another port of an allowed host (another service on the machine) is not followed
+        self.hosts: dict[str, set[int] | None] = {}
+        for entry in [url.strip(), *(d.strip() for d in allow_domains if d.strip())]:
+            entry_parts = urlsplit(entry if "//" in entry else f"//{entry}")
+            host = (entry_parts.hostname or "").lower()
+            try:
+                port = entry_parts.port
+            except ValueError:
+                raise ConfigError(f"web source: '{entry}' is not a host or host:port") from None
+            if port in (None, 80, 443):
+                self.hosts[host] = None
+            elif self.hosts.get(host, set()) is not None:
+                self.hosts.setdefault(host, set()).add(port)  # type: ignore[union-attr]
         self.prefixes = tuple(p if p.startswith("/") else "/" + p for p in allow_prefixes if p)
         self.allow_private = allow_private
         self.max_pages, self.max_bytes, self.timeout, self.delay = max_pages, max_bytes, timeout, delay
@@ -369,7 +382,15 @@ class WebConnector:
     # -------------------------------------------------------------- rules
     def _host_allowed(self, url: str) -> bool:
         parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and (parts.hostname or "").lower() in self.hosts
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or host not in self.hosts:
+            return False
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return False
+        ports = self.hosts[host]
+        return port in (80, 443) if ports is None else port in ports
 
     def _allowed(self, url: str) -> bool:
         if not self._host_allowed(url):
@@ -459,6 +480,9 @@ class WebConnector:
         raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
     def _send(self, client: httpx.Client, url: str, headers: Mapping[str, str]) -> httpx.Response:
+        # ``timeout`` bounds the whole request, not each read: a server that sends a byte now and
+        # then must not hold the sync (and a server worker) for ever
+        deadline = time.monotonic() + self.timeout
         try:
             with client.stream("GET", url, headers=dict(headers)) as resp:
                 length = resp.headers.get("content-length")
@@ -468,6 +492,8 @@ class WebConnector:
                     )
                 body = bytearray()
                 for piece in resp.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise SourceError(f"{url}: no whole answer within {self.timeout:g} s")
                     body += piece
                     if len(body) > self.max_bytes:
                         raise SourceError(f"{url}: over the {self.max_bytes / 1e6:.1f} MB limit")
