@@ -528,5 +528,5 @@ def test_the_api_reference_is_served_from_the_package_with_no_network(tmp_path: 
         assert client.get("/openapi.json").status_code == 200
         assert client.get("/docs/assets/..%2F..%2Fapp.py").status_code == 404
         assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
-    licence = WEB_ROOT / "swagger" / "LICENSE"
-    assert "Apache License" in licence.read_text() and (WEB_ROOT / "swagger" / "NOTICE").is_file()
+    licence = WEB_ROOT.parent / "swagger" / "LICENSE"
+    assert "Apache License" in licence.read_text() and (WEB_ROOT.parent / "swagger" / "NOTICE").is_file()

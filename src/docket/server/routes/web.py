@@ -58,7 +58,7 @@ def index() -> Response:
     return _file(WEB_ROOT / "index.html", "no-cache")
 
 
-SWAGGER_ROOT = WEB_ROOT / "swagger"  # Swagger UI (swagger-ui-dist, Apache-2.0; see its VERSION and LICENSE)
+SWAGGER_ROOT = WEB_ROOT.parent / "swagger"  # Swagger UI (swagger-ui-dist, Apache-2.0; see its VERSION and LICENSE)
 DOCS_HEADERS = {
     **SECURITY_HEADERS,
     # Swagger UI styles some elements inline and shows images given as data: URLs; nothing from another site
