@@ -51,3 +51,24 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (REPO / ".ci" / "run").read_text()
     assert "make demo" in readme and "make test" in readme
     assert "make test" in ci
+
+
+def test_the_security_policy_states_the_limits_the_code_has() -> None:
+    """docs/security.md's Limits table names each setting with its default, and its policy table
+    lists exactly the routes the server lets through without a sign-in."""
+    import re
+
+    from docket.server.limits import PUBLIC_ROUTES
+
+    text = (REPO / "docs" / "security.md").read_text()
+    limits = text[text.index("## Limits") : text.index("## Outbound requests")]
+    defaults = Settings(home=REPO).model_dump()
+    named = re.findall(r"`server\.(\w+)` \(([\d,]+)", limits)
+    assert len(named) >= 8
+    for key, shown in named:
+        assert str(defaults["server"][key]).removesuffix(".0") == shown.replace(",", ""), key
+    policy = text[text.index("## The policy") : text.index("## Limits")]
+    anyone = next(line for line in policy.splitlines() if line.startswith("| `POST /api/session`"))
+    for method, pattern in PUBLIC_ROUTES:
+        example = pattern.pattern.replace("[^/]+", "{workspace}")
+        assert f"`{method or 'POST'} {example}`" in anyone, example

@@ -81,3 +81,32 @@ def test_servers_starting_together_create_the_schema_once(pg_url: str) -> None:
     assert errors == [] and len(opened) == 4
     for accounts in opened:
         accounts.close()
+
+
+def test_records_of_an_older_version_gain_the_documents_columns(records: Records) -> None:
+    """reviews and workflow_runs made before drafts and runs recorded their documents migrate on
+    open: the old rows read as 'documents unknown' (None), new ones carry their ids."""
+    from docket.server.accounts import _SCHEMA, Accounts, postgres_ddl
+    from docket.workflows import review
+
+    records.create(review._SCHEMA, review._POSTGRES_SCHEMA)  # the tables as an older version left them
+    records.execute(
+        "INSERT INTO reviews (workflow, draft, created) VALUES (?, ?, ?)", ("support-reply", '"old draft"', 1.0)
+    )
+    records.create(_SCHEMA, postgres_ddl(_SCHEMA))
+    records.execute(
+        "INSERT INTO workflow_runs (id, workflow, access, trigger, status, input, created) "
+        "VALUES ('old', 'lookup', '{}', 'api', 'done', '{}', 1.0)"
+    )
+    queue = review.ReviewQueue(records, owned=False)
+    old = queue.find()[0]
+    assert old.draft == "old draft" and old.documents is None
+    new = queue.add("support-reply", "new draft", workspace="support", documents=["d2", "d1", "d1"])
+    assert queue.get(new).documents == ["d1", "d2"]
+    accounts = Accounts(records)
+    assert accounts.run("old")["documents"] is None
+    accounts.create_run("new", "lookup", "support", None, {}, "api", {}, {})
+    accounts.finish_run("new", {"ok": 1}, documents=["d1"])
+    assert accounts.run("new")["documents"] == ["d1"]
+    review.ReviewQueue(records, owned=False)  # opening again changes nothing
+    Accounts(records)

@@ -192,15 +192,39 @@ def test_sign_in_is_rate_limited_per_email(app_client: tuple[Any, Any]) -> None:
     assert USER_PASSWORD not in right.text
 
 
-def test_wrong_api_keys_are_rate_limited(app_client: tuple[Any, Any]) -> None:
+def test_wrong_api_keys_are_rate_limited_and_valid_keys_never(app_client: tuple[Any, Any]) -> None:
     client, st = app_client
-    codes = [client.get("/api/me", headers={"Authorization": f"Bearer dk_wrong{i}"}).status_code for i in range(25)]
-    limit = st.settings.server.key_attempts
-    assert codes[:limit] == [401] * limit and set(codes[limit:]) == {429}
     owner = st.accounts.create_user("key-owner@example.com", USER_PASSWORD, "member")
     good = st.accounts.create_key(owner.id)[1]
-    paused = client.get("/api/me", headers={"Authorization": f"Bearer {good}"})
-    assert paused.status_code == 429 and good not in paused.text  # the address waits out the pause
+    codes = [client.get("/api/me", headers={"Authorization": f"Bearer dk_wrong{i}"}).status_code for i in range(40)]
+    limit = st.settings.server.key_attempts
+    assert codes[:limit] == [401] * limit and set(codes[limit:]) == {429}
+    # one bad client behind the office's NAT does not lock the others out
+    valid = client.get("/api/me", headers={"Authorization": f"Bearer {good}"})
+    assert valid.status_code == 200 and valid.json()["user"]["email"] == "key-owner@example.com"
+    still = client.get("/api/me", headers={"Authorization": "Bearer dk_wrong-again"})
+    assert still.status_code == 429 and "dk_wrong-again" not in still.text
+
+
+def test_sign_in_is_rate_limited_per_address_too(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from docket.server.app import create_app
+
+    app = create_app(load_settings(home=tmp_path / "kb"), start_jobs=False)  # the defaults
+    with TestClient(app) as client:
+        st = app.state.docket
+        limit = 30  # the default of server.login_attempts_per_address
+        st.accounts.create_user("victim@example.com", USER_PASSWORD, "member")
+        # credential stuffing: one try per email stays under the per-email limit
+        codes = [
+            client.post("/api/session", json={"email": f"u{i}@example.com", "password": "guess"}).status_code
+            for i in range(limit + 3)
+        ]
+        assert codes[:limit] == [401] * limit and set(codes[limit:]) == {429}
+        right = client.post("/api/session", json={"email": "victim@example.com", "password": USER_PASSWORD})
+        assert right.status_code == 429 and "address" in right.json()["error"]["message"]
+        assert st.settings.server.login_attempts_per_address == limit
 
 
 def test_a_session_lasts_server_session_hours(app_client: tuple[Any, Any]) -> None:

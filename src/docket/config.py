@@ -143,9 +143,21 @@ class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address docket serve binds; 0.0.0.0 exposes it to the network.")
     port: int = Field(8000, ge=1, le=65535, description="Port docket serve listens on.")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest file accepted by an upload.")
+    max_upload_files: int = Field(1000, ge=1, le=100_000, description="Most files one upload request may carry.")
+    max_upload_request_mb: float = Field(
+        500.0, gt=0, description="Largest upload request, all its files together; refused before it is read."
+    )
+    max_json_kb: int = Field(
+        1024, ge=16, description="Largest request body other than a file upload (JSON), in KB; larger is a 413."
+    )
     login_attempts: int = Field(5, ge=1, description="Failed sign-ins per email within 5 minutes before a pause.")
+    login_attempts_per_address: int = Field(
+        30, ge=1, description="Failed sign-ins from one address (any email) within 5 minutes before a pause."
+    )
     key_attempts: int = Field(
-        20, ge=1, description="Requests with a wrong API key per address within 5 minutes before a pause."
+        20,
+        ge=1,
+        description="Wrong API keys per address within 5 minutes before further wrong keys get 429 (valid keys never).",
     )
     widget_requests_per_minute: int = Field(
         10, ge=1, description="Questions one website visitor may ask a public workspace per minute."
@@ -157,6 +169,24 @@ class ServerSettings(_Section):
     )
     hook_requests_per_minute: int = Field(
         60, ge=1, description="Incoming webhook calls accepted per sending address per minute."
+    )
+    secret_env_prefix: str = Field(
+        "DOCKET_SECRET_",
+        min_length=1,
+        description="Sources added over the API may read passwords only from environment variables with this prefix.",
+    )
+    secrets_dir: Path | None = Field(
+        None,
+        description="Sources added over the API may read password files only under this folder; unset: HOME/secrets.",
+    )
+
+
+class NetworkSettings(_Section):
+    allow_private_hosts: list[str] = Field(
+        default_factory=list,
+        description="Loopback or private hosts outbound requests set by users and admins may reach (webhooks): "
+        "names or addresses, optionally :PORT, or networks like 10.1.0.0/16. Link-local and cloud-metadata "
+        "addresses are never reached.",
     )
 
 
@@ -217,6 +247,7 @@ class Settings(_Section):
     model: ModelSettings = ModelSettings()
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
+    network: NetworkSettings = NetworkSettings()
 
     @property
     def db_path(self) -> Path:
@@ -227,7 +258,7 @@ class Settings(_Section):
         return self.model_dump(mode="json")
 
 
-SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model", "server", "store")
+SECTIONS = ("embedder", "chunking", "ingest", "search", "answer", "model", "server", "store", "network")
 
 # Well-known variables other tools use too, mapped onto settings.
 _ALIASES = {

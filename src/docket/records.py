@@ -164,6 +164,19 @@ class Records:
                         conn.execute(statement)
         self._created.add(sqlite_ddl)
 
+    def add_column(self, table: str, column: str, sql_type: str) -> None:
+        """Add ``column`` to ``table`` unless it is there already: how a table made by an older
+        version migrates (SQLite has no ``ADD COLUMN IF NOT EXISTS``; existing rows get NULL)."""
+        if self._db is not None:
+            with self._lock:
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in columns:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+            return
+        with self._connection() as conn:
+            conn.execute(_CREATE_LOCK)  # servers starting together
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type}")
+
     def close(self) -> None:
         if self._db is not None:
             self._db.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -22,7 +23,27 @@ __all__ = [
     "SyncReport",
     "TableResult",
     "Usage",
+    "check_workspace_name",
 ]
+
+# A workspace's name is also a folder name (uploads/WORKSPACE/) and part of URLs: a slug.
+WORKSPACE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_-])?")
+
+
+def check_workspace_name(name: str) -> str:
+    """``name`` when it is a valid workspace name, else a UserError saying what one looks like.
+
+    Letters, digits, '-', '_' and '.', at most 64, starting with a letter or digit and not ending
+    with '.': so never '.', '..', a hidden name or anything with a '/'. Checked wherever a
+    workspace is named (the API, the command line, a source's config, ingestion)."""
+    from docket.errors import UserError
+
+    if not isinstance(name, str) or not WORKSPACE_NAME.fullmatch(name):
+        raise UserError(
+            f"'{name}' is not a valid workspace name: use letters, digits, '-', '_' and '.' (at most 64), "
+            "starting with a letter or digit, e.g. Support or sales-eu"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -300,6 +321,15 @@ class Access:
     @property
     def unrestricted(self) -> bool:
         return self.workspaces is None
+
+    def permits(self, workspace: str, access: tuple[str, ...] | list[str]) -> bool:
+        """Whether a document of ``workspace`` with the access list ``access`` may be read: the
+        rule the stores apply in SQL, for things that are not documents (a job's files)."""
+        if self.unrestricted:
+            return True
+        if workspace not in (self.workspaces or ()):
+            return False
+        return self.all_documents or not access or bool(set(access) & set(self.principals))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ params:
 
 def test_a_run_parks_drafts_that_the_cli_approves_edits_and_rejects(tmp_path: Path) -> None:
     home = tmp_path / "kb"
+    home.mkdir()
+    (home / "docket.toml").write_text('[network]\nallow_private_hosts = ["127.0.0.1"]\n')  # the loopback receiver
     flow = tmp_path / "note.yml"
     flow.write_text(FLOW)
     items = tmp_path / "people.jsonl"

@@ -188,3 +188,34 @@ def test_an_anonymous_widget_visitor_sees_only_the_public_workspaces_open_docume
         "nope", "X"
     )
     assert server.client.get("/api/search", params={"q": "refund"}).status_code == 401
+
+
+def test_jobs_and_failures_never_name_files_the_caller_may_not_read(server: Server) -> None:
+    """A file's name is content too: an upload restricted to group:leads shows its names (in the
+    job's paths, progress and report, and in the failure list) only to those who may read it."""
+    import time
+
+    files = [
+        ("files", ("LEADS-7731 bonus plan.txt", b"Team leads get the bonus plan.", "text/plain")),
+        ("files", ("LEADS-7731 broken.pdf", b"%PDF-1.4 not really a pdf", "application/pdf")),
+    ]
+    r = server.client.post(
+        "/api/workspaces/support/documents", files=files, data={"access": "group:leads"}, headers=server.as_("owner")
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job"]["id"]
+    for _ in range(600):
+        job = server.client.get(f"/api/jobs/{job_id}", headers=server.as_("owner")).json()
+        if job["state"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert "LEADS-7731 broken.pdf" in json.dumps(job)  # the owner sees the failure with its name
+    for persona in PERSONAS:
+        jobs = server.client.get("/api/jobs", headers=server.as_(persona)).json()
+        one = server.client.get(f"/api/jobs/{job_id}", headers=server.as_(persona))
+        documents = server.client.get("/api/documents", headers=server.as_(persona)).json()
+        seen = "LEADS-7731" in json.dumps([jobs, one.json(), documents["failures"]])
+        assert seen == (persona in ("owner", "carol")), persona
+    for doc in server.client.get("/api/documents", headers=server.as_("owner")).json()["documents"]:
+        if "LEADS-7731" in doc["path"]:  # leave the shared server as the other tests expect it
+            assert server.client.delete(f"/api/documents/{doc['id']}", headers=server.as_("owner")).status_code == 200

@@ -193,3 +193,32 @@ def test_an_admin_adds_syncs_and_removes_sources_in_the_browser(tmp_path: Path) 
         server.should_exit = True
         thread.join(30)
     assert problems == []
+
+
+def test_a_folder_source_is_removed_through_the_api(tmp_path: Path) -> None:
+    """Folder sources are named by their path: the route takes a name with slashes."""
+    from urllib.parse import quote
+
+    from fastapi.testclient import TestClient
+
+    from docket.config import load_settings
+    from docket.server.app import create_app
+
+    docs = tmp_path / "shared drive" / "policies"
+    docs.mkdir(parents=True)
+    (docs / "leave.txt").write_text("Parental leave is twelve weeks.")
+    app = create_app(load_settings(home=tmp_path / "kb", overrides={"embedder": {"name": "fake"}}), start_jobs=False)
+    with TestClient(app) as client:
+        st = app.state.docket
+        owner = st.accounts.create_user("owner@example.com", "owner-password", "owner")
+        auth = {"Authorization": f"Bearer {st.accounts.create_key(owner.id)[1]}"}
+        st.kb.ingest([str(docs)])
+        [name] = st.kb.store.sources()
+        assert "/" in name
+        listed = client.get("/api/admin/sources", headers=auth).json()["sources"]
+        assert [s["name"] for s in listed] == [name]
+        removed = client.delete(f"/api/admin/sources/{quote(name)}", headers=auth)
+        assert removed.status_code == 200 and removed.json() == {"removed": name}
+        assert st.kb.store.sources() == {} and list(st.kb.store.documents()) == []
+        assert (docs / "leave.txt").is_file()  # the files stay; only the index forgets them
+        assert client.delete("/api/admin/sources/no/such/source", headers=auth).status_code == 404

@@ -139,7 +139,9 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     import uvicorn
 
     tokens: list[str | None] = []
-    app = create_app(load_settings(home=tmp_path / "kb"), on_ready=tokens.append)
+    # the review page's then_webhook goes to a receiver on loopback, listed as an intranet help desk would be
+    settings = load_settings(home=tmp_path / "kb", overrides={"network": {"allow_private_hosts": ["127.0.0.1"]}})
+    app = create_app(settings, on_ready=tokens.append)
     config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="none", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="webapp-test-server", daemon=True)
@@ -500,3 +502,31 @@ def test_a_user_sets_up_uploads_asks_checks_a_citation_and_signs_out(
         finally:
             browser.close()
     assert not problems, problems
+
+
+def test_the_api_reference_is_served_from_the_package_with_no_network(tmp_path: Path) -> None:
+    """/docs loads Swagger UI from the server itself: no CDN, so it works offline and tells nobody
+    else which admin opened it."""
+    app = create_app(load_settings(home=tmp_path / "kb", overrides={"embedder": {"name": "fake"}}), start_jobs=False)
+    with TestClient(app) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert not re.search(r"(src|href)=\"(https?:)?//", page.text)  # nothing from another site
+        assets = re.findall(r"(?:src|href)=\"(/docs/assets/[^\"]+)\"", page.text)
+        assert {a.rsplit("/", 1)[1] for a in assets} == {
+            "swagger-ui-bundle.js",
+            "swagger-ui.css",
+            "docs.js",
+            "favicon-32x32.png",
+        }
+        for asset in assets:
+            r = client.get(asset)
+            assert r.status_code == 200 and len(r.content) > 100, asset
+        assert "SwaggerUIBundle" in client.get("/docs/assets/swagger-ui-bundle.js").text
+        assert "/openapi.json" in client.get("/docs/assets/docs.js").text
+        assert client.get("/openapi.json").status_code == 200
+        assert client.get("/docs/assets/..%2F..%2Fapp.py").status_code == 404
+        assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
+    licence = WEB_ROOT.parent / "swagger" / "LICENSE"
+    assert "Apache License" in licence.read_text() and (WEB_ROOT.parent / "swagger" / "NOTICE").is_file()

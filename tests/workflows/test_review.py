@@ -31,6 +31,7 @@ class Receiver:
     url: str
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     requests: list[dict[str, Any]] = field(default_factory=list)
+    reply: bytes | None = None  # the body every answer carries (default: a small JSON object)
 
 
 @contextmanager
@@ -46,7 +47,7 @@ def receiver() -> Iterator[Receiver]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             rec.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
             status = rec.statuses.pop(0) if rec.statuses else 200
-            payload = json.dumps({"ok": status < 300, "ticket": 7}).encode()
+            payload = rec.reply if rec.reply is not None else json.dumps({"ok": status < 300, "ticket": 7}).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -157,8 +158,13 @@ def _jsonl(tmp_path: Path, *rows: dict[str, Any]) -> str:
 def test_review_step_parks_the_value_and_the_approved_edit_is_posted(queue: ReviewQueue, tmp_path: Path) -> None:
     flow = parse_workflow(PARK)
     with receiver() as hook:
+        queue.allow_private_hosts = ("127.0.0.1",)  # the receiver on loopback: listed, as an intranet host is
         summary = run_workflow(
-            flow, _jsonl(tmp_path, {"name": "Ana"}, {"name": "Luis"}), reviews=queue, params={"hook": hook.url}
+            flow,
+            _jsonl(tmp_path, {"name": "Ana"}, {"name": "Luis"}),
+            reviews=queue,
+            params={"hook": hook.url},
+            allow_private_hosts=["127.0.0.1"],
         )
         assert summary.failed == [] and summary.ok == 2
         ids = [r["review_id"] for r in summary.results]  # type: ignore[index]
@@ -214,7 +220,7 @@ steps:
         parse_workflow(bad, "bad.yml")
     message = str(info.value)
     assert "bad.yml:6: steps[0].titel: step 'review' has no option 'titel'" in message
-    assert "steps[1].url: '169.254.169.254' is a link-local or cloud-metadata address" in message
+    assert "steps[1].url: '169.254.169.254' is a cloud-metadata address; webhooks may not call it" in message
     assert "steps[1].body: bad template" in message
     assert "steps[1].headers.Authorization: bad template" in message
 
@@ -249,6 +255,7 @@ def test_webhook_posts_the_body_with_headers_from_the_environment(
             _jsonl(tmp_path, {"id": 9, "text": "Done"}),
             params={"url": hook.url},
             runs_dir=runs,
+            allow_private_hosts=["127.0.0.1"],
         )
     assert summary.failed == []
     assert summary.results == [{"line": 1, "status": 200, "body": {"ok": True, "ticket": 7}}]
@@ -266,7 +273,7 @@ def test_webhook_fails_the_item_on_an_error_answer(tmp_path: Path, monkeypatch: 
         hook.statuses = [404, 500, 500]
         flow = parse_workflow(HOOK.replace('      X-Docket: "{{ env.DOCKET_HOOK_KEY }}"\n', ""))
         source = _jsonl(tmp_path, {"id": 1, "text": "a"}, {"id": 2, "text": "b"})
-        summary = run_workflow(flow, source, params={"url": hook.url})
+        summary = run_workflow(flow, source, params={"url": hook.url}, allow_private_hosts=["127.0.0.1"])
     errors = [f["error"] for f in summary.failed]
     assert len(errors) == 2 and "s3cret-token" not in " ".join(errors)
     assert "step 'hook' (webhook): POST " in errors[0] and "/tickets/1 answered HTTP 404" in errors[0]
@@ -306,8 +313,14 @@ def test_link_local_and_metadata_addresses_are_refused(url: str) -> None:
         check_url(url)
 
 
-def test_loopback_addresses_are_allowed() -> None:
-    assert check_url("http://127.0.0.1:8080/hook") == "http://127.0.0.1:8080/hook"
+def test_loopback_and_private_addresses_need_the_allow_list() -> None:
+    for url in ("http://127.0.0.1:8080/hook", "http://10.1.2.3/hook", "http://localhost/x", "http://[::1]/x"):
+        with pytest.raises(StepFailed, match=r"network\.allow_private_hosts"):
+            check_url(url)
+    assert check_url("http://127.0.0.1:8080/hook", allowed=["127.0.0.1"]) == "http://127.0.0.1:8080/hook"
+    assert check_url("http://10.1.2.3/hook", allowed=["10.1.0.0/16"]) == "http://10.1.2.3/hook"
+    with pytest.raises(StepFailed):
+        check_url("http://10.1.2.3/hook", allowed=["10.1.2.3:8443"])  # another port
 
 
 # ---------------------------------------------------------------------- support-reply
@@ -323,6 +336,7 @@ def _support(kb: KnowledgeBase, tmp_path: Path, queue: ReviewQueue, **params: st
         kb=lambda: kb,
         reviews=queue,
         params=params,
+        allow_private_hosts=["127.0.0.1"],  # the test's receiver; an intranet help desk would be listed too
     )
 
 
@@ -356,6 +370,7 @@ def test_support_reply_sends_the_edited_reply_to_its_webhook(
     queue: ReviewQueue,
 ) -> None:
     with receiver() as hook:
+        queue.allow_private_hosts = ("127.0.0.1",)
         summary = _support(support_kb, tmp_path, queue, reply_webhook=f"{hook.url}/tickets/5/reply")
         review_id = summary.results[0]["review_id"]  # type: ignore[index]
         draft = queue.get(review_id).draft
@@ -370,6 +385,7 @@ def test_support_reply_sends_the_edited_reply_to_its_webhook(
 def test_a_failed_delivery_is_recorded_and_keeps_the_approval(queue: ReviewQueue) -> None:
     with receiver() as hook:
         hook.statuses = [500, 500]
+        queue.allow_private_hosts = ("127.0.0.1",)
         review_id = queue.add("w", {"text": "hi"}, webhook=f"{hook.url}/x")
         item = queue.approve(review_id, "ann")
     assert item.status == "approved" and item.delivery is not None

@@ -37,7 +37,7 @@ from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
 from docket.ingest.profiles import PROFILE_KEY, extract_profile, merge_edits
 from docket.protocols import Embedder, Store
-from docket.types import Chunk, Document, ParsedDocument, SyncReport
+from docket.types import Chunk, Document, ParsedDocument, SyncReport, check_workspace_name
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -90,6 +90,7 @@ def source_for_path(
     given: str, workspace: str = "default", tags: Sequence[str] = (), access: Sequence[str] = ()
 ) -> FolderSource:
     """The source for a path typed by the user; a clear error when it does not exist."""
+    check_workspace_name(workspace)
     path = Path(given).expanduser()
     if not path.exists():
         raise PathNotFoundError(f"{given}: no such file or folder. Check the path and try again.")

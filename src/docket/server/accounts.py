@@ -22,6 +22,7 @@ from typing import Any
 
 from docket.errors import ConfigError, NotFoundError, UserError
 from docket.records import Records
+from docket.types import check_workspace_name
 
 __all__ = ["ROLES", "WORKSPACE_ROLES", "Accounts", "User"]
 
@@ -231,6 +232,8 @@ class Accounts:
         self.lease_seconds = LEASE_SECONDS
         self._instance: str | None = None
         self.db.create(_SCHEMA, postgres_ddl(_SCHEMA) + ";" + _POSTGRES_EXTRA)
+        # the documents a finished run read (JSON list of ids; NULL for runs of older versions)
+        self.db.add_column("workflow_runs", "documents", "TEXT")
         self._tx = self.db.tx
         self._one = self.db.one
         self._all = self.db.all
@@ -416,7 +419,7 @@ class Accounts:
 
     # ------------------------------------------------------------------ workspaces
     def create_workspace(self, name: str, public: bool = False, settings: dict[str, Any] | None = None) -> None:
-        _check_name(name, "workspace")
+        check_workspace_name(name)
         if self._one("SELECT 1 FROM workspaces WHERE name = ?", (name,)):
             raise UserError(f"the workspace '{name}' exists already")
         with self._tx() as db:
@@ -720,7 +723,7 @@ class Accounts:
     # ------------------------------------------------------------------ workflow runs
     _RUN_COLUMNS = (
         "id, workflow, workspace, user_id, scope, access, trigger, status, input, params, output, summary, error, "
-        "created, started, finished"
+        "created, started, finished, documents"
     )
 
     def create_run(
@@ -743,7 +746,7 @@ class Accounts:
         with self._tx() as db:
             db.execute(
                 f"INSERT INTO workflow_runs ({self._RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, "
-                "?, ?, NULL)",
+                "?, ?, NULL, NULL)",
                 (
                     run_id,
                     workflow,
@@ -767,7 +770,7 @@ class Accounts:
     def _run(self, row: Any) -> dict[str, Any]:
         names = [c.strip() for c in self._RUN_COLUMNS.split(",")]
         run = dict(zip(names, row, strict=True))
-        for key in ("scope", "access", "input", "params", "summary"):
+        for key in ("scope", "access", "input", "params", "summary", "documents"):
             run[key] = None if run[key] is None else json.loads(run[key])
         return run
 
@@ -821,12 +824,26 @@ class Accounts:
         sql = f"UPDATE workflow_runs SET status = 'queued' WHERE status = 'running'{lapsed}"
         return self.db.execute(sql).rowcount
 
-    def finish_run(self, run_id: str, summary: dict[str, Any] | None, error: str | None = None) -> None:
+    def finish_run(
+        self,
+        run_id: str,
+        summary: dict[str, Any] | None,
+        error: str | None = None,
+        documents: Sequence[str] = (),
+    ) -> None:
+        """Record how a run ended, with the ids of the documents it read (who may see it depends on them)."""
         status = "failed" if error else "done"
         with self._tx() as db:
             db.execute(
-                "UPDATE workflow_runs SET status = ?, finished = ?, summary = ?, error = ? WHERE id = ?",
-                (status, time.time(), None if summary is None else json.dumps(summary, default=str), error, run_id),
+                "UPDATE workflow_runs SET status = ?, finished = ?, summary = ?, error = ?, documents = ? WHERE id = ?",
+                (
+                    status,
+                    time.time(),
+                    None if summary is None else json.dumps(summary, default=str),
+                    error,
+                    json.dumps(sorted(set(documents))),
+                    run_id,
+                ),
             )
 
     # ------------------------------------------------------------------ incoming webhooks

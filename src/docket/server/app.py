@@ -65,13 +65,14 @@ class ServerState:
     kb: KnowledgeBase
     accounts: Accounts
     jobs: JobRunner
-    logins: RateLimiter
+    logins: RateLimiter  # failed sign-ins per email
     visitors: RateLimiter
     setup_token: str | None = None
     runs: Any = None  # docket.server.runs.WorkflowRunner
     scheduler: Any = None  # docket.server.scheduler.Scheduler
     hooks: RateLimiter | None = None  # incoming webhook calls per sending address
     bad_keys: RateLimiter | None = None  # requests with a wrong API key per address
+    login_addresses: RateLimiter | None = None  # failed sign-ins per address, whatever the email
 
 
 def state(request: Request) -> ServerState:
@@ -79,18 +80,28 @@ def state(request: Request) -> ServerState:
 
 
 def caller(request: Request) -> Caller:
-    """The authenticated caller, or a 401 saying how to authenticate."""
+    """The authenticated caller, or a 401 saying how to authenticate.
+
+    :class:`~docket.server.limits.RequestGuard` calls this before a route's body is read and keeps
+    the result in the request's state, so a route's own dependency finds it there."""
+    from docket.server.limits import CALLER_KEY
+
+    kept: Caller | None = request.scope.get("state", {}).get(CALLER_KEY)
+    if kept is not None:
+        return kept
     st = state(request)
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        address = request.client.host if request.client else "?"
-        if st.bad_keys is not None and st.bad_keys.blocked(address):
-            raise RateLimitedError("too many requests with a wrong API key from this address; wait 5 minutes")
         try:
             return caller_for_key(st.accounts, header[7:].strip())
         except AuthError:
-            if st.bad_keys is not None:
-                st.bad_keys.hit(address)  # guessing keys costs a pause, like guessing passwords
+            # Guessing keys costs a pause, but only wrong keys wait it out: a valid key from the
+            # same address (an office behind one NAT) is never refused because of someone else.
+            address = request.client.host if request.client else "?"
+            if st.bad_keys is not None and not st.bad_keys.hit(address):
+                raise RateLimitedError(
+                    "too many requests with a wrong API key from this address; wait 5 minutes"
+                ) from None
             raise
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -143,6 +154,7 @@ def create_app(
     st.scheduler.add_periodic("sources", "* * * * *", sync_due_job(kb))
     st.hooks = RateLimiter(settings.server.hook_requests_per_minute, 60.0)
     st.bad_keys = RateLimiter(settings.server.key_attempts, 300.0)
+    st.login_addresses = RateLimiter(settings.server.login_attempts_per_address, 300.0)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -173,8 +185,13 @@ def create_app(
         summary="Answers from your own documents, with citations.",
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,  # /docs is served from the package's own copy of Swagger UI (routes/web.py), no CDN
+        redoc_url=None,
     )
     app.state.docket = st
+    from docket.server.limits import RequestGuard
+
+    app.add_middleware(RequestGuard)  # credentials and body size, before any body is read
 
     @app.exception_handler(DocketError)
     async def docket_error(_: Request, exc: DocketError) -> JSONResponse:
@@ -190,7 +207,7 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden", 413: "too_large"}
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.get("/healthz", tags=["server"])

@@ -10,7 +10,9 @@ Roles: the server-wide ``owner`` and ``admin`` see and manage every workspace; `
 and remove documents in the workspaces they belong to; ``member`` may search and ask there.
 Inside a workspace a membership role (``member`` / ``editor`` / ``admin``) can raise that.
 A document's access list (``user:EMAIL``, ``group:NAME``) narrows it further for everyone but the
-owner and admins.
+owner and admins. An API key limited to some workspaces is limited on every route: its owner or
+admin acts as an admin of those workspaces only, and server-wide actions (users, groups, the
+audit log, creating workspaces) need an unscoped key or a signed-in session.
 """
 
 from __future__ import annotations
@@ -45,7 +47,13 @@ class Caller:
 
     @property
     def is_admin(self) -> bool:
+        """An owner or admin account, whatever its key's scope (see :attr:`is_server_admin`)."""
         return self.user is not None and self.user.role in ("owner", "admin")
+
+    @property
+    def is_server_admin(self) -> bool:
+        """An owner or admin acting server-wide: signed in, or with a key not limited to workspaces."""
+        return self.is_admin and self.workspaces is None
 
     def access(self, workspace: str | None = None) -> Access:
         """What this caller may read, optionally narrowed to one workspace (404 if not theirs)."""
@@ -53,7 +61,7 @@ class Caller:
         if workspace is not None:
             self.require_workspace(workspace)
             return Access(workspaces=(workspace,), principals=principals, all_documents=self.is_admin)
-        if self.is_admin and self.workspaces is None:
+        if self.is_server_admin:
             return Access.owner()
         return Access(workspaces=self.workspaces or (), principals=principals, all_documents=self.is_admin)
 
@@ -82,12 +90,23 @@ class Caller:
             raise ForbiddenError(f"this needs the {role} role in the workspace '{workspace}'")
 
     def require_admin(self) -> None:
+        """A server-wide action (users, groups, audit, creating workspaces): an owner or admin whose
+        key is not limited to some workspaces."""
         if not self.is_admin:
             raise ForbiddenError("this needs an owner or admin account")
+        self._require_unscoped()
 
     def require_owner(self) -> None:
         if self.user is None or self.user.role != "owner":
             raise ForbiddenError("this needs the owner account")
+        self._require_unscoped()
+
+    def _require_unscoped(self) -> None:
+        if self.workspaces is not None:
+            raise ForbiddenError(
+                "this API key is limited to the workspaces "
+                f"{', '.join(self.workspaces) or '(none)'}; a server-wide action needs a key without --workspace"
+            )
 
 
 def caller_for_user(

@@ -308,7 +308,8 @@ class WorkflowRunner(QueueThread):
         except Exception as exc:  # a worker must survive any one run
             self.accounts.finish_run(run["id"], None, f"{type(exc).__name__}: {exc}")
         else:
-            self.accounts.finish_run(run["id"], summary)
+            documents = summary.pop("documents", [])
+            self.accounts.finish_run(run["id"], summary, documents=documents)
 
     def _run_access(self, run: dict[str, Any]) -> Access:
         if run["user_id"] is None:
@@ -375,6 +376,7 @@ class WorkflowRunner(QueueThread):
             "result_count": len(records),
             "files": run_files(folder),
             "log": Path(summary.log).name if summary.log else None,
+            "documents": summary.documents,  # kept beside the summary (finish_run), not in it
         }
         if run["output"]:
             dest = Path(run["output"]) / f"{run['workflow']}-{time.strftime('%Y%m%d-%H%M%S')}"

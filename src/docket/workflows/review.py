@@ -66,7 +66,7 @@ _POSTGRES_SCHEMA = _SCHEMA.replace(
 
 _COLUMNS = (
     "id, workflow, run_id, item_id, workspace, title, draft, final, status, reviewer, comment, webhook, "
-    "delivery, edit_size, created, decided"
+    "delivery, edit_size, created, decided, documents"
 )
 
 
@@ -95,6 +95,9 @@ class ReviewItem:
     edit_size: float | None
     created: float
     decided: float | None
+    # ids of the knowledge base's documents the draft was built from; None for a draft parked by
+    # a version that did not record them (then only the owner and admins see it on the server)
+    documents: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -134,7 +137,10 @@ class ReviewQueue:
         self.db = path if isinstance(path, Records) else Records.sqlite(path)
         self.path = Path(self.db.where) if self.db.dialect == "sqlite" else None  # the file, on SQLite
         self._owned = owned  # close() closes the records; False for records someone else closes
+        # loopback or private hosts a then_webhook may reach (network.allow_private_hosts)
+        self.allow_private_hosts: tuple[str, ...] = ()
         self.db.create(_SCHEMA, _POSTGRES_SCHEMA)
+        self.db.add_column("reviews", "documents", "TEXT")  # JSON list of document ids (reviews.db before it: NULL)
 
     @classmethod
     def for_home(cls, home: str | Path) -> ReviewQueue:
@@ -145,7 +151,10 @@ class ReviewQueue:
     def for_settings(cls, settings: Any) -> ReviewQueue:
         """The queue of the knowledge base of ``settings``: in the PostgreSQL store's database when
         ``store.url`` is set, else ``<home>/reviews.db``."""
-        return cls(Records.for_settings(settings, "reviews.db"))
+        queue = cls(Records.for_settings(settings, "reviews.db"))
+        network = getattr(settings, "network", None)  # a bare object with a home (tests, scripts): none
+        queue.allow_private_hosts = tuple(network.allow_private_hosts) if network is not None else ()
+        return queue
 
     def close(self) -> None:
         if self._owned:
@@ -169,11 +178,13 @@ class ReviewQueue:
         item_id: str = "",
         workspace: str | None = None,
         webhook: str | None = None,
+        documents: Sequence[str] = (),
     ) -> int:
-        """Park ``draft`` (any JSON value) for review; returns the new item's id."""
+        """Park ``draft`` (any JSON value) for review; returns the new item's id. ``documents``
+        are the ids of the knowledge base's documents it was built from."""
         cur = self.db.execute(
-            "INSERT INTO reviews (workflow, run_id, item_id, workspace, title, draft, webhook, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO reviews (workflow, run_id, item_id, workspace, title, draft, webhook, created, documents) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 workflow,
                 run_id,
@@ -183,6 +194,7 @@ class ReviewQueue:
                 json.dumps(_plain_json(draft), ensure_ascii=False),
                 webhook or None,
                 time.time(),
+                json.dumps(sorted(set(documents))),
             ),
         )
         return int(cur.fetchone()[0])
@@ -237,7 +249,7 @@ class ReviewQueue:
         from docket.workflows.steps import StepFailed
 
         try:
-            status, _ = post_json(url, final)
+            status, _ = post_json(url, final, allowed=self.allow_private_hosts)
             delivery = f"sent: HTTP {status}"
         except StepFailed as exc:
             delivery = f"failed: {exc}"
@@ -323,6 +335,7 @@ def _item(row: Sequence[Any]) -> ReviewItem:
     values = list(row)
     values[6] = json.loads(values[6])
     values[7] = json.loads(values[7]) if values[7] is not None else None
+    values[16] = json.loads(values[16]) if values[16] is not None else None
     return ReviewItem(*values)
 
 
@@ -338,7 +351,14 @@ class ReviewSlot:
     run_id: str = ""
     item_id: str = ""
 
-    def park(self, draft: Any, title: str, workspace: str | None = None, webhook: str | None = None) -> int:
+    def park(
+        self,
+        draft: Any,
+        title: str,
+        workspace: str | None = None,
+        webhook: str | None = None,
+        documents: Sequence[str] = (),
+    ) -> int:
         return self.queue().add(
             self.workflow,
             draft,
@@ -347,6 +367,7 @@ class ReviewSlot:
             item_id=self.item_id,
             workspace=workspace,
             webhook=webhook,
+            documents=documents,
         )
 
 

@@ -5,10 +5,12 @@
 with ``then_webhook`` the value a reviewer approves (or edits) is POSTed to that URL.
 
 ``webhook`` POSTs a JSON body to ``url`` with httpx: one retry on a 5xx answer or a connection
-error, a non-2xx answer fails the item, and the output is ``{status, body}``. Header templates may
-read environment variables (``{{ env.HELPDESK_TOKEN }}``) whose names start with ``DOCKET_`` or are
-listed in the step's ``env``; header values never appear in logs or errors. Link-local and cloud
-metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254) are refused.
+error, a non-2xx answer fails the item (naming the status, never the body), and the output is
+``{status, body}``. Header templates may read environment variables (``{{ env.HELPDESK_TOKEN }}``)
+whose names start with ``DOCKET_`` or are listed in the step's ``env``; header values never appear
+in logs or errors. Every URL goes through the address guard of
+:mod:`docket.ingest.sources.addresses`: link-local and cloud-metadata addresses are refused, and
+loopback and private ones unless listed in ``network.allow_private_hosts``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import socket
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,42 +40,55 @@ from docket.workflows.steps import (
 __all__ = ["ReviewStep", "WebhookStep", "check_url", "post_json"]
 
 METADATA_HOSTS = {"metadata", "metadata.google.internal", "metadata.goog", "instance-data"}
-METADATA_ADDRESSES = {ipaddress.ip_address("fd00:ec2::254")}
-BODY_LIMIT = 20_000  # characters of a response body kept in the output
+BODY_LIMIT = 20_000  # characters of a response body kept in a webhook step's output
 
 
 # ---------------------------------------------------------------------- posting
 
 
-def _refused(address: str) -> bool:
+def _literal_refusal(host: str, allowed: Sequence[str], private_ok: bool = False) -> str | None:
+    """Why a host written as an address (or a well-known internal name) is refused, checked
+    without looking anything up: None when it may be tried."""
+    from docket.ingest.sources.addresses import _blocked, _listed
+
+    if host in METADATA_HOSTS:
+        return "a cloud-metadata address"
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        listed = private_ok or _listed(host, 0, ipaddress.ip_address("127.0.0.1"), allowed)
+        return None if listed else "a loopback address"
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_link_local or ip in METADATA_ADDRESSES
+        return None
+    reason = _blocked(ip, allow_private=False)
+    if reason in ("loopback", "private") and (private_ok or _listed(host, 0, ip, allowed)):
+        return None
+    return None if reason is None else f"a {reason} address"
 
 
-def check_url(url: str, resolve: bool = True) -> str:
-    """``url`` if it is an http(s) URL whose host is not a link-local or cloud-metadata address
-    (with ``resolve``, also checked for each address the host name resolves to)."""
+def check_url(url: str, resolve: bool = True, allowed: Sequence[str] = (), *, private_ok: bool = False) -> str:
+    """``url`` if it is an http(s) URL whose host may be reached: never link-local or cloud
+    metadata, loopback and private addresses only when on ``allowed`` (``network.allow_private_hosts``).
+    With ``resolve``, every address the host name resolves to is checked too."""
+    from docket.errors import SourceError
+    from docket.ingest.sources.addresses import check_address
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise StepFailed(f"'{_shown(url)}' is not an http:// or https:// URL")
     host = parts.hostname.lower().rstrip(".")
-    if host in METADATA_HOSTS or _refused(host):
-        raise StepFailed(f"'{host}' is a link-local or cloud-metadata address; webhooks may not call it")
-    if not resolve:
-        return url
-    try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
-    except (OSError, UnicodeError):
-        return url  # the POST reports that the host cannot be reached
-    for info in infos:
-        if _refused(str(info[4][0])):
-            raise StepFailed(f"'{host}' resolves to a link-local or cloud-metadata address; webhooks may not call it")
+    reason = _literal_refusal(host, allowed, private_ok)
+    if reason is not None:
+        raise StepFailed(f"'{host}' is {reason}; webhooks may not call it{_HINT}")
+    if resolve:
+        try:
+            check_address(host, parts.port or (443 if parts.scheme == "https" else 80), False, allowed)
+        except SourceError as exc:
+            raise StepFailed(f"webhook to {_shown(url)}: {exc}{_HINT}") from None
     return url
+
+
+_HINT = " (list an intranet host in network.allow_private_hosts to allow it)"
 
 
 def _shown(url: str) -> str:
@@ -84,39 +99,70 @@ def _shown(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url[:80]
 
 
-def post_json(url: str, body: Any, headers: dict[str, str] | None = None, timeout: float = 10.0) -> tuple[int, Any]:
+def post_json(
+    url: str,
+    body: Any,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+    allowed: Sequence[str] = (),
+) -> tuple[int, Any]:
     """POST ``body`` as JSON; one retry on a 5xx answer or a connection error. Returns (status,
-    body: JSON when the answer is JSON, else text). Raises StepFailed on a non-2xx answer."""
+    body: JSON when the answer is JSON, else text). Raises StepFailed on a non-2xx answer, naming
+    the status only — a response body is never put in an error, a log or a review's delivery.
+
+    The host is resolved once and the connection made to the address checked
+    (:func:`docket.ingest.sources.addresses.guarded_transport`); no redirect is followed and no
+    proxy from the environment is used."""
     import httpx
 
-    check_url(url)
+    from docket.errors import SourceError
+    from docket.ingest.sources.addresses import guarded_transport
+
+    check_url(url, resolve=False, allowed=allowed)
     data = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
     sent = {"Content-Type": "application/json", **(headers or {})}
     shown = _shown(url)
     response = None
     for attempt in range(2):
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+            with httpx.Client(
+                timeout=timeout,
+                follow_redirects=False,
+                trust_env=False,
+                transport=guarded_transport(False, allowed),
+            ) as client:
                 response = client.post(url, content=data, headers=sent)
+        except SourceError as exc:  # the address guard refused the host: no retry
+            raise StepFailed(f"webhook to {shown}: {exc}{_HINT}") from None
         except httpx.HTTPError as exc:
             if attempt == 0:
                 continue
-            raise StepFailed(f"POST {shown} failed: {type(exc).__name__}: {exc}") from None
+            raise StepFailed(f"POST {shown} failed: {type(exc).__name__}") from None
         if response.status_code >= 500 and attempt == 0:
             continue
         break
     assert response is not None
+    if not 200 <= response.status_code < 300:
+        raise StepFailed(f"POST {shown} answered HTTP {response.status_code}")
     text = response.text[:BODY_LIMIT]
     try:
         answer: Any = response.json()
     except ValueError:
         answer = text
-    if not 200 <= response.status_code < 300:
-        raise StepFailed(f"POST {shown} answered HTTP {response.status_code}: {text[:200]}")
     return response.status_code, answer
 
 
 # ---------------------------------------------------------------------- steps
+
+
+def _allowed(ctx: StepContext) -> tuple[str, ...]:
+    """The loopback or private hosts the run's webhooks may reach: given to the run, else the
+    knowledge base's ``network.allow_private_hosts`` (none without either)."""
+    if ctx.allow_private_hosts is not None:
+        return ctx.allow_private_hosts
+    if ctx.kb is None:
+        return ()
+    return tuple(ctx.kb().settings.network.allow_private_hosts)
 
 
 def _value(expression: str | None, ctx: StepContext) -> Any:
@@ -141,7 +187,9 @@ def _literal_url(name: str, url: str | None) -> list[Problem]:
     if url is None or "{{" in url or "{%" in url or not url.strip():
         return []
     try:
-        check_url(url.strip(), resolve=False)  # validating looks nothing up on the network
+        # validating looks nothing up, and cannot know the allow-list of where the workflow will run:
+        # only what is never reached (link-local, metadata) is refused here
+        check_url(url.strip(), resolve=False, private_ok=True)
     except StepFailed as exc:
         return [(name, str(exc), 0)]
     return []
@@ -173,8 +221,10 @@ class ReviewStep:
         title = " ".join(ctx.render(self.title).split())[:200] or "Draft for review"
         webhook = ctx.render(self.then_webhook).strip() if self.then_webhook else ""
         if webhook:
-            check_url(webhook)
-        review_id = ctx.reviews.park(value, title, workspace=ctx.workspace, webhook=webhook or None)
+            check_url(webhook, allowed=_allowed(ctx))
+        review_id = ctx.reviews.park(
+            value, title, workspace=ctx.workspace, webhook=webhook or None, documents=sorted(ctx.documents)
+        )
         return {"review_id": review_id, "status": "pending"}
 
 
@@ -217,5 +267,5 @@ class WebhookStep:
                     f"header '{name}': the template does not render (an env variable must start with "
                     "DOCKET_ or be listed in the step's env)"
                 ) from None
-        status, answer = post_json(url, body, headers, self.timeout)
+        status, answer = post_json(url, body, headers, self.timeout, allowed=_allowed(ctx))
         return {"status": status, "body": answer}

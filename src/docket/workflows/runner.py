@@ -58,6 +58,7 @@ class RunSummary:
     run_id: str = ""
     log: str = ""
     notes: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)  # ids of the documents its steps read
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class RunSummary:
             "run_id": self.run_id,
             "log": self.log,
             "notes": self.notes,
+            "documents": self.documents,
         }
 
 
@@ -220,10 +222,13 @@ def run_workflow(
     access: Access | None = None,
     workspace: str | None = None,
     reviews: ReviewQueue | None = None,
+    allow_private_hosts: Sequence[str] | None = None,
 ) -> RunSummary:
     """Run ``workflow`` over the items of ``source``; see the module docstring. ``access`` is
     what its retrieval may read (default: the local owner's everything) in ``workspace``.
-    ``reviews`` is where review steps park drafts (default: ``reviews.db`` in the knowledge base's home)."""
+    ``reviews`` is where review steps park drafts (default: ``reviews.db`` in the knowledge base's home).
+    ``allow_private_hosts``: the loopback or private hosts its webhooks may reach (default: the
+    knowledge base's ``network.allow_private_hosts``; none without a knowledge base)."""
     if model is None and workflow.needs_model:
         raise ModelNotConfiguredError(f"workflow '{workflow.name}': {NO_MODEL_MESSAGE}")
     params = {**workflow.params, **(params or {})}
@@ -251,6 +256,7 @@ def run_workflow(
     started = time.perf_counter()
     queue = QueueOpener(reviews, kb)
     records: list[tuple[int, Any]] = []
+    read: set[str] = set()
     tokens = [0, 0]
     for index, item in enumerate(items):
         if progress is not None:
@@ -258,6 +264,7 @@ def run_workflow(
         previous = done.get(item.id)
         if previous is not None and previous["digest"] == item.digest and previous["ok"]:
             records.append((index, previous["record"]))
+            read.update(previous.get("documents") or ())
             summary.skipped += 1
             summary.ok += 1
             continue
@@ -271,8 +278,10 @@ def run_workflow(
             access=access if access is not None else Access.owner(),
             workspace=workspace,
             reviews=queue.slot(workflow.name, run_id, item.id),
+            allow_private_hosts=None if allow_private_hosts is None else tuple(allow_private_hosts),
         )
         record, error = _run_item(workflow, item, ctx, log)
+        read.update(ctx.documents)
         for call in ctx.calls:
             tokens[0] += call["prompt_tokens"]
             tokens[1] += call["completion_tokens"]
@@ -282,10 +291,11 @@ def run_workflow(
             records.append((index, record))
         else:
             summary.failed.append({"item": item.id, "error": error})
-        _append_progress(progress_file, item, record, error)
+        _append_progress(progress_file, item, record, error, ctx.documents)
     queue.close()
     if progress is not None:
         progress(len(items), len(items), "")
+    summary.documents = sorted(read)
     results = [r for _, r in sorted(records, key=lambda x: x[0])]
     if output is not None and workflow.batch:
         _write_results(output, results)
@@ -389,11 +399,20 @@ def _load_progress(path: Path | None) -> dict[str, dict[str, Any]]:
     return done
 
 
-def _append_progress(path: Path | None, item: Item, record: Any, error: str | None) -> None:
+def _append_progress(
+    path: Path | None, item: Item, record: Any, error: str | None, documents: set[str] | None = None
+) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"item": item.id, "digest": item.digest, "ok": error is None, "record": record, "error": error}
+    entry = {
+        "item": item.id,
+        "digest": item.digest,
+        "ok": error is None,
+        "record": record,
+        "error": error,
+        "documents": sorted(documents or ()),
+    }
     with path.open("a", encoding="utf-8") as f:
         f.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
         f.flush()

@@ -79,6 +79,11 @@ class StepContext:
     step_id: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # ids of the knowledge base's documents this item's steps read (retrieve, answer): what a
+    # draft or a run's results are built from, so only callers who may read them all see those
+    documents: set[str] = field(default_factory=set)
+    # loopback or private hosts a webhook may reach; None: the knowledge base's network.allow_private_hosts
+    allow_private_hosts: tuple[str, ...] | None = None
 
     def variables(self) -> dict[str, Any]:
         return {
@@ -242,6 +247,7 @@ class RetrieveStep:
         if ctx.kb is None:
             raise StepFailed("retrieve needs a knowledge base")
         hits = ctx.kb().search(ctx.render(self.query), k=self.k, access=ctx.access)
+        ctx.documents.update(h.doc_id for h in hits)
         return [{"path": h.path, "location": h.location.label(), "text": h.text, "score": h.score} for h in hits]
 
 
@@ -519,6 +525,7 @@ class AnswerStep:
             on_prompt=prompts.append,
             access=ctx.access,
         )
+        ctx.documents.update(h.doc_id for h in answer.sources)
         usage = answer.usage
         ctx.calls.append(
             {

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docket.errors import ConfigError, DocketError, MissingExtraError, SourceError, UserError
@@ -34,7 +36,7 @@ from docket.ingest.sources import CONNECTORS
 from docket.ingest.sources.base import Connector, Fetched, SourceTable
 from docket.ingest.sync import Indexer, Progress
 from docket.protocols import Embedder, Store
-from docket.types import Document, SyncReport
+from docket.types import Document, SyncReport, check_workspace_name
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -45,10 +47,12 @@ __all__ = [
     "LOCAL_TYPES",
     "add_remote_source",
     "build_connector",
+    "check_secret_references",
     "describe_sources",
     "due_sources",
     "is_remote",
     "next_run",
+    "redact_secrets",
     "remote_config",
     "sync_due",
     "sync_due_job",
@@ -118,6 +122,7 @@ def remote_config(
     tags: Sequence[str] = (),
     access: Sequence[str] = (),
 ) -> dict[str, Any]:
+    check_workspace_name(workspace)
     return {
         "type": type_,
         "settings": dict(settings),
@@ -168,6 +173,60 @@ def add_remote_source(
     return config
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.I)
+
+
+def secret_references(settings: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(option, "env" or "file", variable or path) for each secret a connector's settings read:
+    ``*_env`` options, ``*_file`` options and ``env:VAR`` values (a database URL from the environment)."""
+    found = []
+    for key, value in settings.items():
+        if not isinstance(value, str) or not value:
+            continue
+        if key.endswith("_env"):
+            found.append((key, "env", value))
+        elif key.endswith("_file"):
+            found.append((key, "file", value))
+        elif value.startswith("env:"):
+            found.append((key, "env", value[4:]))
+    return found
+
+
+def check_secret_references(settings: Mapping[str, Any], env_prefix: str, secrets_dir: Path) -> None:
+    """Refuse settings (from the server's API) that read environment variables without
+    ``env_prefix`` or files outside ``secrets_dir``: an admin of the server's web API must not be
+    able to send the server's own secrets (its database URL, model keys, any file) to a host."""
+    root = secrets_dir.expanduser().resolve()
+    for key, kind, where in secret_references(settings):
+        if kind == "env" and not where.startswith(env_prefix):
+            raise UserError(
+                f"settings.{key}: a source added over the API reads passwords only from environment variables "
+                f"whose names start with {env_prefix} (server.secret_env_prefix); set {env_prefix}... on the server"
+            )
+        if kind == "file" and not Path(where).expanduser().resolve().is_relative_to(root):
+            raise UserError(
+                f"settings.{key}: a source added over the API reads password files only under {root} "
+                "(server.secrets_dir)"
+            )
+
+
+def redact_secrets(text: str, settings: Mapping[str, Any]) -> str:
+    """``text`` (a connector's error) without the secrets its settings read, nor a URL's password."""
+    values: list[str] = []
+    for _key, kind, where in secret_references(settings):
+        try:
+            value = os.environ.get(where, "") if kind == "env" else Path(where).expanduser().read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        values.append(value)
+        match = _URL_PASSWORD.search(value)
+        if match:  # a URL from the environment: its password alone may show
+            values.append(value[match.end("head") : match.end() - 1])
+    for value in sorted((v for v in values if len(v) >= 4), key=len, reverse=True):
+        text = text.replace(value, "[secret]")
+    return _URL_PASSWORD.sub(r"\g<head>****@", text)
+
+
 def _save(store: Store, name: str, config: Mapping[str, Any]) -> None:
     store.add_source(name, {k: v for k, v in config.items() if k not in _LISTED})
 
@@ -209,7 +268,10 @@ def sync_remote(
     indexer = Indexer(store, embedder, report, max_tokens, overlap_tokens)
     seen: set[str] = set()
 
+    secrets_of = dict(config.get("settings") or {})
+
     def fail(key: str, reason: str) -> None:
+        reason = redact_secrets(reason, secrets_of)
         report.failed.append({"path": key, "error": reason})
         store.record_failure(name, key, reason)
 
@@ -270,6 +332,7 @@ def sync_remote(
     except Exception as exc:  # a connector's failure (or bug) is this source's error, never the others'
         indexer.flush()  # what was fetched before the failure is kept; nothing is deleted
         reason = str(exc) if isinstance(exc, DocketError) else f"{type(exc).__name__}: {exc}"
+        reason = redact_secrets(reason, secrets_of)  # a server's answer may quote what it was sent
         report.failed.append({"path": name, "error": reason})
         report.seconds = time.perf_counter() - started
         _save(store, name, {**saved, "last_error": reason, "last_result": report.to_dict(), "last_run": time.time()})

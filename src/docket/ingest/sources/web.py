@@ -23,29 +23,27 @@ from __future__ import annotations
 
 import gzip
 import io
-import ipaddress
 import json
 import re
-import socket
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from posixpath import splitext
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpcore
 import httpx
 from protego import Protego
 
 from docket import __version__
 from docket.errors import ConfigError, SourceError
 from docket.ingest.sources import CONNECTORS
+from docket.ingest.sources.addresses import _blocked, _GuardedBackend, check_address, guarded_transport  # noqa: F401
 from docket.ingest.sources.base import Fetched, Listing
 
-__all__ = ["WebConnector", "canonical_url", "check_address"]
+__all__ = ["WebConnector", "canonical_url", "check_address", "guarded_transport"]
 
 USER_AGENT = f"Docket/{__version__}"
 ROBOTS_AGENT = "Docket"
@@ -70,13 +68,6 @@ _SKIP_EXTENSIONS = {
     ".woff", ".woff2", ".ttf", ".eot", ".zip", ".gz", ".tgz", ".rar", ".7z", ".mp3", ".mp4", ".avi",
     ".mov", ".webm", ".wav", ".ogg", ".exe", ".dmg", ".iso", ".apk", ".bin",
 }  # fmt: skip
-_METADATA_ADDRESSES = {
-    ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack...
-    ipaddress.ip_address("169.254.170.2"),  # AWS ECS task metadata
-    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
-    ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
-}
-_SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT
 _LOC = re.compile(rb"<loc>\s*(.*?)\s*</loc>", re.S | re.I)
 
 
@@ -88,81 +79,7 @@ class _Gone(Exception):
     """The page answered 404 or 410."""
 
 
-# ------------------------------------------------------------------ addresses and URLs
-def _blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_private: bool) -> str | None:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip in _METADATA_ADDRESSES:
-        return "cloud-metadata"
-    if ip.is_link_local:
-        return "link-local"
-    if ip.is_multicast:
-        return "multicast"
-    if ip.is_unspecified or ip.is_reserved:
-        return "reserved"
-    if not allow_private:
-        if ip.is_loopback:
-            return "loopback"
-        if ip.is_private or ip in _SHARED:
-            return "private"
-    return None
-
-
-def check_address(host: str, port: int, allow_private: bool) -> list[str]:
-    """The addresses ``host`` resolves to; SourceError unless every one of them may be reached."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise SourceError(f"cannot resolve host '{host}': {getattr(exc, 'strerror', None) or exc}") from None
-    addresses: list[str] = []
-    for info in infos:
-        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        reason = _blocked(ip, allow_private)
-        if reason is not None:
-            hint = (
-                "; add the source with --allow-private to crawl an intranet"
-                if reason in ("loopback", "private")
-                else ""
-            )
-            raise SourceError(f"'{host}' resolves to {ip}, a {reason} address: refused{hint}")
-        if str(ip) not in addresses:
-            addresses.append(str(ip))
-    return addresses
-
-
-class _GuardedBackend(httpcore.SyncBackend):
-    """Opens connections only to addresses that pass :func:`check_address`, and to exactly the
-    address checked: the name is not looked up a second time, so DNS cannot change the answer
-    between the check and the connection. TLS still verifies the certificate against the name."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        failure: Exception | None = None
-        for address in check_address(host, port, self.allow_private):
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                failure = exc
-        raise failure or httpcore.ConnectError(f"no address for {host}")
-
-
-def _transport(allow_private: bool) -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport(retries=0)
-    pool = getattr(transport, "_pool", None)
-    if pool is not None and hasattr(pool, "_network_backend"):  # httpcore's connection pool
-        pool._network_backend = _GuardedBackend(allow_private)
-    return transport
-
-
+# ------------------------------------------------------------------ URLs
 def canonical_url(url: str) -> str:
     """The URL a page is known by: lower-case scheme and host, no default port, no fragment, '/' for
     an empty path."""
@@ -291,7 +208,20 @@ class WebConnector:
         if max_pages < 1 or max_bytes < 1 or timeout <= 0 or delay < 0:
             raise ConfigError("web source: max_pages, max_bytes and timeout must be positive, delay not negative")
         self.url = canonical_url(url)
-        self.hosts = {parts.hostname.lower(), *(d.lower().strip() for d in allow_domains if d.strip())}
+        # host -> the ports it may be reached on (None: the scheme's default ports, 80 and 443): a
+        # link to another port of an allowed host (another service on the machine) is not followed
+        self.hosts: dict[str, set[int] | None] = {}
+        for entry in [url.strip(), *(d.strip() for d in allow_domains if d.strip())]:
+            entry_parts = urlsplit(entry if "//" in entry else f"//{entry}")
+            host = (entry_parts.hostname or "").lower()
+            try:
+                port = entry_parts.port
+            except ValueError:
+                raise ConfigError(f"web source: '{entry}' is not a host or host:port") from None
+            if port in (None, 80, 443):
+                self.hosts[host] = None
+            elif self.hosts.get(host, set()) is not None:
+                self.hosts.setdefault(host, set()).add(port)  # type: ignore[union-attr]
         self.prefixes = tuple(p if p.startswith("/") else "/" + p for p in allow_prefixes if p)
         self.allow_private = allow_private
         self.max_pages, self.max_bytes, self.timeout, self.delay = max_pages, max_bytes, timeout, delay
@@ -305,7 +235,7 @@ class WebConnector:
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: the address checks must mean what they say
             headers={"User-Agent": USER_AGENT},
-            transport=_transport(self.allow_private),
+            transport=guarded_transport(self.allow_private),
         )
         listing = Listing(items=iter(()))
         crawl = _Crawl(known, dict(checkpoint.get("links") or {}), listing)
@@ -452,7 +382,15 @@ class WebConnector:
     # -------------------------------------------------------------- rules
     def _host_allowed(self, url: str) -> bool:
         parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and (parts.hostname or "").lower() in self.hosts
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or host not in self.hosts:
+            return False
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return False
+        ports = self.hosts[host]
+        return port in (80, 443) if ports is None else port in ports
 
     def _allowed(self, url: str) -> bool:
         if not self._host_allowed(url):
@@ -542,6 +480,9 @@ class WebConnector:
         raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
     def _send(self, client: httpx.Client, url: str, headers: Mapping[str, str]) -> httpx.Response:
+        # ``timeout`` bounds the whole request, not each read: a server that sends a byte now and
+        # then must not hold the sync (and a server worker) for ever
+        deadline = time.monotonic() + self.timeout
         try:
             with client.stream("GET", url, headers=dict(headers)) as resp:
                 length = resp.headers.get("content-length")
@@ -551,6 +492,8 @@ class WebConnector:
                     )
                 body = bytearray()
                 for piece in resp.iter_bytes():
+                    if time.monotonic() > deadline:
+                        raise SourceError(f"{url}: no whole answer within {self.timeout:g} s")
                     body += piece
                     if len(body) > self.max_bytes:
                         raise SourceError(f"{url}: over the {self.max_bytes / 1e6:.1f} MB limit")

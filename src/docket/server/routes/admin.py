@@ -238,7 +238,7 @@ def remove_member(name: str, email: str, request: Request, c: CallerDep) -> dict
 @router.get("/keys", summary="API keys: the caller's own, or every key for admins")
 def keys(request: Request, c: CallerDep) -> dict[str, Any]:
     accounts = state(request).accounts
-    return {"keys": accounts.keys(None if c.is_admin else (c.user.id if c.user else -1))}
+    return {"keys": accounts.keys(None if c.is_server_admin else (c.user.id if c.user else -1))}
 
 
 @router.post("/keys", status_code=201, summary="Create an API key; the key is shown once")
@@ -257,7 +257,7 @@ def create_key(body: NewKey, request: Request, c: CallerDep) -> dict[str, Any]:
     if user is None:
         raise ForbiddenError("sign in to create API keys")
     for w in body.workspaces or ():
-        if not c.is_admin:
+        if not c.is_server_admin:
             c.require_workspace(w)
     key_id, key = accounts.create_key(user.id, body.workspaces, body.name)
     accounts.audit(c.name, "created API key", user.email, key_id=key_id, workspaces=body.workspaces)
@@ -268,7 +268,7 @@ def create_key(body: NewKey, request: Request, c: CallerDep) -> dict[str, Any]:
 def revoke_key(key_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
     accounts = state(request).accounts
     owner = accounts.key_user(key_id)
-    if not c.is_admin and (c.user is None or c.user.id != owner):
+    if not c.is_server_admin and (c.user is None or c.user.id != owner):
         raise NotFoundError(f"no API key {key_id}")
     accounts.revoke_key(key_id)
     accounts.audit(c.name, "revoked API key", str(key_id))
@@ -284,7 +284,7 @@ def usage(request: Request, c: CallerDep) -> dict[str, Any]:
         owner = st.accounts.answer_owner(record["id"])
         scopes = (owner[1] if owner and owner[1] else ["(all)"]) if owner else ["(command line)"]
         for ws in scopes:
-            if not (c.is_admin and c.workspaces is None) and c.role_in(ws) != "admin":
+            if not c.is_server_admin and c.role_in(ws) != "admin":
                 continue
             row = per.setdefault(
                 ws, {"answers": 0, "abstained": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}

@@ -196,12 +196,19 @@ def raise_invalid(message: str) -> None:
 def _visible_log(st: ServerState, c: Caller, log_id: int) -> dict[str, Any]:
     """A logged answer the caller may see: their own, or any for the owner and admins."""
     record = st.kb.store.answer_log(log_id)
-    if c.is_admin and c.workspaces is None:
+    if c.is_server_admin:
         return record
     owner = st.accounts.answer_owner(log_id)
-    if owner is None or owner[0] != (c.user.id if c.user else None):
+    if owner is None or not _own_answer(c, owner):
         raise NotFoundError(f"no logged answer with id {log_id}")
     return record
+
+
+def _own_answer(c: Caller, owner: tuple[int | None, list[str] | None]) -> bool:
+    """The caller's own answer, asked within the workspaces their key is limited to (if it is)."""
+    if owner[0] != (c.user.id if c.user else None):
+        return False
+    return c.workspaces is None or (owner[1] is not None and set(owner[1]) <= set(c.workspaces))
 
 
 @router.get("/logs", summary="Logged answers: all for admins, the caller's own otherwise")
@@ -209,11 +216,13 @@ def logs(
     request: Request, c: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: int = 0
 ) -> dict[str, Any]:
     st = state(request)
-    if c.is_admin and c.workspaces is None:
+    if c.is_server_admin:
         records = st.kb.store.answer_logs(limit=limit, offset=offset)
     else:
-        ids = st.accounts.answers_of(c.user.id if c.user else None)[offset : offset + limit]
-        records = [st.kb.store.answer_log(i) for i in ids]
+        ids = st.accounts.answers_of(c.user.id if c.user else None)
+        if c.workspaces is not None:
+            ids = [i for i in ids if _own_answer(c, st.accounts.answer_owner(i) or (None, None))]
+        records = [st.kb.store.answer_log(i) for i in ids[offset : offset + limit]]
     return {"logs": [_summary(r) for r in records]}
 
 
@@ -244,7 +253,7 @@ def unanswered(request: Request, c: CallerDep, workspace: str | None = None) -> 
         if workspace is not None and (scope is None or workspace not in scope):
             continue
         mine = owner is not None and owner[0] == (c.user.id if c.user else None)
-        if workspace is None and not (c.is_admin and c.workspaces is None) and not mine:
+        if workspace is None and not c.is_server_admin and not mine:
             continue
         questions.append({"log_id": record["id"], "question": record["question"], "at": record["at"]})
     return {"questions": questions}

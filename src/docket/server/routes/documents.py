@@ -17,14 +17,15 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from docket.errors import NotFoundError, TooLargeError, UserError
+from docket.errors import NotFoundError, UserError
 from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
-from docket.types import Document
+from docket.server.permissions import DocumentGate
+from docket.types import Document, check_workspace_name
 
 router = APIRouter(prefix="/api", tags=["documents"])
 
@@ -43,7 +44,10 @@ def uploads_root(st: ServerState) -> Path:
 
 
 def _upload_folder(st: ServerState, workspace: str, access: tuple[str, ...]) -> Path:
-    folder = uploads_root(st) / workspace
+    root = uploads_root(st)
+    folder = root / check_workspace_name(workspace)
+    if folder.resolve().parent != root.resolve():  # never the home or another folder of the server
+        raise UserError(f"'{workspace}' is not a valid workspace name")
     if access:  # hidden: the workspace's own folder source skips it; it is a source of its own
         folder = folder / (".restricted-" + hashlib.sha256(",".join(sorted(access)).encode()).hexdigest()[:16])
     folder.mkdir(parents=True, exist_ok=True)
@@ -115,50 +119,73 @@ def list_documents(request: Request, c: CallerDep, workspace: str | None = None)
     st = state(request)
     access = c.access(workspace)
     docs = [_doc_dict(st, d) for d in st.kb.store.documents(access=access)]
-    visible_sources = {
+    visible_sources = {  # a failed file's name is its content too: only where the caller may read the source's files
         name
         for name, cfg in st.kb.store.sources().items()
-        if access.unrestricted or cfg.get("workspace", "default") in (access.workspaces or ())
+        if access.permits(str(cfg.get("workspace", "default")), tuple(cfg.get("access") or ()))
     }
     failures = [f for f in st.kb.store.failures() if f["source"] in visible_sources]
     return {"documents": docs, "failures": [{"path": f["path"], "error": f["error"]} for f in failures]}
 
 
+UPLOAD_FORM = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "One or more files",
+                        },
+                        "access": {
+                            "type": "string",
+                            "description": "Only these may read them: user:EMAIL or group:NAME, comma-separated",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
-    "/workspaces/{workspace}/documents", status_code=202, summary="Upload files; ingestion runs in the background"
+    "/workspaces/{workspace}/documents",
+    status_code=202,
+    summary="Upload files; ingestion runs in the background",
+    openapi_extra=UPLOAD_FORM,
 )
-async def upload(
-    workspace: str,
-    request: Request,
-    c: CallerDep,
-    files: Annotated[list[UploadFile], File(description="One or more files")],
-    access: Annotated[
-        str, Form(description="Only these may read them: user:EMAIL or group:NAME, comma-separated")
-    ] = "",
-) -> JSONResponse:
+async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse:
+    from starlette.datastructures import UploadFile
+
     from docket.ingest.parsers import parser_for
+    from docket.server.limits import read_upload_form
 
     st = state(request)
     c.require_role(workspace, "editor")
-    principals = _parse_access(access)
-    limit = int(st.settings.server.max_upload_mb * 1024 * 1024)
+    check_workspace_name(workspace)
+    if workspace != "default":
+        st.accounts.workspace(workspace)  # 404 for a workspace that does not exist (admins pass require_role)
+    form = await read_upload_form(request, st.settings, max_files=st.settings.server.max_upload_files)
     staged: list[tuple[Path, str]] = []
     try:
-        for upload_file in files:
-            name = _safe_name(upload_file.filename)
+        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        if not files:
+            raise UserError("files: send one or more files in the multipart field 'files'")
+        principals = _parse_access(str(form.get("access") or ""))
+        names = [_safe_name(f.filename) for f in files]
+        for upload_file, name in zip(files, names, strict=True):
             parser_for(name)  # UnsupportedFileError (415) names the type
             tmp = Path(tempfile.mkstemp(prefix="docket-upload-")[1])
-            size = 0
-            with tmp.open("wb") as out:
-                while chunk := await upload_file.read(1024 * 1024):
-                    size += len(chunk)
-                    if size > limit:
-                        raise TooLargeError(
-                            f"{name} is larger than the upload limit of {st.settings.server.max_upload_mb:g} MB "
-                            "(server.max_upload_mb)"
-                        )
-                    out.write(chunk)
             staged.append((tmp, name))
+            with tmp.open("wb") as out:  # sizes were checked while the form streamed in
+                while chunk := await upload_file.read(1024 * 1024):
+                    out.write(chunk)
         folder = _upload_folder(st, workspace, principals)
         for tmp, name in staged:
             if st.accounts.shared:  # several servers: the bytes go into the database, for all of them
@@ -172,7 +199,7 @@ async def upload(
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
-    names = [_safe_name(f.filename) for f in files]
+        await form.close()
     job_id = st.jobs.submit(
         workspace, c.user.id if c.user else None, [{"path": str(folder), "access": list(principals)}]
     )
@@ -243,7 +270,7 @@ def sources(request: Request, c: CallerDep) -> dict[str, Any]:
 def add_source(workspace: str, body: SourceBody, request: Request, c: CallerDep) -> JSONResponse:
     c.require_admin()
     st = state(request)
-    st.accounts.workspace(workspace)
+    st.accounts.workspace(check_workspace_name(workspace))
     path = Path(body.path).expanduser()
     if not path.exists():
         raise NotFoundError(f"{body.path}: no such file or folder on the server")
@@ -259,8 +286,21 @@ def jobs(
     st = state(request)
     if workspace is not None:
         c.require_workspace(workspace)
-    scope = [workspace] if workspace else (None if c.workspaces is None and c.is_admin else list(c.workspaces or ()))
-    return {"jobs": st.accounts.jobs(scope, limit)}
+    scope = [workspace] if workspace else (None if c.is_server_admin else list(c.workspaces or ()))
+    gate = DocumentGate(st.kb.store, c)
+    return {"jobs": [_job_view(gate, j) for j in st.accounts.jobs(scope, limit)]}
+
+
+def _job_view(gate: DocumentGate, job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the caller may see it: the names of files they may not read (an upload restricted
+    to others) are left out of its paths, progress and report, keeping the counts."""
+    if gate.may_read_sources(job["workspace"], [item.get("access") or () for item in job["paths"]]):
+        return job
+    report = job.get("report")
+    if report:
+        report = {k: (len(v) if isinstance(v, list) else v) for k, v in report.items()}
+    progress = {k: v for k, v in (job.get("progress") or {}).items() if k != "file"}
+    return {**job, "paths": [], "progress": progress, "report": report, "restricted": True}
 
 
 @router.get("/jobs/{job_id}", summary="One ingestion job: state, progress, per-file errors")
@@ -268,7 +308,7 @@ def job(job_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
     found = st.accounts.job(job_id)
     c.require_workspace(found["workspace"])
-    return found
+    return _job_view(DocumentGate(st.kb.store, c), found)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, summary="Run a job again (its failed files are retried)")

@@ -30,7 +30,7 @@ class Setup(Credentials):
 
 def me_dict(c: Caller, public: list[str]) -> dict[str, Any]:
     """The caller and the workspaces they may use, with their role in each."""
-    names = (sorted({*dict(c.roles), *public}) if c.is_admin else list(c.workspaces or ())) if c.user else []
+    names = (sorted({*dict(c.roles), *public}) if c.is_server_admin else list(c.workspaces or ())) if c.user else []
     return {
         "user": c.user.to_dict() if c.user else None,
         "workspaces": [{"name": w, "role": c.role_in(w), "public": w in public} for w in names],
@@ -51,11 +51,16 @@ def _start_session(request: Request, response: Response, user: User) -> dict[str
 def sign_in(body: Credentials, request: Request, response: Response) -> dict[str, Any]:
     st = state(request)
     key = body.email.strip().lower()
+    address = request.client.host if request.client else "?"
     if st.logins.blocked(key):
         raise RateLimitedError("too many failed sign-ins for this email; wait five minutes and try again")
+    if st.login_addresses is not None and st.login_addresses.blocked(address):
+        raise RateLimitedError("too many failed sign-ins from this address; wait five minutes and try again")
     user = st.accounts.verify_password(body.email.strip(), body.password)
     if user is None:
         st.logins.hit(key)
+        if st.login_addresses is not None:
+            st.login_addresses.hit(address)
         st.accounts.audit(body.email.strip() or "?", "sign-in failed")
         raise AuthError(WRONG)
     st.logins.reset(key)

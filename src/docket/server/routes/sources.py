@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from docket.errors import NotFoundError, UserError
 from docket.server.app import caller, state
 from docket.server.auth import Caller
+from docket.types import check_workspace_name
 
 router = APIRouter(prefix="/api/admin/sources", tags=["sources"])
 
@@ -45,13 +46,18 @@ class NewSource(BaseModel):
 
 
 def _rows(request: Request) -> list[dict[str, Any]]:
-    from docket.ingest.sources.sync import describe_sources
+    from docket.ingest.sources.sync import describe_sources, redact_secrets
 
     rows = describe_sources(state(request).kb.store)
     running = _running(request)
     for row in rows:
         row["syncing"] = row["name"] in running
         row.pop("checkpoint", None)  # connector internals (crawl links, mailbox UIDs): not for the page
+        settings = row.get("settings") or {}
+        if row.get("last_error"):  # stored by an older version, or by a sync on the command line
+            row["last_error"] = redact_secrets(str(row["last_error"]), settings)
+        for failure in (row.get("last_result") or {}).get("failed") or ():
+            failure["error"] = redact_secrets(str(failure.get("error", "")), settings)
     return rows
 
 
@@ -64,9 +70,12 @@ def list_sources(request: Request, c: CallerDep) -> dict[str, Any]:
 @router.post("", status_code=201, summary="Add a remote source; nothing is fetched until it syncs (admins)")
 def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
-    from docket.ingest.sources.sync import add_remote_source
+    from docket.ingest.sources.sync import add_remote_source, check_secret_references
 
     st = state(request)
+    check_workspace_name(body.workspace)
+    server = st.settings.server
+    check_secret_references(body.settings, server.secret_env_prefix, server.secrets_dir or st.settings.home / "secrets")
     if body.workspace != "default":
         st.accounts.workspace(body.workspace)  # a 404 naming it when it does not exist
     config = add_remote_source(
@@ -83,7 +92,7 @@ def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any
     return {"name": body.name, **config}
 
 
-@router.post("/{name}/sync", status_code=202, summary="Sync a source now, in the background (admins)")
+@router.post("/{name:path}/sync", status_code=202, summary="Sync a source now, in the background (admins)")
 def sync_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     st = state(request)
@@ -109,12 +118,14 @@ def sync_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     return {"name": name, "status": "started"}
 
 
-@router.delete("/{name}", summary="Remove a source and everything indexed from it (admins)")
+@router.delete("/{name:path}", summary="Remove a source and everything indexed from it (admins)")
 def remove_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     st = state(request)
+    if name not in st.kb.store.sources():
+        raise NotFoundError(f"no source named '{name}'; GET /api/admin/sources lists them")
     if name in _running(request):
         raise UserError(f"source '{name}' is syncing; wait for it to finish, then remove it")
-    st.kb.store.remove_source(name)
+    st.kb.store.remove_source(name)  # a folder's files stay on the server: only the index forgets them
     st.accounts.audit(c.name, "removed source", name)
     return {"removed": name}

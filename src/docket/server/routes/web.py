@@ -58,6 +58,32 @@ def index() -> Response:
     return _file(WEB_ROOT / "index.html", "no-cache")
 
 
+SWAGGER_ROOT = WEB_ROOT.parent / "swagger"  # Swagger UI (swagger-ui-dist, Apache-2.0; see its VERSION and LICENSE)
+DOCS_HEADERS = {
+    **SECURITY_HEADERS,
+    # Swagger UI styles some elements inline and shows images given as data: URLs; nothing from another site
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+}
+
+
+@router.get("/docs", summary="The API reference (Swagger UI, served from the package: works offline)")
+def docs() -> Response:
+    return FileResponse(SWAGGER_ROOT / "docs.html", media_type=CONTENT_TYPES[".html"], headers=DOCS_HEADERS)
+
+
+@router.get("/docs/assets/{asset}", summary="Swagger UI's scripts and styles")
+def docs_asset(asset: str) -> Response:
+    path = SWAGGER_ROOT / asset
+    if asset not in {"swagger-ui-bundle.js", "swagger-ui.css", "docs.js", "favicon-32x32.png"} or not path.is_file():
+        raise NotFoundError(f"no API reference file '{asset}'")
+    headers = {**DOCS_HEADERS, "Cache-Control": "public, max-age=86400"}
+    return FileResponse(path, media_type=CONTENT_TYPES[path.suffix.lower()], headers=headers)
+
+
 @router.get("/app/{asset:path}", summary="The web app's scripts, styles and icons")
 def asset(asset: str) -> Response:
     root = WEB_ROOT.resolve()

@@ -23,9 +23,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from docket.errors import ForbiddenError, NotFoundError, RateLimitedError, TooLargeError, UserError
+from docket.errors import NotFoundError, RateLimitedError, TooLargeError, UserError
 from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
+from docket.server.permissions import DocumentGate
 from docket.server.routes.answers import answer_options
 from docket.server.runs import (
     check_items,
@@ -171,9 +172,10 @@ async def _multipart(
 ) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
     from starlette.datastructures import UploadFile
 
+    from docket.server.limits import read_upload_form
     from docket.server.routes.documents import _safe_name
 
-    form = await request.form(max_files=1, max_fields=10)
+    form = await read_upload_form(request, st.settings, max_files=1)  # the file is size-checked as it streams
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -221,20 +223,24 @@ def _view(run: dict[str, Any]) -> dict[str, Any]:
 def _visible(st: ServerState, c: Caller, run_id: str) -> dict[str, Any]:
     """A run the caller may see (their own; any for admins; a workspace's for its admins), else 404."""
     run = st.accounts.run(run_id)
-    if not _may_see(c, run):
+    if not _may_see(c, DocumentGate(st.kb.store, c), run):
         raise NotFoundError(f"no workflow run '{run_id}'; GET /api/workflows/runs lists them")
     return run
 
 
-def _may_see(c: Caller, run: dict[str, Any]) -> bool:
-    if c.is_admin and c.workspaces is None:
+def _may_see(c: Caller, gate: DocumentGate, run: dict[str, Any]) -> bool:
+    if c.is_server_admin:
         return True
     workspace = run["workspace"]
     if c.workspaces is not None and workspace is not None and workspace not in c.workspaces:
         return False
-    if c.user is not None and run["user_id"] == c.user.id:
-        return True
-    return workspace is not None and c.role_in(workspace) == "admin"
+    mine = c.user is not None and run["user_id"] == c.user.id
+    if not (mine or (workspace is not None and c.role_in(workspace) == "admin")):
+        return False
+    if run["status"] in ("queued", "running"):
+        return True  # nothing of the documents shows before it ends
+    # its results, files, notes and errors hold what it read: the caller must be able to read it all
+    return gate.may_read_all(run.get("documents"), workspace)
 
 
 @router.get("/api/workflows/runs", summary="The caller's workflow runs (admins: all of them)")
@@ -242,7 +248,8 @@ def list_runs(
     request: Request, c: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50, workflow: str | None = None
 ) -> dict[str, Any]:
     st = state(request)
-    runs = [r for r in st.accounts.runs(everyone=True, limit=2000) if _may_see(c, r)]
+    gate = DocumentGate(st.kb.store, c)
+    runs = [r for r in st.accounts.runs(everyone=True, limit=2000) if _may_see(c, gate, r)]
     if workflow is not None:
         runs = [r for r in runs if r["workflow"] == workflow]
     views = []
@@ -288,7 +295,9 @@ def get_results(
 @router.get("/api/workflows/runs/{run_id}/files/{name:path}", summary="A file a run wrote (report.html, charts)")
 def get_file(run_id: str, name: str, request: Request, c: CallerDep) -> FileResponse:
     st = state(request)
-    _visible(st, c, run_id)
+    run = _visible(st, c, run_id)
+    if run["status"] not in ("done", "failed"):  # what it read is known (and checked) once it ends
+        raise UserError(f"the run '{run_id}' is still {run['status']}; ask again when it is done")
     folder = fetch_run_folder(st.accounts, st.settings, run_id).resolve()
     path = (folder / name).resolve()
     if not path.is_relative_to(folder) or path.relative_to(folder).parts[:1] == ("input",) or not path.is_file():
@@ -372,11 +381,7 @@ def list_schedules(request: Request, c: CallerDep) -> dict[str, Any]:
 
 @router.post("/api/admin/schedules", status_code=201, summary="Schedule a workflow run (admins)")
 def create_schedule(body: NewSchedule, request: Request, c: CallerDep) -> dict[str, Any]:
-    c.require_admin()
-    if body.workspace is not None:
-        c.require_workspace(body.workspace)
-    elif c.workspaces is not None:
-        raise ForbiddenError("this API key is limited to some workspaces: give one of them as the schedule's workspace")
+    c.require_admin()  # a schedule reads files of the server: a server-wide action
     st = state(request)
     schedule = new_schedule(
         st.scheduler,
