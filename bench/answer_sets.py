@@ -190,7 +190,8 @@ def code_fingerprint() -> str:
     """Changes when the ingest or index code changes (the index format may have changed with it)."""
     digest = hashlib.sha256()
     src = ROOT / "src" / "docket"
-    for path in sorted([*(src / "ingest").rglob("*.py"), *(src / "index").rglob("*.py"), src / "types.py"]):
+    code = [*(src / "ingest").rglob("*.py"), *(src / "index").rglob("*.py"), src / "types.py", src / "sentences.py"]
+    for path in sorted(code):
         digest.update(path.relative_to(src).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from docket.types import Access, Chunk, Document, Filters, Hit, ParsedDocument
+from docket.types import Access, Chunk, Document, Filters, Hit, ParsedDocument, SentenceVectors
 
 __all__ = ["ChatModel", "Embedder", "Parser", "Store"]
 
@@ -119,6 +119,19 @@ class Store(Protocol):
 
     def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Vectors already computed for these chunk hashes, from any document."""
+        ...
+
+    # -- sentence vectors (docket.index.sentences): one per sentence or table row of a chunk, by chunk hash
+    def put_sentence_vectors(self, embedder: str, vectors: Mapping[str, SentenceVectors]) -> None:
+        """Keep the sentence vectors of these chunk hashes (computed with ``embedder``)."""
+        ...
+
+    def sentence_vectors(self, embedder: str, hashes: Iterable[str]) -> dict[str, SentenceVectors]:
+        """Those kept for these chunk hashes by ``embedder``; a hash without any is left out."""
+        ...
+
+    def prune_sentence_vectors(self) -> int:
+        """Drop those of chunks no longer indexed (or of another embedder); returns how many."""
         ...
 
     # -- sources

@@ -7,7 +7,7 @@ import pytest
 
 from docket.errors import IndexMismatchError, NotFoundError
 from docket.protocols import Store
-from docket.types import Access, Chunk, Document, Filters, Location
+from docket.types import Access, Chunk, Document, Filters, Location, SentenceVectors
 
 DIM = 8
 
@@ -346,3 +346,49 @@ class StoreContract:
             round(3 * 2.2 / (3 + 1.2 * (0.25 + 0.75 * 5 / 3)), 5),
             round(1 * 2.2 / (1 + 1.2 * (0.25 + 0.75 * 2 / 3)), 5),
         ]
+
+    def test_sentence_vectors_are_kept_by_chunk_hash_and_embedder(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        chunks = put(store, make_doc("d1", "a.txt"), ["One sentence. Another one."], [0])
+        kept = SentenceVectors.of([(0, 13), (14, 26)], np.stack([vec(1), vec(2)]))
+        store.put_sentence_vectors("m", {chunks[0].hash: kept})
+        found = store.sentence_vectors("m", [chunks[0].hash, "unknown"])
+        assert list(found) == [chunks[0].hash]
+        assert found[chunks[0].hash].spans == ((0, 13), (14, 26))
+        assert np.allclose(found[chunks[0].hash].vectors, kept.vectors, atol=0.01)  # stored in 8 bits
+        assert store.sentence_vectors("another-embedder", [chunks[0].hash]) == {}
+        # a hit carries its chunk hash, so answers find its sentence vectors
+        hit = store.hits([(store.keyword_search("sentence", 1, Filters(), Access.owner())[0][0], 1.0)], Access.owner())
+        assert hit[0].chunk_hash == chunks[0].hash
+
+    def test_pruning_drops_sentence_vectors_of_chunks_gone(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        kept = put(store, make_doc("d1", "a.txt"), ["kept text"], [0])
+        gone = put(store, make_doc("d2", "b.txt"), ["gone text"], [1])
+        one = SentenceVectors.of([(0, 9)], vec(3)[None, :])
+        store.put_sentence_vectors("m", {kept[0].hash: one, gone[0].hash: one})
+        store.delete_document("d2")
+        assert store.prune_sentence_vectors() == 1
+        assert list(store.sentence_vectors("m", [kept[0].hash, gone[0].hash])) == [kept[0].hash]
+
+    def test_generation_changes_with_every_document_change(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        seen = [store.generation()]
+        put(store, make_doc("d1", "a.txt"), ["text"], [0])
+        seen.append(store.generation())
+        store.update_document("d1", metadata={"profile": {"title": "A"}})
+        seen.append(store.generation())
+        store.delete_document("d1")
+        seen.append(store.generation())
+        assert len(set(seen)) == 4
+
+    def test_a_document_filter_limits_both_retrievers_to_those_documents(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        put(store, make_doc("d1", "a.txt"), ["shared words here"], [0])
+        put(store, make_doc("d2", "b.txt"), ["shared words there"], [0])
+        only = Filters(documents=("d2",))
+        keyword = store.keyword_search("shared words", 10, only, Access.owner())
+        dense = store.vector_search(vec(0), 10, only, Access.owner())
+        assert [h.doc_id for h in store.hits(keyword, Access.owner())] == ["d2"]
+        assert [h.doc_id for h in store.hits(dense, Access.owner())] == ["d2"]
+        assert store.keyword_search("shared", 10, Filters(documents=()), Access.owner()) == []

@@ -243,11 +243,13 @@ def test_a_version_1_database_gets_the_queue_from_db_upgrade(
     monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
     home = tmp_path / "kb"
     docket("db", "status", "--home", str(home))
-    pg_server.sql("DROP TABLE jobs; UPDATE meta SET value = '1' WHERE key = 'schema_version'", pg_database)
+    pg_server.sql(
+        "DROP TABLE jobs; DROP TABLE sentences; UPDATE meta SET value = '1' WHERE key = 'schema_version'", pg_database
+    )
     proc = docket("worker", "--once", "--home", str(home), check=False)
     assert proc.returncode == 1 and "docket db upgrade" in proc.stderr
     upgraded = json.loads(docket("db", "upgrade", "--home", str(home), "--json").stdout)
-    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 2}
+    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 3}
     assert json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)["done"] == 0
 
 

@@ -48,3 +48,14 @@ def test_e5_small_matches_across_languages() -> None:
 def test_fake_embedder_is_deterministic() -> None:
     a, b = FakeEmbedder(), FakeEmbedder()
     assert np.array_equal(a.embed_passages(["x y"]), b.embed_passages(["x y"]))
+
+
+def test_sentence_vectors_come_from_the_same_run_as_the_passage_vector(minilm) -> None:
+    texts = ["Leave\nNew parents get 12 weeks of paid leave. Parking is free.", "Short passage."]
+    spans = [[(6, 45), (46, 62)], [(0, 14)]]
+    vectors, parts = minilm.embed_with_spans(texts, spans)
+    assert np.allclose(vectors, minilm.embed_passages(texts))  # the passages' own vectors, unchanged
+    assert [p.shape for p in parts] == [(2, minilm.dim), (1, minilm.dim)]
+    assert np.allclose(np.linalg.norm(parts[0], axis=1), 1.0, atol=1e-5)
+    question = minilm.embed_queries(["How much parental leave is there?"])[0]
+    assert parts[0][0] @ question > parts[0][1] @ question  # the leave sentence, not the parking one

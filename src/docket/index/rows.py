@@ -40,12 +40,12 @@ def document_from_row(row: Sequence[Any], decode: Callable[[Any], Any] = _as_is)
 
 
 # chunks c JOIN documents d: what a hit needs, in the order hit_from_row reads it
-HIT_COLUMNS = "c.id, c.text, c.location, d.id, d.source, d.path, d.title"
+HIT_COLUMNS = "c.id, c.text, c.location, d.id, d.source, d.path, d.title, c.hash"
 
 
 def hit_from_row(row: Sequence[Any], score: float) -> Hit:
     """The hit for a row of :data:`HIT_COLUMNS` (``location`` stored as JSON text)."""
-    cid, text, location, doc_id, source, path, title = row
+    cid, text, location, doc_id, source, path, title, chunk_hash = row
     return Hit(
         chunk_id=int(cid),
         doc_id=doc_id,
@@ -55,4 +55,5 @@ def hit_from_row(row: Sequence[Any], score: float) -> Hit:
         text=text,
         location=Location.from_dict(json.loads(location)),
         score=score,
+        chunk_hash=chunk_hash,
     )

@@ -28,7 +28,7 @@ from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
 from docket.index.migrations import Migration, check_not_newer, latest, pending
 from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
-from docket.types import Access, Chunk, Document, Filters, Hit, Location
+from docket.types import Access, Chunk, Document, Filters, Hit, Location, SentenceVectors
 
 __all__ = ["SqliteStore"]
 
@@ -121,8 +121,23 @@ def _initial_schema(db: sqlite3.Connection) -> None:
     db.executescript(_SCHEMA)
 
 
+def _sentences_table(db: sqlite3.Connection) -> None:
+    db.execute(_SENTENCES)
+
+
+_SENTENCES = """CREATE TABLE IF NOT EXISTS sentences (
+    hash TEXT NOT NULL,
+    embedder TEXT NOT NULL,
+    spans BLOB NOT NULL,
+    vectors BLOB NOT NULL,
+    PRIMARY KEY (hash, embedder)
+)"""
+
 # Numbered schema changes (docket.index.migrations); append, never edit. Applied when the store opens.
-MIGRATIONS = [Migration(1, "documents, chunks, keyword postings, answer log, conversations", _initial_schema)]
+MIGRATIONS = [
+    Migration(1, "documents, chunks, keyword postings, answer log, conversations", _initial_schema),
+    Migration(2, "sentence vectors of chunks, by chunk hash (docket.index.sentences)", _sentences_table),
+]
 SCHEMA_VERSION = latest(MIGRATIONS)
 
 
@@ -386,6 +401,41 @@ class SqliteStore:
             self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
             self._bump()
+
+    # ------------------------------------------------------------------ sentence vectors
+    def put_sentence_vectors(self, embedder: str, vectors: Mapping[str, SentenceVectors]) -> None:
+        if not vectors:
+            return
+        rows = [(h, embedder, *v.pack()) for h, v in vectors.items()]
+        with self._tx():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO sentences (hash, embedder, spans, vectors) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def sentence_vectors(self, embedder: str, hashes: Iterable[str]) -> dict[str, SentenceVectors]:
+        wanted = list(dict.fromkeys(h for h in hashes if h))
+        info = self.embedder_info()
+        if not wanted or info is None:
+            return {}
+        out: dict[str, SentenceVectors] = {}
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for h, spans, vectors in self._db.execute(
+                f"SELECT hash, spans, vectors FROM sentences WHERE embedder = ? AND hash IN ({marks})",
+                [embedder, *batch],
+            ):
+                out[h] = SentenceVectors.unpack(spans, vectors, info[1])
+        return out
+
+    def prune_sentence_vectors(self) -> int:
+        info = self.embedder_info()
+        with self._tx():
+            cur = self._db.execute(
+                "DELETE FROM sentences WHERE embedder IS NOT ? OR hash NOT IN (SELECT hash FROM chunks)",
+                (info[0] if info else None,),
+            )
+        return int(cur.rowcount)
 
     def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(hashes))

@@ -37,7 +37,8 @@ from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
 from docket.ingest.profiles import PROFILE_KEY, extract_profile, merge_edits
 from docket.protocols import Embedder, Store
-from docket.types import Chunk, Document, ParsedDocument, SyncReport, check_workspace_name
+from docket.sentences import unit_spans
+from docket.types import Chunk, Document, ParsedDocument, SentenceVectors, SyncReport, check_workspace_name
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -155,6 +156,9 @@ class Indexer:
         self.count_tokens = getattr(embedder, "count_tokens", None) or estimate_tokens
         self.pending: list[_Pending] = []
         self.to_embed: dict[str, str] = {}
+        self.units: dict[str, tuple[int, list[tuple[int, int]]]] = {}  # hash -> (text offset, unit spans)
+        # embedders that can pool token vectors per span give every sentence a vector at no extra cost
+        self.embed_with_spans = getattr(embedder, "embed_with_spans", None)
 
     def add(self, doc: Document, parsed: ParsedDocument, is_new: bool = True) -> None:
         doc = with_profile(doc, parsed, None if is_new else self.store.get_document(doc.source, doc.path))
@@ -167,6 +171,8 @@ class Indexer:
                 self.report.chunks_reused += 1
             elif chunk.hash not in self.to_embed:
                 self.to_embed[chunk.hash] = chunk.indexed_text
+                if self.embed_with_spans is not None:
+                    self.units[chunk.hash] = (len(chunk.indexed_text) - len(chunk.text), unit_spans(chunk.text))
         self.pending.append(item)
         if len(self.to_embed) >= EMBED_BATCH:
             self.flush()
@@ -174,7 +180,17 @@ class Indexer:
     def flush(self) -> None:
         if self.to_embed:
             hashes = list(self.to_embed)
-            vectors = self.embedder.embed_passages([self.to_embed[h] for h in hashes])
+            texts = [self.to_embed[h] for h in hashes]
+            if self.embed_with_spans is not None:
+                spans = [[(a + self.units[h][0], b + self.units[h][0]) for a, b in self.units[h][1]] for h in hashes]
+                vectors, parts = self.embed_with_spans(texts, spans)
+                self.store.put_sentence_vectors(
+                    self.embedder.name,
+                    {h: SentenceVectors.of(self.units[h][1], part) for h, part in zip(hashes, parts, strict=True)},
+                )
+                self.units = {}
+            else:
+                vectors = self.embedder.embed_passages(texts)
             computed = dict(zip(hashes, vectors, strict=True))
             self.report.chunks_embedded += len(hashes)
             self.to_embed = {}
@@ -311,6 +327,8 @@ def sync_source(
         if tables is not None:
             tables.drop(doc.id)
         report.deleted += 1
+    if report.deleted or report.updated:
+        store.prune_sentence_vectors()
     store.mark_synced(source.name)
     report.seconds = time.perf_counter() - started
     return report

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
@@ -91,10 +91,8 @@ class MiniLMEmbedder:
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
+    def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], Any, np.ndarray, np.ndarray]]:
+        """``(indices, encodings, token vectors, attention mask)`` for batches of similar length."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
@@ -105,9 +103,35 @@ class MiniLMEmbedder:
                 ["last_hidden_state"],
                 {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             )[0]
-            pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
-            out[idx] = pooled
+            yield idx, enc, hidden, mask
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for idx, _, hidden, mask in self._batches(texts):
+            out[idx] = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
         return _normalise(out)
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The passages' vectors (exactly :meth:`embed_passages`'s) and, from the same model run, a
+        vector for each character span of each passage: the mean of the token vectors inside the
+        span. A sentence's vector so carries the passage it sits in (its title, its neighbours),
+        at no cost beyond the passage's own embedding."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        parts: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
+        for idx, encodings, hidden, mask in self._batches(texts):
+            out[idx] = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
+            for row, (i, encoding) in enumerate(zip(idx, encodings, strict=True)):
+                offsets = np.array(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+                real = (offsets[:, 1] > offsets[:, 0]) & (mask[row] == 1)
+                vectors = np.zeros((len(spans[i]), self.dim), dtype=np.float32)
+                for j, (start, end) in enumerate(spans[i]):
+                    inside = real & (offsets[:, 0] >= start) & (offsets[:, 1] <= end)
+                    if inside.any():
+                        vectors[j] = hidden[row][inside].mean(0)
+                parts[i] = _normalise(vectors) if len(vectors) else vectors
+        return _normalise(out), parts
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts)

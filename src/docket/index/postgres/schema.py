@@ -167,10 +167,26 @@ def _jobs(conn: Any) -> None:
     conn.execute(_JOBS)
 
 
+_SENTENCES = """
+CREATE TABLE IF NOT EXISTS sentences (
+    hash text NOT NULL,
+    embedder text NOT NULL,
+    spans bytea NOT NULL,
+    vectors bytea NOT NULL,
+    PRIMARY KEY (hash, embedder)
+);
+"""
+
+
+def _sentences(conn: Any) -> None:
+    conn.execute(_SENTENCES)
+
+
 # Append, never edit: a database at version N gets every migration above N from `docket db upgrade`.
 MIGRATIONS = [
     Migration(1, "documents, chunks, vectors, keyword postings, answer log, conversations", _initial),
     Migration(2, "the ingestion queue of `docket enqueue` / `docket worker` (jobs)", _jobs),
+    Migration(3, "sentence vectors of chunks, by chunk hash (docket.index.sentences)", _sentences),
 ]
 SCHEMA_VERSION = latest(MIGRATIONS)
 

@@ -40,7 +40,7 @@ from docket.index.postgres.sql import (
     where_sql,
 )
 from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
-from docket.types import Access, Chunk, Document, Filters, Hit, Location
+from docket.types import Access, Chunk, Document, Filters, Hit, Location, SentenceVectors
 
 try:
     import psycopg
@@ -124,13 +124,14 @@ class PostgresStore:
         )
 
     def generation(self) -> int:
-        """Changes whenever a document is added, changed or removed: the row count and the newest
-        row version (``xmin``) of ``documents``, for caches of document metadata."""
+        """Changes whenever a document is added, changed or removed (every such write bumps it in
+        its own transaction), for caches of document metadata."""
         with self._tx() as conn:
-            count, newest = conn.execute(
-                "SELECT COUNT(*), COALESCE(MAX(xmin::text::bigint), 0) FROM documents"
-            ).fetchone() or (0, 0)
-        return int(count) * 1_000_003 + int(newest)
+            return int(self._meta(conn, "generation") or 0)
+
+    @staticmethod
+    def _bump(conn: psycopg.Connection[Any]) -> None:
+        conn.execute("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'generation'")
 
     def embedder_info(self) -> tuple[str, int] | None:
         with self._tx() as conn:
@@ -288,6 +289,7 @@ class PostgresStore:
                     time.time() if indexed_at is None else indexed_at,
                 ),
             )
+            self._bump(conn)
             if not chunks:
                 conn.execute("DELETE FROM failures WHERE source = %s AND path = %s", (doc.source, doc.path))
                 return
@@ -348,11 +350,47 @@ class PostgresStore:
             cur = conn.execute(f"UPDATE documents SET {', '.join(assignments)} WHERE id = %s", (*values, doc_id))
             if cur.rowcount == 0:
                 raise NotFoundError(f"no document with id {doc_id}")
+            self._bump(conn)
 
     def delete_document(self, doc_id: str) -> None:
         with self._tx() as conn:
             conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_WRITE_LOCK,))
             conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
+            self._bump(conn)
+
+    # ------------------------------------------------------------------ sentence vectors
+    def put_sentence_vectors(self, embedder: str, vectors: Mapping[str, SentenceVectors]) -> None:
+        if not vectors:
+            return
+        rows = [(h, embedder, *v.pack()) for h, v in vectors.items()]
+        with self._tx() as conn:
+            conn.cursor().executemany(
+                "INSERT INTO sentences (hash, embedder, spans, vectors) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (hash, embedder) DO UPDATE SET spans = excluded.spans, vectors = excluded.vectors",
+                rows,
+            )
+
+    def sentence_vectors(self, embedder: str, hashes: Iterable[str]) -> dict[str, SentenceVectors]:
+        wanted = list(dict.fromkeys(h for h in hashes if h))
+        info = self.embedder_info()
+        if not wanted or info is None:
+            return {}
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT hash, spans, vectors FROM sentences WHERE embedder = %s AND hash = ANY(%s)",
+                (embedder, wanted),
+            ).fetchall()
+        return {h: SentenceVectors.unpack(bytes(spans), bytes(vectors), info[1]) for h, spans, vectors in rows}
+
+    def prune_sentence_vectors(self) -> int:
+        info = self.embedder_info()
+        with self._tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM sentences s WHERE s.embedder IS DISTINCT FROM %s "
+                "OR NOT EXISTS (SELECT 1 FROM chunks c WHERE c.hash = s.hash)",
+                (info[0] if info else None,),
+            )
+        return int(cur.rowcount)
 
     def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(hashes))
@@ -508,6 +546,7 @@ class PostgresStore:
                 raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none'}")
             conn.execute("DELETE FROM documents WHERE source = %s", (name,))
             conn.execute("DELETE FROM failures WHERE source = %s", (name,))
+            self._bump(conn)
 
     # ------------------------------------------------------------------ retrieval
     def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
