@@ -98,11 +98,19 @@ class AnswerSettings(_Section):
         "(read from the documents' profiles).",
     )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences in an extractive answer.")
+    context_tokens: int = Field(
+        2200,
+        ge=0,
+        le=100_000,
+        description="Tokens of source text a model reads: the retrieved passages widened to the sections "
+        "around them (0: the passages alone). Fits a 4,096-token model with room for the answer.",
+    )
     min_relevance: float = Field(
-        0.5,
+        0.62,
         ge=0.0,
         le=1.0,
-        description="Below this evidence score Docket abstains instead of answering.",
+        description="Below this evidence score an extractive answer abstains instead of answering "
+        "(chosen on the dev halves of several sets: python bench/calibrate.py).",
     )
     document_tokens: int = Field(
         3000,

@@ -23,12 +23,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docket.answer.extractive import extractive_answer
+from docket.answer.extractive import cite, extractive_answer
 from docket.answer.scope import Catalog, Entry, Scope, resolve_where, scope_question
 from docket.config import Settings
 from docket.errors import IndexMismatchError, NotFoundError, UserError
 from docket.index import open_store
 from docket.index.search import Mode, search
+from docket.ingest.chunking import estimate_tokens
 from docket.ingest.profiles import PROFILE_KEY, extract_profile, profile_of
 from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
 from docket.models.embedders import embedder_from_settings, embedder_spec, recorded_settings, same_embedder
@@ -377,6 +378,10 @@ class KnowledgeBase:
 
         scope = self.scope(question, access) if cfg.scope else Scope()
         filters = self._resolved(filters, access, scope)
+        calculated = self._calculated(question, filters, access, scope) if scope.narrowed else None
+        if calculated is not None:
+            answer = self._labelled(calculated, access, scope)
+            return replace(answer, log_id=self._log(answer, None, (time.perf_counter() - started) * 1000))
         from_tables: Answer | None = None
         if chat is not None and tables is not False and (tables or self._may_have_tables()):
             from docket.answer.tables import answer_from_tables
@@ -399,9 +404,17 @@ class KnowledgeBase:
             return replace(answer, log_id=self._log(logged, sent, (time.perf_counter() - started) * 1000))
 
         hits = self.search(question, k=cfg.top_k, filters=filters, access=access)
+        entries = self.catalog(access).by_id()
+        labels = [entries[h.doc_id].label if h.doc_id in entries else h.title for h in hits]
         if chat is None:
             answer = extractive_answer(
-                question, hits, self.embedder, max_sentences=cfg.max_sentences, min_relevance=cfg.min_relevance
+                question,
+                hits,
+                self.embedder,
+                max_sentences=cfg.max_sentences,
+                min_relevance=cfg.min_relevance,
+                store=self.store,
+                labels=labels,
             )
         else:
             from docket.answer.grounded import grounded_answer
@@ -417,6 +430,10 @@ class KnowledgeBase:
                 on_prompt=seen,
                 instructions=instructions,
                 on_reply=replies.append,
+                store=self.store,
+                documents=labels,
+                context_tokens=cfg.context_tokens,
+                count_tokens=getattr(self.embedder, "count_tokens", None) or estimate_tokens,
             )
         if from_tables is not None:  # the table path was tried and gave up: say so, count its tokens
             spent, more = answer.usage or Usage(), from_tables.usage or Usage()
@@ -429,6 +446,42 @@ class KnowledgeBase:
         record = [p.render() for p in prompts] + [f"[model reply]\n{r}" for r in replies]
         prompt_text = "\n\n".join(record) if record else None
         return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
+
+    def _calculated(self, question: str, filters: Filters, access: Access, scope: Scope) -> Answer | None:
+        """A figure the question asks to compute from the scoped documents' tables
+        (:mod:`docket.answer.calculate`), or None when it asks for none or a figure is missing."""
+        from docket.answer.calculate import LINE_ITEMS, answer_text, compute, lookup, plan
+
+        planned = plan(question)
+        if planned is None:
+            return None
+        passages: dict[str, list[Hit]] = {}
+        used: list[Hit] = []
+
+        def find(item: str, year: int) -> Any:
+            if item not in passages:
+                names = " ".join(LINE_ITEMS.get(item, (item,))[:3])
+                passages[item] = self.search(f"{names} {year}", k=20, filters=filters, access=access)
+            figure = lookup(item, year, passages[item])
+            if figure is not None:
+                hit = passages[item][figure.hit]
+                if hit not in used:
+                    used.append(hit)
+                figure = replace(figure, hit=used.index(hit))
+            return figure
+
+        result = compute(planned, find)
+        if result is None or result.missing:
+            return None
+        numbers = [f.hit + 1 for f in result.figures]
+        citations = tuple(
+            cite(n, used[f.hit], f.start, f.end, used[f.hit].text[f.start : f.end])
+            for n, f in zip(numbers, result.figures, strict=True)
+        )
+        note = "computed in code from the cited figures; check the rows and columns it used"
+        return Answer(
+            question, answer_text(result, numbers), False, citations, tuple(used), "calculated", 1.0, notes=(note,)
+        )
 
     def _labelled(self, answer: Answer, access: Access, scope: Scope) -> Answer:
         """``answer`` with each citation's document label and the documents the question was scoped to."""

@@ -62,8 +62,8 @@ def test_long_documents_are_mapped_then_reduced_with_global_section_numbers(mini
         "Beta pays 4,000 euros a month [2].",  # sections 1-2
         "Beta's notice period is 90 days [3].",  # sections 3-4
         "NONE",  # sections 5-6 (contract B) have nothing
-        "Gamma has 30 days notice [6].",  # section 7
-        "Beta requires 90 days notice [3] while Gamma requires 30 days notice [6].",  # the final answer
+        "Gamma has 30 days notice [7].",  # section 7
+        "Beta requires 90 days notice [3] while Gamma requires 30 days notice [7].",  # the final answer
     ]
     model = FakeChatModel(replies=replies)
     prompts = []

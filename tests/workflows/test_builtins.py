@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from docket.answer.extractive import ABSTAIN_TEXT
 from docket.config import load_settings
 from docket.errors import ModelNotConfiguredError
 from docket.kb import KnowledgeBase
@@ -208,10 +209,10 @@ def test_support_reply_on_a_covered_question_is_a_cited_draft(support_kb: Knowle
 
 def test_support_reply_escalates_an_uncovered_question(support_kb: KnowledgeBase, tmp_path: Path) -> None:
     ticket = {"text": "Can your team integrate our payroll software with the Kubernetes cluster in Frankfurt?"}
-    result, model = _reply(support_kb, tmp_path, ticket, ["neutral"])
+    result, model = _reply(support_kb, tmp_path, ticket, ["neutral", ABSTAIN_TEXT])
     assert result["escalate"] is True and result["citations"] == []
     assert result["reason"] == "the documents do not cover this question"
-    assert len(model.prompts) == 1  # only the mood: the knowledge base abstained without asking the model
+    assert len(model.prompts) == 2  # the model saw the closest passages and said they do not answer it
 
 
 def test_support_reply_escalates_an_angry_customer(support_kb: KnowledgeBase, tmp_path: Path) -> None:
@@ -229,7 +230,7 @@ def test_support_reply_thresholds_are_params(support_kb: KnowledgeBase, tmp_path
         str(data),
         model=FakeChatModel(replies=["negative", DRAFT]),
         kb=lambda: support_kb,
-        params={"min_confidence": "0.99", "escalate_moods": "angry"},
+        params={"min_confidence": "1.01", "escalate_moods": "angry"},
     )
     result = summary.results[0]
     assert result["escalate"] is True and result["reason"].startswith("low confidence (")

@@ -1,41 +1,52 @@
-"""Cited answers without a language model.
+"""Cited answers without a language model: the sentences and table rows that answer the question.
 
-The passages retrieved for the question are split into sentences; each sentence is scored by its
-semantic similarity to the question (the embedder's cosine) blended with the share of the
-question's content words it contains. The best sentences, each with an ``[n]`` citation to its
-passage's file and location, form the answer (further sentences only when they are within
-``_MAX_GAP`` of the best one). When even the best sentence scores below
+The question's evidence (:mod:`docket.answer.evidence`) ranks every sentence and table row of
+the retrieved passages by relevance and by whether it holds what the question asks for (an
+amount, a date, a name…). The best unit, each with an ``[n]`` citation to its passage's file and
+location, forms the answer; further units join only when they are within ``_MAX_GAP`` of the best
+and come from the same document — other documents join only when the question compares
+("compare", "both", "versus"…), and then the answer says per document what each one states
+("Acme Inc. 10-Q, quarter ended …: …"). A table row is shown as its label and the cells the
+question names ("2018: (1,577)"), with the table's unit. When even the best unit scores below
 ``min_relevance`` the evidence is too weak: Docket abstains and shows the closest sources rather
 than guessing.
+
+Citations are numbered 1..n in the order they are first used; ``answer.sources[n - 1]`` is the
+passage of ``[n]`` (cited passages first, then the others retrieved).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import numpy as np
-
-from docket.answer.guard import is_instruction
-from docket.index.keywords import query_terms
-from docket.protocols import Embedder
-from docket.sentences import sentence_spans, words
+from docket.answer.evidence import Evidence, Unit, confidence, gather
+from docket.protocols import Embedder, Store
+from docket.sentences import CELL_SEPARATOR, words
 from docket.types import Answer, Citation, Hit
 
-__all__ = ["ABSTAIN_TEXT", "extractive_answer", "score_sentences"]
+__all__ = ["ABSTAIN_TEXT", "ScoredSentence", "cite", "describe_row", "extractive_answer", "score_sentences"]
 
 ABSTAIN_TEXT = "I couldn't find this in your documents."
 
-# Weight of semantic similarity vs. keyword coverage in a sentence's relevance.
-_SEMANTIC_WEIGHT = 0.7
-_MIN_SENTENCE_CHARS = 20
-# Further sentences join the best one only when they are nearly as relevant.
+# Further units join the best one only when they are nearly as relevant.
 _MAX_GAP = 0.1
+_UNIT_WORDS = re.compile(
+    r"\(?\b(?:in\s+)?(?:(?:us\s*)?\$|usd|eur|€|dollars?)?\s*(?:in\s+)?(millions|thousands|billions)\b[^)|]*\)?|"
+    r"\(\s*%\s*\)|\bin\s+percent\b",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 @dataclass(frozen=True)
 class ScoredSentence:
+    """A sentence of a passage with its relevance to a text (for checks that compare a claim with
+    its cited passage)."""
+
     hit_index: int
-    start: int  # offsets into the hit's text
+    start: int
     end: int
     text: str
     semantic: float
@@ -43,54 +54,113 @@ class ScoredSentence:
 
     @property
     def relevance(self) -> float:
-        return _SEMANTIC_WEIGHT * self.semantic + (1 - _SEMANTIC_WEIGHT) * self.coverage
+        from docket.answer.evidence import SEMANTIC_WEIGHT
+
+        return SEMANTIC_WEIGHT * self.semantic + (1 - SEMANTIC_WEIGHT) * self.coverage
 
 
-def _coverage(question_terms: set[str], sentence: str) -> float:
-    if not question_terms:
-        return 0.0
-    present = set(words(sentence))
-    # compare on a crude stem so "weeks" matches "week" and "offered" matches "offer"
-    stems = {w[:5] for w in present}
-    hits = sum(1 for t in question_terms if t in present or t[:5] in stems)
-    return hits / len(question_terms)
+def score_sentences(
+    question: str, hits: list[Hit], embedder: Embedder, store: Store | None = None
+) -> list[ScoredSentence]:
+    """Every sentence (or table row) of ``hits`` with its relevance to ``question``, best first."""
+    evidence = gather(question, hits, embedder, store=store)
+    scored = [ScoredSentence(u.hit, u.start, u.end, u.text, u.semantic, u.coverage) for u in evidence.units]
+    return sorted(scored, key=lambda s: -s.relevance)
 
 
-def score_sentences(question: str, hits: list[Hit], embedder: Embedder) -> list[ScoredSentence]:
-    """Every sentence of the hits with its relevance to the question, best first."""
-    candidates: list[tuple[int, int, int, str]] = []
-    for i, hit in enumerate(hits):
-        for start, end in sentence_spans(hit.text):
-            sentence = hit.text[start:end]
-            if is_instruction(sentence):  # planted instructions are never evidence (docket.answer.guard)
-                continue
-            if len(sentence) >= _MIN_SENTENCE_CHARS or len(hit.text.strip()) < _MIN_SENTENCE_CHARS * 2:
-                candidates.append((i, start, end, sentence))
-    if not candidates:
-        return []
-    q = embedder.embed_queries([question])[0]
-    # embed each sentence with its passage's title for context, as chunks are indexed
-    texts = [f"{hits[i].title}: {s}" if hits[i].title else s for i, _, _, s in candidates]
-    vectors = embedder.embed_passages(texts)
-    floor = float(getattr(embedder, "similarity_floor", 0.0))
-    semantic = (vectors @ q - floor) / (1.0 - floor)
-    terms = set(query_terms(question))
-    scored = [
-        ScoredSentence(i, start, end, s, float(np.clip(sim, 0.0, 1.0)), _coverage(terms, s))
-        for (i, start, end, s), sim in zip(candidates, semantic, strict=True)
+def _table_unit(header: str) -> str:
+    """The unit a table's header states ("(in millions)", "(Millions)"), or ""."""
+    match = _UNIT_WORDS.search(header)
+    return match.group(0).strip() if match else ""
+
+
+def describe_row(row: str, header: str, question: str = "") -> str:
+    """A table row as a statement: its label, then ``column: value`` for the columns the question
+    names (its years or header words), else for every column; the table's unit after."""
+    cells = [c.strip() for c in row.split(CELL_SEPARATOR)]
+    names = [c.strip() for c in header.split(CELL_SEPARATOR)] if header else []
+    label, values = cells[0], cells[1:]
+    columns = names[1:] if len(names) == len(cells) else []
+    if not columns:
+        return ", ".join(c for c in cells if c)
+    asked_years = set(_YEAR.findall(question))
+    asked_words = set(words(question))
+    wanted = [
+        k
+        for k, name in enumerate(columns)
+        if (asked_years and asked_years & set(_YEAR.findall(name)))
+        or (not asked_years and asked_words & set(words(name)) - {"total"})
     ]
-    return sorted(scored, key=lambda x: -x.relevance)
+    shown = wanted or list(range(len(columns)))
+    parts = [f"{columns[k]}: {values[k]}" for k in shown if k < len(values) and values[k]]
+    unit = _table_unit(header)
+    text = f"{label} — {'; '.join(parts)}" if parts else label
+    return f"{text} {unit}" if unit and unit not in text else text
 
 
-def _citation(n: int, hit: Hit, sentence: ScoredSentence) -> Citation:
+def cite(n: int, hit: Hit, start: int, end: int, quote: str, document: str = "") -> Citation:
+    """Citation ``[n]`` of the passage ``hit`` at ``start:end`` of its text."""
     location = hit.location
     if location.char_start is not None:
-        location = replace(
-            location,
-            char_start=location.char_start + sentence.start,
-            char_end=location.char_start + sentence.end,
-        )
-    return Citation(n=n, path=hit.path, location=location, quote=sentence.text, supported=True, chunk_id=hit.chunk_id)
+        location = replace(location, char_start=location.char_start + start, char_end=location.char_start + end)
+    chunk_id = hit.chunk_id if hit.chunk_id >= 0 else None
+    return Citation(n, hit.path, location, quote, True, chunk_id, document)
+
+
+_COMPARE = re.compile(
+    r"\b(compare|comparison|versus|vs\.?|differ(ence|ent)?|both|each of|all of|between\s+\w+\s+and|across)\b",
+    re.IGNORECASE,
+)
+
+
+def _choose(evidence: Evidence, max_sentences: int, min_relevance: float) -> list[Unit]:
+    """The best unit and those nearly as good from the same document — from other documents too
+    only when the question compares (then the answer says which document each is from)."""
+    best = evidence.units[0]
+    several = _COMPARE.search(evidence.question) is not None
+    chosen: list[Unit] = []
+    seen: set[str] = set()
+    for unit in evidence.units:
+        if len(chosen) >= max_sentences or unit.score < best.score - _MAX_GAP or confidence(unit.score) < min_relevance:
+            break
+        key = " ".join(words(unit.text))
+        if key in seen:
+            continue
+        if evidence.hits[unit.hit].doc_id != evidence.hits[best.hit].doc_id and not several:
+            continue  # a statement of another document would be mixed into this one's answer
+        seen.add(key)
+        chosen.append(unit)
+    return chosen
+
+
+def _numbered(hits: Sequence[Hit], used: Sequence[int]) -> tuple[dict[int, int], tuple[Hit, ...]]:
+    """Citation numbers 1..n in order of first use, and the sources reordered to match."""
+    order = list(dict.fromkeys(used))
+    numbers = {hit: n for n, hit in enumerate(order, start=1)}
+    rest = [i for i in range(len(hits)) if i not in numbers]
+    return numbers, tuple(hits[i] for i in [*order, *rest])
+
+
+def compose(
+    evidence: Evidence, chosen: Sequence[Unit], question: str = ""
+) -> tuple[str, tuple[Citation, ...], tuple[Hit, ...]]:
+    """The answer text for ``chosen`` units with their citations, grouped per document when they
+    come from more than one; returns (text, citations, sources renumbered)."""
+    numbers, sources = _numbered(evidence.hits, [u.hit for u in chosen])
+    citations: list[Citation] = []
+    by_document: dict[str, list[str]] = {}
+    for unit in chosen:
+        n = numbers[unit.hit]
+        hit = evidence.hits[unit.hit]
+        statement = describe_row(unit.text, evidence.header.get(unit.hit, ""), question) if unit.row else unit.text
+        citations.append(cite(n, hit, unit.start, unit.end, unit.text, evidence.label(unit.hit)))
+        by_document.setdefault(hit.doc_id, []).append(f"{statement} [{n}]")
+    if len(by_document) == 1:
+        text = " ".join(next(iter(by_document.values())))
+    else:
+        first_unit = {evidence.hits[u.hit].doc_id: u.hit for u in reversed(chosen)}
+        text = "\n".join(f"{evidence.label(first_unit[doc])}: {' '.join(parts)}" for doc, parts in by_document.items())
+    return text, tuple(citations), sources
 
 
 def extractive_answer(
@@ -100,34 +170,16 @@ def extractive_answer(
     *,
     max_sentences: int = 3,
     min_relevance: float = 0.5,
+    store: Store | None = None,
+    labels: Sequence[str] = (),
+    evidence: Evidence | None = None,
 ) -> Answer:
-    """Build a cited answer from ``hits`` or abstain when the evidence is weak."""
-    scored = score_sentences(question, hits, embedder)
-    best = scored[0].relevance if scored else 0.0
-    if not scored or best < min_relevance:
-        return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, sources=tuple(hits), confidence=best)
-    chosen: list[ScoredSentence] = []
-    seen_text: set[str] = set()
-    for sentence in scored:
-        if len(chosen) >= max_sentences or sentence.relevance < max(min_relevance, best - _MAX_GAP):
-            break
-        key = " ".join(words(sentence.text))
-        if key in seen_text:
-            continue
-        seen_text.add(key)
-        chosen.append(sentence)
-    # [n] numbers the answer's sources, as in generated answers: sources[n - 1] is the passage
-    citations: list[Citation] = []
-    parts: list[str] = []
-    for sentence in chosen:
-        n = sentence.hit_index + 1
-        citations.append(_citation(n, hits[sentence.hit_index], sentence))
-        parts.append(f"{sentence.text} [{n}]")
-    return Answer(
-        question=question,
-        text=" ".join(parts),
-        abstained=False,
-        citations=tuple(citations),
-        sources=tuple(hits),
-        confidence=best,
-    )
+    """Build a cited answer from ``hits`` (or their ``evidence``) or abstain when it is weak."""
+    if evidence is None:
+        evidence = gather(question, hits, embedder, store=store, labels=labels)
+    best = evidence.confidence
+    if not evidence.units or best < min_relevance:
+        return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, sources=evidence.hits, confidence=best)
+    chosen = _choose(evidence, max_sentences, min_relevance)
+    text, citations, sources = compose(evidence, chosen, question)
+    return Answer(question=question, text=text, abstained=False, citations=citations, sources=sources, confidence=best)

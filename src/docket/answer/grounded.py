@@ -1,39 +1,53 @@
-"""Generated answers whose citations are checked against the source text.
+"""Generated answers, held to their sources.
 
-1. Retrieval evidence is scored first (the extractive scorer); below ``min_relevance`` Docket
-   abstains without calling the model, so it is never asked to improvise.
-2. The model gets :func:`~docket.answer.prompts.build_prompt`'s prompt.
-3. Every ``[n]`` in the reply must name a source that was given; others are dropped.
-4. Each sentence that cites is checked against its passages: it is *supported* when some
-   sentence of a cited passage is close to it (the embedder's similarity blended with word
-   coverage, as in extractive answers, at least ``min_support``). Unsupported sentences stay in
-   the answer, their citation marked ``supported: false``, and a note says so.
-5. A reply that is empty, or cites nothing although it does not abstain, is asked for once more;
-   if it is still unusable, the extractive answer is returned with a note saying why.
+1. The model always sees the evidence and decides with it: it reads the retrieved passages,
+   widened to the sections around them within ``context_tokens`` (:func:`~docket.answer.context.widen`),
+   each labelled with its document, and answers or replies that the documents do not say
+   (:func:`~docket.answer.prompts.build_prompt`). Nothing is decided before it.
+2. Every ``[n]`` in the reply must name a source that was given; others are dropped.
+3. Each sentence of the reply is a claim, checked against its sources:
+   - a claim without ``[n]`` is attributed to the source whose sentence supports it best — a
+     reply is never thrown away for lacking markers;
+   - it is *supported* when some sentence of a cited source is close to it (the embedder's
+     similarity blended with word coverage, at least ``min_support``);
+   - every figure it states must appear in a cited source or come from a calculation it shows
+     whose figures do (:mod:`docket.answer.numbers`);
+   - a claim that follows an instruction planted in the sources is removed (:mod:`docket.answer.guard`).
+   A claim that is not supported, or states a figure the sources do not give, stays in the
+   answer marked ``(unverified)``, is listed in ``Answer.unsupported`` and its citations carry
+   ``supported: false`` — it is never shown as plain fact.
+4. Citations are numbered 1..n in the order they are first used (sources reordered to match).
+5. An empty reply is asked for once more; if nothing usable comes back, the extractive answer is
+   returned with a note saying why.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from docket.answer.extractive import ABSTAIN_TEXT, extractive_answer, score_sentences
-from docket.answer.guard import clean_reply, injected_claim
+import numpy as np
+
+from docket.answer.evidence import SEMANTIC_WEIGHT, _coverage, sentence_vectors
+from docket.answer.extractive import ABSTAIN_TEXT, cite, extractive_answer
+from docket.answer.guard import clean_reply, injected_claim, is_instruction
+from docket.answer.numbers import unsupported_numbers
 from docket.answer.prompts import Prompt, build_prompt
-from docket.protocols import ChatModel, Embedder
+from docket.index.keywords import query_terms
+from docket.protocols import ChatModel, Embedder, Store
 from docket.sentences import sentence_spans
-from docket.types import Answer, Citation, Hit, Usage
+from docket.types import Answer, Citation, Hit, SentenceVectors, Usage
 
-__all__ = ["check_citations", "claims", "grounded_answer"]
+__all__ = ["UNVERIFIED", "Checked", "check_citations", "claims", "grounded_answer"]
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
+UNVERIFIED = "(unverified)"
 RETRY_REMINDER = (
-    "Your previous answer did not cite the sources. Answer again: after every sentence that states "
-    f"a fact, put its source number in square brackets, like [1]. If the sources do not contain the "
-    f"answer, reply exactly: {ABSTAIN_TEXT}"
+    "Your previous answer was empty. Answer again: after every sentence that states a fact, put its "
+    f"source number in square brackets, like [1]. If the sources do not contain the answer, reply exactly: "
+    f"{ABSTAIN_TEXT}"
 )
-
 
 _LEADING_CITES = re.compile(r"(?:\s*\[\d{1,3}\])+")
 _FILLER = re.compile(
@@ -63,71 +77,177 @@ def claims(text: str) -> list[str]:
     return out
 
 
+_END = re.compile(r"(?P<marks>(?:\s*\[\d{1,3}\])*)(?P<end>[.!?]?)(?P<tail>[\s\"')\]]*)$")
+
+
+def _before_end(sentence: str, addition: str, before_marks: bool = False) -> str:
+    """``sentence`` with ``addition`` put before its final punctuation (and, with ``before_marks``,
+    before its closing citation markers): "… notice [1]." -> "… notice (unverified) [1]."."""
+    match = _END.search(sentence)
+    if match is None:  # pragma: no cover - the pattern matches every string
+        return sentence + addition
+    head = sentence[: match.start()]
+    marks, end, tail = match.group("marks"), match.group("end"), match.group("tail")
+    if before_marks:
+        return f"{head.rstrip()}{addition}{marks}{end}{tail}"
+    return f"{head.rstrip()}{marks}{addition}{end}{tail}"
+
+
+def _segments(piece: str, claim: str) -> list[tuple[str, list[int]]]:
+    """The parts of a claim and the sources each part cites: the text before each group of markers
+    (the whole claim when there is one group, or the part is too short to stand alone)."""
+    groups = list(re.finditer(r"(?:\s*\[\d{1,3}\])+", piece))
+    out: list[tuple[str, list[int]]] = []
+    previous = 0
+    for group in groups:
+        marks = [int(n) for n in _CITE.findall(group.group(0))]
+        part = piece[previous : group.start()].strip(" ,;:")
+        text = claim if len(groups) == 1 or len(part.split()) < 3 else part
+        out.append((text, list(dict.fromkeys(marks))))
+        previous = group.end()
+    return out
+
+
 def _abstains(text: str) -> bool:
     return ABSTAIN_TEXT.lower().rstrip(".") in text.lower()
 
 
-def check_citations(
-    text: str, hits: list[Hit], embedder: Embedder, min_support: float = 0.5, *, question: str = "", system: str = ""
-) -> tuple[str, list[Citation], list[str]]:
-    """Clean ``text`` of citations to unknown sources and check each cited sentence.
+@dataclass(frozen=True)
+class Checked:
+    """A reply after the checks: its text (unsupported claims marked), citations, notes, and the
+    claims that could not be verified."""
 
-    Images, markup and unknown URLs are removed, and so is every sentence that follows an
-    instruction planted in the sources or ``question`` or repeats ``system`` (the prompt's rules;
-    see :mod:`docket.answer.guard`). Returns the cleaned text, one Citation per (sentence, source)
-    pair, and notes for the user.
-    """
+    text: str
+    citations: tuple[Citation, ...]
+    notes: tuple[str, ...]
+    unsupported: tuple[str, ...]
+    sources: tuple[Hit, ...]
+
+
+class _Support:
+    """The sentences of the sources with their vectors, to match claims against."""
+
+    def __init__(self, hits: Sequence[Hit], embedder: Embedder, store: Store | None) -> None:
+        self.hits = list(hits)
+        self.embedder = embedder
+        self.vectors: list[SentenceVectors] = sentence_vectors(store, embedder, self.hits)
+
+    def best(self, claim: str, n: int, vector: np.ndarray) -> tuple[float, int, int, str]:
+        """The best sentence of source ``n`` (1-based) for ``claim``: (relevance, start, end, text)."""
+        hit, sv = self.hits[n - 1], self.vectors[n - 1]
+        if not sv.spans:
+            return 0.0, 0, len(hit.text), hit.text
+        floor = float(getattr(self.embedder, "similarity_floor", 0.0))
+        sims = np.clip((sv.vectors @ vector - floor) / (1.0 - floor), 0.0, 1.0)
+        terms = set(query_terms(claim))
+        best = (-1.0, 0, 0, "")
+        for k, (a, b) in enumerate(sv.spans):
+            text = hit.text[a:b]
+            if is_instruction(text):  # a planted instruction never supports a claim
+                continue
+            score = SEMANTIC_WEIGHT * float(sims[k]) + (1 - SEMANTIC_WEIGHT) * _coverage(terms, text)
+            if score > best[0]:
+                best = (score, a, b, text)
+        return best if best[0] >= 0 else (0.0, 0, len(hit.text), hit.text)
+
+
+def check_citations(
+    text: str,
+    hits: list[Hit],
+    embedder: Embedder,
+    min_support: float = 0.5,
+    *,
+    question: str = "",
+    system: str = "",
+    store: Store | None = None,
+    documents: Sequence[str] = (),
+) -> tuple[str, list[Citation], list[str]]:
+    """Clean ``text`` and check each claim (see the module docstring); returns the checked text,
+    one Citation per (claim, source) pair, and notes for the user. Sources keep their numbers."""
+    checked = _check(text, hits, embedder, min_support, question, system, store, documents, renumber=False)
+    return checked.text, list(checked.citations), list(checked.notes)
+
+
+def _check(
+    text: str,
+    hits: Sequence[Hit],
+    embedder: Embedder,
+    min_support: float,
+    question: str,
+    system: str,
+    store: Store | None,
+    documents: Sequence[str],
+    *,
+    renumber: bool = True,
+) -> Checked:
+    hits = list(hits)
     text, notes = clean_reply(text, hits)
     dropped = sorted({int(n) for n in _CITE.findall(text) if not 1 <= int(n) <= len(hits)})
     if dropped:
         notes.append(f"removed citations to sources that were not given: {', '.join(f'[{n}]' for n in dropped)}")
         text = _CITE.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", text)
         text = re.sub(r" +([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
-    citations: list[Citation] = []
-    unsupported = 0
-    kept: list[str] = []
+    # "… notice. [1]" -> "… notice [1].": a claim's markers before its final punctuation
+    pieces = [re.sub(r"([.!?])((?:\s*\[\d{1,3}\])+)\s*$", r"\2\1", p) for p in claims(text)]
+    support = _Support(hits, embedder, store)
+    bare = [re.sub(r"\s+([.,;:!?])", r"\1", _CITE.sub("", p)).strip() for p in pieces]
+    vectors = embedder.embed_queries(bare) if bare else np.zeros((0, embedder.dim), dtype=np.float32)
+    kept: list[tuple[str, list[int], bool]] = []  # (the claim as written, its sources, verified)
+    found: list[Citation] = []
     removed: dict[str, int] = {}
-    for sentence in claims(text):
-        numbers = list(dict.fromkeys(int(n) for n in _CITE.findall(sentence)))
-        claim = _CITE.sub("", sentence).strip()
-        found: list[Citation] = []
-        for n in numbers:
-            hit = hits[n - 1]
-            best = score_sentences(claim, [hit], embedder)
-            top = best[0] if best else None
-            supported = top is not None and top.relevance >= min_support
-            location = hit.location
-            quote = hit.text
-            if top is not None:
-                quote = top.text
-                if location.char_start is not None:
-                    location = replace(
-                        location, char_start=location.char_start + top.start, char_end=location.char_start + top.end
-                    )
-            found.append(
-                Citation(
-                    n=n,
-                    path=hit.path,
-                    location=location,
-                    quote=quote,
-                    supported=supported,
-                    chunk_id=hit.chunk_id if hit.chunk_id >= 0 else None,
-                )
-            )
+    unsupported: list[str] = []
+    attributed = 0
+    for piece, claim, vector in zip(pieces, bare, vectors, strict=True):
+        numbers = list(dict.fromkeys(int(n) for n in _CITE.findall(piece)))
+        if not numbers and hits:  # no marker: attribute the claim to the source that supports it best
+            score, n = max((support.best(claim, n, vector)[0], n) for n in range(1, len(hits) + 1))
+            if score >= min_support:
+                numbers = [n]
+                piece = _before_end(piece, f" [{n}]")
+                attributed += 1
         cited = [hits[n - 1] for n in numbers]
         why = injected_claim(claim, cited, hits, question, system)
         if why is not None:
             removed[why] = removed.get(why, 0) + 1
             continue
-        kept.append(sentence)
-        citations.extend(found)
-        unsupported += sum(not c.supported for c in found)
+        citations = []
+        verified = bool(numbers)
+        for segment, marks in _segments(piece, claim):
+            # "Beta requires 90 days [3] while Gamma requires 30 days [6]": each part is held to its own source
+            segment_vector = vector if segment == claim else embedder.embed_queries([segment])[0]
+            held = False
+            for n in marks:
+                relevance, start, end, quote = support.best(segment, n, segment_vector)
+                document = documents[n - 1] if n - 1 < len(documents) else ""
+                ok = relevance >= min_support
+                held = held or ok
+                citations.append(replace(cite(n, hits[n - 1], start, end, quote, document), supported=ok))
+            verified = verified and held
+        missing = unsupported_numbers(claim, [h.text for h in cited])
+        if missing:
+            verified = False
+            citations = [replace(c, supported=False) for c in citations]
+            notes.append(f"figures not found in the cited sources: {', '.join(missing)}")
+        kept.append((piece, numbers, verified))
+        found.extend(citations)
+        if not verified:
+            unsupported.append(claim)
     if removed:
-        text = " ".join(kept)
         notes.extend(f"removed {count} statement(s): {why}" for why, count in removed.items())
+    if attributed:
+        notes.append(f"{attributed} statement(s) had no source number; matched to the source that supports them")
     if unsupported:
-        notes.append(f"{unsupported} cited statement(s) could not be matched to their source; check them")
-    return text, citations, notes
+        notes.append(f"{len(unsupported)} statement(s) could not be matched to the sources: marked {UNVERIFIED}")
+    # numbering: 1..n by first use (or as given), markers rewritten in place
+    order = list(dict.fromkeys(n for _, numbers, _ in kept for n in numbers)) if renumber else []
+    mapping = {old: new for new, old in enumerate(order, start=1)}
+    sources = tuple(hits[n - 1] for n in order) + tuple(h for i, h in enumerate(hits, 1) if i not in mapping)
+    parts = []
+    for piece, _, verified in kept:
+        piece = _CITE.sub(lambda m: f"[{mapping.get(int(m.group(1)), int(m.group(1)))}]", piece)
+        parts.append(piece if verified else _before_end(piece, f" {UNVERIFIED}", before_marks=True))
+    numbered = tuple(replace(c, n=mapping.get(c.n, c.n)) for c in found)
+    return Checked(" ".join(parts), numbered, tuple(notes), tuple(unsupported), sources if renumber else tuple(hits))
 
 
 def grounded_answer(
@@ -142,31 +262,42 @@ def grounded_answer(
     on_prompt: Callable[[Prompt], None] | None = None,
     instructions: str = "",
     on_reply: Callable[[str], None] | None = None,
+    store: Store | None = None,
+    documents: Sequence[str] = (),
+    context_tokens: int = 0,
+    count_tokens: Callable[[str], int] | None = None,
 ) -> Answer:
-    """Answer with ``model`` from ``hits``, citations checked; abstain or fall back when needed.
-    ``instructions`` are added to the prompt's rules (see :func:`build_prompt`)."""
-    evidence = score_sentences(question, hits, embedder)
-    best = evidence[0].relevance if evidence else 0.0
+    """Answer with ``model`` from ``hits`` (widened to their sections when ``store`` and
+    ``context_tokens`` are given), every claim checked; ``documents`` label the hits' documents."""
+    from docket.answer.context import widen
+    from docket.answer.evidence import gather
 
-    def abstain(answered_by: str, usage: Usage) -> Answer:
+    labels = {h.doc_id: documents[i] for i, h in enumerate(hits) if i < len(documents)}
+    evidence = gather(question, hits, embedder, store=store, labels=documents)
+    sources = list(hits)
+    if store is not None and context_tokens > 0 and count_tokens is not None:
+        sources = widen(hits, store, context_tokens, count_tokens)
+    source_labels = [labels.get(h.doc_id, "") for h in sources]
+
+    def abstain(answered_by: str, usage: Usage, notes: tuple[str, ...] = ()) -> Answer:
         return Answer(
             question,
             ABSTAIN_TEXT,
             True,
             sources=tuple(hits),
             method="generated",
-            confidence=best,
+            confidence=evidence.confidence,
             model=answered_by,
             usage=usage,
+            notes=notes,
         )
 
-    if best < min_relevance:
+    if not sources:
         return abstain(model.name, Usage())
-    prompt = build_prompt(question, hits, instructions)
+    prompt = build_prompt(question, sources, instructions, source_labels)
     if on_prompt is not None:
         on_prompt(prompt)
     usage = Usage()
-    reason = ""
     answered_by = model.name
     for attempt in range(2):
         if attempt == 1:  # the same prompt would get the same reply: say what was wrong with it
@@ -182,20 +313,32 @@ def grounded_answer(
             usage.completion_tokens + completion.usage.completion_tokens,
         )
         text = completion.text.strip()
-        if text and _abstains(text) and not _CITE.search(text):
-            return abstain(answered_by, usage)
         if not text:
-            reason = "the model returned an empty answer"
             continue
-        cleaned, citations, notes = check_citations(
-            text, hits, embedder, min_support, question=question, system=prompt.system
-        )
-        if not citations:
-            reason = "the model's answer cited no source"
-            continue
+        if _abstains(text) and not _CITE.search(text):
+            return abstain(answered_by, usage)
+        checked = _check(text, sources, embedder, min_support, question, prompt.system, store, source_labels)
+        if not checked.citations and evidence.confidence >= min_relevance:
+            break  # nothing in the reply could be matched to a source, but the sources do answer
+        if not checked.text:
+            break
         return Answer(
-            question, cleaned, False, tuple(citations), tuple(hits), "generated", best, answered_by, usage, tuple(notes)
+            question,
+            checked.text,
+            False,
+            checked.citations,
+            checked.sources,
+            "generated",
+            evidence.confidence,
+            answered_by,
+            usage,
+            checked.notes,
+            unsupported=checked.unsupported,
         )
-    fallback = extractive_answer(question, hits, embedder, min_relevance=min_relevance)
-    note = f"{reason} (asked twice); showing the extractive answer instead"
-    return replace(fallback, model=answered_by, usage=usage, notes=(note,))
+    reason = (
+        "the model returned an empty answer" if not text else "the model's answer could not be matched to the sources"
+    )
+    fallback = extractive_answer(question, list(hits), embedder, min_relevance=min_relevance, evidence=evidence)
+    return replace(
+        fallback, model=answered_by, usage=usage, notes=(f"{reason}; showing the extractive answer instead",)
+    )

@@ -1,0 +1,520 @@
+"""Figures computed in code from the figures of a document's tables, with the calculation shown.
+
+A question such as "What is Amazon's FY2017 days payable outstanding? DPO is defined as:
+365 * (average accounts payable between FY2016 and FY2017) / (FY2017 COGS + change in inventory
+between FY2016 and FY2017)" needs five figures from two statements and some arithmetic. A
+language model asked to do it in its head gets it wrong more often than not; a passage-picker
+cannot do it at all. So :func:`plan` turns the question into a :class:`Plan` — a small expression
+over line items and fiscal years — and :func:`compute` looks every line item up in the tables of
+the documents the question is scoped to, then evaluates the expression in Python. The answer
+shows the calculation with every figure cited to its table row.
+
+Where a plan comes from:
+
+- **the question's own definition** — "X is defined as: …", "Define X as …", "Calculate X using …":
+  ``average A between FY1 and FY2`` is ``(A[FY1] + A[FY2]) / 2``, ``change in A between FY1 and FY2``
+  is ``A[FY2] - A[FY1]``, ``FY1 A`` is ``A[FY1]``, with ``+ - * /``, "divided by", "plus", "minus",
+  "times" and brackets;
+- else **a standard metric** the question names (:data:`METRICS`: margins, turnovers, days
+  payable/sales/inventory outstanding, returns on assets and equity, current and quick ratios,
+  growth, capex as a share of revenue…), over the fiscal year(s) it names;
+- else **one line item** the question asks for ("the FY2018 capital expenditure amount", "year end
+  FY2019 total inventories").
+
+"3 year average of …" over ``FY2015 - FY2017`` averages the metric over each year. "As a %" or
+"in percent" scales a ratio by 100; "round to two decimal places" rounds; "in USD billions"
+converts from the table's unit. A line item is matched to a row label by its usual names
+(:data:`LINE_ITEMS`: capital expenditure is "purchases of property, plant and equipment", COGS is
+"cost of sales"…) and the column by the fiscal year in its header. When a figure cannot be found
+the plan is not answered here at all (the usual evidence is used, and a note says which figure
+was missing) — an invented figure is worse than none.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from docket.index.keywords import analyze
+from docket.sentences import CELL_SEPARATOR, is_table_text
+from docket.types import Hit
+
+__all__ = ["LINE_ITEMS", "METRICS", "Figure", "Plan", "Result", "compute", "plan"]
+
+# usual names of line items in financial statements: the first is how answers name it
+LINE_ITEMS: dict[str, tuple[str, ...]] = {
+    "revenue": ("total revenue", "total revenues", "revenues", "revenue", "total net sales", "net sales",
+                "total net revenue", "net revenues", "net revenue", "sales", "total sales"),
+    "cost of goods sold": ("cost of sales", "cost of goods sold", "cost of revenue", "cost of revenues",
+                           "total cost of revenues", "cost of products sold", "cogs", "cost of merchandise sold"),
+    "gross profit": ("gross profit", "gross margin"),
+    "operating income": ("operating income", "income from operations", "operating profit",
+                         "operating income (loss)", "income (loss) from operations"),
+    "net income": ("net income attributable to", "net income", "net earnings", "net income (loss)",
+                   "net earnings attributable to", "net income attributable to shareholders"),
+    "depreciation and amortization": ("depreciation and amortization", "depreciation, amortization",
+                                      "depreciation", "amortization and depreciation"),
+    "capital expenditure": ("purchases of property, plant and equipment", "capital expenditures",
+                            "capital expenditure", "purchases of property and equipment",
+                            "payments for property and equipment", "additions to property and equipment",
+                            "purchases of property, equipment", "capital spending"),
+    "property, plant and equipment": ("property, plant and equipment, net", "property and equipment, net",
+                                      "net property, plant and equipment", "property, plant and equipment",
+                                      "property and equipment", "ppe", "pp&e", "ppne"),
+    "accounts payable": ("accounts payable",),
+    "accounts receivable": ("accounts receivable, net", "accounts receivable", "receivables, net", "receivables"),
+    "inventory": ("inventories", "inventory", "merchandise inventories", "total inventories"),
+    "total assets": ("total assets",),
+    "total current assets": ("total current assets",),
+    "total current liabilities": ("total current liabilities",),
+    "total liabilities": ("total liabilities",),
+    "total equity": ("total shareholders' equity", "total stockholders' equity", "total equity",
+                     "total shareholders’ equity", "total stockholders’ equity"),
+    "cash from operations": ("net cash provided by operating activities",
+                             "net cash provided by (used in) operating activities",
+                             "cash provided by operating activities", "net cash from operating activities"),
+    "income tax expense": ("provision for income taxes", "income tax expense", "income taxes"),
+    "income before taxes": ("income before income taxes", "earnings before income taxes",
+                            "income before provision for income taxes"),
+    "interest expense": ("interest expense",),
+    "dividends paid": ("dividends paid", "cash dividends paid"),
+    "cash and cash equivalents": ("cash and cash equivalents",),
+}  # fmt: skip
+
+# names that mean a line item in questions ("capex", "PP&E")
+_ALIASES: dict[str, str] = {
+    "capex": "capital expenditure", "capital expenditures": "capital expenditure",
+    "capital expenditure": "capital expenditure", "cogs": "cost of goods sold", "cost of sales": "cost of goods sold",
+    "cost of goods sold": "cost of goods sold", "pp&e": "property, plant and equipment",
+    "ppne": "property, plant and equipment", "ppe": "property, plant and equipment",
+    "net ppne": "property, plant and equipment", "net pp&e": "property, plant and equipment",
+    "net property, plant, and equipment": "property, plant and equipment",
+    "net property, plant and equipment": "property, plant and equipment",
+    "property, plant and equipment": "property, plant and equipment",
+    "revenue": "revenue", "revenues": "revenue", "total revenue": "revenue", "net sales": "revenue", "sales": "revenue",
+    "net income": "net income", "net income attributable to shareholders": "net income", "net earnings": "net income",
+    "operating income": "operating income", "unadjusted operating income": "operating income",
+    "d&a": "depreciation and amortization", "depreciation and amortization": "depreciation and amortization",
+    "accounts payable": "accounts payable", "inventory": "inventory", "inventories": "inventory",
+    "total inventories": "inventory", "total assets": "total assets", "total current assets": "total current assets",
+    "total current liabilities": "total current liabilities", "gross profit": "gross profit",
+    "cash flow from operating activities": "cash from operations", "cash from operations": "cash from operations",
+    "operating cash flow": "cash from operations", "accounts receivable": "accounts receivable",
+    "total equity": "total equity", "shareholders' equity": "total equity", "income tax expense": "income tax expense",
+    "interest expense": "interest expense", "dividends": "dividends paid",
+    "cash and cash equivalents": "cash and cash equivalents",
+}  # fmt: skip
+
+# standard metrics: (pattern in the question, expression over ITEM[Y], ITEM[Y-1]; percent?)
+_PPE = "property, plant and equipment"
+
+
+def _avg(item: str) -> str:
+    return f"(({item}[Y-1] + {item}[Y]) / 2)"
+
+
+# standard metrics: (pattern in the question, expression over ITEM[Y] and ITEM[Y-1], a percentage?)
+METRICS: tuple[tuple[str, str, bool], ...] = (
+    (r"fixed asset turnover", f"revenue[Y] / {_avg(_PPE)}", False),
+    (
+        r"days payable outstanding|\bdpo\b",
+        f"365 * {_avg('accounts payable')} / (cost of goods sold[Y] + inventory[Y] - inventory[Y-1])",
+        False,
+    ),
+    (r"days sales outstanding|\bdso\b", f"365 * {_avg('accounts receivable')} / revenue[Y]", False),
+    (r"days inventory outstanding|\bdio\b", f"365 * {_avg('inventory')} / cost of goods sold[Y]", False),
+    (r"inventory turnover", f"cost of goods sold[Y] / {_avg('inventory')}", False),
+    (r"total asset turnover|\basset turnover", f"revenue[Y] / {_avg('total assets')}", False),
+    (r"return on assets|\broa\b", f"net income[Y] / {_avg('total assets')}", False),
+    (r"return on equity|\broe\b", f"net income[Y] / {_avg('total equity')}", False),
+    (r"working capital ratio|current ratio", "total current assets[Y] / total current liabilities[Y]", False),
+    (r"quick ratio", "(total current assets[Y] - inventory[Y]) / total current liabilities[Y]", False),
+    (r"ebitda\s*(%|percent)?\s*margin", "(operating income[Y] + depreciation and amortization[Y]) / revenue[Y]", True),
+    (r"net (profit|income) margin", "net income[Y] / revenue[Y]", True),
+    (r"gross (profit )?margin", "gross profit[Y] / revenue[Y]", True),
+    (r"operating (profit )?margin", "operating income[Y] / revenue[Y]", True),
+    (r"effective tax rate", "income tax expense[Y] / income before taxes[Y]", True),
+    (
+        r"capex as a % of revenue|capital expenditures? as a (percentage|%|share) of revenue",
+        "capital expenditure[Y] / revenue[Y]",
+        True,
+    ),
+    (r"dividend payout ratio", "dividends paid[Y] / net income[Y]", True),
+    (r"interest coverage", "operating income[Y] / interest expense[Y]", False),
+    (r"free cash flow", "cash from operations[Y] - capital expenditure[Y]", False),
+    (
+        r"(revenue|sales) growth|growth rate|(year-over-year|yoy) change in (total )?(revenue|sales)|"
+        r"change in (total )?(revenue|sales) from",
+        "(revenue[Y] - revenue[Y-1]) / revenue[Y-1]",
+        True,
+    ),
+)
+
+_FY = re.compile(r"\b(?:FY\s*'?|fiscal\s+(?:year\s+)?)(\d{4}|\d{2})\b|\b((?:19|20)\d\d)\b", re.IGNORECASE)
+_ROUND = re.compile(
+    r"round(?:ed)?\s+(?:your\s+answer\s+|it\s+)?to\s+(one|two|three|zero|no|\d)\s+decimal", re.IGNORECASE
+)
+_PERCENT = re.compile(
+    r"\b(in\s+units\s+of\s+percents?|as\s+a\s+%|as\s+a\s+percent(age)?|in\s+percent|%\s*margin|percentage)\b|%",
+    re.IGNORECASE,
+)
+_UNIT = re.compile(r"\b(?:in\s+)?(?:usd|us\$|\$)\s*(thousands|millions|billions)\b", re.IGNORECASE)
+_AVERAGE_OF = re.compile(r"(\d+|three|two|five)[- ]year\s+average", re.IGNORECASE)
+_DEFINITION = re.compile(
+    r"(?:\bis\s+defined\s+as|\bdefine[sd]?\s+[\w\s%&/-]{1,60}?\s+as|\bcalculate[sd]?\s+[\w\s%&/-]{1,60}?\s+using)"
+    r"\s*:?\s*(?P<expr>.+?)(?:\.(?:\s|$)|\?|$)",
+    re.IGNORECASE,
+)
+_WORDS = {"one": 1, "two": 2, "three": 3, "zero": 0, "no": 0, "five": 5}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to compute: an arithmetic expression whose leaves are numbers and ``item[year]``."""
+
+    label: str
+    expression: str  # e.g. "revenue[2019] / ((pp&e[2018] + pp&e[2019]) / 2)"
+    years: tuple[int, ...] = ()  # an average of the expression over these years, when several
+    percent: bool = False
+    decimals: int | None = None
+    unit: str = ""  # "millions", "billions", "thousands": the unit the answer is asked in
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A line item's figure as found: the row, the column, the value and where it came from."""
+
+    item: str
+    year: int
+    value: float
+    label: str  # the row label as the table writes it
+    column: str
+    cell: str  # the cell as written, "(1,577)"
+    unit: str  # the table's unit ("(Millions)")
+    hit: int  # index into the hits it was read from
+    start: int  # the row's offsets in that hit's text
+    end: int
+
+
+@dataclass
+class Result:
+    """A computed answer: the value, the calculation written out, and the figures behind it."""
+
+    plan: Plan
+    value: float
+    shown: str
+    figures: list[Figure] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def _years(question: str) -> list[int]:
+    out = []
+    for m in _FY.finditer(question):
+        value = m.group(1) or m.group(2)
+        year = int(value) if len(value) == 4 else 2000 + int(value)
+        if 1950 <= year <= 2100:
+            out.append(year)
+    return sorted(set(out))
+
+
+def _item(text: str) -> str | None:
+    """The line item a phrase names, if any (longest alias first)."""
+    phrase = re.sub(r"\s+", " ", text.lower().strip(" ,.;:()")).removeprefix("the ").removeprefix("year end ")
+    phrase = re.sub(r"^(total\s+)?amount\s+of\s+", lambda m: "total " if m.group(1) else "", phrase)
+    if phrase in _ALIASES:
+        return _ALIASES[phrase]
+    for alias in sorted(_ALIASES, key=len, reverse=True):
+        if re.search(rf"(?<![\w&]){re.escape(alias)}(?![\w&])", phrase):
+            return _ALIASES[alias]
+    return None
+
+
+def _translate(definition: str, year: int) -> str | None:
+    """A definition in words as an expression over ``item[year]``, or None when a term is unknown."""
+    text = definition.replace("×", "*").replace("÷", "/")
+    text = re.sub(r"\bdivided\s+by\b", "/", text, flags=re.IGNORECASE)
+    text = re.sub(r"\b(plus)\b", "+", text, flags=re.IGNORECASE)
+    text = re.sub(r"\b(minus|less)\b", "-", text, flags=re.IGNORECASE)
+    text = re.sub(r"\b(times|multiplied\s+by)\b", "*", text, flags=re.IGNORECASE)
+    text = re.sub(r"\(\s*from[^)]*\)|\bfrom\s+the\s+[\w\s]+?statement\b", "", text, flags=re.IGNORECASE)
+    failed = False
+
+    def year_of(token: str) -> int:
+        found = _years(token)
+        return found[0] if found else year
+
+    def average(m: re.Match[str]) -> str:
+        nonlocal failed
+        item = _item(m.group(1))
+        failed = failed or item is None
+        a, b = year_of(m.group(2)), year_of(m.group(3))
+        return f"(({item}[{a}] + {item}[{b}]) / 2)"
+
+    def change(m: re.Match[str]) -> str:
+        nonlocal failed
+        item = _item(m.group(1))
+        failed = failed or item is None
+        a, b = year_of(m.group(2)), year_of(m.group(3))
+        return f"({item}[{b}] - {item}[{a}])"
+
+    fy = r"(?:FY\s*'?\d{2,4}|\d{4})"
+    text = re.sub(rf"\baverage\s+(.+?)\s+between\s+({fy})\s+and\s+({fy})", average, text, flags=re.IGNORECASE)
+    text = re.sub(rf"\bchange\s+in\s+(.+?)\s+between\s+({fy})\s+and\s+({fy})", change, text, flags=re.IGNORECASE)
+    out: list[str] = []
+    for piece in re.split(r"([-+*/()]|\[\d{4}\]|\d+(?:\.\d+)?(?![\w\]]))", text):
+        if not piece or not piece.strip():
+            continue
+        stripped = piece.strip()
+        if re.fullmatch(r"[-+*/()]|\d+(?:\.\d+)?|\[\d{4}\]", stripped):
+            out.append(stripped)
+            continue
+        if re.fullmatch(r"[a-z ,'&]+\[\d{4}\]?", stripped) or stripped.endswith("["):
+            out.append(stripped)
+            continue
+        words = re.sub(rf"\b{fy}\b", "", stripped, flags=re.IGNORECASE)
+        explicit = _years(stripped)
+        item = _item(words)
+        if item is None:
+            if words.strip(" ,.;:") and not re.fullmatch(r"[\s,.;:]*(and|the|of)?[\s,.;:]*", words, re.IGNORECASE):
+                failed = True
+            continue
+        out.append(f"{item}[{explicit[0] if explicit else year}]")
+    expression = " ".join(out)
+    expression = re.sub(r"\s*\[\s*(\d{4})\s*\]", r"[\1]", expression)
+    return None if failed or "[" not in expression else expression
+
+
+def plan(question: str) -> Plan | None:
+    """What ``question`` asks to compute from a document's figures, or None (see the module docstring)."""
+    years = _years(question)
+    if not years:
+        return None
+    year = max(years)
+    rounding = _ROUND.search(question)
+    decimals = None
+    if rounding:
+        word = rounding.group(1).lower()
+        decimals = _WORDS.get(word, int(word) if word.isdigit() else 2)
+    unit_match = _UNIT.search(question)
+    unit = unit_match.group(1).lower() if unit_match else ""
+    percent = bool(_PERCENT.search(question))
+    span = tuple(range(min(years), max(years) + 1)) if _AVERAGE_OF.search(question) and len(years) >= 2 else ()
+    lowered = question.lower()
+    metric = next(((p, t, pc) for p, t, pc in METRICS if re.search(p, lowered)), None)
+    defined = _DEFINITION.search(question)
+    if defined:
+        # a definition of the metric itself is followed; one of a part of a standard metric ("define
+        # EBITDA as …" for an EBITDA margin) leaves the metric's own formula in charge
+        sentence_start = max(question.rfind(". ", 0, defined.start()), question.rfind("? ", 0, defined.start())) + 1
+        name = question[sentence_start : defined.start("expr")].lower()
+        whole = metric is None or re.search(metric[0], name) is not None
+        expression = _translate(defined.group("expr"), year) if whole else None
+        if expression is not None:
+            if metric is not None and span:
+                expression = re.sub(rf"\[{year}\]", "[{y}]", re.sub(rf"\[{year - 1}\]", "[{p}]", expression))
+            return Plan(_label(question), expression, span, percent, decimals, unit)
+    if metric is not None:
+        pattern, template, as_percent = metric
+        if re.search(r"growth|change in", pattern) and len(years) >= 2:
+            first, last = min(years), max(years)
+            expression = template.replace("[Y-1]", f"[{first}]").replace("[Y]", f"[{last}]")
+            return Plan(_label(question), expression, (), as_percent or percent, decimals, unit)
+        expression = template.replace("[Y-1]", "[{p}]").replace("[Y]", "[{y}]")
+        return Plan(_label(question), expression, span or (year,), as_percent or percent, decimals, unit)
+    item = _asked_item(question)
+    if item is not None:
+        return Plan(item, f"{item}[{year}]", (), False, decimals, unit)
+    return None
+
+
+def _label(question: str) -> str:
+    for pattern, _, _ in METRICS:
+        m = re.search(pattern, question, re.IGNORECASE)
+        if m:
+            return m.group(0)
+    m = re.search(
+        r"what\s+is\s+(?:the\s+)?(?:[\w'’]+'s\s+)?(?:FY\s*\d{2,4}\s+)?([\w\s%&/()-]{3,60}?)(?:\s+for\b|\?|\()",
+        question,
+        re.IGNORECASE,
+    )
+    return m.group(1).strip() if m else "the figure"
+
+
+def _asked_item(question: str) -> str | None:
+    """A single line item the question asks for ("the year end FY2019 total amount of inventories",
+    "how much did Block generate in cash flow from operating activities")."""
+    m = re.search(r"\b(?:what\s+(?:is|was|were)|how\s+much)\b(.{3,160}?)(?:\?|$)", question, re.IGNORECASE)
+    if m is None:
+        return None
+    phrase = re.sub(r"\s+for\s+[A-Z][\w.&' -]*$", "", m.group(1).strip())
+    return _item(phrase)
+
+
+# ---------------------------------------------------------------------- looking figures up
+_NUMBER = re.compile(r"^\$?\s*\(?\s*-?\$?\s*[\d,]*\.?\d+\s*\)?%?$")
+
+
+def _value(cell: str) -> float | None:
+    text = cell.strip().replace("$", "").replace(" ", "")
+    if text in {"—", "–", "-", "—-"}:
+        return 0.0
+    if not _NUMBER.match(cell.strip()):
+        return None
+    negative = (text.startswith("(") and text.endswith(")")) or text.startswith("-")
+    digits = text.strip("()-%").replace(",", "")
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    return -value if negative else value
+
+
+def _label_score(label: str, item: str) -> float:
+    """How well a row label names ``item``: the best token F1 against its usual names, a name the
+    label starts with counting most."""
+    words = set(analyze(label))
+    clean = label.lower().strip(" :")
+    best = 0.0
+    for name in LINE_ITEMS.get(item, (item,)):
+        name_words = set(analyze(name))
+        if not words or not name_words:
+            continue
+        common = len(words & name_words)
+        if not common:
+            continue
+        precision, recall = common / len(words), common / len(name_words)
+        score = 2 * precision * recall / (precision + recall)
+        if clean.startswith(name):
+            score = max(score, 0.9 if recall == 1 else score)
+        if clean == name:
+            score = 1.0
+        best = max(best, score)
+    return best
+
+
+def _column(header: list[str], year: int) -> int | None:
+    """The column whose heading names ``year``; of several ("Three Months Ended … 2023" and "Six
+    Months Ended … 2023"), the one for the longest period (a year's figure is wanted)."""
+    found = [k for k, name in enumerate(header) if re.search(rf"(?<!\d){year}(?!\d)", name)]
+    if not found:
+        return None
+    longest = [k for k in found if re.search(r"\b(year|twelve|12|fiscal)\b", header[k], re.IGNORECASE)]
+    return (longest or found)[0]
+
+
+def _unit_factor(unit: str) -> float:
+    lowered = unit.lower()
+    for word, factor in (("billion", 1e9), ("million", 1e6), ("thousand", 1e3)):
+        if word in lowered:
+            return factor
+    return 1.0
+
+
+def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
+    """The best row for ``item`` with a figure in ``year``'s column, among the table passages of ``hits``."""
+    best: tuple[float, Figure] | None = None
+    for i, hit in enumerate(hits):
+        if not is_table_text(hit.text):
+            continue
+        lines = hit.text.split("\n")
+        header = [c.strip() for c in lines[0].split(CELL_SEPARATOR)]
+        column = _column(header[1:], year)
+        if column is None:
+            continue
+        offset = len(lines[0]) + 1
+        for line in lines[1:]:
+            cells = [c.strip() for c in line.split(CELL_SEPARATOR)]
+            start = offset
+            offset += len(line) + 1
+            if len(cells) < 2 or column + 1 >= len(cells):
+                continue
+            score = _label_score(cells[0], item)
+            if score < 0.5:
+                continue
+            value = _value(cells[column + 1])
+            if value is None:
+                continue
+            score -= 0.02 * i  # the better-ranked passage wins a tie
+            end = start + len(line)
+            figure = Figure(
+                item, year, value, cells[0], header[column + 1], cells[column + 1], header[0], i, start, end
+            )
+            if best is None or score > best[0]:
+                best = (score, figure)
+    return best[1] if best else None
+
+
+def _fmt(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    return f"{value:g}" if abs(value) >= 1 else f"{value:.4g}"
+
+
+def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | None:
+    """Evaluate ``plan_`` with figures from ``find(item, year)``; None when one cannot be found."""
+    per_year: list[tuple[float, str]] = []
+    figures: list[Figure] = []
+    missing: list[str] = []
+    for year in plan_.years or (None,):
+        expression = plan_.expression
+        if year is not None:
+            expression = expression.replace("{y}", str(year)).replace("{p}", str(year - 1))
+        shown = expression
+        python = expression
+        for m in sorted(set(re.findall(r"([a-z][a-z ,'&]*?)\[(\d{4})\]", expression)), key=lambda t: -len(t[0])):
+            item, y = m[0].strip(), int(m[1])
+            figure = find(item, y)
+            if figure is None:
+                missing.append(f"{item} FY{y}")
+                continue
+            figures.append(figure)
+            python = python.replace(f"{m[0]}[{m[1]}]", f"({figure.value!r})")
+            shown = shown.replace(f"{m[0]}[{m[1]}]", _fmt(figure.value))
+        if missing:
+            return Result(plan_, float("nan"), "", figures, missing)
+        if any(f.value < 0 for f in figures) and ("capital expenditure" in expression or "dividends" in expression):
+            python = re.sub(r"\(-(\d)", r"(\1", python)  # outflows shown in brackets count as amounts
+        if not re.fullmatch(r"[\d.\s()+\-*/e]+", python):
+            return None  # only figures and arithmetic reach the evaluation below
+        try:
+            value = float(eval(python, {"__builtins__": {}}, {}))
+        except (SyntaxError, ZeroDivisionError, TypeError):
+            return None
+        per_year.append((value, shown))
+    value = statistics.fmean(v for v, _ in per_year) if len(per_year) > 1 else per_year[0][0]
+    if plan_.percent:
+        value *= 100
+    if plan_.unit and figures:
+        factor = _unit_factor(figures[0].unit)
+        wanted = _unit_factor(plan_.unit)
+        if factor != 1.0 and "/" not in plan_.expression:
+            value = value * factor / wanted
+    if plan_.decimals is not None:
+        value = round(value, plan_.decimals)
+    shown = " ; ".join(s for _, s in per_year)
+    return Result(plan_, value, shown, figures, [])
+
+
+def answer_text(result: Result, numbers: Sequence[int]) -> str:
+    """The computed answer as shown: the value, the calculation with the figures put in, and each
+    figure with its row, column and citation (``numbers[i]`` cites ``result.figures[i]``)."""
+    plan_ = result.plan
+    value = f"{result.value:,.{plan_.decimals}f}" if plan_.decimals is not None else _fmt(result.value)
+    if plan_.percent:
+        value += "%"
+    elif plan_.unit and "/" not in plan_.expression:
+        value += f" (USD {plan_.unit})"
+    lines = [f"{plan_.label[:1].upper()}{plan_.label[1:]}: {value}"]
+    if len(result.figures) > 1 or plan_.percent or "/" in plan_.expression:
+        calculation = result.shown.replace("*", "×")
+        if plan_.percent:
+            calculation = f"({calculation}) × 100"
+        if len(plan_.years) > 1:
+            calculation = f"average over FY{plan_.years[0]}–FY{plan_.years[-1]} of {calculation}"
+        lines.append(f"Calculation: {calculation} = {value}")
+    for figure, n in zip(result.figures, numbers, strict=True):
+        unit = f" {figure.unit}" if figure.unit else ""
+        lines.append(f"- {figure.item}, FY{figure.year}: {figure.cell}{unit} ({figure.label}, {figure.column}) [{n}]")
+    return "\n".join(lines)

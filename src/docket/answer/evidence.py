@@ -1,0 +1,348 @@
+"""The evidence for one question: the retrieved passages cut into sentences and table rows,
+each scored once, that every kind of answer chooses from and every check verifies against.
+
+:func:`gather` takes the hits a (scoped) search returned and builds :class:`Evidence`:
+
+- **units** — the sentences of prose and the rows of tables (:func:`docket.sentences.unit_spans`),
+  with their vectors from ingest (:class:`~docket.types.SentenceVectors`, kept by chunk hash).
+  Passages indexed before those existed get theirs computed once here and kept.
+- **flags** — a unit that addresses the reader or an AI instead of stating something
+  (:func:`docket.answer.guard.is_instruction`) is never evidence; it stays listed as flagged.
+- **scores** — relevance is the cosine between the question and the unit (rescaled above the
+  embedder's floor) blended with the share of the question's words the unit contains; then the
+  unit is weighed by what the question asks for (:func:`question_kind`): a question for an amount
+  prefers units that state one, a date question units with a date, and so on; a table row whose
+  label matches the question's words is preferred for figures. Units of the best-ranked passages
+  get a small lift: retrieval saw the whole passage.
+- **labels** — each passage's document label (profile, else title), so answers can say which
+  document every statement comes from.
+
+``Evidence.confidence`` (the best unit's score) is what abstention is decided on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from docket.answer.guard import is_instruction
+from docket.errors import NotFoundError
+from docket.index.keywords import STOPWORDS, query_terms
+from docket.protocols import Embedder, Store
+from docket.sentences import CELL_SEPARATOR, is_table_text, unit_spans, words
+from docket.types import Hit, SentenceVectors
+
+__all__ = ["Evidence", "Unit", "confidence", "gather", "question_kind"]
+
+SEMANTIC_WEIGHT = 0.7  # of relevance; the rest is word coverage (TAT-QA text spans, dev: see bench/RESULTS.md)
+_KIND_WEIGHT = 0.1  # lift of a unit that holds what the question asks for (an amount, a date...)
+_NEW_WEIGHT = 0.2  # lift of a unit by the share of its words the question does not have: an answer adds something
+_NAMES_WEIGHT = 0.3  # fall of every unit of a document that lacks the names the question uses
+_ROW_NOVELTY = 0.6  # chosen on TAT-QA dev rows and the multidoc dev split (bench/answer_units.py)
+_RANK_WEIGHT = 0.04  # lift of the units of the best passage, falling with the passage's rank
+_MIN_UNIT_CHARS = 12
+
+_NUMBER = re.compile(
+    r"(?<![\w.])[$€£¥]?\s?\(?-?\d[\d,]*(?:\.\d+)?\)?\s?(?:%|percent|million|billion|thousand|[kmb]n?\b)?"
+)
+_AMOUNT = re.compile(r"[$€£¥]?\(?\d[\d,]*(?:\.\d+)?\)?\s?(?:%|percent\b|million\b|billion\b|thousand\b)?")
+_DATE = re.compile(
+    r"\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?\s+\d{1,2}\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b(?:19|20)\d\d\b|"
+    r"\b\d{4}-\d\d-\d\d\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:[A-Z][a-z]+|&|of|and|de|van|von))*\s+[A-Z][a-z]+\b|\b[A-Z]{2,}\b")
+
+# What a question asks for, read from how it starts ("How old was the pilot who…" asks for an amount,
+# though a "who" follows; "What was the visibility when…" is no date question).
+_LEAD = re.compile(r"^\W*(?:(?:and|but|so|also|then|please|tell me|i want to know|do you know)\W+)*", re.IGNORECASE)
+_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE))
+    for kind, pattern in (
+        (
+            "amount",
+            r"^how\s+(much|many|long|often|far|large|big|high|low|old|tall|heavy|wide|deep|fast|soon)\b|"
+            r"^(what|which)\s+(is|was|were|are)\s+(the\s+)?(\w+\s+){0,3}(amount|total|number|count|price|cost|fee|"
+            r"rate|ratio|percentage|share|margin|revenue|sales|income|expenses?|expenditure|value|balance|limit|"
+            r"salary|budget|duration|size|age|length|weight|dose|dosage)\b|^(what|which)\s+(\w+\s+){0,2}"
+            r"(amount|total|number|percentage|ratio)\b",
+        ),
+        (
+            "date",
+            r"^when\b|^(what|which)\s+(is\s+|was\s+|were\s+|are\s+)?(the\s+)?(\w+\s+){0,2}(date|day|year|"
+            r"month|time|deadline)\b|^(on|by)\s+what\s+date\b",
+        ),
+        (
+            "name",
+            r"^who\b|^whom\b|^whose\b|^(what|which)\s+(is\s+|was\s+)?(the\s+)?(name|company|person|firm|"
+            r"vendor|supplier|organi[sz]ation|sponsor|airline|manufacturer|hospital|agency|authority)\b",
+        ),
+        ("yesno", r"^(is|are|was|were|does|do|did|has|have|had|can|could|should|will|would|may|must)\b"),
+        ("procedure", r"^how\s+(do|can|should|to|does|did|would)\b|^what\s+(steps|should)\b"),
+        ("list", r"^(what|which)\s+are\b|^list\b|^(what|which)\s+\w+\s+are\b|^name\s+(the|all)\b"),
+    )
+)
+
+
+def question_kind(question: str) -> str:
+    """What ``question`` asks for, from how it starts: amount, date, name, yesno, procedure, list, or text."""
+    head = _LEAD.sub("", question.strip())
+    for kind, pattern in _KINDS:
+        if pattern.search(head):
+            return kind
+    return "text"
+
+
+def _holds(kind: str, text: str, question: str = "") -> bool | None:
+    """Whether a unit holds what a question of ``kind`` asks for — an amount, a date, a name the
+    question does not already give; None when that can't be told."""
+    pattern = {"amount": _AMOUNT, "date": _DATE, "name": _NAME}.get(kind)
+    if pattern is None:
+        return None
+    asked = question.lower()
+    return any(m.group(0).strip().lower() not in asked for m in pattern.finditer(text))
+
+
+_FOCUS = re.compile(
+    r"\b(?:how\s+many|how\s+much|number\s+of|amount\s+of|total\s+of)\s+"
+    r"(?:(?:total|different|new|additional|more|other|separate|individual|full|the)\s+)*(\w{3,})",
+    re.IGNORECASE,
+)
+
+
+def _counted(question: str) -> str | None:
+    """What an amount question counts ("How many patients…" -> "patie"), as a crude stem."""
+    match = _FOCUS.search(question)
+    return match.group(1).lower()[:5] if match else None
+
+
+def _counts(text: str, stem: str) -> bool:
+    """Whether ``text`` states a number of ``stem`` ("100 patients", "a total of 15 participants")."""
+    return re.search(rf"\d[\d,.]*\s+(?:\w+\s+){{0,2}}{re.escape(stem)}", text, re.IGNORECASE) is not None
+
+
+_ENTITY_WEIGHT = 0.35  # a name the question repeats locates the document; the other words find the answer
+_REFERENCE = re.compile(r"\b(?:19|20)\d\d\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*\d+|\bet al\.|\bdoi:|\bPMID\b", re.IGNORECASE)
+_ALPHA_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _coverage(terms: set[str], text: str, names: frozenset[str] = frozenset()) -> float:
+    """The share of the question's words in ``text``; words of the names it uses weigh less."""
+    if not terms:
+        return 0.0
+    present = set(words(text))
+    stems = {w[:5] for w in present}  # a crude stem: "weeks" matches "week", "offered" "offer"
+    total = found = 0.0
+    for t in terms:
+        weight = _ENTITY_WEIGHT if t in names else 1.0
+        total += weight
+        if t in present or t[:5] in stems:
+            found += weight
+    return found / total
+
+
+def question_names(question: str) -> frozenset[str]:
+    """Words of the names a question uses (capitalised past the start of a sentence or line, or with
+    digits: "Beech A23", "Stovepipe Wells"), lower-cased: they say which document, not what to answer."""
+    names: set[str] = set()
+    for part in re.split(r"[.!?]\s+|\n+", question):
+        tokens = re.findall(r"[\w'’-]+", part)
+        for k, token in enumerate(tokens):
+            lowered = token.lower()
+            if lowered in STOPWORDS or (token.isupper() and len(token) > 4 and token.isalpha()):
+                continue  # "THIRD time I ask": shouting, not a name (acronyms are short: NTSB, CVS)
+            if (k > 0 and token[:1].isupper()) or any(c.isdigit() for c in token):
+                names.add(lowered)
+    return frozenset(names)
+
+
+def _novelty(text: str, asked: set[str]) -> float:
+    """The share of the unit's words (of three letters or more) that the question does not use."""
+    content = [w for w in words(text) if len(w) > 2]
+    return sum(1 for w in content if w not in asked) / len(content) if content else 0.0
+
+
+def _quality(text: str, row: bool) -> float:
+    """A lift below zero for units that are no statement: reference lists, stray numbers."""
+    if row:
+        return 0.0
+    if _REFERENCE.search(text):
+        return -0.15
+    return -0.1 if len(_ALPHA_WORD.findall(text)) < 3 else 0.0
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One sentence or table row of a retrieved passage, scored for the question."""
+
+    hit: int  # index into Evidence.hits
+    start: int  # offsets into the passage's text
+    end: int
+    text: str
+    row: bool  # a table row ("a | b | c")
+    semantic: float
+    coverage: float
+    score: float
+    instruction: bool = False
+
+    @property
+    def relevance(self) -> float:
+        """Cosine and word coverage blended, before what the question asks for is weighed."""
+        return SEMANTIC_WEIGHT * self.semantic + (1 - SEMANTIC_WEIGHT) * self.coverage
+
+
+@dataclass(frozen=True)
+class Evidence:
+    question: str
+    hits: tuple[Hit, ...]
+    units: tuple[Unit, ...]  # evidence, best first
+    flagged: tuple[Unit, ...] = ()  # units that address the reader or an AI: never evidence
+    labels: tuple[str, ...] = ()  # each hit's document label
+    kind: str = "text"
+    header: Mapping[int, str] = field(default_factory=dict)  # a table hit's header row, by hit index
+
+    @property
+    def confidence(self) -> float:
+        """The best unit's confidence (:func:`confidence`): what abstention is decided on."""
+        return confidence(self.units[0].score) if self.units else 0.0
+
+    def label(self, hit: int) -> str:
+        return self.labels[hit] if hit < len(self.labels) and self.labels[hit] else self.hits[hit].title
+
+
+def _stored(store: Store | None, embedder: Embedder, hits: Sequence[Hit]) -> dict[str, SentenceVectors]:
+    if store is None:
+        return {}
+    return store.sentence_vectors(embedder.name, [h.chunk_hash for h in hits if h.chunk_hash])
+
+
+def _computed(embedder: Embedder, hits: Sequence[Hit]) -> list[SentenceVectors]:
+    """Sentence vectors for passages that have none kept: pooled from one run over each passage
+    (as at ingest) where the embedder can, else each unit embedded with its passage's title."""
+    spans = [unit_spans(h.text) for h in hits]
+    with_spans = getattr(embedder, "embed_with_spans", None)
+    if with_spans is not None:
+        texts = [f"{h.title}\n{h.text}" if h.title else h.text for h in hits]
+        offsets = [len(t) - len(h.text) for t, h in zip(texts, hits, strict=True)]
+        shifted = [[(a + o, b + o) for a, b in s] for s, o in zip(spans, offsets, strict=True)]
+        _, parts = with_spans(texts, shifted)
+        return [SentenceVectors.of(s, p) for s, p in zip(spans, parts, strict=True)]
+    flat = [
+        f"{h.title}: {h.text[a:b]}" if h.title else h.text[a:b] for h, s in zip(hits, spans, strict=True) for a, b in s
+    ]
+    vectors = embedder.embed_passages(flat) if flat else np.zeros((0, embedder.dim), dtype=np.float32)
+    out, i = [], 0
+    for s in spans:
+        out.append(SentenceVectors.of(s, vectors[i : i + len(s)]))
+        i += len(s)
+    return out
+
+
+def sentence_vectors(store: Store | None, embedder: Embedder, hits: Sequence[Hit]) -> list[SentenceVectors]:
+    """Each hit's sentence vectors: those kept at ingest, the others computed now (and kept)."""
+    kept = _stored(store, embedder, hits)
+    missing = [h for h in hits if h.chunk_hash not in kept]
+    if missing:
+        fresh = dict(zip((id(h) for h in missing), _computed(embedder, missing), strict=True))
+        if store is not None:
+            keep = {h.chunk_hash: fresh[id(h)] for h in missing if h.chunk_hash}
+            if keep:
+                store.put_sentence_vectors(embedder.name, keep)
+        return [kept.get(h.chunk_hash) or fresh[id(h)] for h in hits]
+    return [kept[h.chunk_hash] for h in hits]
+
+
+def _named_in_documents(names: frozenset[str], hits: Sequence[Hit], store: Store | None) -> dict[str, float]:
+    """For each document of ``hits``, the share of the question's names it contains: "the Cessna 152
+    accident at Madill, Oklahoma" is about a document that says Madill, whatever else matches."""
+    out: dict[str, float] = {}
+    wanted = {n for n in names if len(n) > 1}
+    for hit in hits:
+        if hit.doc_id in out:
+            continue
+        if not wanted:
+            out[hit.doc_id] = 1.0
+            continue
+        text = " ".join(h.text for h in hits if h.doc_id == hit.doc_id)
+        if store is not None and hit.doc_id:
+            with contextlib.suppress(NotFoundError):  # removed meanwhile: its passages will do
+                text = f"{hit.title} {hit.path} {store.document_text(hit.doc_id)}"
+        present = set(words(text))
+        out[hit.doc_id] = sum(1 for n in wanted if n in present) / len(wanted)
+    return out
+
+
+_CONFIDENCE_SCALE = 1.25  # a unit's score with every lift is at most about 1.4; the best answers reach ~1.2
+
+
+def confidence(score: float) -> float:
+    """A unit's score as a confidence between 0 and 1."""
+    return min(1.0, max(0.0, score / _CONFIDENCE_SCALE))
+
+
+def _row_label(text: str) -> str:
+    return text.split(CELL_SEPARATOR, 1)[0]
+
+
+def gather(
+    question: str,
+    hits: Sequence[Hit],
+    embedder: Embedder,
+    *,
+    store: Store | None = None,
+    labels: Sequence[str] = (),
+    query_vector: np.ndarray | None = None,
+) -> Evidence:
+    """Score every sentence and table row of ``hits`` for ``question`` (see the module docstring)."""
+    hits = tuple(hits)
+    kind = question_kind(question)
+    if not hits:
+        return Evidence(question, hits, (), kind=kind, labels=tuple(labels))
+    q = query_vector if query_vector is not None else embedder.embed_queries([question])[0]
+    floor = float(getattr(embedder, "similarity_floor", 0.0))
+    terms = set(query_terms(question))
+    names = question_names(question)
+    asked = set(words(question))
+    counted = _counted(question) if kind == "amount" else None
+    named = _named_in_documents(names, hits, store)
+    units: list[Unit] = []
+    flagged: list[Unit] = []
+    headers: dict[int, str] = {}
+    for i, (hit, vectors) in enumerate(zip(hits, sentence_vectors(store, embedder, hits), strict=True)):
+        table = is_table_text(hit.text)
+        if table and vectors.spans:  # the first row of a table passage is its header
+            first = vectors.spans[0]
+            headers[i] = hit.text[first[0] : first[1]]
+        sims = (vectors.vectors @ q - floor) / (1.0 - floor) if len(vectors.spans) else np.zeros(0)
+        lift = _RANK_WEIGHT * (1.0 - i / len(hits)) - _NAMES_WEIGHT * (1.0 - named[hit.doc_id])
+        short_passage = len(hit.text.strip()) < _MIN_UNIT_CHARS * 3
+        for j, (start, end) in enumerate(vectors.spans):
+            text = hit.text[start:end]
+            if table and j == 0:
+                continue  # the header is context, not an answer
+            if len(text) < _MIN_UNIT_CHARS and not short_passage:
+                continue
+            semantic = float(np.clip(sims[j], 0.0, 1.0))
+            coverage = _coverage(terms, _row_label(text) if table else text, names)
+            score = SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * coverage + lift + _quality(text, table)
+            # a table row names what the question asks about (its label), and adds its cells
+            score += _NEW_WEIGHT * (_ROW_NOVELTY if table else _novelty(text, asked))
+            holds = _holds(kind, text, question)
+            if holds is True:
+                score += _KIND_WEIGHT
+                if counted is not None and _counts(text, counted):
+                    score += _KIND_WEIGHT  # the number of the very thing the question counts
+            elif holds is False:
+                score -= _KIND_WEIGHT
+            unit = Unit(i, start, end, text, table, semantic, coverage, score)
+            if is_instruction(text):
+                flagged.append(Unit(**{**unit.__dict__, "instruction": True}))
+            else:
+                units.append(unit)
+    units.sort(key=lambda u: (-u.score, u.hit, u.start))
+    return Evidence(question, hits, tuple(units), tuple(flagged), tuple(labels), kind, headers)
