@@ -288,7 +288,12 @@ class KnowledgeBase:
         elif provider == "anthropic":
             options = {**remote, "base_url": cfg.anthropic_base_url, "api_key": _secret(cfg.anthropic_api_key)}
         elif provider == "local":
-            options = {**common, "models_dir": str(self.settings.home / "models")}
+            options = {
+                **common,
+                "models_dir": str(self.settings.model.local_models_dir()),
+                # where versions before the shared folder assembled it: used in place, not copied again
+                "earlier_models_dirs": [str(self.settings.home / "models")],
+            }
         return chat_model_from_spec(spec, options)
 
     def ask(
