@@ -491,6 +491,14 @@ class KnowledgeBase:
                 )
         return out
 
+    def find_document(self, name: str) -> Document:
+        """The indexed document ``name`` gives: its path (or the end of it, or source/path), or a
+        file on disk that is indexed. NotFoundError when none is; UserError when several match."""
+        found = self._find_document(name)
+        if found is None:
+            raise NotFoundError(f"no indexed document '{name}'; `docket documents` lists them")
+        return found
+
     def _find_document(self, name: str) -> Document | None:
         path = Path(name)
         if path.is_file():
