@@ -149,8 +149,11 @@ class _Readers:
             return None
         try:
             reader = open_reader(name, self.data)
-        except PasswordRequired:
-            raise ParseError(_PASSWORD) from None
+        except PasswordRequired as exc:
+            if not self.opened:  # nothing opened it: the file needs its password
+                raise ParseError(_PASSWORD) from None
+            self.failed[name] = str(exc)  # another reader opened it without one
+            return None
         except ReaderError as exc:
             self.failed[name] = str(exc)
             return None
