@@ -301,3 +301,56 @@ def test_every_pdf_of_the_shared_sets_parses(folder: str) -> None:
         assert quality["pages"] == len(quality["page_details"]) >= 1
         assert doc.blocks or awaits_ocr(quality)
     assert failed == []
+
+
+class _ScriptedReader:
+    """A reader whose pages are given: text, or an exception to raise (the routing logic alone)."""
+
+    def __init__(self, name: str, pages: list[str | Exception]) -> None:
+        self.name, self.pages = name, pages
+
+    def page_count(self) -> int:
+        return len(self.pages)
+
+    def page_text(self, index: int) -> str:
+        from docket.ingest.parsers.pdf_readers import ReaderError
+
+        page = self.pages[index]
+        if isinstance(page, Exception):
+            raise ReaderError(str(page))
+        return page
+
+    def why_no_text(self, index: int) -> str | None:
+        return None
+
+    def metadata(self) -> dict:
+        return {"title": "Scripted"}
+
+    def close(self) -> None:
+        pass
+
+
+PROSE = "Refunds are issued within fourteen days of the return, to the card used for the purchase. " * 3
+
+
+def test_a_page_one_reader_fails_on_is_read_by_the_other_and_both_failing_is_said(monkeypatch) -> None:
+    from docket.ingest.parsers import pdf_readers
+
+    first = [PROSE, ValueError("bad content stream"), ValueError("bad content stream")]
+    second = ["other text " * 10, PROSE, ValueError("unknown operator")]
+    monkeypatch.setitem(pdf_readers.READERS, "pypdfium2", lambda data: _ScriptedReader("pypdfium2", first))
+    monkeypatch.setitem(pdf_readers.READERS, "pypdf", lambda data: _ScriptedReader("pypdf", second))
+    doc = parse_bytes(b"%PDF-1.7 scripted", "scripted.pdf")
+    details = doc.metadata["quality"]["page_details"]
+    assert [d["reader"] for d in details] == ["pypdfium2", "pypdf", None]
+    assert details[1]["fallback"] == "pypdfium2: bad content stream"
+    assert details[2]["skipped"] == "error"
+    assert details[2]["reason"] == (
+        "its text could not be extracted (pypdfium2: bad content stream; pypdf: unknown operator)"
+    )
+    assert "page 3: no text, its text could not be extracted" in doc.warnings[0]
+    # a file whose every page fails in both readers is a parse error, not a document without text
+    monkeypatch.setitem(pdf_readers.READERS, "pypdfium2", lambda data: _ScriptedReader("pypdfium2", first[1:]))
+    monkeypatch.setitem(pdf_readers.READERS, "pypdf", lambda data: _ScriptedReader("pypdf", second[2:] * 2))
+    with pytest.raises(ParseError, match=r"no text found in the file .*could not be extracted"):
+        parse_bytes(b"%PDF-1.7 scripted", "scripted.pdf")

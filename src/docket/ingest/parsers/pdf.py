@@ -202,7 +202,7 @@ def _read_page(primary: PdfText, readers: _Readers, index: int) -> _Reading:
     errors = [error] if error else []
     if check.problem is None:
         return _Reading(text, check, primary.name)
-    fallback = f"{primary.name}: {error or check.problem}"
+    fallback = error or f"{primary.name}: {check.problem}"
     best = _Reading(text, check, primary.name, fallback)
     for name in readers.others(primary):
         other = readers.get(name)

@@ -1,8 +1,8 @@
 """The two libraries that read a PDF's text layer, behind one small interface.
 
 ``pypdfium2`` (PDFium, the engine of Chrome's PDF viewer; BSD-3-Clause / Apache-2.0) reads first:
-on the financebench filings it is about 19 times faster than pypdf and keeps words apart where
-pypdf runs them together (bench/pdf_parsers.py). ``pypdf`` (BSD-3-Clause, pure Python) reads a
+on the financebench filings it is about 18 times faster than pypdf and keeps words apart where
+pypdf runs them together (bench/pdf_parsers.py, bench/RESULTS.md). ``pypdf`` (BSD-3-Clause, pure Python) reads a
 page again when PDFium's text of it is missing or garbled, and the whole file when PDFium cannot
 open it. Each reader raises :class:`ReaderError` with a one-line reason; nothing else escapes.
 
