@@ -17,6 +17,7 @@ DEMO = REPO / "src" / "docket" / "demo" / "clef-handbook"
 @pytest.fixture(autouse=True)
 def _hermetic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKET_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DOCKET_MODELS_DIR", str(tmp_path / "models"))  # never the user's shared model folder
     for name in list(__import__("os").environ):
         if name.startswith("DOCKET_") and "__" in name:
             monkeypatch.delenv(name)

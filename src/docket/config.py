@@ -7,7 +7,8 @@ Layers, later wins: defaults < ``docket.toml`` < ``DOCKET_*`` environment < comm
 (for example ``DOCKET_SEARCH__ALPHA=0.6``); ``DOCKET_HOME`` sets the knowledge-base directory,
 ``DOCKET_OPENAI_BASE_URL`` and ``OPENAI_API_KEY`` the model server and its key (which the ``openai``
 embedder shares unless ``embedder.base_url`` names another server), ``DOCKET_DATABASE_URL`` a
-PostgreSQL database as the store (``store.url``).
+PostgreSQL database as the store (``store.url``), ``DOCKET_MODELS_DIR`` the folder the packaged
+local model is kept in for every knowledge base of the machine (``model.models_dir``).
 Unknown sections or keys are rejected with the list of valid ones.
 """
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from docket.errors import ConfigError
 
-__all__ = ["Settings", "default_home", "load_settings"]
+__all__ = ["Settings", "default_home", "default_models_dir", "load_settings"]
 
 
 class _Section(BaseModel):
@@ -145,6 +146,15 @@ class ModelSettings(_Section):
     min_support: float = Field(
         0.5, ge=0.0, le=1.0, description="A cited sentence less similar than this to its source is marked unsupported."
     )
+    models_dir: Path | None = Field(
+        None,
+        description="Folder the packaged local model is assembled into once and shared by every knowledge base "
+        "(DOCKET_MODELS_DIR); unset: models/ in the user data directory.",
+    )
+
+    def local_models_dir(self) -> Path:
+        """Where the packaged local model is kept: ``models_dir``, else the machine-wide default."""
+        return (self.models_dir or default_models_dir()).expanduser()
 
 
 class ServerSettings(_Section):
@@ -274,6 +284,7 @@ _ALIASES = {
     "OPENAI_API_KEY": ("model", "api_key"),
     "ANTHROPIC_API_KEY": ("model", "anthropic_api_key"),
     "DOCKET_DATABASE_URL": ("store", "url"),
+    "DOCKET_MODELS_DIR": ("model", "models_dir"),
 }
 
 
@@ -281,6 +292,13 @@ def default_home() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("docket", appauthor=False))
+
+
+def default_models_dir() -> Path:
+    """The machine-wide folder for packaged models: ``models/`` in the user data directory."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("docket", appauthor=False)) / "models"
 
 
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

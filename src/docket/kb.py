@@ -339,7 +339,12 @@ class KnowledgeBase:
         elif provider == "anthropic":
             options = {**remote, "base_url": cfg.anthropic_base_url, "api_key": _secret(cfg.anthropic_api_key)}
         elif provider == "local":
-            options = {**common, "models_dir": str(self.settings.home / "models")}
+            options = {
+                **common,
+                "models_dir": str(self.settings.model.local_models_dir()),
+                # where versions before the shared folder assembled it: used in place, not copied again
+                "earlier_models_dirs": [str(self.settings.home / "models")],
+            }
         return chat_model_from_spec(spec, options)
 
     def ask(
@@ -608,6 +613,14 @@ class KnowledgeBase:
                     f"no document '{name}': give an indexed path (see `docket search`) or an existing file"
                 )
         return out
+
+    def find_document(self, name: str) -> Document:
+        """The indexed document ``name`` gives: its path (or the end of it, or source/path), or a
+        file on disk that is indexed. NotFoundError when none is; UserError when several match."""
+        found = self._find_document(name)
+        if found is None:
+            raise NotFoundError(f"no indexed document '{name}'; `docket documents` lists them")
+        return found
 
     def _find_document(self, name: str) -> Document | None:
         path = Path(name)

@@ -1,8 +1,12 @@
-"""docket summarize and whole-document questions from the command line."""
+"""docket documents, docket summarize and whole-document questions from the command line."""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
+
+import pytest
 
 from tests.cli.conftest import docket
 
@@ -28,3 +32,46 @@ def test_ask_doc_quotes_each_named_document(indexed) -> None:
     )
     assert {c["path"] for c in answer["citations"]} == {"benefits/New Parent Leave.md", "benefits/Sabbatical.md"}
     assert answer["method"] == "extractive" and answer["log_id"] > 0
+
+
+PDFS = Path(__file__).resolve().parents[1] / "data" / "pdf"
+
+
+@pytest.fixture
+def pdf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("DOCKET_EMBEDDER__NAME", "fake")  # what is listed, not what is searched
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(PDFS / "clinical-protocol-NCT06149832.pdf", docs / "protocol.pdf")
+    shutil.copy(PDFS / "scanned-NCT06155240.pdf", docs / "scan.pdf")
+    (docs / "notes.md").write_text("# Notes\n\nThe sabbatical policy applies after five years.\n")
+    home = str(tmp_path / "kb")
+    report = json.loads(docket("ingest", str(docs), "--home", home, "--json").stdout)
+    assert report["failed"] == [] and report["added"] == 3
+    return home
+
+
+def test_documents_lists_every_file_and_its_parse_quality(pdf_home: str) -> None:
+    plain = json.loads(docket("documents", "--home", pdf_home, "--json").stdout)["documents"]
+    assert [d["path"] for d in plain] == ["notes.md", "protocol.pdf", "scan.pdf"]
+    assert "quality" not in plain[0]
+    listed = {
+        d["path"]: d
+        for d in json.loads(docket("documents", "--quality", "--home", pdf_home, "--json").stdout)["documents"]
+    }
+    assert listed["protocol.pdf"]["quality"]["readers"] == {"pypdfium2": 6}
+    assert listed["protocol.pdf"]["quality"]["chars_per_page"] > 1000
+    assert listed["scan.pdf"]["quality"]["pages_without_text"] == [1]
+    assert listed["notes.md"]["quality"]["parser"] == "markdown"
+    table = docket("documents", "--quality", "--home", pdf_home).stdout
+    for shown in ("protocol.pdf", "pypdfium2", "scan.pdf", "no text: p. 1", "markdown", "Chars/page"):
+        assert shown in table, shown
+
+
+def test_documents_show_gives_each_page_and_why_one_has_no_text(pdf_home: str) -> None:
+    shown = docket("documents", "show", "scan.pdf", "--home", pdf_home).stdout
+    assert "0 passage(s)" in shown and "image only (scanned?); OCR is not available" in " ".join(shown.split())
+    detail = json.loads(docket("documents", "show", "protocol.pdf", "--home", pdf_home, "--json").stdout)
+    assert detail["chunks"] > 0 and len(detail["metadata"]["quality"]["page_details"]) == 6
+    missing = docket("documents", "show", "nothing.pdf", "--home", pdf_home, check=False)
+    assert missing.returncode == 2 and "no indexed document 'nothing.pdf'" in missing.stderr

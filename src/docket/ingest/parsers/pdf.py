@@ -1,27 +1,46 @@
-"""PDF (pypdf): the text layer, page by page, one block per page with lines joined into paragraphs.
+"""PDF: the text layer, page by page, one block per page with lines joined into paragraphs.
 
-Encrypted files are opened with the empty password when that works (AES needs ``cryptography``);
-otherwise the file is refused with a message asking for a password. Pages without a text layer are
-reported as warnings, and a PDF where no page has one is refused as a scan (OCR is not supported).
-The title comes from the document information when it is meaningful, else the first line of text.
+Two readers (:mod:`docket.ingest.parsers.pdf_readers`): pypdfium2 reads every page; a page whose
+text is missing or fails :func:`~docket.ingest.quality.check_text` (too few characters,
+replacement characters, symbols rather than words, words run together) is read again by pypdf,
+and the better of the two readings is kept. When pypdfium2 cannot open the file at all, pypdf
+reads all of it, and the other way round. Each page's outcome goes into the parse-quality record
+(``metadata["quality"]``, :class:`~docket.ingest.quality.ParseQuality`).
+
+Encrypted files are opened with the empty password when that works; otherwise the file is refused
+with a message asking for a password. Pages without text are reported as warnings with the reason
+(blank, image only, drawings only). A PDF where no page has text but some show an image or drawing
+(a scan: OCR is not available) is kept as a document without passages, so that it is listed with
+its quality record instead of failing; one whose pages are all blank or broken is refused. The
+title comes from the document information when it is meaningful, else the first line of text.
 """
 
 from __future__ import annotations
 
-import io
-import logging
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import Any
 
 from docket.errors import ParseError
 from docket.ingest.limits import current_limits
 from docket.ingest.parsers import PARSERS
+from docket.ingest.parsers.pdf_readers import READERS, PasswordRequired, PdfText, ReaderError, open_reader
+from docket.ingest.quality import (
+    NEEDS_OCR,
+    QUALITY_KEY,
+    PageQuality,
+    ParseQuality,
+    TextCheck,
+    check_text,
+    count_words,
+)
 from docket.types import Block, ParsedDocument
 
 __all__ = ["PdfParser", "join_lines"]
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\uf8ff\ufffe\uffff]")  # and private-use glyphs
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _LIGATURES = str.maketrans(
     {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
@@ -33,6 +52,16 @@ _JUNK_TITLE = re.compile(
 )
 
 
+_LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])\x02(?=[^\W\d_A-Z])")
+
+
+def _soft_hyphens(text: str) -> str:
+    """PDFium joins a word hyphenated across a line break and marks the hyphen with ``\x02``:
+    rejoin the word when a lower-case letter follows ("im\x02portant"), keep a hyphen elsewhere
+    ("S\x02T"), as :func:`join_lines` treats a hyphen at the end of a line."""
+    return _LINE_END_HYPHEN.sub("", text).replace("\x02", "-")
+
+
 def _typical_length(lines: list[str]) -> int:
     """The length of a full line of running text: the 90th percentile of line lengths."""
     lengths = sorted(len(line) for line in lines if line)
@@ -42,14 +71,14 @@ def _typical_length(lines: list[str]) -> int:
 
 
 def join_lines(text: str, typical: int | None = None) -> list[str]:
-    """Paragraphs from pypdf's lines of text.
+    """Paragraphs from a PDF reader's lines of text.
 
     Lines of running text are joined with spaces (words hyphenated across a line break are
     rejoined); a paragraph ends at a blank line or after a short line (the last line of a
     paragraph, a heading, a list item). Runs of short lines (addresses, table rows, lists) stay
     together as one paragraph, one line each.
     """
-    text = _CONTROL.sub("", text).translate(_LIGATURES)
+    text = _CONTROL.sub("", _soft_hyphens(text)).translate(_LIGATURES)
     lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     full = typical if typical is not None else _typical_length(lines)
     short = max(int(full * 0.7), 1)
@@ -91,17 +120,6 @@ def _join_prose(lines: list[str]) -> str:
     return out
 
 
-def _meta(info: Any, key: str) -> str | None:
-    try:
-        value = info.get(key) if info is not None else None
-    except Exception:  # broken document information dictionaries
-        return None
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
 def _title(info_title: str | None, first_text: str) -> str | None:
     if info_title and not _JUNK_TITLE.match(info_title):
         return info_title[:200]
@@ -112,80 +130,175 @@ def _title(info_title: str | None, first_text: str) -> str | None:
     return None
 
 
+DEFAULT_READERS = ("pypdfium2", "pypdf")
+_PASSWORD = "encrypted PDF: a password is required to open it; save an unprotected copy"
+
+
+class _Readers:
+    """The readers of one file, opened when first needed; the first that opens is the primary."""
+
+    def __init__(self, data: bytes, names: Sequence[str]) -> None:
+        self.data, self.names = data, list(names)
+        self.opened: dict[str, PdfText] = {}
+        self.failed: dict[str, str] = {}
+
+    def get(self, name: str) -> PdfText | None:
+        if name in self.opened:
+            return self.opened[name]
+        if name in self.failed:
+            return None
+        try:
+            reader = open_reader(name, self.data)
+        except PasswordRequired as exc:
+            if not self.opened:  # nothing opened it: the file needs its password
+                raise ParseError(_PASSWORD) from None
+            self.failed[name] = str(exc)  # another reader opened it without one
+            return None
+        except ReaderError as exc:
+            self.failed[name] = str(exc)
+            return None
+        self.opened[name] = reader
+        return reader
+
+    def primary(self) -> PdfText:
+        for name in self.names:
+            reader = self.get(name)
+            if reader is not None:
+                return reader
+        reasons = "; ".join(f"{name}: {why}" for name, why in self.failed.items())
+        raise ParseError(f"not a readable PDF ({reasons})"[:300])
+
+    def others(self, first: PdfText) -> list[str]:
+        return [name for name in self.names if name != first.name]
+
+    def close(self) -> None:
+        for reader in self.opened.values():
+            reader.close()
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """The text kept for one page, the reader it came from, and what happened on the way."""
+
+    text: str
+    check: TextCheck
+    reader: str
+    fallback: str | None = None  # why another reader was tried
+    errors: tuple[str, ...] = ()  # readers that failed on this page, with their reasons
+
+
+def _read(reader: PdfText, index: int) -> tuple[str, TextCheck, str | None]:
+    try:
+        text = reader.page_text(index)
+    except ReaderError as exc:
+        return "", TextCheck(0, 0, "error", 1.0), f"{reader.name}: {exc}"
+    return text, check_text(text), None
+
+
+def _read_page(primary: PdfText, readers: _Readers, index: int) -> _Reading:
+    """Page ``index`` by the primary reader, and by the others when its text has a problem; the
+    better reading is kept (:meth:`TextCheck.better_than`)."""
+    text, check, error = _read(primary, index)
+    errors = [error] if error else []
+    if check.problem is None:
+        return _Reading(text, check, primary.name)
+    fallback = error or f"{primary.name}: {check.problem}"
+    best = _Reading(text, check, primary.name, fallback)
+    for name in readers.others(primary):
+        other = readers.get(name)
+        if other is None or index >= other.page_count():
+            continue
+        other_text, other_check, other_error = _read(other, index)
+        if other_error:
+            errors.append(other_error)
+        elif other_check.better_than(best.check):
+            best = _Reading(other_text, other_check, other.name, fallback)
+        if best.check.problem is None:
+            break
+    return replace(best, errors=tuple(errors))
+
+
+def _page_ranges(numbers: Sequence[int]) -> str:
+    """``[2, 3, 4, 9]`` -> ``pages 2-4, 9``."""
+    spans: list[list[int]] = []
+    for n in numbers:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    text = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+    return ("pages " if len(numbers) > 1 else "page ") + text
+
+
 @PARSERS.register("pdf")
 class PdfParser:
     name: str = "pdf"
     extensions: tuple[str, ...] = (".pdf",)
 
+    def __init__(self, readers: Sequence[str] = DEFAULT_READERS) -> None:
+        unknown = [r for r in readers if r not in READERS]
+        if unknown or not readers:
+            raise ValueError(f"unknown PDF reader(s) {unknown}; readers: {', '.join(READERS)}")
+        self.readers = tuple(readers)
+
     def parse(self, data: bytes, path: str) -> ParsedDocument:
-        from pypdf import PdfReader
-        from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
-
-        pypdf_log = logging.getLogger("pypdf")
-        if pypdf_log.level == logging.NOTSET:  # unless the application chose otherwise, hush the
-            pypdf_log.setLevel(logging.ERROR)  # warnings pypdf logs for every quirk of real files
+        readers = _Readers(data, self.readers)
         try:
-            reader = PdfReader(io.BytesIO(data))
-        except PdfReadError as exc:
-            raise ParseError(f"not a readable PDF: {exc}"[:200]) from exc
-        if reader.is_encrypted:
-            try:
-                opened = reader.decrypt("")
-            except DependencyError as exc:
-                raise ParseError("encrypted PDF: opening it needs the 'cryptography' package") from exc
-            except (PdfReadError, NotImplementedError) as exc:
-                raise ParseError(f"encrypted PDF: unsupported encryption ({exc})"[:200]) from exc
-            if not opened:
-                raise ParseError("encrypted PDF: a password is required to open it; save an unprotected copy")
+            return self._parse(readers, path)
+        finally:
+            readers.close()
 
-        try:
-            count = len(reader.pages)
-            max_pages = current_limits().max_pages
-            if count > max_pages:
-                raise ParseError(
-                    f"too many pages ({count:,} > the {max_pages:,} page limit); raise ingest.max_pages to index it"
-                )
-            pages = list(reader.pages)
-        except FileNotDecryptedError as exc:
-            raise ParseError("encrypted PDF: a password is required to open it; save an unprotected copy") from exc
-        warnings: list[str] = []
-        texts: list[str] = []
-        for number, page in enumerate(pages, start=1):
-            try:
-                texts.append(page.extract_text() or "")
-            except Exception as exc:  # pypdf fails on individual broken content streams
-                warnings.append(f"page {number}: text could not be extracted ({type(exc).__name__})")
-                texts.append("")
-
-        typical = _typical_length([line.strip() for text in texts for line in text.splitlines()])
-        blocks: list[Block] = []
-        for number, text in enumerate(texts, start=1):
-            paragraphs = join_lines(text, typical)
-            if not paragraphs:
-                warnings.append(f"page {number} has no text layer (scanned image?; OCR is not supported)")
-                continue
-            blocks.append(Block(text="\n\n".join(paragraphs), page=number))
-        if not blocks:
+    def _parse(self, readers: _Readers, path: str) -> ParsedDocument:
+        primary = readers.primary()
+        count = primary.page_count()
+        max_pages = current_limits().max_pages
+        if count > max_pages:
             raise ParseError(
-                f"scanned PDF: none of its {len(pages)} page(s) has a text layer, so there is no text "
-                "to index (OCR is not supported)"
+                f"too many pages ({count:,} > the {max_pages:,} page limit); raise ingest.max_pages to index it"
+            )
+        opened_first = dict(readers.failed)  # readers tried before the primary, which could not open it
+        warnings: list[str] = []
+        readings = [_read_page(primary, readers, index) for index in range(count)]
+        for number, reading in enumerate(readings, start=1):
+            problem = reading.check.problem or ""
+            if problem.startswith("garbled") and reading.check.chars:
+                warnings.append(f"page {number}: the text may be garbled ({problem.partition(': ')[2]})")
+        for name, why in readers.failed.items():
+            if name in opened_first:
+                warnings.insert(0, f"{name} could not open the file ({why}); it was read with {primary.name}")
+            else:
+                warnings.insert(0, f"{name} could not open the file ({why}) to read pages again")
+
+        typical = _typical_length([line.strip() for r in readings for line in r.text.splitlines()])
+        blocks: list[Block] = []
+        pages: list[PageQuality] = []
+        empty: dict[str, list[int]] = {}
+        for number, reading in enumerate(readings, start=1):
+            paragraphs = join_lines(reading.text, typical)
+            if paragraphs:
+                page_text = "\n\n".join(paragraphs)
+                blocks.append(Block(text=page_text, page=number))
+                chars = sum(1 for c in page_text if not c.isspace())
+                pages.append(PageQuality(number, reading.reader, chars, count_words(page_text), reading.fallback))
+                continue
+            error = "; ".join(reading.errors) or None
+            why = "error" if error else primary.why_no_text(number - 1) or "no_text_layer"
+            page = PageQuality(number, None, 0, 0, reading.fallback, skipped=why, error=error)
+            empty.setdefault(page.reason or why, []).append(number)
+            pages.append(page)
+        for reason, numbers in empty.items():
+            warnings.append(f"{_page_ranges(numbers)}: no text, {reason}")
+        if not blocks and any(p.skipped in NEEDS_OCR for p in pages):
+            warnings.append(
+                f"none of its {count} page(s) has text, so it is listed but none of it can be found by search"
             )
 
-        info = None
-        try:
-            info = reader.metadata
-        except Exception:  # a broken information dictionary must not lose the text
-            warnings.append("the document information (title, author) could not be read")
-        metadata: dict[str, Any] = {"pages": len(pages)}
-        for key in ("Author", "Subject", "Creator", "Producer"):
-            value = _meta(info, f"/{key}")
-            if value:
-                metadata[key.lower()] = value
-        try:
-            created = info.creation_date if info is not None else None
-        except Exception:  # unparsable dates
-            created = None
-        if created is not None:
-            metadata["created"] = created.isoformat()
-        title = _title(_meta(info, "/Title"), blocks[0].text) or PurePath(path).stem
+        meta = primary.metadata()
+        metadata: dict[str, Any] = {"pages": count}
+        for key in ("author", "subject", "creator", "producer", "created"):
+            if meta.get(key):
+                metadata[key] = meta[key]
+        metadata[QUALITY_KEY] = ParseQuality.of_pages(self.name, pages, warnings).to_dict()
+        first_text = blocks[0].text if blocks else ""
+        title = _title(meta.get("title"), first_text) or PurePath(path).stem
         return ParsedDocument(blocks=tuple(blocks), title=title, metadata=metadata, warnings=tuple(warnings))

@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
 from docket.errors import NotFoundError, UserError
+from docket.ingest.quality import QUALITY_KEY, summary_of
 from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
 from docket.server.permissions import DocumentGate
@@ -111,6 +112,7 @@ def _doc_dict(st: ServerState, doc: Document) -> dict[str, Any]:
         "tags": list(doc.tags),
         "access": list(doc.access),
         "uploaded": uploaded,
+        "quality": summary_of(doc.metadata),  # None: indexed before parse-quality records were kept
     }
 
 
@@ -211,6 +213,14 @@ async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse
 def get_document(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
     return _doc_dict(st, _document(st, c, doc_id))
+
+
+@router.get("/documents/{doc_id}/quality", summary="How well the document's text was read, page by page")
+def quality(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
+    st = state(request)
+    doc = _document(st, c, doc_id)
+    stored = doc.metadata.get(QUALITY_KEY)
+    return {"id": doc.id, "path": doc.path, "quality": stored if isinstance(stored, dict) else None}
 
 
 @router.get("/documents/{doc_id}/download", summary="The original file", response_model=None)

@@ -1,5 +1,6 @@
 // Documents: upload files (drag and drop or pick), follow their indexing live, see what failed
-// and why, download, re-sync or delete a document.
+// and why, how well each file was read (parse quality, page by page on demand), download, re-sync
+// or delete a document.
 
 import { api, listOf, withQuery } from "./api.js";
 import { announce, bytes, confirmAction, duration, errorBox, field, fill, h, table, when } from "./dom.js";
@@ -46,6 +47,95 @@ function jobReport(job) {
         )
       : null,
   ];
+}
+
+function pageRanges(numbers) {
+  const spans = [];
+  for (const n of numbers) {
+    const last = spans[spans.length - 1];
+    if (last && n === last[1] + 1) last[1] = n;
+    else spans.push([n, n]);
+  }
+  return spans.map(([a, b]) => (a === b ? String(a) : `${a}–${b}`)).join(", ");
+}
+
+function readersText(q) {
+  if (!q.readers) return q.parser;
+  const entries = Object.entries(q.readers).sort((a, b) => b[1] - a[1]);
+  if (!entries.length) return "no text";
+  if (entries.length === 1) return entries[0][0];
+  return entries.map(([name, pages]) => `${name} ${pages}`).join(", ");
+}
+
+// One document's pages, fetched when its "Pages" disclosure is first opened.
+function pagesTable(quality) {
+  const pages = quality.page_details || [];
+  return table(
+    null,
+    [
+      ["Page", (p) => String(p.page)],
+      ["Read with", (p) => p.reader || "—"],
+      ["Characters", (p) => p.chars.toLocaleString()],
+      ["Words", (p) => p.words.toLocaleString()],
+      ["Note", (p) => p.reason || (p.fallback ? `read again: ${p.fallback}` : "")],
+    ],
+    pages,
+    "No pages.",
+  );
+}
+
+function qualityCell(doc) {
+  const q = doc.quality;
+  if (!q) return h("span", { class: "muted", title: "Indexed before parse quality was recorded" }, "not recorded");
+  const without = q.pages_without_text || [];
+  const again = (q.rechecked_pages || []).filter((p) => !without.includes(p));
+  const warnings = q.warnings || [];
+  const counts = q.pages !== undefined && q.pages !== null
+    ? `${q.pages} ${q.pages === 1 ? "page" : "pages"} · ${Math.round(q.chars_per_page || 0).toLocaleString()} chars/page`
+    : `${(q.chars || 0).toLocaleString()} chars`;
+  const box = h("div", { class: "pages-box" });
+  let loaded = false;
+  return h(
+    "div",
+    { class: "quality", dataset: { path: doc.path } },
+    h("span", {}, counts),
+    h("br"),
+    h("small", { class: "muted" }, q.readers && !Object.keys(q.readers).length ? "no text to search" : `read with ${readersText(q)}`),
+    without.length
+      ? h("span", { class: "badge warn", title: "These pages have no text that can be searched" }, `no text: p. ${pageRanges(without)}`)
+      : null,
+    again.length ? h("span", { class: "badge", title: "Read again by the second reader" }, `read again: p. ${pageRanges(again)}`) : null,
+    warnings.length
+      ? h(
+          "details",
+          { class: "quality-warnings" },
+          h("summary", {}, `${warnings.length} ${warnings.length === 1 ? "warning" : "warnings"}`),
+          h("ul", {}, warnings.map((w) => h("li", {}, w))),
+        )
+      : null,
+    q.pages
+      ? h(
+          "details",
+          {
+            class: "quality-pages",
+            ontoggle: async (event) => {
+              if (!event.target.open || loaded) return;
+              loaded = true;
+              fill(box, h("p", { class: "muted" }, "Loading pages…"));
+              try {
+                const data = await api("GET", `/api/documents/${encodeURIComponent(doc.id)}/quality`);
+                fill(box, data.quality ? pagesTable(data.quality) : h("p", { class: "muted" }, "Not recorded."));
+              } catch (err) {
+                loaded = false;
+                fill(box, errorBox(err.message));
+              }
+            },
+          },
+          h("summary", {}, "Pages", h("span", { class: "sr-only" }, ` of ${doc.path}`)),
+          box,
+        )
+      : null,
+  );
 }
 
 const STATE_LABEL = { queued: "Waiting", running: "Indexing", done: "Done", failed: "Failed" };
@@ -96,6 +186,7 @@ export async function render(main) {
             ["Document", (d) => h("span", {}, h("span", { class: "doc-title" }, d.title || d.path), h("br"), h("small", { class: "path" }, d.path))],
             ["Type", (d) => d.filetype],
             ["Size", (d) => bytes(d.size)],
+            ["Parse quality", (d) => qualityCell(d)],
             ["Modified", (d) => when(d.modified)],
             ["Actions", (d) => docActions(d)],
           ],

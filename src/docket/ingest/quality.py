@@ -1,0 +1,282 @@
+"""How well a file's text was read: one parse-quality record per file, kept with the document.
+
+Every parsed file gets a :class:`ParseQuality`: the format parser, the characters and words of its
+text and the warnings the parser gave. A PDF adds a :class:`PageQuality` per page: which reader's
+text was kept (``pypdfium2``, ``pypdf``), its characters and words, why a second reader was tried
+(``fallback``) and, for a page without text, why (``skipped``, a code of :data:`SKIP_REASONS`;
+:data:`NEEDS_OCR` are the codes of pages an OCR step would read). The record travels in
+``ParsedDocument.metadata["quality"]`` and is stored with the document as JSON under the same key
+of ``Document.metadata``, so no store needs a new column.
+
+The stored form is versioned (``"version": 1``). A later reader (OCR, per page) names itself in
+``reader`` and may add fields; :meth:`ParseQuality.from_dict` ignores fields it does not know.
+
+:func:`check_text` is the test a page's text must pass to be kept without a second opinion: enough
+characters, few replacement or private-use characters, letters that form words, and words that
+are not run together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "NEEDS_OCR",
+    "QUALITY_KEY",
+    "QUALITY_VERSION",
+    "SKIP_REASONS",
+    "PageQuality",
+    "ParseQuality",
+    "TextCheck",
+    "awaits_ocr",
+    "check_text",
+    "count_words",
+    "summary_of",
+]
+
+QUALITY_KEY = "quality"
+QUALITY_VERSION = 1
+
+_WORD = re.compile(r"\w+")
+_LATIN_RUN = re.compile(r"[A-Za-z]+")
+_CID = re.compile(r"\(cid:\d+\)")  # what some readers print for a glyph they cannot map to a character
+_UNMAPPED = re.compile(r"[\ufffd\ue000-\uf8ff]|[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_LEADERS = re.compile(r"([.\-_=*~·…])\1{2,}")  # dot leaders of a table of contents, rules of underscores
+
+# A page below this many characters is checked with the other reader too ("little text").
+MIN_CHARS = 20
+# Share of characters that are replacement, private-use or control characters above which text is garbled.
+MAX_UNMAPPED = 0.05
+# Share of Latin letters standing in "words" this long, above which the words are taken as run together.
+LONG_WORD = 25
+MAX_RUN_TOGETHER = 0.15
+# Share of non-space characters that are letters or digits below which the text is symbols, not words.
+MIN_WORD_CHARS = 0.4
+
+
+# Why a page has no text: a stable code (what programs, such as a later OCR step, look at) and the
+# words shown to people.
+SKIP_REASONS = {
+    "blank": "blank page",
+    "image": "image only (scanned?); OCR is not available",
+    "drawing": "drawings only (text turned into outlines?); OCR is not available",
+    "unmapped": "its text could not be read (fonts without a character mapping?); OCR is not available",
+    "no_text_layer": "no text layer (scanned?); OCR is not available",
+    "error": "its text could not be extracted",
+}
+# Pages that show something a person could read but that has no text: what OCR would read.
+NEEDS_OCR = frozenset({"image", "drawing", "unmapped", "no_text_layer"})
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+@dataclass(frozen=True)
+class TextCheck:
+    """What :func:`check_text` found: the counts, and the problem that calls for another reader."""
+
+    chars: int
+    words: int
+    problem: str | None = None
+    badness: float = 0.0  # 0 for clean text; the share of unmapped or run-together text otherwise
+
+    def better_than(self, other: TextCheck) -> bool:
+        """Whether this reading should replace ``other``: free of problems where the other is not,
+        else less garbled, else longer."""
+        return (self.problem is None, -round(self.badness, 3), self.chars) > (
+            other.problem is None,
+            -round(other.badness, 3),
+            other.chars,
+        )
+
+
+def check_text(text: str) -> TextCheck:
+    """Counts and the first problem of one page's text (None when it can be kept as it is)."""
+    chars = sum(1 for c in text if not c.isspace())
+    words = count_words(text)
+    if chars == 0:
+        return TextCheck(0, 0, "no text", 1.0)
+    unmapped = (len(_UNMAPPED.findall(text)) + 6 * len(_CID.findall(text))) / chars
+    letters = sum(len(w) for w in _LATIN_RUN.findall(text))
+    long_letters = sum(len(w) for w in _LATIN_RUN.findall(text) if len(w) >= LONG_WORD)
+    run_together = long_letters / letters if letters else 0.0
+    badness = min(1.0, unmapped + run_together)
+    if unmapped > MAX_UNMAPPED:
+        return TextCheck(chars, words, f"garbled: {unmapped:.0%} unmapped characters", badness)
+    if chars < MIN_CHARS:
+        return TextCheck(chars, words, "little text", badness)
+    word_chars = sum(1 for c in text if c.isalnum())
+    other_chars = sum(1 for c in _LEADERS.sub("", text) if not c.isspace() and not c.isalnum())
+    if other_chars and word_chars / (word_chars + other_chars) < MIN_WORD_CHARS:
+        symbols = other_chars / (word_chars + other_chars)
+        return TextCheck(chars, words, "garbled: symbols rather than words", max(badness, symbols))
+    if letters >= 200 and run_together > MAX_RUN_TOGETHER:
+        return TextCheck(chars, words, "words run together", badness)
+    return TextCheck(chars, words, None, badness)
+
+
+@dataclass(frozen=True)
+class PageQuality:
+    """One page as read: the reader whose text was kept (None when the page has no text)."""
+
+    page: int
+    reader: str | None
+    chars: int
+    words: int
+    fallback: str | None = None  # why another reader was tried, e.g. "pypdfium2: words run together"
+    skipped: str | None = None  # why the page has no text: a key of SKIP_REASONS
+    error: str | None = None  # what the readers said when they failed on the page
+
+    @property
+    def has_text(self) -> bool:
+        return self.chars > 0
+
+    @property
+    def reason(self) -> str | None:
+        """Why the page has no text, in words."""
+        if self.skipped is None:
+            return None
+        words = SKIP_REASONS.get(self.skipped, self.skipped)
+        return f"{words} ({self.error})" if self.error else words
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "page": self.page,
+            "reader": self.reader,
+            "chars": self.chars,
+            "words": self.words,
+            "has_text": self.has_text,
+        }
+        if self.fallback:
+            out["fallback"] = self.fallback
+        if self.skipped:
+            out["skipped"] = self.skipped
+            out["reason"] = self.reason
+        if self.error:
+            out["error"] = self.error
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PageQuality:
+        return cls(
+            page=int(data["page"]),
+            reader=data.get("reader"),
+            chars=int(data.get("chars", 0)),
+            words=int(data.get("words", 0)),
+            fallback=data.get("fallback"),
+            skipped=data.get("skipped"),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class ParseQuality:
+    """The parse-quality record of one file (see the module docstring)."""
+
+    parser: str
+    chars: int
+    words: int
+    warnings: tuple[str, ...] = ()
+    pages: tuple[PageQuality, ...] = ()  # PDFs: one per page, in order
+    page_count: int | None = None  # pages or slides of the file, where it has them
+    readers: Mapping[str, int] = field(default_factory=dict)  # reader -> pages whose text it gave
+
+    @classmethod
+    def of_text(
+        cls, parser: str, text: str, warnings: Sequence[str] = (), page_count: int | None = None
+    ) -> ParseQuality:
+        """The summary record of a format without per-page detail."""
+        chars = sum(1 for c in text if not c.isspace())
+        return cls(parser, chars, count_words(text), tuple(warnings), page_count=page_count)
+
+    @classmethod
+    def of_pages(cls, parser: str, pages: Sequence[PageQuality], warnings: Sequence[str] = ()) -> ParseQuality:
+        readers: dict[str, int] = {}
+        for page in pages:
+            if page.reader is not None:
+                readers[page.reader] = readers.get(page.reader, 0) + 1
+        return cls(
+            parser,
+            sum(p.chars for p in pages),
+            sum(p.words for p in pages),
+            tuple(warnings),
+            tuple(pages),
+            len(pages),
+            readers,
+        )
+
+    @property
+    def pages_without_text(self) -> tuple[int, ...]:
+        return tuple(p.page for p in self.pages if not p.has_text)
+
+    @property
+    def rechecked_pages(self) -> tuple[int, ...]:
+        """Pages a second reader was tried on (whichever reading was kept)."""
+        return tuple(p.page for p in self.pages if p.fallback)
+
+    @property
+    def chars_per_page(self) -> float | None:
+        return round(self.chars / self.page_count, 1) if self.page_count else None
+
+    def summary(self) -> dict[str, Any]:
+        """The per-file summary, without the per-page list: what a listing shows."""
+        out: dict[str, Any] = {
+            "version": QUALITY_VERSION,
+            "parser": self.parser,
+            "chars": self.chars,
+            "words": self.words,
+        }
+        if self.page_count is not None:
+            out["pages"] = self.page_count
+            out["chars_per_page"] = self.chars_per_page
+        if self.pages:
+            out["pages_with_text"] = len(self.pages) - len(self.pages_without_text)
+            out["pages_without_text"] = list(self.pages_without_text)
+            out["rechecked_pages"] = list(self.rechecked_pages)
+            out["readers"] = dict(self.readers)
+        out["warnings"] = list(self.warnings)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored form: the summary plus one entry per page (PDFs)."""
+        out = self.summary()
+        if self.pages:
+            out["page_details"] = [p.to_dict() for p in self.pages]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ParseQuality:
+        pages = tuple(PageQuality.from_dict(p) for p in data.get("page_details") or ())
+        return cls(
+            parser=str(data.get("parser", "")),
+            chars=int(data.get("chars", 0)),
+            words=int(data.get("words", 0)),
+            warnings=tuple(str(w) for w in data.get("warnings") or ()),
+            pages=pages,
+            page_count=data.get("pages"),
+            readers={str(k): int(v) for k, v in (data.get("readers") or {}).items()},
+        )
+
+
+def awaits_ocr(stored: Mapping[str, Any] | None) -> bool:
+    """Whether a stored record is of a file without text whose pages show something OCR could read
+    (a scan): such a file is kept as a document, listed with its record, instead of failing."""
+    if not isinstance(stored, Mapping):
+        return False
+    pages = stored.get("page_details") or []
+    return (
+        bool(pages) and not any(p.get("has_text") for p in pages) and any(p.get("skipped") in NEEDS_OCR for p in pages)
+    )
+
+
+def summary_of(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The per-file summary of a stored record (``Document.metadata``), or None when the document
+    was indexed before records were kept."""
+    stored = metadata.get(QUALITY_KEY)
+    if not isinstance(stored, Mapping):
+        return None
+    return {k: v for k, v in stored.items() if k != "page_details"}
