@@ -34,7 +34,7 @@ from docket.ingest.profiles import PROFILE_KEY, extract_profile, profile_of
 from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
 from docket.models.embedders import embedder_from_settings, embedder_spec, recorded_settings, same_embedder
 from docket.protocols import ChatModel, Embedder, Store
-from docket.types import Access, Answer, Block, Document, Filters, Hit, ParsedDocument, SyncReport, Usage
+from docket.types import Access, Answer, Block, Document, Filters, Hit, ParsedDocument, Profile, SyncReport, Usage
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -253,6 +253,32 @@ class KnowledgeBase:
             done += 1
         return done
 
+    def set_profile(self, doc_id: str, **fields: Any) -> Profile:
+        """Correct a document's profile by hand (an admin's edit): ``fields`` are Profile fields
+        (``organizations``, ``doc_type``, ``date``, ``period_start``, ``period_end``, ``fiscal_year``,
+        ``fiscal_quarter``, ``title``); a value of None clears the edit of that field, which goes back
+        to what the rules read. Edited fields survive every re-ingest of the document."""
+        doc = next((d for d in self.store.documents() if d.id == doc_id), None)
+        if doc is None:
+            raise NotFoundError(f"no document {doc_id}")
+        editable = set(Profile.__dataclass_fields__) - {"edited"}
+        unknown = set(fields) - editable
+        if unknown:
+            raise UserError(f"unknown profile field(s) {sorted(unknown)}; use: {', '.join(sorted(editable))}")
+        current = profile_of(doc.metadata)
+        cleared = {k for k, v in fields.items() if v is None}
+        if cleared:  # back to what the rules read from the document's own text
+            parsed = ParsedDocument(blocks=(Block(self.store.document_text(doc.id)),), metadata=doc.metadata)
+            extracted = extract_profile(parsed, doc.title, doc.path)
+            current = replace(current, **{k: getattr(extracted, k) for k in cleared})
+        values: dict[str, Any] = {
+            k: (tuple(v) if k == "organizations" else v) for k, v in fields.items() if v is not None
+        }
+        edited = tuple(sorted((set(current.edited) | set(values)) - cleared))
+        profile = replace(current, **values, edited=edited)
+        self.store.update_document(doc.id, metadata={**doc.metadata, PROFILE_KEY: profile.to_dict()})
+        return profile
+
     def catalog(self, access: Access = Access.owner()) -> Catalog:
         """The profiles of the documents ``access`` may read, cached until the index changes."""
         generation = self.store.generation()
@@ -383,7 +409,8 @@ class KnowledgeBase:
 
         scope = self.scope(question, access) if cfg.scope else Scope()
         filters = self._resolved(filters, access, scope)
-        calculated = self._calculated(question, filters, access, scope) if scope.narrowed else None
+        # a figure to compute needs to know whose and which year's tables: the question must say
+        calculated = self._calculated(question, filters, access, scope) if scope.organizations or scope.years else None
         if calculated is not None:
             answer = self._labelled(calculated, access, scope)
             return replace(answer, log_id=self._log(answer, None, (time.perf_counter() - started) * 1000))

@@ -135,3 +135,43 @@ def test_answers_cite_only_the_filing_the_question_names(tmp_path: Path) -> None
             assert len(answer.scope) == 1 and "10-K" in answer.scope[0]
         hits = kb.search("principal executive offices", filters=Filters(where=(("org", "Netflix"),)))
         assert hits and {h.path for h in hits} == {"NETFLIX_2017_10K.pdf"}
+
+
+def _pages(path: Path, pages: list[int]) -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    reader = PdfReader(path)
+    for page in pages:
+        writer.add_page(reader.pages[page])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")
+def test_a_defined_metric_is_computed_in_code_from_the_cited_rows(tmp_path: Path) -> None:
+    """Amazon's FY2017 DPO from its balance sheet and income statement, 3M's FY2018 capex from its cash
+    flow statement: each figure looked up in the filing the question names, the arithmetic shown."""
+    folder = tmp_path / "filings"
+    folder.mkdir()
+    (folder / "AMAZON_2017_10K.pdf").write_bytes(_pages(FILINGS / "AMAZON_2017_10K.pdf", [0, 37, 39]))
+    (folder / "3M_2018_10K.pdf").write_bytes(_pages(FILINGS / "3M_2018_10K.pdf", [0, 57, 59]))
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
+        kb.ingest([str(folder)])
+        dpo = kb.ask(
+            "What is Amazon's FY2017 days payable outstanding (DPO)? DPO is defined as: 365 * (average accounts "
+            "payable between FY2016 and FY2017) / (FY2017 COGS + change in inventory between FY2016 and FY2017). "
+            "Round your answer to two decimal places."
+        )
+        assert dpo.method == "calculated" and dpo.text.startswith("Days payable outstanding: 93.86")
+        assert "(25,309 + 34,616) / 2" in dpo.text and "111,934" in dpo.text
+        quotes = {c.quote for c in dpo.citations}
+        assert (
+            "Accounts payable | $25,309 | $34,616" in quotes and "Cost of sales | 71,651 | 88,265 | 111,934" in quotes
+        )
+        assert {c.path for c in dpo.citations} == {"AMAZON_2017_10K.pdf"}
+        capex = kb.ask("What is the FY2018 capital expenditure amount (in USD millions) for 3M?")
+        assert capex.method == "calculated" and "(1,577)" in capex.text
+        assert capex.citations[0].quote.startswith("Purchases of property, plant and equipment (PP&E) | (1,577)")
+        assert "3M" in capex.citations[0].document

@@ -75,3 +75,39 @@ def test_documents_show_gives_each_page_and_why_one_has_no_text(pdf_home: str) -
     assert detail["chunks"] > 0 and len(detail["metadata"]["quality"]["page_details"]) == 6
     missing = docket("documents", "show", "nothing.pdf", "--home", pdf_home, check=False)
     assert missing.returncode == 2 and "no indexed document 'nothing.pdf'" in missing.stderr
+
+
+def test_a_profile_set_by_hand_is_listed_filtered_on_and_reset(indexed) -> None:
+    home = str(indexed[0])
+    set_ = json.loads(
+        docket(
+            "documents",
+            "set-profile",
+            "New Parent Leave.md",
+            "--org",
+            "Clef, Inc.",
+            "--type",
+            "policy",
+            "--date",
+            "2024-01-15",
+            "--home",
+            home,
+            "--json",
+        ).stdout
+    )
+    assert set_["profile"]["organizations"] == ["Clef, Inc."]
+    assert set_["profile"]["label"] == "Clef, Inc. policy, dated 15 Jan 2024"
+    listed = json.loads(docket("documents", "--where", "org=clef", "--home", home, "--json").stdout)["documents"]
+    assert [d["path"] for d in listed] == ["benefits/New Parent Leave.md"]
+    answer = json.loads(
+        docket("ask", "How much parental leave?", "--where", "org=Clef", "--home", home, "--json").stdout
+    )
+    assert {c["path"] for c in answer["citations"]} <= {"benefits/New Parent Leave.md"}
+    bad = docket("documents", "set-profile", "New Parent Leave.md", "--date", "15 Jan", "--home", home, check=False)
+    assert bad.returncode == 2 and "--date must be a date as YYYY-MM-DD" in bad.stderr
+    reset = json.loads(
+        docket(
+            "documents", "set-profile", "New Parent Leave.md", "--reset", "organizations", "--home", home, "--json"
+        ).stdout
+    )
+    assert reset["profile"]["organizations"] == [] and reset["profile"]["edited"] == ["date", "doc_type"]

@@ -256,3 +256,25 @@ def test_documents_carry_their_parse_quality_and_a_route_gives_the_pages(tmp_pat
         assert detail["quality"]["page_details"][0]["skipped"] == "image"
         missing = client.get("/api/documents/no-such-id/quality")
         assert missing.status_code == 404
+
+
+def test_a_workspace_admin_corrects_a_profile_and_members_may_not(server: Server) -> None:
+    docs = server.client.get("/api/documents", headers=server.as_("owner")).json()["documents"]
+    doc = next(d for d in docs if d["workspace"] == "support" and not d["access"])
+    assert "profile" in doc and "label" in doc["profile"]
+    url = f"/api/documents/{doc['id']}/profile"
+    refused = server.client.patch(url, json={"organizations": ["Acme Inc."]}, headers=server.as_("ann"))
+    assert refused.status_code == 403  # a member may read the document, not correct it
+    bad = server.client.patch(url, json={"colour": "red"}, headers=server.as_("owner"))
+    assert bad.status_code == 400 and "colour" in bad.text
+    set_ = server.client.patch(
+        url, json={"organizations": ["Acme Inc."], "fiscal_year": 2024}, headers=server.as_("owner")
+    )
+    assert set_.status_code == 200, set_.text
+    profile = set_.json()["profile"]
+    assert profile["organizations"] == ["Acme Inc."] and profile["fiscal_year"] == 2024
+    assert set(profile["edited"]) == {"organizations", "fiscal_year"}
+    listed = server.client.get(f"/api/documents/{doc['id']}", headers=server.as_("ann")).json()
+    assert listed["profile"]["organizations"] == ["Acme Inc."]
+    cleared = server.client.patch(url, json={"organizations": None, "fiscal_year": None}, headers=server.as_("owner"))
+    assert cleared.json()["profile"]["edited"] == []

@@ -25,11 +25,21 @@ from docket.cli.common import (
     prompt_printer,
 )
 from docket.cli.search import print_answer
+from docket.ingest.profiles import profile_of
 
 documents_app = typer.Typer(
-    help="The indexed documents: list them (with --quality, how well each was read) or show one.",
+    help="The indexed documents: list them with their profiles (with --quality, how well each was read), "
+    "show one, or correct a profile.",
     invoke_without_command=True,
 )
+WhereOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help="Only documents whose profile matches, e.g. org=Acme, type=10-Q, year=2023, quarter=2, "
+        "period=2023-01-01..2023-06-30, title=handbook. Repeat to combine.",
+    ),
+]
 QualityOption = Annotated[
     bool,
     typer.Option(
@@ -77,6 +87,7 @@ def _notes(quality: Mapping[str, Any]) -> str:
 
 
 def _doc_json(doc: Any, quality: bool) -> dict[str, Any]:
+    from docket.ingest.profiles import profile_of
     from docket.ingest.quality import summary_of
 
     out: dict[str, Any] = {
@@ -89,6 +100,7 @@ def _doc_json(doc: Any, quality: bool) -> dict[str, Any]:
         "modified": doc.mtime,
         "workspace": doc.workspace,
         "tags": list(doc.tags),
+        "profile": profile_of(doc.metadata).to_dict(),
     }
     if quality:
         out["quality"] = summary_of(doc.metadata)
@@ -100,15 +112,22 @@ def _doc_json(doc: Any, quality: bool) -> dict[str, Any]:
 def documents(
     ctx: typer.Context,
     quality: QualityOption = False,
+    where: WhereOption = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the indexed documents; --quality adds how well each file was read."""
+    """List the indexed documents with what each is (organisation, type, period: its profile);
+    --quality adds how well each file was read."""
     if ctx.invoked_subcommand is not None:
         return
+    from docket.answer.scope import resolve_where
+
     with open_kb(home, config) as kb:
         docs = sorted(kb.store.documents(), key=lambda d: (d.source, d.path))
+        if where:
+            wanted = set(resolve_where(parse_where(where), kb.catalog()))
+            docs = [d for d in docs if d.id in wanted]
     if as_json:
         emit_json({"documents": [_doc_json(d, quality) for d in docs]})
         return
@@ -123,13 +142,14 @@ def documents(
         table.add_column("Chars/page", justify="right", no_wrap=True)
         table.add_column("Notes")
     else:
-        for name in ("Title", "Type", "Size", "Modified"):
+        for name in ("Title", "Profile", "Type", "Size", "Modified"):
             table.add_column(name, justify="right" if name == "Size" else "left", overflow="fold")
     unrecorded = 0
     for doc in docs:
         if not quality:
             modified = datetime.fromtimestamp(doc.mtime).strftime("%Y-%m-%d %H:%M")
-            table.add_row(escape(doc.path), escape(doc.title), doc.filetype, f"{doc.size:,}", modified)
+            label = profile_of(doc.metadata).label()
+            table.add_row(escape(doc.path), escape(doc.title), escape(label), doc.filetype, f"{doc.size:,}", modified)
             continue
         q = doc.metadata.get("quality")
         if not isinstance(q, Mapping):
@@ -171,6 +191,7 @@ def show(
         return
     console.print(f"[bold]{escape(doc.title)}[/]  {escape(doc.source)}/{escape(doc.path)}", highlight=False)
     console.print(f"{doc.filetype}, {doc.size:,} bytes, {chunks} passage(s), workspace {escape(doc.workspace)}")
+    _print_profile(profile_of(doc.metadata))
     if not isinstance(quality, Mapping):
         console.print("[dim]Parse quality was not recorded (indexed before it was kept).[/]")
         return
@@ -200,6 +221,122 @@ def show(
         console.print(table)
     for warning in quality.get("warnings") or ():
         console.print(f"  [yellow]warning[/] {escape(str(warning))}", highlight=False)
+
+
+def parse_where(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``["org=Acme", "year=2023"]`` as (field, value) pairs; a clear error for anything else."""
+    from docket.errors import UserError
+
+    out = []
+    for value in values:
+        key, sep, wanted = value.partition("=")
+        if not sep or not key.strip() or not wanted.strip():
+            raise UserError(
+                f"--where takes FIELD=VALUE (org=Acme, type=10-Q, year=2023, period=FROM..TO), not '{value}'"
+            )
+        out.append((key.strip(), wanted.strip()))
+    return tuple(out)
+
+
+def _print_profile(profile: Any) -> None:
+    edited = set(profile.edited)
+    rows = [
+        ("organizations", ", ".join(profile.organizations)),
+        ("doc_type", profile.doc_type or ""),
+        ("date", profile.date or ""),
+        ("period", f"{profile.period_start or '?'} .. {profile.period_end}" if profile.period_end else ""),
+        ("fiscal", profile.period_label() if profile.fiscal_year else ""),
+    ]
+    shown = [(k, v) for k, v in rows if v]
+    if not shown:
+        console.print("[dim]Profile: nothing read beyond the title.[/]")
+        return
+    console.print(f"Profile: [bold]{escape(profile.label() or profile.title)}[/]", highlight=False)
+    for key, value in shown:
+        mark = (
+            " [dim](set by hand)[/]"
+            if key in edited or (key == "period" and {"period_start", "period_end"} & edited)
+            else ""
+        )
+        console.print(f"  {key}: {escape(value)}{mark}", highlight=False)
+
+
+_OrgOption = Annotated[
+    list[str] | None,
+    typer.Option("--org", help="An organisation the document is about (repeat for several; the main one first)."),
+]
+_TypeOption = Annotated[
+    str | None, typer.Option("--type", help="The kind of document: 10-K, 10-Q, invoice, contract, handbook...")
+]
+_DateOption = Annotated[str | None, typer.Option("--date", help="When it was issued (YYYY-MM-DD).")]
+_StartOption = Annotated[str | None, typer.Option("--period-start", help="First day of the period it reports on.")]
+_EndOption = Annotated[str | None, typer.Option("--period-end", help="Last day of the period it reports on.")]
+_YearOption = Annotated[int | None, typer.Option("--fiscal-year", help="Its fiscal year, as the document names it.")]
+_QuarterOption = Annotated[int | None, typer.Option("--fiscal-quarter", min=1, max=4, help="Its fiscal quarter.")]
+_TitleOption = Annotated[str | None, typer.Option("--title", help="Its title.")]
+_ResetOption = Annotated[
+    list[str] | None,
+    typer.Option("--reset", help="Drop a field set by hand: the rules read it again (e.g. --reset organizations)."),
+]
+
+
+@documents_app.command("set-profile")
+@handle_errors
+def set_profile(
+    document: Annotated[str, typer.Argument(help="An indexed path (or its end), or an indexed file on disk.")],
+    org: _OrgOption = None,
+    doc_type: _TypeOption = None,
+    date: _DateOption = None,
+    period_start: _StartOption = None,
+    period_end: _EndOption = None,
+    fiscal_year: _YearOption = None,
+    fiscal_quarter: _QuarterOption = None,
+    title: _TitleOption = None,
+    reset: _ResetOption = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Correct what a document is about: its organisation, type, dates or fiscal period. Fields set
+    here are kept when the file is indexed again; questions are scoped by them at once."""
+    from datetime import date as Date
+
+    from docket.errors import UserError
+
+    for name, value in (("--date", date), ("--period-start", period_start), ("--period-end", period_end)):
+        if value is not None:
+            try:
+                Date.fromisoformat(value)
+            except ValueError:
+                raise UserError(f"{name} must be a date as YYYY-MM-DD, not '{value}'") from None
+    fields: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "organizations": org or None,
+            "doc_type": doc_type,
+            "date": date,
+            "period_start": period_start,
+            "period_end": period_end,
+            "fiscal_year": fiscal_year,
+            "fiscal_quarter": fiscal_quarter,
+            "title": title,
+        }.items()
+        if v is not None
+    }
+    for name in reset or ():
+        fields[name.replace("-", "_")] = None
+    if not fields:
+        raise UserError(
+            "give at least one field to set (--org, --type, --date, --period-end, --fiscal-year...) or --reset"
+        )
+    with open_kb(home, config) as kb:
+        doc = kb.find_document(document)
+        profile = kb.set_profile(doc.id, **fields)
+    if as_json:
+        emit_json({"id": doc.id, "path": doc.path, "profile": profile.to_dict()})
+        return
+    console.print(f"{escape(doc.path)}:", highlight=False)
+    _print_profile(profile)
 
 
 def progress_printer(enabled: bool) -> Callable[[int, int, str], None]:

@@ -28,11 +28,25 @@ FileType = Annotated[list[str] | None, typer.Option("--type", help="Only these f
 Since = Annotated[str | None, typer.Option("--since", help="Only files modified on or after this date.")]
 Until = Annotated[str | None, typer.Option("--until", help="Only files modified before this date.")]
 TagFilter = Annotated[list[str] | None, typer.Option("--tag", help="Only documents with this tag (repeatable).")]
+WhereFilter = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help="Only documents whose profile matches: org=Acme, type=10-Q, year=2023, quarter=2, "
+        "period=2023-01-01..2023-06-30, title=... (repeatable).",
+    ),
+]
 
 
 def _filters(
-    path: str | None, types: list[str] | None, since: str | None, until: str | None, tags: list[str] | None
+    path: str | None,
+    types: list[str] | None,
+    since: str | None,
+    until: str | None,
+    tags: list[str] | None,
+    where: list[str] | None = None,
 ) -> Any:
+    from docket.cli.documents import parse_where
     from docket.types import Filters
 
     return Filters(
@@ -41,6 +55,7 @@ def _filters(
         modified_after=parse_time(since, "--since"),
         modified_before=parse_time(until, "--until"),
         tags=tuple(tags or ()),
+        where=parse_where(where or ()),
     )
 
 
@@ -54,6 +69,7 @@ def search(
     since: Since = None,
     until: Until = None,
     tag: TagFilter = None,
+    where: WhereFilter = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -61,7 +77,7 @@ def search(
     """Hybrid keyword + semantic search; shows rank, score, file, location and passage."""
     overrides = {"search": {"mode": mode}} if mode else {}
     with open_kb(home, config, **overrides) as kb:
-        hits = kb.search(query, k=k, filters=_filters(path, filetype, since, until, tag))
+        hits = kb.search(query, k=k, filters=_filters(path, filetype, since, until, tag, where))
     if as_json:
         emit_json([h.to_dict() for h in hits])
         return
@@ -75,8 +91,8 @@ def search(
     table.add_column("passage", ratio=3)
     for rank, hit in enumerate(hits, start=1):
         text = hit.text if len(hit.text) <= 400 else hit.text[:400] + " …"
-        where = f"{escape(hit.path)}\n[dim]{escape(hit.location.label())}[/]"
-        table.add_row(str(rank), f"{hit.score:.3f}", where, escape(text))
+        place = f"{escape(hit.path)}\n[dim]{escape(hit.location.label())}[/]"
+        table.add_row(str(rank), f"{hit.score:.3f}", place, escape(text))
     console.print(table)
 
 
@@ -105,6 +121,9 @@ def print_answer(answer: Any, text_shown: bool = False) -> None:
         seen.add(c.n)
         where = escape(c.location.label())
         line = f"[bold]\\[{c.n}][/] {escape(c.path)}" + (f" [dim]({where})[/]" if where else "")
+        document = getattr(c, "document", "")
+        if document and document != c.path:
+            line += f" — {escape(document)}"
         if c.supported is False:
             line += " [yellow](not found in this source)[/]"
         console.print(line, highlight=False)
@@ -127,6 +146,7 @@ def ask(
     since: Since = None,
     until: Until = None,
     tag: TagFilter = None,
+    where: WhereFilter = None,
     home: HomeOption = None,
     config: ConfigOption = None,
     sql: Annotated[
@@ -166,7 +186,7 @@ def ask(
         else:
             answer = kb.ask(
                 question,
-                filters=_filters(path, filetype, since, until, tag),
+                filters=_filters(path, filetype, since, until, tag, where),
                 model=model,
                 stream=streamer if live else None,
                 on_prompt=prompt_printer(show_prompt),

@@ -24,7 +24,7 @@ from docket.sentences import CELL_SEPARATOR
 
 __all__ = ["TextTable", "find_tables", "split_cells"]
 
-_CELL = re.compile(r"^(?:\(?-?\d[\d,]*(?:\.\d+)?\)?%?|\(?-?\.\d+\)?%?|[—–-]+|n/?m|N/?M|n\.m\.)$")
+_CELL = re.compile(r"^(?:\(?-?(?:\d[\d,]*\d|\d)(?:\.\d+)?\)?%?|\(?-?\.\d+\)?%?|[—–-]+|n/?m|N/?M|n\.m\.)$")
 _CURRENCY = {"$", "€", "£", "¥", "US$"}
 _YEAR = re.compile(r"^(?:FY)?'?(?:19|20)\d\d[A-Za-z]?$")
 _MONTH = (
@@ -43,7 +43,7 @@ _UNIT = re.compile(
     re.IGNORECASE,
 )
 _TITLE_WORDS = re.compile(
-    r"\b(statements?|balance\s+sheets?|income|operations|cash\s+flows?|earnings|results|summary|schedule|table|"
+    r"\b(statements?|balance\s+sheets?|income|operations|cash\s+flows?|earnings|results|summary|schedule|"
     r"revenues?|segment|equity|comprehensive)\b",
     re.IGNORECASE,
 )
@@ -127,13 +127,32 @@ def _title(lines: list[str]) -> str:
         text = line.strip()
         if not text or _UNIT.fullmatch(text) or _is_header(text):
             continue
+        if re.search(r"\bcontents\b", text, re.IGNORECASE):
+            continue
         if _TITLE_WORDS.search(text) and len(text) <= 120 and not split_cells(text)[1]:
             return text
     return ""
 
 
+_MONTH_ONLY = re.compile(rf"^{_MONTH}$", re.IGNORECASE)
+
+
 def _is_row(label: str, cells: list[str]) -> bool:
-    return bool(cells) and re.search(r"[A-Za-z]{2}", label) is not None
+    """A row of figures: a label with words, then figures ("December 31, 2018" is a date, not a row)."""
+    return bool(cells) and re.search(r"[A-Za-z]{2}", label) is not None and not _MONTH_ONLY.match(label.strip())
+
+
+_BARE_NUMBER = re.compile(r"^\d{4,5}$")  # a year, a zip code: not a figure of a table
+
+
+def _figures_look_tabular(figures: list[tuple[str, list[str]]]) -> bool:
+    """Rows of one figure each are a table only when those figures look like amounts ("1,577",
+    "(370)", "$5.2"), not years or postal codes at the ends of lines of a letterhead."""
+    single = [cells[0] for _, cells in figures if len(cells) == 1]
+    if len(single) * 2 < len(figures):
+        return True
+    bare = sum(1 for cell in single if _BARE_NUMBER.match(cell))
+    return bare * 2 < len(single)
 
 
 def find_tables(text: str) -> list[TextTable]:
@@ -184,14 +203,15 @@ def find_tables(text: str) -> list[TextTable]:
         while rows and not rows[-1][1]:
             rows.pop()  # trailing captions belong to what follows
         figures = [r for r in rows if r[1]]
-        if len(figures) >= _MIN_ROWS:
+        if len(figures) >= _MIN_ROWS and _figures_look_tabular(figures):
             count = Counter(len(c) for _, c in figures).most_common(1)[0][0]
             above = lines[max(0, i - 6) : i]
             names, unit = _columns(above, count)
             header_first = i
-            for k in range(len(above) - 1, -1, -1):
-                if _is_header(above[k]) or _UNIT.search(above[k]):
-                    header_first = i - (len(above) - k)
+            if names or unit:  # the lines above become the header; without one they stay text
+                for k in range(len(above) - 1, -1, -1):
+                    if _is_header(above[k]) or _UNIT.search(above[k]):
+                        header_first = i - (len(above) - k)
             title = _title(lines[max(0, i - 8) : header_first])
             previous = tables[-1] if tables else None
             if not names and previous is not None and previous.header.count(CELL_SEPARATOR) == count:

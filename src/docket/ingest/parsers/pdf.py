@@ -36,6 +36,7 @@ from docket.ingest.quality import (
     check_text,
     count_words,
 )
+from docket.ingest.text_tables import find_tables
 from docket.types import Block, ParsedDocument
 
 __all__ = ["PdfParser", "join_lines"]
@@ -118,6 +119,29 @@ def _join_prose(lines: list[str]) -> str:
         else:
             out = f"{out} {line}"
     return out
+
+
+def _page_blocks(text: str, number: int, typical: int) -> list[Block]:
+    """A page as blocks: its numeric tables (:func:`docket.ingest.text_tables.find_tables`) as table
+    blocks — row label, figures, column headers, unit, under the table's title — and the prose
+    between them as paragraphs."""
+    lines = text.split("\n")
+    blocks: list[Block] = []
+
+    def prose(part: list[str]) -> None:
+        paragraphs = join_lines("\n".join(part), typical)
+        if paragraphs:
+            blocks.append(Block(text="\n\n".join(paragraphs), page=number))
+
+    cursor = 0
+    for table in find_tables(text):
+        prose(lines[cursor : table.first])
+        heading = (table.title,) if table.title else ()
+        rows = "\n".join(table.rows)
+        blocks.append(Block(text=rows, kind="table", header=table.header, page=number, heading_path=heading))
+        cursor = table.last + 1
+    prose(lines[cursor:])
+    return blocks
 
 
 def _title(info_title: str | None, first_text: str) -> str | None:
@@ -274,10 +298,10 @@ class PdfParser:
         pages: list[PageQuality] = []
         empty: dict[str, list[int]] = {}
         for number, reading in enumerate(readings, start=1):
-            paragraphs = join_lines(reading.text, typical)
-            if paragraphs:
-                page_text = "\n\n".join(paragraphs)
-                blocks.append(Block(text=page_text, page=number))
+            page_blocks = _page_blocks(reading.text, number, typical)
+            if page_blocks:
+                blocks.extend(page_blocks)
+                page_text = "\n".join(b.text for b in page_blocks)
                 chars = sum(1 for c in page_text if not c.isspace())
                 pages.append(PageQuality(number, reading.reader, chars, count_words(page_text), reading.fallback))
                 continue

@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
 from docket.errors import NotFoundError, UserError
+from docket.ingest.profiles import profile_of
 from docket.ingest.quality import QUALITY_KEY, summary_of
 from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
@@ -36,6 +37,21 @@ _BAD_NAME = re.compile(r"[\x00-\x1f/\\]")
 
 class SourceBody(BaseModel):
     path: str
+
+
+class ProfileBody(BaseModel):
+    """Fields of a document's profile to set by hand; null clears a hand-set field (the rules read it again)."""
+
+    model_config = {"extra": "forbid"}
+
+    organizations: list[str] | None = None
+    doc_type: str | None = None
+    date: str | None = None
+    period_start: str | None = None
+    period_end: str | None = None
+    fiscal_year: int | None = None
+    fiscal_quarter: int | None = None
+    title: str | None = None
 
 
 def uploads_root(st: ServerState) -> Path:
@@ -113,6 +129,7 @@ def _doc_dict(st: ServerState, doc: Document) -> dict[str, Any]:
         "access": list(doc.access),
         "uploaded": uploaded,
         "quality": summary_of(doc.metadata),  # None: indexed before parse-quality records were kept
+        "profile": profile_of(doc.metadata).to_dict(),
     }
 
 
@@ -221,6 +238,19 @@ def quality(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
     doc = _document(st, c, doc_id)
     stored = doc.metadata.get(QUALITY_KEY)
     return {"id": doc.id, "path": doc.path, "quality": stored if isinstance(stored, dict) else None}
+
+
+@router.patch("/documents/{doc_id}/profile", summary="Correct what a document is about (workspace admins)")
+def set_profile(doc_id: str, body: ProfileBody, request: Request, c: CallerDep) -> dict[str, Any]:
+    st = state(request)
+    doc = _document(st, c, doc_id)
+    c.require_role(doc.workspace, "admin")
+    fields = body.model_dump(exclude_unset=True)
+    if not fields:
+        raise UserError("give at least one profile field to set (or null to clear one)")
+    profile = st.kb.set_profile(doc.id, **fields)
+    st.accounts.audit(c.name, "set document profile", doc.workspace, path=doc.path, fields=sorted(fields))
+    return {"id": doc.id, "path": doc.path, "profile": profile.to_dict()}
 
 
 @router.get("/documents/{doc_id}/download", summary="The original file", response_model=None)

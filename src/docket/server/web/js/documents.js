@@ -84,6 +84,20 @@ function pagesTable(quality) {
   );
 }
 
+// Title, what the document is (its profile: organisation, type, period) and its path.
+function documentCell(d) {
+  const label = d.profile && d.profile.label;
+  return h(
+    "span",
+    {},
+    h("span", { class: "doc-title" }, d.title || d.path),
+    label ? h("br") : null,
+    label ? h("small", { class: "profile", title: "What the document is about, read from its text" }, label) : null,
+    h("br"),
+    h("small", { class: "path" }, d.path),
+  );
+}
+
 function qualityCell(doc) {
   const q = doc.quality;
   if (!q) return h("span", { class: "muted", title: "Indexed before parse quality was recorded" }, "not recorded");
@@ -183,7 +197,7 @@ export async function render(main) {
         table(
           `${docs.length} ${docs.length === 1 ? "document" : "documents"}`,
           [
-            ["Document", (d) => h("span", {}, h("span", { class: "doc-title" }, d.title || d.path), h("br"), h("small", { class: "path" }, d.path))],
+            ["Document", (d) => documentCell(d)],
             ["Type", (d) => d.filetype],
             ["Size", (d) => bytes(d.size)],
             ["Parse quality", (d) => qualityCell(d)],
