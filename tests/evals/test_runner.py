@@ -260,3 +260,31 @@ def test_beir_ndcg_at_10_equals_bench_retrieval_on_the_same_subset(
 
 def test_the_judge_prompt_in_the_docs_is_the_one_sent() -> None:
     assert JUDGE_SYSTEM in (REPO / "docs" / "evals.md").read_text().replace("\n  ", "\n")
+
+
+def test_right_wrong_and_refused_are_counted_apart_and_the_calibration_shows_every_threshold(
+    demo_kb: KnowledgeBase,
+) -> None:
+    test_set = TestSet(
+        name="outcomes",
+        items=(
+            *HANDBOOK.items,
+            EvalItem(
+                "wrong", "How many weeks of paid parental leave does Clef offer?", "26 weeks", (SourceRef(LEAVE),)
+            ),
+        ),
+    )
+    report = run_eval(demo_kb, test_set)
+    out = report.to_dict()
+    assert out["outcomes"] == {"correct": 0.5, "wrong": 0.5, "refused": 0.0}  # 'remote' has no reference
+    assert out["citations"]["off_source"] == 0.0  # both answers cite New Parent Leave.md
+    points = {p["threshold"]: p for p in out["calibration"]}
+    assert out["settings"]["min_relevance"] == demo_kb.settings.answer.min_relevance
+    low = points[0.3]
+    assert low["correct"] + low["wrong"] + low["refused"] == 2 and low["answer_rate"] == 1.0
+    rates = [points[t]["answer_rate"] for t in sorted(points)]
+    refusals = [points[t]["refuses_unanswerable"] for t in sorted(points)]
+    assert rates == sorted(rates, reverse=True) and refusals == sorted(refusals)  # a higher bar answers less
+    # the answers reported are those the configured threshold gives, not the calibration's
+    off = next(r for r in report.items if r.item.id == "off")
+    assert off.answer is not None and off.answer.abstained and off.unthresholded is not None

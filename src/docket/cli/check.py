@@ -116,6 +116,11 @@ def check(
     for r in result.results:
         if r.note:
             console.print(f"[dim]{escape(r.variant.name)}: {escape(r.note)}[/]", highlight=False)
+    base = result.result("docket")
+    if base is not None and base.report is not None:
+        from docket.cli.evals import print_calibration
+
+        print_calibration(base.report.calibration, base.report.settings.get("min_relevance"))
     console.print(f"[bold]Verdict:[/] {escape(result.verdict.text)}", highlight=False)
     for step in result.verdict.next_steps:
         console.print(f"  → {escape(step)}", highlight=False)
@@ -128,7 +133,7 @@ def gaps(
     min_confidence: Annotated[
         float,
         typer.Option("--min-confidence", min=0.0, max=1.0, help="Answers less confident than this count as gaps."),
-    ] = 0.6,
+    ] = 0.7,
     threshold: Annotated[
         float,
         typer.Option("--threshold", min=0.01, max=1.0, help="How similar questions must be to share a topic (cosine)."),

@@ -53,6 +53,10 @@ ABOUT = {
     "grounding.citations_per_answer": "sources cited per answer",
     "abstention.correct_abstention": "unanswerable questions answered 'not in the documents'",
     "abstention.wrong_abstention": "answerable questions where it abstained (lower is better)",
+    "outcomes.correct": "answerable questions answered right",
+    "outcomes.wrong": "answerable questions answered wrong (costs more than a refusal)",
+    "outcomes.refused": "answerable questions refused",
+    "citations.off_source": "answers citing a document none of the question's sources is",
     "latency_ms.p50": "median time per question (ms)",
     "latency_ms.p95": "95th percentile time per question (ms)",
     "cost.per_answer": "USD per answer",
@@ -67,6 +71,32 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) >= 10 else f"{value:.3f}"
     return str(value)
+
+
+def print_calibration(points: list[dict[str, Any]], current: Any) -> None:
+    """Answer rate against accuracy at each abstention threshold (extractive answers)."""
+    if not points:
+        return
+    table = Table(title="Abstention: answer rate against accuracy (extractive answers)", title_justify="left")
+    for name in (
+        "threshold",
+        "answer rate",
+        "accuracy of answers",
+        "correct / wrong / refused",
+        "refuses unanswerable",
+    ):
+        table.add_column(name, justify="right")
+    for p in points:
+        mark = current is not None and abs(p["threshold"] - float(current)) < 0.025
+        table.add_row(
+            f"{p['threshold']:.2f}{' ←' if mark else ''}",
+            _fmt(p["answer_rate"]),
+            _fmt(p["accuracy_of_answered"]),
+            f"{p['correct']} / {p['wrong']} / {p['refused']}",
+            _fmt(p["refuses_unanswerable"]),
+            style="bold" if mark else "",
+        )
+    console.print(table)
 
 
 def print_eval(report: Any, failures: list[str] | None) -> None:
@@ -89,6 +119,7 @@ def print_eval(report: Any, failures: list[str] | None) -> None:
             table.add_row(escape(name), _fmt(value), ABOUT.get(name, ""))
         table.add_section()
     console.print(table)
+    print_calibration(report.calibration, report.settings.get("min_relevance"))
     if report.missing_sources:
         console.print(
             f"[yellow]Sources not in the knowledge base ({len(report.missing_sources)})[/]; "

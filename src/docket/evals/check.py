@@ -447,6 +447,12 @@ class CheckResult:
             counts[f.cause] += 1
         return counts
 
+    def calibration(self) -> list[dict[str, Any]]:
+        """The baseline's answer rate against accuracy at each abstention threshold (extractive
+        answers only: :func:`docket.evals.runner.calibration`)."""
+        base = self.result("docket")
+        return list(base.report.calibration) if base is not None and base.report is not None else []
+
     def summary(self, report_path: Path | None = None) -> dict[str, Any]:
         """The JSON contract of ``docket check --json``."""
         return {
@@ -461,6 +467,7 @@ class CheckResult:
             "rules_fired": list(self.verdict.rules_fired),
             "next_steps": list(self.verdict.next_steps),
             "notes": list(self.notes),
+            "calibration": self.calibration(),
         }
 
 

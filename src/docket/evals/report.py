@@ -279,6 +279,30 @@ def _failures(result: CheckResult) -> str:
     return "".join(parts)
 
 
+def _calibration(result: CheckResult) -> str:
+    points = result.calibration()
+    if not points:
+        return (
+            "<p class=muted>Measured for extractive answers (no model) on questions with a reference answer or "
+            "marked unanswerable.</p>"
+        )
+    current = result.settings.get("min_relevance")
+    rows = "".join(
+        f"<tr{' class=current' if current is not None and abs(p['threshold'] - float(current)) < 0.025 else ''}>"
+        f"<td>{p['threshold']:.2f}</td><td>{_pct(p['answer_rate'])}</td><td>{_pct(p['accuracy_of_answered'])}</td>"
+        f"<td>{p['correct']} / {p['wrong']} / {p['refused']}</td><td>{_pct(p['refuses_unanswerable'])}</td></tr>"
+        for p in points
+    )
+    return (
+        "<p>Every question answered without a threshold, then each threshold applied: how many answerable "
+        "questions would be answered, how many of those answers are right, and how many unanswerable "
+        f"questions would be refused. The current threshold (<code>answer.min_relevance</code> = {e(str(current))}) "
+        "is highlighted; a wrong answer usually costs more than a refusal.</p>"
+        "<table><tr><th>threshold</th><th>answer rate</th><th>accuracy of answers</th>"
+        f"<th>correct / wrong / refused</th><th>refuses unanswerable</th></tr>{rows}</table>"
+    )
+
+
 def render_report(result: CheckResult, *, svg: bool | None = None) -> str:
     """The report as one HTML page. ``svg``: draw charts with matplotlib (default: when installed)."""
     use_svg = charts_available() if svg is None else svg
@@ -302,6 +326,7 @@ def render_report(result: CheckResult, *, svg: bool | None = None) -> str:
 <section id="variants"><h2>Variants</h2>{_variants_table(result)}</section>
 <section id="charts"><h2>Charts</h2>{chart_note}{_charts(result.results, use_svg)}</section>
 <section id="failures"><h2>Failures by cause</h2>{_failures(result)}</section>
+<section id="calibration"><h2>Abstention: answer rate against accuracy</h2>{_calibration(result)}</section>
 <section id="prompt"><h2>What the model alone is sent</h2>
 <p>The same model, no documents; its answers are scored like the others and have no citations. For the first
 question:</p><pre>{e(example.render())}</pre></section>

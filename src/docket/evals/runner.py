@@ -30,11 +30,13 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from docket.answer.extractive import ABSTAIN_TEXT
 from docket.answer.grounded import claims
 from docket.answer.prompts import Prompt
 from docket.errors import UserError
@@ -170,6 +172,8 @@ class ItemResult:
     scores: dict[str, float] = field(default_factory=dict)
     sentences: int = 0  # answer sentences (grounding)
     supported_sentences: int = 0
+    unthresholded: Answer | None = None  # an extractive answer as given without an abstention threshold
+    correct_any: bool | None = None  # did that answer give the reference answer
 
     @property
     def sources_in_kb(self) -> bool | None:
@@ -220,6 +224,7 @@ class EvalReport:
     counts: dict[str, int] = field(default_factory=dict)
     label: str = "docket"
     settings: dict[str, Any] = field(default_factory=dict)
+    calibration: list[dict[str, Any]] = field(default_factory=list)  # see :func:`calibration`
 
     def metric(self, name: str) -> float | None:
         """A metric by its dotted name, e.g. ``retrieval.ndcg@10``."""
@@ -231,6 +236,8 @@ class EvalReport:
         out["missing_sources"] = list(self.missing_sources)
         out["not_measured"] = list(self.not_measured)
         out["settings"] = dict(self.settings)
+        if self.calibration:
+            out["calibration"] = list(self.calibration)
         if items:
             out["items"] = [r.to_dict() for r in self.items]
         return out
@@ -275,6 +282,73 @@ def grounding(answer: Answer) -> tuple[int, int]:
 
 def _plain(text: str) -> str:
     return re.sub(r"\s{2,}", " ", _CITE.sub("", text)).strip()
+
+
+@contextmanager
+def _every_answer(kb: KnowledgeBase, extractive: bool) -> Iterator[float | None]:
+    """While asking an extractive question, answer whatever the evidence (threshold 0), so the
+    calibration sees every answer; yields the configured threshold to apply afterwards."""
+    if not extractive:
+        yield None
+        return
+    settings = kb.settings
+    threshold = settings.answer.min_relevance
+    kb.settings = settings.model_copy(update={"answer": settings.answer.model_copy(update={"min_relevance": 0.0})})
+    try:
+        yield threshold
+    finally:
+        kb.settings = settings
+
+
+def _reference_match(item: EvalItem, answer: Answer) -> bool | None:
+    """Does ``answer`` give the reference answer (contained, or token F1 of at least 0.5)?"""
+    if item.answer is None or item.unanswerable:
+        return None
+    if answer.abstained:
+        return False
+    text = _plain(answer.text)
+    return m.contains(text, item.answer) == 1.0 or m.token_f1(text, item.answer) >= 0.5
+
+
+def _at_threshold(answer: Answer, threshold: float) -> Answer:
+    """``answer`` as the configured threshold would have given it."""
+    if answer.abstained or answer.method != "extractive" or answer.confidence >= threshold:
+        return answer
+    return replace(answer, text=ABSTAIN_TEXT, abstained=True, citations=())
+
+
+CALIBRATION_THRESHOLDS = tuple(round(0.3 + 0.05 * i, 2) for i in range(12))
+
+
+def calibration(results: Sequence[ItemResult]) -> list[dict[str, Any]]:
+    """Answer rate against accuracy at each abstention threshold, from the extractive answers
+    given without one: correct / wrong / refused among answerable questions that can be judged,
+    and refusals of unanswerable ones."""
+    judged = [
+        (r.unthresholded, bool(r.correct_any))
+        for r in results
+        if r.unthresholded is not None and not r.item.unanswerable and r.correct_any is not None
+    ]
+    unanswerable = [r.unthresholded for r in results if r.unthresholded is not None and r.item.unanswerable]
+    if not judged and not unanswerable:
+        return []
+    points = []
+    for t in CALIBRATION_THRESHOLDS:
+        given = [right for a, right in judged if not a.abstained and a.confidence >= t]
+        right = sum(given)
+        refused = [a for a in unanswerable if a.abstained or a.confidence < t]
+        points.append(
+            {
+                "threshold": t,
+                "answer_rate": round(len(given) / len(judged), 4) if judged else None,
+                "accuracy_of_answered": round(right / len(given), 4) if given else None,
+                "correct": right,
+                "wrong": len(given) - right,
+                "refused": len(judged) - len(given),
+                "refuses_unanswerable": round(len(refused) / len(unanswerable), 4) if unanswerable else None,
+            }
+        )
+    return points
 
 
 def run_eval(
@@ -326,8 +400,13 @@ def run_eval(
             result.latency_ms = result.search_ms
         if answer:
             started = time.perf_counter()
-            result.answer = kb.ask(item.question, model=chat, on_prompt=on_prompt)
+            with _every_answer(kb, chat is None) as threshold:
+                result.answer = kb.ask(item.question, model=chat, on_prompt=on_prompt)
             result.latency_ms = (time.perf_counter() - started) * 1000
+            if threshold is not None:  # extractive: keep the answer for the calibration, then apply the threshold
+                result.unthresholded = result.answer
+                result.answer = _at_threshold(result.answer, threshold)
+                result.correct_any = _reference_match(item, result.unthresholded)
             _score_answer(result, grader, on_prompt)
         results.append(result)
         if progress is not None:
@@ -480,6 +559,24 @@ def _report(
             abstention["wrong_abstention"] = _mean(float(r.answer.abstained) for r in answerable if r.answer)
         if abstention:
             metrics["abstention"] = abstention
+        judged = [(r.correct, r.answer.abstained) for r in answerable if r.correct is not None and r.answer]
+        if judged:  # a wrong answer costs more than a refusal: they are counted apart
+            right = sum(1 for correct, abstained in judged if correct and not abstained)
+            refused = sum(1 for _, abstained in judged if abstained)
+            metrics["outcomes"] = {
+                "correct": round(right / len(judged), 4),
+                "wrong": round((len(judged) - right - refused) / len(judged), 4),
+                "refused": round(refused / len(judged), 4),
+            }
+        cited = [(r.item.sources, r.answer.citations) for r in spoken if r.item.sources and r.answer]
+        cited = [(refs, citations) for refs, citations in cited if citations]
+        if cited:  # answers that cite a document none of the question's sources is
+            off = sum(
+                1
+                for refs, citations in cited
+                if any(not any(path_matches(ref.path, c.path) for ref in refs) for c in citations)
+            )
+            metrics["citations"] = {"off_source": round(off / len(cited), 4)}
         costed = [r.answer.usage for r in answered if r.answer is not None and r.answer.model and r.answer.usage]
         if costed:
             priced = [u.cost for u in costed if u.cost is not None]
@@ -527,6 +624,7 @@ def _report(
         "embedder": cfg.embedder.name,
         "chunk_max_tokens": cfg.chunking.max_tokens,
         "answer_top_k": cfg.answer.top_k,
+        "min_relevance": cfg.answer.min_relevance,
         "model": chat.name if chat is not None else None,
         "judge": grader.name if grader is not None else None,
     }
@@ -539,6 +637,7 @@ def _report(
         counts=counts,
         label=label,
         settings=settings,
+        calibration=calibration(answered),
     )
 
 
