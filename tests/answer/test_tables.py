@@ -438,3 +438,26 @@ def test_access_lists_apply_to_tables(tmp_path: Path) -> None:
         )
         assert answer is not None and answer.abstained
         assert answer.notes == ("could not answer from the tables: no table you can read",)
+
+
+def test_a_sum_that_would_add_a_total_row_to_its_parts_is_sent_back(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "net-sales.csv").write_text(
+        "Segment,Sales\niPhone,39669\nMac,6840\niPad,5791\nTotal products,52300\nServices,21213\n"
+        "Total net sales,81797\n",
+        encoding="utf-8",
+    )
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
+        kb.ingest([str(data)])
+        answer, chat = ask(
+            kb,
+            "What is the sum of sales over all segments?",
+            sql("SELECT SUM(sales) AS sales FROM net_sales"),
+            sql("SELECT SUM(sales) AS sales FROM net_sales WHERE LOWER(segment) NOT LIKE '%total%'"),
+        )
+    assert (
+        len(chat.prompts) == 2 and "has total rows" in chat.prompts[1].user and "Total products" in chat.prompts[1].user
+    )
+    assert answer.table is not None and answer.table.rows[0][0] == 39669 + 6840 + 5791 + 21213  # not 2 × 81,797
+    assert "leave them out when you SUM" in chat.prompts[0].system

@@ -54,6 +54,8 @@ Rules:
   LIMIT) and name result columns with AS, e.g. AS total_sales.
 - When grouping, select the grouping columns too, so each figure keeps its label.
 - Text values must match exactly as listed; use LIKE or LOWER() when unsure of the spelling.
+- Rows labelled as totals or subtotals ("Total", "Subtotal", "Total net sales") already add up other
+  rows: leave them out when you SUM, COUNT or AVG, unless the question asks for that very total.
 - Dates are text as YYYY-MM-DD: filter a year with strftime('%Y', col) = '2017'.
 - Reply with the query in a ```sql block and nothing else.
 - If the tables cannot answer the question, reply exactly: {NO_SQL}"""
@@ -283,6 +285,8 @@ def answer_from_tables(
             if NO_SQL in completion.text:
                 return _gave_up(question, answered_by, usage, "the model found no query over the tables for this")
             error = "the reply held no SELECT query"
+        elif (totals := subtotal_rows(sql, by_name, store)) is not None:
+            error = totals  # the query adds total rows to the rows they total: asked to leave them out
         else:
             try:
                 result = store.query(sql, by_name, max_rows=max_rows)
@@ -308,6 +312,38 @@ def answer_from_tables(
         if attempt == 0:
             prompt = _retry_prompt(first, sql, error)
     return _gave_up(question, answered_by, usage, f"the SQL query failed twice ({error})")
+
+
+_AGGREGATE = re.compile(r"\b(sum|count|avg|total)\s*\(", re.IGNORECASE)
+_TOTAL_LABEL = "LOWER(TRIM(CAST({col} AS TEXT))) GLOB '*total*'"
+
+
+def subtotal_rows(sql: str, tables: dict[str, TableInfo], store: TableStore) -> str | None:
+    """Why ``sql`` would add subtotal rows to the rows they total, or None: it aggregates over a
+    table with rows labelled as totals in a text column and says nothing to leave them out."""
+    if not _AGGREGATE.search(sql) or re.search(
+        r"total", re.sub(r"\bAS\s+\w+", "", sql, flags=re.IGNORECASE), re.IGNORECASE
+    ):
+        return None
+    for name, table in tables.items():
+        if not re.search(rf'(?<![\w"]){re.escape(name)}(?![\w"])|"{re.escape(name)}"', sql):
+            continue
+        for column in table.columns:
+            if column.type != "TEXT":
+                continue
+            label = _TOTAL_LABEL.format(col=f'"{column.name}"')
+            probe = f'SELECT "{column.name}" FROM "{name}" WHERE {label} LIMIT 1'
+            try:
+                found = store.query(probe, {name: table}, max_rows=1)
+            except QueryError:
+                continue
+            if found.rows:
+                example = str(found.rows[0][0])[:60]
+                return (
+                    f'the table {name} has total rows (column "{column.name}", e.g. "{example}") that already add '
+                    f"up other rows; leave them out, e.g. WHERE LOWER(\"{column.name}\") NOT LIKE '%total%'"
+                )
+    return None
 
 
 def _gave_up(question: str, model: str, usage: Usage, why: str) -> Answer:
