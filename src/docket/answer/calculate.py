@@ -180,6 +180,7 @@ class Plan:
     percent: bool = False
     decimals: int | None = None
     unit: str = ""  # "millions", "billions", "thousands": the unit the answer is asked in
+    change: bool = False  # the change of the expression from the first of ``years`` to the last
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ class Result:
     shown: str
     figures: list[Figure] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    values: tuple[float, float] | None = None  # for a change: the value in the first year and in the last
 
 
 def _years(question: str) -> list[int]:
@@ -286,11 +288,17 @@ def _translate(definition: str, year: int) -> str | None:
     return None if failed or "[" not in expression else expression
 
 
+_ASKS_FIGURE = re.compile(r"\b(what\s+(is|was|were|are)|what's|how\s+much|calculate|compute)\b", re.IGNORECASE)
+_CHANGE = re.compile(
+    r"\bchang(e|ed)\b.{0,60}\b(between|from)\b|\bvs\.?\b|\bversus\b|\bcompared?\s+(to|with)\b", re.IGNORECASE
+)
+
+
 def plan(question: str) -> Plan | None:
     """What ``question`` asks to compute from a document's figures, or None (see the module docstring)."""
     years = _years(question)
-    if not years:
-        return None
+    if not years or not _ASKS_FIGURE.search(question):
+        return None  # "What drove…", "Has … improved…": a question of why or whether, not of a figure
     year = max(years)
     rounding = _ROUND.search(question)
     decimals = None
@@ -322,6 +330,12 @@ def plan(question: str) -> Plan | None:
             expression = template.replace("[Y-1]", f"[{first}]").replace("[Y]", f"[{last}]")
             return Plan(_label(question), expression, (), as_percent or percent, decimals, unit)
         expression = template.replace("[Y-1]", "[{p}]").replace("[Y]", "[{y}]")
+        # "change in inventory" inside a definition asks for no change
+        asked = question[: defined.start()] if defined else question
+        if len(years) >= 2 and not span and _CHANGE.search(asked):  # the metric in two years, and the change
+            return Plan(
+                _label(question), expression, (min(years), max(years)), as_percent or percent, decimals, unit, True
+            )
         return Plan(_label(question), expression, span or (year,), as_percent or percent, decimals, unit)
     item = _asked_item(question)
     if item is not None:
@@ -349,7 +363,20 @@ def _asked_item(question: str) -> str | None:
     if m is None:
         return None
     phrase = re.sub(r"\s+for\s+[A-Z][\w.&' -]*$", "", m.group(1).strip())
-    return _item(phrase)
+    item = _item(phrase)
+    if item is None:
+        return None
+    # the phrase must be about the item, not a story around it ("the Real change in Sales … if we
+    # exclude the impact of FX movement, passthrough costs and one-off items")
+    named = {w for alias, target in _ALIASES.items() if target == item for w in analyze(alias)}
+    named |= {w for name in LINE_ITEMS.get(item, ()) for w in analyze(name)}
+    left = [w for w in analyze(re.sub(r"\(.*?\)", " ", phrase)) if w not in named and w not in _FRAMING]
+    return item if len(left) <= 4 else None
+
+
+_FRAMING = frozenset(
+    analyze("year end fiscal fy total amount amounts usd us dollars millions billions thousands figure value")
+)
 
 
 # ---------------------------------------------------------------------- looking figures up
@@ -371,26 +398,34 @@ def _value(cell: str) -> float | None:
     return -value if negative else value
 
 
+_GENERIC = frozenset(analyze("total net other gross amount amounts"))
+
+
 def _label_score(label: str, item: str) -> float:
-    """How well a row label names ``item``: the best token F1 against its usual names, a name the
-    label starts with counting most."""
+    """How well a row label names ``item``, 0..1: the label is one of the item's usual names (the
+    more usual, the better), starts with one, or shares nearly all its words — never only generic
+    ones ("Total" is no revenue line)."""
     words = set(analyze(label))
-    clean = label.lower().strip(" :")
+    clean = re.sub(r"\s+", " ", label.lower().replace("&", "and")).strip(" :")
+    names = LINE_ITEMS.get(item, (item,))
     best = 0.0
-    for name in LINE_ITEMS.get(item, (item,)):
+    for rank, name in enumerate(names):
         name_words = set(analyze(name))
-        if not words or not name_words:
+        if not words or not name_words or not (words & name_words) - _GENERIC:
             continue
-        common = len(words & name_words)
-        if not common:
-            continue
-        precision, recall = common / len(words), common / len(name_words)
-        score = 2 * precision * recall / (precision + recall)
-        if clean.startswith(name):
-            score = max(score, 0.9 if recall == 1 else score)
+        priority = 0.05 * (1 - rank / len(names))  # "Property, plant and equipment, net" before "... equipment"
         if clean == name:
             score = 1.0
-        best = max(best, score)
+        elif clean.startswith(name) and re.match(r"[\s,(—–-]|$", clean[len(name) :] or " "):
+            score = 0.9
+        else:
+            common = len(words & name_words)
+            precision, recall = common / len(words), common / len(name_words)
+            score = 2 * precision * recall / (precision + recall)
+            if score < 0.8:
+                continue
+            score *= 0.85
+        best = max(best, score + priority)
     return best
 
 
@@ -412,6 +447,33 @@ def _unit_factor(unit: str) -> float:
     return 1.0
 
 
+# where each line item is reported: a balance (at a date) or a flow (over a period)
+_BALANCES = frozenset(
+    {
+        "property, plant and equipment", "accounts payable", "accounts receivable", "inventory", "total assets",
+        "total current assets", "total current liabilities", "total liabilities", "total equity",
+        "cash and cash equivalents",
+    }
+)  # fmt: skip
+_BALANCE_SHEET = re.compile(r"balance\s+sheets?|financial\s+(position|condition)", re.IGNORECASE)
+_FLOW_STATEMENT = re.compile(r"cash\s+flows?|operations|income|earnings|comprehensive", re.IGNORECASE)
+
+
+def _statement_fit(item: str, hit: Hit, header: str) -> float:
+    """Whether the table is the statement the item is reported in: the balance sheet for what a
+    company has at a date (inventories, PP&E), the income or cash-flow statement for what happens
+    over a period (revenue, capex) — a change in inventories in a cash-flow statement is no
+    inventory."""
+    where = " ".join(hit.location.heading_path) + " " + header
+    if item in _BALANCES:
+        if _BALANCE_SHEET.search(where):
+            return 0.1
+        return -0.15 if re.search(r"cash\s+flows?", where, re.IGNORECASE) else 0.0
+    if _BALANCE_SHEET.search(where):
+        return -0.1
+    return 0.05 if _FLOW_STATEMENT.search(where) else 0.0
+
+
 def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
     """The best row for ``item`` with a figure in ``year``'s column, among the table passages of ``hits``."""
     best: tuple[float, Figure] | None = None
@@ -420,6 +482,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
             continue
         lines = hit.text.split("\n")
         header = [c.strip() for c in lines[0].split(CELL_SEPARATOR)]
+        fit = _statement_fit(item, hit, lines[0])
         column = _column(header[1:], year)
         if column is None:
             continue
@@ -431,12 +494,14 @@ def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
             if len(cells) < 2 or column + 1 >= len(cells):
                 continue
             score = _label_score(cells[0], item)
-            if score < 0.5:
+            if score < 0.7:
                 continue
             value = _value(cells[column + 1])
             if value is None:
                 continue
-            score -= 0.02 * i  # the better-ranked passage wins a tie
+            if value < 0 and item in _BALANCES:
+                score -= 0.2  # a balance is not negative: this row is a change in it
+            score += fit - 0.01 * i  # the better-ranked passage wins a tie
             end = start + len(line)
             figure = Figure(
                 item, year, value, cells[0], header[column + 1], cells[column + 1], header[0], i, start, end
@@ -483,6 +548,16 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
         except (SyntaxError, ZeroDivisionError, TypeError):
             return None
         per_year.append((value, shown))
+    if plan_.change and len(per_year) == 2:
+        scale = 100 if plan_.percent else 1
+        first, last = per_year[0][0] * scale, per_year[1][0] * scale
+        value = last - first
+        if plan_.decimals is not None:
+            first, last, value = round(first, plan_.decimals), round(last, plan_.decimals), round(value, plan_.decimals)
+        shown = " ; ".join(s for _, s in per_year)
+        result = Result(plan_, value, shown, figures, [])
+        result.values = (first, last)
+        return result
     value = statistics.fmean(v for v, _ in per_year) if len(per_year) > 1 else per_year[0][0]
     if plan_.percent:
         value *= 100
@@ -507,7 +582,16 @@ def answer_text(result: Result, numbers: Sequence[int]) -> str:
     elif plan_.unit and "/" not in plan_.expression:
         value += f" (USD {plan_.unit})"
     lines = [f"{plan_.label[:1].upper()}{plan_.label[1:]}: {value}"]
-    if len(result.figures) > 1 or plan_.percent or "/" in plan_.expression:
+    if result.values is not None:
+        unit = " points" if plan_.percent else ""
+        (a, b), (y1, y2) = result.values, (plan_.years[0], plan_.years[-1])
+        lines = [
+            f"{plan_.label[:1].upper()}{plan_.label[1:]}: {_fmt(a)}{'%' if plan_.percent else ''} in FY{y1}, "
+            f"{_fmt(b)}{'%' if plan_.percent else ''} in FY{y2}; a change of {result.value:+,g}{unit}"
+        ]
+        parts = result.shown.replace("*", "×").split(" ; ")
+        lines.append(f"Calculation: FY{y1}: {parts[0]}; FY{y2}: {parts[-1]}" + (" (× 100)" if plan_.percent else ""))
+    elif len(result.figures) > 1 or plan_.percent or "/" in plan_.expression:
         calculation = result.shown.replace("*", "×")
         if plan_.percent:
             calculation = f"({calculation}) × 100"
