@@ -6,6 +6,8 @@ Logic only, on table passages written here; the end-to-end path on real filings 
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from docket.answer.calculate import answer_text, compute, lookup, plan
@@ -156,3 +158,33 @@ def test_a_missing_figure_computes_nothing() -> None:
     result = compute(p, lambda item, year: None)
     assert result is not None and not result.figures
     assert set(result.missing) == {"net income FY2018", "total assets FY2017", "total assets FY2018"}
+
+
+@pytest.mark.parametrize(
+    ("label", "item", "matches"),
+    [
+        ("Net sales", "revenue", True),
+        ("Net income attributable to Walmart", "net income", True),
+        ("Purchases of property, plant and equipment (PP&E)", "capital expenditure", True),
+        ("Provision for income taxes", "income tax expense", True),
+        ("Sales and marketing", "revenue", False),  # starts with a name of revenue, names an expense
+        ("Income tax provision", "income before taxes", False),  # "before" is the whole difference
+        ("Total", "revenue", False),
+    ],
+)
+def test_a_row_names_an_item_only_by_one_of_its_names(label: str, item: str, matches: bool) -> None:
+    from docket.answer.calculate import _label_score
+
+    assert (_label_score(label, item) >= 0.7) is matches
+
+
+def test_two_items_read_from_one_row_are_not_computed() -> None:
+    """An effective tax rate whose tax and pre-tax income both come from the tax row would be 100 %."""
+    tax = _table([["", "2021", "2022"], ["Income tax provision", "2,629", "2,071"]], "Statements of Income")
+    row = lookup("income tax expense", 2022, [tax])
+    assert row is not None and lookup("income before taxes", 2022, [tax]) is None
+    p = plan("What is the effective tax rate of Acme in FY2022?")
+    assert p is not None
+    result = compute(p, lambda item, year: row)  # a finder that reads the one row for both
+    assert result is not None and math.isnan(result.value) and len(result.figures) == 1
+    assert len(result.missing) == 1

@@ -399,30 +399,39 @@ def _value(cell: str) -> float | None:
 
 
 _GENERIC = frozenset(analyze("total net other gross amount amounts"))
+_JOINERS = frozenset({"and", "of", "the", "a", "an", "in", "for", "from", "to", "on"})
+
+
+def _words(text: str) -> set[str]:
+    """The words of a label, stemmed, keeping those a search ignores but a label depends on
+    ("income *before* income taxes" is not "income taxes")."""
+    return {(analyze(w) or [w])[0] for w in re.findall(r"[a-z]+", text.lower()) if w not in _JOINERS}
 
 
 def _label_score(label: str, item: str) -> float:
     """How well a row label names ``item``, 0..1: the label is one of the item's usual names (the
     more usual, the better), starts with one, or shares nearly all its words — never only generic
     ones ("Total" is no revenue line)."""
-    words = set(analyze(label))
+    words = _words(label)
     clean = re.sub(r"\s+", " ", label.lower().replace("&", "and")).strip(" :")
     names = LINE_ITEMS.get(item, (item,))
     best = 0.0
     for rank, name in enumerate(names):
-        name_words = set(analyze(name))
+        name_words = _words(name)
         if not words or not name_words or not (words & name_words) - _GENERIC:
             continue
         priority = 0.05 * (1 - rank / len(names))  # "Property, plant and equipment, net" before "... equipment"
         if clean == name:
             score = 1.0
-        elif clean.startswith(name) and re.match(r"[\s,(—–-]|$", clean[len(name) :] or " "):
-            score = 0.9
+        elif clean.startswith(name) and re.match(
+            r"\s*(?:[,(:—–-]|$)" + (r"|\s" if name.endswith((" to", " of", " by", " for")) else ""), clean[len(name) :]
+        ):
+            score = 0.9  # "Net sales (Note 3)", "Net income attributable to Walmart"; not "Sales and marketing"
         else:
             common = len(words & name_words)
             precision, recall = common / len(words), common / len(name_words)
             score = 2 * precision * recall / (precision + recall)
-            if score < 0.8:
+            if score < 0.8 or recall < 1:
                 continue
             score *= 0.85
         best = max(best, score + priority)
@@ -517,6 +526,9 @@ def _fmt(value: float) -> str:
     return f"{value:g}" if abs(value) >= 1 else f"{value:.4g}"
 
 
+_OUTFLOWS = frozenset({"capital expenditure", "dividends paid"})
+
+
 def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | None:
     """Evaluate ``plan_`` with figures from ``find(item, year)``; None when one cannot be found."""
     per_year: list[tuple[float, str]] = []
@@ -534,13 +546,15 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
             if figure is None:
                 missing.append(f"{item} FY{y}")
                 continue
+            if any((f.hit, f.start, f.year) == (figure.hit, figure.start, figure.year) for f in figures):
+                missing.append(f"{item} FY{y}")  # two line items read from one row: neither is certain
+                continue
             figures.append(figure)
-            python = python.replace(f"{m[0]}[{m[1]}]", f"({figure.value!r})")
-            shown = shown.replace(f"{m[0]}[{m[1]}]", _fmt(figure.value))
+            value = abs(figure.value) if item in _OUTFLOWS else figure.value  # "(1,577)" spent is 1,577 of capex
+            python = python.replace(f"{m[0]}[{m[1]}]", f"({value!r})")
+            shown = shown.replace(f"{m[0]}[{m[1]}]", _fmt(value))
         if missing:
             return Result(plan_, float("nan"), "", figures, missing)
-        if any(f.value < 0 for f in figures) and ("capital expenditure" in expression or "dividends" in expression):
-            python = re.sub(r"\(-(\d)", r"(\1", python)  # outflows shown in brackets count as amounts
         if not re.fullmatch(r"[\d.\s()+\-*/e]+", python):
             return None  # only figures and arithmetic reach the evaluation below
         try:
