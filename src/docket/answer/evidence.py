@@ -173,7 +173,21 @@ def _quality(text: str, row: bool) -> float:
         return 0.0
     if _REFERENCE.search(text):
         return -0.15
+    if _is_heading(text):
+        return -0.2
     return -0.1 if len(_ALPHA_WORD.findall(text)) < 3 else 0.0
+
+
+def _is_heading(text: str) -> bool:
+    """Title lines and nothing else ("Notes to Condensed Consolidated Financial Statements / Note 1 -
+    Nature of Operations"): short lines, none ending a sentence, most words capitalised."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or any(len(line.split()) > 12 or line.endswith((".", "?", "!", ";", ":")) for line in lines):
+        return False
+    if any(re.search(r"\w:\s+\S", line) for line in lines):
+        return False  # "Operator: SOILSERV INC" is a form field, a value
+    long_words = [w for w in _ALPHA_WORD.findall(text) if len(w) > 3]
+    return bool(long_words) and sum(w[0].isupper() for w in long_words) / len(long_words) >= 0.7
 
 
 @dataclass(frozen=True)
