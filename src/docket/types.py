@@ -244,10 +244,13 @@ class Profile:
     edited: tuple[str, ...] = ()
 
     def period_label(self) -> str:
-        """``quarter ended 1 Jul 2023 (Q2 FY2023)``, ``year ended 31 Dec 2018``, or ``""``."""
+        """``quarter ended 1 Jul 2023 (Q2 FY2023)``, ``year ended 31 Dec 2018``, ``on 8 Dec 2007``
+        (an accident report's day), or ``""``."""
         fiscal = ""
         if self.fiscal_year is not None:
             fiscal = f"Q{self.fiscal_quarter} FY{self.fiscal_year}" if self.fiscal_quarter else f"FY{self.fiscal_year}"
+        if self.period_end and self.period_start == self.period_end:
+            return f"on {_human_date(self.period_end)}"  # what a report is about happened on one day
         if self.period_end:
             span = "period"
             days = _days_between(self.period_start, self.period_end)

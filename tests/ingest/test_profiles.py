@@ -15,6 +15,7 @@ from docket.types import Block, ParsedDocument, Profile
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 FILINGS = DATA / "financebench-dev" / "pdfs"
 NTSB = DATA / "docugami-kg-rag-raw-pdfs" / "ntsb-aviation-incident-accident-reports" / "data" / "v1" / "docs"
+PROTOCOLS = DATA / "docugami-kg-rag-raw-pdfs" / "nih-clinical-trial-protocols" / "data" / "v1" / "docs"
 
 needs_data = pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")
 
@@ -81,8 +82,17 @@ def test_labels_name_the_organisation_form_and_period() -> None:
 def test_an_accident_report_names_its_operator_not_the_next_form_field() -> None:
     profile = _profile(NTSB / "20080104X00020.pdf")
     assert profile.doc_type == "accident report"
-    assert profile.organizations == ("Wausau Flying Service",)
-    assert profile.date == "2007-12-08"
+    assert profile.organizations == ("Wausau Flying Service", "National Transportation Safety Board")
+    assert profile.period_start == profile.period_end == "2007-12-08"  # "Date & Time: 12/08/2007, …"
+    assert profile.date == "2008-01-31"  # "Report Date: 01/31/2008", on its last page
+    assert profile.label() == "Wausau Flying Service accident report, on 8 Dec 2007"
+
+
+@pytest.mark.skipif(not PROTOCOLS.is_dir(), reason="../shared/data is not here")
+def test_a_research_proposal_is_a_protocol_of_the_institutions_on_its_title_page() -> None:
+    profile = _profile(PROTOCOLS / "NCT06154122_Prot_000.pdf")
+    assert profile.doc_type == "protocol"
+    assert "Glasgow Caledonian University" in profile.organizations
 
 
 def test_a_handbook_page_names_no_organisation_it_does_not_state() -> None:

@@ -11,16 +11,19 @@ The rules, in the order they are tried:
 
 - **organisations**: a filing's registrant (the line above "(Exact name of registrant as
   specified in its charter)"); a labelled field ("Sponsor:", "Company:", "Vendor:", "Prepared
-  for:"…); a front-matter or metadata field (``organization``, ``company``); then names that end
-  in a legal form (Inc., Corporation, plc, GmbH, LLC…) ranked by how often they occur, a name on
-  the first page counting double. At most three are kept.
+  for:"…); a front-matter or metadata field (``organization``, ``company``); a line of the first
+  page that is an institution's name and nothing else ("National Transportation Safety Board",
+  "Al-Azhar University"); then names that end in a legal form (Inc., Corporation, plc, GmbH,
+  LLC…) ranked by how often they occur, a name on the first page counting double. At most three
+  are kept.
 - **type**: the form a filing states (10-K, 10-Q, 8-K, 20-F…), then phrases such as "reports
   fourth quarter results" (earnings release), "Accident Report", "Protocol" with "study"/"trial",
   "Invoice", "Agreement", "Handbook", "Policy", "Minutes".
-- **period**: "for the fiscal year ended …", "for the quarterly period ended …", "three/six/nine
+- **period**: the day of the accident or incident a report is about ("Date & Time: …"); "for
+  the fiscal year ended …", "for the quarterly period ended …", "three/six/nine
   months ended …", "as of …"; the fiscal year and quarter from "fiscal 2023", "second quarter of
   fiscal 2024", "Q2 FY24" where the document says so, else from the period's end.
-- **date**: "Date of Report …", "Dated …", "Date: …", front matter, the PDF's creation date,
+- **date**: "Report Date: …", "Date of Report …", "Dated …", "Date: …", front matter, the PDF's creation date,
   else the first full date on the first page.
 
 Every rule is generic: none knows a particular company or file. Profiles are stored with the
@@ -100,6 +103,16 @@ _LABELLED = re.compile(
     r"\s*[:\-–]\s*(.{2,200})$",
     re.IGNORECASE | re.MULTILINE,
 )
+# a line of a letterhead or title page that is an institution's name and nothing else:
+# "National Transportation Safety Board", "Al-Azhar University", "Faculty of Dental Medicine for Girls"
+_INSTITUTION = re.compile(
+    r"^[ \t]*(?:The\s+)?(?:[A-Z][\w&'’.-]*\s+){0,6}?"
+    r"(?:University|Hospital|Institute|College|Board|Foundation|Trust|Council|Agency|Authority|Ministry|Clinic|"
+    r"School|Faculty|Academy|Commission|Society|Association)"
+    r"(?:,?\s+(?:of|for|de|and|at|in)\s+[A-Z][\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|of|for|and|the))*)?[ \t]*$",
+    re.MULTILINE,
+)
+_NOT_INSTITUTION = re.compile(r"\bboard of directors\b|\bsecurities and exchange\b|\bcommission file\b", re.I)
 _SHORT_NAME = re.compile(r"\(\s*[\"“]([A-Z][\w&.\- ]{1,40})[\"”]\s*(?:,|or|and|\))")
 _NOT_ORGS = re.compile(
     r"stock exchange|securities and exchange|exchange commission|nasdaq|internal revenue|registrant|file number|"
@@ -120,7 +133,8 @@ _TYPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"\baccident (final |factual )?report\b|\bincident report\b", "accident report"),
         (
-            r"\b(study|trial) protocol\b|\bprotocol\b[^\n]{0,200}\b(study|trial)\b|\bclinical (study|trial)\b",
+            r"\b(study|trial) protocol\b|\bprotocol\b[^\n]{0,200}\b(study|trial)\b|\bclinical (study|trial)\b"
+            r"|\bresearch proposal\b|\brandomi[sz]ed (controlled |clinical )?trial\b|\bprincipal investigator\b",
             "protocol",
         ),
         (r"\binformed consent\b", "consent form"),
@@ -148,6 +162,14 @@ _QUARTER_END = re.compile(
 )
 _MONTHS_ENDED = re.compile(rf"\b(three|six|nine|twelve|3|6|9|12)\s+months\s+{_ENDED}", re.IGNORECASE)
 _AS_OF = re.compile(r"\bas (?:of|at)\s+", re.IGNORECASE)
+_STATED_ISSUE = re.compile(
+    r"\b(?:report date|date of report|date of issue|issue date|date issued|publication date)\s*[:\-]?\s*", re.IGNORECASE
+)
+# when what a report is about happened: an accident's "Date & Time:", "Date of incident:"
+_EVENT_DATE = re.compile(
+    r"\b(?:date\s*(?:&|and)\s*time|date of (?:the )?(?:accident|incident|occurrence|event|loss))\s*:?\s*",
+    re.IGNORECASE,
+)
 _REPORT_DATE = re.compile(
     r"\b(?:date of report|dated|date of issue|issue date|invoice date|date)\b[^:\n]{0,60}[:\-]?\s*", re.IGNORECASE
 )
@@ -345,6 +367,13 @@ def _organizations(head: str, body: str, metadata: Mapping[str, Any]) -> list[st
         value = metadata.get(key)
         if isinstance(value, str):
             add(value)
+    # a letterhead's institution: after what the document names as its subject ("Operator: …"),
+    # since a report is about the operator more than by the board that wrote it
+    institutions = Counter(
+        m.group(0).strip() for m in _INSTITUTION.finditer(head[:2500]) if not _NOT_INSTITUTION.search(m.group(0))
+    )
+    for name, _ in institutions.most_common(2):
+        add(name)
     if found:
         return found[:3]
     counts: Counter[str] = Counter()
@@ -409,6 +438,10 @@ def _period(head: str, doc_type: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if doc_type in _EVENT_TYPES:
         return out  # a current report or an invoice is dated, it covers no period
+    if doc_type in _INCIDENT_TYPES:
+        event = _date_after(head[:3000], _EVENT_DATE, within=5)
+        if event is not None:  # an accident report is about the day of the accident
+            return {"period_start": event, "period_end": event, "quarterly": False}
     annual = _latest_after(head, _ANNUAL_END)
     quarter = _latest_after(head, _QUARTER_END)
     quarterly_form = doc_type in ("10-Q", "6-K", "quarterly report")
@@ -440,6 +473,7 @@ def _period(head: str, doc_type: str | None) -> dict[str, Any]:
     return out
 
 
+_INCIDENT_TYPES = ("accident report", "incident report")
 _EVENT_TYPES = ("8-K", "6-K", "invoice", "receipt", "purchase order", "quote", "press release", "consent form")
 
 
@@ -480,7 +514,7 @@ def _fiscal(head: str, body: str, period: Mapping[str, Any], doc_type: str | Non
 
 
 def _issue_date(head: str, metadata: Mapping[str, Any]) -> date | None:
-    stated = _date_after(head[:3000], _REPORT_DATE, within=12)
+    stated = _date_after(head, _STATED_ISSUE, within=12) or _date_after(head[:3000], _REPORT_DATE, within=12)
     if stated is not None:
         return stated
     for key in ("date", "created", "sent"):
