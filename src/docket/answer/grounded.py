@@ -188,7 +188,10 @@ def _check(
         text = _CITE.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= len(hits) else "", text)
         text = re.sub(r" +([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
     # "… notice. [1]" -> "… notice [1].": a claim's markers before its final punctuation
-    pieces = [re.sub(r"([.!?])((?:\s*\[\d{1,3}\])+)\s*$", r"\2\1", p) for p in claims(text)]
+    # (for checking; a claim that passes its check is shown as the model wrote it, so a streamed
+    # reply stays a prefix of the checked answer)
+    written = claims(text)
+    pieces = [re.sub(r"([.!?])((?:\s*\[\d{1,3}\])+)\s*$", r"\2\1", p) for p in written]
     support = _Support(hits, embedder, store)
     bare = [re.sub(r"\s+([.,;:!?])", r"\1", _CITE.sub("", p)).strip() for p in pieces]
     vectors = embedder.embed_queries(bare) if bare else np.zeros((0, embedder.dim), dtype=np.float32)
@@ -197,7 +200,7 @@ def _check(
     removed: dict[str, int] = {}
     unsupported: list[str] = []
     attributed = 0
-    for piece, claim, vector in zip(pieces, bare, vectors, strict=True):
+    for as_written, piece, claim, vector in zip(written, pieces, bare, vectors, strict=True):
         numbers = list(dict.fromkeys(int(n) for n in _CITE.findall(piece)))
         if not numbers and hits:  # no marker: attribute the claim to the source that supports it best
             score, n = max((support.best(claim, n, vector)[0], n) for n in range(1, len(hits) + 1))
@@ -228,7 +231,7 @@ def _check(
             verified = False
             citations = [replace(c, supported=False) for c in citations]
             notes.append(f"figures not found in the cited sources: {', '.join(missing)}")
-        kept.append((piece, numbers, verified))
+        kept.append((as_written if verified and _CITE.findall(as_written) else piece, numbers, verified))
         found.extend(citations)
         if not verified:
             unsupported.append(claim)
