@@ -21,6 +21,7 @@ __all__ = [
     "Filters",
     "Hit",
     "Location",
+    "ParseAttempt",
     "ParsedDocument",
     "Profile",
     "SentenceVectors",
@@ -471,9 +472,46 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class ParseAttempt:
+    """A file (or a remote item) as it was when Docket failed to parse it, and what tried.
+
+    Recorded with the failure (``Store.record_failure``): while the file still has this size and
+    modification time (or, once read, this content hash), and the same Docket version tries with
+    the same parse settings and parser plugins (``tried_with``, a digest), it is not parsed again
+    (:mod:`docket.ingest.failures`)."""
+
+    size: int
+    mtime: float | None
+    content_hash: str | None
+    docket_version: str
+    tried_with: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ParseAttempt | None:
+        """The attempt stored with a failure; None for one recorded without it."""
+        if not data or data.get("size") is None:
+            return None
+        mtime, content_hash = data.get("mtime"), data.get("content_hash")
+        return cls(
+            size=int(data["size"]),
+            mtime=None if mtime is None else float(mtime),
+            content_hash=None if content_hash is None else str(content_hash),
+            docket_version=str(data.get("docket_version") or ""),
+            tried_with=str(data.get("tried_with") or ""),
+        )
+
+
 @dataclass
 class SyncReport:
-    """What one ingest or sync did. Mutable: the pipeline fills it in as it goes."""
+    """What one ingest or sync did. Mutable: the pipeline fills it in as it goes.
+
+    ``failed``: files that failed this time (``{"path", "error"}``); ``failed_before``: files that
+    failed before and were not parsed again because neither they nor Docket changed since (the
+    reason is the one recorded then)."""
 
     added: int = 0
     updated: int = 0

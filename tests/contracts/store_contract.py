@@ -7,7 +7,7 @@ import pytest
 
 from docket.errors import IndexMismatchError, NotFoundError
 from docket.protocols import Store
-from docket.types import Access, Chunk, Document, Filters, Location, SentenceVectors
+from docket.types import Access, Chunk, Document, Filters, Location, ParseAttempt, SentenceVectors
 
 DIM = 8
 
@@ -185,7 +185,14 @@ class StoreContract:
         store.add_source("src", {"type": "folder", "path": "/x"})
         put(store, make_doc("d1", "a.txt"), ["text"], [0])
         store.record_failure("src", "bad.pdf", "encrypted PDF")
-        assert store.failures() == [{"source": "src", "path": "bad.pdf", "error": "encrypted PDF"}]
+        (failure,) = store.failures()
+        assert failure["at"] > 0
+        assert {k: v for k, v in failure.items() if k != "at"} == {
+            "source": "src",
+            "path": "bad.pdf",
+            "error": "encrypted PDF",
+            "attempt": None,
+        }
         store.mark_synced("src")
         assert store.sources()["src"]["type"] == "folder"
         assert store.sources()["src"]["last_sync"] is not None
@@ -195,6 +202,23 @@ class StoreContract:
         assert store.failures() == []
         with pytest.raises(NotFoundError):
             store.remove_source("src")
+
+    def test_a_failure_keeps_what_the_file_was_and_indexing_it_clears_it(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        store.add_source("src", {"type": "folder", "path": "/x"})
+        attempt = ParseAttempt(1234, 1700000000.25, "ab" * 32, "0.1.0", "digest-1")
+        store.record_failure("src", "a.txt", "no text found in the file", attempt)
+        store.record_failure("src", "b.pdf", "cannot read the file: Permission denied")
+        assert [(f["path"], ParseAttempt.from_dict(f["attempt"])) for f in store.failures("src")] == [
+            ("a.txt", attempt),
+            ("b.pdf", None),
+        ]
+        again = ParseAttempt(99, None, None, "0.2.0", "digest-2")  # a newer failure replaces the attempt
+        store.record_failure("src", "a.txt", "took longer than 60 s to parse", again)
+        (first, _) = store.failures("src")
+        assert first["error"] == "took longer than 60 s to parse" and first["attempt"] == again.to_dict()
+        put(store, make_doc("d1", "a.txt"), ["text"], [0])  # the file is indexed at last
+        assert [f["path"] for f in store.failures()] == ["b.pdf"]
 
     def test_answer_log_round_trip_newest_first(self, store: Store) -> None:
         base = {

@@ -244,12 +244,18 @@ def test_a_version_1_database_gets_the_queue_from_db_upgrade(
     home = tmp_path / "kb"
     docket("db", "status", "--home", str(home))
     pg_server.sql(
-        "DROP TABLE jobs; DROP TABLE sentences; UPDATE meta SET value = '1' WHERE key = 'schema_version'", pg_database
+        "DROP TABLE jobs; DROP TABLE sentences; UPDATE meta SET value = '1' WHERE key = 'schema_version'; "
+        "ALTER TABLE failures DROP COLUMN size, DROP COLUMN mtime, DROP COLUMN content_hash, "
+        "DROP COLUMN docket_version, DROP COLUMN tried_with; "
+        "INSERT INTO failures VALUES ('src', 'bad.pdf', 'encrypted PDF', 1.0)",
+        pg_database,
     )
     proc = docket("worker", "--once", "--home", str(home), check=False)
     assert proc.returncode == 1 and "docket db upgrade" in proc.stderr
     upgraded = json.loads(docket("db", "upgrade", "--home", str(home), "--json").stdout)
-    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 3}
+    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 4}
+    status = json.loads(docket("status", "--home", str(home), "--json").stdout)
+    assert [(f["path"], f["attempt"]) for f in status["failed"]] == [("bad.pdf", None)]  # kept, tried again
     assert json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)["done"] == 0
 
 

@@ -95,7 +95,9 @@ def test_failed_item_is_recorded_and_keeps_its_indexed_copy(kb: KnowledgeBase) -
     report = _sync(kb, MemoryConnector(broken=("b",)))
     assert report.failed == [{"path": "b", "error": "could not read it"}] and report.deleted == 0
     assert "b" in {d.path for d in kb.store.documents("mem")}
-    assert kb.store.failures("mem") == [{"source": "mem", "path": "b", "error": "could not read it"}]
+    assert [(f["path"], f["error"], f["attempt"]) for f in kb.store.failures("mem")] == [
+        ("b", "could not read it", None)  # not fetched: tried again next time
+    ]
 
 
 def test_same_content_under_a_new_version_is_unchanged(kb: KnowledgeBase) -> None:
