@@ -521,12 +521,13 @@ class SyncReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    failed_before: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def processed(self) -> int:
-        return self.added + self.updated + self.unchanged + self.renamed + len(self.failed)
+        return self.added + self.updated + self.unchanged + self.renamed + len(self.failed) + len(self.failed_before)
 
     def merge(self, other: SyncReport) -> None:
         for name in ("added", "updated", "unchanged", "deleted", "renamed"):
@@ -534,6 +535,7 @@ class SyncReport:
         self.chunks_embedded += other.chunks_embedded
         self.chunks_reused += other.chunks_reused
         self.failed.extend(other.failed)
+        self.failed_before.extend(other.failed_before)
         self.warnings.extend(other.warnings)
         self.seconds += other.seconds
 
@@ -547,6 +549,7 @@ class SyncReport:
             "chunks_embedded": self.chunks_embedded,
             "chunks_reused": self.chunks_reused,
             "failed": list(self.failed),
+            "failed_before": list(self.failed_before),
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
