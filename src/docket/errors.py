@@ -16,7 +16,8 @@
     │   ├── RateLimitedError (429)          too many attempts; wait and try again
     │   └── TooLargeError (413)             an upload above the size limit
     ├── ParseError (422)                    one file could not be read (reported, batch goes on)
-    │   └── UnsupportedFileError (415)      a file type Docket does not parse
+    │   ├── UnsupportedFileError (415)      a file type Docket does not parse
+    │   └── ParseWorkerError (503)          the parse worker did not start: not the file's fault
     ├── IndexMismatchError (409)            the index was built with another embedder
     └── BackendError (502)                  a store or model backend failed at run time
         ├── ModelError (502)                a language model call failed (key, server, model name)
@@ -43,6 +44,7 @@ __all__ = [
     "ModelNotConfiguredError",
     "NotFoundError",
     "ParseError",
+    "ParseWorkerError",
     "PathNotFoundError",
     "RateLimitedError",
     "SourceError",
@@ -139,6 +141,14 @@ class ParseError(DocketError):
 class UnsupportedFileError(ParseError):
     status = 415
     code = "unsupported_file"
+
+
+class ParseWorkerError(ParseError):
+    """The sandbox's worker process could not start, so the file was not tried: it is reported
+    like any failure but not remembered as the file's own (the next sync tries it again)."""
+
+    status = 503
+    code = "parse_worker_error"
 
 
 class IndexMismatchError(DocketError):

@@ -171,7 +171,7 @@ class KnowledgeBase:
         return {"sandbox": self._sandbox, "limits": limits_from_settings(self.settings.ingest)}
 
     # ------------------------------------------------------------------ ingest
-    def _sync(self, source: FolderSource, progress: Progress | None) -> SyncReport:
+    def _sync(self, source: FolderSource, progress: Progress | None, retry_failed: bool = False) -> SyncReport:
         self.profile_missing()
         self.tables.prune(  # tables left by an interrupted sync or a removed source
             {doc.id for doc in self.store.documents()}, sources=self.store.sources()
@@ -186,6 +186,7 @@ class KnowledgeBase:
             ignore=self.settings.ingest.ignore,
             progress=progress,
             tables=self.tables,
+            retry_failed=retry_failed,
             **self._parse_options(),
         )
 
@@ -197,16 +198,23 @@ class KnowledgeBase:
         tags: Sequence[str] = (),
         access: Sequence[str] = (),
         progress: Progress | None = None,
+        retry_failed: bool = False,
     ) -> SyncReport:
-        """Add folders or files (registering them as sources) and index what changed."""
+        """Add folders or files (registering them as sources) and index what changed.
+
+        Files that failed to parse and have not changed since are not parsed again (they are
+        reported in ``failed_before``) unless ``retry_failed``."""
         sources = [source_for_path(p, workspace, tags, access) for p in paths]  # validate all first
         report = SyncReport()
         for source in sources:
-            report.merge(self._sync(source, progress))
+            report.merge(self._sync(source, progress, retry_failed))
         return report
 
-    def sync(self, names: Iterable[str] | None = None, progress: Progress | None = None) -> SyncReport:
-        """Re-sync registered sources (all by default): only what changed is processed."""
+    def sync(
+        self, names: Iterable[str] | None = None, progress: Progress | None = None, retry_failed: bool = False
+    ) -> SyncReport:
+        """Re-sync registered sources (all by default): only what changed is processed (files that
+        failed before are tried again only if they changed, or with ``retry_failed``)."""
         known = self.store.sources()
         wanted = list(names) if names else list(known)
         report = SyncReport()
@@ -214,12 +222,14 @@ class KnowledgeBase:
             if name not in known:
                 raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none yet'}")
             if known[name].get("type", "folder") in ("folder", "file"):
-                report.merge(self._sync(FolderSource.from_config(name, known[name]), progress))
+                report.merge(self._sync(FolderSource.from_config(name, known[name]), progress, retry_failed))
             else:  # a website, mailbox or database: through its connector (docket.ingest.sources)
-                report.merge(self._sync_remote(name, known[name], progress))
+                report.merge(self._sync_remote(name, known[name], progress, retry_failed))
         return report
 
-    def _sync_remote(self, name: str, config: dict[str, Any], progress: Progress | None) -> SyncReport:
+    def _sync_remote(
+        self, name: str, config: dict[str, Any], progress: Progress | None, retry_failed: bool = False
+    ) -> SyncReport:
         from docket.ingest.sources.sync import sync_remote
 
         self.profile_missing()
@@ -236,6 +246,7 @@ class KnowledgeBase:
             progress=progress,
             tables=self.tables,
             max_table_rows=self.settings.ingest.table_max_rows,
+            retry_failed=retry_failed,
             **self._parse_options(),
         )
 

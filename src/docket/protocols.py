@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from docket.types import Access, Chunk, Document, Filters, Hit, ParsedDocument, SentenceVectors
+from docket.types import Access, Chunk, Document, Filters, Hit, ParseAttempt, ParsedDocument, SentenceVectors
 
 __all__ = ["ChatModel", "Embedder", "Parser", "Store"]
 
@@ -143,10 +143,17 @@ class Store(Protocol):
 
     def mark_synced(self, name: str) -> None: ...
 
-    # -- files that could not be indexed (the latest reason per file)
-    def record_failure(self, source: str, path: str, error: str) -> None: ...
+    # -- files that could not be indexed (the latest reason per file); indexing the file clears it
+    def record_failure(self, source: str, path: str, error: str, attempt: ParseAttempt | None = None) -> None:
+        """Keep ``error`` as the reason ``path`` is not indexed, replacing an earlier one. ``attempt``
+        (a file that failed to parse) says what the file was and what tried, so that an unchanged
+        file is not parsed again (docket.ingest.failures); None for failures to try again anyway."""
+        ...
 
-    def failures(self, source: str | None = None) -> list[dict[str, str]]: ...
+    def failures(self, source: str | None = None) -> list[dict[str, Any]]:
+        """``{"source", "path", "error", "at", "attempt"}`` per failing file, by source then path;
+        ``attempt`` is :meth:`ParseAttempt.to_dict` or None."""
+        ...
 
     # -- the answer log: every answer with its question, sources, prompt, model, tokens, latency
     def log_answer(self, record: Mapping[str, Any]) -> int: ...

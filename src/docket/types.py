@@ -21,6 +21,7 @@ __all__ = [
     "Filters",
     "Hit",
     "Location",
+    "ParseAttempt",
     "ParsedDocument",
     "Profile",
     "SentenceVectors",
@@ -474,9 +475,46 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class ParseAttempt:
+    """A file (or a remote item) as it was when Docket failed to parse it, and what tried.
+
+    Recorded with the failure (``Store.record_failure``): while the file still has this size and
+    modification time (or, once read, this content hash), and the same Docket version tries with
+    the same parse settings and parser plugins (``tried_with``, a digest), it is not parsed again
+    (:mod:`docket.ingest.failures`)."""
+
+    size: int
+    mtime: float | None
+    content_hash: str | None
+    docket_version: str
+    tried_with: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ParseAttempt | None:
+        """The attempt stored with a failure; None for one recorded without it."""
+        if not data or data.get("size") is None:
+            return None
+        mtime, content_hash = data.get("mtime"), data.get("content_hash")
+        return cls(
+            size=int(data["size"]),
+            mtime=None if mtime is None else float(mtime),
+            content_hash=None if content_hash is None else str(content_hash),
+            docket_version=str(data.get("docket_version") or ""),
+            tried_with=str(data.get("tried_with") or ""),
+        )
+
+
 @dataclass
 class SyncReport:
-    """What one ingest or sync did. Mutable: the pipeline fills it in as it goes."""
+    """What one ingest or sync did. Mutable: the pipeline fills it in as it goes.
+
+    ``failed``: files that failed this time (``{"path", "error"}``); ``failed_before``: files that
+    failed before and were not parsed again because neither they nor Docket changed since (the
+    reason is the one recorded then)."""
 
     added: int = 0
     updated: int = 0
@@ -486,12 +524,13 @@ class SyncReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
+    failed_before: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def processed(self) -> int:
-        return self.added + self.updated + self.unchanged + self.renamed + len(self.failed)
+        return self.added + self.updated + self.unchanged + self.renamed + len(self.failed) + len(self.failed_before)
 
     def merge(self, other: SyncReport) -> None:
         for name in ("added", "updated", "unchanged", "deleted", "renamed"):
@@ -499,6 +538,7 @@ class SyncReport:
         self.chunks_embedded += other.chunks_embedded
         self.chunks_reused += other.chunks_reused
         self.failed.extend(other.failed)
+        self.failed_before.extend(other.failed_before)
         self.warnings.extend(other.warnings)
         self.seconds += other.seconds
 
@@ -512,6 +552,7 @@ class SyncReport:
             "chunks_embedded": self.chunks_embedded,
             "chunks_reused": self.chunks_reused,
             "failed": list(self.failed),
+            "failed_before": list(self.failed_before),
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }

@@ -54,6 +54,7 @@ def test_sync_reports_changes(indexed, tmp_path: Path) -> None:
     home, _, _ = indexed
     report = json.loads(docket("sync", "--home", str(home), "--json").stdout)
     assert report["unchanged"] == 8 and report["added"] == 0 and report["chunks_embedded"] == 0
+    assert report["failed"] == [] and [f["path"] for f in report["failed_before"]] == ["broken.pdf"]
 
 
 def test_missing_path_is_a_clear_error_with_exit_status_2(tmp_path: Path) -> None:
@@ -71,6 +72,11 @@ def test_everything_failing_exits_non_zero(tmp_path: Path) -> None:
     proc = docket("ingest", str(bad), "--home", str(tmp_path / "kb"), "--json", check=False)
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["failed"][0]["path"] == "a.docx"
+    again = docket("ingest", str(bad), "--home", str(tmp_path / "kb"), check=False)  # not parsed again: still failing
+    assert again.returncode == 1
+    assert "failed before a.docx" in " ".join(again.stdout.split()) and "--retry-failed" in again.stdout
+    retried = docket("sync", "--retry-failed", "--home", str(tmp_path / "kb"), "--json", check=False)
+    assert retried.returncode == 1 and [f["path"] for f in json.loads(retried.stdout)["failed"]] == ["a.docx"]
 
 
 def test_configuring_another_embedder_keeps_search_working_until_the_switch(indexed, tmp_path: Path) -> None:

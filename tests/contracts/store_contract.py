@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
 from docket.errors import IndexMismatchError, NotFoundError
+from docket.ingest.sync import source_for_path, sync_source
 from docket.protocols import Store
-from docket.types import Access, Chunk, Document, Filters, Location, SentenceVectors
+from docket.types import (
+    Access,
+    Chunk,
+    Document,
+    Filters,
+    Location,
+    ParseAttempt,
+    ParsedDocument,
+    SentenceVectors,
+    SyncReport,
+)
 
 DIM = 8
 
@@ -185,7 +201,14 @@ class StoreContract:
         store.add_source("src", {"type": "folder", "path": "/x"})
         put(store, make_doc("d1", "a.txt"), ["text"], [0])
         store.record_failure("src", "bad.pdf", "encrypted PDF")
-        assert store.failures() == [{"source": "src", "path": "bad.pdf", "error": "encrypted PDF"}]
+        (failure,) = store.failures()
+        assert failure["at"] > 0
+        assert {k: v for k, v in failure.items() if k != "at"} == {
+            "source": "src",
+            "path": "bad.pdf",
+            "error": "encrypted PDF",
+            "attempt": None,
+        }
         store.mark_synced("src")
         assert store.sources()["src"]["type"] == "folder"
         assert store.sources()["src"]["last_sync"] is not None
@@ -195,6 +218,79 @@ class StoreContract:
         assert store.failures() == []
         with pytest.raises(NotFoundError):
             store.remove_source("src")
+
+    def test_a_failure_keeps_what_the_file_was_and_indexing_it_clears_it(self, store: Store) -> None:
+        store.bind_embedder("m", DIM)
+        store.add_source("src", {"type": "folder", "path": "/x"})
+        attempt = ParseAttempt(1234, 1700000000.25, "ab" * 32, "0.1.0", "digest-1")
+        store.record_failure("src", "a.txt", "no text found in the file", attempt)
+        store.record_failure("src", "b.pdf", "cannot read the file: Permission denied")
+        assert [(f["path"], ParseAttempt.from_dict(f["attempt"])) for f in store.failures("src")] == [
+            ("a.txt", attempt),
+            ("b.pdf", None),
+        ]
+        again = ParseAttempt(99, None, None, "0.2.0", "digest-2")  # a newer failure replaces the attempt
+        store.record_failure("src", "a.txt", "took longer than 60 s to parse", again)
+        (first, _) = store.failures("src")
+        assert first["error"] == "took longer than 60 s to parse" and first["attempt"] == again.to_dict()
+        put(store, make_doc("d1", "a.txt"), ["text"], [0])  # the file is indexed at last
+        assert [f["path"] for f in store.failures()] == ["b.pdf"]
+
+    def test_a_file_that_failed_is_not_parsed_again_until_it_or_docket_changes(
+        self, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import docket
+        from docket.ingest import sync as sync_module
+        from docket.ingest.parsers import parse_bytes
+        from docket.models.embedders import FakeEmbedder
+
+        parsed: list[str] = []
+
+        def counting(data: bytes, path: str) -> ParsedDocument:
+            parsed.append(path)
+            return parse_bytes(data, path)
+
+        monkeypatch.setattr(sync_module, "parse_bytes", counting)
+        folder = tmp_path / "docs"
+        folder.mkdir()
+        (folder / "good.txt").write_text("Refunds are paid within fourteen days.")
+        bad = folder / "notes.txt"
+        bad.write_bytes(b"   \n")  # only white space: "empty file"
+        source = source_for_path(str(folder))
+
+        def sync(**kw: Any) -> SyncReport:
+            parsed.clear()
+            return sync_source(store, FakeEmbedder(), source, **kw)
+
+        first = sync()
+        assert first.added == 1 and [f["path"] for f in first.failed] == ["notes.txt"] and len(parsed) == 2
+        reason = first.failed[0]["error"]
+
+        second = sync()  # unchanged: not read, not parsed, still reported and listed
+        assert parsed == [] and second.failed == [] and second.unchanged == 1
+        assert second.failed_before == [{"path": "notes.txt", "error": reason}]
+        assert [(f["path"], f["error"]) for f in store.failures()] == [("notes.txt", reason)]
+
+        os.utime(bad, (time.time() + 60, time.time() + 60))  # touched, the same bytes
+        assert parsed == [] and sync().failed_before == [{"path": "notes.txt", "error": reason}]
+        (failure,) = store.failures()
+        assert failure["attempt"]["mtime"] == bad.stat().st_mtime  # remembered: next time not even read
+
+        monkeypatch.setattr(docket, "__version__", "99.0")  # an upgraded Docket tries again, once
+        assert [f["path"] for f in sync().failed] == ["notes.txt"] and parsed == [str(bad.name)]
+        assert sync().failed_before and parsed == []
+
+        smaller = sync(max_file_bytes=1000)  # another limit may give another outcome: tried again
+        assert [f["path"] for f in smaller.failed] == ["notes.txt"] and len(parsed) == 1
+
+        assert sync(max_file_bytes=1000, retry_failed=True).failed and len(parsed) == 1  # asked for
+
+        bad.write_bytes(b"\t\t\n\n")  # changed, still broken: parsed again
+        assert [f["path"] for f in sync(max_file_bytes=1000).failed] == ["notes.txt"] and len(parsed) == 1
+
+        bad.write_text("Shipping is free above fifty euros.")  # fixed: indexed, the failure is gone
+        fixed = sync(max_file_bytes=1000)
+        assert fixed.added == 1 and fixed.failed == fixed.failed_before == [] and store.failures() == []
 
     def test_answer_log_round_trip_newest_first(self, store: Store) -> None:
         base = {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from docket.config import load_settings
-from docket.index.postgres.queue import JobQueue, enqueue
+from docket.index.postgres.queue import JobQueue, WorkerReport, enqueue
 from tests.cli.conftest import docket
 from tests.postgres import PgServer
 
@@ -227,6 +227,52 @@ def test_an_unparsable_file_fails_its_task_with_the_reason(
     assert "1 failed" in db and "broken.pdf" in db
 
 
+def test_a_file_that_failed_is_not_queued_or_parsed_again_until_it_changes(pg_url: str, tmp_path: Path) -> None:
+    from docket.index.postgres.queue import Worker
+    from docket.ingest.sandbox import Sandbox, limits_from_settings
+    from docket.kb import KnowledgeBase
+
+    settings = load_settings(home=tmp_path / "kb", overrides={"store": {"url": pg_url}})
+    limits = limits_from_settings(settings.ingest)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    broken = docs / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 broken")
+    (docs / "notes.md").write_text("# Notes\n\nShipping is free above fifty euros.\n", encoding="utf-8")
+    sandbox = Sandbox(timeout=settings.ingest.parse_timeout, memory_mb=settings.ingest.parse_memory_mb, limits=limits)
+    with KnowledgeBase(settings) as kb, sandbox:
+        queue = JobQueue(pg_url)
+
+        def work() -> WorkerReport:
+            worker = Worker(settings, kb.store, kb.embedder, queue, sandbox=sandbox, limits=limits, listen=False)
+            return worker.run(once=True)
+
+        try:
+            assert enqueue(settings, [str(docs)])["queued"] == 2
+            first = work()
+            assert first.done == 1 and [e["path"] for e in first.errors] == ["broken.pdf"] and sandbox.parsed == 2
+            reason = first.errors[0]["error"]
+            again = enqueue(settings, [str(docs)])  # the same settings as the worker's: not queued at all
+            assert (again["queued"], again["unchanged"], again["failed_before"]) == (0, 1, 1)
+
+            later = time.time() + 60
+            os.utime(broken, (later, later))  # touched: queued (only reading it tells), not parsed
+            assert enqueue(settings, [str(docs)])["queued"] == 1
+            touched = work()
+            assert [(f["path"], f["error"]) for f in touched.failed_before] == [("broken.pdf", reason)]
+            assert sandbox.parsed == 2 and [f["path"] for f in kb.store.failures()] == ["broken.pdf"]
+            assert enqueue(settings, [str(docs)])["failed_before"] == 1  # its new time is remembered
+
+            assert enqueue(settings, [str(docs)], retry_failed=True)["queued"] == 1  # asked for: parsed again
+            assert work().failed == 1 and sandbox.parsed == 3
+
+            broken.write_bytes(b"%PDF-1.7 changed, still broken")
+            assert enqueue(settings, [str(docs)])["queued"] == 1
+            assert work().failed == 1 and sandbox.parsed == 4
+        finally:
+            queue.close()
+
+
 def test_the_queue_needs_a_postgresql_store(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     for args in (("enqueue", str(tmp_path / "docs")), ("worker", "--once")):
@@ -244,12 +290,18 @@ def test_a_version_1_database_gets_the_queue_from_db_upgrade(
     home = tmp_path / "kb"
     docket("db", "status", "--home", str(home))
     pg_server.sql(
-        "DROP TABLE jobs; DROP TABLE sentences; UPDATE meta SET value = '1' WHERE key = 'schema_version'", pg_database
+        "DROP TABLE jobs; DROP TABLE sentences; UPDATE meta SET value = '1' WHERE key = 'schema_version'; "
+        "ALTER TABLE failures DROP COLUMN size, DROP COLUMN mtime, DROP COLUMN content_hash, "
+        "DROP COLUMN docket_version, DROP COLUMN tried_with; "
+        "INSERT INTO failures VALUES ('src', 'bad.pdf', 'encrypted PDF', 1.0)",
+        pg_database,
     )
     proc = docket("worker", "--once", "--home", str(home), check=False)
     assert proc.returncode == 1 and "docket db upgrade" in proc.stderr
     upgraded = json.loads(docket("db", "upgrade", "--home", str(home), "--json").stdout)
-    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 3}
+    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 4}
+    status = json.loads(docket("status", "--home", str(home), "--json").stdout)
+    assert [(f["path"], f["attempt"]) for f in status["failed"]] == [("bad.pdf", None)]  # kept, tried again
     assert json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)["done"] == 0
 
 

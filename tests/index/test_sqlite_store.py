@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from docket.errors import BackendError
+from docket.index.migrations import sqlite_status
 from docket.index.sqlite import SqliteStore
+from docket.types import ParseAttempt
 from tests.contracts.store_contract import StoreContract
 
 
@@ -28,3 +31,28 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path: Path) -> No
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(BackendError, match="cannot open knowledge base"):
         SqliteStore(bad)
+
+
+def test_a_knowledge_base_from_before_attempts_were_kept_is_upgraded_keeping_its_failures(tmp_path: Path) -> None:
+    path = tmp_path / "docket.db"
+    SqliteStore(path).close()
+    db = sqlite3.connect(path)  # what schema version 2 had: the reason only
+    for column in ("size", "mtime", "content_hash", "docket_version", "tried_with"):
+        db.execute(f"ALTER TABLE failures DROP COLUMN {column}")
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.execute("INSERT INTO failures VALUES ('src', 'bad.pdf', 'encrypted PDF', 1.0)")
+    db.commit()
+    db.close()
+
+    store = SqliteStore(path)
+    assert sqlite_status(path)["schema_version"] == 3
+    assert store.failures() == [
+        {"source": "src", "path": "bad.pdf", "error": "encrypted PDF", "at": 1.0, "attempt": None}
+    ]
+    attempt = ParseAttempt(10, 1.0, None, "0.1.0", "digest")
+    store.record_failure("src", "bad.pdf", "encrypted PDF", attempt)
+    assert ParseAttempt.from_dict(store.failures()[0]["attempt"]) == attempt
+    store.close()
+    reopened = SqliteStore(path)  # opening again changes nothing
+    assert reopened.failures()[0]["attempt"]["size"] == 10
+    reopened.close()

@@ -211,11 +211,36 @@ def test_sync_with_a_sandbox_reports_the_hanging_file_and_indexes_the_rest(tmp_p
     try:
         with Sandbox(timeout=1, target=hangs_on_request) as sandbox:
             report = sync_source(store, FakeEmbedder(), source_for_path(str(folder)), sandbox=sandbox)
+            assert sandbox.parsed == 3
+            again = sync_source(store, FakeEmbedder(), source_for_path(str(folder)), sandbox=sandbox)
+            assert sandbox.parsed == 3  # the file that hung is not tried again: no second wait
     finally:
         store.close()
     assert report.added == 2
     assert [f["path"] for f in report.failed] == ["hang.txt"]
     assert report.failed[0]["error"].startswith("took longer than 1 s to parse")
+    assert again.unchanged == 2 and again.failed == [] and again.failed_before == report.failed
+
+
+def test_a_parse_worker_that_does_not_start_is_not_blamed_on_the_file(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "note.txt").write_bytes(GOOD)
+    store = SqliteStore(tmp_path / "kb.db")
+    source = source_for_path(str(folder))
+
+    def not_importable(data: bytes, path: str) -> ParsedDocument:  # pragma: no cover - never runs
+        return parse_bytes(data, path)
+
+    sandbox = Sandbox(timeout=5, target=not_importable)  # the worker cannot find its target and exits
+    try:
+        with sandbox:
+            first = sync_source(store, FakeEmbedder(), source, sandbox=sandbox)
+            again = sync_source(store, FakeEmbedder(), source, sandbox=sandbox)
+    finally:
+        store.close()
+    assert [f["path"] for f in first.failed] == ["note.txt"] and "parse worker" in first.failed[0]["error"]
+    assert again.failed == first.failed and again.failed_before == []  # tried again: not the file's fault
 
 
 def test_knowledge_base_parses_in_process_when_the_sandbox_is_off(tmp_path: Path) -> None:

@@ -145,6 +145,39 @@ def test_a_failing_file_is_reported_by_its_job(fresh: TestClient) -> None:
     assert fresh.post(f"/api/jobs/{job['id']}/retry", headers=h).status_code == 202
 
 
+def test_a_file_that_failed_is_not_parsed_again_by_later_uploads_until_it_changes(fresh: TestClient) -> None:
+    csrf = _setup_owner(fresh)
+    h = {"X-CSRF-Token": csrf}
+    fresh.post("/api/workspaces", json={"name": "Support"}, headers=h)
+    kb = fresh.app.state.docket.kb  # type: ignore[attr-defined]
+
+    def upload(name: str, data: bytes) -> dict:
+        r = fresh.post("/api/workspaces/Support/documents", files={"files": (name, data)}, headers=h)
+        assert r.status_code == 202, r.text
+        return _wait_for_job(fresh, r.json()["job"]["id"])
+
+    first = upload("broken.pdf", b"%PDF-1.4 broken")
+    (failure,) = first["report"]["failed"]
+    assert failure["path"] == "broken.pdf" and kb._sandbox.parsed == 1
+
+    second = upload("refunds.md", b"# Refunds\n\nRefunds are paid within fourteen days.")
+    assert second["report"]["added"] == 1 and second["report"]["failed"] == []
+    assert second["report"]["failed_before"] == [failure]
+    assert kb._sandbox.parsed == 2  # the new file only: the broken one was not read again
+    listed = fresh.get("/api/documents", params={"workspace": "Support"}).json()
+    assert [f["path"] for f in listed["failures"]] == ["broken.pdf"]
+
+    again = upload("broken.pdf", b"%PDF-1.4 broken")  # the same bytes uploaded again: a new time, no new parse
+    assert again["report"]["failed_before"] == [failure] and kb._sandbox.parsed == 2
+
+    assert fresh.post(f"/api/jobs/{first['id']}/retry", headers=h).status_code == 202
+    retried = _wait_for_job(fresh, first["id"])  # asked for: parsed again, still broken
+    assert retried["report"]["failed"] == [failure] and kb._sandbox.parsed == 3
+
+    changed = upload("broken.pdf", b"%PDF-1.7 still broken")  # new bytes: parsed again
+    assert [f["path"] for f in changed["report"]["failed"]] == ["broken.pdf"] and kb._sandbox.parsed == 4
+
+
 def test_roles_decide_who_changes_what(server: Server) -> None:
     ann = server.as_("ann")
     assert server.client.post("/api/workspaces", json={"name": "mine"}, headers=ann).status_code == 403

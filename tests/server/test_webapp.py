@@ -585,3 +585,58 @@ def test_the_document_list_shows_how_well_each_file_was_read(
         finally:
             browser.close()
     assert not problems, problems
+
+
+def test_a_job_lists_the_files_that_failed_before_and_retry_parses_them_again(
+    browser_tools: Browser, live_server: LiveServer, artifacts: Path, tmp_path: Path
+) -> None:
+    expect = browser_tools.sync_api.expect
+    expect.set_options(timeout=TIMEOUT_MS)
+    st = live_server.state
+    st.accounts.create_user(OWNER_EMAIL, OWNER_PASSWORD, "owner", name="Olive Owner")
+    st.accounts.create_workspace("library")
+    folder = tmp_path / "library"
+    folder.mkdir()
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
+
+    def run_job() -> int:
+        job_id = st.jobs.submit("library", None, [{"path": str(folder), "access": []}])
+        deadline = time.monotonic() + 120  # a hang guard, not a speed assertion
+        while st.accounts.job(job_id)["state"] not in ("done", "failed"):
+            assert time.monotonic() < deadline, f"job {job_id} did not finish"
+            time.sleep(0.05)
+        return job_id
+
+    run_job()
+    second = run_job()
+    assert st.kb._sandbox is not None and st.kb._sandbox.parsed == 1  # the second job did not parse it
+
+    problems: list[str] = []
+    with browser_tools.sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=browser_tools.executable,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            page.goto(live_server.url)
+            page.get_by_label("Email").fill(OWNER_EMAIL)
+            page.get_by_label("Password").fill(OWNER_PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.locator("#who")).to_contain_text("Olive Owner")
+            page.get_by_label("Workspace", exact=True).select_option("library")
+            page.get_by_role("link", name="Documents").click()
+            job = page.locator(f"li.job[data-job='{second}']")
+            expect(job.locator(".badge")).to_have_text("done with errors")
+            expect(job.locator("ul.failed-before")).to_contain_text("broken.pdf")
+            expect(job.locator("ul.failed-before")).to_contain_text("not parsed again")
+            page.screenshot(path=artifacts / "21-failed-before.png", full_page=True)
+            job.get_by_role("button", name="Retry").click()
+            expect(job.locator("ul.failures:not(.failed-before)")).to_contain_text("broken.pdf")
+            expect(job.locator("ul.failed-before")).to_have_count(0)
+        finally:
+            browser.close()
+    assert not problems, problems
+    assert st.kb._sandbox.parsed == 2  # Retry parsed it again

@@ -39,6 +39,14 @@ AccessOption = Annotated[
     ),
 ]
 
+RetryFailedOption = Annotated[
+    bool,
+    typer.Option(
+        "--retry-failed",
+        help="Parse again the files that failed before, even if they have not changed since.",
+    ),
+]
+
 
 def check_access(principals: list[str] | None) -> None:
     """Refuse an ``--access`` value that is not ``user:EMAIL`` or ``group:NAME``."""

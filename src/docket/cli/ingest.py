@@ -16,6 +16,7 @@ from docket.cli.common import (
     ConfigOption,
     HomeOption,
     JsonOption,
+    RetryFailedOption,
     TagOption,
     WorkspaceOption,
     check_access,
@@ -44,12 +45,19 @@ def print_report(report: Any) -> None:
     console.print(line)
     for failure in report.failed:
         console.print(f"  [red]failed[/] {escape(failure['path'])}: {escape(failure['error'])}", highlight=False)
+    for failure in report.failed_before:
+        console.print(
+            f"  [red]failed before[/] {escape(failure['path'])}: {escape(failure['error'])} "
+            "(unchanged, not parsed again; --retry-failed parses it again)",
+            highlight=False,
+        )
     for warning in report.warnings:
         console.print(f"  [yellow]warning[/] {escape(warning['path'])}: {escape(warning['warning'])}", highlight=False)
 
 
 def _exit_status(report: Any) -> None:
-    if report.failed and report.processed == len(report.failed):
+    failures = len(report.failed) + len(report.failed_before)
+    if failures and report.processed == failures:
         raise typer.Exit(1)
 
 
@@ -63,12 +71,20 @@ def ingest(
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    retry_failed: RetryFailedOption = False,
 ) -> None:
     """Parse, chunk, embed and index files; later runs only process what changed."""
     check_access(access)
     with open_kb(home, config) as kb:
         with progress_bar(not as_json) as progress:
-            report = kb.ingest(paths, workspace=workspace, tags=tag or (), access=access or (), progress=progress)
+            report = kb.ingest(
+                paths,
+                workspace=workspace,
+                tags=tag or (),
+                access=access or (),
+                progress=progress,
+                retry_failed=retry_failed,
+            )
         if as_json:
             emit_json(report.to_dict())
         else:
@@ -107,11 +123,12 @@ def sync(
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    retry_failed: RetryFailedOption = False,
 ) -> None:
     """Re-sync registered sources: changed files are re-indexed, deleted ones removed."""
     with open_kb(home, config) as kb:
         with progress_bar(not as_json) as progress:
-            report = kb.sync(source or None, progress=progress)
+            report = kb.sync(source or None, progress=progress, retry_failed=retry_failed)
         if as_json:
             emit_json(report.to_dict())
         else:

@@ -18,6 +18,7 @@ from docket.cli.common import (
     ConfigOption,
     HomeOption,
     JsonOption,
+    RetryFailedOption,
     TagOption,
     WorkspaceOption,
     console,
@@ -183,6 +184,7 @@ def sources_sync(
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    retry_failed: RetryFailedOption = False,
 ) -> None:
     """Fetch sources now and index what changed; one source's error never stops the others."""
     from docket.cli.ingest import print_report
@@ -197,7 +199,7 @@ def sources_sync(
                 raise NotFoundError(f"no source named '{n}'. Sources: {', '.join(known) or 'none yet'}")
         results: dict[str, Any] = {}
         for n in wanted:
-            report = sync_one(kb, n)
+            report = sync_one(kb, n, retry_failed=retry_failed)
             error = _whole_source_error(report, n)
             results[n] = {**report.to_dict(), "error": error}
             if not as_json:

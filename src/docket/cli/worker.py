@@ -14,6 +14,7 @@ from docket.cli.common import (
     ConfigOption,
     HomeOption,
     JsonOption,
+    RetryFailedOption,
     TagOption,
     WorkspaceOption,
     check_access,
@@ -34,6 +35,7 @@ def enqueue(
     home: HomeOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    retry_failed: RetryFailedOption = False,
 ) -> None:
     """Queue the changed and deleted files of folders for `docket worker` (PostgreSQL store only)."""
     from docket.index.postgres.queue import enqueue as enqueue_paths
@@ -42,13 +44,20 @@ def enqueue(
     check_access(access)
     settings = settings_from(home, config)
     require_postgres(settings, "docket enqueue")
-    report = enqueue_paths(settings, paths, workspace=workspace, tags=tag or (), access=access or ())
+    report = enqueue_paths(
+        settings, paths, workspace=workspace, tags=tag or (), access=access or (), retry_failed=retry_failed
+    )
     if as_json:
         emit_json(report)
         return
+    failed_before = (
+        f"; {report['failed_before']} failed before and unchanged (not queued; --retry-failed queues them)"
+        if report["failed_before"]
+        else ""
+    )
     console.print(
-        f"Queued {report['queued']} file(s) ({report['deletions']} deletion(s)); {report['unchanged']} unchanged; "
-        f"{report['waiting']} task(s) waiting for workers.",
+        f"Queued {report['queued']} file(s) ({report['deletions']} deletion(s)); {report['unchanged']} unchanged"
+        f"{failed_before}; {report['waiting']} task(s) waiting for workers.",
         highlight=False,
     )
 
@@ -139,3 +148,9 @@ def worker(
             f"{report.chunks_embedded} chunks embedded in {report.seconds:.1f}s",
             highlight=False,
         )
+        for failure in report.failed_before:
+            console.print(
+                f"  [yellow]failed before[/] {escape(failure['source'])}: {escape(failure['path'])}: "
+                f"{escape(failure['error'])} (unchanged, not parsed again)",
+                highlight=False,
+            )

@@ -1,5 +1,6 @@
-"""Rows both stores select the same way: a document (:class:`Document`) and a passage with its
-document (:class:`Hit`)."""
+"""Rows both stores select the same way: a document (:class:`Document`), a passage with its
+document (:class:`Hit`) and a file that could not be indexed (a failure, with its
+:class:`ParseAttempt`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from docket.types import Document, Hit, Location
+from docket.types import Document, Hit, Location, ParseAttempt
 
-__all__ = ["DOC_COLUMNS", "HIT_COLUMNS", "document_from_row", "hit_from_row"]
+__all__ = [
+    "DOC_COLUMNS",
+    "FAILURE_ATTEMPT",
+    "HIT_COLUMNS",
+    "attempt_row",
+    "document_from_row",
+    "failure_from_row",
+    "hit_from_row",
+]
 
 # documents: what a Document needs, in the order document_from_row reads it
 DOC_COLUMNS = "id, source, path, title, filetype, content_hash, size, mtime, workspace, access, tags, metadata"
@@ -57,3 +66,28 @@ def hit_from_row(row: Sequence[Any], score: float) -> Hit:
         score=score,
         chunk_hash=chunk_hash,
     )
+
+
+# failures: the attempt's columns, in the order attempt_row writes them and failure_from_row reads them
+FAILURE_ATTEMPT = "size, mtime, content_hash, docket_version, tried_with"
+
+
+def attempt_row(attempt: ParseAttempt | None) -> tuple[Any, ...]:
+    """The values of :data:`FAILURE_ATTEMPT` for ``attempt`` (NULLs for a failure without one)."""
+    if attempt is None:
+        return (None, None, None, None, None)
+    return (attempt.size, attempt.mtime, attempt.content_hash, attempt.docket_version, attempt.tried_with)
+
+
+def failure_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """A failure as ``Store.failures`` gives it, from ``source, path, error, at,`` + :data:`FAILURE_ATTEMPT`."""
+    source, path, error, at, *seen = row
+    names = [c.strip() for c in FAILURE_ATTEMPT.split(",")]
+    attempt = ParseAttempt.from_dict(dict(zip(names, seen, strict=True)))
+    return {
+        "source": source,
+        "path": path,
+        "error": error,
+        "at": float(at),
+        "attempt": None if attempt is None else attempt.to_dict(),
+    }

@@ -3,7 +3,7 @@
 Tables: ``meta`` (schema version, embedder, generation), ``sources``, ``documents`` (with the
 extracted text), ``chunks`` (text, location, content hash, the float32 vector and the keyword
 postings as blobs), ``vocab`` (keyword term ids) and ``failures`` (the last reason each failing
-file was not indexed).
+file was not indexed, with what the file was when it failed to parse).
 
 Every write that changes a document runs in one transaction, so a crash leaves either the old or
 the new version. Both retrievers work on in-memory views loaded once (and reloaded when any writer
@@ -27,8 +27,16 @@ from docket.errors import BackendError, IndexMismatchError, NotFoundError
 from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
 from docket.index.migrations import Migration, check_not_newer, latest, pending
-from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
-from docket.types import Access, Chunk, Document, Filters, Hit, Location, SentenceVectors
+from docket.index.rows import (
+    DOC_COLUMNS,
+    FAILURE_ATTEMPT,
+    HIT_COLUMNS,
+    attempt_row,
+    document_from_row,
+    failure_from_row,
+    hit_from_row,
+)
+from docket.types import Access, Chunk, Document, Filters, Hit, Location, ParseAttempt, SentenceVectors
 
 __all__ = ["SqliteStore"]
 
@@ -133,10 +141,29 @@ _SENTENCES = """CREATE TABLE IF NOT EXISTS sentences (
     PRIMARY KEY (hash, embedder)
 )"""
 
+# What a file was when it failed to parse, and what tried (docket.types.ParseAttempt); NULL for
+# failures recorded before these columns, or without an attempt: those are always tried again.
+_ATTEMPT_COLUMNS = (
+    ("size", "INTEGER"),
+    ("mtime", "REAL"),
+    ("content_hash", "TEXT"),
+    ("docket_version", "TEXT"),
+    ("tried_with", "TEXT"),
+)
+
+
+def _failure_attempts(db: sqlite3.Connection) -> None:
+    have = {row[1] for row in db.execute("PRAGMA table_info(failures)")}
+    for column, sql_type in _ATTEMPT_COLUMNS:
+        if column not in have:  # each ALTER commits alone: a crash half-way is finished on the next open
+            db.execute(f"ALTER TABLE failures ADD COLUMN {column} {sql_type}")
+
+
 # Numbered schema changes (docket.index.migrations); append, never edit. Applied when the store opens.
 MIGRATIONS = [
     Migration(1, "documents, chunks, keyword postings, answer log, conversations", _initial_schema),
     Migration(2, "sentence vectors of chunks, by chunk hash (docket.index.sentences)", _sentences_table),
+    Migration(3, "what a file was when it failed to parse, so it is not parsed again unchanged", _failure_attempts),
 ]
 SCHEMA_VERSION = latest(MIGRATIONS)
 
@@ -450,15 +477,20 @@ class SqliteStore:
         return out
 
     # ------------------------------------------------------------------ failures
-    def record_failure(self, source: str, path: str, error: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)", (source, path, error, time.time()))
+    def record_failure(self, source: str, path: str, error: str, attempt: ParseAttempt | None = None) -> None:
+        seen = attempt_row(attempt)
+        self._db.execute(
+            "INSERT OR REPLACE INTO failures (source, path, error, at, size, mtime, content_hash, docket_version, "
+            "tried_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (source, path, error, time.time(), *seen),
+        )
 
-    def failures(self, source: str | None = None) -> list[dict[str, str]]:
-        sql = "SELECT source, path, error FROM failures"
+    def failures(self, source: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT source, path, error, at, {FAILURE_ATTEMPT} FROM failures"
         rows = self._db.execute(
             sql + (" WHERE source = ?" if source else "") + " ORDER BY source, path", (source,) if source else ()
         )
-        return [{"source": s, "path": p, "error": e} for s, p, e in rows]
+        return [failure_from_row(row) for row in rows]
 
     # ------------------------------------------------------------------ answer log
     _LOG_COLUMNS = (

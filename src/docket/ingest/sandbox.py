@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from docket.errors import ParseError, UnsupportedFileError
+from docket.errors import ParseError, ParseWorkerError, UnsupportedFileError
 from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
 from docket.types import ParsedDocument
@@ -179,7 +179,7 @@ class _Worker:
         except OSError as exc:
             for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
                 os.close(fd)
-            raise ParseError(f"the parse worker could not start ({exc}); set ingest.sandbox = false") from exc
+            raise ParseWorkerError(f"the parse worker could not start ({exc}); set ingest.sandbox = false") from exc
         os.close(to_child_r)
         os.close(from_child_w)
         self.send = multiprocessing.connection.Connection(to_child_w, readable=False)
@@ -192,7 +192,7 @@ class _Worker:
         except (EOFError, OSError) as exc:
             death = self._death()
             self.kill()
-            raise ParseError(f"the parse worker did not start ({death}); set ingest.sandbox = false") from exc
+            raise ParseWorkerError(f"the parse worker did not start ({death}); set ingest.sandbox = false") from exc
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -268,6 +268,7 @@ class Sandbox:
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self.started = 0  # workers started so far (a new one after each timeout, crash or memory error)
+        self.parsed = 0  # files handed to a worker so far
 
     def __enter__(self) -> Sandbox:
         return self
@@ -300,6 +301,8 @@ class Sandbox:
 
     def parse(self, data: bytes, path: str) -> ParsedDocument:
         """Parse one file in a worker; every failure is a one-line ParseError."""
+        with self._lock:
+            self.parsed += 1
         worker = self._take()
         reply = worker.run(data, path, self.timeout)
         kind = reply[0]

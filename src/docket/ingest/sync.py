@@ -9,9 +9,11 @@ document is written in its own transaction, so an interrupted sync leaves a cons
 the next run picks up where it stopped. Files that disappeared are removed from the index.
 
 A file that fails to parse is reported with a one-line reason and the batch goes on; if an older
-version of it was indexed, that version stays searchable. Given a :class:`~docket.ingest.sandbox.Sandbox`,
-files are parsed in its worker processes under a time and memory limit (``ingest.sandbox``);
-the :class:`~docket.ingest.limits.ParseLimits` (pages, unzipped size, attachments) apply either way.
+version of it was indexed, that version stays searchable. It is not parsed again while neither it
+nor Docket changes (:mod:`docket.ingest.failures`): later syncs report it in ``failed_before``.
+Given a :class:`~docket.ingest.sandbox.Sandbox`, files are parsed in its worker processes under a
+time and memory limit (``ingest.sandbox``); the :class:`~docket.ingest.limits.ParseLimits` (pages,
+unzipped size, attachments) apply either way.
 
 With a ``tables`` store, spreadsheets are also loaded as SQL tables (:mod:`docket.index.tables`):
 when indexed, when unchanged but not loaded yet, and dropped when their file disappears.
@@ -33,12 +35,21 @@ import numpy as np
 
 from docket.errors import DocketError, ParseError, PathNotFoundError, UserError
 from docket.ingest.chunking import chunk_document, estimate_tokens
+from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
 from docket.ingest.profiles import PROFILE_KEY, extract_profile, merge_edits
 from docket.protocols import Embedder, Store
 from docket.sentences import unit_spans
-from docket.types import Chunk, Document, ParsedDocument, SentenceVectors, SyncReport, check_workspace_name
+from docket.types import (
+    Chunk,
+    Document,
+    ParseAttempt,
+    ParsedDocument,
+    SentenceVectors,
+    SyncReport,
+    check_workspace_name,
+)
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -230,10 +241,13 @@ def sync_source(
     tables: TableStore | None = None,
     sandbox: Sandbox | None = None,
     limits: ParseLimits | None = None,
+    retry_failed: bool = False,
 ) -> SyncReport:
     """Bring the index in line with the files of ``source`` and report what changed.
 
-    Files are parsed in ``sandbox``'s workers when given, else in this process, under ``limits``."""
+    Files are parsed in ``sandbox``'s workers when given, else in this process, under ``limits``.
+    Files that failed to parse before and have not changed since are not parsed again (they are
+    listed in ``failed_before``) unless ``retry_failed``."""
     started = time.perf_counter()
     report = SyncReport()
     store.bind_embedder(embedder.name, embedder.dim)
@@ -246,18 +260,21 @@ def sync_source(
     for doc in vanished.values():
         vanished_by_hash.setdefault(doc.content_hash, []).append(doc)
     indexer = Indexer(store, embedder, report, max_tokens, overlap_tokens)
+    failed = FailedBefore(store, source.name, tried_with(max_file_bytes, limits, sandbox), retry=retry_failed)
 
-    def fail(shown: str, reason: str) -> None:
+    def fail(shown: str, reason: str, attempt: ParseAttempt | None = None) -> None:
         report.failed.append({"path": shown, "error": reason})
-        store.record_failure(source.name, shown, reason)
+        store.record_failure(source.name, shown, reason, attempt)
 
     def load_tables(doc: Document, data: bytes) -> None:
         for note in tables.load(doc, data) if tables is not None else ():
             report.warnings.append({"path": doc.path, "warning": note})
 
     for done, (shown, full) in enumerate(files, start=1):
+        seen: tuple[int, float, str | None] | None = None  # size, mtime and hash, as far as known
         try:
             stat = full.stat()
+            seen = (stat.st_size, stat.st_mtime, None)
             existing = indexed.get(shown)
             if existing and (existing.workspace, existing.access, existing.tags) != (
                 source.workspace,
@@ -269,6 +286,10 @@ def sync_source(
             if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime and not untabled:
                 report.unchanged += 1
                 continue
+            before = failed.unchanged(shown, stat.st_size, stat.st_mtime)
+            if before is not None:
+                report.failed_before.append({"path": shown, "error": before})
+                continue
             if stat.st_size > max_file_bytes:
                 raise ParseError(
                     f"file too large ({stat.st_size / 1e6:.1f} MB > {max_file_bytes / 1e6:.0f} MB limit); "
@@ -276,6 +297,7 @@ def sync_source(
                 )
             data = full.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
+            seen = (stat.st_size, stat.st_mtime, digest)
             if existing and existing.content_hash == digest:
                 store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
                 if untabled:
@@ -289,6 +311,11 @@ def sync_source(
                 if tables is not None and tables.missing(moved):
                     load_tables(moved, data)
                 report.renamed += 1
+                continue
+            before = failed.same_content(shown, stat.st_size, digest)
+            if before is not None:  # touched or written again, the same bytes: remember the new time
+                store.record_failure(source.name, shown, before, failed.attempt(*seen))
+                report.failed_before.append({"path": shown, "error": before})
                 continue
             if sandbox is not None:
                 parsed = sandbox.parse(data, full.name)
@@ -315,7 +342,7 @@ def sync_source(
             indexer.add(doc, parsed, is_new=existing is None)
             load_tables(doc, data)
         except DocketError as exc:
-            fail(shown, str(exc))
+            fail(shown, str(exc), failed.attempt(*seen) if seen is not None and remembered(exc) else None)
         except OSError as exc:
             fail(shown, f"cannot read the file: {exc.strerror or exc}")
         finally:

@@ -713,11 +713,14 @@ class Accounts:
             )
 
     def retry_job(self, job_id: int) -> None:
-        self.job(job_id)
+        """Queue a job again; this time its files that failed to parse before are parsed again even
+        if they have not changed (``retry_failed`` on each of its items)."""
+        items = [{**i, "retry_failed": True} if isinstance(i, dict) else i for i in self.job(job_id)["paths"]]
         with self._tx() as db:
             db.execute(
-                "UPDATE jobs SET state = 'queued', started = NULL, finished = NULL, error = NULL WHERE id = ?",
-                (job_id,),
+                "UPDATE jobs SET state = 'queued', started = NULL, finished = NULL, error = NULL, paths = ? "
+                "WHERE id = ?",
+                (json.dumps(items), job_id),
             )
 
     # ------------------------------------------------------------------ workflow runs

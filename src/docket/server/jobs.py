@@ -5,7 +5,9 @@ An upload (or a re-sync) returns at once with a job; one worker thread runs the 
 database, so a server that stops mid-job finds it again on start and runs it again; with the
 accounts in PostgreSQL several servers share it, each job leased by the server running it.
 Ingestion is incremental (unchanged files are skipped by size, time and hash; chunks already
-embedded are reused), so a job that runs twice indexes nothing twice.
+embedded are reused), so a job that runs twice indexes nothing twice. A file that failed to parse
+is not parsed again by later jobs while it is unchanged (it is listed in the report's
+``failed_before``); a job retried by hand (``POST /api/jobs/{id}/retry``) parses it again.
 """
 
 from __future__ import annotations
@@ -59,7 +61,11 @@ class JobRunner(QueueThread):
 
                     uploads.materialize(self.accounts, uploads.root(self.accounts, self.settings), Path(item["path"]))
                 result = self.kb.ingest(
-                    [item["path"]], workspace=job["workspace"], access=item.get("access") or (), progress=progress
+                    [item["path"]],
+                    workspace=job["workspace"],
+                    access=item.get("access") or (),
+                    progress=progress,
+                    retry_failed=bool(item.get("retry_failed")),  # a job retried by hand
                 )
                 if report is None:
                     report = result

@@ -95,7 +95,44 @@ def test_failed_item_is_recorded_and_keeps_its_indexed_copy(kb: KnowledgeBase) -
     report = _sync(kb, MemoryConnector(broken=("b",)))
     assert report.failed == [{"path": "b", "error": "could not read it"}] and report.deleted == 0
     assert "b" in {d.path for d in kb.store.documents("mem")}
-    assert kb.store.failures("mem") == [{"source": "mem", "path": "b", "error": "could not read it"}]
+    assert [(f["path"], f["error"], f["attempt"]) for f in kb.store.failures("mem")] == [
+        ("b", "could not read it", None)  # not fetched: tried again next time
+    ]
+
+
+def test_an_item_that_failed_to_parse_is_not_parsed_again_until_it_or_docket_changes(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docket
+
+    parsed: list[str] = []
+    real = remote.parse_with
+
+    def counting(*args: Any) -> Any:
+        parsed.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(remote, "parse_with", counting)
+    ITEMS["b"] = ("1", "   ")  # nothing to index: "empty file"
+    first = _sync(kb)
+    assert [f["path"] for f in first.failed] == ["b"] and len(parsed) == 3
+    reason = first.failed[0]["error"]
+
+    parsed.clear()
+    second = _sync(kb)  # fetched again (it is not indexed), but not parsed
+    assert parsed == [] and second.failed == [] and second.failed_before == [{"path": "b", "error": reason}]
+    assert [f["path"] for f in kb.store.failures("mem")] == ["b"]
+    assert kb.store.sources()["mem"]["last_result"]["failed_before"] == second.failed_before
+
+    ITEMS["b"] = ("2", "   ")  # a new version string, the same bytes
+    assert _sync(kb).failed_before and parsed == []
+
+    monkeypatch.setattr(docket, "__version__", "99.0")  # an upgraded Docket tries again
+    assert [f["path"] for f in _sync(kb).failed] == ["b"] and len(parsed) == 1
+
+    ITEMS["b"] = ("3", "# B\n\nBlueberries.")  # fixed at the source
+    fixed = _sync(kb)
+    assert fixed.added == 1 and fixed.failed_before == [] and kb.store.failures("mem") == []
 
 
 def test_same_content_under_a_new_version_is_unchanged(kb: KnowledgeBase) -> None:

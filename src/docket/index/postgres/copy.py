@@ -24,7 +24,7 @@ from docket.index.postgres.sql import pg_text
 from docket.index.postgres.store import PostgresStore
 from docket.protocols import Store
 from docket.records import SCHEMA, Records
-from docket.types import Access, Filters
+from docket.types import Access, Filters, ParseAttempt
 
 if TYPE_CHECKING:
     from docket.index.postgres.tables import PostgresTableStore
@@ -102,7 +102,8 @@ def copy_store(
         if progress is not None:
             progress(n, len(documents), doc.path)
     for failure in source.failures():
-        target.record_failure(same(failure["source"]), failure["path"], failure["error"])
+        attempt = ParseAttempt.from_dict(failure.get("attempt"))  # copied: not parsed again unchanged there either
+        target.record_failure(same(failure["source"]), failure["path"], failure["error"], attempt)
         copied["failures"] += 1
     log_ids: dict[int, int] = {}
     for record in _all_answers(source):

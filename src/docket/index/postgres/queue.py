@@ -9,8 +9,10 @@ FOR UPDATE SKIP LOCKED) RETURNING``: each row gets the worker's name and a lease
 the database's clock) that a heartbeat thread extends while the worker is alive. A worker that dies
 stops extending it; once it has expired the row is claimable again. A row is claimed at most
 ``max_attempts`` times; after that, or when the file can't be parsed, it is ``failed`` with the
-reason. Writing a document is one transaction that replaces any earlier copy of it
-(:meth:`PostgresStore.put_document`), so a file processed twice is still indexed once.
+reason. A file that could not be parsed is not queued again while neither it nor Docket changes
+(:mod:`docket.ingest.failures`): ``enqueue`` counts it as ``failed_before``. Writing a document
+is one transaction that replaces any earlier copy of it (:meth:`PostgresStore.put_document`), so
+a file processed twice is still indexed once.
 
 Spreadsheets are loaded as SQL tables into the table store in the same database
 (:mod:`docket.index.postgres.tables`), as ``docket ingest`` does: when indexed, when unchanged but
@@ -36,9 +38,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from docket.errors import ConfigError, DocketError, ParseError
+from docket.errors import ConfigError, DocketError, ParseError, ParseWorkerError
+from docket.ingest.failures import FailedBefore, remembered, tried_with, tried_with_settings
 from docket.ingest.sync import FolderSource, Indexer, _walk, source_for_path
-from docket.types import Document, SyncReport
+from docket.types import Document, ParseAttempt, SyncReport
 
 if TYPE_CHECKING:
     from docket.config import Settings
@@ -258,13 +261,18 @@ def queue_status(conn: Any, latest: int = 5) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- enqueue
 def _plan(
-    store: Store, source: FolderSource, ignore: Sequence[str], tables: TableStore | None = None
-) -> tuple[list[tuple[str, str]], int]:
+    store: Store,
+    source: FolderSource,
+    ignore: Sequence[str],
+    tables: TableStore | None = None,
+    failed: FailedBefore | None = None,
+) -> tuple[list[tuple[str, str]], int, int]:
     """(path, action) tasks for what changed in ``source`` since it was indexed (or is a spreadsheet
-    not loaded as a table yet), and the unchanged count."""
+    not loaded as a table yet), the unchanged count, and how many files are left out because they
+    failed to parse before and have not changed since (``failed``)."""
     indexed = {doc.path: doc for doc in store.documents(source.name)}
     tasks: list[tuple[str, str]] = []
-    unchanged = 0
+    unchanged = failed_before = 0
     seen: set[str] = set()
     for shown, full in _walk(source, ignore):
         seen.add(shown)
@@ -289,9 +297,12 @@ def _plan(
                 store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
                 unchanged += 1
                 continue
+        if failed is not None and failed.unchanged(shown, stat.st_size, stat.st_mtime) is not None:
+            failed_before += 1
+            continue
         tasks.append((shown, "index"))
     tasks.extend((path, "delete") for path in sorted(set(indexed) - seen))
-    return tasks, unchanged
+    return tasks, unchanged, failed_before
 
 
 def enqueue(
@@ -300,14 +311,16 @@ def enqueue(
     workspace: str = "default",
     tags: Sequence[str] = (),
     access: Sequence[str] = (),
+    retry_failed: bool = False,
 ) -> dict[str, Any]:
-    """Register ``paths`` as sources and queue a task per changed or deleted file."""
+    """Register ``paths`` as sources and queue a task per changed or deleted file (and per file
+    that failed to parse before only if it changed since, or with ``retry_failed``)."""
     from docket.index import open_store
     from docket.index.tables import TableStore
 
     url = require_postgres(settings, "docket enqueue")
     sources = [source_for_path(p, workspace, tags, access) for p in paths]  # validate all first
-    counts = {"planned": 0, "queued": 0, "deletions": 0, "unchanged": 0}
+    counts = {"planned": 0, "queued": 0, "deletions": 0, "unchanged": 0, "failed_before": 0}
     store = open_store(settings)
     tables = TableStore.open(settings)
     queue = JobQueue(url, settings.store.connect_timeout)
@@ -315,11 +328,17 @@ def enqueue(
         tables.prune({doc.id for doc in store.documents()}, sources=store.sources())  # left by removed documents
         for source in sources:
             store.add_source(source.name, source.config())
-            tasks, unchanged = _plan(store, source, settings.ingest.ignore, tables)
+            if retry_failed:  # forget what the failed files were, so that the workers parse them again
+                for failure in store.failures(source.name):
+                    if failure["attempt"] is not None:
+                        store.record_failure(source.name, failure["path"], failure["error"])
+            failed = FailedBefore(store, source.name, tried_with_settings(settings.ingest), retry=retry_failed)
+            tasks, unchanged, failed_before = _plan(store, source, settings.ingest.ignore, tables, failed)
             counts["planned"] += len(tasks)
             counts["queued"] += queue.add(source, tasks)
             counts["deletions"] += sum(1 for _, action in tasks if action == "delete")
             counts["unchanged"] += unchanged
+            counts["failed_before"] += failed_before
         counts["waiting"] = queue.unfinished()
     finally:
         queue.close()
@@ -339,11 +358,14 @@ class WorkerReport:
     seconds: float = 0.0
     errors: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)  # e.g. a spreadsheet not loaded as a table
+    # tasks not parsed: the file failed to parse before and has not changed (done, with the old reason)
+    failed_before: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "done": self.done,
             "failed": self.failed,
+            "failed_before": self.failed_before,
             "retried": self.retried,
             "released": self.released,
             "chunks_embedded": self.chunks_embedded,
@@ -527,6 +549,8 @@ class Worker:
             self.settings.chunking.overlap_tokens,
         )
         written: list[Job] = []
+        failed: dict[str, FailedBefore] = {}  # by source, read once per batch
+        attempts: dict[int, ParseAttempt] = {}  # by job: the file as far as it was read
         for n, job in enumerate(jobs):
             if self.stop.is_set():
                 rest = jobs[n:]
@@ -535,10 +559,15 @@ class Worker:
                     self.report.released += len(rest)
                 break
             try:
-                self._one(job, indexer)
+                if job.source not in failed:
+                    failed[job.source] = FailedBefore(self.store, job.source, self._tried_with)
+                self._one(job, indexer, failed[job.source], attempts)
                 written.append(job)
+            except ParseWorkerError as exc:  # the parse worker did not start: not the file's fault
+                self._fail(job, str(exc), retry=True)
             except (ParseError, ConfigError) as exc:  # the file itself is the problem: trying again won't help
-                self.store.record_failure(job.source, job.path, str(exc))
+                attempt = attempts.get(job.id) if remembered(exc) else None
+                self.store.record_failure(job.source, job.path, str(exc), attempt)
                 self._fail(job, str(exc), retry=False)
             except (DocketError, OSError) as exc:
                 reason = f"cannot read the file: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
@@ -559,6 +588,10 @@ class Worker:
             if self.on_done is not None:
                 self.on_done(job, "done")
 
+    def _failed_before(self, job: Job, reason: str) -> None:
+        with self._lock:
+            self.report.failed_before.append({"source": job.source, "path": job.path, "error": reason})
+
     def _fail(self, job: Job, reason: str, retry: bool) -> None:
         status = self.queue.failed(self.owner, job, reason, self.max_attempts, retry=retry)
         with self._lock:
@@ -570,8 +603,15 @@ class Worker:
         if self.on_done is not None:
             self.on_done(job, status)
 
-    def _one(self, job: Job, indexer: Indexer) -> None:
-        """Index (or remove) one file; the document is written when ``indexer`` flushes."""
+    @property
+    def _tried_with(self) -> str:
+        max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
+        return tried_with(max_bytes, self.limits, self.sandbox)
+
+    def _one(self, job: Job, indexer: Indexer, failed: FailedBefore, attempts: dict[int, ParseAttempt]) -> None:
+        """Index (or remove) one file; the document is written when ``indexer`` flushes. What is
+        learnt of the file goes into ``attempts`` (recorded if it fails to parse); one that failed
+        before and is unchanged is not parsed again."""
         config = self._source(job.source)
         existing = self.store.get_document(job.source, job.path)
         if config is None:  # the source was removed after the task was queued
@@ -593,6 +633,11 @@ class Worker:
         untabled = existing is not None and self.tables is not None and self.tables.missing(existing)
         if existing is not None and existing.size == stat.st_size and existing.mtime == stat.st_mtime and not untabled:
             return  # already indexed: by an earlier attempt, or by another worker
+        attempts[job.id] = failed.attempt(stat.st_size, stat.st_mtime)
+        before = failed.unchanged(job.path, stat.st_size, stat.st_mtime)
+        if before is not None:  # failed before (queued by an older enqueue, or another worker did it)
+            self._failed_before(job, before)
+            return
         max_bytes = int(self.settings.ingest.max_file_mb * 1024 * 1024)
         if stat.st_size > max_bytes:
             raise ParseError(
@@ -601,10 +646,16 @@ class Worker:
             )
         data = full.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
+        attempts[job.id] = failed.attempt(stat.st_size, stat.st_mtime, digest)
         if existing is not None and existing.content_hash == digest:
             self.store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
             if untabled:  # indexed before tables were loaded (or by an older worker): load them now
                 self._load_tables(existing, data)
+            return
+        before = failed.same_content(job.path, stat.st_size, digest)
+        if before is not None:  # touched or written again, the same bytes: remember the new time
+            self.store.record_failure(job.source, job.path, before, attempts[job.id])
+            self._failed_before(job, before)
             return
         from docket.ingest.sandbox import parse_with
 

@@ -182,11 +182,28 @@ def _sentences(conn: Any) -> None:
     conn.execute(_SENTENCES)
 
 
+# What a file was when it failed to parse, and what tried (docket.types.ParseAttempt); NULL for
+# failures recorded before these columns, or without an attempt: those are always tried again.
+_FAILURE_ATTEMPTS = """
+ALTER TABLE failures
+    ADD COLUMN IF NOT EXISTS size bigint,
+    ADD COLUMN IF NOT EXISTS mtime double precision,
+    ADD COLUMN IF NOT EXISTS content_hash text,
+    ADD COLUMN IF NOT EXISTS docket_version text,
+    ADD COLUMN IF NOT EXISTS tried_with text;
+"""
+
+
+def _failure_attempts(conn: Any) -> None:
+    conn.execute(_FAILURE_ATTEMPTS)
+
+
 # Append, never edit: a database at version N gets every migration above N from `docket db upgrade`.
 MIGRATIONS = [
     Migration(1, "documents, chunks, vectors, keyword postings, answer log, conversations", _initial),
     Migration(2, "the ingestion queue of `docket enqueue` / `docket worker` (jobs)", _jobs),
     Migration(3, "sentence vectors of chunks, by chunk hash (docket.index.sentences)", _sentences),
+    Migration(4, "what a file was when it failed to parse, so it is not parsed again unchanged", _failure_attempts),
 ]
 SCHEMA_VERSION = latest(MIGRATIONS)
 

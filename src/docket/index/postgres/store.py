@@ -39,8 +39,16 @@ from docket.index.postgres.sql import (
     vector_literal,
     where_sql,
 )
-from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
-from docket.types import Access, Chunk, Document, Filters, Hit, Location, SentenceVectors
+from docket.index.rows import (
+    DOC_COLUMNS,
+    FAILURE_ATTEMPT,
+    HIT_COLUMNS,
+    attempt_row,
+    document_from_row,
+    failure_from_row,
+    hit_from_row,
+)
+from docket.types import Access, Chunk, Document, Filters, Hit, Location, ParseAttempt, SentenceVectors
 
 try:
     import psycopg
@@ -403,19 +411,24 @@ class PostgresStore:
         return {h: parse_vector(v) for h, v in rows}
 
     # ------------------------------------------------------------------ failures
-    def record_failure(self, source: str, path: str, error: str) -> None:
+    def record_failure(self, source: str, path: str, error: str, attempt: ParseAttempt | None = None) -> None:
         with self._tx() as conn:
             conn.execute(
-                "INSERT INTO failures (source, path, error, at) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (source, path) DO UPDATE SET error = excluded.error, at = excluded.at",
-                (source, path, error, time.time()),
+                f"INSERT INTO failures (source, path, error, at, {FAILURE_ATTEMPT}) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (source, path) DO UPDATE SET "
+                "error = excluded.error, at = excluded.at, size = excluded.size, mtime = excluded.mtime, "
+                "content_hash = excluded.content_hash, docket_version = excluded.docket_version, "
+                "tried_with = excluded.tried_with",
+                (source, path, pg_text(error), time.time(), *attempt_row(attempt)),
             )
 
-    def failures(self, source: str | None = None) -> list[dict[str, str]]:
-        sql = "SELECT source, path, error FROM failures" + (" WHERE source = %s" if source else "")
+    def failures(self, source: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT source, path, error, at, {FAILURE_ATTEMPT} FROM failures" + (
+            " WHERE source = %s" if source else ""
+        )
         with self._tx() as conn:
             rows = conn.execute(sql + ' ORDER BY source COLLATE "C", path COLLATE "C"', (source,) if source else ())
-            return [{"source": s, "path": p, "error": e} for s, p, e in rows.fetchall()]
+            return [failure_from_row(row) for row in rows.fetchall()]
 
     # ------------------------------------------------------------------ answer log
     def log_answer(self, record: Mapping[str, Any]) -> int:

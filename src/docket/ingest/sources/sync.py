@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docket.errors import ConfigError, DocketError, MissingExtraError, SourceError, UserError
+from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.limits import ParseLimits
 from docket.ingest.sandbox import parse_with
 from docket.ingest.sources import CONNECTORS
 from docket.ingest.sources.base import Connector, Fetched, SourceTable
 from docket.ingest.sync import Indexer, Progress
 from docket.protocols import Embedder, Store
-from docket.types import Document, SyncReport, check_workspace_name
+from docket.types import Document, ParseAttempt, SyncReport, check_workspace_name
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -246,10 +247,13 @@ def sync_remote(
     max_table_rows: int = 100_000,
     sandbox: Sandbox | None = None,
     limits: ParseLimits | None = None,
+    retry_failed: bool = False,
 ) -> SyncReport:
     """Bring the index in line with remote source ``name`` and report what changed.
 
     Items are parsed in ``sandbox``'s workers when given, else in this process, under ``limits``.
+    An item that failed to parse before is fetched (the connector cannot tell) but not parsed
+    again while its bytes are the same (``failed_before``), unless ``retry_failed``.
 
     ``connector`` None builds it from ``config``. Errors of the whole source (the connector cannot
     be built, or raises :class:`~docket.errors.SourceError`) are reported as one failure whose path
@@ -266,14 +270,15 @@ def sync_remote(
     indexed = {doc.path: doc for doc in store.documents(name)}
     known = {path: str(doc.metadata.get("version") or doc.content_hash) for path, doc in indexed.items()}
     indexer = Indexer(store, embedder, report, max_tokens, overlap_tokens)
+    failed = FailedBefore(store, name, tried_with(max_item_bytes, limits, sandbox), retry=retry_failed)
     seen: set[str] = set()
 
     secrets_of = dict(config.get("settings") or {})
 
-    def fail(key: str, reason: str) -> None:
+    def fail(key: str, reason: str, attempt: ParseAttempt | None = None) -> None:
         reason = redact_secrets(reason, secrets_of)
         report.failed.append({"path": key, "error": reason})
-        store.record_failure(name, key, reason)
+        store.record_failure(name, key, reason, attempt)
 
     def index(item: Fetched) -> None:
         existing = indexed.get(item.key)
@@ -291,7 +296,16 @@ def sync_remote(
             store.update_document(existing.id, metadata=current)
             report.unchanged += 1
             return
-        parsed = parse_with(sandbox, item.data, f"item.{item.filetype}", limits)
+        before = failed.same_content(item.key, len(item.data), digest)
+        if before is not None:
+            report.failed_before.append({"path": item.key, "error": before})
+            return
+        try:
+            parsed = parse_with(sandbox, item.data, f"item.{item.filetype}", limits)
+        except DocketError as exc:
+            attempt = failed.attempt(len(item.data), item.mtime, digest) if remembered(exc) else None
+            fail(item.key, str(exc), attempt)
+            return
         title = (item.title or str(parsed.title or "")).strip() or item.key
         metadata: dict[str, Any] = {**parsed.metadata, **item.metadata, "version": item.version}
         if item.url:
@@ -453,10 +467,11 @@ def sync_due_job(kb: KnowledgeBase) -> Callable[[], dict[str, Any]]:
     return job
 
 
-def sync_one(kb: KnowledgeBase, name: str) -> SyncReport:
-    """Sync source ``name`` and report; an error of the whole source is a failure in the report."""
+def sync_one(kb: KnowledgeBase, name: str, retry_failed: bool = False) -> SyncReport:
+    """Sync source ``name`` and report; an error of the whole source is a failure in the report.
+    ``retry_failed``: parse again the items that failed before, even unchanged."""
     try:
-        return kb.sync([name])
+        return kb.sync([name], retry_failed=retry_failed)
     except DocketError as exc:
         report = SyncReport()
         report.failed.append({"path": name, "error": str(exc)})

@@ -56,7 +56,8 @@ def _rows(request: Request) -> list[dict[str, Any]]:
         settings = row.get("settings") or {}
         if row.get("last_error"):  # stored by an older version, or by a sync on the command line
             row["last_error"] = redact_secrets(str(row["last_error"]), settings)
-        for failure in (row.get("last_result") or {}).get("failed") or ():
+        last = row.get("last_result") or {}
+        for failure in [*(last.get("failed") or ()), *(last.get("failed_before") or ())]:
             failure["error"] = redact_secrets(str(failure.get("error", "")), settings)
     return rows
 
@@ -93,7 +94,8 @@ def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any
 
 
 @router.post("/{name:path}/sync", status_code=202, summary="Sync a source now, in the background (admins)")
-def sync_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
+def sync_source(name: str, request: Request, c: CallerDep, retry_failed: bool = False) -> dict[str, Any]:
+    """``retry_failed``: parse again the items that failed before, even if they have not changed."""
     c.require_admin()
     st = state(request)
     if name not in st.kb.store.sources():
@@ -108,7 +110,7 @@ def sync_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
         from docket.ingest.sources.sync import sync_one
 
         try:
-            sync_one(st.kb, name)
+            sync_one(st.kb, name, retry_failed=retry_failed)
         finally:
             with _LOCK:
                 running.discard(name)

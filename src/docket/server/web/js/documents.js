@@ -37,6 +37,7 @@ function jobReport(job) {
     .filter((k) => r[k])
     .map((k) => `${r[k]} ${k}`);
   const failed = r.failed || [];
+  const before = r.failed_before || [];
   return [
     h("p", { class: "muted" }, counts.length ? counts.join(" · ") : "Nothing changed."),
     failed.length
@@ -44,6 +45,16 @@ function jobReport(job) {
           "ul",
           { class: "failures" },
           failed.map((f) => h("li", {}, h("span", { class: "path" }, f.path), ": ", f.error)),
+        )
+      : null,
+    // files that failed before and have not changed: not parsed again (Retry parses them again)
+    before.length
+      ? h(
+          "ul",
+          { class: "failures failed-before" },
+          before.map((f) =>
+            h("li", {}, h("span", { class: "path" }, f.path), ": ", f.error, h("small", { class: "muted" }, " (failed before, unchanged: not parsed again)")),
+          ),
         )
       : null,
   ];
@@ -155,7 +166,8 @@ function qualityCell(doc) {
 const STATE_LABEL = { queued: "Waiting", running: "Indexing", done: "Done", failed: "Failed" };
 
 function jobItem(job, retry) {
-  const failedFiles = (job.report && job.report.failed) || [];
+  const listed = (v) => (Array.isArray(v) ? v : []); // a restricted job's report has counts, not lists
+  const failedFiles = job.report ? [...listed(job.report.failed), ...listed(job.report.failed_before)] : [];
   const state = job.state === "done" && failedFiles.length ? "done with errors" : STATE_LABEL[job.state] || job.state;
   return h(
     "li",

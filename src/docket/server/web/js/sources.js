@@ -14,7 +14,8 @@ function result(s) {
   const r = s.last_result;
   if (!r) return s.last_sync ? "synced" : h("span", { class: "muted" }, "not synced yet");
   const failed = (r.failed || []).length;
-  return `${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.deleted} deleted${failed ? `, ${failed} failed` : ""}`;
+  const before = (r.failed_before || []).length;
+  return `${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.deleted} deleted${failed ? `, ${failed} failed` : ""}${before ? `, ${before} failed before (unchanged)` : ""}`;
 }
 
 function where(s) {
