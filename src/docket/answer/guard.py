@@ -3,10 +3,11 @@
 The prompt already says sources are data (:mod:`docket.answer.prompts`); these checks hold even for
 a model that obeys whatever it reads:
 
-- :func:`is_instruction` recognises a sentence that addresses an AI system ("ignore previous
-  instructions", "reveal your system prompt", ``[system]`` blocks, fake ``<source>`` tags). Such a
-  sentence is never evidence: extractive answers never quote it and a generated claim is never
-  supported by it.
+- :func:`is_instruction` (:mod:`docket.answer.instructions`) recognises a sentence that instructs
+  whoever reads or answers it, by what it does rather than by fixed phrases: it addresses an
+  assistant or "whoever answers", says what an answer must contain, overrides another part of the
+  text, sets a label or a field, or counterfeits system markup. Such a sentence is never evidence:
+  extractive answers never quote it and a generated claim is never supported by it.
 - :func:`clean_reply` makes a model's reply inert: Markdown images (which a renderer would fetch,
   sending data to their host) and HTML tags are removed, Markdown links keep only their label, and
   a bare URL survives only when the sources state it outside an instruction.
@@ -21,34 +22,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from docket.answer.instructions import is_instruction
 from docket.index.keywords import query_terms
 from docket.sentences import sentence_spans, words
 from docket.types import Hit
 
 __all__ = ["clean_reply", "injected_claim", "instruction_sentences", "is_instruction"]
 
-_INSTRUCTION = re.compile(
-    r"|".join(
-        [
-            r"\b(ignore|disregard|forget|override)\b[\w\s,]{0,30}\b(previous|prior|above|earlier|preceding|"
-            r"all|any|your|the)\b[\w\s]{0,20}\b(instructions?|rules|prompts?|directions|guidelines)\b",
-            r"\bsystem\s+(prompt|message|instructions?)\b",
-            r"\b(reveal|print|repeat|output|show|disclose)\b[\w\s]{0,20}\b(prompt|instructions)\b",
-            r"</?\s*source\b",
-            r"^\W*\[?\s*(system|assistant|developer)\s*[\]:]",
-            r"\b(note|message|instructions?)\s+(to|for)\s+(the\s+)?(ai|assistants?|models?|llms?|chatbots?|bots?)\b",
-            r"\b(ai|assistants?|chatbots?|language\s+models?|llms?)\b[\w\s,]{0,20}\b(reading|processing|"
-            r"answering|summari[sz]ing|must|should|are\s+instructed)\b",
-            r"\byou\s+are\s+now\s+(an?\s+)?(ai|assistant|chatbot|model|dan|in\s+developer\s+mode|unrestricted)\b",
-            r"\bnew\s+instructions?\b",
-            r"\bwhen\s+(you\s+)?(answer|reply|respond)(ing)?\b[\w\s,]{0,40}\b(say|state|tell|write|append|include|add)\b",
-            r"\b(say|reply|respond|answer|state)\s+(only\s+|exactly\s+)?(that|with)\b[\w\s]{0,10}"
-            r"\b(refund|total|price|amount|discount|escalat\w*|priority|category)\b",
-            r"\bset\s+(the\s+)?[\w\s]{0,15}\b(escalate|priority|category|sentiment|total|field)\b[\w\s]{0,10}\bto\b",
-        ]
-    ),
-    re.IGNORECASE | re.MULTILINE,
-)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\(\s*[a-z][\w+.-]*:[^)]*\)", re.IGNORECASE)
 _HTML_TAG = re.compile(r"</?[a-z][a-z0-9-]*(\s[^<>]*)?/?>", re.IGNORECASE)
@@ -57,11 +37,6 @@ _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 # how much of a claim's content words an instruction must hold for the claim to repeat it
 _ECHO_SHARE = 0.6
 _PROMPT_SHINGLE = 6  # words in a row shared with the system prompt that count as repeating it
-
-
-def is_instruction(sentence: str) -> bool:
-    """Whether ``sentence`` addresses an AI system instead of stating something about the business."""
-    return _INSTRUCTION.search(sentence) is not None
 
 
 def instruction_sentences(texts: Iterable[str]) -> list[str]:
