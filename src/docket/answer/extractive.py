@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from docket.answer.guard import is_instruction
+from docket.answer.guard import evidence_spans, withheld_notes
 from docket.index.keywords import query_terms
 from docket.protocols import Embedder
-from docket.sentences import sentence_spans, words
+from docket.sentences import words
 from docket.types import Answer, Citation, Hit
 
 __all__ = ["ABSTAIN_TEXT", "extractive_answer", "score_sentences"]
@@ -59,11 +59,10 @@ def _coverage(question_terms: set[str], sentence: str) -> float:
 def score_sentences(question: str, hits: list[Hit], embedder: Embedder) -> list[ScoredSentence]:
     """Every sentence of the hits with its relevance to the question, best first."""
     candidates: list[tuple[int, int, int, str]] = []
-    for i, hit in enumerate(hits):
-        for start, end in sentence_spans(hit.text):
+    # planted instructions and claims that contradict their document are never evidence (docket.answer.guard)
+    for i, (hit, spans) in enumerate(zip(hits, evidence_spans(hits), strict=True)):
+        for start, end in spans:
             sentence = hit.text[start:end]
-            if is_instruction(sentence):  # planted instructions are never evidence (docket.answer.guard)
-                continue
             if len(sentence) >= _MIN_SENTENCE_CHARS or len(hit.text.strip()) < _MIN_SENTENCE_CHARS * 2:
                 candidates.append((i, start, end, sentence))
     if not candidates:
@@ -130,4 +129,5 @@ def extractive_answer(
         citations=tuple(citations),
         sources=tuple(hits),
         confidence=best,
+        notes=tuple(withheld_notes(hits)),
     )

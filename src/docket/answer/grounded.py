@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from docket.answer.extractive import ABSTAIN_TEXT, extractive_answer, score_sentences
-from docket.answer.guard import clean_reply, injected_claim
+from docket.answer.guard import clean_reply, injected_claim, withheld_notes, withhold
 from docket.answer.prompts import Prompt, build_prompt
 from docket.protocols import ChatModel, Embedder
 from docket.sentences import sentence_spans
@@ -162,7 +162,7 @@ def grounded_answer(
 
     if best < min_relevance:
         return abstain(model.name, Usage())
-    prompt = build_prompt(question, hits, instructions)
+    prompt = build_prompt(question, withhold(hits), instructions)  # flagged statements never reach the model
     if on_prompt is not None:
         on_prompt(prompt)
     usage = Usage()
@@ -193,6 +193,7 @@ def grounded_answer(
         if not citations:
             reason = "the model's answer cited no source"
             continue
+        notes += withheld_notes(hits)
         return Answer(
             question, cleaned, False, tuple(citations), tuple(hits), "generated", best, answered_by, usage, tuple(notes)
         )
