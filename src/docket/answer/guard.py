@@ -21,7 +21,7 @@ a model that obeys whatever it reads:
 - :func:`clean_reply` makes a model's reply inert: Markdown images (which a renderer would fetch,
   sending data to their host) and HTML tags are removed, Markdown links keep only their label, and
   a bare URL survives only when the sources state it outside a flagged statement.
-- :func:`planted_values` names the values of a structured extraction that the document gives only
+- :func:`planted_values` nulls the values of a structured extraction that the document gives only
   in withheld statements (a total, a due date or a bank account set by a planted note).
 """
 
@@ -41,6 +41,7 @@ from docket.sentences import sentence_spans, words
 from docket.types import Hit
 
 __all__ = [
+    "WITHHELD_MARK",
     "Flag",
     "clean_reply",
     "evidence_spans",
@@ -107,12 +108,15 @@ class Flag:
     reason: str
     detail: str
 
+    def quote(self, text: str) -> str:
+        """The flagged statement of ``text``, quoted, shortened to about 100 characters."""
+        quote = " ".join(text[self.start : self.end].split())
+        return repr(quote if len(quote) <= 100 else quote[:97] + "...")
+
     def note(self, text: str, where: str = "") -> str:
         """One line for the user naming the statement and why it was not used."""
-        quote = " ".join(text[self.start : self.end].split())
-        quote = quote if len(quote) <= 100 else quote[:97] + "..."
         place = f" in {where}" if where else ""
-        return f"not used{place}: {quote!r} ({self.detail})"
+        return f"not used{place}: {self.quote(text)} ({self.detail})"
 
 
 def statement_spans(text: str) -> list[tuple[int, int]]:

@@ -384,7 +384,7 @@ def _withhold_instructions(ctx: StepContext, text: str) -> str:
 
     kept, flags = withheld_text(text)
     for flag in flags:
-        ctx.notes.append(f"{ctx.step_id}: withheld from the model: {flag.note(text)[len('not used: ') :]}")
+        ctx.notes.append(f"{ctx.step_id}: withheld from the model: {flag.quote(text)} ({flag.detail})")
     return kept
 
 
