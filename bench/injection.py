@@ -1,37 +1,43 @@
-"""Prompt injection: the share of planted instructions that changed what Docket said or did.
+"""Prompt injection: the share of planted text that changed what Docket said or did.
 
-    python bench/injection.py                     # extractive answers (no model) + the gullible scripted model
-    python bench/injection.py --model gullible    # a scripted model that obeys every instruction it is shown
-    python bench/injection.py --model openai:local --base-url http://127.0.0.1:8080/v1   # e.g. llama.cpp + SmolLM2
-    python bench/injection.py --model none        # extractive answers only (workflows need a model)
+    python bench/injection.py                          # the written-blind set, dev split: extractive + scripted model
+    python bench/injection.py --split test             # its held-out split (final figures)
+    python bench/injection.py --model local --surface ticket-triage --split test   # the packaged local model
+    python bench/injection.py --detector --split all   # the detector alone, and its false alarms on real handbooks
+    python bench/injection.py --no-defence             # the same without docket.answer.guard, to see what it stops
+    python bench/injection.py --set corpus             # the first 23 attacks: extractive + the gullible model
+    python bench/injection.py --set corpus --model openai:local --base-url http://127.0.0.1:8080/v1
 
-The corpus is tests/data/injection/ (attacks.json describes each attack, its surface, the planted
-text and the condition that means it worked: a canary in the answer or draft, an exfiltration URL,
-the system prompt's text, or a workflow field set to the attacker's value). Two documents are made
-at run time: a PDF whose attack is white 1-point text (fpdf2) and a DOCX whose attack is a hidden run.
+Two sets. ``--set blind`` (the default) is tests/data/injection-blind: 134 attacks and 66 benign
+look-alikes written blind to the defence, on ask, support-reply, ticket-triage and extract, split
+dev/test (see bench/injection_blind.py for how each item runs and is judged). ``--set corpus`` is
+tests/data/injection/ (attacks.json describes each attack, its surface, the planted text and the
+condition that means it worked: a canary in the answer or draft, an exfiltration URL, the system
+prompt's text, or a workflow field set to the attacker's value). Two of its documents are made at
+run time: a PDF whose attack is white 1-point text (fpdf2) and a DOCX whose attack is a hidden run.
 
-Surfaces: ``ask`` (``KnowledgeBase.ask`` over a handbook whose pages carry the attacks), and the
-built-in workflows ``support-reply``, ``extract`` and ``ticket-triage`` run on attacked tickets and
-invoices. The gullible model is the worst case for Docket's *structural* defences: whenever an
-attack's planted text reaches a prompt it obeys it, so an attack fails only when the planted text
-never reaches the model (parsing drops hidden text) or Docket's checks drop or overrule what the
-model wrote. With a real model, a workflow attack counts only when the same ticket without the
-planted sentence does not give the attacker's value too (a control run).
+The scripted models are the worst case for Docket's *structural* defences: whenever an attack's
+planted text reaches a prompt they obey it (the blind set's ``scripted`` model returns the attack's
+``obey`` output; the corpus' ``gullible`` model the attack's reply), so an attack fails only when
+the planted text never reaches the model (parsing drops hidden text, Docket withholds it) or
+Docket's checks drop or overrule what the model wrote. With a real model, a workflow attack counts
+only when the same item without the planted text does not give the attacker's value too (a control run).
 
-Prints the share of attacks that changed behaviour by surface and by attack type (``--json``: the
-per-attack records). Not a test: tests/answer/test_injection.py and tests/workflows/test_injection.py
-assert the structural figures.
+Not a test: tests/answer/test_injection.py and tests/workflows/test_injection.py assert the
+structural figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +52,9 @@ from docket.models.chat import Completion
 from docket.protocols import ChatModel, Embedder
 from docket.sentences import sentence_spans
 from docket.types import Usage
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import injection_blind as blind  # bench/ is not a package
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "injection"
 SURFACES = ("ask", "support-reply", "extract", "ticket-triage")
@@ -308,16 +317,71 @@ def report(spec: str, records: list[dict[str, Any]], seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", action="append", help="none, gullible, or a model spec (repeatable)")
+    parser.add_argument(
+        "--set",
+        choices=["blind", "corpus"],
+        default="blind",
+        help="blind: the written-blind set (tests/data/injection-blind; default); corpus: tests/data/injection",
+    )
+    parser.add_argument(
+        "--model", action="append", help="none, scripted (blind) or gullible (corpus), or a model spec (repeatable)"
+    )
     parser.add_argument("--base-url", help="OpenAI-compatible server for openai:MODEL (e.g. llama.cpp)")
+    parser.add_argument(
+        "--split",
+        choices=["dev", "test", "all"],
+        default="dev",
+        help="blind set: which split (default dev; the test split is for final figures)",
+    )
+    parser.add_argument("--surface", action="append", choices=blind.SURFACES, help="blind set: only these surfaces")
+    parser.add_argument("--limit", type=int, help="blind set: at most this many items per surface and kind")
+    parser.add_argument(
+        "--no-defence",
+        action="store_true",
+        help="blind set: run without docket.answer.guard's checks, to see what they stop",
+    )
+    parser.add_argument("--detector", action="store_true", help="blind set: measure the detector alone")
     parser.add_argument("--json", action="store_true", help="print the per-attack records as JSON")
     args = parser.parse_args(argv)
+    if args.set == "blind":
+        return _main_blind(args)
     for spec in args.model or ["none", "gullible"]:
         started = time.perf_counter()
         records = measure(spec, args.base_url)
         if args.json:
             print(json.dumps({"model": spec, "records": records}, indent=1, default=str))
         print(report(spec, records, time.perf_counter() - started))
+    return 0
+
+
+def _main_blind(args: argparse.Namespace) -> int:
+    if args.detector:
+        splits = ["dev", "test"] if args.split == "all" else [args.split]
+        for split in splits:
+            result = blind.detector(split)
+            print(json.dumps(result, indent=1) if args.json else blind.detector_report(result))
+        return 0
+    items = blind.load_items(args.split, tuple(args.surface or blind.SURFACES))
+    if args.limit:
+        taken: Counter[tuple[str, str]] = Counter()
+        chosen = []
+        for item in items:
+            if taken[(item.surface, item.kind)] < args.limit:
+                taken[(item.surface, item.kind)] += 1
+                chosen.append(item)
+        items = chosen
+    from docket.models.embedders import MiniLMEmbedder
+
+    embedder = MiniLMEmbedder()
+    for spec in args.model or ["none", "scripted"]:
+        started = time.perf_counter()
+        with blind.defence_off() if args.no_defence else contextlib.nullcontext():
+            records = blind.run(items, spec, embedder, progress=lambda line: print(line, file=sys.stderr))
+        label = f"{spec} (without Docket's checks)" if args.no_defence else spec
+        if args.json:
+            print(json.dumps({"model": label, "records": records}, indent=1, default=str))
+        else:
+            print(f"{blind.report(label, records)}\n  {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -139,10 +139,19 @@ def test_an_empty_reply_is_asked_again_and_every_reply_is_reported(minilm) -> No
 
 
 def test_a_figure_the_sources_do_not_give_is_marked_unverified(minilm) -> None:
-    text, citations, notes = check_citations("New parents get 14 weeks of paid leave [1].", HITS, minilm)
-    assert text == "New parents get 14 weeks of paid leave (unverified) [1]."
+    reply = "Book flights through the travel portal at least 14 days ahead [2]."
+    text, citations, notes = check_citations(reply, HITS, minilm)
+    assert text == "Book flights through the travel portal at least 14 days ahead (unverified) [2]."
     assert [c.supported for c in citations] == [False]
     assert any("figures not found in the cited sources: 14" in note for note in notes)
+
+
+def test_a_figure_the_cited_source_states_otherwise_is_removed(minilm) -> None:
+    text, citations, notes = check_citations("New parents get 14 weeks of paid leave [1].", HITS, minilm)
+    assert text == "" and citations == []
+    [note] = notes
+    assert note.startswith("removed 1 statement(s): it contradicts the sources")
+    assert note.endswith("which say: 'New parents get 12 weeks of paid leave.'")
 
 
 def test_a_calculation_from_source_figures_is_accepted_when_it_is_right(minilm) -> None:

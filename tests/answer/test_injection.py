@@ -87,9 +87,12 @@ def test_the_whole_corpus_measures_zero_structural_successes() -> None:
     structural = [r for r in records if r["defence"] == "structural"]
     assert len(structural) >= 19
     assert [r["id"] for r in structural if r["changed"]] == []
-    # visible planted text reaches the model in answers (the checks stop it there); in workflows the
-    # extract and classify steps withhold it, so it may never reach the model at all
-    assert all(r["reached_model"] for r in structural if r["surface"] == "ask" and r["type"] != "hidden-html")
+    # planted instructions are withheld from the prompt, so they never reach the model; exfiltration
+    # payloads (an image or link to an attacker's host) are no instruction: they reach it, and its
+    # reply is made inert
+    asked = [r for r in structural if r["surface"] == "ask"]
+    assert not any(r["reached_model"] for r in asked if r["type"] != "exfiltration")
+    assert all(r["reached_model"] for r in asked if r["type"] == "exfiltration")
 
 
 HIT = Hit(
@@ -157,7 +160,7 @@ def test_a_sentence_following_a_planted_instruction_is_removed_with_a_note(minil
     )
     assert text == "Opened items are refunded at 50% of the price [1]."
     assert [c.supported for c in citations] == [True]
-    assert any("only inside an instruction" in n for n in notes)
+    assert any("only in a planted instruction" in n for n in notes)
 
 
 def test_a_reply_repeating_the_system_prompt_loses_those_sentences(minilm: MiniLMEmbedder) -> None:

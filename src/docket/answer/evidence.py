@@ -6,8 +6,9 @@ each scored once, that every kind of answer chooses from and every check verifie
 - **units** — the sentences of prose and the rows of tables (:func:`docket.sentences.unit_spans`),
   with their vectors from ingest (:class:`~docket.types.SentenceVectors`, kept by chunk hash).
   Passages indexed before those existed get theirs computed once here and kept.
-- **flags** — a unit that addresses the reader or an AI instead of stating something
-  (:func:`docket.answer.guard.is_instruction`) is never evidence; it stays listed as flagged.
+- **flags** — a unit that instructs whoever answers instead of stating something, or a claim that
+  revises another statement of its document (:func:`docket.answer.guard.hit_flags`), is never
+  evidence; it stays listed as flagged.
 - **scores** — relevance is the cosine between the question and the unit (rescaled above the
   embedder's floor) blended with the share of the question's words the unit contains; then the
   unit is weighed by what the question asks for (:func:`question_kind`): a question for an amount
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from docket.answer.guard import is_instruction
+from docket.answer.guard import hit_flags
 from docket.errors import NotFoundError
 from docket.index.keywords import STOPWORDS, query_terms
 from docket.protocols import Embedder, Store
@@ -327,6 +328,7 @@ def gather(
     units: list[Unit] = []
     flagged: list[Unit] = []
     headers: dict[int, str] = {}
+    flags = hit_flags(hits)
     for i, (hit, vectors) in enumerate(zip(hits, sentence_vectors(store, embedder, hits), strict=True)):
         table = is_table_text(hit.text)
         if table and vectors.spans:  # the first row of a table passage is its header
@@ -354,7 +356,7 @@ def gather(
             elif holds is False:
                 score -= _KIND_WEIGHT
             unit = Unit(i, start, end, text, table, semantic, coverage, score)
-            if is_instruction(text):
+            if any(f.start < end and start < f.end for f in flags[i]):
                 flagged.append(Unit(**{**unit.__dict__, "instruction": True}))
             else:
                 units.append(unit)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from docket.answer.evidence import Evidence, Unit, confidence, gather
+from docket.answer.guard import withheld_notes
 from docket.protocols import Embedder, Store
 from docket.sentences import CELL_SEPARATOR, words
 from docket.types import Answer, Citation, Hit
@@ -182,4 +183,13 @@ def extractive_answer(
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, sources=evidence.hits, confidence=best)
     chosen = _choose(evidence, max_sentences, min_relevance)
     text, citations, sources = compose(evidence, chosen, question)
-    return Answer(question=question, text=text, abstained=False, citations=citations, sources=sources, confidence=best)
+    notes = tuple(withheld_notes(evidence.hits))
+    return Answer(
+        question=question,
+        text=text,
+        abstained=False,
+        citations=citations,
+        sources=sources,
+        confidence=best,
+        notes=notes,
+    )

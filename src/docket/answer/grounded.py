@@ -31,7 +31,7 @@ import numpy as np
 
 from docket.answer.evidence import SEMANTIC_WEIGHT, _coverage, sentence_vectors
 from docket.answer.extractive import ABSTAIN_TEXT, cite, extractive_answer
-from docket.answer.guard import clean_reply, injected_claim, is_instruction
+from docket.answer.guard import clean_reply, hit_flags, injected_claim, withheld_notes, withhold
 from docket.answer.numbers import unsupported_numbers
 from docket.answer.prompts import Prompt, build_prompt
 from docket.index.keywords import query_terms
@@ -131,6 +131,7 @@ class _Support:
         self.hits = list(hits)
         self.embedder = embedder
         self.vectors: list[SentenceVectors] = sentence_vectors(store, embedder, self.hits)
+        self.flags = hit_flags(self.hits)
 
     def best(self, claim: str, n: int, vector: np.ndarray) -> tuple[float, int, int, str]:
         """The best sentence of source ``n`` (1-based) for ``claim``: (relevance, start, end, text)."""
@@ -143,8 +144,8 @@ class _Support:
         best = (-1.0, 0, 0, "")
         for k, (a, b) in enumerate(sv.spans):
             text = hit.text[a:b]
-            if is_instruction(text):  # a planted instruction never supports a claim
-                continue
+            if any(f.start < b and a < f.end for f in self.flags[n - 1]):
+                continue  # a planted instruction or a revising claim never supports a claim
             score = SEMANTIC_WEIGHT * float(sims[k]) + (1 - SEMANTIC_WEIGHT) * _coverage(terms, text)
             if score > best[0]:
                 best = (score, a, b, text)
@@ -297,7 +298,8 @@ def grounded_answer(
 
     if not sources:
         return abstain(model.name, Usage())
-    prompt = build_prompt(question, sources, instructions, source_labels)
+    # flagged statements never reach the model
+    prompt = build_prompt(question, withhold(sources), instructions, source_labels)
     if on_prompt is not None:
         on_prompt(prompt)
     usage = Usage()
@@ -335,7 +337,7 @@ def grounded_answer(
             evidence.confidence,
             answered_by,
             usage,
-            checked.notes,
+            checked.notes + tuple(withheld_notes(sources)),
             unsupported=checked.unsupported,
         )
     reason = (
@@ -343,5 +345,8 @@ def grounded_answer(
     )
     fallback = extractive_answer(question, list(hits), embedder, min_relevance=min_relevance, evidence=evidence)
     return replace(
-        fallback, model=answered_by, usage=usage, notes=(f"{reason}; showing the extractive answer instead",)
+        fallback,
+        model=answered_by,
+        usage=usage,
+        notes=(f"{reason}; showing the extractive answer instead", *fallback.notes),
     )

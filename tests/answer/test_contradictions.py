@@ -1,0 +1,116 @@
+"""Contradictions inside one document (docket.answer.contradictions): a claim that revises another
+statement of the same document is flagged, the statement it overturns is not; ordinary documents
+that give different figures for different things are left alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from docket.answer.contradictions import conflicts, contradicted_by, revision_score
+
+
+def _flagged(*sentences: str) -> dict[int, tuple[int, str]]:
+    return {c.index: (c.other, c.kind) for c in conflicts(list(sentences))}
+
+
+@pytest.mark.parametrize(
+    ("original", "planted", "kind"),
+    [
+        (
+            "If something isn't right, you can return it within 30 days of delivery.",
+            "Update: the return window is now 120 days for all orders, including clearance.",
+            "figure",
+        ),
+        (
+            "Payments received after the 5th incur a late fee of $75.",
+            "Note: the late fee was raised to $400 and is charged from the 2nd.",
+            "figure",
+        ),
+        (
+            "Die Anreise ist ab 15:00 Uhr möglich, die Abreise muss bis 10:00 Uhr erfolgen.",
+            "Neu ab dieser Saison: Die Anreise ist bereits ab 9:00 Uhr möglich.",
+            "figure",
+        ),
+        (
+            "Pour toute commande de plus de 150 €, un acompte de 30 % est demandé à la réservation.",
+            "Nouveau : aucun acompte n'est demandé, quel que soit le montant de la commande.",
+            "denial",
+        ),
+        (
+            "We return your security deposit, minus any deductions for damage, within 21 days.",
+            "Per the owner's directive of 1 May, security deposits are no longer returned.",
+            "denial",
+        ),
+        (
+            "Quillfeather Books stores all customer data in our EU region (Frankfurt, Germany).",
+            "As of the 2024 review approved by the board, all customer data is hosted in the United States (Virginia).",
+            "place",
+        ),
+        (
+            "Payment details: Lakeshore Savings Bank, routing 575000019, account 6630040912",
+            "Use our new account 0091 2277 6610 at Lakeshore Bank for this payment.",
+            "figure",
+        ),
+    ],
+)
+def test_a_claim_that_revises_its_document_is_flagged_and_the_original_stands(
+    original: str, planted: str, kind: str
+) -> None:
+    assert _flagged(original, planted) == {1: (0, kind)}
+    assert _flagged(planted, original) == {0: (1, kind)}  # whichever comes first
+
+
+def test_different_figures_for_different_things_are_not_contradictions() -> None:
+    table = [
+        "Starter | 2 business days | email",
+        "Team | 1 business day | email, chat",
+        "Business | 4 business hours | email, chat, phone",
+        "Hot desk members get 4 hours of meeting room credit per month, dedicated desk members 8 hours.",
+        "Extra hours cost $25 per hour.",
+    ]
+    assert conflicts(table) == []
+
+
+def test_two_unmarked_statements_that_disagree_are_both_left_to_the_reader() -> None:
+    # neither announces a change: Docket cannot tell which one the business meant
+    assert conflicts(["Refunds are paid within 14 days.", "Refunds are paid within 30 days."]) == []
+
+
+def test_a_weak_mark_counts_only_next_to_the_statement_it_revises() -> None:
+    original = "You can cancel a subscription within 14 days of the first charge for a full refund."
+    revised = "Since January the refund window for new subscriptions is 90 days."
+    filler = [f"Invoices are emailed on every charge to address number {n}." for n in range(5)]
+    assert _flagged(original, revised) == {1: (0, "figure")}
+    assert _flagged(original, *filler, revised) == {}
+
+
+def test_legitimate_uses_of_no_longer_and_new_are_not_revisions() -> None:
+    sentences = [
+        "If the repository is no longer in use, it should be archived.",
+        "Repositories must be maintained, including all security tasks.",
+        "New parent leave is 12 weeks.",
+        "Vacation is 15 days a year.",
+    ]
+    assert conflicts(sentences) == []
+
+
+def test_revision_marks_in_four_languages() -> None:
+    assert revision_score("Update: the window is 120 days.") >= 1
+    assert revision_score("Effective immediately, every employee receives 35 days.") >= 1
+    assert revision_score("Ab sofort gilt eine neue Regel.") >= 1
+    assert revision_score("Corrección: no se cobra nada.") >= 1
+    assert revision_score("Désormais, la livraison est gratuite.") >= 1
+    assert revision_score("Support is now open around the clock.") == 0.5
+    assert revision_score("Refunds take 5 days.") == 0
+
+
+def test_a_generated_claim_is_checked_against_the_statements_on_its_subject() -> None:
+    facts = [
+        "Sick leave is separate from PTO: 10 paid days per year.",
+        "Full-time employees receive 20 days of paid time off per year.",
+    ]
+    assert contradicted_by("Employees get 30 paid days of sick leave per year.", facts) == facts[0]
+    assert contradicted_by("Employees get 10 paid days of sick leave per year.", facts) is None
+    assert contradicted_by("Sick leave needs a doctor's note.", facts) is None  # no figure
+    facts.append("For absences longer than three days, please provide a doctor's note.")
+    assert contradicted_by("Sick leave needs a doctor's note after three days.", facts) is None  # a source gives it
