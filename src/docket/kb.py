@@ -502,16 +502,25 @@ class KnowledgeBase:
         used: list[Hit] = []
 
         def find(item: str, year: int) -> Any:
-            if item not in passages:
-                names = " ".join(LINE_ITEMS.get(item, (item,))[:3])
-                passages[item] = self.search(f"{names} {year}", k=20, filters=filters, access=access)
-            figure = lookup(item, year, passages[item])
-            if figure is not None:
-                hit = passages[item][figure.hit]
-                if hit not in used:
-                    used.append(hit)
-                figure = replace(figure, hit=used.index(hit))
-            return figure
+            aliases = LINE_ITEMS.get(item, (item,))
+            figure = None
+            # a line item goes by several names ("revenue" is "net sales" at 3M): search by three
+            # of them at a time until a statement row is found
+            for first in range(0, len(aliases), 3):
+                key = f"{item}#{first}"
+                if key not in passages:
+                    names = " ".join(aliases[first : first + 3])
+                    passages[key] = self.search(f"{names} {year}", k=20, filters=filters, access=access)
+                figure = lookup(item, year, passages[key])
+                if figure is not None:
+                    item = key
+                    break
+            if figure is None:
+                return None
+            hit = passages[item][figure.hit]
+            if hit not in used:
+                used.append(hit)
+            return replace(figure, hit=used.index(hit))
 
         result = compute(planned, find)
         if result is None or result.missing:

@@ -157,6 +157,7 @@ def test_a_defined_metric_is_computed_in_code_from_the_cited_rows(tmp_path: Path
     folder.mkdir()
     (folder / "AMAZON_2017_10K.pdf").write_bytes(_pages(FILINGS / "AMAZON_2017_10K.pdf", [0, 37, 39]))
     (folder / "3M_2018_10K.pdf").write_bytes(_pages(FILINGS / "3M_2018_10K.pdf", [0, 57, 59]))
+    (folder / "3M_2022_10K.pdf").write_bytes(_pages(FILINGS / "3M_2022_10K.pdf", [0, 40, 47]))
     with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
         kb.ingest([str(folder)])
         dpo = kb.ask(
@@ -174,4 +175,10 @@ def test_a_defined_metric_is_computed_in_code_from_the_cited_rows(tmp_path: Path
         capex = kb.ask("What is the FY2018 capital expenditure amount (in USD millions) for 3M?")
         assert capex.method == "calculated" and "(1,577)" in capex.text
         assert capex.citations[0].quote.startswith("Purchases of property, plant and equipment (PP&E) | (1,577)")
-        assert "3M" in capex.citations[0].document
+        assert "3M" in capex.citations[0].document and capex.text.startswith(
+            "Capital expenditure: 1,577 (USD millions)"
+        )
+        # 3M calls its revenue "Net sales": the row is found under the line item's other names
+        share = kb.ask("What is 3M's FY2022 capital expenditure as a percentage of revenue?")
+        assert share.method == "calculated" and "(1,749 / 34,229) × 100 = 5.1" in share.text
+        assert {c.path for c in share.citations} == {"3M_2022_10K.pdf"}

@@ -595,6 +595,8 @@ def answer_text(result: Result, numbers: Sequence[int]) -> str:
         value += "%"
     elif plan_.unit and "/" not in plan_.expression:
         value += f" (USD {plan_.unit})"
+    elif len(result.figures) == 1 and result.figures[0].unit and "/" not in plan_.expression:
+        value += f" ({result.figures[0].unit.strip('() ').lower()})"  # the table's unit: "(Millions)"
     lines = [f"{plan_.label[:1].upper()}{plan_.label[1:]}: {value}"]
     if result.values is not None:
         unit = " points" if plan_.percent else ""
