@@ -440,7 +440,24 @@ def summarise(records: list[dict[str, Any]], set_name: str, out: Path) -> dict[s
     return result
 
 
-def run(sets: list[str], specs: list[str], home: Path, answerable: int, removed: int, seed: int) -> dict[str, Any]:
+def half(qa: QASet, part: str) -> QASet:
+    """``qa`` with the questions of one half: bank FAQ questions of even number and TAT-QA questions
+    of even-numbered contexts are ``dev`` (bench/calibrate.py chooses settings on them), the odd
+    ones ``test``; ``all`` keeps every question. The documents stay: the other half's are distractors."""
+    if part == "all":
+        return qa
+
+    def number(q: Question) -> int:
+        return int(q.id[1:]) if qa.name == "bankfaq" else int(next(iter(q.gold_docs))[1:])
+
+    wanted = 0 if part == "dev" else 1
+    qa.questions = [q for q in qa.questions if number(q) % 2 == wanted]
+    return qa
+
+
+def run(
+    sets: list[str], specs: list[str], home: Path, answerable: int, removed: int, seed: int, part: str = "all"
+) -> dict[str, Any]:
     started = time.perf_counter()
     home.mkdir(parents=True, exist_ok=True)
     models: dict[str, Timed] = {}
@@ -452,7 +469,7 @@ def run(sets: list[str], specs: list[str], home: Path, answerable: int, removed:
             print(f"loaded {models[spec].name} in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
     result: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "seed": seed, "sets": {}}
     for name in sets:
-        qa = LOADERS[name]()
+        qa = half(LOADERS[name](), part)
         ok, gone_q, gone = split(qa, answerable, removed, seed)
         t0 = time.perf_counter()
         with open_kb(qa, gone, home / "sets" / name) as kb:
@@ -589,7 +606,12 @@ def main() -> None:
         help="model specs to compare with the extractive path (bankfaq/tatqa default: local; financebench/"
         "multidoc default: none; a bare --model: extractive only)",
     )
-    parser.add_argument("--split", choices=("dev", "test", "all"), default="all", help="financebench/multidoc")
+    parser.add_argument(
+        "--split",
+        choices=("dev", "test", "all"),
+        default="all",
+        help="financebench/multidoc: their splits; bankfaq/tatqa: dev is the even half (calibrate.py's), test the odd",
+    )
     parser.add_argument(
         "--limit",
         type=int,
@@ -622,7 +644,7 @@ def main() -> None:
     legacy, files = [s for s in chosen if s in SETS], [s for s in chosen if s in FILE_SETS]
     if legacy:
         specs = ["local"] if args.model is None else args.model
-        result["retrieval_sets"] = run(legacy, specs, args.home, args.limit or 40, args.removed, args.seed)
+        result["retrieval_sets"] = run(legacy, specs, args.home, args.limit or 40, args.removed, args.seed, args.split)
         lines.append(table(result["retrieval_sets"]))
     if files:
         specs = args.model or []

@@ -420,8 +420,9 @@ class KnowledgeBase:
 
         scope = self.scope(question, access) if cfg.scope else Scope()
         filters = self._resolved(filters, access, scope)
-        # a figure to compute needs to know whose and which year's tables: the question must say
-        calculated = self._calculated(question, filters, access, scope) if scope.organizations or scope.years else None
+        # a figure to compute needs to know which year's tables (the plan needs a year), and whose:
+        # the organisation the question names, else one document must give every figure
+        calculated = self._calculated(question, filters, access, scope)
         if calculated is not None:
             answer = self._labelled(calculated, access, scope)
             return replace(answer, log_id=self._log(answer, None, (time.perf_counter() - started) * 1000))
@@ -504,6 +505,7 @@ class KnowledgeBase:
         def find(item: str, year: int) -> Any:
             aliases = LINE_ITEMS.get(item, (item,))
             figure = None
+            same = {h.doc_id for h in used}
             # a line item goes by several names ("revenue" is "net sales" at 3M): search by three
             # of them at a time until a statement row is found
             for first in range(0, len(aliases), 3):
@@ -511,7 +513,10 @@ class KnowledgeBase:
                 if key not in passages:
                     names = " ".join(aliases[first : first + 3])
                     passages[key] = self.search(f"{names} {year}", k=20, filters=filters, access=access)
-                figure = lookup(item, year, passages[key])
+                hits = passages[key]
+                if same and not scope.organizations:  # the other figures' document first
+                    figure = lookup(item, year, [h if h.doc_id in same else replace(h, text="") for h in hits])
+                figure = figure or lookup(item, year, hits)
                 if figure is not None:
                     item = key
                     break
@@ -525,6 +530,8 @@ class KnowledgeBase:
         result = compute(planned, find)
         if result is None or result.missing:
             return None
+        if not scope.organizations and len({h.doc_id for h in used}) > 1:
+            return None  # figures of different documents, and no organisation named to say they belong together
         numbers = [f.hit + 1 for f in result.figures]
         citations = tuple(
             cite(n, used[f.hit], f.start, f.end, used[f.hit].text[f.start : f.end])

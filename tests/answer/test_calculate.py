@@ -188,3 +188,85 @@ def test_two_items_read_from_one_row_are_not_computed() -> None:
     result = compute(p, lambda item, year: row)  # a finder that reads the one row for both
     assert result is not None and math.isnan(result.value) and len(result.figures) == 1
     assert len(result.missing) == 1
+
+
+# ---------------------------------------------------------------------- arithmetic on any line item
+
+NOTE = Hit(
+    2,
+    "d2",
+    "folder",
+    "note7.txt",
+    "Note 7",
+    "Prepaid expenses and other consist of the following (in thousands):\n"
+    + "\n".join(
+        CELL_SEPARATOR.join(row)
+        for row in (
+            ["2019", "2018"],  # no cell above the labels: headings align with the last cells
+            ["Prepaid expenses", "$2,303", "$1,780"],
+            ["Acquisition-related charges", "(120)", "108"],
+            ["Other", "193", "167"],
+        )
+    ),
+    Location(),
+    1.0,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "expression", "years", "percent"),
+    [
+        ("What is the change in prepaid expenses between 2018 and 2019?",
+         "prepaid expenses[2019] - prepaid expenses[2018]", (), False),
+        ("What is the increase / (decrease) in Acquisition-related charges from 2018 to 2019?",
+         "acquisition related charges[2019] - acquisition related charges[2018]", (), False),
+        ("What is the percentage change in Other in 2019 from 2018?",
+         "(other[2019] - other[2018]) / other[2018]", (), True),
+        ("What was the average net voyage revenue in 2018 and 2019?", "net voyage revenue[{y}]", (2018, 2019), False),
+        ("What is the average Gross Profit for 2017-2019?", "gross profit[{y}]", (2017, 2018, 2019), False),
+        ("What is the ratio of inventory reserves to accrued compensation in 2018?",
+         "inventory reserves[{y}] / accrued compensation[{y}]", (2018,), False),
+        ("What is the total net operating loss carry-forwards in 2018 and 2019?",
+         "net operating loss carry forwards[2018] + net operating loss carry forwards[2019]", (), False),
+    ],
+)  # fmt: skip
+def test_arithmetic_on_a_line_item_named_in_words_is_planned(
+    question: str, expression: str, years: tuple[int, ...], percent: bool
+) -> None:
+    planned = plan(question)
+    assert planned is not None
+    assert (planned.expression, planned.years, planned.percent) == (expression, years, percent)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the value of the total prepaid expenses and other for 2019 and 2018 respectively?",  # two figures
+        "What was the increase / (decrease) in the asset retirement obligation from 2021-2022 to 2022-2023?",
+        "What was the revenues in 2019 and 2018?",  # one line item, two years, no operation
+        "What is the average USD-EUR exchange rate in FY 2019?",  # an average of one year is a line item's name
+    ],
+)
+def test_a_question_for_several_figures_or_an_operation_it_cannot_do_is_not_answered_with_one(question: str) -> None:
+    assert plan(question) is None
+
+
+def test_rows_under_a_header_without_a_label_cell_and_after_prose_are_found() -> None:
+    figure = lookup("prepaid expenses", 2018, [NOTE])
+    assert figure is not None and figure.value == 1780 and figure.column == "2018"
+    assert figure.unit == "Prepaid expenses and other consist of the following (in thousands):"
+    planned = plan("What was the percentage change in prepaid expenses between 2018 and 2019?")
+    assert planned is not None
+    result = compute(planned, lambda item, year: lookup(item, year, [NOTE]))
+    assert result is not None and round(result.value, 2) == 29.38
+    assert answer_text(result, [1, 1]).startswith("Percentage change in prepaid expenses: 29.38%")
+
+
+def test_a_section_label_inside_a_table_keeps_its_header() -> None:
+    sheet = _table(
+        [["(in millions)", "2016", "2017"], ["Inventories", "11,461", "16,047"]], heading="Consolidated Balance Sheets"
+    )
+    sheet = Hit(1, "d1", "f", "a.pdf", "A", sheet.text + "\nLIABILITIES AND EQUITY\nAccounts payable | 25,309 | 34,616",
+                Location(), 1.0)  # fmt: skip
+    figure = lookup("accounts payable", 2017, [sheet])
+    assert figure is not None and figure.value == 34616

@@ -182,3 +182,30 @@ def test_a_defined_metric_is_computed_in_code_from_the_cited_rows(tmp_path: Path
         share = kb.ask("What is 3M's FY2022 capital expenditure as a percentage of revenue?")
         assert share.method == "calculated" and "(1,749 / 34,229) × 100 = 5.1" in share.text
         assert {c.path for c in share.citations} == {"3M_2022_10K.pdf"}
+
+
+def test_arithmetic_without_an_organisation_uses_the_figures_of_one_document(tmp_path: Path) -> None:
+    """A business's own knowledge base rarely names itself in questions: the change in a line item is
+    computed from one document's table; figures that only different documents give compute nothing."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "prepaid.txt").write_text(
+        "Prepaid expenses and other consist of the following (in thousands):\n"
+        "2019 | 2018\nPrepaid expenses | $2,303 | $1,780\nOther | 193 | 167\n",
+        encoding="utf-8",
+    )
+    (folder / "deposits.txt").write_text(
+        "Deposits held by the company at year end (in thousands):\nAs of | 2019\nCustomer deposits | 950\n",
+        encoding="utf-8",
+    )
+    (folder / "deposits-2018.txt").write_text(
+        "Deposits held at the end of the earlier year (in thousands):\nAs of | 2018\nCustomer deposits | 700\n",
+        encoding="utf-8",
+    )
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
+        kb.ingest([str(folder)])
+        change = kb.ask("What is the change in prepaid expenses between 2018 and 2019?")
+        assert change.method == "calculated" and "2,303 - 1,780 = 523" in change.text
+        assert {c.path for c in change.citations} == {"prepaid.txt"}
+        split = kb.ask("What is the change in customer deposits from 2018 to 2019?")
+        assert split.method != "calculated"

@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from docket.index.keywords import analyze
-from docket.sentences import CELL_SEPARATOR, is_table_text
+from docket.sentences import CELL_SEPARATOR
 from docket.types import Hit
 
 __all__ = ["LINE_ITEMS", "METRICS", "Figure", "Plan", "Result", "compute", "plan"]
@@ -294,6 +294,109 @@ _CHANGE = re.compile(
 )
 
 
+# Arithmetic on any line item a table reports, asked in the usual words: "the change in X from 2018
+# to 2019", "the percentage change in X between 2019 and 2018", "the average X for 2017-2019", "the
+# ratio of X to Y in 2019", "X as a percentage of Y in 2019", "the total X in 2018 and 2019".
+_OPERATION = re.compile(
+    r"\b(?:percent(?:age)?\s+|%\s*)?(?:change|increase|decrease|difference|growth|rise|decline|fall)\b"
+    r"|\baverage\b|\bmean\b|\bratio\b|\bas\s+a\s+(?:percentage|%|share|proportion)\s+of\b|\bproportion\b",
+    re.IGNORECASE,
+)
+_YEAR_CLAUSE = (
+    r"(?:\s*,)?\s+(?:(?:between|from|in|for|during|over|across|at|as\s+at|as\s+of|on|since|of|to|and)\s+)+"
+    r"(?:the\s+)?(?:(?:fiscal|financial)\s+)?(?:years?\s+|fys?\s*|periods?\s+)?(?:ended\s+)?"
+    r"(?:(?:[a-z]+\s+)?\d{1,2},?\s+|\d{1,2}\s+[a-z]+\s+)?(?:fy\s*)?(?:19|20)\d\d\b|\s+(?:fy\s*)?(?:19|20)\d\d\b"
+)
+_PCT_CHANGE = re.compile(
+    r"\b(?:percent(?:age)?|%)\s*(?:change|increase|decrease|growth|rise|decline|fall)\b"
+    r"(?:\s*/\s*\(?(?:increase|decrease)\)?)?\s+(?:in|of)\s+(?P<item>.+)",
+    re.IGNORECASE,
+)
+_ABS_CHANGE = re.compile(
+    r"\b(?:change|increase|decrease|difference|growth|rise|decline|fall)\b(?:\s*/\s*\(?(?:increase|decrease)\)?)?"
+    r"\s+(?:in|of|for)\s+(?P<item>.+)",
+    re.IGNORECASE,
+)
+_MEAN = re.compile(r"\b(?:average|mean)\s+(?:of\s+|value\s+of\s+)?(?P<item>.+)", re.IGNORECASE)
+_RATIO = re.compile(
+    r"\bratio\s+(?:of|between)\s+(?P<item>.+?)\s+(?:to|and|over|against)\s+(?P<other>.+)", re.IGNORECASE
+)
+_SHARE = re.compile(
+    r"(?:(?:proportion|percentage|share)\s+of\s+)?(?P<item>[\w ,'&()/-]+?)\s+as\s+a\s+(?:percentage|%|share|proportion)"
+    r"\s+of\s+(?P<other>.+)",
+    re.IGNORECASE,
+)
+_SUM = re.compile(r"\b(?:total|sum|combined)\s+(?:of\s+)?(?P<item>.+)", re.IGNORECASE)
+_ITEM_LEAD = re.compile(
+    r"^(?:(?:what|which|how)\b.*?\b(?:is|was|were|are)\s+|.*?\b(?:proportion|percentage|share)\s+of\s+"
+    r"|(?:the|a|an|its|their|our|company'?s|group'?s|total|(?:amount|value|balance|level)\s+of)\s+)",
+    re.IGNORECASE,
+)
+
+
+def _free_item(text: str) -> str | None:
+    """The line item a phrase names, as an ``item`` of an expression: up to the clause that gives
+    its year, lower-cased, letters and spaces only ("Acquisition-related charges" -> "acquisition
+    related charges"). A known line item keeps its name, so its usual names are searched."""
+    cut = re.search(_YEAR_CLAUSE, text, re.IGNORECASE)
+    phrase = text[: cut.start()] if cut else text
+    phrase = re.split(r"\?|\s+(?:respectively|if|when|which|that|assuming)\b", phrase)[0]
+    phrase = re.sub(r"\(.*?\)", " ", phrase)
+    previous = None
+    while previous != phrase:
+        previous = phrase
+        phrase = _ITEM_LEAD.sub("", phrase.strip())
+    name = " ".join(re.sub(r"[^a-z&',]+", " ", phrase.lower()).split()).strip(" ,'")
+    if name in _ALIASES:
+        return _ALIASES[name]
+    return name if 2 < len(name) <= 80 and re.search(r"[a-z]{3}", name) else None
+
+
+def _arithmetic(question: str, years: list[int], decimals: int | None, unit: str) -> Plan | None:
+    """A plan for arithmetic on line items the question names in words (see ``_OPERATION``)."""
+    first, last = min(years), max(years)
+    share = _SHARE.search(question)
+    ratio = _RATIO.search(question)
+    for match, percent in ((share, True), (ratio, False)):
+        if match is None:
+            continue
+        item, other = _free_item(match.group("item")), _free_item(match.group("other"))
+        if item is None or other is None or item == other:
+            return None
+        return Plan(f"{item} to {other}", f"{item}[{{y}}] / {other}[{{y}}]", (last,), percent, decimals)
+    if len(years) < 2:
+        return None
+    change = _PCT_CHANGE.search(question)
+    if change is not None:
+        item = _free_item(change.group("item"))
+        if item is None:
+            return None
+        expression = f"({item}[{last}] - {item}[{first}]) / {item}[{first}]"
+        return Plan(f"percentage change in {item}", expression, (), True, decimals)
+    change = _ABS_CHANGE.search(question)
+    if change is not None:
+        item = _free_item(change.group("item"))
+        return (
+            None
+            if item is None
+            else Plan(f"change in {item}", f"{item}[{last}] - {item}[{first}]", (), False, decimals, unit)
+        )
+    mean = _MEAN.search(question)
+    if mean is not None:
+        item = _free_item(mean.group("item"))
+        span = tuple(years) if re.search(r"\band\b", question) and len(years) > 2 else tuple(range(first, last + 1))
+        return None if item is None else Plan(f"average {item}", f"{item}[{{y}}]", span, False, decimals, unit)
+    total = _SUM.search(question)
+    if total is not None and re.search(
+        r"(?:19|20)\d\d\s*(?:,|and|&)\s*(?:(?:fiscal\s+)?(?:year\s+)?)?(?:19|20)\d\d", question
+    ):
+        item = _free_item(total.group("item"))
+        if item is None:
+            return None
+        return Plan(f"total {item}", " + ".join(f"{item}[{y}]" for y in years), (), False, decimals, unit)
+    return None
+
+
 def plan(question: str) -> Plan | None:
     """What ``question`` asks to compute from a document's figures, or None (see the module docstring)."""
     years = _years(question)
@@ -337,7 +440,18 @@ def plan(question: str) -> Plan | None:
                 _label(question), expression, (min(years), max(years)), as_percent or percent, decimals, unit, True
             )
         return Plan(_label(question), expression, span or (year,), as_percent or percent, decimals, unit)
-    item = _asked_item(question)
+    periods = [
+        int(m.group(2)[-2:]) - int(m.group(1)[-2:]) == 1
+        for m in re.finditer(r"\b((?:19|20)\d\d)\s*[-–/]\s*((?:19|20)?\d\d)\b", question)
+    ]
+    if len(years) >= 2 and (re.search(r"\brespectively\b", question) or any(periods)):
+        return None  # a figure for each year ("… in 2019 and 2018 respectively"); a fiscal year "2021-2022"
+    arithmetic = _arithmetic(question, years, decimals, unit)
+    if arithmetic is not None or _OPERATION.search(question):
+        # arithmetic the metrics above do not cover; a question that asks for an operation is never
+        # answered with a single figure
+        return arithmetic
+    item = _asked_item(question) if len(years) == 1 else None  # one figure of one year
     if item is not None:
         return Plan(item, f"{item}[{year}]", (), False, decimals, unit)
     return None
@@ -428,6 +542,8 @@ def _label_score(label: str, item: str) -> float:
         ):
             score = 0.9  # "Net sales (Note 3)", "Net income attributable to Walmart"; not "Sales and marketing"
         else:
+            if item not in LINE_ITEMS:  # a line item named in the question's words: "amount" is no part of a label
+                name_words = (name_words - _GENERIC) or name_words
             common = len(words & name_words)
             precision, recall = common / len(words), common / len(name_words)
             score = 2 * precision * recall / (precision + recall)
@@ -438,14 +554,27 @@ def _label_score(label: str, item: str) -> float:
     return best
 
 
-def _column(header: list[str], year: int) -> int | None:
-    """The column whose heading names ``year``; of several ("Three Months Ended … 2023" and "Six
-    Months Ended … 2023"), the one for the longest period (a year's figure is wanted)."""
+def _column(header: list[str], year: int, width: int) -> int | None:
+    """The cell of a row of ``width`` cells under the heading that names ``year``; of several
+    ("Three Months Ended … 2023" and "Six Months Ended … 2023"), the one for the longest period (a
+    year's figure is wanted). Headings align with the row's last cells: a header row often has no
+    cell above the row labels."""
     found = [k for k, name in enumerate(header) if re.search(rf"(?<!\d){year}(?!\d)", name)]
     if not found:
         return None
     longest = [k for k in found if re.search(r"\b(year|twelve|12|fiscal)\b", header[k], re.IGNORECASE)]
-    return (longest or found)[0]
+    cell = width - len(header) + (longest or found)[0]
+    return cell if cell >= 1 else None
+
+
+_HEADER_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def _is_header(cells: list[str]) -> bool:
+    """A table line that heads columns with years ("As of | 2019 | 2018", "2019 | 2018"), not a row of figures."""
+    years = sum(1 for c in cells if _HEADER_YEAR.search(c))
+    figures = sum(1 for c in cells if _value(c) is not None and not _HEADER_YEAR.fullmatch(c.strip()))
+    return years >= 1 and figures == 0
 
 
 def _unit_factor(unit: str) -> float:
@@ -484,46 +613,62 @@ def _statement_fit(item: str, hit: Hit, header: str) -> float:
 
 
 def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
-    """The best row for ``item`` with a figure in ``year``'s column, among the table passages of ``hits``."""
+    """The best row for ``item`` with a figure in ``year``'s column, among the tables of ``hits``
+    (a passage may hold prose and several tables: each row is read under the header line above it)."""
     best: tuple[float, Figure] | None = None
     for i, hit in enumerate(hits):
-        if not is_table_text(hit.text):
+        if CELL_SEPARATOR not in hit.text:
             continue
-        lines = hit.text.split("\n")
-        header = [c.strip() for c in lines[0].split(CELL_SEPARATOR)]
-        fit = _statement_fit(item, hit, lines[0])
-        column = _column(header[1:], year)
-        if column is None:
-            continue
-        offset = len(lines[0]) + 1
-        for line in lines[1:]:
-            cells = [c.strip() for c in line.split(CELL_SEPARATOR)]
+        header: list[str] | None = None
+        unit = ""
+        fit = 0.0
+        offset = 0
+        for line in hit.text.split("\n"):
             start = offset
             offset += len(line) + 1
-            if len(cells) < 2 or column + 1 >= len(cells):
+            if CELL_SEPARATOR not in line:
+                if line.rstrip().endswith(".") or len(line.split()) > 12:
+                    header = None  # prose ends a table; a section label ("LIABILITIES") does not
+                if _UNIT_LINE.search(line):
+                    unit = line.strip()
+                continue
+            cells = [c.strip() for c in line.split(CELL_SEPARATOR)]
+            if _is_header(cells):
+                header = cells
+                fit = _statement_fit(item, hit, line)
+                label = cells[0] if not _HEADER_YEAR.search(cells[0]) else ""
+                unit = label if _unit_factor(label) != 1.0 or not unit else unit
+                continue
+            if header is None or len(cells) < 2:
+                continue
+            column = _column(header, year, len(cells))
+            if column is None or column >= len(cells):
                 continue
             score = _label_score(cells[0], item)
             if score < 0.7:
                 continue
-            value = _value(cells[column + 1])
+            value = _value(cells[column])
             if value is None:
                 continue
             if value < 0 and item in _BALANCES:
                 score -= 0.2  # a balance is not negative: this row is a change in it
             score += fit - 0.01 * i  # the better-ranked passage wins a tie
-            end = start + len(line)
-            figure = Figure(
-                item, year, value, cells[0], header[column + 1], cells[column + 1], header[0], i, start, end
-            )
+            heading = header[column - len(cells) + len(header)]
+            figure = Figure(item, year, value, cells[0], heading, cells[column], unit, i, start, start + len(line))
             if best is None or score > best[0]:
                 best = (score, figure)
     return best[1] if best else None
 
 
+_UNIT_LINE = re.compile(
+    r"\b(?:in|\$)\s*(?:thousands|millions|billions)\b|\((?:in\s+)?(?:thousands|millions|billions)", re.I
+)
+
+
 def _fmt(value: float) -> str:
     if abs(value) >= 1000:
         return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
-    return f"{value:g}" if abs(value) >= 1 else f"{value:.4g}"
+    return f"{round(value, 2):g}" if abs(value) >= 0.1 else f"{value:.4g}"  # 5.11%, 2.65, 0.87; 0.0123
 
 
 _OUTFLOWS = frozenset({"capital expenditure", "dividends paid"})
