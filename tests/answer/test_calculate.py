@@ -170,6 +170,8 @@ def test_a_missing_figure_computes_nothing() -> None:
         ("Sales and marketing", "revenue", False),  # starts with a name of revenue, names an expense
         ("Income tax provision", "income before taxes", False),  # "before" is the whole difference
         ("Total", "revenue", False),
+        ("Accumulated depreciation and amortization", "depreciation and amortization", False),  # a balance
+        ("Deferred revenue", "revenue", False),
     ],
 )
 def test_a_row_names_an_item_only_by_one_of_its_names(label: str, item: str, matches: bool) -> None:

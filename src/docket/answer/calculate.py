@@ -513,6 +513,8 @@ def _value(cell: str) -> float | None:
 
 
 _GENERIC = frozenset(analyze("total net other gross amount amounts"))
+# words that make a line item another one: a balance of it, a part of it paid or owed at another time
+_QUALIFIERS = frozenset(analyze("accumulated deferred unearned unrealized prepaid accrued allowance impairment"))
 _JOINERS = frozenset({"and", "of", "the", "a", "an", "in", "for", "from", "to", "on"})
 
 
@@ -544,6 +546,8 @@ def _label_score(label: str, item: str) -> float:
         else:
             if item not in LINE_ITEMS:  # a line item named in the question's words: "amount" is no part of a label
                 name_words = (name_words - _GENERIC) or name_words
+            if (words - name_words) & _QUALIFIERS:
+                continue  # "Accumulated depreciation and amortization" is a balance, no depreciation expense
             common = len(words & name_words)
             precision, recall = common / len(words), common / len(name_words)
             score = 2 * precision * recall / (precision + recall)
