@@ -462,11 +462,12 @@ def run(
     home.mkdir(parents=True, exist_ok=True)
     models: dict[str, Timed] = {}
     for spec in specs:
-        # built from a knowledge base at HOME, so that `local` is assembled once into HOME/models
-        with KnowledgeBase(load_settings(home=home, environ={})) as base:
-            t0 = time.perf_counter()
-            models[spec] = Timed(base.chat_model(spec))
-            print(f"loaded {models[spec].name} in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
+        # built from a knowledge base at HOME, so that `local` is assembled once into HOME/models; the
+        # knowledge base stays open while the model is used (closing it closes its models)
+        base = KnowledgeBase(load_settings(home=home, environ={}))
+        t0 = time.perf_counter()
+        models[spec] = Timed(base.chat_model(spec))
+        print(f"loaded {models[spec].name} in {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
     result: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "seed": seed, "sets": {}}
     for name in sets:
         qa = half(LOADERS[name](), part)
@@ -538,8 +539,8 @@ def run_files(
     started = time.perf_counter()
     models: dict[str, Timed] = {}
     for spec in specs:
-        with KnowledgeBase(load_settings(home=home, environ={})) as base:
-            models[spec] = Timed(base.chat_model(spec))
+        base = KnowledgeBase(load_settings(home=home, environ={}))  # open while its model is used
+        models[spec] = Timed(base.chat_model(spec))
     result: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "split": split_name, "sets": {}}
     for name in sets:
         fs = FILE_LOADERS[name]()

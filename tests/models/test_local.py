@@ -66,9 +66,16 @@ shaped = chat.complete(Prompt(system="You are helpful.", user="Greet me in JSON.
 pieces = []
 streamed = chat.complete(prompt, stream=pieces.append)
 chat.close()
+chat.close()  # closing twice is harmless
+from docket.errors import ModelError
+try:
+    chat.complete(prompt)  # llama.cpp's context is freed: an error, not a crash
+    after_close = "answered"
+except ModelError as exc:
+    after_close = str(exc)
 print(json.dumps({"text": result.text, "model": result.model, "prompt_tokens": result.usage.prompt_tokens,
                   "completion_tokens": result.usage.completion_tokens, "pieces": pieces, "streamed": streamed.text,
-                  "shaped": json.loads(shaped.text)}))
+                  "shaped": json.loads(shaped.text), "after_close": after_close}))
 """
 
 
@@ -86,6 +93,7 @@ def test_a_gguf_file_runs_in_process_with_usage_and_streaming() -> None:
     assert result["prompt_tokens"] > 0 and result["completion_tokens"] > 0
     assert result["pieces"] and "".join(result["pieces"]) == result["streamed"]
     assert isinstance(result["shaped"]["greeting"], str)  # the schema became a grammar
+    assert "was closed" in result["after_close"]
 
 
 def test_a_missing_gguf_path_is_a_clear_error(tmp_path: Path) -> None:

@@ -167,6 +167,7 @@ class LocalChat:
             path = assemble(DEFAULT_LOCAL_MODEL, shared, [Path(d) for d in earlier_models_dirs])
         self.name = f"local:{path.stem}"
         self._lock = threading.Lock()
+        self._closed = False
         self.temperature, self.max_tokens = temperature, max_tokens
         try:
             # llama.cpp's own default is half the cores, which leaves a small machine's second core idle
@@ -177,6 +178,8 @@ class LocalChat:
 
     def complete(self, prompt: Prompt, stream: Callable[[str], None] | None = None) -> Completion:
         with self._lock:  # one llama.cpp context: requests from several threads take turns
+            if self._closed:  # llama.cpp's freed context would crash the process
+                raise ModelError(f"{self.name} was closed with the knowledge base that loaded it; load it again")
             return self._complete(prompt, stream)
 
     def _complete(self, prompt: Prompt, stream: Callable[[str], None] | None) -> Completion:
@@ -207,4 +210,7 @@ class LocalChat:
         return Completion(text=text, model=self.name, usage=tokens, seconds=time.perf_counter() - started)
 
     def close(self) -> None:
-        self._llm.close()
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._llm.close()
