@@ -115,3 +115,13 @@ def test_an_admins_corrections_survive_a_new_extraction() -> None:
     assert merged.organizations == ("Acme Ltd",) and merged.fiscal_year == 2024
     assert merged.doc_type == "10-Q" and merged.title == "Q2 report"
     assert merged.edited == ("organizations", "fiscal_year")
+
+
+def test_a_file_saved_again_years_later_is_dated_by_its_title_not_its_metadata() -> None:
+    """A 10-K for 2018 whose PDF was last written in 2023: the creation date is no issue date."""
+    text = "SECURITIES AND EXCHANGE COMMISSION\nFORM 10-K\nFor the fiscal year ended December 31, 2018\n3M COMPANY"
+    parsed = ParsedDocument(blocks=(Block(text),), metadata={"created": "2023-01-05T16:17:20-05:00"})
+    profile = extract_profile(parsed, "10-K - 02/07/2019 - 3M Company")
+    assert profile.period_end == "2018-12-31" and profile.date == "2019-02-07"
+    recent = ParsedDocument(blocks=(Block(text),), metadata={"created": "2019-02-07T09:00:00"})
+    assert extract_profile(recent, "Annual report").date == "2019-02-07"  # a plausible creation date stands

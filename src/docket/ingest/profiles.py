@@ -513,7 +513,7 @@ def _fiscal(head: str, body: str, period: Mapping[str, Any], doc_type: str | Non
     return year, quarter
 
 
-def _issue_date(head: str, metadata: Mapping[str, Any]) -> date | None:
+def _issue_date(head: str, metadata: Mapping[str, Any], title: str = "", end: date | None = None) -> date | None:
     stated = _date_after(head, _STATED_ISSUE, within=12) or _date_after(head[:3000], _REPORT_DATE, within=12)
     if stated is not None:
         return stated
@@ -521,12 +521,18 @@ def _issue_date(head: str, metadata: Mapping[str, Any]) -> date | None:
         value = metadata.get(key)
         if isinstance(value, str):
             dates = find_dates(value)
-            if dates:
-                return dates[0][1]
-            try:
-                return date.fromisoformat(value[:10])
-            except ValueError:
-                continue
+            found = dates[0][1] if dates else None
+            if found is None:
+                try:
+                    found = date.fromisoformat(value[:10])
+                except ValueError:
+                    continue
+            if end is not None and (found - end).days > 400:
+                continue  # a file saved again years after the period it reports on: not when it was issued
+            return found
+    in_title = find_dates(title)
+    if in_title:  # "10-K - 02/07/2019 - 3M Company"
+        return in_title[0][1]
     first = find_dates(head[:1500])
     return first[0][1] if first else None
 
@@ -547,8 +553,8 @@ def extract_profile(parsed: ParsedDocument, title: str, path: str = "") -> Profi
     period = _period(head, doc_type)
     fiscal_year, fiscal_quarter = _fiscal(head, text[:40_000], period, doc_type)
     organizations = _organizations(head, text, metadata)
-    issued = _issue_date(head, metadata)
     end: date | None = period.get("period_end") or period.get("as_of")
+    issued = _issue_date(head, metadata, title, end)
     start: date | None = period.get("period_start")
     dated = issued or end
     return Profile(
