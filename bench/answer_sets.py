@@ -305,6 +305,9 @@ def question_record(q: FileQuestion) -> dict[str, Any]:
 
 def ask_docket(kb: Any, fs: FileSet, path: str, model: Any, questions: Sequence[FileQuestion], out: Path) -> dict:
     """Every question through ``KnowledgeBase.ask`` (with ``model`` when given); records to ``out``."""
+    from docket.errors import DocketError
+    from docket.types import Answer
+
     records = []
     out.parent.mkdir(parents=True, exist_ok=True)
     entity_of = fs.entity_of
@@ -312,7 +315,10 @@ def ask_docket(kb: Any, fs: FileSet, path: str, model: Any, questions: Sequence[
         for i, q in enumerate(questions):
             before = len(model.calls) if model else 0
             t0 = time.perf_counter()
-            answer = kb.ask(q.text, model=model) if model else kb.ask(q.text)
+            try:
+                answer = kb.ask(q.text, model=model) if model else kb.ask(q.text)
+            except DocketError as exc:  # one failed question (a model error) is recorded, not the end of the run
+                answer = Answer(q.text, f"(failed: {exc})", True, notes=(f"failed: {exc}",))
             seconds = time.perf_counter() - t0
             cited = [c.path for c in answer.citations]
             rec = {

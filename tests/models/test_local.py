@@ -65,9 +65,17 @@ schema = {"type": "object", "properties": {"greeting": {"type": "string"}}, "req
 shaped = chat.complete(Prompt(system="You are helpful.", user="Greet me in JSON.", schema=schema))
 pieces = []
 streamed = chat.complete(prompt, stream=pieces.append)
+roomy = LocalChat(sys.argv[1], n_ctx=512, max_tokens=400)  # 300 prompt tokens + 400 would overflow
+fitted = roomy.complete(Prompt(system="Be brief.", user="word " * 300)).text  # the reply gets what is left
+from docket.errors import ModelError
+try:
+    roomy.complete(Prompt(system="Be brief.", user="word " * 480))
+    too_long = "answered"
+except ModelError as exc:
+    too_long = str(exc)
+roomy.close()
 chat.close()
 chat.close()  # closing twice is harmless
-from docket.errors import ModelError
 try:
     chat.complete(prompt)  # llama.cpp's context is freed: an error, not a crash
     after_close = "answered"
@@ -75,7 +83,8 @@ except ModelError as exc:
     after_close = str(exc)
 print(json.dumps({"text": result.text, "model": result.model, "prompt_tokens": result.usage.prompt_tokens,
                   "completion_tokens": result.usage.completion_tokens, "pieces": pieces, "streamed": streamed.text,
-                  "shaped": json.loads(shaped.text), "after_close": after_close}))
+                  "shaped": json.loads(shaped.text), "after_close": after_close,
+                  "fitted": fitted, "too_long": too_long}))
 """
 
 
@@ -94,6 +103,8 @@ def test_a_gguf_file_runs_in_process_with_usage_and_streaming() -> None:
     assert result["pieces"] and "".join(result["pieces"]) == result["streamed"]
     assert isinstance(result["shaped"]["greeting"], str)  # the schema became a grammar
     assert "was closed" in result["after_close"]
+    assert isinstance(result["fitted"], str)  # a long prompt leaves the reply less room, not an error
+    assert "512-token context window" in result["too_long"]
 
 
 def test_a_missing_gguf_path_is_a_clear_error(tmp_path: Path) -> None:

@@ -142,6 +142,10 @@ def assemble(model: PackagedModel, models_dir: Path, earlier: Sequence[Path] = (
     return join_parts(model.part_paths(), target, model.sha256)
 
 
+_TEMPLATE_MARGIN = 48
+_MIN_REPLY_TOKENS = 64
+
+
 @CHAT_MODELS.register("local")
 class LocalChat:
     def __init__(
@@ -168,6 +172,7 @@ class LocalChat:
         self.name = f"local:{path.stem}"
         self._lock = threading.Lock()
         self._closed = False
+        self.n_ctx = n_ctx
         self.temperature, self.max_tokens = temperature, max_tokens
         try:
             # llama.cpp's own default is half the cores, which leaves a small machine's second core idle
@@ -184,10 +189,18 @@ class LocalChat:
 
     def _complete(self, prompt: Prompt, stream: Callable[[str], None] | None) -> Completion:
         started = time.perf_counter()
+        # the prompt and the reply share the context window: a long prompt leaves the reply less room
+        # (the chat template adds a few tokens per message, hence the margin)
+        room = self.n_ctx - len(self._llm.tokenize(prompt.render().encode("utf-8"))) - _TEMPLATE_MARGIN
+        if room < _MIN_REPLY_TOKENS:
+            raise ModelError(
+                f"{self.name}: the prompt does not fit its {self.n_ctx}-token context window with room to answer; "
+                "lower answer.context_tokens or answer.top_k, or give the model a larger n_ctx"
+            )
         kwargs: dict[str, Any] = {
             "messages": prompt.messages,
             "temperature": self.temperature,
-            "max_tokens": self.max_tokens,
+            "max_tokens": min(self.max_tokens, room),
         }
         if getattr(prompt, "schema", None) is not None:  # a grammar keeps the reply to the schema
             kwargs["response_format"] = {"type": "json_object", "schema": prompt.schema}
