@@ -33,6 +33,10 @@ Metrics, per set and path:
     appear after lower-casing and removing punctuation; every span of a multi-span answer must.
   ``[n]`` markers are removed first. This is containment, so an answer that quotes a whole table row
   gets credit for the right cell (the extractive path does that: see ``answer_chars``).
+- single-cell exact (TAT-QA span answers read from one table cell): the value the answer states
+  is that cell and nothing else: the answer's first line, after its label ("Billed receivables:
+  239,275 [1]" states 239,275; a quoted sentence or row states itself), compared without currency
+  signs, thousands separators, a trailing unit in parentheses or citation markers.
 - gold cited: the answer does not abstain and cites a gold document (lenient accuracy).
 - citation precision: share of citations with ``supported`` true (all questions, micro-average).
   Extractive citations quote the sentence itself, so they are supported by construction.
@@ -146,9 +150,20 @@ def load_tatqa() -> QASet:
 
 def _cell(text: str) -> str:
     """A table cell or an answer, normalised for the single-cell exact match: citation markers, case,
-    currency signs, thousands separators, % and surrounding punctuation and spaces removed."""
+    currency signs, thousands separators, % and surrounding punctuation and spaces removed; a
+    figure in parentheses is negative."""
     text = _MARK.sub(" ", text).lower().replace(",", "").replace("$", "").replace("%", "")
-    return " ".join(text.split()).strip(" .;:")
+    text = " ".join(text.split()).strip(" .;:")
+    return re.sub(r"^\(([\d.]+)\)$", r"-\1", text)  # "(1.9)" is how accounts write -1.9
+
+
+def stated_value(text: str) -> str:
+    """The value an answer states: its first line after a leading label ("Label: value"), without a
+    trailing unit in parentheses ("(in thousands)")."""
+    first = _MARK.sub(" ", text.strip().split("\n", 1)[0]).strip()
+    label = re.match(r"^[^:]{1,120}:\s+(?=\S)", first)
+    value = first[label.end() :] if label else first
+    return re.sub(r"\s*\((?:in\s+)?[a-z ]+\)\s*$", "", value.strip())
 
 
 LOADERS: dict[str, Callable[[], QASet]] = {"bankfaq": load_bankfaq, "tatqa": load_tatqa}
@@ -362,7 +377,9 @@ def ask_all(
                 rec["correct"] = not answer.abstained and tatqa_correct(q, answer.text)
                 rec["single_cell"] = q.single_cell
                 rec["exact"] = (
-                    not answer.abstained and _cell(answer.text) == _cell(str(q.answer[0])) if q.single_cell else None
+                    not answer.abstained and _cell(stated_value(answer.text)) == _cell(str(q.answer[0]))
+                    if q.single_cell
+                    else None
                 )
             else:
                 rec["recall"] = round(bankfaq_recall(q, answer.text), 3)

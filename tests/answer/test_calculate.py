@@ -256,7 +256,7 @@ def test_a_question_for_several_figures_or_an_operation_it_cannot_do_is_not_answ
 def test_rows_under_a_header_without_a_label_cell_and_after_prose_are_found() -> None:
     figure = lookup("prepaid expenses", 2018, [NOTE])
     assert figure is not None and figure.value == 1780 and figure.column == "2018"
-    assert figure.unit == "Prepaid expenses and other consist of the following (in thousands):"
+    assert figure.unit == "in thousands"  # the unit the prose above the table states
     planned = plan("What was the percentage change in prepaid expenses between 2018 and 2019?")
     assert planned is not None
     result = compute(planned, lambda item, year: lookup(item, year, [NOTE]))
@@ -272,3 +272,13 @@ def test_a_section_label_inside_a_table_keeps_its_header() -> None:
                 Location(), 1.0)  # fmt: skip
     figure = lookup("accounts payable", 2017, [sheet])
     assert figure is not None and figure.value == 34616
+
+
+def test_a_row_named_in_words_is_looked_up_for_the_one_year_asked() -> None:
+    planned = plan("What was the net cash provided by operating activities in 2017?")
+    assert planned is not None and planned.expression == "net cash provided by operating activities[2017]"
+    assert plan("What was the net cash provided by operating activities in 2017 and 2018?") is None
+    # a long phrase is a story around a figure, not a row label
+    assert (
+        plan("What was the amount the company paid to settle the litigation with its former landlord in 2019?") is None
+    )

@@ -334,6 +334,9 @@ _ITEM_LEAD = re.compile(
 )
 
 
+_MAX_FREE_WORDS = 8
+
+
 def _free_item(text: str) -> str | None:
     """The line item a phrase names, as an ``item`` of an expression: up to the clause that gives
     its year, lower-cased, letters and spaces only ("Acquisition-related charges" -> "acquisition
@@ -451,7 +454,16 @@ def plan(question: str) -> Plan | None:
         # arithmetic the metrics above do not cover; a question that asks for an operation is never
         # answered with a single figure
         return arithmetic
-    item = _asked_item(question) if len(years) == 1 else None  # one figure of one year
+    if len(years) != 1:
+        return None
+    item = _asked_item(question)  # one figure of one year: a known line item, else a row named in words
+    if item is None:
+        asked = re.search(
+            r"^\W*(?:what\s+(?:is|was|were|are)|how\s+much\s+(?:is|was|were))\s+(?P<item>.+)", question, re.I
+        )
+        item = _free_item(asked.group("item")) if asked else None
+        if item is not None and len(item.split()) > _MAX_FREE_WORDS:
+            item = None  # a story, not a row label
     if item is not None:
         return Plan(item, f"{item}[{year}]", (), False, decimals, unit)
     return None
@@ -633,8 +645,9 @@ def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
             if CELL_SEPARATOR not in line:
                 if line.rstrip().endswith(".") or len(line.split()) > 12:
                     header = None  # prose ends a table; a section label ("LIABILITIES") does not
-                if _UNIT_LINE.search(line):
-                    unit = line.strip()
+                stated = _UNIT_LINE.search(line)
+                if stated:
+                    unit = f"in {stated.group(1).lower()}"  # "(in thousands)", "$ in millions"
                 continue
             cells = [c.strip() for c in line.split(CELL_SEPARATOR)]
             if _is_header(cells):
@@ -664,9 +677,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
     return best[1] if best else None
 
 
-_UNIT_LINE = re.compile(
-    r"\b(?:in|\$)\s*(?:thousands|millions|billions)\b|\((?:in\s+)?(?:thousands|millions|billions)", re.I
-)
+_UNIT_LINE = re.compile(r"(?:\b(?:in|\$)\s*|\()(?:in\s+)?(thousands|millions|billions)\b", re.IGNORECASE)
 
 
 def _fmt(value: float) -> str:
