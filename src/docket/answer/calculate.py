@@ -458,10 +458,10 @@ def plan(question: str) -> Plan | None:
         return None
     item = _asked_item(question)  # one figure of one year: a known line item, else a row named in words
     if item is None:
-        asked = re.search(
+        named = re.search(
             r"^\W*(?:what\s+(?:is|was|were|are)|how\s+much\s+(?:is|was|were))\s+(?P<item>.+)", question, re.I
         )
-        item = _free_item(asked.group("item")) if asked else None
+        item = _free_item(named.group("item")) if named else None
         if item is not None and len(item.split()) > _MAX_FREE_WORDS:
             item = None  # a story, not a row label
     if item is not None:
