@@ -68,14 +68,24 @@ def test_generated_answer_carries_model_usage_and_checked_citations(minilm) -> N
     assert d["citations"][0]["supported"] is True
 
 
-def test_the_model_decides_with_weak_evidence_and_its_unsupported_claims_are_marked(minilm) -> None:
+def test_the_model_decides_with_weak_evidence_and_an_answer_nothing_supports_is_withheld(minilm) -> None:
     model = FakeChatModel(replies=["Lima is the capital of Peru. [1]"])
     answer = grounded_answer("What is the capital of Peru?", HITS, model, minilm)
     assert len(model.prompts) == 1  # nothing was decided before the model saw the evidence
-    assert answer.text == "Lima is the capital of Peru (unverified) [1]."
+    # the sources hardly answer and no claim of the reply is in them: no answer, the reply in a note
+    assert answer.abstained and answer.citations == ()
+    assert answer.notes == ("the model's answer could not be verified against the sources: "
+                            "Lima is the capital of Peru (unverified) [1].",)  # fmt: skip
+
+
+def test_unsupported_claims_beside_supported_ones_are_marked(minilm) -> None:
+    model = FakeChatModel(replies=["New parents get 12 weeks of paid leave [1]. Lima is the capital of Peru [1]."])
+    answer = grounded_answer("How long is parental leave?", HITS, model, minilm)
+    assert not answer.abstained
+    assert answer.text == "New parents get 12 weeks of paid leave [1]. Lima is the capital of Peru (unverified) [1]."
     assert answer.unsupported == ("Lima is the capital of Peru.",)
     assert answer.to_dict()["unsupported"] == ["Lima is the capital of Peru."]
-    assert [c.supported for c in answer.citations] == [False]
+    assert [c.supported for c in answer.citations] == [True, False]
 
 
 def test_the_model_saying_it_does_not_know_is_an_abstention(minilm) -> None:
@@ -169,3 +179,19 @@ def test_a_sentence_that_only_points_at_a_source_lends_its_citation_to_the_claim
     )
     assert [(c.n, c.supported) for c in citations] == [(1, True)]
     assert citations[0].quote == "New parents get 12 weeks of paid leave."
+
+
+def test_a_model_sees_only_the_documents_that_have_every_name_the_question_uses() -> None:
+    from docket.answer.grounded import named_documents
+
+    def hit(n: int, doc: str, text: str) -> Hit:
+        return Hit(n, doc, "s", f"{doc}.pdf", doc, text, Location(char_start=0), 1.0)
+
+    death_valley = hit(1, "a", "The Beech A23 nosed down near Stovepipe Wells in Death Valley. Flight time: 119 hours.")
+    elsewhere = hit(2, "b", "The Cessna 152 landed hard at Madill. Flight time: 42 hours.")
+    partly = hit(3, "c", "A Beech A23 was sold in 2006.")
+    question = "How many flight hours did the pilot of the Beech A23 in Death Valley have?"
+    assert named_documents(question, [elsewhere, death_valley, partly], None) == [death_valley]
+    # a comparison: no document names both, so every passage stays
+    both = "Compare the Cessna 152 at Madill with the Beech A23 in Death Valley"
+    assert named_documents(both, [elsewhere, death_valley], None) == [elsewhere, death_valley]

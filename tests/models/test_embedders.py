@@ -33,6 +33,8 @@ def test_minilm_results_do_not_depend_on_batching(minilm: MiniLMEmbedder) -> Non
 def test_minilm_counts_tokens_with_its_own_tokenizer(minilm: MiniLMEmbedder) -> None:
     assert minilm.count_tokens("unbelievable") >= 1
     assert minilm.count_tokens("a b c") == 3
+    # a whole section is counted, not the model's 256-token window: context budgets depend on it
+    assert minilm.count_tokens("word " * 1000) == 1000
 
 
 def test_e5_small_matches_across_languages() -> None:

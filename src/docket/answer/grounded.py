@@ -254,6 +254,24 @@ def _check(
     return Checked(" ".join(parts), numbered, tuple(notes), tuple(unsupported), sources if renumber else tuple(hits))
 
 
+def named_documents(question: str, hits: Sequence[Hit], store: Store | None) -> list[Hit]:
+    """``hits`` without the passages of documents that lack most of the names the question uses,
+    when another document has them all: "the Beech A23 that nosed down in Death Valley" is about
+    the report that says Death Valley, and a model shown a neighbouring report quotes its figures."""
+    from docket.answer.evidence import _named_in_documents, question_names
+
+    names = question_names(question)
+    if not names or not hits:
+        return list(hits)
+    share = _named_in_documents(names, hits, store)
+    if max(share.values()) < 1.0:
+        return list(hits)  # no document has them all (a comparison, or names the documents spell otherwise)
+    return [h for h in hits if share[h.doc_id] > _NAMED_SHARE]
+
+
+_NAMED_SHARE = 0.5
+
+
 def grounded_answer(
     question: str,
     hits: list[Hit],
@@ -278,9 +296,9 @@ def grounded_answer(
 
     labels = {h.doc_id: documents[i] for i, h in enumerate(hits) if i < len(documents)}
     evidence = gather(question, hits, embedder, store=store, labels=documents)
-    sources = list(hits)
+    sources = named_documents(question, hits, store)
     if store is not None and context_tokens > 0 and count_tokens is not None:
-        sources = widen(hits, store, context_tokens, count_tokens)
+        sources = widen(sources, store, context_tokens, count_tokens)
     source_labels = [labels.get(h.doc_id, "") for h in sources]
 
     def abstain(answered_by: str, usage: Usage, notes: tuple[str, ...] = ()) -> Answer:
@@ -327,6 +345,10 @@ def grounded_answer(
             break  # nothing in the reply could be matched to a source, but the sources do answer
         if not checked.text:
             break
+        if evidence.confidence < min_relevance and not any(c.supported for c in checked.citations):
+            # the sources hardly answer and nothing the model said could be found in them
+            note = f"the model's answer could not be verified against the sources: {checked.text[:300]}"
+            return abstain(answered_by, usage, (note,))
         return Answer(
             question,
             checked.text,

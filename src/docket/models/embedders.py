@@ -76,6 +76,9 @@ class MiniLMEmbedder:
         self.max_tokens = max_tokens
         tokenizer_path = files("docket.models").joinpath("data/minilm-tokenizer.json")
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._counter = Tokenizer.from_file(str(tokenizer_path))  # counts whole texts: no truncation, no padding
+        self._counter.no_truncation()
+        self._counter.no_padding()
         self._tokenizer.enable_truncation(max_length=max_tokens)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()
@@ -89,7 +92,7 @@ class MiniLMEmbedder:
         )
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
     def _batches(self, texts: Sequence[str]) -> Iterator[tuple[list[int], Any, np.ndarray, np.ndarray]]:
         """``(indices, encodings, token vectors, attention mask)`` for batches of similar length."""
