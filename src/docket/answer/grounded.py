@@ -345,10 +345,6 @@ def grounded_answer(
             break  # nothing in the reply could be matched to a source, but the sources do answer
         if not checked.text:
             break
-        if evidence.confidence < min_relevance and not any(c.supported for c in checked.citations):
-            # the sources hardly answer and nothing the model said could be found in them
-            note = f"the model's answer could not be verified against the sources: {checked.text[:300]}"
-            return abstain(answered_by, usage, (note,))
         return Answer(
             question,
             checked.text,
