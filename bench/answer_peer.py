@@ -130,7 +130,8 @@ def run_llamaindex(fs: FileSet, questions: Sequence[FileQuestion], home: Path, s
             "--llm-url",
             url,
         ]
-        subprocess.run(argv, check=True)
+        # its summary line goes to stderr with the progress: stdout is this benchmark's JSON
+        subprocess.run(argv, check=True, stdout=sys.stderr)
     by_id = {r["id"]: r for r in map(json.loads, raw.read_text(encoding="utf-8").splitlines())}
     records = []
     out = home / fs.name / f"answers-llamaindex-{split}.jsonl"
