@@ -422,7 +422,7 @@ class KnowledgeBase:
         filters = self._resolved(filters, access, scope)
         # a figure to compute needs to know which year's tables (the plan needs a year), and whose:
         # the organisation the question names, else one document must give every figure
-        calculated = self._calculated(question, filters, access, scope)
+        calculated = self._calculated(question, filters, access, scope) or self._compared(question, filters, access)
         if calculated is not None:
             answer = self._labelled(calculated, access, scope)
             return replace(answer, log_id=self._log(answer, None, (time.perf_counter() - started) * 1000))
@@ -540,6 +540,26 @@ class KnowledgeBase:
         note = "computed in code from the cited figures; check the rows and columns it used"
         return Answer(
             question, answer_text(result, numbers), False, citations, tuple(used), "calculated", 1.0, notes=(note,)
+        )
+
+    def _compared(self, question: str, filters: Filters, access: Access) -> Answer | None:
+        """ "In which year was X higher?" answered from X's row in every year column of its table
+        (:func:`docket.answer.calculate.compare_years`), or None."""
+        from docket.answer.calculate import LINE_ITEMS, compare_years, comparison_text, which_year
+
+        asked = which_year(question)
+        if asked is None:
+            return None
+        item, highest = asked
+        hits = self.search(" ".join(LINE_ITEMS.get(item, (item,))[:3]), k=20, filters=filters, access=access)
+        result = compare_years(item, highest, hits)
+        if result is None:
+            return None
+        hit, row = hits[result.figures[0].hit], result.figures[0]
+        citation = cite(1, hit, row.start, row.end, hit.text[row.start : row.end])
+        note = "compared in code from the cited row; check the row and columns it used"
+        return Answer(
+            question, comparison_text(result, 1), False, (citation,), (hit,), "calculated", 1.0, notes=(note,)
         )
 
     def _labelled(self, answer: Answer, access: Access, scope: Scope) -> Answer:

@@ -282,3 +282,23 @@ def test_a_row_named_in_words_is_looked_up_for_the_one_year_asked() -> None:
     assert (
         plan("What was the amount the company paid to settle the litigation with its former landlord in 2019?") is None
     )
+
+
+def test_which_year_compares_a_row_across_its_year_columns() -> None:
+    from docket.answer.calculate import compare_years, comparison_text, which_year
+
+    assert which_year("Which year was the ship management creditors lower?") == ("ship management creditors", False)
+    assert which_year("In which year was the amount of commodity contracts the largest?") == (
+        "commodity contracts",
+        True,
+    )
+    assert which_year("What was the ship management creditors in 2019?") is None
+    creditors = Hit(
+        1, "d", "s", "notes.txt", "Notes", "(in thousands) | 2019 | 2018\nShip management creditors | 328 | 268",
+        Location(), 1.0,
+    )  # fmt: skip
+    result = compare_years("ship management creditors", False, [creditors])
+    assert result is not None and result.year == "2018"
+    assert comparison_text(result, 1).startswith("2018\n- Ship management creditors")
+    tied = Hit(2, "d", "s", "t.txt", "T", "Item | 2019 | 2018\nShip management creditors | 5 | 5", Location(), 1.0)
+    assert compare_years("ship management creditors", True, [tied]) is None  # a tie names no year

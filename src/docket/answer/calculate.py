@@ -18,8 +18,13 @@ Where a plan comes from:
 - else **a standard metric** the question names (:data:`METRICS`: margins, turnovers, days
   payable/sales/inventory outstanding, returns on assets and equity, current and quick ratios,
   growth, capex as a share of revenue…), over the fiscal year(s) it names;
+- else **arithmetic on any row** named in the question's words ("the change in prepaid expenses
+  between 2018 and 2019", "the average … for 2017-2019", "the ratio of A to B in 2018");
 - else **one line item** the question asks for ("the FY2018 capital expenditure amount", "year end
-  FY2019 total inventories").
+  FY2019 total inventories"), or a row named in its words for one year.
+
+"In which year was X higher?" is :func:`which_year`: the row's figures in every year column of
+its table, compared.
 
 "3 year average of …" over ``FY2015 - FY2017`` averages the metric over each year. "As a %" or
 "in percent" scales a ratio by 100; "round to two decimal places" rounds; "in USD billions"
@@ -35,13 +40,24 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from docket.index.keywords import analyze
 from docket.sentences import CELL_SEPARATOR
 from docket.types import Hit
 
-__all__ = ["LINE_ITEMS", "METRICS", "Figure", "Plan", "Result", "compute", "plan"]
+__all__ = [
+    "LINE_ITEMS",
+    "METRICS",
+    "Figure",
+    "Plan",
+    "Result",
+    "YearComparison",
+    "compare_years",
+    "compute",
+    "plan",
+    "which_year",
+]
 
 # usual names of line items in financial statements: the first is how answers name it
 LINE_ITEMS: dict[str, tuple[str, ...]] = {
@@ -678,6 +694,69 @@ def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
 
 
 _UNIT_LINE = re.compile(r"(?:\b(?:in|\$)\s*|\()(?:in\s+)?(thousands|millions|billions)\b", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------- which year
+_WHICH_YEAR = re.compile(
+    r"^\W*(?:in\s+)?which\s+(?:fiscal\s+|financial\s+)?year\s+(?:was|were|did|had|is|are)\s+(?P<item>.+?)\s+"
+    r"(?:the\s+)?(?P<cmp>high(?:er|est)|larg(?:er|est)|great(?:er|est)|bigg(?:er|est)|more|most|low(?:er|est)|"
+    r"small(?:er|est)|less|least|fewer|fewest)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class YearComparison:
+    """The year in which a row's figure is highest (or lowest), with every year's figure."""
+
+    year: str  # the column heading's year, as written
+    highest: bool
+    figures: tuple[Figure, ...]  # one per year column, in the table's order
+
+
+def which_year(question: str) -> tuple[str, bool] | None:
+    """("the row named", highest?) for "In which year was X higher / the lowest?", or None."""
+    match = _WHICH_YEAR.search(question)
+    if match is None:
+        return None
+    item = _free_item(match.group("item"))
+    if item is None:
+        return None
+    return item, not re.match(r"low|small|less|least|few", match.group("cmp"), re.IGNORECASE)
+
+
+def compare_years(item: str, highest: bool, hits: Sequence[Hit]) -> YearComparison | None:
+    """The best row for ``item`` that has a figure in at least two year columns of its table, and
+    the year of its highest (or lowest) figure; None when no row matches or the figures tie."""
+    rows: dict[tuple[int, int], list[Figure]] = {}  # (hit, row offset) -> the row's figure per year
+    for i, hit in enumerate(hits):
+        for year in sorted({int(y) for y in _HEADER_YEAR.findall(hit.text)}):
+            figure = lookup(item, year, [hit])
+            if figure is not None:
+                rows.setdefault((i, figure.start), []).append(replace(figure, hit=i))
+    ranked = [
+        (_label_score(figures[0].label, item) - 0.01 * i, figures)
+        for (i, _), figures in rows.items()
+        if len(figures) >= 2
+    ]
+    if not ranked:
+        return None
+    figures = max(ranked, key=lambda r: r[0])[1]
+    values = [f.value for f in figures]
+    target = max(values) if highest else min(values)
+    if values.count(target) > 1:
+        return None
+    chosen = figures[values.index(target)]
+    return YearComparison(str(chosen.year), highest, tuple(figures))
+
+
+def comparison_text(result: YearComparison, number: int) -> str:
+    """``2018`` first (the answer), then each year's figure with the row and its citation."""
+    shown = "; ".join(f"{f.year}: {f.cell}" for f in result.figures)
+    row = result.figures[0]
+    unit = f" ({row.unit})" if row.unit else ""
+    word = "highest" if result.highest else "lowest"
+    return f"{result.year}\n- {row.label}{unit}, {word} in {result.year} — {shown} [{number}]"
 
 
 def _fmt(value: float) -> str:
