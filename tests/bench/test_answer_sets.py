@@ -6,35 +6,20 @@ that the committed question sets load against the documents in ../shared/data.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench_modules import BENCH, load_bench
+
 DATA = BENCH.parents[1] / "shared" / "data"
 
 
-def _load(name: str, path: Path) -> ModuleType:
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(path.parent))
-
-
-keys = _load("answer_keys", BENCH / "answer_keys.py")
-sets = _load("answer_sets", BENCH / "answer_sets.py")
-splits = _load("bench_splits", BENCH / "sets" / "splits.py")
+keys = load_bench("answer_keys", "answer_keys.py")
+sets = load_bench("answer_sets", "answer_sets.py")
+splits = load_bench("bench_splits", "sets/splits.py")
 
 
 def num(value: float, tol: float, unit: str = "") -> dict[str, object]:

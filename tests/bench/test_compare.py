@@ -5,32 +5,16 @@ Benchmarks are never run by the suite; these check only the pure pieces the harn
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.bench_modules import load_bench
 
-
-def _load(name: str, path: Path) -> ModuleType:
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(path.parent))
-
-
-compare = _load("bench_compare", BENCH / "compare.py")
-protocol = _load("bench_protocol", BENCH / "peers" / "protocol.py")
-minilm = _load("bench_minilm", BENCH / "peers" / "minilm.py")
+compare = load_bench("bench_compare", "compare.py")
+protocol = load_bench("bench_protocol", "peers/protocol.py")
+minilm = load_bench("bench_minilm", "peers/minilm.py")
 
 
 def test_write_results_replaces_only_the_marked_section(tmp_path: Path, monkeypatch: object) -> None:

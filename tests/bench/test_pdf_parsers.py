@@ -5,20 +5,17 @@ Speed is not asserted (benchmarks measure it); only what the harness counts.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
+
+from tests.bench_modules import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 PDFS = ROOT / "tests" / "data" / "pdf"
 
 
 def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("pdf_parsers_bench", ROOT / "bench" / "pdf_parsers.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("pdf_parsers_bench", "pdf_parsers.py")
 
 
 def test_the_sweep_parses_every_pdf_in_the_sandbox_and_counts_what_it_found() -> None:

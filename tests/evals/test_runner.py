@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from docket.evals.runner import (
 from docket.kb import KnowledgeBase
 from docket.models.chat import FakeChatModel
 from docket.types import Answer, Citation, Hit, Location
+from tests.bench_modules import load_bench
 from tests.conftest import REPO
 
 LEAVE = "Benefits and Perks/New Parent Leave.md"
@@ -205,12 +206,8 @@ def test_a_floor_that_is_not_part_metric_equals_number_is_refused(bad: str) -> N
 
 
 # ------------------------------------------------------------------------------------------------ BEIR
-def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_retrieval", REPO / "bench" / "retrieval.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _bench() -> ModuleType:
+    return load_bench("bench_retrieval", "retrieval.py")
 
 
 def _subset(folder: Path, out: Path, queries: int, others: int) -> Path:

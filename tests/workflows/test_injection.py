@@ -9,8 +9,6 @@ today) would be a strict xfail: only the model's judgement stands in its way."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,19 +18,14 @@ import pytest
 
 from docket.kb import KnowledgeBase
 from docket.models.embedders import MiniLMEmbedder
+from tests.bench_modules import load_bench
 
 pytest.importorskip("jsonschema")
 pytest.importorskip("fpdf")
 
 
 def _bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "injection.py"
-    spec = importlib.util.spec_from_file_location("bench_injection", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_injection", "injection.py")
 
 
 bench = _bench()

@@ -5,27 +5,19 @@ prompt. Bounds are the dev split's measured figures (bench/injection.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from docket.models.embedders import MiniLMEmbedder
+from tests.bench_modules import load_bench
 
 pytest.importorskip("jsonschema")
 
 
 def _bench() -> ModuleType:
-    path = Path(__file__).resolve().parents[2] / "bench" / "injection_blind.py"
-    spec = importlib.util.spec_from_file_location("bench_injection_blind", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_injection_blind", "injection_blind.py")
 
 
 blind = _bench()
