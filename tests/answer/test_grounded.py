@@ -180,8 +180,8 @@ def test_a_sentence_that_only_points_at_a_source_lends_its_citation_to_the_claim
     assert citations[0].quote == "New parents get 12 weeks of paid leave."
 
 
-def test_a_model_sees_only_the_documents_that_have_every_name_the_question_uses() -> None:
-    from docket.answer.grounded import named_documents
+def test_a_model_sees_only_the_documents_that_have_every_name_the_question_uses(minilm) -> None:
+    from docket.answer.evidence import gather
 
     def hit(n: int, doc: str, text: str) -> Hit:
         return Hit(n, doc, "s", f"{doc}.pdf", doc, text, Location(char_start=0), 1.0)
@@ -190,7 +190,7 @@ def test_a_model_sees_only_the_documents_that_have_every_name_the_question_uses(
     elsewhere = hit(2, "b", "The Cessna 152 landed hard at Madill. Flight time: 42 hours.")
     partly = hit(3, "c", "A Beech A23 was sold in 2006.")
     question = "How many flight hours did the pilot of the Beech A23 in Death Valley have?"
-    assert named_documents(question, [elsewhere, death_valley, partly], None) == [death_valley]
+    assert gather(question, [elsewhere, death_valley, partly], minilm).named_hits() == [death_valley]
     # a comparison: no document names both, so every passage stays
     both = "Compare the Cessna 152 at Madill with the Beech A23 in Death Valley"
-    assert named_documents(both, [elsewhere, death_valley], None) == [elsewhere, death_valley]
+    assert gather(both, [elsewhere, death_valley], minilm).named_hits() == [elsewhere, death_valley]

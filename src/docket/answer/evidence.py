@@ -43,6 +43,7 @@ SEMANTIC_WEIGHT = 0.7  # of relevance; the rest is word coverage (TAT-QA text sp
 _KIND_WEIGHT = 0.1  # lift of a unit that holds what the question asks for (an amount, a date...)
 _NEW_WEIGHT = 0.2  # lift of a unit by the share of its words the question does not have: an answer adds something
 _NAMES_WEIGHT = 0.3  # fall of every unit of a document that lacks the names the question uses
+_NAMED_SHARE = 0.5  # a model is not shown documents with this share or less of the question's names
 _ROW_NOVELTY = 0.6  # chosen on TAT-QA dev rows and the multidoc dev split (bench/answer_units.py)
 _RANK_WEIGHT = 0.04  # lift of the units of the best passage, falling with the passage's rank
 _MIN_UNIT_CHARS = 12
@@ -220,6 +221,7 @@ class Evidence:
     labels: tuple[str, ...] = ()  # each hit's document label
     kind: str = "text"
     header: Mapping[int, str] = field(default_factory=dict)  # a table hit's header row, by hit index
+    named: Mapping[str, float] = field(default_factory=dict)  # by document: the share of the question's names in it
 
     @property
     def confidence(self) -> float:
@@ -228,6 +230,14 @@ class Evidence:
 
     def label(self, hit: int) -> str:
         return self.labels[hit] if hit < len(self.labels) and self.labels[hit] else self.hits[hit].title
+
+    def named_hits(self) -> list[Hit]:
+        """The hits without the passages of documents that lack most of the names the question uses,
+        when another document has them all: "the Beech A23 that nosed down in Death Valley" is about
+        the report that says Death Valley, and a model shown a neighbouring report quotes its figures."""
+        if not self.named or max(self.named.values()) < 1.0:
+            return list(self.hits)  # no document has them all (a comparison, or names spelt otherwise)
+        return [h for h in self.hits if self.named.get(h.doc_id, 0.0) > _NAMED_SHARE]
 
 
 def _stored(store: Store | None, embedder: Embedder, hits: Sequence[Hit]) -> dict[str, SentenceVectors]:
@@ -361,4 +371,4 @@ def gather(
             else:
                 units.append(unit)
     units.sort(key=lambda u: (-u.score, u.hit, u.start))
-    return Evidence(question, hits, tuple(units), tuple(flagged), tuple(labels), kind, headers)
+    return Evidence(question, hits, tuple(units), tuple(flagged), tuple(labels), kind, headers, named)

@@ -254,24 +254,6 @@ def _check(
     return Checked(" ".join(parts), numbered, tuple(notes), tuple(unsupported), sources if renumber else tuple(hits))
 
 
-def named_documents(question: str, hits: Sequence[Hit], store: Store | None) -> list[Hit]:
-    """``hits`` without the passages of documents that lack most of the names the question uses,
-    when another document has them all: "the Beech A23 that nosed down in Death Valley" is about
-    the report that says Death Valley, and a model shown a neighbouring report quotes its figures."""
-    from docket.answer.evidence import _named_in_documents, question_names
-
-    names = question_names(question)
-    if not names or not hits:
-        return list(hits)
-    share = _named_in_documents(names, hits, store)
-    if max(share.values()) < 1.0:
-        return list(hits)  # no document has them all (a comparison, or names the documents spell otherwise)
-    return [h for h in hits if share[h.doc_id] > _NAMED_SHARE]
-
-
-_NAMED_SHARE = 0.5
-
-
 def grounded_answer(
     question: str,
     hits: list[Hit],
@@ -296,7 +278,7 @@ def grounded_answer(
 
     labels = {h.doc_id: documents[i] for i, h in enumerate(hits) if i < len(documents)}
     evidence = gather(question, hits, embedder, store=store, labels=documents)
-    sources = named_documents(question, hits, store)
+    sources = evidence.named_hits()
     if store is not None and context_tokens > 0 and count_tokens is not None:
         sources = widen(sources, store, context_tokens, count_tokens)
     source_labels = [labels.get(h.doc_id, "") for h in sources]
