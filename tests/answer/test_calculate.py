@@ -228,6 +228,7 @@ NOTE = Hit(
         ("What is the average Gross Profit for 2017-2019?", "gross profit[{y}]", (2017, 2018, 2019), False),
         ("What is the ratio of inventory reserves to accrued compensation in 2018?",
          "inventory reserves[{y}] / accrued compensation[{y}]", (2018,), False),
+        ("What is the change in Amazon's net sales from 2018 to 2019?", "revenue[2019] - revenue[2018]", (), False),
         ("What is the total net operating loss carry-forwards in 2018 and 2019?",
          "net operating loss carry forwards[2018] + net operating loss carry forwards[2019]", (), False),
     ],

@@ -345,7 +345,8 @@ _SHARE = re.compile(
 _SUM = re.compile(r"\b(?:total|sum|combined)\s+(?:of\s+)?(?P<item>.+)", re.IGNORECASE)
 _ITEM_LEAD = re.compile(
     r"^(?:(?:what|which|how)\b.*?\b(?:is|was|were|are)\s+|.*?\b(?:proportion|percentage|share)\s+of\s+"
-    r"|(?:the|a|an|its|their|our|company'?s|group'?s|total|(?:amount|value|balance|level)\s+of)\s+)",
+    r"|(?:the|a|an|its|their|our|total|(?:amount|value|balance|level)\s+of)\s+"
+    r"|[\w.&-]+(?:\s+[\w.&-]+){0,2}['’]s\s+)",  # whose it is: "Amazon's", "the company's", "Acme Ltd's"
     re.IGNORECASE,
 )
 
