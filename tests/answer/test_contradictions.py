@@ -114,3 +114,12 @@ def test_a_generated_claim_is_checked_against_the_statements_on_its_subject() ->
     assert contradicted_by("Sick leave needs a doctor's note.", facts) is None  # no figure
     facts.append("For absences longer than three days, please provide a doctor's note.")
     assert contradicted_by("Sick leave needs a doctor's note after three days.", facts) is None  # a source gives it
+
+
+def test_a_form_field_about_the_last_inspection_is_no_revision() -> None:
+    """An accident report's "Time Since Last Inspection: 30 Hours" and "Airframe Total Time: 5950
+    Hours" are two fields, not a figure revised."""
+    from docket.answer.contradictions import revision_score
+
+    assert revision_score("Date/Type of Last Inspection: 08/01/2007, Annual; Time Since Last Inspection: 30 Hours") == 0
+    assert revision_score("Since last month, the fee is 40 EUR.") > 0
