@@ -9,6 +9,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from docket.version import __version__ as __version__
+
 if TYPE_CHECKING:
     from docket.config import Settings, load_settings
     from docket.errors import DocketError
@@ -29,8 +31,6 @@ __all__ = [
     "SyncReport",
     "load_settings",
 ]
-
-__version__ = "0.1.0"
 
 _HOMES = {
     "Settings": "docket.config",

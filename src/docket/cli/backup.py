@@ -19,7 +19,7 @@ def backup(
     as_json: JsonOption = False,
 ) -> None:
     """Back up the knowledge base (databases, settings, uploads, runs) into one .tar.gz; safe while it runs."""
-    from docket.backup import backup as run_backup
+    from docket.ops.backup import backup as run_backup
 
     result = run_backup(settings_from(home, config), file)
     if as_json:
@@ -52,7 +52,7 @@ def restore(
     as_json: JsonOption = False,
 ) -> None:
     """Restore a backup into the knowledge-base directory; every file is checked before anything is replaced."""
-    from docket.backup import restore as run_restore
+    from docket.ops.backup import restore as run_restore
 
     result = run_restore(settings_from(home, config), file, force=force)
     if as_json:

@@ -180,7 +180,7 @@ def copy(
     if settings.store.url and settings.store.url == to:
         raise UserError("--to names the database this knowledge base already uses; give another one")
     from docket.index.postgres import PostgresStore
-    from docket.index.postgres.copy import HomeCopy, copy_store
+    from docket.ops.copy import HomeCopy, copy_store
 
     cfg = settings.store
     source = open_store(settings)

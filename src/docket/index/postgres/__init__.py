@@ -1,7 +1,7 @@
 """The PostgreSQL + pgvector store (``store.url`` / ``DOCKET_DATABASE_URL``).
 
 ``store`` holds :class:`PostgresStore`; ``schema`` the numbered migrations and the checks made when
-a database is opened; ``copy`` moves a knowledge base between stores without re-embedding.
+a database is opened. Copying a knowledge base into PostgreSQL is :mod:`docket.ops.copy`.
 """
 
 from __future__ import annotations

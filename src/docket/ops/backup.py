@@ -169,7 +169,7 @@ def _index_facts(db_file: Path) -> tuple[int, dict[str, int]]:
 
 def backup(settings: Settings, target: Path) -> BackupResult:
     """Write a backup of ``settings.home`` to ``target`` (a new ``.tar.gz``); safe while Docket runs."""
-    from docket import __version__
+    from docket.version import __version__
 
     home = settings.home
     if not home.is_dir():
@@ -275,8 +275,8 @@ def _open_archive(archive: Path) -> Iterator[tarfile.TarFile]:
 
 
 def _check_manifest(archive: Path, manifest: Any) -> dict[str, Any]:
-    from docket import __version__
     from docket.index.sqlite import SCHEMA_VERSION
+    from docket.version import __version__
 
     if (
         not isinstance(manifest, dict)
