@@ -38,8 +38,8 @@ def enqueue(
     retry_failed: RetryFailedOption = False,
 ) -> None:
     """Queue the changed and deleted files of folders for `docket worker` (PostgreSQL store only)."""
-    from docket.index.postgres.queue import enqueue as enqueue_paths
-    from docket.index.postgres.queue import require_postgres
+    from docket.ingest.queue import enqueue as enqueue_paths
+    from docket.ingest.queue import require_postgres
 
     check_access(access)
     settings = settings_from(home, config)
@@ -93,8 +93,9 @@ def worker(
     as_json: JsonOption = False,
 ) -> None:
     """Work through the ingestion queue in PostgreSQL; run it on as many machines as you like."""
-    from docket.index.postgres.queue import JobQueue, Worker, require_postgres
+    from docket.ingest.queue import JobQueue, require_postgres
     from docket.ingest.sandbox import limits_from_settings, sandbox_from_settings
+    from docket.ingest.worker import Worker
     from docket.kb import KnowledgeBase
 
     settings = settings_from(home, config)

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from docket.config import load_settings
-from docket.index.postgres.queue import JobQueue, WorkerReport, enqueue
+from docket.ingest.queue import JobQueue, enqueue
+from docket.ingest.worker import WorkerReport
 from tests.cli.conftest import docket
 from tests.postgres import PgServer
 
@@ -228,8 +229,8 @@ def test_an_unparsable_file_fails_its_task_with_the_reason(
 
 
 def test_a_file_that_failed_is_not_queued_or_parsed_again_until_it_changes(pg_url: str, tmp_path: Path) -> None:
-    from docket.index.postgres.queue import Worker
     from docket.ingest.sandbox import Sandbox, limits_from_settings
+    from docket.ingest.worker import Worker
     from docket.kb import KnowledgeBase
 
     settings = load_settings(home=tmp_path / "kb", overrides={"store": {"url": pg_url}})
@@ -376,7 +377,7 @@ def test_enqueue_notifies_listeners_when_it_commits(pg_url: str, tmp_path: Path)
 def test_an_idle_worker_wakes_on_notify_instead_of_waiting_for_its_poll(pg_url: str, tmp_path: Path) -> None:
     import threading
 
-    from docket.index.postgres.queue import Worker
+    from docket.ingest.worker import Worker
     from docket.kb import KnowledgeBase
 
     settings = load_settings(home=tmp_path / "kb", overrides={"store": {"url": pg_url}})

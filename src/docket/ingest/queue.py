@@ -1,0 +1,324 @@
+"""The ingestion queue in PostgreSQL: ``docket enqueue`` plans, ``docket worker`` processes
+(:mod:`docket.ingest.worker`).
+
+``enqueue`` registers a folder as a source and adds one ``jobs`` row per file that changed since it
+was indexed (the same size / mtime / hash test as :func:`docket.ingest.sync.sync_source`) and one per
+indexed file that disappeared. A file already waiting in the queue is not added twice.
+
+Workers on any number of machines claim batches of rows with ``UPDATE ... WHERE id IN (SELECT ...
+FOR UPDATE SKIP LOCKED) RETURNING``: each row gets the worker's name and a lease (``lease_until``,
+the database's clock) that a heartbeat thread extends while the worker is alive. A worker that dies
+stops extending it; once it has expired the row is claimable again. A row is claimed at most
+``max_attempts`` times; after that, or when the file can't be parsed, it is ``failed`` with the
+reason. A file that could not be parsed is not queued again while neither it nor Docket changes
+(:mod:`docket.ingest.failures`): ``enqueue`` counts it as ``failed_before``. Writing a document
+is one transaction that replaces any earlier copy of it (:meth:`PostgresStore.put_document`), so
+a file processed twice is still indexed once.
+
+Spreadsheets are loaded as SQL tables into the table store in the same database
+(:mod:`docket.index.postgres.tables`), as ``docket ingest`` does: when indexed, when unchanged but
+not loaded yet (``enqueue`` queues those too), and dropped with their document.
+
+Every transaction that makes rows claimable (``add``, a retry, a hand-back) sends ``NOTIFY
+docket_jobs``, delivered when it commits. An idle worker ``LISTEN``s on a connection of its own and
+claims at once when notified; its poll interval stays as the fallback, so a lost notification
+(a dropped connection, a lease that expired) only delays work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from docket.errors import ConfigError
+from docket.index.postgres.queue import queue_status
+from docket.ingest.failures import FailedBefore, tried_with_settings
+from docket.ingest.sync import FolderSource, _walk, source_for_path
+
+if TYPE_CHECKING:
+    from docket.config import Settings
+    from docket.index.tables import TableStore
+    from docket.protocols import Store
+
+__all__ = ["CHANNEL", "Job", "JobQueue", "enqueue", "queue_status", "require_postgres"]
+
+CHANNEL = "docket_jobs"  # NOTIFY channel: rows became claimable
+_ENQUEUE_LOCK = 0x646F636B6571  # serialises enqueuers so a waiting file is added once ("docketq")
+_JOB_COLUMNS = "id, source, path, action, workspace, tags, access, attempts"
+
+
+def require_postgres(settings: Settings, command: str) -> str:
+    """The database URL, or a one-line error saying how to configure it."""
+    if not settings.store.url:
+        raise ConfigError(
+            f"{command} needs a PostgreSQL store shared by every machine; this knowledge base uses the embedded "
+            "SQLite file. Set DOCKET_DATABASE_URL=postgresql://USER:PASSWORD@HOST/DB (see docs/storage.md)"
+        )
+    return settings.store.url
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed task: index (or delete) one file of a source."""
+
+    id: int
+    source: str
+    path: str
+    action: str
+    workspace: str
+    tags: tuple[str, ...]
+    access: tuple[str, ...]
+    attempts: int
+
+
+class JobQueue:
+    """The ``jobs`` table. Every method is one short transaction on a small pool of its own."""
+
+    def __init__(self, url: str, connect_timeout: float = 10.0) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        from docket.config import redact_url
+
+        self._psycopg = psycopg
+        self._url = url
+        self.where = redact_url(url)
+        self._timeout = connect_timeout
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=3, kwargs={"connect_timeout": max(1, round(connect_timeout))}, open=False
+        )
+        self._pool.open(wait=False)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        from docket.index.postgres.sql import pooled
+
+        with pooled(self._pool, self.where, self._timeout, "the job queue in PostgreSQL") as conn:
+            yield conn
+
+    def add(self, source: FolderSource, tasks: Sequence[tuple[str, str]]) -> int:
+        """Queue (path, action) tasks of ``source``; a path already queued is skipped. Returns how many were added."""
+        added = 0
+        with self._tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ENQUEUE_LOCK,))
+            for path, action in tasks:
+                cur = conn.execute(
+                    "INSERT INTO jobs (source, path, action, workspace, tags, access) "
+                    "SELECT %s, %s, %s, %s, %s::jsonb, %s::jsonb WHERE NOT EXISTS "
+                    "(SELECT 1 FROM jobs WHERE source = %s AND path = %s AND action = %s AND status = 'queued')",
+                    (
+                        source.name,
+                        path,
+                        action,
+                        source.workspace,
+                        json.dumps(list(source.tags)),
+                        json.dumps(list(source.access)),
+                        source.name,
+                        path,
+                        action,
+                    ),
+                )
+                added += cur.rowcount
+            if added:
+                _notify(conn)
+        return added
+
+    def claim(self, owner: str, limit: int, lease_seconds: float, max_attempts: int) -> list[Job]:
+        """Lease up to ``limit`` queued tasks (or ones whose lease expired) to ``owner``."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = 'failed', lease_owner = NULL, updated = now(), "
+                "error = 'its worker stopped before finishing it ' || attempts || ' time(s) (lease expired)' "
+                "WHERE status = 'leased' AND lease_until < now() AND attempts >= %s",
+                (max_attempts,),
+            )
+            rows = conn.execute(
+                f"UPDATE jobs SET status = 'leased', lease_owner = %s, attempts = attempts + 1, updated = now(), "
+                f"lease_until = now() + make_interval(secs => %s) WHERE id IN (SELECT id FROM jobs "
+                f"WHERE status = 'queued' OR (status = 'leased' AND lease_until < now()) "
+                f"ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING {_JOB_COLUMNS}",
+                (owner, lease_seconds, limit),
+            ).fetchall()
+        jobs = [Job(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), tuple(r[6]), r[7]) for r in rows]
+        return sorted(jobs, key=lambda j: j.id)
+
+    def heartbeat(self, owner: str, ids: Sequence[int], lease_seconds: float) -> int:
+        """Extend the leases ``owner`` still holds; returns how many it holds."""
+        if not ids:
+            return 0
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET lease_until = now() + make_interval(secs => %s) "
+                "WHERE id = ANY(%s) AND lease_owner = %s AND status = 'leased'",
+                (lease_seconds, list(ids), owner),
+            )
+            return int(cur.rowcount)
+
+    def done(self, owner: str, ids: Sequence[int]) -> None:
+        """Mark tasks finished; ``lease_owner`` keeps the name of the worker that did them."""
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = 'done', lease_until = NULL, error = NULL, "
+                "updated = now() WHERE id = ANY(%s) AND lease_owner = %s AND status = 'leased'",
+                (list(ids), owner),
+            )
+
+    def failed(self, owner: str, job: Job, error: str, max_attempts: int, retry: bool = True) -> str:
+        """Give the task back for another try, or fail it (no retry, or the attempts are used up)."""
+        status = "queued" if retry and job.attempts < max_attempts else "failed"
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = %s, error = %s, lease_owner = NULL, lease_until = NULL, updated = now() "
+                "WHERE id = %s AND lease_owner = %s AND status = 'leased'",
+                (status, error, job.id, owner),
+            )
+            if status == "queued":
+                _notify(conn)
+        return status
+
+    def release(self, owner: str, ids: Sequence[int]) -> None:
+        """Hand back tasks not started (a worker asked to stop); the claim does not count as an attempt."""
+        if not ids:
+            return
+        with self._tx() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL, "
+                "updated = now() WHERE id = ANY(%s) AND lease_owner = %s AND status = 'leased'",
+                (list(ids), owner),
+            )
+            _notify(conn)
+
+    def listen(self, wake: Callable[[], None], stop: threading.Event, ready: threading.Event | None = None) -> None:
+        """Call ``wake`` on each ``NOTIFY docket_jobs`` until ``stop`` is set (run it in a thread).
+
+        Uses a connection of its own; when it is lost, ``ready`` is cleared and it reconnects,
+        calling ``wake`` once more (a notification may have been missed meanwhile)."""
+        psycopg = self._psycopg
+        pause = 0.5
+        while not stop.is_set():
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    wake()
+                    if ready is not None:
+                        ready.set()
+                    pause = 0.5
+                    while not stop.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            wake()
+            except psycopg.Error:
+                if ready is not None:
+                    ready.clear()
+                stop.wait(pause)  # the database is unreachable: polling goes on meanwhile
+                pause = min(pause * 2, 30.0)
+
+    def unfinished(self) -> int:
+        """Tasks queued or leased (a leased one may come back when its lease expires)."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'leased')").fetchone()
+        return int(row[0])
+
+    def status(self) -> dict[str, Any]:
+        with self._tx() as conn:
+            return queue_status(conn)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _notify(conn: Any) -> None:
+    """Wake idle workers when this transaction commits (``LISTEN docket_jobs``)."""
+    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+
+
+# ---------------------------------------------------------------------------------------------- enqueue
+def _plan(
+    store: Store,
+    source: FolderSource,
+    ignore: Sequence[str],
+    tables: TableStore | None = None,
+    failed: FailedBefore | None = None,
+) -> tuple[list[tuple[str, str]], int, int]:
+    """(path, action) tasks for what changed in ``source`` since it was indexed (or is a spreadsheet
+    not loaded as a table yet), the unchanged count, and how many files are left out because they
+    failed to parse before and have not changed since (``failed``)."""
+    indexed = {doc.path: doc for doc in store.documents(source.name)}
+    tasks: list[tuple[str, str]] = []
+    unchanged = failed_before = 0
+    seen: set[str] = set()
+    for shown, full in _walk(source, ignore):
+        seen.add(shown)
+        existing = indexed.get(shown)
+        try:
+            stat = full.stat()
+        except OSError:
+            tasks.append((shown, "index"))  # the worker reports why it can't be read
+            continue
+        if existing is not None:
+            if (existing.workspace, existing.access, existing.tags) != (source.workspace, source.access, source.tags):
+                store.update_document(existing.id, workspace=source.workspace, access=source.access, tags=source.tags)
+            untabled = tables is not None and tables.missing(existing)
+            if existing.size == stat.st_size and existing.mtime == stat.st_mtime and not untabled:
+                unchanged += 1
+                continue
+            try:
+                digest = hashlib.sha256(full.read_bytes()).hexdigest()
+            except OSError:
+                digest = ""
+            if digest == existing.content_hash and not untabled:
+                store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
+                unchanged += 1
+                continue
+        if failed is not None and failed.unchanged(shown, stat.st_size, stat.st_mtime) is not None:
+            failed_before += 1
+            continue
+        tasks.append((shown, "index"))
+    tasks.extend((path, "delete") for path in sorted(set(indexed) - seen))
+    return tasks, unchanged, failed_before
+
+
+def enqueue(
+    settings: Settings,
+    paths: Sequence[str],
+    workspace: str = "default",
+    tags: Sequence[str] = (),
+    access: Sequence[str] = (),
+    retry_failed: bool = False,
+) -> dict[str, Any]:
+    """Register ``paths`` as sources and queue a task per changed or deleted file (and per file
+    that failed to parse before only if it changed since, or with ``retry_failed``)."""
+    from docket.index import open_store
+    from docket.index.tables import TableStore
+
+    url = require_postgres(settings, "docket enqueue")
+    sources = [source_for_path(p, workspace, tags, access) for p in paths]  # validate all first
+    counts = {"planned": 0, "queued": 0, "deletions": 0, "unchanged": 0, "failed_before": 0}
+    store = open_store(settings)
+    tables = TableStore.open(settings)
+    queue = JobQueue(url, settings.store.connect_timeout)
+    try:
+        tables.prune({doc.id for doc in store.documents()}, sources=store.sources())  # left by removed documents
+        for source in sources:
+            store.add_source(source.name, source.config())
+            if retry_failed:  # forget what the failed files were, so that the workers parse them again
+                for failure in store.failures(source.name):
+                    if failure["attempt"] is not None:
+                        store.record_failure(source.name, failure["path"], failure["error"])
+            failed = FailedBefore(store, source.name, tried_with_settings(settings.ingest), retry=retry_failed)
+            tasks, unchanged, failed_before = _plan(store, source, settings.ingest.ignore, tables, failed)
+            counts["planned"] += len(tasks)
+            counts["queued"] += queue.add(source, tasks)
+            counts["deletions"] += sum(1 for _, action in tasks if action == "delete")
+            counts["unchanged"] += unchanged
+            counts["failed_before"] += failed_before
+        counts["waiting"] = queue.unfinished()
+    finally:
+        queue.close()
+        tables.close()
+        store.close()
+    return {"sources": [s.name for s in sources], **counts}
