@@ -2,7 +2,8 @@
 database, does it, and sleeps until woken or until the next poll when there is none.
 
 Upload jobs (:mod:`docket.server.jobs`) and workflow runs (:mod:`docket.server.runs`) are both
-:class:`QueueThread` subclasses. On start, items a stopped server left half done are queued again
+:class:`QueueThread` subclasses, each naming its table for the one lease queue of
+:mod:`docket.work`. On start, items a stopped server left half done are queued again
 (``requeue``). With the accounts in PostgreSQL several servers share a queue: each item is claimed
 by one of them and leased while it runs (:func:`renewing`), and an item whose server stopped
 renewing is taken over by another once its lease runs out.
@@ -11,46 +12,22 @@ renewing is taken over by another once its lease runs out.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from docket.config import Settings
 from docket.kb import KnowledgeBase
 from docket.server.accounts import Accounts
+from docket.work import LeaseQueue, Table, renewing
 
-__all__ = ["QueueThread", "renewing"]
-
-
-@contextmanager
-def renewing(renew: Callable[[], None] | None, every: float) -> Iterator[None]:
-    """Call ``renew()`` every ``every`` seconds in a thread while the block runs (a lease's
-    heartbeat); nothing when ``renew`` is None."""
-    if renew is None:
-        yield
-        return
-    done = threading.Event()
-
-    def beat() -> None:
-        while not done.wait(every):
-            try:
-                renew()
-            except Exception:  # a missed beat is retried; the lease outlives a few of them
-                continue
-
-    thread = threading.Thread(target=beat, name="docket-lease", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
+__all__ = ["QueueThread", "renewing"]  # renewing: docket.work's, where it was
 
 
 class QueueThread:
-    """One background thread working through a queue, one item at a time, in order."""
+    """One background thread working through a queue, one item at a time, in order: the items of
+    ``table`` in the accounts database, claimed and leased through :class:`docket.work.LeaseQueue`."""
 
     thread_name = "docket-queue"
+    table: Table
 
     def __init__(self, kb: KnowledgeBase, accounts: Accounts, settings: Settings, poll_seconds: float = 0.2) -> None:
         self.kb, self.accounts, self.settings = kb, accounts, settings
@@ -58,14 +35,20 @@ class QueueThread:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self.queue = LeaseQueue(accounts.db, self.table, lease_seconds=accounts.lease_seconds)
 
-    # what a queue defines
     def requeue(self) -> None:
         """Queue again what a stopped server left half done (on start)."""
-        raise NotImplementedError
+        self.queue.requeue_interrupted()
 
     def claim(self) -> dict[str, Any] | None:
         """The next item, now this server's; None when the queue is empty."""
+        key = self.queue.claim()
+        return None if key is None else self.load(key)
+
+    # what a queue defines
+    def load(self, key: Any) -> dict[str, Any]:
+        """The record of the item ``key``."""
         raise NotImplementedError
 
     def work(self, item: dict[str, Any]) -> None:

@@ -2,41 +2,42 @@
 
 An upload (or a re-sync) returns at once with a job; one worker thread runs the jobs in order
 (:class:`docket.server.background.QueueThread`). The queue is the ``jobs`` table of the accounts
-database, so a server that stops mid-job finds it again on start and runs it again; with the
-accounts in PostgreSQL several servers share it, each job leased by the server running it.
-Ingestion is incremental (unchanged files are skipped by size, time and hash; chunks already
-embedded are reused), so a job that runs twice indexes nothing twice. A file that failed to parse
-is not parsed again by later jobs while it is unchanged (it is listed in the report's
-``failed_before``); a job retried by hand (``POST /api/jobs/{id}/retry``) parses it again.
+database, claimed and leased through :class:`docket.work.LeaseQueue`, so a server that stops
+mid-job finds it again on start and runs it again; with the accounts in PostgreSQL several
+servers share it, each job leased by the server running it. Ingestion is incremental (unchanged
+files are skipped by size, time and hash; chunks already embedded are reused), so a job that runs
+twice indexes nothing twice. A file that failed to parse is not parsed again by later jobs while
+it is unchanged (it is listed in the report's ``failed_before``); a job retried by hand
+(``POST /api/jobs/{id}/retry``) parses it again.
 """
 
 from __future__ import annotations
 
+import json
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from docket.errors import DocketError
-from docket.server.background import QueueThread, renewing
+from docket.server.background import QueueThread
+from docket.work import Table
 
-__all__ = ["JobRunner"]
+__all__ = ["JOBS", "JobRunner"]
+
+JOBS = Table("jobs", status="state", progress="progress")  # claimed oldest first; no retries by itself
 
 
 class JobRunner(QueueThread):
     """Upload and re-sync jobs (the ``jobs`` table), one at a time."""
 
     thread_name = "docket-jobs"
+    table = JOBS
 
-    def requeue(self) -> None:
-        self.accounts.requeue_interrupted()
-
-    def claim(self) -> dict[str, Any] | None:
-        return self.accounts.next_job()
+    def load(self, key: Any) -> dict[str, Any]:
+        return self.accounts.job(int(key))
 
     def work(self, job: dict[str, Any]) -> None:
-        renew = partial(self.accounts.renew_job, job["id"]) if self.accounts.shared else None
-        with renewing(renew, self.accounts.lease_seconds / 3):
+        with self.queue.renewing(job["id"]):
             self.run_job(job)
 
     def submit(self, workspace: str, user_id: int | None, items: list[dict[str, Any]]) -> int:
@@ -51,7 +52,7 @@ class JobRunner(QueueThread):
         def progress(done: int, total: int, path: str) -> None:
             elapsed = time.time() - started
             eta = elapsed / done * (total - done) if done else None
-            self.accounts.job_progress(job["id"], {"done": done, "total": total, "file": path, "eta_seconds": eta})
+            self.queue.progress(job["id"], {"done": done, "total": total, "file": path, "eta_seconds": eta})
 
         try:
             report = None
@@ -71,8 +72,8 @@ class JobRunner(QueueThread):
                     report = result
                 else:
                     report.merge(result)
-            self.accounts.finish_job(job["id"], report.to_dict() if report is not None else {})
+            self.queue.finish(job["id"], report=json.dumps(report.to_dict() if report is not None else {}))
         except DocketError as exc:
-            self.accounts.finish_job(job["id"], None, str(exc))
+            self.queue.finish(job["id"], str(exc), report=None)
         except Exception as exc:  # a worker must survive any one job
-            self.accounts.finish_job(job["id"], None, f"{type(exc).__name__}: {exc}")
+            self.queue.finish(job["id"], f"{type(exc).__name__}: {exc}", report=None)

@@ -32,12 +32,15 @@ from docket.errors import DocketError, ModelNotConfiguredError, NotFoundError, U
 from docket.server.accounts import Accounts
 from docket.server.background import QueueThread
 from docket.types import Access
+from docket.work import Table
 
-__all__ = ["WorkflowRunner", "check_items", "load_named", "run_folder", "workflow_catalog", "workflow_files"]
+__all__ = ["RUNS", "WorkflowRunner", "check_items", "load_named", "run_folder", "workflow_catalog", "workflow_files"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 RESULTS = "results.jsonl"
 INLINE_RESULTS = 100  # a run's summary carries at most this many result records
+# the queue of runs (docket.work): oldest first, in the order they were created
+RUNS = Table("workflow_runs", order=("created, rowid", "created, seq"))
 
 
 # ---------------------------------------------------------------------- the workflows a server offers
@@ -211,12 +214,10 @@ class WorkflowRunner(QueueThread):
     """Queues workflow runs and does them, one at a time, in a background thread."""
 
     thread_name = "docket-workflows"
+    table = RUNS
 
-    def requeue(self) -> None:
-        self.accounts.requeue_interrupted_runs()
-
-    def claim(self) -> dict[str, Any] | None:
-        return self.accounts.next_run()
+    def load(self, key: Any) -> dict[str, Any]:
+        return self.accounts.run(str(key))
 
     def work(self, run: dict[str, Any]) -> None:
         self.execute(run)  # leases itself: execute also serves ?wait=true runs
@@ -295,21 +296,27 @@ class WorkflowRunner(QueueThread):
     def execute(self, run: dict[str, Any]) -> None:
         """Do one run (already marked running) and record how it ended; never raises. With the
         accounts in PostgreSQL the run's lease is renewed meanwhile, so no other server takes it."""
-        from functools import partial
-
-        from docket.server.background import renewing
-
-        renew = partial(self.accounts.renew_run, run["id"]) if self.accounts.shared else None
         try:
-            with renewing(renew, self.accounts.lease_seconds / 3):
+            with self.queue.renewing(run["id"]):
                 summary = self._execute(run)
         except DocketError as exc:
-            self.accounts.finish_run(run["id"], None, str(exc))
+            self._finish(run["id"], None, str(exc))
         except Exception as exc:  # a worker must survive any one run
-            self.accounts.finish_run(run["id"], None, f"{type(exc).__name__}: {exc}")
+            self._finish(run["id"], None, f"{type(exc).__name__}: {exc}")
         else:
             documents = summary.pop("documents", [])
-            self.accounts.finish_run(run["id"], summary, documents=documents)
+            self._finish(run["id"], summary, documents=documents)
+
+    def _finish(
+        self, run_id: str, summary: dict[str, Any] | None, error: str | None = None, documents: Any = ()
+    ) -> None:
+        """Record how a run ended, with the ids of the documents it read (who may see it depends on them)."""
+        self.queue.finish(
+            run_id,
+            error,
+            summary=None if summary is None else json.dumps(summary, default=str),
+            documents=json.dumps(sorted(set(documents))),
+        )
 
     def _run_access(self, run: dict[str, Any]) -> Access:
         if run["user_id"] is None:
