@@ -7,8 +7,8 @@ kinds are rows of the ``schedules`` table with the same bookkeeping: last run, i
 error, next run. Cron expressions (five fields: minute hour day month weekday) are read in the
 server's local time. A server that was stopped when a schedule was due runs it once on the next
 tick, not once per missed time. Servers sharing one accounts database (PostgreSQL) each tick, but
-a due time is claimed by one of them (:meth:`Accounts.claim_schedule`), so it runs once. Tests
-drive it with an injected clock: ``tick(now)``.
+a due time is claimed by one of them (:class:`docket.work.Recurring`, the rows of ``schedules``), so
+it runs once. Tests drive it with an injected clock: ``tick(now)``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ from typing import Any
 
 from docket.errors import DocketError, MissingExtraError, UserError
 from docket.server.accounts import Accounts
+from docket.work import Recurring, RecurringTable
 
-__all__ = ["Scheduler", "check_cron", "next_time"]
+__all__ = ["SCHEDULES", "Scheduler", "check_cron", "next_time"]
+
+SCHEDULES = RecurringTable("schedules")  # workflow schedules and periodic jobs alike
 
 CRON_HELP = "five fields: minute hour day-of-month month weekday, e.g. '0 7 * * 1' (Mondays at 07:00)"
 
@@ -75,6 +78,7 @@ class Scheduler:
         self.accounts, self.queue_workflow = accounts, queue_workflow
         self.every, self.clock = every, clock
         self._periodic: dict[str, Periodic] = {}
+        self.due = Recurring(accounts.db, SCHEDULES)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -138,18 +142,8 @@ class Scheduler:
     def _record(self, schedule: dict[str, Any], now: float, job: Callable[[], dict[str, Any]]) -> bool:
         """Run ``job`` for a due schedule and record how it went; False (nothing run) when another
         server sharing the accounts database took this due time first."""
-        if not self.accounts.claim_schedule(schedule["name"], schedule["next_run"], next_time(schedule["cron"], now)):
-            return False
-        result: dict[str, Any] | None = None
-        error = None
-        try:
-            result = job()
-        except DocketError as exc:
-            error = str(exc)
-        except Exception as exc:  # one failing job must not stop the others
-            error = f"{type(exc).__name__}: {exc}"
-        self.accounts.schedule_ran(schedule["name"], now, next_time(schedule["cron"], now), result, error)
-        return True
+        after = next_time(schedule["cron"], now)
+        return self.due.run(schedule["name"], schedule["next_run"], now, after, job)
 
     def start(self) -> None:
         self._stop.clear()
