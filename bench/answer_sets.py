@@ -229,7 +229,7 @@ def open_file_kb(fs: FileSet, home: Path, keep: bool = False) -> tuple[Any, dict
     t0 = time.perf_counter()
     report = kb.ingest([str(f) for f in fs.folders])
     info = {"rebuilt": fresh, "ingest_s": round(time.perf_counter() - t0, 1), "report": _report(report)}
-    failures = kb.store.failures()
+    failures = kb.ledger.failures()
     info["failed_files"] = [{"path": f["path"], "error": f["error"][:200]} for f in failures]
     manifest.write_text(json.dumps({"key": key, **info}))
     return kb, info

@@ -369,7 +369,7 @@ def ask_all(
                 "seconds": seconds,
                 "load1": _load(),
                 "calls": calls,
-                "log_id": kb.store.answer_logs(limit=1)[0]["id"],
+                "log_id": kb.ledger.answer_logs(limit=1)[0]["id"],
                 "abstain_like": not answer.abstained and bool(_ABSTAIN_LIKE.search(answer.text)),
                 "fallback": any("extractive answer instead" in n for n in answer.notes),
             }

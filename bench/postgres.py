@@ -30,9 +30,9 @@ from docket.config import load_settings
 from docket.index.postgres import PostgresStore
 from docket.index.search import search
 from docket.index.sqlite import SqliteStore
+from docket.ledger import Store
 from docket.models.embedders import EMBEDDERS
 from docket.ops.copy import copy_store
-from docket.protocols import Store
 from retrieval import build_index, load_beir, ndcg_at
 
 

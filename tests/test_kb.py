@@ -38,10 +38,10 @@ def test_chat_rewrites_follow_ups_and_stores_the_conversation(kb: KnowledgeBase)
     assert second.conversation == first.conversation
     assert second.query.startswith("How many weeks of parental leave") and "part-time" in second.query
     assert "Part-time staff" in second.answer.text
-    turns = kb.store.conversation(first.conversation)
+    turns = kb.ledger.conversation(first.conversation)
     assert [t["question"] for t in turns] == [first.message, second.message]
     assert turns[1]["query"] == second.query and turns[1]["log_id"] == second.answer.log_id
-    assert kb.store.answer_log(second.answer.log_id)["question"] == second.query
+    assert kb.ledger.answer_log(second.answer.log_id)["question"] == second.query
 
 
 def test_chat_with_a_model_counts_the_rewrite_call(kb: KnowledgeBase) -> None:
@@ -90,7 +90,7 @@ def test_ask_documents_with_a_model_is_logged_with_every_prompt(kb: KnowledgeBas
     model = FakeChatModel(replies=["New parents get 12 weeks of paid leave [1]."])
     answer = kb.ask_documents("How long is parental leave?", ["hr/leave.md"], model=model)
     assert answer.text == "New parents get 12 weeks of paid leave [1]." and answer.citations[0].supported
-    record = kb.store.answer_log(answer.log_id)
+    record = kb.ledger.answer_log(answer.log_id)
     assert record["method"] == "document" and "Parental leave" in record["prompt"]
 
 

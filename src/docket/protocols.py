@@ -7,9 +7,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from docket.types import Access, Chunk, Document, Filters, Hit, ParseAttempt, ParsedDocument, SentenceVectors
+from docket.types import Access, Chunk, Document, Filters, Hit, ParsedDocument
 
-__all__ = ["ChatModel", "Embedder", "Parser", "Store"]
+__all__ = ["ChatModel", "DocumentIndex", "Embedder", "Parser", "Reembedding"]
 
 
 @runtime_checkable
@@ -51,14 +51,18 @@ class ChatModel(Protocol):
 
 
 @runtime_checkable
-class Store(Protocol):
-    """Documents, chunks, keyword index and vectors of one knowledge base.
+class DocumentIndex(Protocol):
+    """Documents, chunks, keyword index and vectors of one knowledge base: what every backend does.
 
-    Every write that changes a document is atomic: after a crash the store holds either the old or
+    Every write that changes a document is atomic: after a crash the index holds either the old or
     the new version of that document, never a mix. Every read that returns text takes an
-    :class:`~docket.types.Access` and applies it inside the query.
+    :class:`~docket.types.Access` and applies it inside the query. The bookkeeping kept beside the
+    documents (sources, failures, the answer log, conversations) is not part of it: that is
+    :class:`docket.ledger.Ledger`, written once over SQL. :mod:`docket.testing` holds the tests a
+    backend must pass.
     """
 
+    # -- the embedder the vectors come from
     def bind_embedder(self, name: str, dim: int, spec: Mapping[str, Any] | None = None) -> None:
         """Record the embedder (and the settings that rebuild it, ``spec``) on first use; raise
         IndexMismatchError if another one built the index. Later writes from this process are
@@ -67,36 +71,31 @@ class Store(Protocol):
 
     def embedder_info(self) -> tuple[str, int] | None: ...
 
-    def embedder_spec(self) -> dict[str, Any] | None:
-        """The settings the index's embedder was built from (no secrets), if recorded."""
-        ...
-
-    def chunk_texts(self) -> list[tuple[str, str]]:
-        """``(hash, indexed text)`` of every distinct chunk: what an embedder switch re-embeds."""
-        ...
-
-    def swap_embedder(
-        self,
-        name: str,
-        dim: int,
-        spec: Mapping[str, Any] | None,
-        vectors_for: Callable[[list[tuple[str, str]]], Mapping[str, np.ndarray]],
-    ) -> None:
-        """Atomically give every chunk its vector from the new embedder and record it. Writers wait
-        while ``vectors_for`` (given every chunk's hash and text, under the write lock, so nothing
-        changed since is missed) returns the vectors; readers see the old index until the commit."""
-        ...
-
     def generation(self) -> int:
         """A number that changes whenever a document is added, changed or removed, so callers can
         cache what they derive from documents (their profiles, say) and know when to refresh it."""
         ...
 
     # -- documents
-    def get_document(self, source: str, path: str) -> Document | None: ...
+    def documents(
+        self,
+        source: str | None = None,
+        access: Access | None = None,
+        *,
+        path: str | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> Iterator[Document]:
+        """Documents (of one source; at one ``path`` of it; with these ``ids``), limited inside the
+        query to those ``access`` may read; by source, then path. :func:`docket.index.get_document`
+        and :func:`docket.index.document_by_id` look one up."""
+        ...
 
-    def documents(self, source: str | None = None, access: Access | None = None) -> Iterator[Document]:
-        """Documents (of one source), limited inside the query to those ``access`` may read."""
+    def document_text(self, doc_id: str) -> str:
+        """The text extracted from the document when it was indexed; NotFoundError when none."""
+        ...
+
+    def chunks(self, doc_id: str) -> list[Chunk]:
+        """The chunks of one document, in order."""
         ...
 
     def put_document(
@@ -111,75 +110,8 @@ class Store(Protocol):
 
     def delete_document(self, doc_id: str) -> None: ...
 
-    def document_text(self, doc_id: str) -> str: ...
-
-    def chunks(self, doc_id: str) -> list[Chunk]:
-        """The chunks of one document, in order."""
-        ...
-
     def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         """Vectors already computed for these chunk hashes, from any document."""
-        ...
-
-    # -- sentence vectors (docket.index.sentences): one per sentence or table row of a chunk, by chunk hash
-    def put_sentence_vectors(self, embedder: str, vectors: Mapping[str, SentenceVectors]) -> None:
-        """Keep the sentence vectors of these chunk hashes (computed with ``embedder``)."""
-        ...
-
-    def sentence_vectors(self, embedder: str, hashes: Iterable[str]) -> dict[str, SentenceVectors]:
-        """Those kept for these chunk hashes by ``embedder``; a hash without any is left out."""
-        ...
-
-    def prune_sentence_vectors(self) -> int:
-        """Drop those of chunks no longer indexed (or of another embedder); returns how many."""
-        ...
-
-    # -- sources
-    def add_source(self, name: str, config: Mapping[str, Any]) -> None: ...
-
-    def sources(self) -> dict[str, dict[str, Any]]: ...
-
-    def remove_source(self, name: str) -> None: ...
-
-    def mark_synced(self, name: str) -> None: ...
-
-    # -- files that could not be indexed (the latest reason per file); indexing the file clears it
-    def record_failure(self, source: str, path: str, error: str, attempt: ParseAttempt | None = None) -> None:
-        """Keep ``error`` as the reason ``path`` is not indexed, replacing an earlier one. ``attempt``
-        (a file that failed to parse) says what the file was and what tried, so that an unchanged
-        file is not parsed again (docket.ingest.failures); None for failures to try again anyway."""
-        ...
-
-    def failures(self, source: str | None = None) -> list[dict[str, Any]]:
-        """``{"source", "path", "error", "at", "attempt"}`` per failing file, by source then path;
-        ``attempt`` is :meth:`ParseAttempt.to_dict` or None."""
-        ...
-
-    # -- the answer log: every answer with its question, sources, prompt, model, tokens, latency
-    def log_answer(self, record: Mapping[str, Any]) -> int: ...
-
-    def answer_logs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
-        """Newest first."""
-        ...
-
-    def answer_log(self, log_id: int) -> dict[str, Any]: ...
-
-    def spent_since(self, timestamp: float) -> float:
-        """Sum of logged model costs since ``timestamp`` (POSIX seconds)."""
-        ...
-
-    # -- conversations: the turns of each chat, so a conversation can be resumed
-    def add_turn(self, conversation_id: str, record: Mapping[str, Any]) -> None:
-        """Append a turn (``question``, ``query``, ``answer``, ``log_id``, ``at``); the first one
-        creates the conversation, titled by its question."""
-        ...
-
-    def conversation(self, conversation_id: str) -> list[dict[str, Any]]:
-        """The turns of one conversation, oldest first; NotFoundError when there is none."""
-        ...
-
-    def conversations(self, limit: int = 20) -> list[dict[str, Any]]:
-        """``id``, ``title``, ``turns``, ``created``, ``updated``; most recently used first."""
         ...
 
     # -- retrieval
@@ -201,6 +133,33 @@ class Store(Protocol):
         document does not exist or the caller may not read it."""
         ...
 
+    # -- housekeeping
     def stats(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Reembedding(Protocol):
+    """What an index needs so that ``docket reindex`` can switch it to another embedder while it
+    keeps answering (optional: an index without it is rebuilt by ingesting again)."""
+
+    def embedder_spec(self) -> dict[str, Any] | None:
+        """The settings the index's embedder was built from (no secrets), if recorded."""
+        ...
+
+    def chunk_texts(self) -> list[tuple[str, str]]:
+        """``(hash, indexed text)`` of every distinct chunk: what an embedder switch re-embeds."""
+        ...
+
+    def swap_embedder(
+        self,
+        name: str,
+        dim: int,
+        spec: Mapping[str, Any] | None,
+        vectors_for: Callable[[list[tuple[str, str]]], Mapping[str, np.ndarray]],
+    ) -> None:
+        """Atomically give every chunk its vector from the new embedder and record it. Writers wait
+        while ``vectors_for`` (given every chunk's hash and text, under the write lock, so nothing
+        changed since is missed) returns the vectors; readers see the old index until the commit."""
+        ...

@@ -364,7 +364,7 @@ def test_table_answers_are_logged_with_their_sql(business: KnowledgeBase) -> Non
         "How many orders were shipped to France?",
         sql("SELECT COUNT(*) AS orders FROM orders WHERE ship_country = 'France'"),
     )
-    record = business.store.answer_log(answer.log_id)
+    record = business.ledger.answer_log(answer.log_id)
     assert record["method"] == "sql" and "WHERE ship_country = 'France'" in record["answer"]
     assert "CREATE TABLE orders" in record["prompt"]
 

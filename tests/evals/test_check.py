@@ -155,7 +155,7 @@ def test_each_failure_cause_by_its_rule() -> None:
 # ---------------------------------------------------------------------------------------- the check
 def test_the_check_runs_the_model_alone_docket_and_variants(fake_kb: KnowledgeBase, tmp_path: Path) -> None:
     model = FakeChatModel()  # echoes its first source's first sentence; with no sources it abstains
-    logged = fake_kb.store.answer_logs(limit=1000)
+    logged = fake_kb.ledger.answer_logs(limit=1000)
     chunks = fake_kb.store.stats()["chunks"]
     result = run_check(
         fake_kb, SET, model=model, variants=parse_variants("keyword,rerank,top-k:2,chunks:128"), workdir=tmp_path
@@ -194,7 +194,7 @@ def test_the_check_runs_the_model_alone_docket_and_variants(fake_kb: KnowledgeBa
     }
     assert "small_set" in result.verdict.rules_fired  # 12 questions
     # nothing written to the answer log, the index unchanged, the temporary index removed
-    assert fake_kb.store.answer_logs(limit=1000) == logged
+    assert fake_kb.ledger.answer_logs(limit=1000) == logged
     assert fake_kb.store.stats()["chunks"] == chunks
     assert not list(tmp_path.iterdir())
     summary = result.summary(tmp_path / "report.html")

@@ -41,7 +41,7 @@ def kb(tmp_path: Path, minilm: MiniLMEmbedder) -> Iterator[KnowledgeBase]:
 
 
 def _log(kb: KnowledgeBase, question: str, abstained: bool, at: float | None = None) -> int:
-    return kb.store.log_answer(
+    return kb.ledger.log_answer(
         {
             "at": at or time.time(),
             "question": question,
@@ -116,7 +116,7 @@ def test_find_gaps_reads_the_log_and_negative_feedback(kb: KnowledgeBase) -> Non
 
 def test_answers_with_low_confidence_count_as_gaps(kb: KnowledgeBase) -> None:
     answer = kb.ask("How much paid leave do new parents get?")  # the confidence is logged with the answer
-    assert kb.store.answer_log(answer.log_id)["confidence"] == pytest.approx(answer.confidence)
+    assert kb.ledger.answer_log(answer.log_id)["confidence"] == pytest.approx(answer.confidence)
     unsure = _log(kb, "Can I carry vacation days over to next year?", abstained=False)
     kb.store._db.execute("UPDATE answer_log SET confidence = 0.2 WHERE id = ?", (unsure,))  # type: ignore[attr-defined]
     report = find_gaps(kb, min_confidence=0.5)

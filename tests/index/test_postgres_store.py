@@ -14,13 +14,14 @@ from docket.config import load_settings, redact_url
 from docket.errors import DatabaseError, MissingExtraError
 from docket.index import STORES
 from docket.index.postgres import PostgresStore
-from docket.index.postgres.sql import explain_connect_error, glob_regex
+from docket.index.postgres.sql import glob_regex
 from docket.index.sqlite import SqliteStore
+from docket.ledger import Store
 from docket.models.embedders import FakeEmbedder
-from docket.protocols import Store
+from docket.records.postgres import explain_connect_error
+from docket.testing import DIM, StoreContract, make_doc, put
 from docket.types import Access, Filters
 from tests.conftest import DEMO
-from tests.contracts.store_contract import DIM, StoreContract, make_doc, put
 from tests.postgres import PgServer
 
 
@@ -186,7 +187,7 @@ def test_corpus_statistics_follow_every_kind_of_write(pg_server: PgServer, pg_da
     store = PostgresStore(pg_server.url(pg_database))
     try:
         store.bind_embedder("m", DIM)
-        store.add_source("src", {"type": "folder"})
+        store.ledger.add_source("src", {"type": "folder"})
         put(store, make_doc("d1", "a.txt"), ["one two three", "four five"], [0, 1])
         put(store, make_doc("d2", "b.txt"), ["six seven"], [2])
         put(store, make_doc("d1", "a.txt"), ["replaced text"], [3])  # replace
@@ -195,7 +196,8 @@ def test_corpus_statistics_follow_every_kind_of_write(pg_server: PgServer, pg_da
         kept = pg_server.sql("SELECT chunks, total_length FROM corpus", pg_database)
         actual = pg_server.sql("SELECT COUNT(*), COALESCE(SUM(length), 0) FROM chunks", pg_database)
         assert kept == actual and kept[0][0] == 2
-        store.remove_source("src")
+        for doc in list(store.documents("src")):  # what removing the source does
+            store.delete_document(doc.id)
         assert pg_server.sql("SELECT chunks, total_length FROM corpus", pg_database) == [(0, 0)]
     finally:
         store.close()

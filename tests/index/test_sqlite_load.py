@@ -12,8 +12,8 @@ import pytest
 
 from docket.index.bm25 import BM25Index, pack_terms, unpack_terms
 from docket.index.sqlite import SqliteStore
+from docket.testing import DIM, make_doc, put
 from docket.types import Access, Filters
-from tests.contracts.store_contract import DIM, make_doc, put
 
 TEXTS = [
     ["alpha beta gamma", "beta beta delta"],

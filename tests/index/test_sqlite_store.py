@@ -8,8 +8,8 @@ import pytest
 from docket.errors import BackendError
 from docket.index.migrations import sqlite_status
 from docket.index.sqlite import SqliteStore
+from docket.testing import StoreContract
 from docket.types import ParseAttempt
-from tests.contracts.store_contract import StoreContract
 
 
 class TestSqliteStore(StoreContract):
@@ -46,13 +46,13 @@ def test_a_knowledge_base_from_before_attempts_were_kept_is_upgraded_keeping_its
 
     store = SqliteStore(path)
     assert sqlite_status(path)["schema_version"] == 3
-    assert store.failures() == [
+    assert store.ledger.failures() == [
         {"source": "src", "path": "bad.pdf", "error": "encrypted PDF", "at": 1.0, "attempt": None}
     ]
     attempt = ParseAttempt(10, 1.0, None, "0.1.0", "digest")
-    store.record_failure("src", "bad.pdf", "encrypted PDF", attempt)
-    assert ParseAttempt.from_dict(store.failures()[0]["attempt"]) == attempt
+    store.ledger.record_failure("src", "bad.pdf", "encrypted PDF", attempt)
+    assert ParseAttempt.from_dict(store.ledger.failures()[0]["attempt"]) == attempt
     store.close()
     reopened = SqliteStore(path)  # opening again changes nothing
-    assert reopened.failures()[0]["attempt"]["size"] == 10
+    assert reopened.ledger.failures()[0]["attempt"]["size"] == 10
     reopened.close()

@@ -58,10 +58,12 @@ def test_a_failure_matches_by_size_and_time_or_by_content_and_only_for_the_same_
     store = SqliteStore(tmp_path / "kb.db")
     try:
         now = FailedBefore(store, "src", "limits-a")
-        store.record_failure("src", "read.pdf", "encrypted PDF", now.attempt(10, 5.0, "h1"))
-        store.record_failure("src", "big.pdf", "file too large", now.attempt(10**9, 7.0))  # never read
-        store.record_failure("src", "gone.txt", "cannot read the file: Permission denied")
-        store.record_failure("src", "other.pdf", "encrypted PDF", ParseAttempt(10, 5.0, "h1", "0.0.1", "limits-a"))
+        store.ledger.record_failure("src", "read.pdf", "encrypted PDF", now.attempt(10, 5.0, "h1"))
+        store.ledger.record_failure("src", "big.pdf", "file too large", now.attempt(10**9, 7.0))  # never read
+        store.ledger.record_failure("src", "gone.txt", "cannot read the file: Permission denied")
+        store.ledger.record_failure(
+            "src", "other.pdf", "encrypted PDF", ParseAttempt(10, 5.0, "h1", "0.0.1", "limits-a")
+        )
         failed = FailedBefore(store, "src", "limits-a")
         assert failed.unchanged("read.pdf", 10, 5.0) == "encrypted PDF"
         assert failed.unchanged("read.pdf", 10, 6.0) is None  # touched: read it and compare

@@ -261,7 +261,7 @@ def test_a_file_that_failed_is_not_queued_or_parsed_again_until_it_changes(pg_ur
             assert enqueue(settings, [str(docs)])["queued"] == 1
             touched = work()
             assert [(f["path"], f["error"]) for f in touched.failed_before] == [("broken.pdf", reason)]
-            assert sandbox.parsed == 2 and [f["path"] for f in kb.store.failures()] == ["broken.pdf"]
+            assert sandbox.parsed == 2 and [f["path"] for f in kb.ledger.failures()] == ["broken.pdf"]
             assert enqueue(settings, [str(docs)])["failed_before"] == 1  # its new time is remembered
 
             assert enqueue(settings, [str(docs)], retry_failed=True)["queued"] == 1  # asked for: parsed again

@@ -17,6 +17,7 @@ import pytest
 
 from docket.config import load_settings
 from docket.errors import PathNotFoundError
+from docket.index import get_document
 from docket.index.bm25 import unpack_terms
 from docket.index.sqlite import SqliteStore
 from docket.ingest import sync as sync_module
@@ -108,7 +109,7 @@ def test_deleted_file_disappears_from_the_index(kb: KnowledgeBase, corpus: Path)
     (corpus / "travel.txt").unlink()
     report = kb.sync()
     assert report.deleted == 1
-    assert kb.store.get_document(str(corpus.resolve()), "travel.txt") is None
+    assert get_document(kb.store, str(corpus.resolve()), "travel.txt") is None
     assert all(h.path != "travel.txt" for h in kb.search("economy flights portal", k=10))
 
 
@@ -132,7 +133,7 @@ def test_bad_files_are_reported_and_the_batch_goes_on(kb: KnowledgeBase, corpus:
     assert "zip" in failed["broken.docx"]
     assert "empty" in failed["empty.txt"]
     assert "unsupported" in failed["image.bin"]
-    assert {f["path"] for f in kb.store.failures()} == set(failed)
+    assert {f["path"] for f in kb.ledger.failures()} == set(failed)
 
 
 def test_a_file_that_breaks_keeps_its_last_good_version(kb: KnowledgeBase, corpus: Path) -> None:

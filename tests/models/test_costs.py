@@ -36,7 +36,7 @@ def kb(tmp_path, minilm):
 def test_answers_carry_their_cost_and_the_log_adds_it_up(kb) -> None:
     answer = kb.ask("How long is the sabbatical?", model=FakeChatModel())
     assert answer.usage is not None and answer.usage.cost is not None and answer.usage.cost > 0
-    assert kb.store.spent_since(time.time() - 60) == pytest.approx(answer.usage.cost)
+    assert kb.ledger.spent_since(time.time() - 60) == pytest.approx(answer.usage.cost)
 
 
 def test_a_call_that_would_pass_the_budget_is_refused_before_sending(kb) -> None:

@@ -165,7 +165,7 @@ def test_system_messages_never_reach_docket_prompt(running: Running) -> None:
     with running.client() as client:
         response = client.chat.completions.create(model="assist", messages=messages)
     assert "CANARY" not in response.choices[0].message.content
-    logged = running.state.kb.store.answer_log(response.docket["log_id"])
+    logged = running.state.kb.ledger.answer_log(response.docket["log_id"])
     assert logged["prompt"] and "CANARY" not in logged["prompt"]
 
 
@@ -190,7 +190,7 @@ def test_workspace_prompt_and_budget_apply(running: Running) -> None:
         response = client.chat.completions.create(model="assist", messages=_ask("How many weeks of parental leave?"))
         with pytest.raises(openai.APIStatusError) as caught:
             client.chat.completions.create(model="broke", messages=_ask("How many weeks of parental leave?"))
-    assert "ACME-HELPDESK" in running.state.kb.store.answer_log(response.docket["log_id"])["prompt"]
+    assert "ACME-HELPDESK" in running.state.kb.ledger.answer_log(response.docket["log_id"])["prompt"]
     assert caught.value.status_code == 402 and caught.value.body["code"] == "budget_exceeded"
 
 

@@ -79,17 +79,17 @@ def test_a_connector_error_is_stored_and_shown_without_the_secret(server: Server
 
     st: Any = server.state
     config = remote_config("imap", {**IMAP, "password_env": "DOCKET_SECRET_MAIL"}, workspace="support")
-    st.kb.store.add_source("chatty-mail", config)
+    st.kb.ledger.add_source("chatty-mail", config)
     try:
         report = sync_remote(st.kb.store, st.kb.embedder, "chatty-mail", _Chatty(secret_env), config)
         assert report.failed and secret_env not in str(report.to_dict())
-        stored = st.kb.store.sources()["chatty-mail"]
+        stored = st.kb.ledger.sources()["chatty-mail"]
         assert stored["last_error"] and secret_env not in str(stored)
         assert "[secret]" in stored["last_error"]
         listed = server.client.get("/api/admin/sources", headers=server.as_("owner")).json()
         assert secret_env not in str(listed)
     finally:
-        st.kb.store.remove_source("chatty-mail")
+        st.kb.remove_source("chatty-mail")
 
 
 def test_errors_of_an_older_version_are_redacted_when_shown(server: Server, secret_env: str, tmp_path: Path) -> None:
@@ -98,9 +98,9 @@ def test_errors_of_an_older_version_are_redacted_when_shown(server: Server, secr
     st: Any = server.state
     config = remote_config("imap", {**IMAP, "password_env": "DOCKET_SECRET_MAIL"}, workspace="support")
     config["last_error"] = f"login refused for {secret_env}"
-    st.kb.store.add_source("old-mail", config)
+    st.kb.ledger.add_source("old-mail", config)
     try:
         listed = server.client.get("/api/admin/sources", headers=server.as_("owner")).json()
         assert secret_env not in str(listed) and "login refused for [secret]" in str(listed)
     finally:
-        st.kb.store.remove_source("old-mail")
+        st.kb.remove_source("old-mail")

@@ -213,12 +213,12 @@ def test_a_folder_source_is_removed_through_the_api(tmp_path: Path) -> None:
         owner = st.accounts.create_user("owner@example.com", "owner-password", "owner")
         auth = {"Authorization": f"Bearer {st.accounts.create_key(owner.id)[1]}"}
         st.kb.ingest([str(docs)])
-        [name] = st.kb.store.sources()
+        [name] = st.kb.ledger.sources()
         assert "/" in name
         listed = client.get("/api/admin/sources", headers=auth).json()["sources"]
         assert [s["name"] for s in listed] == [name]
         removed = client.delete(f"/api/admin/sources/{quote(name)}", headers=auth)
         assert removed.status_code == 200 and removed.json() == {"removed": name}
-        assert st.kb.store.sources() == {} and list(st.kb.store.documents()) == []
+        assert st.kb.ledger.sources() == {} and list(st.kb.store.documents()) == []
         assert (docs / "leave.txt").is_file()  # the files stay; only the index forgets them
         assert client.delete("/api/admin/sources/no/such/source", headers=auth).status_code == 404

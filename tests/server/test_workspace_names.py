@@ -81,7 +81,7 @@ def test_ingestion_and_sources_refuse_them(tmp_path: Path) -> None:
             kb.ingest([str(docs)], workspace="..")
         with pytest.raises(UserError):
             add_remote_source(kb.store, "site", "web", {"url": "https://example.com/"}, workspace="..")
-        assert kb.store.sources() == {}
+        assert kb.ledger.sources() == {}
 
 
 def test_the_command_line_refuses_them(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from docket.errors import NotFoundError
-from docket.protocols import Store
+from docket.protocols import DocumentIndex
 from docket.types import Chunk, Hit
 
 __all__ = ["widen"]
@@ -31,7 +31,7 @@ def _same_section(a: Chunk, b: Chunk) -> bool:
 
 def widen(
     hits: Sequence[Hit],
-    store: Store,
+    store: DocumentIndex,
     budget: int,
     count_tokens: Callable[[str], int],
     *,

@@ -33,7 +33,8 @@ import numpy as np
 from docket.answer.guard import hit_flags
 from docket.errors import NotFoundError
 from docket.index.keywords import STOPWORDS, query_terms
-from docket.protocols import Embedder, Store
+from docket.ledger import Store
+from docket.protocols import Embedder
 from docket.sentences import CELL_SEPARATOR, is_table_text, unit_spans, words
 from docket.types import Hit, SentenceVectors
 
@@ -243,7 +244,7 @@ class Evidence:
 def _stored(store: Store | None, embedder: Embedder, hits: Sequence[Hit]) -> dict[str, SentenceVectors]:
     if store is None:
         return {}
-    return store.sentence_vectors(embedder.name, [h.chunk_hash for h in hits if h.chunk_hash])
+    return store.ledger.sentence_vectors(embedder.name, embedder.dim, [h.chunk_hash for h in hits if h.chunk_hash])
 
 
 def _computed(embedder: Embedder, hits: Sequence[Hit]) -> list[SentenceVectors]:
@@ -277,7 +278,7 @@ def sentence_vectors(store: Store | None, embedder: Embedder, hits: Sequence[Hit
         if store is not None:
             keep = {h.chunk_hash: fresh[id(h)] for h in missing if h.chunk_hash}
             if keep:
-                store.put_sentence_vectors(embedder.name, keep)
+                store.ledger.put_sentence_vectors(embedder.name, keep)
         return [kept.get(h.chunk_hash) or fresh[id(h)] for h in hits]
     return [kept[h.chunk_hash] for h in hits]
 

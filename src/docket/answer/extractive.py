@@ -23,7 +23,8 @@ from dataclasses import dataclass, replace
 
 from docket.answer.evidence import Evidence, Unit, confidence, gather
 from docket.answer.guard import withheld_notes
-from docket.protocols import Embedder, Store
+from docket.ledger import Store
+from docket.protocols import Embedder
 from docket.sentences import CELL_SEPARATOR, words
 from docket.types import Answer, Citation, Hit
 

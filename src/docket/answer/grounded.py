@@ -35,7 +35,8 @@ from docket.answer.guard import clean_reply, hit_flags, injected_claim, withheld
 from docket.answer.numbers import unsupported_numbers
 from docket.answer.prompts import Prompt, build_prompt
 from docket.index.keywords import query_terms
-from docket.protocols import ChatModel, Embedder, Store
+from docket.ledger import Store
+from docket.protocols import ChatModel, Embedder
 from docket.sentences import sentence_spans
 from docket.types import Answer, Citation, Hit, SentenceVectors, Usage
 

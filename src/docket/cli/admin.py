@@ -37,7 +37,7 @@ def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOp
         switching = reindex_progress(kb.settings.home)
         if switching is not None:
             stats["reindex"] = f"{switching['done']}/{switching['total']} chunks with {switching['embedder']}"
-        failures = kb.store.failures()
+        failures = kb.ledger.failures()
     if as_json:
         emit_json({**stats, "failed": failures})
         return

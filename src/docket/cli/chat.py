@@ -43,11 +43,11 @@ def chat(
     conversation is stored so it can be resumed."""
     with open_kb(home, config) as kb:
         if list_:
-            _list(kb.store.conversations(limit=50), as_json)
+            _list(kb.ledger.conversations(limit=50), as_json)
             return
         conversation = resume
         if conversation is not None:
-            turns = kb.store.conversation(conversation)  # fails clearly on an unknown id
+            turns = kb.ledger.conversation(conversation)  # fails clearly on an unknown id
             if message is None and not as_json:
                 _history(turns)
         if message is not None:
@@ -69,7 +69,7 @@ def chat(
                 console.print("[dim]New conversation.[/]")
                 continue
             if line == "/history":
-                _history(kb.store.conversation(conversation) if conversation else [])
+                _history(kb.ledger.conversation(conversation) if conversation else [])
                 continue
             conversation = _turn(kb, line, conversation, model, show_prompt, as_json)
 

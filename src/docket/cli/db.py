@@ -88,7 +88,7 @@ def status(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOp
     try:
         stats = store.stats()
         health = store.health() if hasattr(store, "health") else sqlite_status(settings.db_path)
-        failures = store.failures()
+        failures = store.ledger.failures()
     finally:
         store.close()
     stats.pop("path", None)
@@ -126,7 +126,7 @@ def upgrade(home: HomeOption = None, config: ConfigOption = None, as_json: JsonO
             with psycopg.connect(cfg.url, autocommit=True, connect_timeout=max(1, round(cfg.connect_timeout))) as conn:
                 before = schema_version(conn)
         except psycopg.Error as exc:
-            from docket.index.postgres.sql import explain_connect_error
+            from docket.records.postgres import explain_connect_error
 
             raise explain_connect_error(exc, cfg.url) from exc
         store = PostgresStore(

@@ -98,7 +98,7 @@ def _watch(kb: Any, roots: list[str], as_json: bool) -> None:
     from watchfiles import watch as watch_changes
 
     err_console.print(f"Watching {len(roots)} path(s) for changes. Press Ctrl-C to stop.")
-    sources = kb.store.sources()
+    sources = kb.ledger.sources()
     caught_up = False
     # yield_on_timeout: the first quiet period triggers one catch-up sync for changes made between
     # the initial ingest and the watcher starting.

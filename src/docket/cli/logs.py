@@ -27,7 +27,7 @@ def logs_list(
     if ctx.invoked_subcommand is not None:
         return
     with open_kb(home, config) as kb:
-        records = kb.store.answer_logs(limit=limit)
+        records = kb.ledger.answer_logs(limit=limit)
     if as_json:
         emit_json(records)
         return
@@ -58,7 +58,7 @@ def logs_show(
 ) -> None:
     """One logged answer in full, with the exact prompt that was sent."""
     with open_kb(home, config) as kb:
-        r = kb.store.answer_log(log_id)
+        r = kb.ledger.answer_log(log_id)
     if as_json:
         emit_json(r)
         return

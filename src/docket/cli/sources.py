@@ -189,10 +189,10 @@ def sources_sync(
     """Fetch sources now and index what changed; one source's error never stops the others."""
     from docket.cli.ingest import print_report
     from docket.errors import NotFoundError
-    from docket.ingest.sources.sync import sync_one
+    from docket.kb.sources import sync_one
 
     with open_kb(home, config) as kb:
-        known = kb.store.sources()
+        known = kb.ledger.sources()
         wanted = list(name) if name else list(known)
         for n in wanted:
             if n not in known:
@@ -228,7 +228,7 @@ def sources_remove(
 ) -> None:
     """Remove a source and everything indexed from it."""
     with open_kb(home, config) as kb:
-        kb.store.remove_source(name)
+        kb.remove_source(name)
     if as_json:
         emit_json({"removed": name})
     else:

@@ -306,26 +306,35 @@ def failures_of(report: EvalReport, documents: Sequence[Document] = ()) -> list[
 
 # ---------------------------------------------------------------------------------------- answering
 class _Unlogged:
-    """The checked knowledge base's store, minus its answer log: the check's questions are not
-    recorded (they would show up as knowledge gaps and usage). Spending during the run still
-    counts against the budgets."""
+    """The checked knowledge base's store, its ledger minus the answer log: the check's questions
+    are not recorded (they would show up as knowledge gaps and usage). Spending during the run
+    still counts against the budgets."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
-        self._spent: list[tuple[float, float]] = []
+        self.ledger = _UnloggedLedger(store.ledger)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+    def close(self) -> None:
+        """The store belongs to the checked knowledge base, which closes it."""
+
+
+class _UnloggedLedger:
+    def __init__(self, ledger: Any) -> None:
+        self._ledger = ledger
+        self._spent: list[tuple[float, float]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ledger, name)
 
     def log_answer(self, record: Mapping[str, Any]) -> int:
         self._spent.append((float(record.get("at") or time.time()), float(record.get("cost") or 0.0)))
         return 0
 
     def spent_since(self, timestamp: float) -> float:
-        return float(self._store.spent_since(timestamp)) + sum(c for at, c in self._spent if at >= timestamp)
-
-    def close(self) -> None:
-        """The store belongs to the checked knowledge base, which closes it."""
+        return float(self._ledger.spent_since(timestamp)) + sum(c for at, c in self._spent if at >= timestamp)
 
 
 class _ModelAlone:
@@ -358,12 +367,12 @@ class _ModelAlone:
             on_prompt(prompt)
         price = cfg.prices.get(chat.name)
         estimate = usage_cost(Usage(estimate_tokens(prompt.render()), cfg.max_tokens), price)
-        check_budget(self.store, estimate, cfg.daily_budget, cfg.monthly_budget)
+        check_budget(cast(Any, self.store.ledger), estimate, cfg.daily_budget, cfg.monthly_budget)
         reply = chat.complete(prompt)
         text = reply.text.strip()
         usage = reply.usage or Usage()
         usage = replace(usage, cost=usage_cost(usage, cfg.prices.get(reply.model or chat.name)))
-        self.store.log_answer({"at": time.time(), "cost": usage.cost})  # counted for the budget only
+        self.store.ledger.log_answer({"at": time.time(), "cost": usage.cost})  # counted for the budget only
         abstained = not text or ABSTAIN_TEXT.lower().rstrip(".") in text.lower()
         return Answer(
             question,
@@ -398,7 +407,7 @@ def _rechunked(kb: KnowledgeBase, tokens: int, workdir: Path) -> tuple[Knowledge
     temp = KnowledgeBase(settings, embedder=kb.embedder)
     notes = []
     try:
-        for name, cfg in kb.store.sources().items():
+        for name, cfg in kb.ledger.sources().items():
             path = Path(str(cfg.get("path", "")))
             if not path.exists():
                 notes.append(f"source '{name}' is gone from {path}; not in this variant")
@@ -618,7 +627,7 @@ def run_check(
             if tokens == base_settings.chunking.max_tokens:
                 result.status, result.note = "skipped", "the same as the baseline (chunking.max_tokens)"
                 continue
-            if not kb.store.sources():
+            if not kb.ledger.sources():
                 result.status, result.note = "skipped", "no registered sources to re-chunk"
                 continue
             folder = Path(tempfile.mkdtemp(prefix="docket-check-", dir=workdir))

@@ -1,7 +1,7 @@
 """Knowledge gaps from real use: the questions people asked that Docket did not answer well,
 grouped by topic — the list of documents the business should write next.
 
-A logged answer (``kb.store.answer_logs``: the command line, the server, the widget) counts when
+A logged answer (``kb.ledger.answer_logs``: the command line, the server, the widget) counts when
 it abstained, when its confidence is under a threshold, or when someone rated it not helpful
 (feedback with rating -1 in the server's ``accounts.db``). The questions are embedded with the
 knowledge base's own embedder and grouped by agglomerative clustering: the two groups whose
@@ -239,7 +239,7 @@ def find_gaps(
     negative: set[int] = set()
     if accounts is not None:
         negative = negative_feedback(accounts)
-    records = kb.store.answer_logs(limit=limit)
+    records = kb.ledger.answer_logs(limit=limit)
     questions = gap_questions(records, negative=negative, since=since, min_confidence=min_confidence, keep=keep)
     distinct = len({_key(q.question) for q in questions})
     if distinct > MAX_QUESTIONS:

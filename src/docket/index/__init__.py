@@ -1,16 +1,23 @@
-"""Storage backends and retrieval: stores, keyword queries, hybrid fusion."""
+"""Storage backends and retrieval: stores, keyword queries, hybrid fusion.
+
+A store is a :class:`~docket.protocols.DocumentIndex` with its :class:`~docket.ledger.Ledger`
+(:class:`docket.ledger.Store`). The built-in ones register in :data:`STORES` as a third party's
+would (entry point group ``docket.stores``); their modules are imported only when one is opened.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from docket.protocols import Store
+from docket.ledger import Store
+from docket.protocols import DocumentIndex
 from docket.registry import Registry
+from docket.types import Access, Document
 
 if TYPE_CHECKING:
     from docket.config import Settings
 
-__all__ = ["STORES", "open_store"]
+__all__ = ["STORES", "document_by_id", "get_document", "open_store"]
 
 STORES: Registry[Store] = Registry("store", "docket.stores")
 
@@ -48,3 +55,13 @@ def open_store(settings: Settings) -> Store:
     if settings.store.url:
         return STORES.create("postgres", **settings.store.model_dump())
     return STORES.create("sqlite", path=str(settings.db_path))
+
+
+def get_document(index: DocumentIndex, source: str, path: str) -> Document | None:
+    """The document at ``path`` of ``source``, if indexed."""
+    return next(iter(index.documents(source, path=path)), None)
+
+
+def document_by_id(index: DocumentIndex, doc_id: str, access: Access | None = None) -> Document | None:
+    """The document with id ``doc_id``, if there is one ``access`` may read (everyone's by default)."""
+    return next(iter(index.documents(access=access, ids=(doc_id,))), None)

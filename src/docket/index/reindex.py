@@ -3,7 +3,7 @@
 Every chunk is re-embedded with the new embedder from the stored text (files are not re-read).
 The new vectors are collected in ``reindex.db`` next to the knowledge base, keyed by chunk hash,
 so an interrupted switch resumes where it stopped. Meanwhile searches and ingests go on with the
-old embedder. The swap is one transaction (:meth:`docket.protocols.Store.swap_embedder`): under
+old embedder. The swap is one transaction (:meth:`docket.protocols.Reembedding.swap_embedder`): under
 the write lock the chunks added or changed since are embedded too, every chunk gets its new
 vector and the index records the new embedder; readers see the old index until the commit and
 the new one after it — never a mix, never a dimension mismatch. Finally the embedder is written
@@ -28,9 +28,10 @@ import numpy as np
 import tomli_w
 
 from docket.config import EmbedderSettings, Settings
+from docket.errors import UserError
 from docket.index import open_store
 from docket.models.embedders import embedder_from_settings, embedder_spec
-from docket.protocols import Embedder, Store
+from docket.protocols import DocumentIndex, Embedder, Reembedding
 
 __all__ = ["reindex", "reindex_progress"]
 
@@ -43,7 +44,7 @@ def reindex(
     embedder_name: str | None = None,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
-    store: Store | None = None,
+    store: DocumentIndex | None = None,
 ) -> dict[str, int | str]:
     """Re-embed every chunk with the configured embedder (or ``embedder_name``, taking its options
     from ``settings.embedder``) and swap it in."""
@@ -54,6 +55,10 @@ def reindex(
     side = _SideVectors(settings.home / "reindex.db", new.name, new.dim)
     status = settings.home / "reindex.json"
     try:
+        if not isinstance(store, Reembedding):
+            raise UserError(
+                f"this store ({type(store).__name__}) cannot switch embedders in place; ingest again instead"
+            )
         pairs = store.chunk_texts()
         todo = [(h, text) for h, text in pairs if not side.has(h)]
         done = len(pairs) - len(todo)

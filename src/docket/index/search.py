@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 
-from docket.protocols import Embedder, Store
+from docket.protocols import DocumentIndex, Embedder
 from docket.types import Access, Filters, Hit
 
 __all__ = ["Fusion", "Mode", "fuse_absolute", "fuse_minmax", "fuse_rrf", "search"]
@@ -76,7 +76,7 @@ def fuse_rrf(
 
 
 def search(
-    store: Store,
+    store: DocumentIndex,
     embedder: Embedder,
     query: str,
     *,

@@ -1,9 +1,7 @@
 """The embedded store: one SQLite database (WAL mode) per knowledge base.
 
-Tables: ``meta`` (schema version, embedder, generation), ``sources``, ``documents`` (with the
-extracted text), ``chunks`` (text, location, content hash, the float32 vector and the keyword
-postings as blobs), ``vocab`` (keyword term ids) and ``failures`` (the last reason each failing
-file was not indexed, with what the file was when it failed to parse).
+Its tables are in :mod:`docket.index.sqlite_schema`; the bookkeeping ones (sources, failures, the
+answer log, conversations) are read and written by the store's :class:`~docket.ledger.Ledger`.
 
 Every write that changes a document runs in one transaction, so a crash leaves either the old or
 the new version. Both retrievers work on in-memory views loaded once (and reloaded when any writer
@@ -26,161 +24,20 @@ import numpy as np
 from docket.errors import BackendError, IndexMismatchError, NotFoundError
 from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
-from docket.index.migrations import Migration, check_not_newer, latest, pending
-from docket.index.rows import (
-    DOC_COLUMNS,
-    FAILURE_ATTEMPT,
-    HIT_COLUMNS,
-    attempt_row,
-    document_from_row,
-    failure_from_row,
-    hit_from_row,
-)
-from docket.types import Access, Chunk, Document, Filters, Hit, Location, ParseAttempt, SentenceVectors
+from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
+from docket.index.sqlite_schema import SCHEMA_VERSION, migrate
+from docket.ledger import Ledger
+from docket.records import Records
+from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
-__all__ = ["SqliteStore"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sources (
-    name TEXT PRIMARY KEY,
-    config TEXT NOT NULL,
-    created REAL NOT NULL,
-    last_sync REAL
-);
-CREATE TABLE IF NOT EXISTS documents (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    path TEXT NOT NULL,
-    title TEXT NOT NULL,
-    filetype TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    mtime REAL NOT NULL,
-    workspace TEXT NOT NULL DEFAULT 'default',
-    access TEXT NOT NULL DEFAULT '[]',
-    tags TEXT NOT NULL DEFAULT '[]',
-    metadata TEXT NOT NULL DEFAULT '{}',
-    text TEXT NOT NULL DEFAULT '',
-    indexed_at REAL NOT NULL,
-    UNIQUE (source, path)
-);
-CREATE INDEX IF NOT EXISTS documents_hash ON documents (content_hash);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY,
-    doc_id TEXT NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    text TEXT NOT NULL,
-    context TEXT NOT NULL,
-    location TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    terms BLOB NOT NULL,
-    length INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
-CREATE INDEX IF NOT EXISTS chunks_hash ON chunks (hash);
-CREATE TABLE IF NOT EXISTS vocab (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
-CREATE TABLE IF NOT EXISTS answer_log (
-    id INTEGER PRIMARY KEY,
-    at REAL NOT NULL,
-    question TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    abstained INTEGER NOT NULL,
-    method TEXT NOT NULL,
-    model TEXT,
-    prompt TEXT,
-    sources TEXT NOT NULL,
-    citations TEXT NOT NULL,
-    notes TEXT NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cost REAL,
-    latency_ms REAL NOT NULL,
-    confidence REAL
-);
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY,
-    title TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS turns (
-    conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
-    n INTEGER NOT NULL,
-    at REAL NOT NULL,
-    question TEXT NOT NULL,
-    query TEXT NOT NULL,
-    answer TEXT NOT NULL,
-    log_id INTEGER,
-    PRIMARY KEY (conversation_id, n)
-);
-CREATE TABLE IF NOT EXISTS failures (
-    source TEXT NOT NULL,
-    path TEXT NOT NULL,
-    error TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (source, path)
-);
-"""
-
-
-def _initial_schema(db: sqlite3.Connection) -> None:
-    db.executescript(_SCHEMA)
-
-
-def _sentences_table(db: sqlite3.Connection) -> None:
-    db.execute(_SENTENCES)
-
-
-_SENTENCES = """CREATE TABLE IF NOT EXISTS sentences (
-    hash TEXT NOT NULL,
-    embedder TEXT NOT NULL,
-    spans BLOB NOT NULL,
-    vectors BLOB NOT NULL,
-    PRIMARY KEY (hash, embedder)
-)"""
-
-# What a file was when it failed to parse, and what tried (docket.types.ParseAttempt); NULL for
-# failures recorded before these columns, or without an attempt: those are always tried again.
-_ATTEMPT_COLUMNS = (
-    ("size", "INTEGER"),
-    ("mtime", "REAL"),
-    ("content_hash", "TEXT"),
-    ("docket_version", "TEXT"),
-    ("tried_with", "TEXT"),
-)
-
-
-def _failure_attempts(db: sqlite3.Connection) -> None:
-    have = {row[1] for row in db.execute("PRAGMA table_info(failures)")}
-    for column, sql_type in _ATTEMPT_COLUMNS:
-        if column not in have:  # each ALTER commits alone: a crash half-way is finished on the next open
-            db.execute(f"ALTER TABLE failures ADD COLUMN {column} {sql_type}")
-
-
-# Numbered schema changes (docket.index.migrations); append, never edit. Applied when the store opens.
-MIGRATIONS = [
-    Migration(1, "documents, chunks, keyword postings, answer log, conversations", _initial_schema),
-    Migration(2, "sentence vectors of chunks, by chunk hash (docket.index.sentences)", _sentences_table),
-    Migration(3, "what a file was when it failed to parse, so it is not parsed again unchanged", _failure_attempts),
-]
-SCHEMA_VERSION = latest(MIGRATIONS)
-
-
-def _schema_version(db: sqlite3.Connection) -> int:
-    """The version recorded in the file (0 for a new one)."""
-    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
-        return 0
-    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return 0 if row is None else int(row[0])
-
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 _DISTINCT_CHUNKS = "SELECT hash, MIN(text), MIN(context) FROM chunks GROUP BY hash ORDER BY hash"
 
 
 class SqliteStore:
-    """A knowledge base in one SQLite file. Implements :class:`docket.protocols.Store`."""
+    """A knowledge base in one SQLite file: a :class:`~docket.protocols.DocumentIndex` (and
+    :class:`~docket.protocols.Reembedding`) with its :class:`~docket.ledger.Ledger` as ``ledger``."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -191,18 +48,7 @@ class SqliteStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA busy_timeout=10000")
-            found = _schema_version(self._db)
-            check_not_newer(found, SCHEMA_VERSION, f"the knowledge base {self.path}")
-            self._db.executescript(_SCHEMA)
-            logged = {row[1] for row in self._db.execute("PRAGMA table_info(answer_log)")}
-            if "confidence" not in logged:  # knowledge bases from before answers logged their confidence
-                self._db.execute("ALTER TABLE answer_log ADD COLUMN confidence REAL")
-            for migration in pending(found, MIGRATIONS):
-                migration.apply(self._db)
-                self._db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(migration.version),)
-                )
-            self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', '0')")
+            migrate(self._db, f"the knowledge base {self.path}")
         except sqlite3.DatabaseError as exc:
             raise BackendError(f"cannot open knowledge base {self.path}: {exc}") from exc
         self._matrix: np.ndarray | None = None
@@ -212,6 +58,8 @@ class SqliteStore:
         self._vocab: dict[str, int] = {}
         self._allowed_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
         self._bound: str | None = None  # the embedder this process writes vectors with
+        # the bookkeeping, in the same file on a connection of its own (its own transactions)
+        self.ledger = Ledger(Records.sqlite(self.path))
 
     # ------------------------------------------------------------------ meta
     def _meta(self, key: str) -> str | None:
@@ -294,14 +142,18 @@ class SqliteStore:
         return SqliteStore._Tx(self._db)
 
     # ------------------------------------------------------------------ documents
-    def get_document(self, source: str, path: str) -> Document | None:
-        row = self._db.execute(
-            f"SELECT {DOC_COLUMNS} FROM documents WHERE source = ? AND path = ?", (source, path)
-        ).fetchone()
-        return None if row is None else document_from_row(row, json.loads)
-
-    def documents(self, source: str | None = None, access: Access | None = None) -> Iterator[Document]:
-        where, params = self._where(Filters(sources=(source,) if source else ()), access or Access.owner())
+    def documents(
+        self,
+        source: str | None = None,
+        access: Access | None = None,
+        *,
+        path: str | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> Iterator[Document]:
+        filters = Filters(sources=(source,) if source else (), documents=None if ids is None else tuple(ids))
+        where, params = self._where(filters, access or Access.owner())
+        if path is not None:
+            where, params = f"{where} AND d.path = ?", [*params, path]
         columns = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
         rows = self._db.execute(f"SELECT {columns} FROM documents d WHERE {where} ORDER BY d.source, d.path", params)
         for row in rows.fetchall():
@@ -390,7 +242,6 @@ class SqliteStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            self._db.execute("DELETE FROM failures WHERE source = ? AND path = ?", (doc.source, doc.path))
             self._bump()
 
     def _term_ids(self, terms: set[str], create: bool = True) -> dict[str, int]:
@@ -429,41 +280,6 @@ class SqliteStore:
             self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
             self._bump()
 
-    # ------------------------------------------------------------------ sentence vectors
-    def put_sentence_vectors(self, embedder: str, vectors: Mapping[str, SentenceVectors]) -> None:
-        if not vectors:
-            return
-        rows = [(h, embedder, *v.pack()) for h, v in vectors.items()]
-        with self._tx():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO sentences (hash, embedder, spans, vectors) VALUES (?, ?, ?, ?)", rows
-            )
-
-    def sentence_vectors(self, embedder: str, hashes: Iterable[str]) -> dict[str, SentenceVectors]:
-        wanted = list(dict.fromkeys(h for h in hashes if h))
-        info = self.embedder_info()
-        if not wanted or info is None:
-            return {}
-        out: dict[str, SentenceVectors] = {}
-        for start in range(0, len(wanted), 500):
-            batch = wanted[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            for h, spans, vectors in self._db.execute(
-                f"SELECT hash, spans, vectors FROM sentences WHERE embedder = ? AND hash IN ({marks})",
-                [embedder, *batch],
-            ):
-                out[h] = SentenceVectors.unpack(spans, vectors, info[1])
-        return out
-
-    def prune_sentence_vectors(self) -> int:
-        info = self.embedder_info()
-        with self._tx():
-            cur = self._db.execute(
-                "DELETE FROM sentences WHERE embedder IS NOT ? OR hash NOT IN (SELECT hash FROM chunks)",
-                (info[0] if info else None,),
-            )
-        return int(cur.rowcount)
-
     def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(hashes))
         out: dict[str, np.ndarray] = {}
@@ -475,134 +291,6 @@ class SqliteStore:
             ):
                 out[h] = np.frombuffer(blob, dtype=np.float32)
         return out
-
-    # ------------------------------------------------------------------ failures
-    def record_failure(self, source: str, path: str, error: str, attempt: ParseAttempt | None = None) -> None:
-        seen = attempt_row(attempt)
-        self._db.execute(
-            "INSERT OR REPLACE INTO failures (source, path, error, at, size, mtime, content_hash, docket_version, "
-            "tried_with) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (source, path, error, time.time(), *seen),
-        )
-
-    def failures(self, source: str | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT source, path, error, at, {FAILURE_ATTEMPT} FROM failures"
-        rows = self._db.execute(
-            sql + (" WHERE source = ?" if source else "") + " ORDER BY source, path", (source,) if source else ()
-        )
-        return [failure_from_row(row) for row in rows]
-
-    # ------------------------------------------------------------------ answer log
-    _LOG_COLUMNS = (
-        "id, at, question, answer, abstained, method, model, prompt, sources, citations, notes, "
-        "prompt_tokens, completion_tokens, cost, latency_ms, confidence"
-    )
-
-    def log_answer(self, record: Mapping[str, Any]) -> int:
-        values = dict(record)
-        for key in ("sources", "citations", "notes"):
-            values[key] = json.dumps(values.get(key, []), ensure_ascii=False)
-        names = [c.strip() for c in self._LOG_COLUMNS.split(",")][1:]
-        cur = self._db.execute(
-            f"INSERT INTO answer_log ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            [values.get(n) for n in names],
-        )
-        return int(cur.lastrowid or 0)
-
-    def _log_row(self, row: tuple[Any, ...]) -> dict[str, Any]:
-        names = [c.strip() for c in self._LOG_COLUMNS.split(",")]
-        out = dict(zip(names, row, strict=True))
-        for key in ("sources", "citations", "notes"):
-            out[key] = json.loads(out[key])
-        out["abstained"] = bool(out["abstained"])
-        return out
-
-    def answer_logs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            f"SELECT {self._LOG_COLUMNS} FROM answer_log ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
-        )
-        return [self._log_row(r) for r in rows.fetchall()]
-
-    def answer_log(self, log_id: int) -> dict[str, Any]:
-        row = self._db.execute(f"SELECT {self._LOG_COLUMNS} FROM answer_log WHERE id = ?", (log_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no logged answer with id {log_id}; `docket logs` lists them")
-        return self._log_row(row)
-
-    def spent_since(self, timestamp: float) -> float:
-        row = self._db.execute("SELECT COALESCE(SUM(cost), 0) FROM answer_log WHERE at >= ?", (timestamp,)).fetchone()
-        return float(row[0])
-
-    # ------------------------------------------------------------------ conversations
-    def add_turn(self, conversation_id: str, record: Mapping[str, Any]) -> None:
-        at = float(record.get("at") or time.time())
-        with self._tx():
-            self._db.execute(
-                "INSERT INTO conversations (id, title, created, updated) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET updated = excluded.updated",
-                (conversation_id, str(record["question"])[:200], at, at),
-            )
-            self._db.execute(
-                "INSERT INTO turns (conversation_id, n, at, question, query, answer, log_id) "
-                "SELECT ?, COALESCE(MAX(n), 0) + 1, ?, ?, ?, ?, ? FROM turns WHERE conversation_id = ?",
-                (
-                    conversation_id,
-                    at,
-                    record["question"],
-                    record.get("query") or record["question"],
-                    record["answer"],
-                    record.get("log_id"),
-                    conversation_id,
-                ),
-            )
-
-    def conversation(self, conversation_id: str) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT n, at, question, query, answer, log_id FROM turns WHERE conversation_id = ? ORDER BY n",
-            (conversation_id,),
-        ).fetchall()
-        if not rows:
-            raise NotFoundError(f"no conversation '{conversation_id}'; `docket chat --list` shows them")
-        names = ("n", "at", "question", "query", "answer", "log_id")
-        return [dict(zip(names, row, strict=True)) for row in rows]
-
-    def conversations(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self._db.execute(
-            "SELECT c.id, c.title, (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), c.created, "
-            "c.updated FROM conversations c ORDER BY c.updated DESC, c.rowid DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-        names = ("id", "title", "turns", "created", "updated")
-        return [dict(zip(names, row, strict=True)) for row in rows]
-
-    # ------------------------------------------------------------------ sources
-    def add_source(self, name: str, config: Mapping[str, Any]) -> None:
-        self._db.execute(
-            "INSERT INTO sources (name, config, created) VALUES (?, ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET config = excluded.config",
-            (name, json.dumps(dict(config)), time.time()),
-        )
-
-    def mark_synced(self, name: str) -> None:
-        self._db.execute("UPDATE sources SET last_sync = ? WHERE name = ?", (time.time(), name))
-
-    def sources(self) -> dict[str, dict[str, Any]]:
-        out = {}
-        for name, config, created, last_sync in self._db.execute(
-            "SELECT name, config, created, last_sync FROM sources ORDER BY name"
-        ):
-            out[name] = {**json.loads(config), "created": created, "last_sync": last_sync}
-        return out
-
-    def remove_source(self, name: str) -> None:
-        with self._tx():
-            cur = self._db.execute("DELETE FROM sources WHERE name = ?", (name,))
-            if cur.rowcount == 0:
-                raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(self.sources()) or 'none'}")
-            self._db.execute("DELETE FROM chunks WHERE doc_id IN (SELECT id FROM documents WHERE source = ?)", (name,))
-            self._db.execute("DELETE FROM documents WHERE source = ?", (name,))
-            self._db.execute("DELETE FROM failures WHERE source = ?", (name,))
-            self._bump()
 
     # ------------------------------------------------------------------ retrieval
     @staticmethod
@@ -806,12 +494,12 @@ class SqliteStore:
             "path": str(self.path),
             "documents": docs,
             "chunks": chunks,
-            "sources": len(self.sources()),
-            "failures": self._db.execute("SELECT COUNT(*) FROM failures").fetchone()[0],
+            **self.ledger.counts(),
             "embedder": info[0] if info else None,
             "dimensions": info[1] if info else None,
             "size_bytes": sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*")),
         }
 
     def close(self) -> None:
+        self.ledger.close()
         self._db.close()

@@ -10,7 +10,7 @@ no sandbox) and the parser plugins installed (``docket.parsers`` entry points, w
 Every sync (folder, remote source, the PostgreSQL work queue) skips such a file while it still
 matches: by size and modification time without reading it, or, once read because its time
 changed, by content hash (the same bytes uploaded again are not parsed again). It keeps its
-failure in ``Store.failures()`` and is reported in ``SyncReport.failed_before`` with the reason
+failure in ``Ledger.failures()`` and is reported in ``SyncReport.failed_before`` with the reason
 recorded then, so a hostile file costs the sandbox's time limit once, not on every sync.
 
 It is parsed again as soon as its content changes, Docket is upgraded, a limit or parser plugin
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from docket.errors import ParseError, ParseWorkerError
 from docket.ingest.limits import ParseLimits
-from docket.protocols import Store
+from docket.ledger import Store
 from docket.types import ParseAttempt
 
 if TYPE_CHECKING:
@@ -101,12 +101,13 @@ class FailedBefore:
     records are replaced by the outcome)."""
 
     def __init__(self, store: Store, source: str, tried_with: str, *, retry: bool = False) -> None:
+        ledger = store.ledger
         self.tried_with = tried_with
         self.version = docket_version()
         self._failed: dict[str, tuple[str, ParseAttempt]] = {}
         if retry:
             return
-        for failure in store.failures(source):
+        for failure in ledger.failures(source):
             attempt = ParseAttempt.from_dict(failure.get("attempt"))
             if attempt is not None and (attempt.docket_version, attempt.tried_with) == (self.version, tried_with):
                 self._failed[str(failure["path"])] = (str(failure["error"]), attempt)

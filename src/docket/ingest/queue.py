@@ -43,7 +43,7 @@ from docket.ingest.sync import FolderSource, _walk, source_for_path
 if TYPE_CHECKING:
     from docket.config import Settings
     from docket.index.tables import TableStore
-    from docket.protocols import Store
+    from docket.ledger import Store
 
 __all__ = ["CHANNEL", "Job", "JobQueue", "enqueue", "queue_status", "require_postgres"]
 
@@ -96,7 +96,7 @@ class JobQueue:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        from docket.index.postgres.sql import pooled
+        from docket.records.postgres import pooled
 
         with pooled(self._pool, self.where, self._timeout, "the job queue in PostgreSQL") as conn:
             yield conn
@@ -302,13 +302,13 @@ def enqueue(
     tables = TableStore.open(settings)
     queue = JobQueue(url, settings.store.connect_timeout)
     try:
-        tables.prune({doc.id for doc in store.documents()}, sources=store.sources())  # left by removed documents
+        tables.prune({doc.id for doc in store.documents()}, sources=store.ledger.sources())  # left by removed documents
         for source in sources:
-            store.add_source(source.name, source.config())
+            store.ledger.add_source(source.name, source.config())
             if retry_failed:  # forget what the failed files were, so that the workers parse them again
-                for failure in store.failures(source.name):
+                for failure in store.ledger.failures(source.name):
                     if failure["attempt"] is not None:
-                        store.record_failure(source.name, failure["path"], failure["error"])
+                        store.ledger.record_failure(source.name, failure["path"], failure["error"])
             failed = FailedBefore(store, source.name, tried_with_settings(settings.ingest), retry=retry_failed)
             tasks, unchanged, failed_before = _plan(store, source, settings.ingest.ignore, tables, failed)
             counts["planned"] += len(tasks)

@@ -34,12 +34,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from docket.errors import DocketError, ParseError, PathNotFoundError, UserError
+from docket.index import get_document
 from docket.ingest.chunking import chunk_document, estimate_tokens
 from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
 from docket.ingest.profiles import PROFILE_KEY, extract_profile, merge_edits
-from docket.protocols import Embedder, Store
+from docket.ledger import Store
+from docket.protocols import Embedder
 from docket.sentences import unit_spans
 from docket.types import (
     Chunk,
@@ -172,7 +174,7 @@ class Indexer:
         self.embed_with_spans = getattr(embedder, "embed_with_spans", None)
 
     def add(self, doc: Document, parsed: ParsedDocument, is_new: bool = True) -> None:
-        doc = with_profile(doc, parsed, None if is_new else self.store.get_document(doc.source, doc.path))
+        doc = with_profile(doc, parsed, None if is_new else get_document(self.store, doc.source, doc.path))
         chunks = chunk_document(parsed, doc.title, self.max_tokens, self.overlap_tokens, self.count_tokens)
         item = _Pending(doc, chunks, parsed.text, is_new)
         known = self.store.vectors_for(c.hash for c in item.chunks)
@@ -195,7 +197,7 @@ class Indexer:
             if self.embed_with_spans is not None:
                 spans = [[(a + self.units[h][0], b + self.units[h][0]) for a, b in self.units[h][1]] for h in hashes]
                 vectors, parts = self.embed_with_spans(texts, spans)
-                self.store.put_sentence_vectors(
+                self.store.ledger.put_sentence_vectors(
                     self.embedder.name,
                     {h: SentenceVectors.of(self.units[h][1], part) for h, part in zip(hashes, parts, strict=True)},
                 )
@@ -212,6 +214,7 @@ class Indexer:
                 if chunk.hash not in item.vectors:
                     item.vectors[chunk.hash] = computed[chunk.hash]
             self.store.put_document(item.doc, item.chunks, item.vectors, item.text)
+            self.store.ledger.clear_failure(item.doc.source, item.doc.path)  # indexed: it fails no more
             if item.is_new:
                 self.report.added += 1
             else:
@@ -251,7 +254,7 @@ def sync_source(
     started = time.perf_counter()
     report = SyncReport()
     store.bind_embedder(embedder.name, embedder.dim)
-    store.add_source(source.name, source.config())
+    store.ledger.add_source(source.name, source.config())
     indexed = {doc.path: doc for doc in store.documents(source.name)}
     files = list(_walk(source, ignore))
     on_disk = {shown for shown, _ in files}
@@ -264,7 +267,7 @@ def sync_source(
 
     def fail(shown: str, reason: str, attempt: ParseAttempt | None = None) -> None:
         report.failed.append({"path": shown, "error": reason})
-        store.record_failure(source.name, shown, reason, attempt)
+        store.ledger.record_failure(source.name, shown, reason, attempt)
 
     def load_tables(doc: Document, data: bytes) -> None:
         for note in tables.load(doc, data) if tables is not None else ():
@@ -314,7 +317,7 @@ def sync_source(
                 continue
             before = failed.same_content(shown, stat.st_size, digest)
             if before is not None:  # touched or written again, the same bytes: remember the new time
-                store.record_failure(source.name, shown, before, failed.attempt(*seen))
+                store.ledger.record_failure(source.name, shown, before, failed.attempt(*seen))
                 report.failed_before.append({"path": shown, "error": before})
                 continue
             if sandbox is not None:
@@ -355,7 +358,8 @@ def sync_source(
             tables.drop(doc.id)
         report.deleted += 1
     if report.deleted or report.updated:
-        store.prune_sentence_vectors()
-    store.mark_synced(source.name)
+        info = store.embedder_info()
+        store.ledger.prune_sentence_vectors(info[0] if info else None)
+    store.ledger.mark_synced(source.name)
     report.seconds = time.perf_counter() - started
     return report

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from docket.errors import ConfigError, DocketError, ParseError, ParseWorkerError
+from docket.index import get_document
 from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.queue import Job, JobQueue
 from docket.ingest.sync import FolderSource, Indexer
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
     from docket.index.tables import TableStore
     from docket.ingest.limits import ParseLimits
     from docket.ingest.sandbox import Sandbox
-    from docket.protocols import Embedder, Store
+    from docket.ledger import Store
+    from docket.protocols import Embedder
 
 __all__ = ["Worker", "WorkerReport"]
 
@@ -159,7 +161,7 @@ class Worker:
 
     def _source(self, name: str) -> dict[str, Any] | None:
         if name not in self._sources:
-            self._sources = self.store.sources()
+            self._sources = self.store.ledger.sources()
         return self._sources.get(name)
 
     # ------------------------------------------------------------------ running
@@ -254,7 +256,7 @@ class Worker:
                 self._fail(job, str(exc), retry=True)
             except (ParseError, ConfigError) as exc:  # the file itself is the problem: trying again won't help
                 attempt = attempts.get(job.id) if remembered(exc) else None
-                self.store.record_failure(job.source, job.path, str(exc), attempt)
+                self.store.ledger.record_failure(job.source, job.path, str(exc), attempt)
                 self._fail(job, str(exc), retry=False)
             except (DocketError, OSError) as exc:
                 reason = f"cannot read the file: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
@@ -300,7 +302,7 @@ class Worker:
         learnt of the file goes into ``attempts`` (recorded if it fails to parse); one that failed
         before and is unchanged is not parsed again."""
         config = self._source(job.source)
-        existing = self.store.get_document(job.source, job.path)
+        existing = get_document(self.store, job.source, job.path)
         if config is None:  # the source was removed after the task was queued
             return
         source = FolderSource.from_config(job.source, config)
@@ -341,7 +343,7 @@ class Worker:
             return
         before = failed.same_content(job.path, stat.st_size, digest)
         if before is not None:  # touched or written again, the same bytes: remember the new time
-            self.store.record_failure(job.source, job.path, before, attempts[job.id])
+            self.store.ledger.record_failure(job.source, job.path, before, attempts[job.id])
             self._failed_before(job, before)
             return
         from docket.ingest.sandbox import parse_with

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 
 from docket.errors import BudgetExceededError
-from docket.protocols import Store
+from docket.ledger import Ledger
 from docket.types import Usage
 
 __all__ = ["check_budget", "estimate_tokens", "usage_cost"]
@@ -30,7 +30,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def check_budget(
-    store: Store,
+    ledger: Ledger,
     estimate: float | None,
     daily: float | None,
     monthly: float | None,
@@ -47,7 +47,7 @@ def check_budget(
     for name, (limit, since) in limits.items():
         if limit is None:
             continue
-        spent = store.spent_since(since.timestamp())
+        spent = ledger.spent_since(since.timestamp())
         if spent + (estimate or 0.0) > limit:
             raise BudgetExceededError(
                 f"the {name} model budget of ${limit:.2f} would be exceeded (spent ${spent:.4f}, this call about "

@@ -1,6 +1,6 @@
 """Copying a knowledge base into PostgreSQL without re-embedding (``docket db copy``).
 
-Everything goes through the :class:`~docket.protocols.Store` reads of the source, so any store can
+Everything goes through the :class:`~docket.ledger.Store` reads of the source, so any store can
 be copied: documents with their text, chunks with their vectors (keyword postings are rebuilt from
 the text with the same analyzer), sources, failures, the answer log and conversations. Into an
 empty database chunk and answer-log ids are kept, so logged answers still name the right chunks;
@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from docket.config import Settings
 from docket.errors import DatabaseError, MissingExtraError, NotFoundError, UserError
-from docket.index.postgres.sql import pg_text
 from docket.index.postgres.store import PostgresStore
-from docket.protocols import Store
+from docket.ledger import Store
+from docket.protocols import Reembedding
 from docket.records import SCHEMA, Records
+from docket.records.postgres import pg_text
 from docket.types import Access, Filters, ParseAttempt
 
 if TYPE_CHECKING:
@@ -42,16 +43,16 @@ def _counts(store: Store) -> dict[str, int]:
     return {
         "documents": int(stats["documents"]),
         "chunks": int(stats["chunks"]),
-        "sources": len(store.sources()),
-        "failures": len(store.failures()),
+        "sources": len(store.ledger.sources()),
+        "failures": len(store.ledger.failures()),
         "answers": len(_all_answers(store)),
-        "conversations": len(store.conversations(limit=1_000_000)),
+        "conversations": len(store.ledger.conversations(limit=1_000_000)),
     }
 
 
 def _all_answers(store: Store) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    while page := store.answer_logs(limit=_PAGE, offset=len(out)):
+    while page := store.ledger.answer_logs(limit=_PAGE, offset=len(out)):
         out.extend(page)
     return out[::-1]  # oldest first
 
@@ -74,13 +75,13 @@ def copy_store(
         )
     info = source.embedder_info()
     if info is not None:
-        target.bind_embedder(info[0], info[1], source.embedder_spec())
+        target.bind_embedder(info[0], info[1], source.embedder_spec() if isinstance(source, Reembedding) else None)
     copied = {key: 0 for key in before}
-    for name, config in source.sources().items():
+    for name, config in source.ledger.sources().items():
         settings = {
             k: same(v) if isinstance(v, str) else v for k, v in config.items() if k not in ("created", "last_sync")
         }
-        target.import_source(same(name), settings, float(config.get("created") or 0.0), config.get("last_sync"))
+        target.ledger.import_source(same(name), settings, float(config.get("created") or 0.0), config.get("last_sync"))
         copied["sources"] += 1
     documents = list(source.documents())
     if not merge:
@@ -101,25 +102,25 @@ def copy_store(
         copied["chunks"] += len(chunks)
         if progress is not None:
             progress(n, len(documents), doc.path)
-    for failure in source.failures():
+    for failure in source.ledger.failures():
         attempt = ParseAttempt.from_dict(failure.get("attempt"))  # copied: not parsed again unchanged there either
-        target.record_failure(same(failure["source"]), failure["path"], failure["error"], attempt)
+        target.ledger.record_failure(same(failure["source"]), failure["path"], failure["error"], attempt)
         copied["failures"] += 1
     log_ids: dict[int, int] = {}
     for record in _all_answers(source):
         old = int(record["id"])
-        log_ids[old] = target.log_answer(record if not merge else {k: v for k, v in record.items() if k != "id"})
+        log_ids[old] = target.ledger.log_answer(record if not merge else {k: v for k, v in record.items() if k != "id"})
         copied["answers"] += 1
-    conversations = source.conversations(limit=1_000_000)[::-1]  # least recently used first
+    conversations = source.ledger.conversations(limit=1_000_000)[::-1]  # least recently used first
     for conv in conversations:
         try:
-            target.conversation(conv["id"])
+            target.ledger.conversation(conv["id"])
             continue  # merging: a conversation of that id is already there
         except NotFoundError:
             pass
-        for turn in source.conversation(conv["id"]):
+        for turn in source.ledger.conversation(conv["id"]):
             log_id = turn.get("log_id")
-            target.add_turn(conv["id"], {**turn, "log_id": log_ids.get(int(log_id), log_id) if log_id else None})
+            target.ledger.add_turn(conv["id"], {**turn, "log_id": log_ids.get(int(log_id), log_id) if log_id else None})
         copied["conversations"] += 1
     target.finish_import()
     return {"copied": copied, "verified": verify_copy(source, target, before, bool(documents) and not merge)}

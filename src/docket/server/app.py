@@ -148,7 +148,7 @@ def create_app(
 
     st.runs = WorkflowRunner(kb, accounts, settings)
     st.scheduler = Scheduler(accounts, st.runs.submit_schedule, every=settings.server.schedule_check_seconds)
-    from docket.ingest.sources.sync import sync_due_job
+    from docket.kb.sources import sync_due_job
 
     # each remote source keeps its own cron schedule; this checks every minute which are due
     st.scheduler.add_periodic("sources", "* * * * *", sync_due_job(kb))

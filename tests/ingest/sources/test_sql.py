@@ -452,7 +452,7 @@ def test_removed_source_loses_its_table(sqlite_db, kb) -> None:
     kb.sync()
     assert sorted((t.name, t.source) for t in kb.tables.tables()) == [("customers", "crm"), ("vip", "vip")]
 
-    kb.store.remove_source("crm")
+    kb.remove_source("crm")
     assert [t.name for t in kb.tables.visible(kb.store.documents())] == ["vip"]  # at once
     kb.sync(["vip"])
     assert [t.name for t in kb.tables.tables()] == ["vip"]  # and dropped by the next sync

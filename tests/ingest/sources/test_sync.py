@@ -12,10 +12,12 @@ import pytest
 
 from docket.config import load_settings
 from docket.errors import ConfigError, MissingExtraError, SourceError, UserError
+from docket.index import get_document
 from docket.ingest.sources import CONNECTORS, Fetched, Listing
 from docket.ingest.sources import sync as remote
-from docket.ingest.sources.sync import add_remote_source, due_sources, next_run, sync_due, sync_remote
+from docket.ingest.sources.sync import add_remote_source, next_run, sync_remote
 from docket.kb import KnowledgeBase
+from docket.kb.sources import due_sources, sync_due, sync_many
 from docket.models.embedders import FakeEmbedder
 
 ITEMS: dict[str, tuple[str, str]] = {}  # key -> (version, text): what the "memory" source holds now
@@ -66,7 +68,7 @@ def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
 
 
 def _sync(kb: KnowledgeBase, connector: MemoryConnector | None = None):
-    return sync_remote(kb.store, kb.embedder, "mem", connector, kb.store.sources()["mem"])
+    return sync_remote(kb.store, kb.embedder, "mem", connector, kb.ledger.sources()["mem"])
 
 
 def test_counts_like_folder_sync_and_deletes_what_disappeared(kb: KnowledgeBase) -> None:
@@ -79,7 +81,7 @@ def test_counts_like_folder_sync_and_deletes_what_disappeared(kb: KnowledgeBase)
     docs = {d.path: d for d in kb.store.documents("mem")}
     assert set(docs) == {"a", "b", "d"}
     assert docs["a"].metadata["version"] == "2" and docs["a"].metadata["url"] == "mem://a"
-    assert kb.store.sources()["mem"]["last_result"]["added"] == 1
+    assert kb.ledger.sources()["mem"]["last_result"]["added"] == 1
 
 
 def test_incomplete_listing_deletes_nothing(kb: KnowledgeBase) -> None:
@@ -95,7 +97,7 @@ def test_failed_item_is_recorded_and_keeps_its_indexed_copy(kb: KnowledgeBase) -
     report = _sync(kb, MemoryConnector(broken=("b",)))
     assert report.failed == [{"path": "b", "error": "could not read it"}] and report.deleted == 0
     assert "b" in {d.path for d in kb.store.documents("mem")}
-    assert [(f["path"], f["error"], f["attempt"]) for f in kb.store.failures("mem")] == [
+    assert [(f["path"], f["error"], f["attempt"]) for f in kb.ledger.failures("mem")] == [
         ("b", "could not read it", None)  # not fetched: tried again next time
     ]
 
@@ -121,8 +123,8 @@ def test_an_item_that_failed_to_parse_is_not_parsed_again_until_it_or_docket_cha
     parsed.clear()
     second = _sync(kb)  # fetched again (it is not indexed), but not parsed
     assert parsed == [] and second.failed == [] and second.failed_before == [{"path": "b", "error": reason}]
-    assert [f["path"] for f in kb.store.failures("mem")] == ["b"]
-    assert kb.store.sources()["mem"]["last_result"]["failed_before"] == second.failed_before
+    assert [f["path"] for f in kb.ledger.failures("mem")] == ["b"]
+    assert kb.ledger.sources()["mem"]["last_result"]["failed_before"] == second.failed_before
 
     ITEMS["b"] = ("2", "   ")  # a new version string, the same bytes
     assert _sync(kb).failed_before and parsed == []
@@ -132,7 +134,7 @@ def test_an_item_that_failed_to_parse_is_not_parsed_again_until_it_or_docket_cha
 
     ITEMS["b"] = ("3", "# B\n\nBlueberries.")  # fixed at the source
     fixed = _sync(kb)
-    assert fixed.added == 1 and fixed.failed_before == [] and kb.store.failures("mem") == []
+    assert fixed.added == 1 and fixed.failed_before == [] and kb.ledger.failures("mem") == []
 
 
 def test_same_content_under_a_new_version_is_unchanged(kb: KnowledgeBase) -> None:
@@ -140,23 +142,23 @@ def test_same_content_under_a_new_version_is_unchanged(kb: KnowledgeBase) -> Non
     ITEMS["a"] = ("etag-2", ITEMS["a"][1])
     report = _sync(kb)
     assert report.unchanged == 3 and report.updated == 0
-    assert kb.store.get_document("mem", "a").metadata["version"] == "etag-2"
+    assert get_document(kb.store, "mem", "a").metadata["version"] == "etag-2"
 
 
 def test_source_error_mid_listing_keeps_index_and_checkpoint(kb: KnowledgeBase) -> None:
     _sync(kb)
-    assert kb.store.sources()["mem"]["checkpoint"] == {"n": 1}
+    assert kb.ledger.sources()["mem"]["checkpoint"] == {"n": 1}
     del ITEMS["c"]
     ITEMS["a"] = ("2", "# A\n\nchanged")
     report = _sync(kb, MemoryConnector(fail_after=1))
     assert report.failed == [{"path": "mem", "error": "connection lost"}]
     assert report.updated == 1 and report.deleted == 0  # what came before the failure is written
-    config = kb.store.sources()["mem"]
+    config = kb.ledger.sources()["mem"]
     assert config["checkpoint"] == {"n": 1} and config["last_error"] == "connection lost"
     connector = MemoryConnector()
     _sync(kb, connector)
     assert connector.seen_checkpoint == {"n": 1}
-    assert kb.store.sources()["mem"]["checkpoint"] == {"n": 2} and kb.store.sources()["mem"]["last_error"] is None
+    assert kb.ledger.sources()["mem"]["checkpoint"] == {"n": 2} and kb.ledger.sources()["mem"]["last_error"] is None
 
 
 def test_a_connector_bug_is_that_sources_error(kb: KnowledgeBase) -> None:
@@ -173,7 +175,7 @@ def test_a_connector_bug_is_that_sources_error(kb: KnowledgeBase) -> None:
 
 def test_one_source_failing_does_not_stop_the_others(kb: KnowledgeBase) -> None:
     add_remote_source(kb.store, "down", "web", {"url": "http://127.0.0.1:9/", "allow_private": True, "delay": 0})
-    reports = remote.sync_many(kb, ["down", "mem"])
+    reports = sync_many(kb, ["down", "mem"])
     assert reports["down"].failed[0]["path"] == "down" and "cannot connect" in reports["down"].failed[0]["error"]
     assert reports["mem"].added == 3
 
@@ -203,7 +205,7 @@ def test_due_sources_follow_the_schedule(kb: KnowledgeBase) -> None:
     assert due_sources(kb, now) == ["hourly"]  # never synced: due at once; "mem" has no schedule
     reports = sync_due(kb, now)
     assert list(reports) == ["hourly"] and reports["hourly"].added == 3
-    config = kb.store.sources()["hourly"]
+    config = kb.ledger.sources()["hourly"]
     synced = datetime.fromtimestamp(config["last_run"]).astimezone()
     expected = synced.replace(minute=0, second=0, microsecond=0).timestamp() + 3600
     assert next_run(config) == expected

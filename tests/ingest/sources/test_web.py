@@ -86,7 +86,7 @@ def test_server_down_is_a_source_error_and_nothing_is_deleted(kb: KnowledgeBase)
     assert report.deleted == 0 and report.added == 0
     assert report.failed[0]["path"] == "site" and "cannot connect" in report.failed[0]["error"]
     assert len(list(kb.store.documents("site"))) == 5
-    config = kb.store.sources()["site"]
+    config = kb.ledger.sources()["site"]
     assert "cannot connect" in config["last_error"] and config["checkpoint"]["links"][base + "/"]
 
 
@@ -160,8 +160,8 @@ def test_max_pages_stops_the_crawl_without_deleting_the_rest(kb: KnowledgeBase) 
     with serve() as site:
         _add(kb, site.base + "/")
         kb.sync(["site"])
-        kb.store.add_source(
-            "site", {**kb.store.sources()["site"], "settings": {"url": site.base + "/", "allow_private": True,
+        kb.ledger.add_source(
+            "site", {**kb.ledger.sources()["site"], "settings": {"url": site.base + "/", "allow_private": True,
                                                                  "delay": 0, "max_pages": 2}}
         )  # fmt: skip
         report = kb.sync(["site"])

@@ -231,7 +231,7 @@ def pgvector_version(conn: Any) -> str | None:
 def _ensure_pgvector(conn: Any, where: str) -> None:
     import psycopg
 
-    from docket.index.postgres.sql import first_line
+    from docket.records.postgres import first_line
 
     if pgvector_version(conn) is not None:
         return

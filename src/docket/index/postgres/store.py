@@ -1,4 +1,5 @@
-"""A knowledge base in PostgreSQL with pgvector. Implements :class:`docket.protocols.Store`.
+"""A knowledge base in PostgreSQL with pgvector: a :class:`~docket.protocols.DocumentIndex` (and
+:class:`~docket.protocols.Reembedding`) with its :class:`~docket.ledger.Ledger` on the same pool.
 
 Vector search is pgvector cosine distance (``<=>``) over an HNSW index. Keyword search is the same
 BM25 as the embedded store, computed in SQL from ``postings (term, chunk_id, doc_id, tf, length)``, chunk lengths
@@ -28,27 +29,12 @@ from docket.config import redact_url
 from docket.errors import DatabaseError, IndexMismatchError, MissingExtraError, NotFoundError
 from docket.index.keywords import analyze, analyze_query
 from docket.index.postgres import schema
-from docket.index.postgres.sql import (
-    bm25_sql,
-    explain_connect_error,
-    first_line,
-    one_row,
-    parse_vector,
-    pg_text,
-    pooled,
-    vector_literal,
-    where_sql,
-)
-from docket.index.rows import (
-    DOC_COLUMNS,
-    FAILURE_ATTEMPT,
-    HIT_COLUMNS,
-    attempt_row,
-    document_from_row,
-    failure_from_row,
-    hit_from_row,
-)
-from docket.types import Access, Chunk, Document, Filters, Hit, Location, ParseAttempt, SentenceVectors
+from docket.index.postgres.sql import bm25_sql, parse_vector, vector_literal, where_sql
+from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
+from docket.ledger import Ledger
+from docket.records import Records
+from docket.records.postgres import explain_connect_error, first_line, one_row, pg_text, pooled
+from docket.types import Access, Chunk, Document, Filters, Hit, Location
 
 try:
     import psycopg
@@ -59,17 +45,13 @@ except ImportError as exc:  # pragma: no cover - exercised by installs without t
 __all__ = ["PostgresStore"]
 
 _WRITE_LOCK = 0x646F636B6577  # shared by document writes, exclusive for an embedder swap
-_LOG_COLUMNS = (
-    "id, at, question, answer, abstained, method, model, prompt, sources, citations, notes, "
-    "prompt_tokens, completion_tokens, cost, latency_ms, confidence"
-)
 _DISTINCT_CHUNKS = (
     'SELECT hash, MIN(text COLLATE "C"), MIN(context COLLATE "C") FROM chunks GROUP BY hash ORDER BY hash COLLATE "C"'
 )
 
 
 class PostgresStore:
-    """A knowledge base in one PostgreSQL database. Implements :class:`docket.protocols.Store`."""
+    """A knowledge base in one PostgreSQL database; its bookkeeping is ``ledger``."""
 
     def __init__(
         self,
@@ -106,6 +88,9 @@ class PostgresStore:
         )
         self._pool.open(wait=False)
         self._bound: str | None = None
+        self.ledger = Ledger(
+            Records.over_pool(self._pool, self.where, timeout=connect_timeout, what="PostgreSQL", url=url)
+        )
 
     # ------------------------------------------------------------------ connections
     @contextmanager
@@ -210,15 +195,18 @@ class PostgresStore:
         self._bound = name
 
     # ------------------------------------------------------------------ documents
-    def get_document(self, source: str, path: str) -> Document | None:
-        with self._tx() as conn:
-            row = conn.execute(
-                f"SELECT {DOC_COLUMNS} FROM documents WHERE source = %s AND path = %s", (source, path)
-            ).fetchone()
-        return None if row is None else document_from_row(row)
-
-    def documents(self, source: str | None = None, access: Access | None = None) -> Iterator[Document]:
-        where, params = where_sql(Filters(sources=(source,) if source else ()), access or Access.owner())
+    def documents(
+        self,
+        source: str | None = None,
+        access: Access | None = None,
+        *,
+        path: str | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> Iterator[Document]:
+        filters = Filters(sources=(source,) if source else (), documents=None if ids is None else tuple(ids))
+        where, params = where_sql(filters, access or Access.owner())
+        if path is not None:
+            where, params = f"{where} AND d.path = %s", [*params, path]
         columns = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
         with self._tx() as conn:
             rows = conn.execute(
@@ -299,7 +287,6 @@ class PostgresStore:
             )
             self._bump(conn)
             if not chunks:
-                conn.execute("DELETE FROM failures WHERE source = %s AND path = %s", (doc.source, doc.path))
                 return
             if chunk_ids is None:
                 chunk_ids = [
@@ -333,7 +320,6 @@ class PostgresStore:
                         counts[t] = counts.get(t, 0) + 1
                     for term, tf in counts.items():  # the embedded store keeps counts as uint16
                         copy.write_row((term, cid, doc.id, min(tf, 65535), len(terms)))
-            conn.execute("DELETE FROM failures WHERE source = %s AND path = %s", (doc.source, doc.path))
 
     _UPDATABLE: frozenset[str] = frozenset(
         {"path", "title", "mtime", "size", "workspace", "access", "tags", "metadata"}
@@ -366,40 +352,6 @@ class PostgresStore:
             conn.execute("DELETE FROM documents WHERE id = %s", (doc_id,))
             self._bump(conn)
 
-    # ------------------------------------------------------------------ sentence vectors
-    def put_sentence_vectors(self, embedder: str, vectors: Mapping[str, SentenceVectors]) -> None:
-        if not vectors:
-            return
-        rows = [(h, embedder, *v.pack()) for h, v in vectors.items()]
-        with self._tx() as conn:
-            conn.cursor().executemany(
-                "INSERT INTO sentences (hash, embedder, spans, vectors) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (hash, embedder) DO UPDATE SET spans = excluded.spans, vectors = excluded.vectors",
-                rows,
-            )
-
-    def sentence_vectors(self, embedder: str, hashes: Iterable[str]) -> dict[str, SentenceVectors]:
-        wanted = list(dict.fromkeys(h for h in hashes if h))
-        info = self.embedder_info()
-        if not wanted or info is None:
-            return {}
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT hash, spans, vectors FROM sentences WHERE embedder = %s AND hash = ANY(%s)",
-                (embedder, wanted),
-            ).fetchall()
-        return {h: SentenceVectors.unpack(bytes(spans), bytes(vectors), info[1]) for h, spans, vectors in rows}
-
-    def prune_sentence_vectors(self) -> int:
-        info = self.embedder_info()
-        with self._tx() as conn:
-            cur = conn.execute(
-                "DELETE FROM sentences s WHERE s.embedder IS DISTINCT FROM %s "
-                "OR NOT EXISTS (SELECT 1 FROM chunks c WHERE c.hash = s.hash)",
-                (info[0] if info else None,),
-            )
-        return int(cur.rowcount)
-
     def vectors_for(self, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         wanted = list(dict.fromkeys(hashes))
         if not wanted:
@@ -409,157 +361,6 @@ class PostgresStore:
                 "SELECT DISTINCT ON (hash) hash, vector::text FROM chunks WHERE hash = ANY(%s)", (wanted,)
             ).fetchall()
         return {h: parse_vector(v) for h, v in rows}
-
-    # ------------------------------------------------------------------ failures
-    def record_failure(self, source: str, path: str, error: str, attempt: ParseAttempt | None = None) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                f"INSERT INTO failures (source, path, error, at, {FAILURE_ATTEMPT}) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (source, path) DO UPDATE SET "
-                "error = excluded.error, at = excluded.at, size = excluded.size, mtime = excluded.mtime, "
-                "content_hash = excluded.content_hash, docket_version = excluded.docket_version, "
-                "tried_with = excluded.tried_with",
-                (source, path, pg_text(error), time.time(), *attempt_row(attempt)),
-            )
-
-    def failures(self, source: str | None = None) -> list[dict[str, Any]]:
-        sql = f"SELECT source, path, error, at, {FAILURE_ATTEMPT} FROM failures" + (
-            " WHERE source = %s" if source else ""
-        )
-        with self._tx() as conn:
-            rows = conn.execute(sql + ' ORDER BY source COLLATE "C", path COLLATE "C"', (source,) if source else ())
-            return [failure_from_row(row) for row in rows.fetchall()]
-
-    # ------------------------------------------------------------------ answer log
-    def log_answer(self, record: Mapping[str, Any]) -> int:
-        values = dict(record)
-        for key in ("sources", "citations", "notes"):
-            values[key] = json.dumps(values.get(key, []), ensure_ascii=False)
-        values["abstained"] = bool(values.get("abstained"))
-        names = [c.strip() for c in _LOG_COLUMNS.split(",")]
-        if values.get("id") is None:
-            names = names[1:]
-        with self._tx() as conn:
-            row = one_row(
-                conn.execute(
-                    f"INSERT INTO answer_log ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))}) "
-                    "RETURNING id",
-                    [values.get(n) for n in names],
-                )
-            )
-        return int(row[0])
-
-    @staticmethod
-    def _log_row(row: Sequence[Any]) -> dict[str, Any]:
-        names = [c.strip() for c in _LOG_COLUMNS.split(",")]
-        out = dict(zip(names, row, strict=True))
-        for key in ("sources", "citations", "notes"):
-            out[key] = json.loads(out[key])
-        out["abstained"] = bool(out["abstained"])
-        return out
-
-    def answer_logs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
-        with self._tx() as conn:
-            rows = conn.execute(
-                f"SELECT {_LOG_COLUMNS} FROM answer_log ORDER BY id DESC LIMIT %s OFFSET %s", (limit, offset)
-            ).fetchall()
-        return [self._log_row(r) for r in rows]
-
-    def answer_log(self, log_id: int) -> dict[str, Any]:
-        with self._tx() as conn:
-            row = conn.execute(f"SELECT {_LOG_COLUMNS} FROM answer_log WHERE id = %s", (log_id,)).fetchone()
-        if row is None:
-            raise NotFoundError(f"no logged answer with id {log_id}; `docket logs` lists them")
-        return self._log_row(row)
-
-    def spent_since(self, timestamp: float) -> float:
-        return float(self._one("SELECT COALESCE(SUM(cost), 0) FROM answer_log WHERE at >= %s", (timestamp,)))
-
-    # ------------------------------------------------------------------ conversations
-    def add_turn(self, conversation_id: str, record: Mapping[str, Any]) -> None:
-        at = float(record.get("at") or time.time())
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO conversations (id, title, created, updated) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (id) DO UPDATE SET updated = excluded.updated",
-                (conversation_id, str(record["question"])[:200], at, at),
-            )
-            conn.execute(
-                "INSERT INTO turns (conversation_id, n, at, question, query, answer, log_id) "
-                "SELECT %s, COALESCE(MAX(n), 0) + 1, %s, %s, %s, %s, %s FROM turns WHERE conversation_id = %s",
-                (
-                    conversation_id,
-                    at,
-                    record["question"],
-                    record.get("query") or record["question"],
-                    record["answer"],
-                    record.get("log_id"),
-                    conversation_id,
-                ),
-            )
-
-    def conversation(self, conversation_id: str) -> list[dict[str, Any]]:
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT n, at, question, query, answer, log_id FROM turns WHERE conversation_id = %s ORDER BY n",
-                (conversation_id,),
-            ).fetchall()
-        if not rows:
-            raise NotFoundError(f"no conversation '{conversation_id}'; `docket chat --list` shows them")
-        names = ("n", "at", "question", "query", "answer", "log_id")
-        return [dict(zip(names, row, strict=True)) for row in rows]
-
-    def conversations(self, limit: int = 20) -> list[dict[str, Any]]:
-        with self._tx() as conn:
-            rows = conn.execute(
-                "SELECT c.id, c.title, (SELECT COUNT(*) FROM turns t WHERE t.conversation_id = c.id), c.created, "
-                "c.updated FROM conversations c ORDER BY c.updated DESC, c.seq DESC LIMIT %s",
-                (limit,),
-            ).fetchall()
-        names = ("id", "title", "turns", "created", "updated")
-        return [dict(zip(names, row, strict=True)) for row in rows]
-
-    # ------------------------------------------------------------------ sources
-    def add_source(self, name: str, config: Mapping[str, Any]) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO sources (name, config, created) VALUES (%s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET config = excluded.config",
-                (name, json.dumps(dict(config)), time.time()),
-            )
-
-    def import_source(self, name: str, config: Mapping[str, Any], created: float, last_sync: float | None) -> None:
-        """A source with its recorded times (``docket db copy``)."""
-        with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO sources (name, config, created, last_sync) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET config = excluded.config, last_sync = excluded.last_sync",
-                (name, json.dumps(dict(config)), created, last_sync),
-            )
-
-    def mark_synced(self, name: str) -> None:
-        with self._tx() as conn:
-            conn.execute("UPDATE sources SET last_sync = %s WHERE name = %s", (time.time(), name))
-
-    def sources(self) -> dict[str, dict[str, Any]]:
-        with self._tx() as conn:
-            rows = conn.execute(
-                'SELECT name, config, created, last_sync FROM sources ORDER BY name COLLATE "C"'
-            ).fetchall()
-        return {
-            name: {**json.loads(config), "created": created, "last_sync": last} for name, config, created, last in rows
-        }
-
-    def remove_source(self, name: str) -> None:
-        with self._tx() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_WRITE_LOCK,))
-            cur = conn.execute("DELETE FROM sources WHERE name = %s", (name,))
-            if cur.rowcount == 0:
-                known = [r[0] for r in conn.execute('SELECT name FROM sources ORDER BY name COLLATE "C"')]
-                raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none'}")
-            conn.execute("DELETE FROM documents WHERE source = %s", (name,))
-            conn.execute("DELETE FROM failures WHERE source = %s", (name,))
-            self._bump(conn)
 
     # ------------------------------------------------------------------ retrieval
     def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
@@ -630,10 +431,9 @@ class PostgresStore:
     # ------------------------------------------------------------------ housekeeping
     def stats(self) -> dict[str, Any]:
         with self._tx() as conn:
-            docs, chunks, sources, failures, size = one_row(
+            docs, chunks, size = one_row(
                 conn.execute(
                     "SELECT (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM chunks), "
-                    "(SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM failures), "
                     "pg_database_size(current_database())"
                 )
             )
@@ -642,8 +442,7 @@ class PostgresStore:
             "path": self.where,
             "documents": docs,
             "chunks": chunks,
-            "sources": sources,
-            "failures": failures,
+            **self.ledger.counts(),
             "embedder": name,
             "dimensions": int(dim) if dim is not None else None,
             "size_bytes": size,

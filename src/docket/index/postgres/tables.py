@@ -39,7 +39,6 @@ from typing import Any
 from docket.config import redact_url
 from docket.errors import DatabaseError, MissingExtraError
 from docket.index import sheet_tables
-from docket.index.postgres.sql import explain_connect_error, first_line, pg_text, pooled
 from docket.index.tables import (
     CATALOGUE_FIELDS,
     MAX_COLUMNS,
@@ -55,6 +54,7 @@ from docket.index.tables import (
     table_info,
     table_names,
 )
+from docket.records.postgres import explain_connect_error, first_line, pg_text, pooled
 from docket.types import Document
 
 try:

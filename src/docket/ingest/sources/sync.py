@@ -24,7 +24,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,13 +36,13 @@ from docket.ingest.sandbox import parse_with
 from docket.ingest.sources import CONNECTORS
 from docket.ingest.sources.base import Connector, Fetched, SourceTable
 from docket.ingest.sync import Indexer, Progress
-from docket.protocols import Embedder, Store
+from docket.ledger import Store
+from docket.protocols import Embedder
 from docket.types import Document, ParseAttempt, SyncReport, check_workspace_name
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
     from docket.ingest.sandbox import Sandbox
-    from docket.kb import KnowledgeBase
 
 __all__ = [
     "LOCAL_TYPES",
@@ -50,15 +50,10 @@ __all__ = [
     "build_connector",
     "check_secret_references",
     "describe_sources",
-    "due_sources",
     "is_remote",
     "next_run",
     "redact_secrets",
     "remote_config",
-    "sync_due",
-    "sync_due_job",
-    "sync_many",
-    "sync_one",
     "sync_remote",
     "validate_schedule",
 ]
@@ -158,7 +153,7 @@ def add_remote_source(
         raise UserError(f"source name '{name}': use letters, digits and . _ - @ : (at most 100), e.g. --name intranet")
     if type_ in LOCAL_TYPES:
         raise UserError("folders and files are added with `docket ingest PATH`")
-    existing = store.sources()
+    existing = store.ledger.sources()
     if name in existing:
         raise UserError(
             f"a source named '{name}' already exists; choose another with --name, or remove it first "
@@ -170,7 +165,7 @@ def add_remote_source(
             raise UserError(f"--access {principal}: write user:EMAIL or group:NAME")
     build_connector(type_, settings)
     config = remote_config(type_, settings, schedule=schedule, workspace=workspace, tags=tags, access=access)
-    store.add_source(name, config)
+    store.ledger.add_source(name, config)
     return config
 
 
@@ -229,7 +224,7 @@ def redact_secrets(text: str, settings: Mapping[str, Any]) -> str:
 
 
 def _save(store: Store, name: str, config: Mapping[str, Any]) -> None:
-    store.add_source(name, {k: v for k, v in config.items() if k not in _LISTED})
+    store.ledger.add_source(name, {k: v for k, v in config.items() if k not in _LISTED})
 
 
 def sync_remote(
@@ -278,7 +273,7 @@ def sync_remote(
     def fail(key: str, reason: str, attempt: ParseAttempt | None = None) -> None:
         reason = redact_secrets(reason, secrets_of)
         report.failed.append({"path": key, "error": reason})
-        store.record_failure(name, key, reason, attempt)
+        store.ledger.record_failure(name, key, reason, attempt)
 
     def index(item: Fetched) -> None:
         existing = indexed.get(item.key)
@@ -376,7 +371,7 @@ def sync_remote(
             "last_run": time.time(),
         },
     )
-    store.mark_synced(name)
+    store.ledger.mark_synced(name)
     return report
 
 
@@ -406,7 +401,7 @@ def describe_sources(store: Store, now: float | None = None) -> list[dict[str, A
             **config,
             "next_run": next_run(config, moment) if config.get("schedule") else None,
         }
-        for name, config in store.sources().items()
+        for name, config in store.ledger.sources().items()
     ]
 
 
@@ -433,50 +428,3 @@ def next_run(config: Mapping[str, Any], now: datetime | float | None = None) -> 
         return _timestamp(now)
     base = datetime.fromtimestamp(float(last)).astimezone()
     return float(croniter(schedule, base).get_next(float))
-
-
-def due_sources(kb: KnowledgeBase, now: datetime | float | None = None) -> list[str]:
-    """The names of the sources whose schedule says they should sync by ``now``."""
-    moment = _timestamp(now)
-    due = []
-    for name, config in kb.store.sources().items():
-        when = next_run(config, moment)
-        if when is not None and when <= moment:
-            due.append(name)
-    return due
-
-
-def sync_due(kb: KnowledgeBase, now: datetime | float | None = None) -> dict[str, SyncReport]:
-    """Sync every due source, one after another; one source's failure never stops the others.
-
-    Meant to be called by the server's scheduler (``Scheduler.add_periodic``) every minute.
-    """
-    reports: dict[str, SyncReport] = {}
-    for name in due_sources(kb, now):
-        reports[name] = sync_one(kb, name)
-    return reports
-
-
-def sync_due_job(kb: KnowledgeBase) -> Callable[[], dict[str, Any]]:
-    """A job for ``Scheduler.add_periodic("sources", "* * * * *", job)``: syncs the due sources and
-    returns their reports as JSON (each source's own last result and error are kept in its config)."""
-
-    def job() -> dict[str, Any]:
-        return {name: report.to_dict() for name, report in sync_due(kb).items()}
-
-    return job
-
-
-def sync_one(kb: KnowledgeBase, name: str, retry_failed: bool = False) -> SyncReport:
-    """Sync source ``name`` and report; an error of the whole source is a failure in the report.
-    ``retry_failed``: parse again the items that failed before, even unchanged."""
-    try:
-        return kb.sync([name], retry_failed=retry_failed)
-    except DocketError as exc:
-        report = SyncReport()
-        report.failed.append({"path": name, "error": str(exc)})
-        return report
-
-
-def sync_many(kb: KnowledgeBase, names: Iterable[str]) -> dict[str, SyncReport]:
-    return {name: sync_one(kb, name) for name in names}

@@ -280,7 +280,7 @@ def revoke_key(key_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
 def usage(request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
     per: dict[str, dict[str, float]] = {}
-    for record in st.kb.store.answer_logs(limit=100_000):
+    for record in st.kb.ledger.answer_logs(limit=100_000):
         owner = st.accounts.answer_owner(record["id"])
         scopes = (owner[1] if owner and owner[1] else ["(all)"]) if owner else ["(command line)"]
         for ws in scopes:

@@ -56,7 +56,7 @@ def answer_options(st: ServerState, workspace: str | None) -> dict[str, Any]:
     if budget is not None:
         since = datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         spent = 0.0
-        for record in st.kb.store.answer_logs(limit=100_000):
+        for record in st.kb.ledger.answer_logs(limit=100_000):
             if record["at"] < since:
                 break
             owner = st.accounts.answer_owner(record["id"])
@@ -152,7 +152,7 @@ def chat(body: ChatBody, request: Request, c: CallerDep) -> dict[str, Any] | Str
 def conversations(request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
     mine = set(st.accounts.conversations_of(c.user.id if c.user else None))
-    listed = [conv for conv in st.kb.store.conversations(limit=500) if conv["id"] in mine]
+    listed = [conv for conv in st.kb.ledger.conversations(limit=500) if conv["id"] in mine]
     return {"conversations": listed}
 
 
@@ -162,7 +162,7 @@ def conversation(conversation: str, request: Request, c: CallerDep) -> dict[str,
     owner = st.accounts.conversation_owner(conversation)
     if owner is None or owner[0] != (c.user.id if c.user else None):
         raise NotFoundError(f"no conversation '{conversation}'")
-    return {"id": conversation, "workspace": owner[1], "turns": st.kb.store.conversation(conversation)}
+    return {"id": conversation, "workspace": owner[1], "turns": st.kb.ledger.conversation(conversation)}
 
 
 @router.get("/passages/{chunk_id}", summary="A cited passage, for showing a citation")
@@ -195,7 +195,7 @@ def raise_invalid(message: str) -> None:
 
 def _visible_log(st: ServerState, c: Caller, log_id: int) -> dict[str, Any]:
     """A logged answer the caller may see: their own, or any for the owner and admins."""
-    record = st.kb.store.answer_log(log_id)
+    record = st.kb.ledger.answer_log(log_id)
     if c.is_server_admin:
         return record
     owner = st.accounts.answer_owner(log_id)
@@ -217,12 +217,12 @@ def logs(
 ) -> dict[str, Any]:
     st = state(request)
     if c.is_server_admin:
-        records = st.kb.store.answer_logs(limit=limit, offset=offset)
+        records = st.kb.ledger.answer_logs(limit=limit, offset=offset)
     else:
         ids = st.accounts.answers_of(c.user.id if c.user else None)
         if c.workspaces is not None:
             ids = [i for i in ids if _own_answer(c, st.accounts.answer_owner(i) or (None, None))]
-        records = [st.kb.store.answer_log(i) for i in ids[offset : offset + limit]]
+        records = [st.kb.ledger.answer_log(i) for i in ids[offset : offset + limit]]
     return {"logs": [_summary(r) for r in records]}
 
 
@@ -245,7 +245,7 @@ def unanswered(request: Request, c: CallerDep, workspace: str | None = None) -> 
     if workspace is not None:
         c.require_role(workspace, "admin")
     questions = []
-    for record in st.kb.store.answer_logs(limit=500):
+    for record in st.kb.ledger.answer_logs(limit=500):
         if not record["abstained"]:
             continue
         owner = st.accounts.answer_owner(record["id"])

@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
 from docket.errors import NotFoundError, UserError
+from docket.index import document_by_id
 from docket.ingest.profiles import profile_of
 from docket.ingest.quality import QUALITY_KEY, summary_of
 from docket.server.app import ServerState, caller, state
@@ -93,14 +94,14 @@ def _parse_access(value: str) -> tuple[str, ...]:
 
 
 def _document(st: ServerState, c: Caller, doc_id: str) -> Document:
-    for doc in st.kb.store.documents(access=c.access()):
-        if doc.id == doc_id:
-            return doc
-    raise NotFoundError(f"no document {doc_id}")
+    doc = document_by_id(st.kb.store, doc_id, c.access())
+    if doc is None:
+        raise NotFoundError(f"no document {doc_id}")
+    return doc
 
 
 def _file_of(st: ServerState, doc: Document) -> Path:
-    cfg = st.kb.store.sources().get(doc.source)
+    cfg = st.kb.ledger.sources().get(doc.source)
     if cfg is None:
         raise NotFoundError(f"the source of {doc.path} is gone")
     root = Path(cfg["path"])
@@ -115,7 +116,7 @@ def _file_of(st: ServerState, doc: Document) -> Path:
 
 
 def _doc_dict(st: ServerState, doc: Document) -> dict[str, Any]:
-    cfg = st.kb.store.sources().get(doc.source, {})
+    cfg = st.kb.ledger.sources().get(doc.source, {})
     uploaded = str(cfg.get("path", "")).startswith(str(uploads_root(st)))
     return {
         "id": doc.id,
@@ -140,10 +141,10 @@ def list_documents(request: Request, c: CallerDep, workspace: str | None = None)
     docs = [_doc_dict(st, d) for d in st.kb.store.documents(access=access)]
     visible_sources = {  # a failed file's name is its content too: only where the caller may read the source's files
         name
-        for name, cfg in st.kb.store.sources().items()
+        for name, cfg in st.kb.ledger.sources().items()
         if access.permits(str(cfg.get("workspace", "default")), tuple(cfg.get("access") or ()))
     }
-    failures = [f for f in st.kb.store.failures() if f["source"] in visible_sources]
+    failures = [f for f in st.kb.ledger.failures() if f["source"] in visible_sources]
     return {"documents": docs, "failures": [{"path": f["path"], "error": f["error"]} for f in failures]}
 
 
@@ -292,7 +293,7 @@ def resync(doc_id: str, request: Request, c: CallerDep) -> JSONResponse:
     st = state(request)
     doc = _document(st, c, doc_id)
     c.require_role(doc.workspace, "editor")
-    cfg = st.kb.store.sources()[doc.source]
+    cfg = st.kb.ledger.sources()[doc.source]
     job_id = st.jobs.submit(
         doc.workspace, c.user.id if c.user else None, [{"path": cfg["path"], "access": cfg.get("access", [])}]
     )
@@ -303,7 +304,7 @@ def resync(doc_id: str, request: Request, c: CallerDep) -> JSONResponse:
 def sources(request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     st = state(request)
-    return {"sources": [{"name": n, **cfg} for n, cfg in st.kb.store.sources().items()]}
+    return {"sources": [{"name": n, **cfg} for n, cfg in st.kb.ledger.sources().items()]}
 
 
 @router.post("/workspaces/{workspace}/sources", status_code=202, summary="Index a folder on the server (admins)")

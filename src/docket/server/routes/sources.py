@@ -98,7 +98,7 @@ def sync_source(name: str, request: Request, c: CallerDep, retry_failed: bool = 
     """``retry_failed``: parse again the items that failed before, even if they have not changed."""
     c.require_admin()
     st = state(request)
-    if name not in st.kb.store.sources():
+    if name not in st.kb.ledger.sources():
         raise NotFoundError(f"no source named '{name}'")
     running = _running(request)
     with _LOCK:
@@ -107,7 +107,7 @@ def sync_source(name: str, request: Request, c: CallerDep, retry_failed: bool = 
         running.add(name)
 
     def run() -> None:
-        from docket.ingest.sources.sync import sync_one
+        from docket.kb.sources import sync_one
 
         try:
             sync_one(st.kb, name, retry_failed=retry_failed)
@@ -124,10 +124,10 @@ def sync_source(name: str, request: Request, c: CallerDep, retry_failed: bool = 
 def remove_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     st = state(request)
-    if name not in st.kb.store.sources():
+    if name not in st.kb.ledger.sources():
         raise NotFoundError(f"no source named '{name}'; GET /api/admin/sources lists them")
     if name in _running(request):
         raise UserError(f"source '{name}' is syncing; wait for it to finish, then remove it")
-    st.kb.store.remove_source(name)  # a folder's files stay on the server: only the index forgets them
+    st.kb.remove_source(name)  # a folder's files stay on the server: only the index forgets them
     st.accounts.audit(c.name, "removed source", name)
     return {"removed": name}

@@ -20,21 +20,24 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docket.answer.extractive import cite, extractive_answer
+from docket.answer.extractive import extractive_answer
 from docket.answer.scope import Catalog, Entry, Scope, resolve_where, scope_question
 from docket.config import Settings
-from docket.errors import IndexMismatchError, NotFoundError, UserError
+from docket.errors import IndexMismatchError, NotFoundError
 from docket.index import open_store
 from docket.index.search import Mode, search
 from docket.ingest.chunking import estimate_tokens
-from docket.ingest.profiles import PROFILE_KEY, extract_profile, profile_of
-from docket.ingest.sync import FolderSource, Progress, source_for_path, sync_source
+from docket.ingest.profiles import profile_of
+from docket.ingest.sync import FolderSource, Progress, source_for_path
+from docket.kb import answers as kb_answers
+from docket.kb import documents as kb_documents
+from docket.kb import sources as kb_sources
+from docket.ledger import Ledger, Store
 from docket.models.embedders import embedder_from_settings, embedder_spec, recorded_settings, same_embedder
-from docket.protocols import ChatModel, Embedder, Store
-from docket.types import Access, Answer, Block, Document, Filters, Hit, ParsedDocument, Profile, SyncReport, Usage
+from docket.protocols import ChatModel, Embedder, Reembedding
+from docket.types import Access, Answer, Document, Filters, Hit, Profile, SyncReport, Usage
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -58,6 +61,7 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, store: Store | None = None, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self.store: Store = store or open_store(settings)
+        self.ledger: Ledger = self.store.ledger  # sources, failures, the answer log, conversations
         self._embedder = embedder
         self._embedder_owned = False  # built here (and closed here), not given by the caller
         self._bound = False
@@ -92,7 +96,7 @@ class KnowledgeBase:
             return embedder
         wanted = configured
         if self.switch_pending():
-            wanted = recorded_settings(configured, info[0], self.store.embedder_spec())
+            wanted = recorded_settings(configured, info[0], self._embedder_spec())
         embedder = self._own(embedder_from_settings(wanted))
         self.store.bind_embedder(embedder.name, embedder.dim)
         return embedder
@@ -103,8 +107,12 @@ class KnowledgeBase:
         info = self.store.embedder_info()
         if info is None:
             return False
-        configured, spec = self.settings.embedder, self.store.embedder_spec()
+        configured, spec = self.settings.embedder, self._embedder_spec()
         return not (same_embedder(configured, spec) if spec else _legacy_match(configured, info[0]))
+
+    def _embedder_spec(self) -> dict[str, Any] | None:
+        """The settings the index's embedder was built from, where the index records them."""
+        return self.store.embedder_spec() if isinstance(self.store, Reembedding) else None
 
     def reindex(
         self, embedder: str | None = None, progress: Callable[[int, int, str], None] | None = None
@@ -162,7 +170,7 @@ class KnowledgeBase:
             if close_chat is not None:
                 close_chat()
 
-    def _parse_options(self) -> dict[str, Any]:
+    def parse_options(self) -> dict[str, Any]:
         """How ingest parses files: in sandboxed workers (ingest.sandbox) and under the ingest limits."""
         from docket.ingest.sandbox import limits_from_settings, sandbox_from_settings
 
@@ -171,25 +179,6 @@ class KnowledgeBase:
         return {"sandbox": self._sandbox, "limits": limits_from_settings(self.settings.ingest)}
 
     # ------------------------------------------------------------------ ingest
-    def _sync(self, source: FolderSource, progress: Progress | None, retry_failed: bool = False) -> SyncReport:
-        self.profile_missing()
-        self.tables.prune(  # tables left by an interrupted sync or a removed source
-            {doc.id for doc in self.store.documents()}, sources=self.store.sources()
-        )
-        return sync_source(
-            self.store,
-            self.embedder,
-            source,
-            max_tokens=self.settings.chunking.max_tokens,
-            overlap_tokens=self.settings.chunking.overlap_tokens,
-            max_file_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024),
-            ignore=self.settings.ingest.ignore,
-            progress=progress,
-            tables=self.tables,
-            retry_failed=retry_failed,
-            **self._parse_options(),
-        )
-
     def ingest(
         self,
         paths: Sequence[str],
@@ -207,7 +196,7 @@ class KnowledgeBase:
         sources = [source_for_path(p, workspace, tags, access) for p in paths]  # validate all first
         report = SyncReport()
         for source in sources:
-            report.merge(self._sync(source, progress, retry_failed))
+            report.merge(kb_sources.sync_folder(self, source, progress, retry_failed))
         return report
 
     def sync(
@@ -215,80 +204,41 @@ class KnowledgeBase:
     ) -> SyncReport:
         """Re-sync registered sources (all by default): only what changed is processed (files that
         failed before are tried again only if they changed, or with ``retry_failed``)."""
-        known = self.store.sources()
+        known = self.ledger.sources()
         wanted = list(names) if names else list(known)
         report = SyncReport()
         for name in wanted:
             if name not in known:
                 raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none yet'}")
             if known[name].get("type", "folder") in ("folder", "file"):
-                report.merge(self._sync(FolderSource.from_config(name, known[name]), progress, retry_failed))
+                report.merge(
+                    kb_sources.sync_folder(self, FolderSource.from_config(name, known[name]), progress, retry_failed)
+                )
             else:  # a website, mailbox or database: through its connector (docket.ingest.sources)
-                report.merge(self._sync_remote(name, known[name], progress, retry_failed))
+                report.merge(kb_sources.sync_remote_source(self, name, known[name], progress, retry_failed))
         return report
 
-    def _sync_remote(
-        self, name: str, config: dict[str, Any], progress: Progress | None, retry_failed: bool = False
-    ) -> SyncReport:
-        from docket.ingest.sources.sync import sync_remote
-
-        self.profile_missing()
-        self.tables.prune({doc.id for doc in self.store.documents()}, sources=self.store.sources())
-        return sync_remote(
-            self.store,
-            self.embedder,
-            name,
-            None,
-            config,
-            max_tokens=self.settings.chunking.max_tokens,
-            overlap_tokens=self.settings.chunking.overlap_tokens,
-            max_item_bytes=int(self.settings.ingest.max_file_mb * 1024 * 1024),
-            progress=progress,
-            tables=self.tables,
-            max_table_rows=self.settings.ingest.table_max_rows,
-            retry_failed=retry_failed,
-            **self._parse_options(),
-        )
+    def remove_source(self, name: str) -> None:
+        """Forget source ``name``: its documents leave the index, then the source and its failures."""
+        known = self.ledger.sources()
+        if name not in known:
+            raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none'}")
+        for doc in self.store.documents(name):
+            self.store.delete_document(doc.id)
+        self.ledger.remove_source(name)
 
     # ------------------------------------------------------------------ profiles and scoping
     def profile_missing(self) -> int:
         """Give a profile to every document indexed before profiles existed (read from its stored
         text); returns how many were profiled. Documents ingested since have one already."""
-        done = 0
-        for doc in self.store.documents():
-            if PROFILE_KEY in doc.metadata:
-                continue
-            parsed = ParsedDocument(blocks=(Block(self.store.document_text(doc.id)),), metadata=doc.metadata)
-            profile = extract_profile(parsed, doc.title, doc.path)
-            self.store.update_document(doc.id, metadata={**doc.metadata, PROFILE_KEY: profile.to_dict()})
-            done += 1
-        return done
+        return kb_documents.profile_missing(self)
 
     def set_profile(self, doc_id: str, **fields: Any) -> Profile:
         """Correct a document's profile by hand (an admin's edit): ``fields`` are Profile fields
         (``organizations``, ``doc_type``, ``date``, ``period_start``, ``period_end``, ``fiscal_year``,
         ``fiscal_quarter``, ``title``); a value of None clears the edit of that field, which goes back
         to what the rules read. Edited fields survive every re-ingest of the document."""
-        doc = next((d for d in self.store.documents() if d.id == doc_id), None)
-        if doc is None:
-            raise NotFoundError(f"no document {doc_id}")
-        editable = set(Profile.__dataclass_fields__) - {"edited"}
-        unknown = set(fields) - editable
-        if unknown:
-            raise UserError(f"unknown profile field(s) {sorted(unknown)}; use: {', '.join(sorted(editable))}")
-        current = profile_of(doc.metadata)
-        cleared = {k for k, v in fields.items() if v is None}
-        if cleared:  # back to what the rules read from the document's own text
-            parsed = ParsedDocument(blocks=(Block(self.store.document_text(doc.id)),), metadata=doc.metadata)
-            extracted = extract_profile(parsed, doc.title, doc.path)
-            current = replace(current, **{k: getattr(extracted, k) for k in cleared})
-        values: dict[str, Any] = {
-            k: (tuple(v) if k == "organizations" else v) for k, v in fields.items() if v is not None
-        }
-        edited = tuple(sorted((set(current.edited) | set(values)) - cleared))
-        profile = replace(current, **values, edited=edited)
-        self.store.update_document(doc.id, metadata={**doc.metadata, PROFILE_KEY: profile.to_dict()})
-        return profile
+        return kb_documents.set_profile(self, doc_id, **fields)
 
     def catalog(self, access: Access = Access.owner()) -> Catalog:
         """The profiles of the documents ``access`` may read, cached until the index changes."""
@@ -364,25 +314,7 @@ class KnowledgeBase:
             return chat
 
     def _chat_model(self, spec: str | None) -> ChatModel:
-        from docket.models.chat import chat_model_from_spec
-
-        cfg = self.settings.model
-        common: dict[str, Any] = {"temperature": cfg.temperature, "max_tokens": cfg.max_tokens}
-        remote = {**common, "timeout": cfg.timeout, "max_retries": cfg.max_retries}
-        provider = (spec or "").partition(":")[0]
-        options: dict[str, Any] = {}
-        if provider == "openai":
-            options = {**remote, "base_url": cfg.base_url, "api_key": _secret(cfg.api_key)}
-        elif provider == "anthropic":
-            options = {**remote, "base_url": cfg.anthropic_base_url, "api_key": _secret(cfg.anthropic_api_key)}
-        elif provider == "local":
-            options = {
-                **common,
-                "models_dir": str(self.settings.model.local_models_dir()),
-                # where versions before the shared folder assembled it: used in place, not copied again
-                "earlier_models_dirs": [str(self.settings.home / "models")],
-            }
-        return chat_model_from_spec(spec, options)
+        return kb_answers.chat_model_for(self.settings, spec)
 
     def ask(
         self,
@@ -422,9 +354,11 @@ class KnowledgeBase:
         filters = self._resolved(filters, access, scope)
         # a figure to compute needs to know which year's tables (the plan needs a year), and whose:
         # the organisation the question names, else one document must give every figure
-        calculated = self._calculated(question, filters, access, scope) or self._compared(question, filters, access)
+        calculated = kb_answers.calculated(self, question, filters, access, scope) or kb_answers.compared(
+            self, question, filters, access
+        )
         if calculated is not None:
-            answer = self._labelled(calculated, access, scope)
+            answer = kb_answers.labelled(self, calculated, access, scope)
             return replace(answer, log_id=self._log(answer, None, (time.perf_counter() - started) * 1000))
         from_tables: Answer | None = None
         if chat is not None and tables is not False and (tables or self._may_have_tables()):
@@ -441,7 +375,7 @@ class KnowledgeBase:
                 on_prompt=seen,
             )
         if from_tables is not None and not from_tables.abstained:
-            answer = self._priced(self._labelled(from_tables, access, scope))
+            answer = self._priced(kb_answers.labelled(self, from_tables, access, scope))
             sql = from_tables.table.sql if from_tables.table is not None else ""
             logged = replace(answer, text=f"{answer.text}\n\nSQL:\n{sql}")  # the log keeps the query too
             sent = "\n\n".join(p.render() for p in prompts)
@@ -485,100 +419,11 @@ class KnowledgeBase:
             answer = replace(
                 answer, notes=(*answer.notes, *from_tables.notes), usage=usage, model=answer.model or from_tables.model
             )
-        answer = self._priced(self._labelled(answer, access, scope))
+        answer = self._priced(kb_answers.labelled(self, answer, access, scope))
         # the log keeps every prompt and the model's raw replies, also those a fallback replaced
         record = [p.render() for p in prompts] + [f"[model reply]\n{r}" for r in replies]
         prompt_text = "\n\n".join(record) if record else None
         return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
-
-    def _calculated(self, question: str, filters: Filters, access: Access, scope: Scope) -> Answer | None:
-        """A figure the question asks to compute from the scoped documents' tables
-        (:mod:`docket.answer.calculate`), or None when it asks for none or a figure is missing."""
-        from docket.answer.calculate import LINE_ITEMS, answer_text, compute, lookup, plan
-
-        planned = plan(question)
-        if planned is None:
-            return None
-        passages: dict[str, list[Hit]] = {}
-        used: list[Hit] = []
-
-        def find(item: str, year: int) -> Any:
-            aliases = LINE_ITEMS.get(item, (item,))
-            figure = None
-            same = {h.doc_id for h in used}
-            # a line item goes by several names ("revenue" is "net sales" at 3M): search by three
-            # of them at a time until a statement row is found
-            for first in range(0, len(aliases), 3):
-                key = f"{item}#{first}"
-                if key not in passages:
-                    names = " ".join(aliases[first : first + 3])
-                    passages[key] = self.search(f"{names} {year}", k=20, filters=filters, access=access)
-                hits = passages[key]
-                if same and not scope.organizations:  # the other figures' document first
-                    figure = lookup(item, year, [h if h.doc_id in same else replace(h, text="") for h in hits])
-                figure = figure or lookup(item, year, hits)
-                if figure is not None:
-                    item = key
-                    break
-            if figure is None:
-                return None
-            hit = passages[item][figure.hit]
-            if hit not in used:
-                used.append(hit)
-            return replace(figure, hit=used.index(hit))
-
-        result = compute(planned, find)
-        if result is None or result.missing:
-            return None
-        if not scope.organizations and len({h.doc_id for h in used}) > 1:
-            return None  # figures of different documents, and no organisation named to say they belong together
-        numbers = [f.hit + 1 for f in result.figures]
-        citations = tuple(
-            cite(n, used[f.hit], f.start, f.end, used[f.hit].text[f.start : f.end])
-            for n, f in zip(numbers, result.figures, strict=True)
-        )
-        note = "computed in code from the cited figures; check the rows and columns it used"
-        return Answer(
-            question, answer_text(result, numbers), False, citations, tuple(used), "calculated", 1.0, notes=(note,)
-        )
-
-    def _compared(self, question: str, filters: Filters, access: Access) -> Answer | None:
-        """ "In which year was X higher?" answered from X's row in every year column of its table
-        (:func:`docket.answer.calculate.compare_years`), or None."""
-        from docket.answer.calculate import LINE_ITEMS, compare_years, comparison_text, which_year
-
-        asked = which_year(question)
-        if asked is None:
-            return None
-        item, highest = asked
-        hits = self.search(" ".join(LINE_ITEMS.get(item, (item,))[:3]), k=20, filters=filters, access=access)
-        result = compare_years(item, highest, hits)
-        if result is None:
-            return None
-        hit, row = hits[result.figures[0].hit], result.figures[0]
-        citation = cite(1, hit, row.start, row.end, hit.text[row.start : row.end])
-        note = "compared in code from the cited row; check the row and columns it used"
-        return Answer(
-            question, comparison_text(result, 1), False, (citation,), (hit,), "calculated", 1.0, notes=(note,)
-        )
-
-    def _labelled(self, answer: Answer, access: Access, scope: Scope) -> Answer:
-        """``answer`` with each citation's document label and the documents the question was scoped to."""
-        entries = self.catalog(access).by_id()
-
-        def label(doc_id: str, fallback: str) -> str:
-            entry = entries.get(doc_id)
-            return entry.label if entry is not None else fallback
-
-        citations = tuple(
-            replace(
-                c, document=label(answer.sources[c.n - 1].doc_id, c.path) if 0 < c.n <= len(answer.sources) else c.path
-            )
-            for c in answer.citations
-        )
-        scoped = tuple(label(d, d) for d in scope.documents or ())
-        notes = (*answer.notes, scope.note) if scope.note else answer.notes
-        return replace(answer, citations=citations, scope=scoped, notes=notes)
 
     def _may_have_tables(self) -> bool:
         if self._tables is not None:
@@ -588,29 +433,7 @@ class KnowledgeBase:
         return TableStore.present(self.settings)
 
     def _log(self, answer: Answer, prompt: str | None, latency_ms: float) -> int:
-        usage = answer.usage
-        return self.store.log_answer(
-            {
-                "at": time.time(),
-                "question": answer.question,
-                "answer": answer.text,
-                "abstained": answer.abstained,
-                "method": answer.method,
-                "model": answer.model,
-                "prompt": prompt,
-                "sources": [
-                    {"path": h.path, "location": h.location.to_dict(), "score": h.score, "chunk_id": h.chunk_id}
-                    for h in answer.sources
-                ],
-                "citations": [c.to_dict() for c in answer.citations],
-                "notes": list(answer.notes),
-                "prompt_tokens": usage.prompt_tokens if usage else 0,
-                "completion_tokens": usage.completion_tokens if usage else 0,
-                "cost": usage.cost if usage else None,
-                "latency_ms": latency_ms,
-                "confidence": answer.confidence,
-            }
-        )
+        return self.ledger.log_answer(kb_answers.log_record(answer, prompt, latency_ms))
 
     # ------------------------------------------------------------------ chat
     def chat(
@@ -635,7 +458,7 @@ class KnowledgeBase:
 
         history = []
         if conversation is not None:
-            history = [Turn(t["question"], t["query"], t["answer"]) for t in self.store.conversation(conversation)]
+            history = [Turn(t["question"], t["query"], t["answer"]) for t in self.ledger.conversation(conversation)]
         conversation = conversation or uuid.uuid4().hex[:12]
         chat = self._answering_model(model)
         query, rewrite_usage = standalone_question(message, history, chat, self._guarded(chat, on_prompt))
@@ -658,7 +481,7 @@ class KnowledgeBase:
                     used.cost,
                 ),
             )
-        self.store.add_turn(
+        self.ledger.add_turn(
             conversation, {"question": message, "query": query, "answer": answer.text, "log_id": answer.log_id}
         )
         return ChatReply(conversation, message, query, answer)
@@ -672,69 +495,12 @@ class KnowledgeBase:
         a file on disk: inside a source it is the indexed version; elsewhere (the local owner
         only) it is read and cut into chunks on the fly, without being indexed.
         """
-        out = []
-        for name in files:
-            doc = self._find_document(name)
-            if doc is not None:
-                hits = self.store.document_hits(doc.id, access)
-                if not hits:
-                    raise NotFoundError(f"no document '{name}' that you may read")
-                out.append(hits)
-            elif access.unrestricted and Path(name).is_file():
-                out.append(self._read_file(Path(name)))
-            else:
-                raise NotFoundError(
-                    f"no document '{name}': give an indexed path (see `docket search`) or an existing file"
-                )
-        return out
+        return kb_documents.document_hits(self, files, access)
 
     def find_document(self, name: str) -> Document:
         """The indexed document ``name`` gives: its path (or the end of it, or source/path), or a
         file on disk that is indexed. NotFoundError when none is; UserError when several match."""
-        found = self._find_document(name)
-        if found is None:
-            raise NotFoundError(f"no indexed document '{name}'; `docket documents` lists them")
-        return found
-
-    def _find_document(self, name: str) -> Document | None:
-        path = Path(name)
-        if path.is_file():
-            full = path.resolve()
-            for source, cfg in self.store.sources().items():
-                root = Path(str(cfg.get("path", ""))).resolve()
-                if full.is_relative_to(root) and full != root:
-                    found = self.store.get_document(source, full.relative_to(root).as_posix())
-                    if found is not None:
-                        return found
-                elif full == root:  # a source that is a single file
-                    found = self.store.get_document(source, full.name)
-                    if found is not None:
-                        return found
-            return None
-        wanted = name.strip("/")
-        matches = []
-        for d in self.store.documents():
-            qualified = f"{d.source}/{d.path}"  # the source's name disambiguates equal paths
-            if d.path == wanted or qualified == wanted or qualified.endswith("/" + wanted):
-                matches.append(d)
-        exact = [d for d in matches if wanted in (d.path, f"{d.source}/{d.path}")]
-        if len(exact) == 1 or len(matches) == 1:
-            return (exact or matches)[0]
-        if matches:
-            shown = ", ".join(d.path for d in matches[:5])
-            raise UserError(f"'{name}' matches {len(matches)} documents ({shown}); give more of the path")
-        return None
-
-    def _read_file(self, path: Path) -> list[Hit]:
-        from docket.ingest.chunking import chunk_document
-        from docket.ingest.parsers import parse_bytes
-
-        parsed = parse_bytes(path.read_bytes(), path.name)
-        title = parsed.title or path.stem
-        cfg = self.settings.chunking
-        chunks = chunk_document(parsed, title, cfg.max_tokens, cfg.overlap_tokens)
-        shown = str(path)
-        return [Hit(-1 - i, "", "", shown, title, c.text, c.location, 0.0) for i, c in enumerate(chunks)]
+        return kb_documents.find_document(self, name)
 
     def summarize(
         self,
@@ -747,7 +513,7 @@ class KnowledgeBase:
         progress: Callable[[int, int, str], None] | None = None,
     ) -> Answer:
         """A cited summary of whole documents (map-reduce with a model, extractive without)."""
-        return self._document_task(None, files, access, model, stream, on_prompt, progress)
+        return kb_documents.document_task(self, None, files, access, model, stream, on_prompt, progress)
 
     def ask_documents(
         self,
@@ -761,47 +527,7 @@ class KnowledgeBase:
         progress: Callable[[int, int, str], None] | None = None,
     ) -> Answer:
         """Answer ``question`` from every part of the named documents ("compare these contracts")."""
-        return self._document_task(question, files, access, model, stream, on_prompt, progress)
-
-    def _document_task(
-        self,
-        question: str | None,
-        files: Sequence[str],
-        access: Access,
-        model: str | ChatModel | None,
-        stream: Callable[[str], None] | None,
-        on_prompt: Callable[[Any], None] | None,
-        progress: Callable[[int, int, str], None] | None,
-    ) -> Answer:
-        from docket.answer.documents import document_answer
-
-        if not files:
-            raise UserError("name at least one document")
-        started = time.perf_counter()
-        documents = self.document_hits(files, access)
-        chat = self._answering_model(model)
-        prompts: list[Any] = []
-
-        def seen(prompt: Any) -> None:
-            prompts.append(prompt)
-            self._guarded(chat, on_prompt)(prompt)
-
-        cfg = self.settings.answer
-        answer = document_answer(
-            question,
-            documents,
-            chat,
-            self.embedder,
-            budget_tokens=cfg.document_tokens,
-            max_sentences=cfg.summary_sentences,
-            min_support=self.settings.model.min_support,
-            stream=stream,
-            on_prompt=seen,
-            progress=progress,
-        )
-        answer = self._priced(answer)
-        prompt_text = "\n\n".join(p.render() for p in prompts) if prompts else None
-        return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
+        return kb_documents.document_task(self, question, files, access, model, stream, on_prompt, progress)
 
     # ------------------------------------------------------------------ model plumbing
     def _answering_model(self, model: str | ChatModel | None) -> ChatModel | None:
@@ -821,7 +547,7 @@ class KnowledgeBase:
             if on_prompt is not None:
                 on_prompt(prompt)
             estimate = usage_cost(Usage(estimate_tokens(prompt.render()), mcfg.max_tokens), price)
-            check_budget(self.store, estimate, mcfg.daily_budget, mcfg.monthly_budget)
+            check_budget(self.ledger, estimate, mcfg.daily_budget, mcfg.monthly_budget)
 
         return hook
 
@@ -843,7 +569,3 @@ def _legacy_match(configured: Any, recorded_name: str) -> bool:
         )
     except IndexMismatchError:
         return False
-
-
-def _secret(value: Any) -> str | None:
-    return value.get_secret_value() if value is not None else None

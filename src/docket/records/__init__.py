@@ -1,4 +1,5 @@
-"""The server's record database: accounts, jobs, workflow runs and the review queue.
+"""The small SQL layer: the server's records (accounts, jobs, workflow runs, the review queue) and
+the ledger of each knowledge base (:mod:`docket.ledger`).
 
 Two backends behind one small interface (``execute``, ``one``, ``all``, ``tx``):
 
@@ -89,6 +90,9 @@ class Records:
         self._pool: Any = None
         self._timeout = 10.0
         self._created: set[str] = set()
+        self._what: str = "the server's records in PostgreSQL"
+        self._url: str | None = None
+        self._owns_pool = True
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -120,7 +124,7 @@ class Records:
                 conn.execute(_CREATE_LOCK)  # several servers starting at once: one creates, the others wait
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
         except psycopg.Error as exc:
-            from docket.index.postgres.sql import first_line
+            from docket.records.postgres import first_line
 
             raise DatabaseError(
                 f"the server's records in PostgreSQL at {records.where}: {first_line(exc, url)}"
@@ -135,6 +139,17 @@ class Records:
             name="docket-records",
         )
         records._pool.open(wait=False)
+        return records
+
+    @classmethod
+    def over_pool(cls, pool: Any, where: str, *, timeout: float, what: str, url: str | None = None) -> Records:
+        """Statements on the connections of ``pool`` (a psycopg_pool ``ConnectionPool`` someone else
+        opened and closes, with its own ``search_path``): how a PostgreSQL store gives its
+        :class:`docket.ledger.Ledger` its database. Errors name ``what`` at ``where``, ``url``'s
+        password hidden."""
+        records = cls("postgres", where)
+        records._pool, records._timeout, records._what, records._url = pool, timeout, what, url
+        records._owns_pool = False
         return records
 
     @classmethod
@@ -180,7 +195,7 @@ class Records:
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
-        if self._pool is not None:
+        if self._pool is not None and self._owns_pool:
             self._pool.close()
 
     # ------------------------------------------------------------------ statements
@@ -234,9 +249,9 @@ class Records:
 
     @contextmanager
     def _connection(self) -> Iterator[Any]:
-        from docket.index.postgres.sql import pooled
+        from docket.records.postgres import pooled
 
-        with pooled(self._pool, self.where, self._timeout, "the server's records in PostgreSQL") as conn:
+        with pooled(self._pool, self.where, self._timeout, self._what, self._url) as conn:
             yield conn
 
 
