@@ -169,8 +169,8 @@ def prepare(home: Path, embedder: str = "minilm", corpus: Path = DEMO) -> str:
     """A fresh knowledge base in ``home``: ``corpus`` (the demo handbook) in workspace Load, an owner
     who is an admin of Load, and an API key for them (returned)."""
     from docket import KnowledgeBase
+    from docket.accounts import Accounts
     from docket.config import load_settings
-    from docket.server.accounts import Accounts
 
     settings = load_settings(home=home, overrides={"embedder": {"name": embedder}})
     kb = KnowledgeBase(settings)
@@ -182,10 +182,10 @@ def prepare(home: Path, embedder: str = "minilm", corpus: Path = DEMO) -> str:
         kb.close()
     accounts = Accounts(home / "accounts.db")
     try:
-        owner = accounts.create_user(EMAIL, PASSWORD, "owner")
-        accounts.create_workspace(WORKSPACE)
-        accounts.add_member(WORKSPACE, owner.id, "admin")
-        return accounts.create_key(owner.id)[1]
+        owner = accounts.users.create(EMAIL, PASSWORD, "owner")
+        accounts.workspaces.create(WORKSPACE)
+        accounts.workspaces.add_member(WORKSPACE, owner.id, "admin")
+        return accounts.keys.create(owner.id)[1]
     finally:
         accounts.close()
 

@@ -61,7 +61,7 @@ def test_threads_share_one_records_object(records: Records) -> None:
 
 
 def test_servers_starting_together_create_the_schema_once(pg_url: str) -> None:
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     pytest.importorskip("argon2", reason="the server extra is not installed (pip install 'docket[server]')")
     opened: list[Accounts] = []
@@ -86,7 +86,8 @@ def test_servers_starting_together_create_the_schema_once(pg_url: str) -> None:
 def test_records_of_an_older_version_gain_the_documents_columns(records: Records) -> None:
     """reviews and workflow_runs made before drafts and runs recorded their documents migrate on
     open: the old rows read as 'documents unknown' (None), new ones carry their ids."""
-    from docket.server.accounts import _SCHEMA, Accounts, postgres_ddl
+    from docket.accounts import Accounts
+    from docket.accounts.schema import _SCHEMA, postgres_ddl
     from docket.workflows import review
 
     records.create(review._SCHEMA, review._POSTGRES_SCHEMA)  # the tables as an older version left them
@@ -104,9 +105,9 @@ def test_records_of_an_older_version_gain_the_documents_columns(records: Records
     new = queue.add("support-reply", "new draft", workspace="support", documents=["d2", "d1", "d1"])
     assert queue.get(new).documents == ["d1", "d2"]
     accounts = Accounts(records)
-    assert accounts.run("old")["documents"] is None
-    accounts.create_run("new", "lookup", "support", None, {}, "api", {}, {})
-    accounts.finish_run("new", {"ok": 1}, documents=["d1"])
-    assert accounts.run("new")["documents"] == ["d1"]
+    assert accounts.runs.get("old")["documents"] is None
+    accounts.runs.create("new", "lookup", "support", None, {}, "api", {}, {})
+    accounts.runs.finish("new", {"ok": 1}, documents=["d1"])
+    assert accounts.runs.get("new")["documents"] == ["d1"]
     review.ReviewQueue(records, owned=False)  # opening again changes nothing
     Accounts(records)

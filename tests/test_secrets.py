@@ -156,8 +156,8 @@ def test_server_errors_and_logs_never_echo_passwords_or_keys(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client, st = app_client
-    user = st.accounts.create_user("ann@example.com", USER_PASSWORD, "member")
-    _, key = st.accounts.create_key(user.id)
+    user = st.accounts.users.create("ann@example.com", USER_PASSWORD, "member")
+    _, key = st.accounts.keys.create(user.id)
     bodies = []
     wrong = client.post("/api/session", json={"email": "ann@example.com", "password": USER_PASSWORD + "x"})
     assert wrong.status_code == 401
@@ -176,13 +176,13 @@ def test_server_errors_and_logs_never_echo_passwords_or_keys(
     bodies.append(ok.text)
     listed = client.get("/api/keys", headers={"Authorization": f"Bearer {key}"})
     bodies.append(listed.text)
-    audit = st.accounts.audit_log() if hasattr(st.accounts, "audit_log") else []
+    audit = st.accounts.audit.log() if hasattr(st.accounts, "audit_log") else []
     _clean("\n".join(bodies) + caplog.text + json.dumps(audit, default=str), key)
 
 
 def test_sign_in_is_rate_limited_per_email(app_client: tuple[Any, Any]) -> None:
     client, st = app_client
-    st.accounts.create_user("bo@example.com", USER_PASSWORD, "member")
+    st.accounts.users.create("bo@example.com", USER_PASSWORD, "member")
     codes = [
         client.post("/api/session", json={"email": "bo@example.com", "password": "wrong"}).status_code for _ in range(4)
     ]
@@ -194,8 +194,8 @@ def test_sign_in_is_rate_limited_per_email(app_client: tuple[Any, Any]) -> None:
 
 def test_wrong_api_keys_are_rate_limited_and_valid_keys_never(app_client: tuple[Any, Any]) -> None:
     client, st = app_client
-    owner = st.accounts.create_user("key-owner@example.com", USER_PASSWORD, "member")
-    good = st.accounts.create_key(owner.id)[1]
+    owner = st.accounts.users.create("key-owner@example.com", USER_PASSWORD, "member")
+    good = st.accounts.keys.create(owner.id)[1]
     codes = [client.get("/api/me", headers={"Authorization": f"Bearer dk_wrong{i}"}).status_code for i in range(40)]
     limit = st.settings.server.key_attempts
     assert codes[:limit] == [401] * limit and set(codes[limit:]) == {429}
@@ -215,7 +215,7 @@ def test_sign_in_is_rate_limited_per_address_too(tmp_path: Path) -> None:
     with TestClient(app) as client:
         st = app.state.docket
         limit = 30  # the default of server.login_attempts_per_address
-        st.accounts.create_user("victim@example.com", USER_PASSWORD, "member")
+        st.accounts.users.create("victim@example.com", USER_PASSWORD, "member")
         # credential stuffing: one try per email stays under the per-email limit
         codes = [
             client.post("/api/session", json={"email": f"u{i}@example.com", "password": "guess"}).status_code
@@ -229,22 +229,22 @@ def test_sign_in_is_rate_limited_per_address_too(tmp_path: Path) -> None:
 
 def test_a_session_lasts_server_session_hours(app_client: tuple[Any, Any]) -> None:
     client, st = app_client
-    st.accounts.create_user("cy@example.com", USER_PASSWORD, "member")
+    st.accounts.users.create("cy@example.com", USER_PASSWORD, "member")
     signed_in = client.post("/api/session", json={"email": "cy@example.com", "password": USER_PASSWORD})
     assert signed_in.status_code == 200
     cookie = next(v for k, v in signed_in.headers.multi_items() if k == "set-cookie" and "docket_session" in v)
     assert "Max-Age=7200" in cookie
-    assert st.accounts.session_seconds == 7200
+    assert st.accounts.users.session_seconds == 7200
 
 
 def test_an_expired_session_is_refused(tmp_path: Path) -> None:
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     accounts = Accounts(tmp_path / "accounts.db", session_seconds=0)
-    user = accounts.create_user("di@example.com", USER_PASSWORD, "member")
-    token, _ = accounts.create_session(user.id)
-    assert accounts.session(token) is None
+    user = accounts.users.create("di@example.com", USER_PASSWORD, "member")
+    token, _ = accounts.users.create_session(user.id)
+    assert accounts.users.session(token) is None
     lasting = Accounts(tmp_path / "accounts.db")
-    token, _ = lasting.create_session(user.id)
-    found = lasting.session(token)
+    token, _ = lasting.users.create_session(user.id)
+    found = lasting.users.session(token)
     assert found is not None and found[0].email == "di@example.com"

@@ -33,6 +33,7 @@ __all__ = [
 
 # A workspace's name is also a folder name (uploads/WORKSPACE/) and part of URLs: a slug.
 WORKSPACE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_-])?")
+DEFAULT_WORKSPACE = "default"
 
 
 def check_workspace_name(name: str) -> str:

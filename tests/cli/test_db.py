@@ -93,11 +93,11 @@ def test_upgrade_reports_the_schema_version_on_both_backends(
     assert status["backend"] == "sqlite" and status["schema_version"] == 3 and status["integrity"] == "ok"
     assert "queues" not in status  # no server has run from this home
 
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     accounts = Accounts(home / "accounts.db")
-    accounts.create_job("default", None, ["a.pdf"])
-    accounts.finish_job(accounts.create_job("default", None, ["b.pdf"]), None, error="disk full")
+    accounts.jobs.create("default", None, ["a.pdf"])
+    accounts.jobs.finish(accounts.jobs.create("default", None, ["b.pdf"]), None, error="disk full")
     accounts.close()
     status = json.loads(docket("db", "status", "--home", str(home), "--json").stdout)
     assert status["queues"]["jobs"] == {"queued": 1, "failed": 1}
@@ -183,7 +183,7 @@ CSV = "Item,Category,Units\nbolt,hardware,1200\nnut,hardware,800\nglue,supplies,
 def _single_server_home(home: Path, docs: Path) -> dict[str, object]:
     """A home as one `docket serve` leaves it: accounts, a pending review, a spreadsheet table and an
     uploaded file (ingested from HOME/uploads/<workspace>, as the server does)."""
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
     from docket.workflows.review import ReviewQueue
 
     (docs / "stock.csv").write_text(CSV)
@@ -194,18 +194,18 @@ def _single_server_home(home: Path, docs: Path) -> dict[str, object]:
     docket("ingest", str(upload.parent), "--workspace", "Support", "--home", str(home), "--json")
 
     accounts = Accounts(home / "accounts.db")
-    owner = accounts.create_user("owner@example.com", "owner-password", role="owner")
-    ann = accounts.create_user("ann@example.com", "ann-password", name="Ann")
-    accounts.create_workspace("Support")
-    accounts.add_member("Support", ann.id, "editor")
-    accounts.create_group("staff")
-    accounts.add_to_group("staff", ann.id)
-    _, key = accounts.create_key(ann.id, name="laptop")
-    _, hook = accounts.create_hook("summarize", "Support", name="tickets")
-    accounts.add_schedule("nightly", "0 2 * * *", workflow="summarize", workspace="Support")
-    accounts.audit("owner@example.com", "created user", "ann@example.com")
-    accounts.create_run("run-1", "summarize", "Support", ann.id, {"workspaces": ["Support"]}, "api", {"n": 1}, {})
-    accounts.finish_run("run-1", {"items": 1})
+    owner = accounts.users.create("owner@example.com", "owner-password", role="owner")
+    ann = accounts.users.create("ann@example.com", "ann-password", name="Ann")
+    accounts.workspaces.create("Support")
+    accounts.workspaces.add_member("Support", ann.id, "editor")
+    accounts.groups.create("staff")
+    accounts.groups.add("staff", ann.id)
+    _, key = accounts.keys.create(ann.id, name="laptop")
+    _, hook = accounts.hooks.create("summarize", "Support", name="tickets")
+    accounts.schedules.add("nightly", "0 2 * * *", workflow="summarize", workspace="Support")
+    accounts.audit.record("owner@example.com", "created user", "ann@example.com")
+    accounts.runs.create("run-1", "summarize", "Support", ann.id, {"workspaces": ["Support"]}, "api", {"n": 1}, {})
+    accounts.runs.finish("run-1", {"items": 1})
     (home / "runs" / "run-1").mkdir(parents=True)
     (home / "runs" / "run-1" / "results.jsonl").write_text('{"summary": "ok"}\n')
     accounts.close()
@@ -218,10 +218,10 @@ def test_copy_moves_the_servers_records_reviews_tables_and_uploads(
     pg_url: str, docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("argon2", reason="the server extra: pip install -e '.[server]'")
+    from docket.accounts import Accounts
     from docket.index.postgres.tables import PostgresTableStore
     from docket.index.tables import TableStore
     from docket.records import Records
-    from docket.server.accounts import Accounts
 
     home = tmp_path / "kb"
     made = _single_server_home(home, docs)
@@ -245,26 +245,26 @@ def test_copy_moves_the_servers_records_reviews_tables_and_uploads(
     empty = tmp_path / "empty"
     accounts = Accounts(Records.postgres(pg_url))
     try:
-        signed_in = accounts.verify_password("ann@example.com", "ann-password")
+        signed_in = accounts.users.verify_password("ann@example.com", "ann-password")
         assert signed_in is not None and signed_in.id == made["ann"]
-        owner = accounts.verify_password("owner@example.com", "owner-password")
+        owner = accounts.users.verify_password("owner@example.com", "owner-password")
         assert owner is not None and owner.id == made["owner"] and owner.role == "owner"
-        assert accounts.verify_password("ann@example.com", "wrong") is None
-        found = accounts.key_owner(str(made["key"]))
+        assert accounts.users.verify_password("ann@example.com", "wrong") is None
+        found = accounts.keys.owner(str(made["key"]))
         assert found is not None and found[0].email == "ann@example.com"
-        assert accounts.memberships(int(made["ann"])) == {"Support": "editor"}
-        assert accounts.groups() == {"staff": ["ann@example.com"]}
-        hook = accounts.hook_by_token(str(made["hook"]))
+        assert accounts.workspaces.memberships(int(made["ann"])) == {"Support": "editor"}
+        assert accounts.groups.all() == {"staff": ["ann@example.com"]}
+        hook = accounts.hooks.by_token(str(made["hook"]))
         assert hook is not None and hook["workflow"] == "summarize"
-        assert [s["name"] for s in accounts.schedules()] == ["nightly"]
-        assert [a["action"] for a in accounts.audit_log()] == ["created user"]
-        assert accounts.uploads("Support", "") == {
+        assert [s["name"] for s in accounts.schedules.all()] == ["nightly"]
+        assert [a["action"] for a in accounts.audit.log()] == ["created user"]
+        assert accounts.uploads.names("Support", "") == {
             "refunds.txt": hashlib.sha256((home / "uploads/Support/refunds.txt").read_bytes()).hexdigest()
         }
-        assert accounts.run("run-1")["status"] == "done" and accounts.run_file_names("run-1") == ["results.jsonl"]
-        bob = accounts.create_user("bob@example.com", "bob-password")  # the id sequence moved past the copied ids
+        assert accounts.runs.get("run-1")["status"] == "done" and accounts.runs.file_names("run-1") == ["results.jsonl"]
+        bob = accounts.users.create("bob@example.com", "bob-password")  # the id sequence moved past the copied ids
         assert bob.id == max(int(made["owner"]), int(made["ann"])) + 1
-        new_key, _ = accounts.create_key(bob.id)
+        new_key, _ = accounts.keys.create(bob.id)
         assert new_key == 2
     finally:
         accounts.close()
@@ -291,16 +291,16 @@ def test_copy_moves_the_servers_records_reviews_tables_and_uploads(
 
 def test_copy_refuses_a_database_that_already_holds_records_unless_merging(pg_url: str, tmp_path: Path) -> None:
     pytest.importorskip("argon2", reason="the server extra: pip install -e '.[server]'")
+    from docket.accounts import Accounts
     from docket.records import Records
-    from docket.server.accounts import Accounts
 
     home = tmp_path / "kb"
     local = Accounts(home / "accounts.db")
-    local.create_user("owner@example.com", "owner-password", role="owner")
-    local.create_user("ann@example.com", "ann-password")
+    local.users.create("owner@example.com", "owner-password", role="owner")
+    local.users.create("ann@example.com", "ann-password")
     local.close()
     remote = Accounts(Records.postgres(pg_url))
-    remote.create_user("owner@example.com", "other-password", role="owner")
+    remote.users.create("owner@example.com", "other-password", role="owner")
     remote.close()
 
     refused = docket("db", "copy", "--to", pg_url, "--home", str(home), check=False)
@@ -312,9 +312,9 @@ def test_copy_refuses_a_database_that_already_holds_records_unless_merging(pg_ur
     assert merged["records"]["users"] == 1 and merged["kept"]["records"] == {"users": 1}
     remote = Accounts(Records.postgres(pg_url))
     try:
-        assert remote.verify_password("owner@example.com", "other-password") is not None
-        assert remote.verify_password("ann@example.com", "ann-password") is not None
-        assert remote.create_user("bob@example.com", "bob-password").id == 3
+        assert remote.users.verify_password("owner@example.com", "other-password") is not None
+        assert remote.users.verify_password("ann@example.com", "ann-password") is not None
+        assert remote.users.create("bob@example.com", "bob-password").id == 3
     finally:
         remote.close()
 

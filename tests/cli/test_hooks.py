@@ -14,11 +14,11 @@ pytest.importorskip("croniter", reason="the server extra is not installed (pip i
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     home = tmp_path / "kb"
     accounts = Accounts(home / "accounts.db")
-    accounts.create_workspace("support")
+    accounts.workspaces.create("support")
     accounts.close()
     return home
 

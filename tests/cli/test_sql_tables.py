@@ -117,13 +117,13 @@ def test_only_readers_of_the_source_get_its_table_over_http(model: ScriptedModel
     app = create_app(settings, start_jobs=False)
     with TestClient(app) as client:
         accounts = app.state.docket.accounts
-        seller = accounts.create_user("sam@example.com", "sam-password", "member")
-        helper = accounts.create_user("hal@example.com", "hal-password", "member")
-        accounts.create_workspace("sales")
-        accounts.create_workspace("support")
-        accounts.add_member("sales", seller.id, "member")
-        accounts.add_member("support", helper.id, "member")
-        keys = {user: accounts.create_key(user.id)[1] for user in (seller, helper)}
+        seller = accounts.users.create("sam@example.com", "sam-password", "member")
+        helper = accounts.users.create("hal@example.com", "hal-password", "member")
+        accounts.workspaces.create("sales")
+        accounts.workspaces.create("support")
+        accounts.workspaces.add_member("sales", seller.id, "member")
+        accounts.workspaces.add_member("support", helper.id, "member")
+        keys = {user: accounts.keys.create(user.id)[1] for user in (seller, helper)}
 
         def ask_as(user: object, workspace: str) -> dict:  # type: ignore[type-arg]
             headers = {"Authorization": f"Bearer {keys[user]}"}  # type: ignore[index]

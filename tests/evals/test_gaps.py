@@ -94,15 +94,15 @@ def test_questions_on_two_topics_make_two_groups(minilm: MiniLMEmbedder) -> None
 
 def test_find_gaps_reads_the_log_and_negative_feedback(kb: KnowledgeBase) -> None:
     pytest.importorskip("argon2", reason="the server extra is not installed")
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     ids = [_log(kb, q, abstained=True) for q in LEAVE[:3] + EXPENSES[:2]]
     fine = _log(kb, "Who approves travel expense reports?", abstained=False)  # answered, then disliked
     _log(kb, "What are the office hours?", abstained=False)  # answered, liked: not a gap
     accounts = Accounts(kb.settings.home / "accounts.db")
     try:
-        accounts.add_feedback(None, fine, -1, "wrong person")
-        accounts.add_feedback(None, ids[0], 1)
+        accounts.answers.add_feedback(None, fine, -1, "wrong person")
+        accounts.answers.add_feedback(None, ids[0], 1)
         report = find_gaps(kb, accounts=accounts)
     finally:
         accounts.close()
@@ -127,7 +127,7 @@ def test_answers_with_low_confidence_count_as_gaps(kb: KnowledgeBase) -> None:
 @pytest.mark.slow
 def test_docket_gaps_command(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
     pytest.importorskip("argon2", reason="the server extra is not installed")
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     home = tmp_path / "kb"
     with KnowledgeBase(load_settings(home=home, environ={}), embedder=minilm) as kb:
@@ -137,7 +137,7 @@ def test_docket_gaps_command(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
         _log(kb, EXPENSES[0], abstained=True, at=old)
         disliked = _log(kb, EXPENSES[1], abstained=False)
     accounts = Accounts(home / "accounts.db")
-    accounts.add_feedback(None, disliked, -1)
+    accounts.answers.add_feedback(None, disliked, -1)
     accounts.close()
     report = json.loads(docket("gaps", "--home", str(home), "--json").stdout)
     assert [g["count"] for g in report["gaps"]] == [5, 2]

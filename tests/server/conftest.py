@@ -46,18 +46,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with TestClient(app) as client:
         st = app.state.docket
         accounts = st.accounts
-        owner = accounts.create_user("owner@example.com", "owner-password", "owner")
-        ann = accounts.create_user("ann@example.com", "ann-password", "member")
-        bob = accounts.create_user("bob@example.com", "bob-password", "member")
-        carol = accounts.create_user("carol@example.com", "carol-password", "member")
-        dave = accounts.create_user("dave@example.com", "dave-password", "member")
-        accounts.create_workspace("support", public=True)
-        accounts.create_workspace("hr")
+        owner = accounts.users.create("owner@example.com", "owner-password", "owner")
+        ann = accounts.users.create("ann@example.com", "ann-password", "member")
+        bob = accounts.users.create("bob@example.com", "bob-password", "member")
+        carol = accounts.users.create("carol@example.com", "carol-password", "member")
+        dave = accounts.users.create("dave@example.com", "dave-password", "member")
+        accounts.workspaces.create("support", public=True)
+        accounts.workspaces.create("hr")
         for user in (ann, carol, dave):
-            accounts.add_member("support", user.id, "member")
-        accounts.add_member("hr", bob.id, "member")
-        accounts.create_group("leads")
-        accounts.add_to_group("leads", carol.id)
+            accounts.workspaces.add_member("support", user.id, "member")
+        accounts.workspaces.add_member("hr", bob.id, "member")
+        accounts.groups.create("leads")
+        accounts.groups.add("leads", carol.id)
         for name, (workspace, access, filename, text) in DOCS.items():
             folder = root / "docs" / name
             folder.mkdir(parents=True)
@@ -65,7 +65,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             st.kb.ingest([str(folder)], workspace=workspace, access=access)
         srv = Server(client, st, root / "kb")
         for persona, user in (("owner", owner), ("ann", ann), ("bob", bob), ("carol", carol), ("dave", dave)):
-            srv.keys[persona] = accounts.create_key(user.id)[1]
-        revoked_id, srv.keys["revoked"] = accounts.create_key(ann.id)
-        accounts.revoke_key(revoked_id)
+            srv.keys[persona] = accounts.keys.create(user.id)[1]
+        revoked_id, srv.keys["revoked"] = accounts.keys.create(ann.id)
+        accounts.keys.revoke(revoked_id)
         yield srv

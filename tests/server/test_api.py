@@ -95,7 +95,7 @@ def test_wrong_passwords_are_generic_and_rate_limited(fresh: TestClient) -> None
         fresh.post("/api/session", json={"email": "owner@example.com", "password": "whatever1"})
     limited = fresh.post("/api/session", json={"email": "owner@example.com", "password": "owner-password"})
     assert limited.status_code == 429
-    audit = fresh.app.state.docket.accounts.audit_log()  # type: ignore[attr-defined]
+    audit = fresh.app.state.docket.accounts.audit.log()  # type: ignore[attr-defined]
     assert any(e["action"] == "sign-in failed" for e in audit)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from docket.accounts import Accounts
 from docket.config import load_settings
 from docket.records import Records
-from docket.server.accounts import Accounts
 from docket.server.jobs import JobRunner
 from docket.server.runs import WorkflowRunner
 
@@ -19,25 +19,25 @@ def _runner(kind: type[Any], accounts: Accounts, tmp_path: Any) -> Any:
 def test_upload_jobs_are_claimed_in_order_and_a_restart_requeues_them_on_sqlite(tmp_path: Any) -> None:
     accounts = Accounts(tmp_path / "accounts.db")
     runner = _runner(JobRunner, accounts, tmp_path)
-    first = accounts.create_job("default", None, ["a.txt"])
-    second = accounts.create_job("default", None, ["b.txt"])
+    first = accounts.jobs.create("default", None, ["a.txt"])
+    second = accounts.jobs.create("default", None, ["b.txt"])
     job = runner.claim()
-    assert job["id"] == first and accounts.job(first)["state"] == "running"
+    assert job["id"] == first and accounts.jobs.get(first)["state"] == "running"
     runner.queue.progress(first, {"done": 1, "total": 1, "file": "a.txt", "eta_seconds": 0})
-    assert accounts.job(first)["progress"]["file"] == "a.txt"
+    assert accounts.jobs.get(first)["progress"]["file"] == "a.txt"
     runner.requeue()  # the server restarted: its own running job goes back to the queue
     assert [runner.claim()["id"], runner.claim()["id"]] == [first, second]
     runner.queue.finish(first, report='{"added": 1}')
     runner.queue.finish(second, "disk full", report=None)
-    assert accounts.job(first)["report"] == {"added": 1} and accounts.job(first)["state"] == "done"
-    assert (accounts.job(second)["state"], accounts.job(second)["error"]) == ("failed", "disk full")
+    assert accounts.jobs.get(first)["report"] == {"added": 1} and accounts.jobs.get(first)["state"] == "done"
+    assert (accounts.jobs.get(second)["state"], accounts.jobs.get(second)["error"]) == ("failed", "disk full")
     accounts.close()
 
 
 def test_a_restarting_server_never_takes_a_live_servers_job_or_run(pg_url: str, tmp_path: Any) -> None:
     live, other = Accounts(Records.postgres(pg_url)), Accounts(Records.postgres(pg_url))
-    job_id = live.create_job("default", None, ["a.txt"])
-    live.create_run("r1", "summarize", None, None, {}, "api", {"text": "a"}, {})
+    job_id = live.jobs.create("default", None, ["a.txt"])
+    live.runs.create("r1", "summarize", None, None, {}, "api", {"text": "a"}, {})
     live_jobs, other_jobs = _runner(JobRunner, live, tmp_path), _runner(JobRunner, other, tmp_path)
     live_runs, other_runs = _runner(WorkflowRunner, live, tmp_path), _runner(WorkflowRunner, other, tmp_path)
     assert live_jobs.claim()["id"] == job_id and live_runs.claim()["id"] == "r1"

@@ -23,9 +23,9 @@ from tests.server.test_workflows_api import model, srv  # noqa: F401 (fixtures)
 @pytest.fixture(scope="module")
 def personas(srv: Server) -> Iterator[Server]:  # noqa: F811 (the fixture)
     st: Any = srv.state
-    boss = st.accounts.create_user("boss@example.com", "boss-password", "member")
-    st.accounts.add_member("support", boss.id, "admin")  # a workspace admin, not on the access lists
-    srv.keys["boss"] = st.accounts.create_key(boss.id)[1]
+    boss = st.accounts.users.create("boss@example.com", "boss-password", "member")
+    st.accounts.workspaces.add_member("support", boss.id, "admin")  # a workspace admin, not on the access lists
+    srv.keys["boss"] = st.accounts.keys.create(boss.id)[1]
     yield srv
 
 
@@ -81,7 +81,7 @@ def test_a_run_records_the_documents_it_read(personas: Server) -> None:
     ids = _doc_ids(app)
     run = _lookup(app, "carol")
     st: Any = app.state
-    recorded = set(st.accounts.run(run["id"])["documents"])
+    recorded = set(st.accounts.runs.get(run["id"])["documents"])
     assert ids["leads.txt"] in recorded and ids["dave.txt"] not in recorded  # carol may not read dave's
 
 

@@ -40,20 +40,20 @@ def gaps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gaps]:
         st = app.state.docket
         accounts = st.accounts
         users = {
-            "owner": accounts.create_user("owner@example.com", "owner-password", "owner"),
-            "wsadmin": accounts.create_user("wsadmin@example.com", "wsadmin-password", "member"),
-            "member": accounts.create_user("member@example.com", "member-password", "member"),
+            "owner": accounts.users.create("owner@example.com", "owner-password", "owner"),
+            "wsadmin": accounts.users.create("wsadmin@example.com", "wsadmin-password", "member"),
+            "member": accounts.users.create("member@example.com", "member-password", "member"),
         }
-        accounts.create_workspace("support")
-        accounts.create_workspace("hr")
-        accounts.add_member("support", users["wsadmin"].id, "admin")
-        accounts.add_member("support", users["member"].id, "member")
-        accounts.add_member("hr", users["member"].id, "member")
+        accounts.workspaces.create("support")
+        accounts.workspaces.create("hr")
+        accounts.workspaces.add_member("support", users["wsadmin"].id, "admin")
+        accounts.workspaces.add_member("support", users["member"].id, "member")
+        accounts.workspaces.add_member("hr", users["member"].id, "member")
         folder = root / "docs"
         folder.mkdir()
         (folder / "refunds.txt").write_text("Refunds are issued within 14 days of the return of the goods.")
         st.kb.ingest([str(folder)], workspace="support")
-        g = Gaps(client, {name: accounts.create_key(u.id)[1] for name, u in users.items()})
+        g = Gaps(client, {name: accounts.keys.create(u.id)[1] for name, u in users.items()})
         for question in ("How do I reset my VPN password?", "My VPN password reset link does not work"):
             assert g.ask("member", question, "support")["abstained"]
         for question in ("How many days of parental leave do we get?", "Is parental leave paid?"):

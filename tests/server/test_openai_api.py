@@ -58,27 +58,27 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     app = create_app(load_settings(home=root / "kb"), start_jobs=False)
     st: ServerState = app.state.docket
     accounts = st.accounts
-    accounts.create_workspace("hr")
-    accounts.create_workspace("assist", settings={"model": "fake", "prompt": "Sign every answer as ACME-HELPDESK."})
-    accounts.create_workspace("ops")
-    accounts.create_workspace("broke", settings={"model": "fake", "daily_budget": 0})
+    accounts.workspaces.create("hr")
+    accounts.workspaces.create("assist", settings={"model": "fake", "prompt": "Sign every answer as ACME-HELPDESK."})
+    accounts.workspaces.create("ops")
+    accounts.workspaces.create("broke", settings={"model": "fake", "daily_budget": 0})
     st.kb.ingest([_folder(root, "hr", "leave.md", LEAVE)], workspace="hr")
     st.kb.ingest([_folder(root, "secret", "pay.md", SECRET)], workspace="hr", access=["user:boss@example.com"])
     st.kb.ingest([_folder(root, "assist", "leave.md", LEAVE)], workspace="assist")
     st.kb.ingest([_folder(root, "ops", "deploy.md", OPS)], workspace="ops")
-    ann = accounts.create_user("ann@example.com", "ann-password", "member")
-    boss = accounts.create_user("boss@example.com", "boss-password", "member")
+    ann = accounts.users.create("ann@example.com", "ann-password", "member")
+    boss = accounts.users.create("boss@example.com", "boss-password", "member")
     for workspace in ("hr", "assist", "broke"):
-        accounts.add_member(workspace, ann.id)
-    accounts.add_member("hr", boss.id)
+        accounts.workspaces.add_member(workspace, ann.id)
+    accounts.workspaces.add_member("hr", boss.id)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     running = Running(f"http://127.0.0.1:{port}/v1", st, users={"ann": ann.id, "boss": boss.id})
-    running.keys["ann"] = accounts.create_key(ann.id)[1]
-    running.keys["boss"] = accounts.create_key(boss.id)[1]
-    revoked, running.keys["revoked"] = accounts.create_key(ann.id)
-    accounts.revoke_key(revoked)
+    running.keys["ann"] = accounts.keys.create(ann.id)[1]
+    running.keys["boss"] = accounts.keys.create(boss.id)[1]
+    revoked, running.keys["revoked"] = accounts.keys.create(ann.id)
+    accounts.keys.revoke(revoked)
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="none", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -118,7 +118,7 @@ def test_completion_has_cited_text_and_citations(running: Running) -> None:
     assert "16 weeks" in citations[0]["quote"] and citations[0]["location"]["label"]
     assert response.usage.total_tokens == 0  # extractive: no model, no tokens
     assert response.docket["abstained"] is False
-    owner = running.state.accounts.answer_owner(response.docket["log_id"])
+    owner = running.state.accounts.answers.owner(response.docket["log_id"])
     assert owner == (running.users["ann"], ["hr"])
 
 

@@ -65,8 +65,8 @@ def test_the_owner_approves_an_edited_draft_and_rejects_another(
     expect.set_options(timeout=TIMEOUT_MS)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     accounts = live_server.state.accounts
-    accounts.create_user(OWNER_EMAIL, OWNER_PASSWORD, "owner", name="Olive Owner")
-    accounts.create_workspace("support")
+    accounts.users.create(OWNER_EMAIL, OWNER_PASSWORD, "owner", name="Olive Owner")
+    accounts.workspaces.create("support")
 
     problems: list[str] = []
     with receiver() as hook:
@@ -158,6 +158,6 @@ def test_the_owner_approves_an_edited_draft_and_rejects_another(
         approved, rejected = queue.get(refund), queue.get(discount)
     assert approved.status == "edited" and approved.reviewer == OWNER_EMAIL and approved.delivery == "sent: HTTP 200"
     assert rejected.status == "rejected" and rejected.comment == "Promises a discount we do not offer"
-    actions = {(e["action"], e["target"]) for e in accounts.audit_log(20)}
+    actions = {(e["action"], e["target"]) for e in accounts.audit.log(20)}
     assert {("review.edited", f"review:{refund}"), ("review.rejected", f"review:{discount}")} <= actions
     assert problems == []

@@ -51,7 +51,7 @@ def test_a_member_approves_with_an_edit_and_the_decision_is_audited(server: Serv
     assert 0 < body["edit_size"] < 1
     again = server.client.post(f"/api/reviews/{item}/approve", json={}, headers=server.as_("ann"))
     assert again.status_code == 409 and again.json()["error"]["code"] == "already_decided"
-    entries = server.state.accounts.audit_log(20)  # type: ignore[attr-defined]
+    entries = server.state.accounts.audit.log(20)  # type: ignore[attr-defined]
     assert any(
         e["action"] == "review.edited" and e["actor"] == "ann@example.com" and e["target"] == f"review:{item}"
         for e in entries
@@ -68,7 +68,7 @@ def test_reject_keeps_the_reason_and_others_cannot_decide(server: Server) -> Non
     )
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "rejected" and response.json()["comment"] == "promises too little"
-    entries = server.state.accounts.audit_log(20)  # type: ignore[attr-defined]
+    entries = server.state.accounts.audit.log(20)  # type: ignore[attr-defined]
     assert any(e["action"] == "review.rejected" and e["detail"]["reason"] == "promises too little" for e in entries)
 
 

@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("croniter", reason="the server extra is not installed (pip install 'docket[server]')")
 
+from docket.accounts import Accounts
 from docket.errors import UserError
 from docket.records import Records
-from docket.server.accounts import Accounts
 from docket.server.scheduler import Scheduler, next_time
 
 MONDAY_7 = datetime(2026, 11, 30, 7, 0).timestamp()  # a Monday, server local time
@@ -51,7 +51,7 @@ def test_a_schedule_queues_one_run_when_due_and_not_before(accounts: Accounts) -
     assert scheduler.tick(MONDAY_7 - 1) == [] and queued == []
     assert scheduler.tick(MONDAY_7) == ["weekly"]
     assert [q["name"] for q in queued] == ["weekly"] and queued[0]["input"] == "/data/sales.csv"
-    stored = accounts.schedule("weekly")
+    stored = accounts.schedules.get("weekly")
     assert stored["last_run"] == MONDAY_7 and stored["last_status"] == "ok"
     assert stored["last_result"] == {"run": "run-1"} and stored["next_run"] == MONDAY_7 + 7 * 86400
     assert scheduler.tick(MONDAY_7 + 60) == []  # done for this week
@@ -63,7 +63,7 @@ def test_missed_times_run_once_not_once_each(accounts: Accounts) -> None:
     scheduler.add_schedule("hourly", "0 * * * *", workflow="report", input="x")
     later = SUNDAY + 5 * 3600 + 60  # the server was down for five hours
     assert scheduler.tick(later) == ["hourly"] and len(queued) == 1
-    assert accounts.schedule("hourly")["next_run"] == next_time("0 * * * *", later)
+    assert accounts.schedules.get("hourly")["next_run"] == next_time("0 * * * *", later)
 
 
 def test_a_failure_to_queue_is_recorded_as_the_last_error(accounts: Accounts) -> None:
@@ -73,7 +73,7 @@ def test_a_failure_to_queue_is_recorded_as_the_last_error(accounts: Accounts) ->
     scheduler = Scheduler(accounts, broken, clock=Clock(SUNDAY))
     scheduler.add_schedule("weekly", "0 7 * * 1", workflow="report", input="/data/gone.csv")
     assert scheduler.tick(MONDAY_7) == ["weekly"]
-    stored = accounts.schedule("weekly")
+    stored = accounts.schedules.get("weekly")
     assert stored["last_status"] == "failed" and "gone.csv" in stored["last_error"]
     assert stored["next_run"] == MONDAY_7 + 7 * 86400  # it is tried again next week
 
@@ -89,13 +89,13 @@ def test_periodic_jobs_have_the_same_bookkeeping(accounts: Accounts) -> None:
 
     scheduler = Scheduler(accounts, clock=Clock(SUNDAY))
     scheduler.add_periodic("mail-sync", "*/15 * * * *", sync)
-    first = accounts.schedule("mail-sync")["next_run"]
+    first = accounts.schedules.get("mail-sync")["next_run"]
     assert first == next_time("*/15 * * * *", SUNDAY)
     assert scheduler.tick(first) == ["mail-sync"]
-    stored = accounts.schedule("mail-sync")
+    stored = accounts.schedules.get("mail-sync")
     assert stored["kind"] == "periodic" and stored["last_result"] == {"added": 3} and stored["last_error"] is None
     assert scheduler.tick(first + 15 * 60) == ["mail-sync"]
-    stored = accounts.schedule("mail-sync")
+    stored = accounts.schedules.get("mail-sync")
     assert stored["last_status"] == "failed" and stored["last_error"] == "RuntimeError: mailbox unreachable"
     assert stored["next_run"] == first + 30 * 60
     assert calls == ["sync", "sync"]
@@ -107,7 +107,7 @@ def test_registering_a_periodic_job_again_keeps_its_history(accounts: Accounts) 
     first.tick(SUNDAY + 3600)
     again = Scheduler(accounts, clock=Clock(SUNDAY + 3700))  # the server restarted
     again.add_periodic("mail-sync", "0 * * * *", lambda: {"added": 2})
-    stored = accounts.schedule("mail-sync")
+    stored = accounts.schedules.get("mail-sync")
     assert stored["last_result"] == {"added": 1} and stored["next_run"] == SUNDAY + 2 * 3600
     listed = {s["name"]: s for s in again.listing()}
     assert listed["mail-sync"]["registered"] is True
@@ -144,7 +144,7 @@ def test_two_servers_on_one_database_run_a_due_schedule_once(records: Records) -
     clock = Clock(SUNDAY)
     _scheduler(first, queued, clock).add_schedule("weekly", "0 7 * * 1", workflow="summarize", input="/in")
     a, b = _scheduler(first, queued, clock), _scheduler(second, queued, clock)
-    stale = second.schedules()  # what the second server read before the first one ran it
+    stale = second.schedules.all()  # what the second server read before the first one ran it
     a.tick(MONDAY_7)
     assert b._record(stale[0], MONDAY_7, lambda: {"ran": True}) is False
     assert len(queued) == 1 and b.tick(MONDAY_7) == []

@@ -18,15 +18,15 @@ from tests.server.conftest import SECRETS, Server
 @pytest.fixture(scope="module")
 def scoped(server: Server) -> dict[str, str]:
     st: Any = server.state
-    owner = st.accounts.user_by_email("owner@example.com")
-    return {"Authorization": f"Bearer {st.accounts.create_key(owner.id, ['support'], name='support only')[1]}"}
+    owner = st.accounts.users.by_email("owner@example.com")
+    return {"Authorization": f"Bearer {st.accounts.keys.create(owner.id, ['support'], name='support only')[1]}"}
 
 
 def _ids(server: Server) -> dict[str, int]:
     st: Any = server.state
     return {
-        "ann": st.accounts.user_by_email("ann@example.com").id,
-        "bob_key": next(k["id"] for k in st.accounts.keys(None) if k["user"] == "bob@example.com"),
+        "ann": st.accounts.users.by_email("ann@example.com").id,
+        "bob_key": next(k["id"] for k in st.accounts.keys.all(None) if k["user"] == "bob@example.com"),
     }
 
 
@@ -75,9 +75,9 @@ def test_a_scoped_admin_key_is_refused_outside_its_workspaces(
     assert r.status_code in (403, 404), f"{method} {url} answered {r.status_code}: {r.text[:200]}"
     assert set(r.json()) == {"error"}
     st: Any = server.state
-    assert all(u.email != "mallory@example.com" for u in st.accounts.users())
-    assert st.accounts.verify_password("ann@example.com", "ann-password") is not None
-    assert "hr" in st.accounts.workspace_names()
+    assert all(u.email != "mallory@example.com" for u in st.accounts.users.all())
+    assert st.accounts.users.verify_password("ann@example.com", "ann-password") is not None
+    assert "hr" in st.accounts.workspaces.names()
 
 
 def test_a_scoped_admin_key_lists_only_its_workspaces(server: Server, scoped: dict[str, str]) -> None:

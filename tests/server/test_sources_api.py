@@ -24,10 +24,10 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, dict[str, str], dict[str, 
     app = create_app(settings, start_jobs=False)
     with TestClient(app) as client:
         accounts = app.state.docket.accounts
-        owner = accounts.create_user("owner@example.com", "owner-password", "owner")
-        member = accounts.create_user("mia@example.com", "mia-password", "member")
-        owner_auth = {"Authorization": f"Bearer {accounts.create_key(owner.id)[1]}"}
-        member_auth = {"Authorization": f"Bearer {accounts.create_key(member.id)[1]}"}
+        owner = accounts.users.create("owner@example.com", "owner-password", "owner")
+        member = accounts.users.create("mia@example.com", "mia-password", "member")
+        owner_auth = {"Authorization": f"Bearer {accounts.keys.create(owner.id)[1]}"}
+        member_auth = {"Authorization": f"Bearer {accounts.keys.create(member.id)[1]}"}
         yield client, owner_auth, member_auth
 
 
@@ -137,7 +137,7 @@ def test_an_admin_adds_syncs_and_removes_sources_in_the_browser(tmp_path: Path) 
         db.executemany("INSERT INTO orders VALUES (?, ?, ?)", [(1, "Ana", 10.5), (2, "Bo", 20.0), (3, "Cy", 5.25)])
     db.close()
     app = create_app(load_settings(home=tmp_path / "kb", overrides={"embedder": {"name": "fake"}}))
-    app.state.docket.accounts.create_user("owner@example.com", "a long owner password", "owner")
+    app.state.docket.accounts.users.create("owner@example.com", "a long owner password", "owner")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", ws="none"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -210,8 +210,8 @@ def test_a_folder_source_is_removed_through_the_api(tmp_path: Path) -> None:
     app = create_app(load_settings(home=tmp_path / "kb", overrides={"embedder": {"name": "fake"}}), start_jobs=False)
     with TestClient(app) as client:
         st = app.state.docket
-        owner = st.accounts.create_user("owner@example.com", "owner-password", "owner")
-        auth = {"Authorization": f"Bearer {st.accounts.create_key(owner.id)[1]}"}
+        owner = st.accounts.users.create("owner@example.com", "owner-password", "owner")
+        auth = {"Authorization": f"Bearer {st.accounts.keys.create(owner.id)[1]}"}
         st.kb.ingest([str(docs)])
         [name] = st.kb.ledger.sources()
         assert "/" in name

@@ -117,7 +117,7 @@ def _finished(api: str, key: str, job: int) -> dict[str, Any]:
 
 
 def _upload_cache(url: str) -> Path:
-    """The folder where servers on this machine keep their copies of the uploads (docket.server.uploads)."""
+    """The folder where servers on this machine keep their copies of the uploads (docket.accounts.uploads)."""
     import tempfile
 
     import psycopg

@@ -8,10 +8,9 @@ import pytest
 
 pytest.importorskip("argon2", reason="the server extra is not installed (pip install 'docket[server]')")
 
+from docket.accounts import Accounts, uploads
 from docket.config import load_settings
 from docket.records import Records
-from docket.server import uploads
-from docket.server.accounts import Accounts
 
 
 def test_an_upload_folder_is_named_by_workspace_and_access_list(tmp_path: Path) -> None:
@@ -25,30 +24,30 @@ def test_an_upload_folder_is_named_by_workspace_and_access_list(tmp_path: Path) 
 def test_one_server_keeps_uploads_in_its_home(tmp_path: Path) -> None:
     settings = load_settings(home=tmp_path / "kb")
     accounts = Accounts(tmp_path / "kb" / "accounts.db")
-    assert uploads.root(accounts, settings) == (tmp_path / "kb" / "uploads").resolve()
+    assert uploads.root(accounts.uploads, settings) == (tmp_path / "kb" / "uploads").resolve()
     accounts.close()
 
 
 def test_a_server_copies_what_another_uploaded_and_drops_what_it_deleted(pg_url: str, tmp_path: Path) -> None:
     first, second = Accounts(Records.postgres(pg_url)), Accounts(Records.postgres(pg_url))
     base_a, base_b = tmp_path / "a", tmp_path / "b"  # the two servers' machines
-    uploads.save(first, base_a, base_a / "Support", "faq.txt", b"first version")
-    uploads.save(first, base_a, base_a / "Support" / ".restricted-x", "hr.txt", b"salaries")
+    uploads.save(first.uploads, base_a, base_a / "Support", "faq.txt", b"first version")
+    uploads.save(first.uploads, base_a, base_a / "Support" / ".restricted-x", "hr.txt", b"salaries")
 
-    uploads.materialize(second, base_b, base_b / "Support")
+    uploads.materialize(second.uploads, base_b, base_b / "Support")
     assert [p.name for p in (base_b / "Support").iterdir() if p.is_file()] == ["faq.txt"]
     assert (base_b / "Support" / "faq.txt").read_bytes() == b"first version"
 
-    uploads.save(second, base_b, base_b / "Support", "faq.txt", b"second version")  # a re-upload replaces
-    uploads.materialize(first, base_a, base_a / "Support")
+    uploads.save(second.uploads, base_b, base_b / "Support", "faq.txt", b"second version")  # a re-upload replaces
+    uploads.materialize(first.uploads, base_a, base_a / "Support")
     assert (base_a / "Support" / "faq.txt").read_bytes() == b"second version"
-    assert first.uploads("Support", "") == second.uploads("Support", "")
+    assert first.uploads.names("Support", "") == second.uploads.names("Support", "")
 
-    second.remove_upload("Support", "", "faq.txt")  # deleted on the second server
-    uploads.materialize(first, base_a, base_a / "Support")
+    second.uploads.remove("Support", "", "faq.txt")  # deleted on the second server
+    uploads.materialize(first.uploads, base_a, base_a / "Support")
     assert not (base_a / "Support" / "faq.txt").exists()
-    assert first.upload_data("Support", ".restricted-x", "hr.txt") == b"salaries"
-    assert first.instance() == second.instance()
+    assert first.uploads.data("Support", ".restricted-x", "hr.txt") == b"salaries"
+    assert first.uploads.instance() == second.uploads.instance()
     first.close()
     second.close()
 

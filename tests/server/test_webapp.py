@@ -332,7 +332,7 @@ def test_a_user_sets_up_uploads_asks_checks_a_citation_and_signs_out(
             answer.get_by_role("button", name="Helpful", exact=True).click()
             expect(answer.get_by_role("button", name="Helpful", exact=True)).to_have_attribute("aria-pressed", "true")
             expect(answer.locator(".feedback-status")).to_contain_text("helpful")
-            ratings = [f["rating"] for f in live_server.state.accounts.feedback()]
+            ratings = [f["rating"] for f in live_server.state.accounts.answers.feedback()]
             assert ratings == [1]
 
             # ---- the conversation goes on: the follow-up is a second turn of the same one
@@ -384,7 +384,7 @@ def test_a_user_sets_up_uploads_asks_checks_a_citation_and_signs_out(
             page.get_by_role("button", name="Disable ann@example.com").click()
             page.get_by_role("button", name="Enable ann@example.com").click()
             expect(page.get_by_role("button", name="Disable ann@example.com")).to_be_visible()
-            assert not live_server.state.accounts.user_by_email("ann@example.com").disabled
+            assert not live_server.state.accounts.users.by_email("ann@example.com").disabled
             admin_nav.get_by_role("link", name="Workspaces").click()
             expect(page.get_by_role("heading", name="Workspaces", exact=True)).to_be_visible()
             card = page.locator("article.workspace[data-workspace='handbook']")
@@ -541,8 +541,8 @@ def test_the_document_list_shows_how_well_each_file_was_read(
     expect = browser_tools.sync_api.expect
     expect.set_options(timeout=TIMEOUT_MS)
     st = live_server.state
-    st.accounts.create_user(OWNER_EMAIL, OWNER_PASSWORD, "owner", name="Olive Owner")
-    st.accounts.create_workspace("library")
+    st.accounts.users.create(OWNER_EMAIL, OWNER_PASSWORD, "owner", name="Olive Owner")
+    st.accounts.workspaces.create("library")
     folder = tmp_path / "library"
     folder.mkdir()
     pdfs = REPO / "tests" / "data" / "pdf"
@@ -593,8 +593,8 @@ def test_a_job_lists_the_files_that_failed_before_and_retry_parses_them_again(
     expect = browser_tools.sync_api.expect
     expect.set_options(timeout=TIMEOUT_MS)
     st = live_server.state
-    st.accounts.create_user(OWNER_EMAIL, OWNER_PASSWORD, "owner", name="Olive Owner")
-    st.accounts.create_workspace("library")
+    st.accounts.users.create(OWNER_EMAIL, OWNER_PASSWORD, "owner", name="Olive Owner")
+    st.accounts.workspaces.create("library")
     folder = tmp_path / "library"
     folder.mkdir()
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 broken")
@@ -602,7 +602,7 @@ def test_a_job_lists_the_files_that_failed_before_and_retry_parses_them_again(
     def run_job() -> int:
         job_id = st.jobs.submit("library", None, [{"path": str(folder), "access": []}])
         deadline = time.monotonic() + 120  # a hang guard, not a speed assertion
-        while st.accounts.job(job_id)["state"] not in ("done", "failed"):
+        while st.accounts.jobs.get(job_id)["state"] not in ("done", "failed"):
             assert time.monotonic() < deadline, f"job {job_id} did not finish"
             time.sleep(0.05)
         return job_id

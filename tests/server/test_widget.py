@@ -62,11 +62,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     app = create_app(settings, start_jobs=False)
     with TestClient(app) as client:
         st: ServerState = app.state.docket
-        st.accounts.create_workspace("support", public=True, settings={"allowed_origins": [SHOP + "/"]})
-        st.accounts.create_workspace("anyone", public=True, settings={"allowed_origins": ["*"]})
-        st.accounts.create_workspace("quiet", public=True)
-        st.accounts.create_workspace("hr")
-        st.accounts.create_workspace("broke", public=True, settings={"model": "fake", "daily_budget": 0})
+        st.accounts.workspaces.create("support", public=True, settings={"allowed_origins": [SHOP + "/"]})
+        st.accounts.workspaces.create("anyone", public=True, settings={"allowed_origins": ["*"]})
+        st.accounts.workspaces.create("quiet", public=True)
+        st.accounts.workspaces.create("hr")
+        st.accounts.workspaces.create("broke", public=True, settings={"model": "fake", "daily_budget": 0})
         st.kb.ingest([_folder(root, "faq", FAQ)], workspace="support")
         st.kb.ingest([_folder(root, "internal", INTERNAL)], workspace="support", access=["user:lead@example.com"])
         st.kb.ingest([_folder(root, "anyfaq", FAQ)], workspace="anyone")
@@ -101,9 +101,9 @@ def test_public_workspace_answers_with_citations(site: Site) -> None:
     citation = body["citations"][0]
     assert citation["path"] == "faq.md" and "14 days" in citation["quote"] and citation["location"]["label"]
     assert "sources" not in body and "download" not in r.text  # no passages beyond the quotes, no links
-    log_id = site.state.kb.ledger.answer_logs(limit=1)[0]["id"]
-    assert site.state.accounts.answer_owner(log_id) == (None, ["support"])
-    assert site.state.accounts.conversation_owner(body["conversation"]) == (None, "support")
+    log_id = site.state.kb.store.answer_logs(limit=1)[0]["id"]
+    assert site.state.accounts.answers.owner(log_id) == (None, ["support"])
+    assert site.state.accounts.answers.conversation_owner(body["conversation"]) == (None, "support")
 
 
 def test_private_workspace_is_the_same_404_as_a_missing_one(site: Site) -> None:
@@ -223,7 +223,7 @@ def test_follow_up_continues_the_widget_conversation(site: Site) -> None:
         assert "refunds" in follow["query"].lower() and "shipping" in follow["query"]
         # a conversation that is not this widget's is never continued (nor shown)
         mine = site.state.kb.chat("What is the salary advance code?", access=Access.owner())
-        site.state.accounts.claim_conversation(mine.conversation, 1, "hr")
+        site.state.accounts.answers.claim_conversation(mine.conversation, 1, "hr")
         other = ask(client, "support", "and the code?", conversation=mine.conversation).json()
         assert other["conversation"] != mine.conversation
         assert "salary" not in other["query"] and "HR-5512" not in str(other)
@@ -332,7 +332,7 @@ def test_widget_in_a_real_browser_on_another_site(site: Site, tmp_path: Path) ->
         host_page = f"<!doctype html><title>Shop</title><h1>Shop</h1>{widget_snippet(base, 'shopfront')}"
         with host_site(host_page) as port:
             allowed = f"http://127.0.0.1:{port}"
-            site.state.accounts.create_workspace("shopfront", public=True, settings={"allowed_origins": [allowed]})
+            site.state.accounts.workspaces.create("shopfront", public=True, settings={"allowed_origins": [allowed]})
             site.state.kb.ingest([_folder(tmp_path, "shopfront", FAQ)], workspace="shopfront")
             page = browser.new_page()
             page.goto(f"{allowed}/")

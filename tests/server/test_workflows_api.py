@@ -71,18 +71,18 @@ def srv(tmp_path_factory: pytest.TempPathFactory, model: ScriptedModel) -> Itera
         st = app.state.docket
         accounts = st.accounts
         users = {
-            name: accounts.create_user(f"{name}@example.com", f"{name}-password", role)
+            name: accounts.users.create(f"{name}@example.com", f"{name}-password", role)
             for name, role in (("owner", "owner"), ("ann", "member"), ("bob", "member"))
         }
-        users["carol"] = accounts.create_user("carol@example.com", "carol-password", "member")
-        users["dave"] = accounts.create_user("dave@example.com", "dave-password", "member")
-        accounts.create_workspace("support")
-        accounts.create_workspace("hr")
+        users["carol"] = accounts.users.create("carol@example.com", "carol-password", "member")
+        users["dave"] = accounts.users.create("dave@example.com", "dave-password", "member")
+        accounts.workspaces.create("support")
+        accounts.workspaces.create("hr")
         for name in ("ann", "carol", "dave"):
-            accounts.add_member("support", users[name].id, "member")
-        accounts.add_member("hr", users["bob"].id, "member")
-        accounts.create_group("leads")
-        accounts.add_to_group("leads", users["carol"].id)
+            accounts.workspaces.add_member("support", users[name].id, "member")
+        accounts.workspaces.add_member("hr", users["bob"].id, "member")
+        accounts.groups.create("leads")
+        accounts.groups.add("leads", users["carol"].id)
         for name, (workspace, access, filename, text) in DOCS.items():
             folder = root / "docs" / name
             folder.mkdir(parents=True)
@@ -90,8 +90,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory, model: ScriptedModel) -> Itera
             st.kb.ingest([str(folder)], workspace=workspace, access=access)
         server = Server(client, st, home)
         for persona, user in users.items():
-            server.keys[persona] = accounts.create_key(user.id)[1]
-        server.keys["owner-hr-only"] = accounts.create_key(users["owner"].id, ["hr"])[1]
+            server.keys[persona] = accounts.keys.create(user.id)[1]
+        server.keys["owner-hr-only"] = accounts.keys.create(users["owner"].id, ["hr"])[1]
         yield server
 
 
@@ -253,14 +253,14 @@ def test_without_a_model_a_model_workflow_says_how_to_configure_one(server: Serv
 
 
 def test_a_workspaces_model_setting_is_used(srv: Server, model: ScriptedModel) -> None:
-    srv.state.accounts.update_workspace("hr", settings={"model": "openai:hr-model"})  # type: ignore[attr-defined]
+    srv.state.accounts.workspaces.update("hr", settings={"model": "openai:hr-model"})  # type: ignore[attr-defined]
     try:
         model.replies[:] = ["positive"]
         response = _run(srv, "bob", "support-reply", {"input": {"text": "Payroll question"}, "workspace": "hr"})
         log = Path(srv.home / "runs" / response.json()["summary"]["log"]).read_text()
         assert '"model": "openai:hr-model"' in log
     finally:
-        srv.state.accounts.update_workspace("hr", settings={})  # type: ignore[attr-defined]
+        srv.state.accounts.workspaces.update("hr", settings={})  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------------- incoming webhooks
@@ -336,7 +336,7 @@ def test_schedules_over_the_admin_api(srv: Server, tmp_path: Path) -> None:
     assert [s["name"] for s in listed if s["kind"] == "workflow"] == ["weekly"]
     ran = srv.state.scheduler.tick(created.json()["next_run"])  # type: ignore[attr-defined]
     assert "weekly" in ran  # with "sources", the periodic source-sync check every server registers
-    run_id = srv.state.accounts.schedule("weekly")["last_result"]["run"]  # type: ignore[attr-defined]
+    run_id = srv.state.accounts.schedules.get("weekly")["last_result"]["run"]  # type: ignore[attr-defined]
     run = _wait_done(srv, "owner", run_id)
     assert run["trigger"] == "schedule:weekly" and _secrets_in(json.dumps(run)) == {"faq", "leads", "dave"}
     assert srv.client.delete("/api/admin/schedules/weekly", headers=srv.as_("owner")).status_code == 200
@@ -349,11 +349,11 @@ def test_a_restart_requeues_an_interrupted_run(tmp_path: Path) -> None:
     settings = load_settings(home=home, overrides={"embedder": {"name": "fake"}})
     with TestClient(create_app(settings, start_jobs=False)) as client:
         st = client.app.state.docket  # type: ignore[attr-defined]
-        owner = st.accounts.create_user("owner@example.com", "owner-password", "owner")
-        key = st.accounts.create_key(owner.id)[1]
+        owner = st.accounts.users.create("owner@example.com", "owner-password", "owner")
+        key = st.accounts.keys.create(owner.id)[1]
         headers = {"Authorization": f"Bearer {key}"}
         queued = client.post("/api/workflows/lookup/runs", json={"input": {"text": "x"}}, headers=headers).json()
-        assert st.accounts.next_run()["id"] == queued["id"]  # a worker took it ... and the server stopped
+        assert st.accounts.runs.claim_next()["id"] == queued["id"]  # a worker took it ... and the server stopped
     with TestClient(create_app(settings, start_jobs=True)) as client:
         for _ in range(600):
             run = client.get(f"/api/workflows/runs/{queued['id']}", headers=headers).json()
@@ -364,11 +364,11 @@ def test_a_restart_requeues_an_interrupted_run(tmp_path: Path) -> None:
 
 
 def test_a_workspace_past_its_daily_budget_is_refused_before_queueing(srv: Server) -> None:
-    srv.state.accounts.update_workspace("hr", settings={"daily_budget": 0})  # type: ignore[attr-defined]
+    srv.state.accounts.workspaces.update("hr", settings={"daily_budget": 0})  # type: ignore[attr-defined]
     try:
         before = len(srv.client.get("/api/workflows/runs", headers=srv.as_("bob")).json()["runs"])
         response = _run(srv, "bob", "lookup", {"input": {"text": "refund"}, "workspace": "hr"}, wait=False)
         assert response.status_code == 402 and "daily" in response.json()["error"]["message"]
         assert len(srv.client.get("/api/workflows/runs", headers=srv.as_("bob")).json()["runs"]) == before
     finally:
-        srv.state.accounts.update_workspace("hr", settings={})  # type: ignore[attr-defined]
+        srv.state.accounts.workspaces.update("hr", settings={})  # type: ignore[attr-defined]

@@ -42,7 +42,7 @@ def test_the_api_refuses_them(server: Server, name: str) -> None:
     r = server.client.post("/api/workspaces", json={"name": name}, headers=server.as_("owner"))
     assert r.status_code == 400 and "not a valid workspace name" in r.json()["error"]["message"]
     st: Any = server.state
-    assert name not in st.accounts.workspace_names()
+    assert name not in st.accounts.workspaces.names()
 
 
 @pytest.mark.parametrize("name", ["%2E%2E", "%2E", ".hidden"])
@@ -60,13 +60,13 @@ def test_an_upload_never_lands_outside_the_uploads_folder(server: Server, name: 
 
 
 def test_the_accounts_refuse_them(tmp_path: Path) -> None:
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     accounts = Accounts(tmp_path / "accounts.db")
     for name in ("..", "."):
         with pytest.raises(UserError):
-            accounts.create_workspace(name)
-    assert accounts.workspace_names() == []
+            accounts.workspaces.create(name)
+    assert accounts.workspaces.names() == []
 
 
 def test_ingestion_and_sources_refuse_them(tmp_path: Path) -> None:

@@ -131,8 +131,8 @@ def api(served: tuple[str, Path, Path]) -> Iterator[tuple[TestClient, dict[str, 
     app = create_app(settings, start_jobs=True)
     with TestClient(app) as client:
         accounts = app.state.docket.accounts
-        owner = accounts.create_user("owner@example.com", "owner-password", "owner")
-        yield client, {"Authorization": f"Bearer {accounts.create_key(owner.id)[1]}"}
+        owner = accounts.users.create("owner@example.com", "owner-password", "owner")
+        yield client, {"Authorization": f"Bearer {accounts.keys.create(owner.id)[1]}"}
 
 
 API_RUNS = {

@@ -157,7 +157,7 @@ def gaps(
             if not settings.store.url:
                 notes.append("accounts.db found, but without the server extra its feedback is not read")
         else:
-            from docket.server.accounts import Accounts
+            from docket.accounts import Accounts
 
             accounts = Accounts.open(settings)
     try:

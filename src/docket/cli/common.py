@@ -50,10 +50,9 @@ RetryFailedOption = Annotated[
 
 def check_access(principals: list[str] | None) -> None:
     """Refuse an ``--access`` value that is not ``user:EMAIL`` or ``group:NAME``."""
-    for principal in principals or ():
-        kind, _, name = principal.partition(":")
-        if kind not in ("user", "group") or not name:
-            raise UserError(f"--access {principal}: write user:EMAIL or group:NAME")
+    from docket.accounts.principal import check_access_list
+
+    check_access_list(principals)
 
 
 ModelOption = Annotated[

@@ -31,7 +31,7 @@ def _accounts(home: Path | None, config: Path | None) -> Iterator[tuple[Any, Any
     from docket.cli.server import _require_server_extra
 
     _require_server_extra()
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     settings = settings_from(home, config)
     accounts = Accounts.open(settings)
@@ -63,8 +63,8 @@ def hooks_create(
 
     with _accounts(home, config) as (settings, accounts):
         load_named(settings.home, workflow)
-        hook_id, token = accounts.create_hook(workflow, workspace, name)
-        accounts.audit("command line", "created hook", str(hook_id), workflow=workflow, workspace=workspace)
+        hook_id, token = accounts.hooks.create(workflow, workspace, name)
+        accounts.audit.record("command line", "created hook", str(hook_id), workflow=workflow, workspace=workspace)
     url = f"http://{settings.server.host}:{settings.server.port}/hooks/{token}"
     if as_json:
         emit_json({"id": hook_id, "workflow": workflow, "workspace": workspace, "name": name, "url": url})
@@ -81,7 +81,7 @@ def hooks_create(
 def hooks_list(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List incoming webhooks (their token's first characters only)."""
     with _accounts(home, config) as (_, accounts):
-        rows = accounts.hooks()
+        rows = accounts.hooks.all()
     if as_json:
         emit_json(rows)
         return
@@ -105,8 +105,8 @@ def hooks_remove(
 ) -> None:
     """Remove an incoming webhook: its URL answers 404 from then on."""
     with _accounts(home, config) as (_, accounts):
-        accounts.remove_hook(hook_id)
-        accounts.audit("command line", "removed hook", str(hook_id))
+        accounts.hooks.remove(hook_id)
+        accounts.audit.record("command line", "removed hook", str(hook_id))
     emit_json({"removed": hook_id}) if as_json else console.print(f"Removed hook {hook_id}.")
 
 
@@ -159,7 +159,7 @@ def schedules_add(
             output=str(output) if output else None,
             workspace=workspace,
         )
-        accounts.audit("command line", "created schedule", name, workflow=workflow, cron=schedule["cron"])
+        accounts.audit.record("command line", "created schedule", name, workflow=workflow, cron=schedule["cron"])
     if as_json:
         emit_json(schedule)
     else:
@@ -176,7 +176,7 @@ def schedules_list(home: HomeOption = None, config: ConfigOption = None, as_json
     from docket.server.scheduler import describe
 
     with _accounts(home, config) as (_, accounts):
-        rows = [describe(accounts, s) for s in accounts.schedules()]
+        rows = [describe(accounts, s) for s in accounts.schedules.all()]
     if as_json:
         emit_json(rows)
         return
@@ -208,5 +208,5 @@ def schedules_remove(
 
     with _accounts(home, config) as (_, accounts):
         remove_schedule(accounts, name)
-        accounts.audit("command line", "removed schedule", name)
+        accounts.audit.record("command line", "removed schedule", name)
     emit_json({"removed": name}) if as_json else console.print(f"Removed schedule {escape(name)}.")

@@ -27,6 +27,7 @@ from docket.cli.common import (
     open_kb,
     progress_bar,
 )
+from docket.types import DEFAULT_WORKSPACE
 
 DEMO_QUESTION = "How many weeks of paid parental leave does Clef offer?"
 
@@ -65,7 +66,7 @@ def _exit_status(report: Any) -> None:
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Folders or files to index.", show_default=False)],
     watch: Annotated[bool, typer.Option("--watch", help="Keep watching and re-sync on changes.")] = False,
-    workspace: WorkspaceOption = "default",
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     tag: TagOption = None,
     access: AccessOption = None,
     home: HomeOption = None,

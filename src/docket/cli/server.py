@@ -36,7 +36,7 @@ def _require_server_extra() -> None:
 @contextmanager
 def _accounts(home: Any, config: Any) -> Iterator[Any]:
     _require_server_extra()
-    from docket.server.accounts import Accounts
+    from docket.accounts import Accounts
 
     settings = settings_from(home, config)
     accounts = Accounts.open(settings)
@@ -97,10 +97,10 @@ def users_create(
     """Create a user. With --admin, the first user of a server becomes its owner."""
     with _accounts(home, config) as accounts:
         chosen = role or ("admin" if admin else "member")
-        if admin and accounts.user_count() == 0:
+        if admin and accounts.users.count() == 0:
             chosen = "owner"
-        user = accounts.create_user(email, password, chosen, name)
-        accounts.audit("command line", "created user", user.email, role=user.role)
+        user = accounts.users.create(email, password, chosen, name)
+        accounts.audit.record("command line", "created user", user.email, role=user.role)
     if as_json:
         emit_json(user.to_dict())
     else:
@@ -112,7 +112,7 @@ def users_create(
 def users_list(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List users with their role and workspaces."""
     with _accounts(home, config) as accounts:
-        rows = [{**u.to_dict(), "workspaces": accounts.memberships(u.id)} for u in accounts.users()]
+        rows = [{**u.to_dict(), "workspaces": accounts.workspaces.memberships(u.id)} for u in accounts.users.all()]
     if as_json:
         emit_json(rows)
         return
@@ -128,8 +128,8 @@ def users_list(home: HomeOption = None, config: ConfigOption = None, as_json: Js
 def groups_create(name: str, home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Create a group (use it in access lists as group:NAME)."""
     with _accounts(home, config) as accounts:
-        accounts.create_group(name)
-        accounts.audit("command line", "created group", name)
+        accounts.groups.create(name)
+        accounts.audit.record("command line", "created group", name)
     emit_json({"name": name}) if as_json else console.print(f"Created group {escape(name)}.")
 
 
@@ -140,9 +140,9 @@ def groups_add_member(
 ) -> None:
     """Add a user to a group."""
     with _accounts(home, config) as accounts:
-        accounts.add_to_group(name, accounts.user_by_email(email).id)
-        accounts.audit("command line", "added to group", name, email=email)
-        members = accounts.groups()[name]
+        accounts.groups.add(name, accounts.users.by_email(email).id)
+        accounts.audit.record("command line", "added to group", name, email=email)
+        members = accounts.groups.all()[name]
     emit_json({"name": name, "members": members}) if as_json else console.print(
         f"{escape(name)}: {len(members)} member(s)."
     )
@@ -159,9 +159,9 @@ def workspaces_create(
 ) -> None:
     """Create a workspace (then `docket ingest PATH --workspace NAME`)."""
     with _accounts(home, config) as accounts:
-        accounts.create_workspace(name, public)
-        accounts.audit("command line", "created workspace", name, public=public)
-        info = accounts.workspace(name)
+        accounts.workspaces.create(name, public)
+        accounts.audit.record("command line", "created workspace", name, public=public)
+        info = accounts.workspaces.get(name)
     emit_json(info) if as_json else console.print(
         f"Created workspace {escape(name)}" + (" (public)." if public else ".")
     )
@@ -172,7 +172,7 @@ def workspaces_create(
 def workspaces_list(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List workspaces with their members."""
     with _accounts(home, config) as accounts:
-        rows = [accounts.workspace(n) for n in accounts.workspace_names()]
+        rows = [accounts.workspaces.get(n) for n in accounts.workspaces.names()]
     if as_json:
         emit_json(rows)
         return
@@ -195,9 +195,9 @@ def workspaces_add_member(
 ) -> None:
     """Add a user to a workspace (or change their role there)."""
     with _accounts(home, config) as accounts:
-        accounts.add_member(name, accounts.user_by_email(email).id, role)
-        accounts.audit("command line", "added member", name, email=email, role=role)
-        info = accounts.workspace(name)
+        accounts.workspaces.add_member(name, accounts.users.by_email(email).id, role)
+        accounts.audit.record("command line", "added member", name, email=email, role=role)
+        info = accounts.workspaces.get(name)
     emit_json(info) if as_json else console.print(f"{escape(email)} is now {role} of {escape(name)}.")
 
 
@@ -215,9 +215,9 @@ def keys_create(
 ) -> None:
     """Create an API key; it is printed once and stored only as a digest."""
     with _accounts(home, config) as accounts:
-        owner = accounts.user_by_email(user)
-        key_id, key = accounts.create_key(owner.id, workspace or None, name)
-        accounts.audit("command line", "created API key", owner.email, key_id=key_id, workspaces=workspace)
+        owner = accounts.users.by_email(user)
+        key_id, key = accounts.keys.create(owner.id, workspace or None, name)
+        accounts.audit.record("command line", "created API key", owner.email, key_id=key_id, workspaces=workspace)
     if as_json:
         emit_json({"id": key_id, "key": key, "user": owner.email, "workspaces": workspace or None})
     else:
@@ -229,7 +229,7 @@ def keys_create(
 def keys_list(home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List API keys (their first characters only)."""
     with _accounts(home, config) as accounts:
-        rows = accounts.keys()
+        rows = accounts.keys.all()
     if as_json:
         emit_json(rows)
         return
@@ -251,6 +251,6 @@ def keys_list(home: HomeOption = None, config: ConfigOption = None, as_json: Jso
 def keys_revoke(key_id: int, home: HomeOption = None, config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Revoke an API key: programs using it get 401 from then on."""
     with _accounts(home, config) as accounts:
-        accounts.revoke_key(key_id)
-        accounts.audit("command line", "revoked API key", str(key_id))
+        accounts.keys.revoke(key_id)
+        accounts.audit.record("command line", "revoked API key", str(key_id))
     emit_json({"revoked": key_id}) if as_json else console.print(f"Revoked API key {key_id}.")

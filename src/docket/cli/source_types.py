@@ -19,6 +19,7 @@ from docket.cli.common import (
 )
 from docket.cli.sources import NameOption, ScheduleOption, add_source
 from docket.errors import UserError
+from docket.types import DEFAULT_WORKSPACE
 
 __all__ = ["add_imap", "add_sql"]
 
@@ -64,7 +65,7 @@ def add_imap(
     ] = False,
     name: NameOption = None,
     schedule: ScheduleOption = None,
-    workspace: WorkspaceOption = "default",
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     tag: TagOption = None,
     access: AccessOption = None,
     home: HomeOption = None,
@@ -142,7 +143,7 @@ def add_sql(
     password_env: PasswordEnvOption = None,
     name: NameOption = None,
     schedule: ScheduleOption = None,
-    workspace: WorkspaceOption = "default",
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     tag: TagOption = None,
     access: AccessOption = None,
     home: HomeOption = None,

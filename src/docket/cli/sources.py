@@ -27,6 +27,7 @@ from docket.cli.common import (
     open_kb,
 )
 from docket.errors import UserError
+from docket.types import DEFAULT_WORKSPACE
 
 sources_app = typer.Typer(
     help="Add, list, sync and remove what a knowledge base indexes: folders, websites, mailboxes, databases.",
@@ -100,7 +101,7 @@ def add_web(
     max_pages: Annotated[int, typer.Option("--max-pages", min=1, help="Stop after this many pages.")] = 500,
     delay: Annotated[float, typer.Option("--delay", min=0.0, help="Seconds between requests to the same host.")] = 1.0,
     schedule: ScheduleOption = None,
-    workspace: WorkspaceOption = "default",
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     tag: TagOption = None,
     access: AccessOption = None,
     home: HomeOption = None,
@@ -169,7 +170,7 @@ def sources_list(home: HomeOption = None, config: ConfigOption = None, as_json: 
             escape(row["name"]),
             row.get("type", "?"),
             str(row["documents"]),
-            escape(row.get("workspace", "default")),
+            escape(row.get("workspace", DEFAULT_WORKSPACE)),
             _when(row.get("last_run") or row.get("last_sync")),
             escape(_result(row)),
             _when(row.get("next_run")),

@@ -24,12 +24,13 @@ from docket.cli.common import (
     handle_errors,
     settings_from,
 )
+from docket.types import DEFAULT_WORKSPACE
 
 
 @handle_errors
 def enqueue(
     paths: Annotated[list[str], typer.Argument(help="Folders or files to index (a path every worker can read).")],
-    workspace: WorkspaceOption = "default",
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
     tag: TagOption = None,
     access: AccessOption = None,
     home: HomeOption = None,

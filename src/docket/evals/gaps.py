@@ -126,7 +126,7 @@ def gap_questions(
 
 def negative_feedback(accounts: Any) -> set[int]:
     """Log ids rated not helpful (-1) in a server's accounts."""
-    return {int(f["log_id"]) for f in accounts.feedback() if int(f["rating"]) < 0}
+    return {int(f["log_id"]) for f in accounts.answers.feedback() if int(f["rating"]) < 0}
 
 
 def _key(question: str) -> str:
@@ -234,7 +234,7 @@ def find_gaps(
 ) -> dict[str, Any]:
     """The knowledge-gaps report of ``kb``'s answer log: ``{"gaps": [...], "questions": N,
     "considered": N, "notes": [...]}``. ``accounts`` (a server's
-    :class:`~docket.server.accounts.Accounts`) adds negative feedback."""
+    :class:`~docket.accounts.Accounts`) adds negative feedback."""
     notes = []
     negative: set[int] = set()
     if accounts is not None:

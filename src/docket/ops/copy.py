@@ -220,8 +220,7 @@ class HomeCopy:
         self._uploads: tuple[str, str] | None = None  # (old root, new root) of uploaded files
         try:
             if {"records", "reviews", "uploads"} & set(self.parts):
-                from docket.server import uploads
-                from docket.server.accounts import Accounts
+                from docket.accounts import Accounts, uploads
                 from docket.workflows.review import ReviewQueue
 
                 self.records = Records.postgres(url, pool_size=2, connect_timeout=settings.store.connect_timeout)
@@ -231,7 +230,7 @@ class HomeCopy:
                     raise MissingExtraError("argon2", "server", "Copying the server's records (accounts.db)") from exc
                 ReviewQueue(self.records, owned=False)
                 old = str((self.home / "uploads").resolve())
-                self._uploads = (old, str(uploads.root(accounts, settings)))
+                self._uploads = (old, str(uploads.root(accounts.uploads, settings)))
             if "tables" in self.parts:
                 from docket.index.postgres.tables import PostgresTableStore
 
@@ -248,7 +247,7 @@ class HomeCopy:
 
     def rename(self, value: str) -> str:
         """A source name or path under ``HOME/uploads`` as the servers on PostgreSQL see it (their
-        shared cache folder of uploads, :func:`docket.server.uploads.root`); others as they are."""
+        shared cache folder of uploads, :func:`docket.accounts.uploads.root`); others as they are."""
         if self._uploads is None:
             return value
         old, new = self._uploads
@@ -394,7 +393,7 @@ class HomeCopy:
     def _copy_uploads(self, root: Path) -> tuple[int, int]:
         """The files under ``HOME/uploads/<workspace>/`` (and its access lists' hidden sub-folders)
         into ``docket_server.uploads``: (copied, kept)."""
-        from docket.server.uploads import RESTRICTED
+        from docket.accounts.uploads import RESTRICTED
 
         assert self.records is not None
         copied = kept = 0

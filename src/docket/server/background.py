@@ -14,9 +14,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from docket.accounts import Accounts
 from docket.config import Settings
 from docket.kb import KnowledgeBase
-from docket.server.accounts import Accounts
 from docket.work import LeaseQueue, Table, renewing
 
 __all__ = ["QueueThread", "renewing"]  # renewing: docket.work's, where it was

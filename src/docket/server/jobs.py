@@ -34,7 +34,7 @@ class JobRunner(QueueThread):
     table = JOBS
 
     def load(self, key: Any) -> dict[str, Any]:
-        return self.accounts.job(int(key))
+        return self.accounts.jobs.get(int(key))
 
     def work(self, job: dict[str, Any]) -> None:
         with self.queue.renewing(job["id"]):
@@ -42,7 +42,7 @@ class JobRunner(QueueThread):
 
     def submit(self, workspace: str, user_id: int | None, items: list[dict[str, Any]]) -> int:
         """Queue ingesting ``items`` (``{"path", "access"}``) into ``workspace``; returns the job id."""
-        job_id = self.accounts.create_job(workspace, user_id, items)  # type: ignore[arg-type]
+        job_id = self.accounts.jobs.create(workspace, user_id, items)  # type: ignore[arg-type]
         self.wake()
         return job_id
 
@@ -58,9 +58,11 @@ class JobRunner(QueueThread):
             report = None
             for item in job["paths"]:
                 if self.accounts.shared:  # an upload to another server: fetch its files from the database
-                    from docket.server import uploads
+                    from docket.accounts import uploads
 
-                    uploads.materialize(self.accounts, uploads.root(self.accounts, self.settings), Path(item["path"]))
+                    uploads.materialize(
+                        self.accounts.uploads, uploads.root(self.accounts.uploads, self.settings), Path(item["path"])
+                    )
                 result = self.kb.ingest(
                     [item["path"]],
                     workspace=job["workspace"],

@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartParser
 
 from docket.errors import DocketError, TooLargeError
+from docket.server.deps import CALLER_KEY, caller
 
 __all__ = ["CALLER_KEY", "PUBLIC_ROUTES", "LimitedMultiPartParser", "RequestGuard", "body_limit", "needs_caller"]
 
@@ -35,7 +36,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-CALLER_KEY = "docket_caller"  # where the authenticated Caller waits in scope["state"]
 # Routes under /api and /v1 that need no signed-in caller; every other one does (a test checks
 # this list against the routes' own dependencies, so a new public route cannot slip past it).
 PUBLIC_ROUTES = (
@@ -155,8 +155,6 @@ class RequestGuard:
         else the error to answer with. Only headers are read."""
         from anyio import to_thread
         from starlette.requests import Request
-
-        from docket.server.app import caller
 
         request = Request(scope)  # no receive: reading the body here would fail loudly
         try:

@@ -27,9 +27,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from docket.accounts import Accounts
 from docket.config import Settings
 from docket.errors import DocketError, ModelNotConfiguredError, NotFoundError, UserError
-from docket.server.accounts import Accounts
 from docket.server.background import QueueThread
 from docket.types import Access
 from docket.work import Table
@@ -158,12 +158,12 @@ def fetch_run_folder(accounts: Accounts, settings: Settings, run_id: str) -> Pat
     kept for the run (its input, results, reports) are written into it first."""
     folder = run_folder(settings, run_id)
     if accounts.shared:
-        from docket.server.uploads import write_file
+        from docket.accounts.uploads import write_file
 
-        for name in accounts.run_file_names(run_id):
+        for name in accounts.runs.file_names(run_id):
             path = folder / name
             if not path.is_file():
-                data = accounts.run_file_data(run_id, name)
+                data = accounts.runs.file_data(run_id, name)
                 if data is not None:
                     write_file(path, data)
     return folder
@@ -175,7 +175,7 @@ def keep_run_files(accounts: Accounts, folder: Path, run_id: str) -> None:
         return
     for path in sorted(folder.rglob("*")):
         if path.is_file() and not path.name.endswith(".progress") and not path.name.startswith(".part-"):
-            accounts.save_run_file(run_id, path.relative_to(folder).as_posix(), path.read_bytes())
+            accounts.runs.save_file(run_id, path.relative_to(folder).as_posix(), path.read_bytes())
 
 
 def _here(value: Any, run_id: str, folder: Path) -> Any:
@@ -217,7 +217,7 @@ class WorkflowRunner(QueueThread):
     table = RUNS
 
     def load(self, key: Any) -> dict[str, Any]:
-        return self.accounts.run(str(key))
+        return self.accounts.runs.get(str(key))
 
     def work(self, run: dict[str, Any]) -> None:
         self.execute(run)  # leases itself: execute also serves ?wait=true runs
@@ -227,7 +227,7 @@ class WorkflowRunner(QueueThread):
         """The workspace's model setting, else the server's ``model.name``; None when neither."""
         spec = None
         if workspace is not None:
-            spec = self.accounts.workspace(workspace)["settings"].get("model") or None
+            spec = self.accounts.workspaces.get(workspace)["settings"].get("model") or None
         return self.kb._answering_model(spec)
 
     def require_model(self, workflow: Any, workspace: str | None) -> None:
@@ -257,7 +257,7 @@ class WorkflowRunner(QueueThread):
         ``input`` is ``{"items": [...]}``, ``{"text": "..."}`` or ``{"file": PATH}``."""
         flow = load_named(self.settings.home, workflow)
         self.require_model(flow, workspace)
-        run = self.accounts.create_run(
+        run = self.accounts.runs.create(
             run_id or new_run_id(),
             workflow,
             workspace,
@@ -273,7 +273,7 @@ class WorkflowRunner(QueueThread):
         keep_run_files(self.accounts, run_folder(self.settings, run["id"]), run["id"])  # its uploaded input
         if wait:
             self.execute(run)
-            return self.accounts.run(run["id"])
+            return self.accounts.runs.get(run["id"])
         self.wake()
         return run
 
@@ -321,13 +321,11 @@ class WorkflowRunner(QueueThread):
     def _run_access(self, run: dict[str, Any]) -> Access:
         if run["user_id"] is None:
             return _access(run["access"])
-        from docket.server.auth import caller_for_user
-
-        user = self.accounts.user(int(run["user_id"]))
+        user = self.accounts.users.get(int(run["user_id"]))
         if user.disabled:
             raise UserError(f"the account {user.email} that started this run is disabled")
         scope = None if run["scope"] is None else tuple(run["scope"])
-        return caller_for_user(self.accounts, user, scope).access(run["workspace"])
+        return self.accounts.principal(user, scope).access(run["workspace"])
 
     def _execute(self, run: dict[str, Any]) -> dict[str, Any]:
         from docket.workflows import run_workflow
@@ -451,6 +449,6 @@ def new_schedule(
 
 
 def remove_schedule(accounts: Accounts, name: str) -> None:
-    if accounts.schedule(name)["kind"] == "periodic":
+    if accounts.schedules.get(name)["kind"] == "periodic":
         raise UserError(f"'{name}' is a periodic job the server registers itself; it cannot be removed")
-    accounts.remove_schedule(name)
+    accounts.schedules.remove(name)

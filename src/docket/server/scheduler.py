@@ -21,8 +21,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from docket.accounts import Accounts
 from docket.errors import DocketError, MissingExtraError, UserError
-from docket.server.accounts import Accounts
 from docket.work import Recurring, RecurringTable
 
 __all__ = ["SCHEDULES", "Scheduler", "check_cron", "next_time"]
@@ -87,25 +87,25 @@ class Scheduler:
     def add_schedule(self, name: str, cron: str, **fields: Any) -> dict[str, Any]:
         """Store a workflow schedule (``workflow``, ``input``, ``params``, ``output``, ``workspace``)."""
         cron = check_cron(cron)
-        return self.accounts.add_schedule(name, cron, next_run=next_time(cron, self.clock()), **fields)
+        return self.accounts.schedules.add(name, cron, next_run=next_time(cron, self.clock()), **fields)
 
     def add_periodic(self, name: str, cron: str, job: Callable[[], dict[str, Any]]) -> None:
         """Call ``job()`` whenever ``cron`` comes due; what it returns (or raises) is recorded as
         the schedule's last result (or error). Registering again replaces the job, keeping its history."""
         cron = check_cron(cron)
-        existing = next((s for s in self.accounts.schedules() if s["name"] == name), None)
+        existing = next((s for s in self.accounts.schedules.all() if s["name"] == name), None)
         if existing is not None and existing["kind"] != "periodic":
             raise UserError(f"the schedule '{name}' is a workflow schedule; give the periodic job another name")
         keep = existing is not None and existing["cron"] == cron and existing["next_run"] is not None
         next_run = existing["next_run"] if keep and existing else next_time(cron, self.clock())
-        self.accounts.add_schedule(name, cron, kind="periodic", next_run=next_run, replace=True)
+        self.accounts.schedules.add(name, cron, kind="periodic", next_run=next_run, replace=True)
         with self._lock:
             self._periodic[name] = Periodic(name, cron, job)
 
     def listing(self) -> list[dict[str, Any]]:
         """Every schedule with its last run: for a workflow, the run's id, status and error."""
         out = []
-        for schedule in self.accounts.schedules():
+        for schedule in self.accounts.schedules.all():
             out.append(describe(self.accounts, schedule) | {"registered": self._registered(schedule)})
         return out
 
@@ -117,7 +117,7 @@ class Scheduler:
         """Run everything due at ``now`` (default: the clock); returns the names that ran."""
         now = self.clock() if now is None else now
         ran = []
-        for schedule in self.accounts.schedules():
+        for schedule in self.accounts.schedules.all():
             if schedule["next_run"] is None or schedule["next_run"] > now:
                 continue
             if schedule["kind"] == "periodic":
@@ -170,7 +170,7 @@ def describe(accounts: Accounts, schedule: dict[str, Any]) -> dict[str, Any]:
     run_id = result.get("run") if isinstance(result, dict) else None
     if run_id:
         try:
-            run = accounts.run(str(run_id))
+            run = accounts.runs.get(str(run_id))
         except DocketError:
             run = None
         if run is not None:

@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from docket.accounts.principal import check_access_list
 from docket.errors import ConfigError, DocketError, MissingExtraError, SourceError, UserError
 from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.limits import ParseLimits
@@ -159,10 +160,7 @@ def add_remote_source(
             f"a source named '{name}' already exists; choose another with --name, or remove it first "
             f"(docket sources remove {name})"
         )
-    for principal in access:
-        kind, _, who = principal.partition(":")
-        if kind not in ("user", "group") or not who:
-            raise UserError(f"--access {principal}: write user:EMAIL or group:NAME")
+    check_access_list(access)
     build_connector(type_, settings)
     config = remote_config(type_, settings, schedule=schedule, workspace=workspace, tags=tags, access=access)
     store.ledger.add_source(name, config)

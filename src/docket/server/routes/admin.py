@@ -6,19 +6,16 @@ managed by that workspace's admins. Every change is written to the audit log.
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from docket.errors import ForbiddenError, NotFoundError, UserError
-from docket.server.app import caller, state
-from docket.server.auth import Caller
+from docket.accounts import WorkspaceSettings
+from docket.errors import ForbiddenError, NotFoundError
+from docket.server.deps import CallerDep, model_providers, state
 
 router = APIRouter(prefix="/api", tags=["admin"])
-
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 class NewUser(BaseModel):
@@ -69,7 +66,9 @@ class NewKey(BaseModel):
 def users(request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     accounts = state(request).accounts
-    return {"users": [{**u.to_dict(), "workspaces": accounts.memberships(u.id)} for u in accounts.users()]}
+    return {
+        "users": [{**u.to_dict(), "workspaces": accounts.workspaces.memberships(u.id)} for u in accounts.users.all()]
+    }
 
 
 @router.post("/users", status_code=201, summary="Create a user (admins; only the owner creates admins)")
@@ -78,8 +77,8 @@ def create_user(body: NewUser, request: Request, c: CallerDep) -> dict[str, Any]
     if body.role in ("owner", "admin"):
         c.require_owner()
     accounts = state(request).accounts
-    user = accounts.create_user(body.email, body.password, body.role, body.name)
-    accounts.audit(c.name, "created user", user.email, role=user.role)
+    user = accounts.users.create(body.email, body.password, body.role, body.name)
+    accounts.audit.record(c.name, "created user", user.email, role=user.role)
     return user.to_dict()
 
 
@@ -87,28 +86,28 @@ def create_user(body: NewUser, request: Request, c: CallerDep) -> dict[str, Any]
 def update_user(user_id: int, body: UserChange, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     accounts = state(request).accounts
-    target = accounts.user(user_id)
+    target = accounts.users.get(user_id)
     if target.role == "owner" or body.role in ("owner", "admin"):
         c.require_owner()
     if body.password is not None:
-        accounts.set_password(user_id, body.password)
-    user = accounts.update_user(user_id, role=body.role, disabled=body.disabled)
-    accounts.audit(c.name, "changed user", user.email, role=body.role, disabled=body.disabled)
+        accounts.users.set_password(user_id, body.password)
+    user = accounts.users.update(user_id, role=body.role, disabled=body.disabled)
+    accounts.audit.record(c.name, "changed user", user.email, role=body.role, disabled=body.disabled)
     return user.to_dict()
 
 
 @router.get("/groups", summary="Groups and their members (admins)")
 def groups(request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
-    return {"groups": [{"name": n, "members": m} for n, m in state(request).accounts.groups().items()]}
+    return {"groups": [{"name": n, "members": m} for n, m in state(request).accounts.groups.all().items()]}
 
 
 @router.post("/groups", status_code=201, summary="Create a group (admins)")
 def create_group(body: NewGroup, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     accounts = state(request).accounts
-    accounts.create_group(body.name)
-    accounts.audit(c.name, "created group", body.name)
+    accounts.groups.create(body.name)
+    accounts.audit.record(c.name, "created group", body.name)
     return {"name": body.name}
 
 
@@ -116,18 +115,18 @@ def create_group(body: NewGroup, request: Request, c: CallerDep) -> dict[str, An
 def add_to_group(name: str, body: Member, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     accounts = state(request).accounts
-    accounts.add_to_group(name, accounts.user_by_email(body.email).id)
-    accounts.audit(c.name, "added to group", name, email=body.email)
-    return {"group": name, "members": accounts.groups().get(name, [])}
+    accounts.groups.add(name, accounts.users.by_email(body.email).id)
+    accounts.audit.record(c.name, "added to group", name, email=body.email)
+    return {"group": name, "members": accounts.groups.all().get(name, [])}
 
 
 @router.delete("/groups/{name}/members/{email}", summary="Remove a user from a group (admins)")
 def remove_from_group(name: str, email: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     accounts = state(request).accounts
-    accounts.remove_from_group(name, accounts.user_by_email(email).id)
-    accounts.audit(c.name, "removed from group", name, email=email)
-    return {"group": name, "members": accounts.groups().get(name, [])}
+    accounts.groups.remove(name, accounts.users.by_email(email).id)
+    accounts.audit.record(c.name, "removed from group", name, email=email)
+    return {"group": name, "members": accounts.groups.all().get(name, [])}
 
 
 # ------------------------------------------------------------------ workspaces
@@ -135,13 +134,13 @@ def remove_from_group(name: str, email: str, request: Request, c: CallerDep) -> 
 def workspaces(request: Request, c: CallerDep) -> dict[str, Any]:
     accounts = state(request).accounts
     names = (
-        accounts.workspace_names()
+        accounts.workspaces.names()
         if c.workspaces is None
-        else [w for w in accounts.workspace_names() if w in c.workspaces]
+        else [w for w in accounts.workspaces.names() if w in c.workspaces]
     )
     out = []
     for name in names:
-        info = accounts.workspace(name)
+        info = accounts.workspaces.get(name)
         if c.role_in(name) != "admin":
             info = {k: v for k, v in info.items() if k not in ("members", "settings")}
         out.append({**info, "role": c.role_in(name)})
@@ -152,15 +151,15 @@ def workspaces(request: Request, c: CallerDep) -> dict[str, Any]:
 def create_workspace(body: NewWorkspace, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     accounts = state(request).accounts
-    accounts.create_workspace(body.name, body.public, body.settings)
-    accounts.audit(c.name, "created workspace", body.name, public=body.public)
-    return accounts.workspace(body.name)
+    accounts.workspaces.create(body.name, body.public, body.settings)
+    accounts.audit.record(c.name, "created workspace", body.name, public=body.public)
+    return accounts.workspaces.get(body.name)
 
 
 @router.get("/workspaces/{name}", summary="A workspace: members, settings and the widget snippet (its admins)")
 def workspace(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_role(name, "admin")
-    info = state(request).accounts.workspace(name)
+    info = state(request).accounts.workspaces.get(name)
     from docket.server.routes.public import widget_snippet
 
     server = str(request.base_url).rstrip("/")
@@ -172,47 +171,18 @@ def update_workspace(name: str, body: WorkspaceChange, request: Request, c: Call
     c.require_role(name, "admin")
     accounts = state(request).accounts
     if body.settings is not None:
-        _check_workspace_settings(body.settings)
-    accounts.update_workspace(name, public=body.public, settings=body.settings)
-    accounts.audit(c.name, "changed workspace", name, public=body.public, settings=body.settings)
-    return accounts.workspace(name)
-
-
-def _check_workspace_settings(settings: dict[str, Any]) -> None:
-    allowed = {"model", "prompt", "daily_budget", "allowed_origins"}
-    unknown = set(settings) - allowed
-    if settings.get("model"):
-        from docket.models.chat import CHAT_MODELS
-
-        provider = str(settings["model"]).partition(":")[0]
-        if provider not in {"openai", "anthropic", "local", *CHAT_MODELS.names()}:
-            raise UserError(
-                f"unknown model provider in '{settings['model']}'; use openai:MODEL, anthropic:MODEL or local"
-            )
-    if "daily_budget" in settings and settings["daily_budget"] is not None:
-        try:
-            if float(settings["daily_budget"]) < 0:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise UserError("daily_budget must be a number of US dollars, 0 or more") from None
-    origins = settings.get("allowed_origins")
-    if origins is not None and not (
-        isinstance(origins, list)
-        and all(isinstance(o, str) and (o == "*" or re.fullmatch(r"https?://[^/\s]+", o)) for o in origins)
-    ):
-        raise UserError('allowed_origins must be a list like ["https://www.example.com"] (or ["*"] for any site)')
-    if unknown:
-        raise UserError(
-            f"unknown workspace setting(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(allowed))}"
-        )
+        WorkspaceSettings.check(body.settings, model_providers())
+    accounts.workspaces.update(name, public=body.public, settings=body.settings)
+    accounts.audit.record(c.name, "changed workspace", name, public=body.public, settings=body.settings)
+    return accounts.workspaces.get(name)
 
 
 @router.delete("/workspaces/{name}", summary="Delete a workspace's accounts record (admins)")
 def delete_workspace(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     accounts = state(request).accounts
-    accounts.delete_workspace(name)
-    accounts.audit(c.name, "deleted workspace", name)
+    accounts.workspaces.delete(name)
+    accounts.audit.record(c.name, "deleted workspace", name)
     return {"deleted": name}
 
 
@@ -220,25 +190,25 @@ def delete_workspace(name: str, request: Request, c: CallerDep) -> dict[str, Any
 def add_member(name: str, body: Member, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_role(name, "admin")
     accounts = state(request).accounts
-    accounts.add_member(name, accounts.user_by_email(body.email).id, body.role)
-    accounts.audit(c.name, "added member", name, email=body.email, role=body.role)
-    return accounts.workspace(name)
+    accounts.workspaces.add_member(name, accounts.users.by_email(body.email).id, body.role)
+    accounts.audit.record(c.name, "added member", name, email=body.email, role=body.role)
+    return accounts.workspaces.get(name)
 
 
 @router.delete("/workspaces/{name}/members/{email}", summary="Remove a member (workspace admins)")
 def remove_member(name: str, email: str, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_role(name, "admin")
     accounts = state(request).accounts
-    accounts.remove_member(name, accounts.user_by_email(email).id)
-    accounts.audit(c.name, "removed member", name, email=email)
-    return accounts.workspace(name)
+    accounts.workspaces.remove_member(name, accounts.users.by_email(email).id)
+    accounts.audit.record(c.name, "removed member", name, email=email)
+    return accounts.workspaces.get(name)
 
 
 # ------------------------------------------------------------------ API keys
 @router.get("/keys", summary="API keys: the caller's own, or every key for admins")
 def keys(request: Request, c: CallerDep) -> dict[str, Any]:
     accounts = state(request).accounts
-    return {"keys": accounts.keys(None if c.is_server_admin else (c.user.id if c.user else -1))}
+    return {"keys": accounts.keys.all(None if c.is_server_admin else (c.user.id if c.user else -1))}
 
 
 @router.post("/keys", status_code=201, summary="Create an API key; the key is shown once")
@@ -253,25 +223,25 @@ def create_key(body: NewKey, request: Request, c: CallerDep) -> dict[str, Any]:
     user = c.user
     if body.user is not None and (user is None or body.user.lower() != user.email.lower()):
         c.require_admin()
-        user = accounts.user_by_email(body.user)
+        user = accounts.users.by_email(body.user)
     if user is None:
         raise ForbiddenError("sign in to create API keys")
     for w in body.workspaces or ():
         if not c.is_server_admin:
             c.require_workspace(w)
-    key_id, key = accounts.create_key(user.id, body.workspaces, body.name)
-    accounts.audit(c.name, "created API key", user.email, key_id=key_id, workspaces=body.workspaces)
+    key_id, key = accounts.keys.create(user.id, body.workspaces, body.name)
+    accounts.audit.record(c.name, "created API key", user.email, key_id=key_id, workspaces=body.workspaces)
     return {"id": key_id, "key": key, "user": user.email, "workspaces": body.workspaces}
 
 
 @router.delete("/keys/{key_id}", summary="Revoke an API key")
 def revoke_key(key_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
     accounts = state(request).accounts
-    owner = accounts.key_user(key_id)
+    owner = accounts.keys.user_of(key_id)
     if not c.is_server_admin and (c.user is None or c.user.id != owner):
         raise NotFoundError(f"no API key {key_id}")
-    accounts.revoke_key(key_id)
-    accounts.audit(c.name, "revoked API key", str(key_id))
+    accounts.keys.revoke(key_id)
+    accounts.audit.record(c.name, "revoked API key", str(key_id))
     return {"revoked": key_id}
 
 
@@ -279,25 +249,11 @@ def revoke_key(key_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
 @router.get("/usage", summary="Answers, tokens and cost per workspace (admins: all; others: their workspaces)")
 def usage(request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    per: dict[str, dict[str, float]] = {}
-    for record in st.kb.ledger.answer_logs(limit=100_000):
-        owner = st.accounts.answer_owner(record["id"])
-        scopes = (owner[1] if owner and owner[1] else ["(all)"]) if owner else ["(command line)"]
-        for ws in scopes:
-            if not c.is_server_admin and c.role_in(ws) != "admin":
-                continue
-            row = per.setdefault(
-                ws, {"answers": 0, "abstained": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0}
-            )
-            row["answers"] += 1
-            row["abstained"] += int(record["abstained"])
-            row["prompt_tokens"] += record["prompt_tokens"]
-            row["completion_tokens"] += record["completion_tokens"]
-            row["cost"] += record["cost"] or 0.0
+    per = st.accounts.budgets.usage(st.kb.ledger, lambda ws: c.is_server_admin or c.role_in(ws) == "admin")
     return {"workspaces": [{"workspace": w, **v} for w, v in sorted(per.items())]}
 
 
 @router.get("/audit", summary="Sign-ins, admin actions, document and permission changes (admins)")
 def audit(request: Request, c: CallerDep, limit: int = 200) -> dict[str, Any]:
     c.require_admin()
-    return {"events": state(request).accounts.audit_log(min(max(limit, 1), 1000))}
+    return {"events": state(request).accounts.audit.log(min(max(limit, 1), 1000))}

@@ -6,25 +6,22 @@ whose store applies it inside its queries; a workspace the caller may not use is
 
 from __future__ import annotations
 
-import datetime
 import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from docket.errors import BudgetExceededError, DocketError, NotFoundError
-from docket.server.app import ServerState, caller, state
+from docket.errors import DocketError, NotFoundError
 from docket.server.auth import Caller
+from docket.server.deps import CallerDep, ServerState, state
 from docket.types import Answer
 
 router = APIRouter(prefix="/api", tags=["answers"])
-
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 class AskBody(BaseModel):
@@ -44,30 +41,6 @@ class FeedbackBody(BaseModel):
     log_id: int
     rating: int = Field(description="1 (helpful) or -1 (not helpful)")
     comment: str = Field("", max_length=4000)
-
-
-def answer_options(st: ServerState, workspace: str | None) -> dict[str, Any]:
-    """``model`` and ``instructions`` for answers in ``workspace`` (its settings), after checking
-    its daily budget; an empty dict outside a workspace (the server's settings apply)."""
-    if workspace is None:
-        return {}
-    settings = st.accounts.workspace(workspace)["settings"]
-    budget = settings.get("daily_budget")
-    if budget is not None:
-        since = datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-        spent = 0.0
-        for record in st.kb.ledger.answer_logs(limit=100_000):
-            if record["at"] < since:
-                break
-            owner = st.accounts.answer_owner(record["id"])
-            if owner is not None and owner[1] and workspace in owner[1]:
-                spent += record["cost"] or 0.0
-        if spent >= float(budget):
-            raise BudgetExceededError(
-                f"the workspace '{workspace}' has spent its daily model budget of ${float(budget):.2f}; "
-                "an admin can raise daily_budget in the workspace settings"
-            )
-    return {"model": settings.get("model") or None, "instructions": str(settings.get("prompt") or "")}
 
 
 def _sse(run: Callable[[Callable[[str], None]], dict[str, Any]]) -> StreamingResponse:
@@ -99,7 +72,7 @@ def _sse(run: Callable[[Callable[[str], None]], dict[str, Any]]) -> StreamingRes
 def _answer_dict(st: ServerState, c: Caller, answer: Answer, workspace: str | None, surface: str) -> dict[str, Any]:
     if answer.log_id is not None:
         scope = [workspace] if workspace else (None if c.workspaces is None else list(c.workspaces))
-        st.accounts.record_answer(answer.log_id, c.user.id if c.user else None, scope, surface)
+        st.accounts.answers.record(answer.log_id, c.user.id if c.user else None, scope, surface)
     return answer.to_dict()
 
 
@@ -119,7 +92,7 @@ def search(
 def ask(body: AskBody, request: Request, c: CallerDep) -> dict[str, Any] | StreamingResponse:
     st = state(request)
     access = c.access(body.workspace)
-    options = answer_options(st, body.workspace)
+    options = st.answer_options(body.workspace)
 
     def run(stream: Callable[[str], None] | None) -> dict[str, Any]:
         answer = st.kb.ask(body.question, access=access, stream=stream, **options)
@@ -134,14 +107,14 @@ def chat(body: ChatBody, request: Request, c: CallerDep) -> dict[str, Any] | Str
     access = c.access(body.workspace)
     user_id = c.user.id if c.user else None
     if body.conversation is not None:
-        owner = st.accounts.conversation_owner(body.conversation)
+        owner = st.accounts.answers.conversation_owner(body.conversation)
         if owner is None or owner[0] != user_id:
             raise NotFoundError(f"no conversation '{body.conversation}'")
-    options = answer_options(st, body.workspace)
+    options = st.answer_options(body.workspace)
 
     def run(stream: Callable[[str], None] | None) -> dict[str, Any]:
         reply = st.kb.chat(body.message, conversation=body.conversation, access=access, stream=stream, **options)
-        st.accounts.claim_conversation(reply.conversation, user_id, body.workspace)
+        st.accounts.answers.claim_conversation(reply.conversation, user_id, body.workspace)
         answer = _answer_dict(st, c, reply.answer, body.workspace, "chat")
         return {"conversation": reply.conversation, "message": reply.message, "query": reply.query, **answer}
 
@@ -151,7 +124,7 @@ def chat(body: ChatBody, request: Request, c: CallerDep) -> dict[str, Any] | Str
 @router.get("/chat", summary="The caller's conversations")
 def conversations(request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    mine = set(st.accounts.conversations_of(c.user.id if c.user else None))
+    mine = set(st.accounts.answers.conversations_of(c.user.id if c.user else None))
     listed = [conv for conv in st.kb.ledger.conversations(limit=500) if conv["id"] in mine]
     return {"conversations": listed}
 
@@ -159,7 +132,7 @@ def conversations(request: Request, c: CallerDep) -> dict[str, Any]:
 @router.get("/chat/{conversation}", summary="One conversation's turns")
 def conversation(conversation: str, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    owner = st.accounts.conversation_owner(conversation)
+    owner = st.accounts.answers.conversation_owner(conversation)
     if owner is None or owner[0] != (c.user.id if c.user else None):
         raise NotFoundError(f"no conversation '{conversation}'")
     return {"id": conversation, "workspace": owner[1], "turns": st.kb.ledger.conversation(conversation)}
@@ -183,7 +156,9 @@ def feedback(body: FeedbackBody, request: Request, c: CallerDep) -> dict[str, An
     if body.rating not in (1, -1):
         raise_invalid("rating must be 1 (helpful) or -1 (not helpful)")
     _visible_log(st, c, body.log_id)
-    feedback_id = st.accounts.add_feedback(c.user.id if c.user else None, body.log_id, body.rating, body.comment)
+    feedback_id = st.accounts.answers.add_feedback(
+        c.user.id if c.user else None, body.log_id, body.rating, body.comment
+    )
     return {"id": feedback_id, "log_id": body.log_id, "rating": body.rating}
 
 
@@ -198,17 +173,10 @@ def _visible_log(st: ServerState, c: Caller, log_id: int) -> dict[str, Any]:
     record = st.kb.ledger.answer_log(log_id)
     if c.is_server_admin:
         return record
-    owner = st.accounts.answer_owner(log_id)
-    if owner is None or not _own_answer(c, owner):
+    owner = st.accounts.answers.owner(log_id)
+    if owner is None or not c.owns_answer(owner):
         raise NotFoundError(f"no logged answer with id {log_id}")
     return record
-
-
-def _own_answer(c: Caller, owner: tuple[int | None, list[str] | None]) -> bool:
-    """The caller's own answer, asked within the workspaces their key is limited to (if it is)."""
-    if owner[0] != (c.user.id if c.user else None):
-        return False
-    return c.workspaces is None or (owner[1] is not None and set(owner[1]) <= set(c.workspaces))
 
 
 @router.get("/logs", summary="Logged answers: all for admins, the caller's own otherwise")
@@ -219,9 +187,10 @@ def logs(
     if c.is_server_admin:
         records = st.kb.ledger.answer_logs(limit=limit, offset=offset)
     else:
-        ids = st.accounts.answers_of(c.user.id if c.user else None)
+        ids = st.accounts.answers.of(c.user.id if c.user else None)
         if c.workspaces is not None:
-            ids = [i for i in ids if _own_answer(c, st.accounts.answer_owner(i) or (None, None))]
+            owners = st.accounts.answers.owners(ids)
+            ids = [i for i in ids if c.owns_answer(owners.get(i, (None, None)))]
         records = [st.kb.ledger.answer_log(i) for i in ids[offset : offset + limit]]
     return {"logs": [_summary(r) for r in records]}
 
@@ -245,10 +214,10 @@ def unanswered(request: Request, c: CallerDep, workspace: str | None = None) -> 
     if workspace is not None:
         c.require_role(workspace, "admin")
     questions = []
-    for record in st.kb.ledger.answer_logs(limit=500):
-        if not record["abstained"]:
-            continue
-        owner = st.accounts.answer_owner(record["id"])
+    abstained = [r for r in st.kb.ledger.answer_logs(limit=500) if r["abstained"]]
+    owners = st.accounts.answers.owners(r["id"] for r in abstained)
+    for record in abstained:
+        owner = owners.get(record["id"])
         scope = owner[1] if owner else None
         if workspace is not None and (scope is None or workspace not in scope):
             continue

@@ -3,37 +3,39 @@
 An upload is saved under ``uploads/<workspace>/`` in the knowledge base (one hidden sub-folder per
 access list) and ingested by the background worker: the request returns a job at once. With the
 server's records in PostgreSQL the bytes are kept in the database too, so every server can ingest,
-download and delete them (:mod:`docket.server.uploads`). Listing,
+download and delete them (:mod:`docket.accounts.uploads`). Listing,
 download and export only ever see the documents the caller may read (the store applies the
 caller's access inside its query); a document the caller may not read is "not found".
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
 from docket.errors import NotFoundError, UserError
-from docket.index import document_by_id
-from docket.ingest.profiles import profile_of
-from docket.ingest.quality import QUALITY_KEY, summary_of
-from docket.server.app import ServerState, caller, state
-from docket.server.auth import Caller
+from docket.ingest.quality import QUALITY_KEY
+from docket.server.deps import CallerDep, state
+from docket.server.documents import (
+    doc_dict,
+    document,
+    file_of,
+    job_view,
+    parse_access,
+    safe_name,
+    upload_folder,
+    uploads_root,
+)
 from docket.server.permissions import DocumentGate
-from docket.types import Document, check_workspace_name
+from docket.types import DEFAULT_WORKSPACE, check_workspace_name
 
 router = APIRouter(prefix="/api", tags=["documents"])
-
-CallerDep = Annotated[Caller, Depends(caller)]
-_BAD_NAME = re.compile(r"[\x00-\x1f/\\]")
 
 
 class SourceBody(BaseModel):
@@ -55,94 +57,15 @@ class ProfileBody(BaseModel):
     title: str | None = None
 
 
-def uploads_root(st: ServerState) -> Path:
-    from docket.server import uploads
-
-    return uploads.root(st.accounts, st.settings)
-
-
-def _upload_folder(st: ServerState, workspace: str, access: tuple[str, ...]) -> Path:
-    root = uploads_root(st)
-    folder = root / check_workspace_name(workspace)
-    if folder.resolve().parent != root.resolve():  # never the home or another folder of the server
-        raise UserError(f"'{workspace}' is not a valid workspace name")
-    if access:  # hidden: the workspace's own folder source skips it; it is a source of its own
-        folder = folder / (".restricted-" + hashlib.sha256(",".join(sorted(access)).encode()).hexdigest()[:16])
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _safe_name(name: str | None) -> str:
-    raw = (name or "").strip()
-    if not raw or _BAD_NAME.search(raw) or raw in (".", "..") or raw.startswith(".") or ".." in raw:
-        raise UserError(f"the file name '{raw}' is not allowed: no folders, no leading dot, no '..'")
-    if len(raw) > 200:
-        raise UserError(f"the file name '{raw[:40]}…' is too long (200 characters at most)")
-    return raw
-
-
-def _parse_access(value: str) -> tuple[str, ...]:
-    out = []
-    for part in (p.strip() for p in value.split(",")):
-        if not part:
-            continue
-        kind, _, name = part.partition(":")
-        if kind not in ("user", "group") or not name:
-            raise UserError(f"access '{part}': write user:EMAIL or group:NAME")
-        out.append(part)
-    return tuple(sorted(out))
-
-
-def _document(st: ServerState, c: Caller, doc_id: str) -> Document:
-    doc = document_by_id(st.kb.store, doc_id, c.access())
-    if doc is None:
-        raise NotFoundError(f"no document {doc_id}")
-    return doc
-
-
-def _file_of(st: ServerState, doc: Document) -> Path:
-    cfg = st.kb.ledger.sources().get(doc.source)
-    if cfg is None:
-        raise NotFoundError(f"the source of {doc.path} is gone")
-    root = Path(cfg["path"])
-    path = root if cfg.get("type") == "file" else root / doc.path
-    if not path.is_file() and st.accounts.shared:  # uploaded through another server: fetch it
-        from docket.server import uploads
-
-        uploads.materialize(st.accounts, uploads_root(st), path.parent)
-    if not path.is_file():
-        raise NotFoundError(f"{doc.path} is no longer on the server")
-    return path
-
-
-def _doc_dict(st: ServerState, doc: Document) -> dict[str, Any]:
-    cfg = st.kb.ledger.sources().get(doc.source, {})
-    uploaded = str(cfg.get("path", "")).startswith(str(uploads_root(st)))
-    return {
-        "id": doc.id,
-        "path": doc.path,
-        "title": doc.title,
-        "workspace": doc.workspace,
-        "filetype": doc.filetype,
-        "size": doc.size,
-        "modified": doc.mtime,
-        "tags": list(doc.tags),
-        "access": list(doc.access),
-        "uploaded": uploaded,
-        "quality": summary_of(doc.metadata),  # None: indexed before parse-quality records were kept
-        "profile": profile_of(doc.metadata).to_dict(),
-    }
-
-
 @router.get("/documents", summary="Documents the caller may read, with the files that failed")
 def list_documents(request: Request, c: CallerDep, workspace: str | None = None) -> dict[str, Any]:
     st = state(request)
     access = c.access(workspace)
-    docs = [_doc_dict(st, d) for d in st.kb.store.documents(access=access)]
+    docs = [doc_dict(st, d) for d in st.kb.store.documents(access=access)]
     visible_sources = {  # a failed file's name is its content too: only where the caller may read the source's files
         name
         for name, cfg in st.kb.ledger.sources().items()
-        if access.permits(str(cfg.get("workspace", "default")), tuple(cfg.get("access") or ()))
+        if access.permits(str(cfg.get("workspace", DEFAULT_WORKSPACE)), tuple(cfg.get("access") or ()))
     }
     failures = [f for f in st.kb.ledger.failures() if f["source"] in visible_sources]
     return {"documents": docs, "failures": [{"path": f["path"], "error": f["error"]} for f in failures]}
@@ -189,16 +112,16 @@ async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse
     st = state(request)
     c.require_role(workspace, "editor")
     check_workspace_name(workspace)
-    if workspace != "default":
-        st.accounts.workspace(workspace)  # 404 for a workspace that does not exist (admins pass require_role)
+    if workspace != DEFAULT_WORKSPACE:
+        st.accounts.workspaces.get(workspace)  # 404 for a workspace that does not exist (admins pass require_role)
     form = await read_upload_form(request, st.settings, max_files=st.settings.server.max_upload_files)
     staged: list[tuple[Path, str]] = []
     try:
         files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not files:
             raise UserError("files: send one or more files in the multipart field 'files'")
-        principals = _parse_access(str(form.get("access") or ""))
-        names = [_safe_name(f.filename) for f in files]
+        principals = parse_access(str(form.get("access") or ""))
+        names = [safe_name(f.filename) for f in files]
         for upload_file, name in zip(files, names, strict=True):
             parser_for(name)  # UnsupportedFileError (415) names the type
             tmp = Path(tempfile.mkstemp(prefix="docket-upload-")[1])
@@ -206,12 +129,12 @@ async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse
             with tmp.open("wb") as out:  # sizes were checked while the form streamed in
                 while chunk := await upload_file.read(1024 * 1024):
                     out.write(chunk)
-        folder = _upload_folder(st, workspace, principals)
+        folder = upload_folder(st, workspace, principals)
         for tmp, name in staged:
             if st.accounts.shared:  # several servers: the bytes go into the database, for all of them
-                from docket.server import uploads
+                from docket.accounts import uploads
 
-                uploads.save(st.accounts, uploads_root(st), folder, name, tmp.read_bytes())
+                uploads.save(st.accounts.uploads, uploads_root(st), folder, name, tmp.read_bytes())
                 tmp.unlink()
             else:
                 shutil.move(str(tmp), folder / name)
@@ -223,20 +146,20 @@ async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse
     job_id = st.jobs.submit(
         workspace, c.user.id if c.user else None, [{"path": str(folder), "access": list(principals)}]
     )
-    st.accounts.audit(c.name, "uploaded", workspace, files=names, job=job_id)
-    return JSONResponse({"job": st.accounts.job(job_id), "files": names}, status_code=202)
+    st.accounts.audit.record(c.name, "uploaded", workspace, files=names, job=job_id)
+    return JSONResponse({"job": st.accounts.jobs.get(job_id), "files": names}, status_code=202)
 
 
 @router.get("/documents/{doc_id}", summary="One document's details")
 def get_document(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    return _doc_dict(st, _document(st, c, doc_id))
+    return doc_dict(st, document(st, c, doc_id))
 
 
 @router.get("/documents/{doc_id}/quality", summary="How well the document's text was read, page by page")
 def quality(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    doc = _document(st, c, doc_id)
+    doc = document(st, c, doc_id)
     stored = doc.metadata.get(QUALITY_KEY)
     return {"id": doc.id, "path": doc.path, "quality": stored if isinstance(stored, dict) else None}
 
@@ -244,60 +167,60 @@ def quality(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
 @router.patch("/documents/{doc_id}/profile", summary="Correct what a document is about (workspace admins)")
 def set_profile(doc_id: str, body: ProfileBody, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    doc = _document(st, c, doc_id)
+    doc = document(st, c, doc_id)
     c.require_role(doc.workspace, "admin")
     fields = body.model_dump(exclude_unset=True)
     if not fields:
         raise UserError("give at least one profile field to set (or null to clear one)")
     profile = st.kb.set_profile(doc.id, **fields)
-    st.accounts.audit(c.name, "set document profile", doc.workspace, path=doc.path, fields=sorted(fields))
+    st.accounts.audit.record(c.name, "set document profile", doc.workspace, path=doc.path, fields=sorted(fields))
     return {"id": doc.id, "path": doc.path, "profile": profile.to_dict()}
 
 
 @router.get("/documents/{doc_id}/download", summary="The original file", response_model=None)
 def download(doc_id: str, request: Request, c: CallerDep) -> FileResponse:
     st = state(request)
-    doc = _document(st, c, doc_id)
-    return FileResponse(_file_of(st, doc), filename=Path(doc.path).name)
+    doc = document(st, c, doc_id)
+    return FileResponse(file_of(st, doc), filename=Path(doc.path).name)
 
 
 @router.get("/documents/{doc_id}/text", summary="The document's extracted text")
 def text(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    doc = _document(st, c, doc_id)
+    doc = document(st, c, doc_id)
     return {"id": doc.id, "path": doc.path, "text": st.kb.store.document_text(doc.id)}
 
 
 @router.delete("/documents/{doc_id}", summary="Delete an uploaded document and its file")
 def delete_document(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    doc = _document(st, c, doc_id)
+    doc = document(st, c, doc_id)
     c.require_role(doc.workspace, "editor")
-    path = _file_of(st, doc) if _doc_dict(st, doc)["uploaded"] else None
+    path = file_of(st, doc) if doc_dict(st, doc)["uploaded"] else None
     if path is None:
         raise UserError(f"{doc.path} comes from a folder on the server; remove it there, or remove the source")
     path.unlink(missing_ok=True)
     if st.accounts.shared:
-        from docket.server import uploads
+        from docket.accounts import uploads
 
         where = uploads.place(uploads_root(st), path.parent)
         if where is not None:
-            st.accounts.remove_upload(where[0], where[1], path.name)
+            st.accounts.uploads.remove(where[0], where[1], path.name)
     st.kb.store.delete_document(doc.id)
-    st.accounts.audit(c.name, "deleted document", doc.workspace, path=doc.path)
+    st.accounts.audit.record(c.name, "deleted document", doc.workspace, path=doc.path)
     return {"deleted": doc.id}
 
 
 @router.post("/documents/{doc_id}/resync", status_code=202, summary="Re-read the document's source")
 def resync(doc_id: str, request: Request, c: CallerDep) -> JSONResponse:
     st = state(request)
-    doc = _document(st, c, doc_id)
+    doc = document(st, c, doc_id)
     c.require_role(doc.workspace, "editor")
     cfg = st.kb.ledger.sources()[doc.source]
     job_id = st.jobs.submit(
         doc.workspace, c.user.id if c.user else None, [{"path": cfg["path"], "access": cfg.get("access", [])}]
     )
-    return JSONResponse({"job": st.accounts.job(job_id)}, status_code=202)
+    return JSONResponse({"job": st.accounts.jobs.get(job_id)}, status_code=202)
 
 
 @router.get("/sources", summary="Folders and files indexed on the server (admins)")
@@ -311,13 +234,13 @@ def sources(request: Request, c: CallerDep) -> dict[str, Any]:
 def add_source(workspace: str, body: SourceBody, request: Request, c: CallerDep) -> JSONResponse:
     c.require_admin()
     st = state(request)
-    st.accounts.workspace(check_workspace_name(workspace))
+    st.accounts.workspaces.get(check_workspace_name(workspace))
     path = Path(body.path).expanduser()
     if not path.exists():
         raise NotFoundError(f"{body.path}: no such file or folder on the server")
     job_id = st.jobs.submit(workspace, c.user.id if c.user else None, [{"path": str(path.resolve()), "access": []}])
-    st.accounts.audit(c.name, "added source", workspace, path=str(path))
-    return JSONResponse({"job": st.accounts.job(job_id)}, status_code=202)
+    st.accounts.audit.record(c.name, "added source", workspace, path=str(path))
+    return JSONResponse({"job": st.accounts.jobs.get(job_id)}, status_code=202)
 
 
 @router.get("/jobs", summary="Ingestion jobs in the caller's workspaces")
@@ -329,37 +252,25 @@ def jobs(
         c.require_workspace(workspace)
     scope = [workspace] if workspace else (None if c.is_server_admin else list(c.workspaces or ()))
     gate = DocumentGate(st.kb.store, c)
-    return {"jobs": [_job_view(gate, j) for j in st.accounts.jobs(scope, limit)]}
-
-
-def _job_view(gate: DocumentGate, job: dict[str, Any]) -> dict[str, Any]:
-    """A job as the caller may see it: the names of files they may not read (an upload restricted
-    to others) are left out of its paths, progress and report, keeping the counts."""
-    if gate.may_read_sources(job["workspace"], [item.get("access") or () for item in job["paths"]]):
-        return job
-    report = job.get("report")
-    if report:
-        report = {k: (len(v) if isinstance(v, list) else v) for k, v in report.items()}
-    progress = {k: v for k, v in (job.get("progress") or {}).items() if k != "file"}
-    return {**job, "paths": [], "progress": progress, "report": report, "restricted": True}
+    return {"jobs": [job_view(gate, j) for j in st.accounts.jobs.recent(scope, limit)]}
 
 
 @router.get("/jobs/{job_id}", summary="One ingestion job: state, progress, per-file errors")
 def job(job_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
     st = state(request)
-    found = st.accounts.job(job_id)
+    found = st.accounts.jobs.get(job_id)
     c.require_workspace(found["workspace"])
-    return _job_view(DocumentGate(st.kb.store, c), found)
+    return job_view(DocumentGate(st.kb.store, c), found)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, summary="Run a job again (its failed files are retried)")
 def retry(job_id: int, request: Request, c: CallerDep) -> JSONResponse:
     st = state(request)
-    found = st.accounts.job(job_id)
+    found = st.accounts.jobs.get(job_id)
     c.require_role(found["workspace"], "editor")
-    st.accounts.retry_job(job_id)
+    st.accounts.jobs.retry(job_id)
     st.jobs.wake()
-    return JSONResponse({"job": st.accounts.job(job_id)}, status_code=202)
+    return JSONResponse({"job": st.accounts.jobs.get(job_id)}, status_code=202)
 
 
 @router.get("/export", summary="A workspace's documents with their text (workspace admins)")
@@ -369,5 +280,5 @@ def export(request: Request, c: CallerDep, workspace: Annotated[str, Query()]) -
     access = c.access(workspace)
     docs = []
     for doc in st.kb.store.documents(access=access):
-        docs.append({**_doc_dict(st, doc), "text": st.kb.store.document_text(doc.id)})
+        docs.append({**doc_dict(st, doc), "text": st.kb.store.document_text(doc.id)})
     return {"workspace": workspace, "documents": docs}

@@ -2,7 +2,7 @@
 helpful), grouped by topic — see :mod:`docket.evals.gaps`.
 
 The owner and server admins see every logged question; a workspace admin sees only the questions
-recorded for the workspaces they administer (``accounts.answer_owner``). Anyone else gets a 403.
+recorded for the workspaces they administer (``accounts.answers.owner``). Anyone else gets a 403.
 """
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from docket.errors import ForbiddenError
 from docket.evals.gaps import DEFAULT_MIN_CONFIDENCE, DEFAULT_THRESHOLD, find_gaps
-from docket.server.app import caller, state
-from docket.server.auth import Caller
+from docket.server.deps import CallerDep, state
 
 router = APIRouter(prefix="/api", tags=["answers"])
-
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.get("/gaps", summary="Topics people ask about that the documents do not answer well (admins)")
@@ -46,7 +43,7 @@ def gaps(
     def keep(record: Mapping[str, Any]) -> bool:
         if mine is None:
             return True
-        owner = st.accounts.answer_owner(int(record["id"]))
+        owner = st.accounts.answers.owner(int(record["id"]))
         scope = owner[1] if owner else None
         return scope is not None and bool(mine & set(scope))
 

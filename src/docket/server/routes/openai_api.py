@@ -26,24 +26,22 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from docket.answer.conversation import Turn, standalone_question
 from docket.errors import DocketError, NotFoundError, UserError
-from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
-from docket.server.routes.answers import answer_options
+from docket.server.deps import CallerDep, ServerState, state
 from docket.types import Access, Answer, Usage
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-CallerDep = Annotated[Caller, Depends(caller)]
 
 MAX_QUESTION_CHARS = 4000
 
@@ -138,7 +136,7 @@ def _workspace_access(st: ServerState, c: Caller, workspace: str) -> Access:
     """The caller's access to ``workspace``; one 404 for a workspace that is missing and one the
     caller may not use, so the answer never tells them apart."""
     try:
-        st.accounts.workspace(workspace)
+        st.accounts.workspaces.get(workspace)
         return c.access(workspace)
     except NotFoundError:
         raise NotFoundError(f"no workspace '{workspace}'") from None
@@ -148,13 +146,13 @@ def _answer(st: ServerState, c: Caller, body: CompletionRequest, stream: Callabl
     """Rewrite the question with the history, answer it, and record who asked (runs in a thread)."""
     question, history = _question_and_history(body.messages)
     access = _workspace_access(st, c, body.model)
-    options = answer_options(st, body.model)  # the workspace's model and prompt; 402 past its budget
+    options = st.answer_options(body.model)  # the workspace's model and prompt; 402 past its budget
     kb = st.kb
     chat = kb._answering_model(options.get("model"))
     query, rewrite = standalone_question(question, history, chat, kb._guarded(chat, None))
     answer = kb.ask(query, access=access, model=chat, stream=stream, instructions=options.get("instructions", ""))
     if answer.log_id is not None:
-        st.accounts.record_answer(answer.log_id, c.user.id if c.user else None, [body.model], "openai")
+        st.accounts.answers.record(answer.log_id, c.user.id if c.user else None, [body.model], "openai")
     used = answer.usage or Usage()
     usage = Usage(used.prompt_tokens + rewrite.prompt_tokens, used.completion_tokens + rewrite.completion_tokens)
     return _Result(answer, query, usage)
@@ -294,10 +292,10 @@ async def chat_completions(body: CompletionRequest, request: Request, c: CallerD
 
 # ---------------------------------------------------------------------------------------- models
 def _visible_workspaces(st: ServerState, c: Caller) -> list[dict[str, Any]]:
-    names = st.accounts.workspace_names()
+    names = st.accounts.workspaces.names()
     if c.workspaces is not None:
         names = [n for n in names if n in c.workspaces]
-    return [st.accounts.workspace(n) for n in names]
+    return [st.accounts.workspaces.get(n) for n in names]
 
 
 def _model(info: dict[str, Any]) -> dict[str, Any]:

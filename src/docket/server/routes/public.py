@@ -33,8 +33,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from docket.errors import BudgetExceededError, DocketError, ForbiddenError, NotFoundError, RateLimitedError
-from docket.server.app import ServerState, state
-from docket.server.routes.answers import answer_options
+from docket.server.deps import ServerState, state
 from docket.types import Access
 
 __all__ = ["WIDGET_JS", "router", "widget_snippet"]
@@ -64,7 +63,7 @@ class PublicAsk(BaseModel):
 def _public_settings(st: ServerState, workspace: str) -> dict[str, Any]:
     """The settings of a public workspace; the same 404 for a private one and a missing one."""
     try:
-        info = st.accounts.workspace(workspace)
+        info = st.accounts.workspaces.get(workspace)
     except NotFoundError:
         info = None
     if info is None or not info["public"]:
@@ -145,7 +144,8 @@ def public_ask(workspace: str, body: PublicAsk, request: Request) -> Response:
 
     conversation = body.conversation
     if conversation is not None and (
-        not _CONVERSATION_ID.match(conversation) or st.accounts.conversation_owner(conversation) != (None, workspace)
+        not _CONVERSATION_ID.match(conversation)
+        or st.accounts.answers.conversation_owner(conversation) != (None, workspace)
     ):
         conversation = None  # not this widget's conversation: start a new one, revealing nothing
     try:
@@ -153,15 +153,15 @@ def public_ask(workspace: str, body: PublicAsk, request: Request) -> Response:
             body.question,
             conversation=conversation,
             access=Access(workspaces=(workspace,), principals=()),
-            **answer_options(st, workspace),  # the workspace's model and prompt, within its budget
+            **st.answer_options(workspace),  # the workspace's model and prompt, within its budget
         )
     except DocketError as exc:  # with the CORS headers, so the widget can read what went wrong
         told = _for_visitors(exc)
         return JSONResponse(told.to_dict(), status_code=told.status, headers=_cors(origin))
-    st.accounts.claim_conversation(reply.conversation, None, workspace)
+    st.accounts.answers.claim_conversation(reply.conversation, None, workspace)
     answer = reply.answer
     if answer.log_id is not None:
-        st.accounts.record_answer(answer.log_id, None, [workspace], "widget")
+        st.accounts.answers.record(answer.log_id, None, [workspace], "widget")
     result = {
         "conversation": reply.conversation,
         "question": reply.message,

@@ -14,18 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from docket.errors import NotFoundError
-from docket.server.app import caller, state
 from docket.server.auth import Caller
+from docket.server.deps import CallerDep, state
 from docket.server.permissions import DocumentGate
 from docket.workflows.review import ReviewItem, ReviewQueue
 
 router = APIRouter(prefix="/api", tags=["reviews"])
-
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 class Approval(BaseModel):
@@ -109,7 +107,7 @@ def approve_review(request: Request, c: CallerDep, review_id: int, body: Approva
     with _queue(request) as queue:
         _visible(request, c, queue.get(review_id))
         item = queue.approve(review_id, c.name, final=body.final, comment=body.comment)
-    state(request).accounts.audit(
+    state(request).accounts.audit.record(
         c.name,
         f"review.{item.status}",
         f"review:{review_id}",
@@ -127,7 +125,7 @@ def reject_review(request: Request, c: CallerDep, review_id: int, body: Rejectio
     with _queue(request) as queue:
         _visible(request, c, queue.get(review_id))
         item = queue.reject(review_id, c.name, body.reason.strip())
-    state(request).accounts.audit(
+    state(request).accounts.audit.record(
         c.name,
         "review.rejected",
         f"review:{review_id}",

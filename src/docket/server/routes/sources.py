@@ -7,19 +7,17 @@ once; the list shows each source's last result, its error and its next scheduled
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from docket.errors import NotFoundError, UserError
-from docket.server.app import caller, state
-from docket.server.auth import Caller
-from docket.types import check_workspace_name
+from docket.server.deps import CallerDep, state
+from docket.types import DEFAULT_WORKSPACE, check_workspace_name
 
 router = APIRouter(prefix="/api/admin/sources", tags=["sources"])
 
-CallerDep = Annotated[Caller, Depends(caller)]
 
 _LOCK = threading.Lock()  # guards each app's set of sources being synced
 
@@ -40,7 +38,7 @@ class NewSource(BaseModel):
         default_factory=dict, description="The connector's options, e.g. {url, allow_prefixes, allow_private}"
     )
     schedule: str | None = Field(None, description="A cron expression: sync on this schedule inside the server")
-    workspace: str = "default"
+    workspace: str = DEFAULT_WORKSPACE
     tags: list[str] = Field(default_factory=list)
     access: list[str] = Field(default_factory=list)
 
@@ -77,8 +75,8 @@ def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any
     check_workspace_name(body.workspace)
     server = st.settings.server
     check_secret_references(body.settings, server.secret_env_prefix, server.secrets_dir or st.settings.home / "secrets")
-    if body.workspace != "default":
-        st.accounts.workspace(body.workspace)  # a 404 naming it when it does not exist
+    if body.workspace != DEFAULT_WORKSPACE:
+        st.accounts.workspaces.get(body.workspace)  # a 404 naming it when it does not exist
     config = add_remote_source(
         st.kb.store,
         body.name,
@@ -89,7 +87,7 @@ def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any
         tags=body.tags,
         access=body.access,
     )
-    st.accounts.audit(c.name, "added source", body.name, type=body.type)
+    st.accounts.audit.record(c.name, "added source", body.name, type=body.type)
     return {"name": body.name, **config}
 
 
@@ -116,7 +114,7 @@ def sync_source(name: str, request: Request, c: CallerDep, retry_failed: bool = 
                 running.discard(name)
 
     threading.Thread(target=run, name=f"docket-sync-{name}", daemon=True).start()
-    st.accounts.audit(c.name, "synced source", name)
+    st.accounts.audit.record(c.name, "synced source", name)
     return {"name": name, "status": "started"}
 
 
@@ -129,5 +127,5 @@ def remove_source(name: str, request: Request, c: CallerDep) -> dict[str, Any]:
     if name in _running(request):
         raise UserError(f"source '{name}' is syncing; wait for it to finish, then remove it")
     st.kb.remove_source(name)  # a folder's files stay on the server: only the index forgets them
-    st.accounts.audit(c.name, "removed source", name)
+    st.accounts.audit.record(c.name, "removed source", name)
     return {"removed": name}

@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from docket.errors import NotFoundError, RateLimitedError, TooLargeError, UserError
-from docket.server.app import ServerState, caller, state
 from docket.server.auth import Caller
+from docket.server.deps import CallerDep, ServerState, state
 from docket.server.permissions import DocumentGate
-from docket.server.routes.answers import answer_options
 from docket.server.runs import (
     check_items,
     fetch_run_folder,
@@ -46,7 +45,6 @@ from docket.types import Access
 
 router = APIRouter(tags=["workflows"])
 
-CallerDep = Annotated[Caller, Depends(caller)]
 HOOK_BODY_LIMIT = 1024 * 1024
 
 
@@ -124,7 +122,7 @@ async def start_run(name: str, request: Request, c: CallerDep, wait: bool = Fals
 
         def queue() -> dict[str, Any]:  # in a worker thread: the budget check reads the answer log
             if workspace is not None:
-                answer_options(st, workspace)  # refuses a workspace past its daily budget
+                st.answer_options(workspace)  # refuses a workspace past its daily budget
             return dict(
                 st.runs.submit(
                     name,
@@ -172,8 +170,8 @@ async def _multipart(
 ) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
     from starlette.datastructures import UploadFile
 
+    from docket.server.documents import safe_name
     from docket.server.limits import read_upload_form
-    from docket.server.routes.documents import _safe_name
 
     form = await read_upload_form(request, st.settings, max_files=1)  # the file is size-checked as it streams
     try:
@@ -188,7 +186,7 @@ async def _multipart(
         if not isinstance(params, dict):
             raise UserError("params: send a JSON object")
         workspace = form.get("workspace")
-        name = _safe_name(upload.filename)
+        name = safe_name(upload.filename)
         target = folder / "input" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         limit = int(st.settings.server.max_upload_mb * 1024 * 1024)
@@ -222,7 +220,7 @@ def _view(run: dict[str, Any]) -> dict[str, Any]:
 
 def _visible(st: ServerState, c: Caller, run_id: str) -> dict[str, Any]:
     """A run the caller may see (their own; any for admins; a workspace's for its admins), else 404."""
-    run = st.accounts.run(run_id)
+    run = st.accounts.runs.get(run_id)
     if not _may_see(c, DocumentGate(st.kb.store, c), run):
         raise NotFoundError(f"no workflow run '{run_id}'; GET /api/workflows/runs lists them")
     return run
@@ -249,7 +247,7 @@ def list_runs(
 ) -> dict[str, Any]:
     st = state(request)
     gate = DocumentGate(st.kb.store, c)
-    runs = [r for r in st.accounts.runs(everyone=True, limit=2000) if _may_see(c, gate, r)]
+    runs = [r for r in st.accounts.runs.recent(everyone=True, limit=2000) if _may_see(c, gate, r)]
     if workflow is not None:
         runs = [r for r in runs if r["workflow"] == workflow]
     views = []
@@ -318,7 +316,7 @@ async def hook(token: str, request: Request) -> JSONResponse:
         return JSONResponse(
             error.to_dict(), status_code=error.status, headers={"Retry-After": str(math.ceil(st.hooks.window))}
         )
-    found = st.accounts.hook_by_token(token)
+    found = st.accounts.hooks.by_token(token)
     if found is None:
         raise NotFoundError("no such hook; an admin creates one with `docket hooks create`")
     raw = await request.body()
@@ -346,7 +344,7 @@ async def hook(token: str, request: Request) -> JSONResponse:
 @router.get("/api/admin/hooks", summary="Incoming webhooks (admins)")
 def list_hooks(request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
-    return {"hooks": state(request).accounts.hooks()}
+    return {"hooks": state(request).accounts.hooks.all()}
 
 
 @router.post("/api/admin/hooks", status_code=201, summary="Create an incoming webhook (admins); its URL is shown once")
@@ -355,8 +353,8 @@ def create_hook(body: NewHook, request: Request, c: CallerDep) -> dict[str, Any]
     c.require_workspace(body.workspace)
     st = state(request)
     load_named(st.settings.home, body.workflow)
-    hook_id, token = st.accounts.create_hook(body.workflow, body.workspace, body.name)
-    st.accounts.audit(c.name, "created hook", str(hook_id), workflow=body.workflow, workspace=body.workspace)
+    hook_id, token = st.accounts.hooks.create(body.workflow, body.workspace, body.name)
+    st.accounts.audit.record(c.name, "created hook", str(hook_id), workflow=body.workflow, workspace=body.workspace)
     url = str(request.base_url).rstrip("/") + f"/hooks/{token}"
     return {"id": hook_id, "workflow": body.workflow, "workspace": body.workspace, "name": body.name, "url": url}
 
@@ -365,8 +363,8 @@ def create_hook(body: NewHook, request: Request, c: CallerDep) -> dict[str, Any]
 def remove_hook(hook_id: int, request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     st = state(request)
-    st.accounts.remove_hook(hook_id)
-    st.accounts.audit(c.name, "removed hook", str(hook_id))
+    st.accounts.hooks.remove(hook_id)
+    st.accounts.audit.record(c.name, "removed hook", str(hook_id))
     return {"removed": hook_id}
 
 
@@ -394,7 +392,7 @@ def create_schedule(body: NewSchedule, request: Request, c: CallerDep) -> dict[s
         output=body.output,
         workspace=body.workspace,
     )
-    st.accounts.audit(c.name, "created schedule", body.name, workflow=body.workflow, cron=schedule["cron"])
+    st.accounts.audit.record(c.name, "created schedule", body.name, workflow=body.workflow, cron=schedule["cron"])
     return schedule
 
 
@@ -403,5 +401,5 @@ def remove_schedule(name: str, request: Request, c: CallerDep) -> dict[str, Any]
     c.require_admin()
     st = state(request)
     remove_stored_schedule(st.accounts, name)
-    st.accounts.audit(c.name, "removed schedule", name)
+    st.accounts.audit.record(c.name, "removed schedule", name)
     return {"removed": name}

@@ -14,21 +14,72 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from docket.config import Settings
-from docket.server.accounts import Accounts
+from docket.errors import NotFoundError
+from docket.records import Records
 
-__all__ = ["materialize", "place", "root", "save", "write_file"]
+__all__ = ["RESTRICTED", "Uploads", "materialize", "place", "root", "save", "write_file"]
 
 RESTRICTED = ".restricted-"  # the hidden sub-folder of the uploads readable only by an access list
 
 
-def root(accounts: Accounts, settings: Settings) -> Path:
+class Uploads:
+    """The bytes of uploaded files, kept in the database when it is PostgreSQL (table ``uploads``)."""
+
+    def __init__(self, db: Records) -> None:
+        self.db = db
+        self._instance: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        """Whether the records live in PostgreSQL, shared by every server on the database."""
+        return self.db.dialect == "postgres"
+
+    def instance(self) -> str:
+        """A random id of this PostgreSQL database's records, the same on every server using it."""
+        if self._instance is None:
+            row = self.db.one("SELECT value FROM meta WHERE key = 'instance'")
+            if row is None:
+                raise NotFoundError("the server's records have no instance id (they are not in PostgreSQL)")
+            self._instance = str(row[0])
+        return self._instance
+
+    def save(self, workspace: str, folder: str, name: str, data: bytes) -> str:
+        """Keep an uploaded file's bytes (a new upload of the same name replaces it); returns its SHA-256."""
+        sha = hashlib.sha256(data).hexdigest()
+        self.db.execute(
+            "INSERT INTO uploads (workspace, folder, name, sha256, data, created) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (workspace, folder, name) DO UPDATE SET sha256 = excluded.sha256, data = excluded.data, "
+            "created = excluded.created",
+            (workspace, folder, name, sha, data, time.time()),
+        )
+        return sha
+
+    def names(self, workspace: str, folder: str) -> dict[str, str]:
+        """The uploaded files of one upload folder: name → SHA-256."""
+        rows = self.db.all("SELECT name, sha256 FROM uploads WHERE workspace = ? AND folder = ?", (workspace, folder))
+        return {str(name): str(sha) for name, sha in rows}
+
+    def data(self, workspace: str, folder: str, name: str) -> bytes | None:
+        row = self.db.one(
+            "SELECT data FROM uploads WHERE workspace = ? AND folder = ? AND name = ?", (workspace, folder, name)
+        )
+        return None if row is None else bytes(row[0])
+
+    def remove(self, workspace: str, folder: str, name: str) -> None:
+        self.db.execute(
+            "DELETE FROM uploads WHERE workspace = ? AND folder = ? AND name = ?", (workspace, folder, name)
+        )
+
+
+def root(uploads: Uploads, settings: Settings) -> Path:
     """The folder uploads are ingested from: ``<home>/uploads``, or the shared cache on PostgreSQL."""
-    if not accounts.shared:
+    if not uploads.shared:
         return (settings.home / "uploads").resolve()
-    return (Path(tempfile.gettempdir()) / f"docket-uploads-{accounts.instance()}").resolve()
+    return (Path(tempfile.gettempdir()) / f"docket-uploads-{uploads.instance()}").resolve()
 
 
 def place(base: Path, folder: Path) -> tuple[str, str] | None:
@@ -45,22 +96,22 @@ def place(base: Path, folder: Path) -> tuple[str, str] | None:
     return None
 
 
-def save(accounts: Accounts, base: Path, folder: Path, name: str, data: bytes) -> None:
+def save(uploads: Uploads, base: Path, folder: Path, name: str, data: bytes) -> None:
     """Keep an upload in the database (on PostgreSQL) and in ``folder``."""
     where = place(base, folder)
-    if accounts.shared and where is not None:
-        accounts.save_upload(where[0], where[1], name, data)
+    if uploads.shared and where is not None:
+        uploads.save(where[0], where[1], name, data)
     write_file(folder / name, data)
 
 
-def materialize(accounts: Accounts, base: Path, folder: Path) -> None:
+def materialize(uploads: Uploads, base: Path, folder: Path) -> None:
     """Make an upload folder on this machine hold exactly the uploads the database keeps for it
     (files uploaded through other servers appear, deleted ones go). Nothing on one server's SQLite."""
     where = place(base, folder)
-    if not accounts.shared or where is None:
+    if not uploads.shared or where is None:
         return
     workspace, sub = where
-    wanted = accounts.uploads(workspace, sub)
+    wanted = uploads.names(workspace, sub)
     folder.mkdir(parents=True, exist_ok=True)
     for path in folder.iterdir():
         if path.is_file() and not path.name.startswith(".") and path.name not in wanted:
@@ -69,7 +120,7 @@ def materialize(accounts: Accounts, base: Path, folder: Path) -> None:
         path = folder / name
         if _holds(path, sha):
             continue
-        data = accounts.upload_data(workspace, sub, name)
+        data = uploads.data(workspace, sub, name)
         if data is not None:  # else removed meanwhile
             write_file(path, data)
             _holds(path, sha)
