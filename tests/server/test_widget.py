@@ -101,7 +101,7 @@ def test_public_workspace_answers_with_citations(site: Site) -> None:
     citation = body["citations"][0]
     assert citation["path"] == "faq.md" and "14 days" in citation["quote"] and citation["location"]["label"]
     assert "sources" not in body and "download" not in r.text  # no passages beyond the quotes, no links
-    log_id = site.state.kb.store.answer_logs(limit=1)[0]["id"]
+    log_id = site.state.kb.ledger.answer_logs(limit=1)[0]["id"]
     assert site.state.accounts.answers.owner(log_id) == (None, ["support"])
     assert site.state.accounts.answers.conversation_owner(body["conversation"]) == (None, "support")
 
