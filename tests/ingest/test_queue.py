@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -10,11 +11,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from docket.config import load_settings
-from docket.ingest.queue import JobQueue, enqueue
+from docket.index.postgres.queue import queue_status
+from docket.ingest.queue import Job, JobQueue, claim_jobs, enqueue
 from docket.ingest.worker import WorkerReport
 from tests.cli.conftest import docket
 from tests.postgres import PgServer
@@ -143,17 +146,31 @@ def _queue_with_files(tmp_path: Path, url: str, n: int) -> tuple[JobQueue, dict[
     return JobQueue(url), report
 
 
+def _status(url: str) -> dict[str, Any]:
+    """The queue as `docket db status` reports it."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return queue_status(conn)
+
+
+def _claim(queue: JobQueue, owner: str, lease_seconds: float, max_attempts: int) -> list[Job]:
+    return claim_jobs(queue.leases(owner, lease_seconds=lease_seconds, max_attempts=max_attempts), 10)
+
+
 def test_an_expired_lease_makes_the_task_claimable_again(pg_url: str, tmp_path: Path) -> None:
     queue, _ = _queue_with_files(tmp_path, pg_url, 1)
     try:
-        first = queue.claim("dead-worker", 10, lease_seconds=0, max_attempts=3)  # expires at once
+        first = _claim(queue, "dead-worker", lease_seconds=0, max_attempts=3)  # expires at once
         assert len(first) == 1
-        assert queue.claim("live-worker", 10, lease_seconds=60, max_attempts=3) == [
-            type(first[0])(**{**first[0].__dict__, "attempts": 2})
+        assert _claim(queue, "live-worker", lease_seconds=60, max_attempts=3) == [
+            dataclasses.replace(first[0], attempts=2)
         ]
-        assert queue.claim("third-worker", 10, lease_seconds=60, max_attempts=3) == []  # a live lease is kept
-        queue.done("dead-worker", [first[0].id])  # the old owner can't finish it any more
-        assert queue.status()["leased"] == 1
+        assert _claim(queue, "third-worker", lease_seconds=60, max_attempts=3) == []  # a live lease is kept
+        dead = queue.leases("dead-worker", lease_seconds=60, max_attempts=3)
+        dead.finish_batch([first[0].id])  # the old owner can't finish it any more ...
+        assert not dead.renew(first[0].id) and dead.release([first[0].id]) == 0  # ... renew or hand it back
+        assert _status(pg_url)["leased"] == 1
     finally:
         queue.close()
 
@@ -162,10 +179,10 @@ def test_a_task_is_failed_with_the_reason_after_max_attempts(pg_url: str, tmp_pa
     queue, _ = _queue_with_files(tmp_path, pg_url, 1)
     try:
         for attempt in (1, 2):
-            (job,) = queue.claim(f"worker-{attempt}", 10, lease_seconds=0, max_attempts=2)
+            (job,) = _claim(queue, f"worker-{attempt}", lease_seconds=0, max_attempts=2)
             assert job.attempts == attempt
-        assert queue.claim("worker-3", 10, lease_seconds=60, max_attempts=2) == []
-        status = queue.status()
+        assert _claim(queue, "worker-3", lease_seconds=60, max_attempts=2) == []
+        status = _status(pg_url)
         assert status["failed"] == 1 and status["leased"] == 0
         assert "lease expired" in status["latest_failures"][0]["error"]
     finally:
@@ -175,11 +192,28 @@ def test_a_task_is_failed_with_the_reason_after_max_attempts(pg_url: str, tmp_pa
 def test_a_file_that_keeps_failing_is_failed_with_its_error(pg_url: str, tmp_path: Path) -> None:
     queue, _ = _queue_with_files(tmp_path, pg_url, 1)
     try:
-        (job,) = queue.claim("w", 10, lease_seconds=60, max_attempts=2)
-        assert queue.failed("w", job, "cannot read the file: Permission denied", max_attempts=2) == "queued"
-        (job,) = queue.claim("w", 10, lease_seconds=60, max_attempts=2)
-        assert queue.failed("w", job, "cannot read the file: Permission denied", max_attempts=2) == "failed"
-        assert queue.status()["latest_failures"][0]["error"] == "cannot read the file: Permission denied"
+        leases = queue.leases("w", lease_seconds=60, max_attempts=2)
+        (job,) = claim_jobs(leases, 10)
+        assert leases.fail(job.id, "cannot read the file: Permission denied") == "queued"
+        (job,) = claim_jobs(leases, 10)  # at once: no backoff for the ingestion queue
+        assert leases.fail(job.id, "cannot read the file: Permission denied") == "failed"
+        assert _status(pg_url)["latest_failures"][0]["error"] == "cannot read the file: Permission denied"
+    finally:
+        queue.close()
+
+
+def test_a_stopping_worker_hands_back_its_batch_without_spending_an_attempt(pg_url: str, tmp_path: Path) -> None:
+    queue, _ = _queue_with_files(tmp_path, pg_url, 3)
+    try:
+        leases = queue.leases("w", lease_seconds=60, max_attempts=3)
+        jobs = claim_jobs(leases, 10)
+        assert [j.id for j in jobs] == sorted(j.id for j in jobs) and len(jobs) == 3  # one batch, oldest first
+        assert leases.renew_batch([j.id for j in jobs]) == 3
+        leases.finish_batch([jobs[0].id])
+        assert leases.release([j.id for j in jobs[1:]]) == 2
+        assert (_status(pg_url)["done"], _status(pg_url)["queued"]) == (1, 2)
+        again = claim_jobs(queue.leases("v", lease_seconds=60, max_attempts=3), 10)
+        assert [(j.id, j.attempts) for j in again] == [(j.id, 1) for j in jobs[1:]]
     finally:
         queue.close()
 
@@ -190,7 +224,7 @@ def test_enqueueing_twice_does_not_duplicate_tasks(pg_url: str, tmp_path: Path) 
         settings = load_settings(home=tmp_path / "kb", overrides={"store": {"url": pg_url}})
         second = enqueue(settings, [str(tmp_path / "docs")])
         assert first["queued"] == 5 and second["queued"] == 0 and second["waiting"] == 5
-        assert queue.status()["queued"] == 5
+        assert _status(pg_url)["queued"] == 5
     finally:
         queue.close()
 

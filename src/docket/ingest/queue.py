@@ -5,15 +5,16 @@
 was indexed (the same size / mtime / hash test as :func:`docket.ingest.sync.sync_source`) and one per
 indexed file that disappeared. A file already waiting in the queue is not added twice.
 
-Workers on any number of machines claim batches of rows with ``UPDATE ... WHERE id IN (SELECT ...
-FOR UPDATE SKIP LOCKED) RETURNING``: each row gets the worker's name and a lease (``lease_until``,
-the database's clock) that a heartbeat thread extends while the worker is alive. A worker that dies
-stops extending it; once it has expired the row is claimable again. A row is claimed at most
-``max_attempts`` times; after that, or when the file can't be parsed, it is ``failed`` with the
-reason. A file that could not be parsed is not queued again while neither it nor Docket changes
-(:mod:`docket.ingest.failures`): ``enqueue`` counts it as ``failed_before``. Writing a document
-is one transaction that replaces any earlier copy of it (:meth:`PostgresStore.put_document`), so
-a file processed twice is still indexed once.
+Workers on any number of machines claim batches of rows through :class:`docket.work.LeaseQueue`
+(the one lease queue of Docket, here over the index schema's ``jobs`` table, :data:`JOBS`): each
+row gets the worker's name (``lease_owner``) and a lease (``lease_until``, the database's clock)
+that a heartbeat thread extends while the worker is alive. A worker that dies stops extending it;
+once it has expired the row is claimable again. A row is claimed at most ``max_attempts`` times;
+after that, or when the file can't be parsed, it is ``failed`` with the reason; a try that failed
+otherwise is queued again at once. A file that could not be parsed is not queued again while
+neither it nor Docket changes (:mod:`docket.ingest.failures`): ``enqueue`` counts it as
+``failed_before``. Writing a document is one transaction that replaces any earlier copy of it
+(:meth:`PostgresStore.put_document`), so a file processed twice is still indexed once.
 
 Spreadsheets are loaded as SQL tables into the table store in the same database
 (:mod:`docket.index.postgres.tables`), as ``docket ingest`` does: when indexed, when unchanged but
@@ -30,26 +31,38 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from docket.errors import ConfigError
-from docket.index.postgres.queue import queue_status
 from docket.ingest.failures import FailedBefore, tried_with_settings
 from docket.ingest.sync import FolderSource, _walk, source_for_path
+from docket.records import Records
+from docket.work import LeaseQueue, Table
 
 if TYPE_CHECKING:
     from docket.config import Settings
     from docket.index.tables import TableStore
     from docket.ledger import Store
 
-__all__ = ["CHANNEL", "Job", "JobQueue", "enqueue", "queue_status", "require_postgres"]
+__all__ = ["CHANNEL", "JOBS", "Job", "JobQueue", "claim_jobs", "enqueue", "require_postgres"]
 
 CHANNEL = "docket_jobs"  # NOTIFY channel: rows became claimable
 _ENQUEUE_LOCK = 0x646F636B6571  # serialises enqueuers so a waiting file is added once ("docketq")
-_JOB_COLUMNS = "id, source, path, action, workspace, tags, access, attempts"
+
+# The index schema's jobs table (migration 2 of docket.index.postgres.schema) as docket.work sees it.
+JOBS = Table(
+    "jobs",
+    started=None,
+    finished=None,
+    attempts="attempts",
+    owner="lease_owner",
+    updated="updated",
+    timestamps=True,
+    channel=CHANNEL,
+    running="leased",
+)
 
 
 def require_postgres(settings: Settings, command: str) -> str:
@@ -76,41 +89,48 @@ class Job:
     attempts: int
 
 
+_JOB_COLUMNS = ("source", "path", "action", "workspace", "tags", "access", "attempts")  # after id
+
+
+def claim_jobs(leases: LeaseQueue, limit: int) -> list[Job]:
+    """Lease up to ``limit`` queued tasks (or ones whose lease expired) to ``leases.owner``."""
+    rows = leases.claim_batch(limit, _JOB_COLUMNS)
+    return [Job(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), tuple(r[6]), r[7]) for r in rows]
+
+
 class JobQueue:
-    """The ``jobs`` table. Every method is one short transaction on a small pool of its own."""
+    """The ``jobs`` table, on a small pool of its own (in the database's own ``search_path``)."""
 
     def __init__(self, url: str, connect_timeout: float = 10.0) -> None:
-        import psycopg
-        from psycopg_pool import ConnectionPool
-
-        from docket.config import redact_url
-
-        self._psycopg = psycopg
-        self._url = url
-        self.where = redact_url(url)
-        self._timeout = connect_timeout
-        self._pool = ConnectionPool(
-            url, min_size=1, max_size=3, kwargs={"connect_timeout": max(1, round(connect_timeout))}, open=False
+        self.records = Records.postgres(
+            url, pool_size=3, connect_timeout=connect_timeout, schema=None, what="the job queue in PostgreSQL"
         )
-        self._pool.open(wait=False)
+        self.where = self.records.where
+        self._jobs = LeaseQueue(self.records, JOBS)
 
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        from docket.records.postgres import pooled
-
-        with pooled(self._pool, self.where, self._timeout, "the job queue in PostgreSQL") as conn:
-            yield conn
+    def leases(self, owner: str, *, lease_seconds: float, max_attempts: int) -> LeaseQueue:
+        """The queue as the worker ``owner`` claims, renews, finishes, fails and hands back tasks:
+        leased for ``lease_seconds``, claimed at most ``max_attempts`` times, a failed try queued
+        again at once."""
+        return LeaseQueue(
+            self.records,
+            JOBS,
+            owner=owner,
+            lease_seconds=lease_seconds,
+            max_attempts=max_attempts,
+            retry_after=lambda attempts: 0.0,
+        )
 
     def add(self, source: FolderSource, tasks: Sequence[tuple[str, str]]) -> int:
         """Queue (path, action) tasks of ``source``; a path already queued is skipped. Returns how many were added."""
         added = 0
-        with self._tx() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_ENQUEUE_LOCK,))
+        with self.records.tx() as tx:
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (_ENQUEUE_LOCK,))
             for path, action in tasks:
-                cur = conn.execute(
+                added += tx.execute(
                     "INSERT INTO jobs (source, path, action, workspace, tags, access) "
-                    "SELECT %s, %s, %s, %s, %s::jsonb, %s::jsonb WHERE NOT EXISTS "
-                    "(SELECT 1 FROM jobs WHERE source = %s AND path = %s AND action = %s AND status = 'queued')",
+                    "SELECT ?, ?, ?, ?, ?::jsonb, ?::jsonb WHERE NOT EXISTS "
+                    "(SELECT 1 FROM jobs WHERE source = ? AND path = ? AND action = ? AND status = 'queued')",
                     (
                         source.name,
                         path,
@@ -122,118 +142,21 @@ class JobQueue:
                         path,
                         action,
                     ),
-                )
-                added += cur.rowcount
+                ).rowcount
             if added:
-                _notify(conn)
+                self._jobs.notify(tx)
         return added
 
-    def claim(self, owner: str, limit: int, lease_seconds: float, max_attempts: int) -> list[Job]:
-        """Lease up to ``limit`` queued tasks (or ones whose lease expired) to ``owner``."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE jobs SET status = 'failed', lease_owner = NULL, updated = now(), "
-                "error = 'its worker stopped before finishing it ' || attempts || ' time(s) (lease expired)' "
-                "WHERE status = 'leased' AND lease_until < now() AND attempts >= %s",
-                (max_attempts,),
-            )
-            rows = conn.execute(
-                f"UPDATE jobs SET status = 'leased', lease_owner = %s, attempts = attempts + 1, updated = now(), "
-                f"lease_until = now() + make_interval(secs => %s) WHERE id IN (SELECT id FROM jobs "
-                f"WHERE status = 'queued' OR (status = 'leased' AND lease_until < now()) "
-                f"ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING {_JOB_COLUMNS}",
-                (owner, lease_seconds, limit),
-            ).fetchall()
-        jobs = [Job(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), tuple(r[6]), r[7]) for r in rows]
-        return sorted(jobs, key=lambda j: j.id)
-
-    def heartbeat(self, owner: str, ids: Sequence[int], lease_seconds: float) -> int:
-        """Extend the leases ``owner`` still holds; returns how many it holds."""
-        if not ids:
-            return 0
-        with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE jobs SET lease_until = now() + make_interval(secs => %s) "
-                "WHERE id = ANY(%s) AND lease_owner = %s AND status = 'leased'",
-                (lease_seconds, list(ids), owner),
-            )
-            return int(cur.rowcount)
-
-    def done(self, owner: str, ids: Sequence[int]) -> None:
-        """Mark tasks finished; ``lease_owner`` keeps the name of the worker that did them."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE jobs SET status = 'done', lease_until = NULL, error = NULL, "
-                "updated = now() WHERE id = ANY(%s) AND lease_owner = %s AND status = 'leased'",
-                (list(ids), owner),
-            )
-
-    def failed(self, owner: str, job: Job, error: str, max_attempts: int, retry: bool = True) -> str:
-        """Give the task back for another try, or fail it (no retry, or the attempts are used up)."""
-        status = "queued" if retry and job.attempts < max_attempts else "failed"
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE jobs SET status = %s, error = %s, lease_owner = NULL, lease_until = NULL, updated = now() "
-                "WHERE id = %s AND lease_owner = %s AND status = 'leased'",
-                (status, error, job.id, owner),
-            )
-            if status == "queued":
-                _notify(conn)
-        return status
-
-    def release(self, owner: str, ids: Sequence[int]) -> None:
-        """Hand back tasks not started (a worker asked to stop); the claim does not count as an attempt."""
-        if not ids:
-            return
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_owner = NULL, lease_until = NULL, "
-                "updated = now() WHERE id = ANY(%s) AND lease_owner = %s AND status = 'leased'",
-                (list(ids), owner),
-            )
-            _notify(conn)
-
     def listen(self, wake: Callable[[], None], stop: threading.Event, ready: threading.Event | None = None) -> None:
-        """Call ``wake`` on each ``NOTIFY docket_jobs`` until ``stop`` is set (run it in a thread).
-
-        Uses a connection of its own; when it is lost, ``ready`` is cleared and it reconnects,
-        calling ``wake`` once more (a notification may have been missed meanwhile)."""
-        psycopg = self._psycopg
-        pause = 0.5
-        while not stop.is_set():
-            try:
-                with psycopg.connect(self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    wake()
-                    if ready is not None:
-                        ready.set()
-                    pause = 0.5
-                    while not stop.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            wake()
-            except psycopg.Error:
-                if ready is not None:
-                    ready.clear()
-                stop.wait(pause)  # the database is unreachable: polling goes on meanwhile
-                pause = min(pause * 2, 30.0)
+        """Call ``wake`` on each ``NOTIFY docket_jobs`` until ``stop`` is set (run it in a thread)."""
+        self._jobs.listen(wake, stop, ready)
 
     def unfinished(self) -> int:
         """Tasks queued or leased (a leased one may come back when its lease expires)."""
-        with self._tx() as conn:
-            row = conn.execute("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'leased')").fetchone()
-        return int(row[0])
-
-    def status(self) -> dict[str, Any]:
-        with self._tx() as conn:
-            return queue_status(conn)
+        return self._jobs.unfinished()
 
     def close(self) -> None:
-        self._pool.close()
-
-
-def _notify(conn: Any) -> None:
-    """Wake idle workers when this transaction commits (``LISTEN docket_jobs``)."""
-    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+        self.records.close()
 
 
 # ---------------------------------------------------------------------------------------------- enqueue

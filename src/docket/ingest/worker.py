@@ -1,10 +1,12 @@
 """``docket worker``: claims tasks of the ingestion queue (:mod:`docket.ingest.queue`), indexes
 their files and marks them done, on as many machines as share the PostgreSQL store.
 
-A claim is a lease that a heartbeat thread renews while the worker lives; a worker that dies stops
-renewing it and the task becomes claimable again. A task that fails is given back for another try
-until its attempts are used up, except when the file itself is the problem (it can't be parsed):
-then it fails at once and the failure is remembered (:mod:`docket.ingest.failures`).
+Tasks are claimed, leased, renewed, finished, failed and handed back through
+:class:`docket.work.LeaseQueue` (:meth:`JobQueue.leases`). A claim is a lease that a heartbeat
+thread renews while the worker lives; a worker that dies stops renewing it and the task becomes
+claimable again. A task that fails is given back for another try until its attempts are used up,
+except when the file itself is the problem (it can't be parsed): then it fails at once and the
+failure is remembered (:mod:`docket.ingest.failures`).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import TYPE_CHECKING, Any
 from docket.errors import ConfigError, DocketError, ParseError, ParseWorkerError
 from docket.index import get_document
 from docket.ingest.failures import FailedBefore, remembered, tried_with
-from docket.ingest.queue import Job, JobQueue
+from docket.ingest.queue import Job, JobQueue, claim_jobs
 from docket.ingest.sync import FolderSource, Indexer
 from docket.types import Document, ParseAttempt, SyncReport
+from docket.work import renewing
 
 if TYPE_CHECKING:
     from docket.config import Settings
@@ -101,6 +104,7 @@ class Worker:
         self.stop = stop or threading.Event()
         self.on_done = on_done
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leases = queue.leases(self.owner, lease_seconds=lease_seconds, max_attempts=max_attempts)
         self.report = WorkerReport()
         self._held: set[int] = set()
         self._lock = threading.Lock()
@@ -121,14 +125,11 @@ class Worker:
             else:
                 self._held.difference_update(ids)
 
-    def _heartbeat(self, finished: threading.Event) -> None:
-        while not finished.wait(max(0.2, self.lease_seconds / 3)):
-            with self._lock:
-                ids = sorted(self._held)
-            try:
-                self.queue.heartbeat(self.owner, ids, self.lease_seconds)
-            except DocketError:
-                continue  # the database is unreachable: the next beat tries again
+    def _heartbeat(self) -> None:
+        """Renew the leases of the tasks being worked on (a missed beat is retried by the next)."""
+        with self._lock:
+            ids = sorted(self._held)
+        self.leases.renew_batch(ids)
 
     def _wakeup(self) -> None:
         with self._wake:
@@ -173,12 +174,10 @@ class Worker:
         if self.tables is None:
             self.tables = TableStore.open(self.settings)
         finished = threading.Event()
-        beat = threading.Thread(target=self._heartbeat, args=(finished,), name="docket-heartbeat", daemon=True)
-        beat.start()
         listener = None
         if self.listen and not once:
             listener = threading.Thread(
-                target=self.queue.listen,
+                target=self.leases.listen,
                 args=(self._wakeup, finished, self.listening),
                 name="docket-listen",
                 daemon=True,
@@ -194,13 +193,13 @@ class Worker:
                 self.stop.set()
 
         threads = [threading.Thread(target=loop, name=f"docket-worker-{i}") for i in range(max(1, concurrency) - 1)]
-        for thread in threads:
-            thread.start()
-        loop()
-        for thread in threads:
-            thread.join()
+        with renewing(self._heartbeat, max(0.2, self.lease_seconds / 3)):
+            for thread in threads:
+                thread.start()
+            loop()
+            for thread in threads:
+                thread.join()
         finished.set()
-        beat.join()
         if listener is not None:
             listener.join()
             self.listening.clear()
@@ -215,9 +214,9 @@ class Worker:
     def _loop(self, once: bool) -> None:
         while not self.stop.is_set():
             seen = self._signals
-            jobs = self.queue.claim(self.owner, self.batch, self.lease_seconds, self.max_attempts)
+            jobs = claim_jobs(self.leases, self.batch)
             if not jobs:
-                if once and self.queue.unfinished() == 0:
+                if once and self.leases.unfinished() == 0:
                     return
                 # --once waits only for leases of dead workers to expire: look again soon
                 self._wait(seen, min(self.poll_seconds, 1.0) if once else self.poll_seconds)
@@ -243,7 +242,7 @@ class Worker:
         for n, job in enumerate(jobs):
             if self.stop.is_set():
                 rest = jobs[n:]
-                self.queue.release(self.owner, [j.id for j in rest])
+                self.leases.release([j.id for j in rest])
                 with self._lock:
                     self.report.released += len(rest)
                 break
@@ -269,7 +268,7 @@ class Worker:
             for job in written:
                 self._fail(job, str(exc), retry=True)
             return
-        self.queue.done(self.owner, [j.id for j in written])
+        self.leases.finish_batch([j.id for j in written])
         with self._lock:
             self.report.done += len(written)
             self.report.chunks_embedded += sync.chunks_embedded
@@ -282,7 +281,7 @@ class Worker:
             self.report.failed_before.append({"source": job.source, "path": job.path, "error": reason})
 
     def _fail(self, job: Job, reason: str, retry: bool) -> None:
-        status = self.queue.failed(self.owner, job, reason, self.max_attempts, retry=retry)
+        status = self.leases.fail(job.id, reason, retry=retry)
         with self._lock:
             if status == "failed":
                 self.report.failed += 1

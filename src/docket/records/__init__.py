@@ -8,6 +8,8 @@ Two backends behind one small interface (``execute``, ``one``, ``all``, ``tx``):
 - the PostgreSQL database of the store (``store.url``), in a schema of its own (``docket_server``,
   so its ``jobs`` or ``conversations`` never meet the store's tables of the same name): a small
   connection pool shared by the threads, so any number of servers share one set of records.
+  ``schema=None`` reaches the tables of the database's own ``search_path`` instead: the store's,
+  where ``docket worker``'s ``jobs`` are (:mod:`docket.ingest.queue`).
 
 SQL is written once, with ``?`` placeholders; on PostgreSQL :func:`to_pyformat` turns them into
 ``%s`` (outside string literals) and doubles a literal ``%``. Statements that differ (the DDL,
@@ -18,10 +20,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,7 @@ class Records:
         self._created: set[str] = set()
         self._what: str = "the server's records in PostgreSQL"
         self._url: str | None = None
+        self._dsn: str | None = None  # where :meth:`listen` connects (the password included)
         self._owns_pool = True
 
     # ------------------------------------------------------------------ opening
@@ -108,7 +111,17 @@ class Records:
         return records
 
     @classmethod
-    def postgres(cls, url: str, *, pool_size: int = 4, connect_timeout: float = 10.0) -> Records:
+    def postgres(
+        cls,
+        url: str,
+        *,
+        pool_size: int = 4,
+        connect_timeout: float = 10.0,
+        schema: str | None = SCHEMA,
+        what: str = "the server's records in PostgreSQL",
+    ) -> Records:
+        """A pool on ``url`` whose connections use ``schema`` (created here when missing), or, with
+        ``schema=None``, the database's own ``search_path``. Errors name ``what``."""
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
@@ -117,24 +130,23 @@ class Records:
         from docket.config import redact_url
 
         records = cls("postgres", redact_url(url))
-        records._timeout = connect_timeout
+        records._timeout, records._what, records._dsn = connect_timeout, what, url
         timeout = max(1, round(connect_timeout))
-        try:
-            with psycopg.connect(url, connect_timeout=timeout) as conn, conn.transaction():
-                conn.execute(_CREATE_LOCK)  # several servers starting at once: one creates, the others wait
-                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-        except psycopg.Error as exc:
-            from docket.records.postgres import first_line
+        if schema is not None:
+            try:
+                with psycopg.connect(url, connect_timeout=timeout) as conn, conn.transaction():
+                    conn.execute(_CREATE_LOCK)  # several servers starting at once: one creates, the others wait
+                    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            except psycopg.Error as exc:
+                from docket.records.postgres import first_line
 
-            raise DatabaseError(
-                f"the server's records in PostgreSQL at {records.where}: {first_line(exc, url)}"
-            ) from exc
+                raise DatabaseError(f"{what} at {records.where}: {first_line(exc, url)}") from exc
         records._pool = ConnectionPool(
             url,
             min_size=1,
             max_size=pool_size,
             kwargs={"connect_timeout": timeout},
-            configure=_set_search_path,
+            configure=None if schema is None else partial(_set_search_path, schema),
             open=False,
             name="docket-records",
         )
@@ -149,6 +161,7 @@ class Records:
         password hidden."""
         records = cls("postgres", where)
         records._pool, records._timeout, records._what, records._url = pool, timeout, what, url
+        records._dsn = url
         records._owns_pool = False
         return records
 
@@ -247,6 +260,21 @@ class Records:
         with self._connection() as conn:
             yield Transaction(lambda sql, params: _postgres_result(conn.execute(to_pyformat(sql), params)))
 
+    def listen(
+        self,
+        channel: str,
+        wake: Callable[[], None],
+        stop: threading.Event,
+        ready: threading.Event | None = None,
+    ) -> None:
+        """PostgreSQL: call ``wake`` on each ``NOTIFY channel`` until ``stop`` is set (run it in a
+        thread), on a connection of its own (see :func:`docket.records.postgres.listen`)."""
+        if self._dsn is None:
+            raise DatabaseError(f"{self._what} at {self.where}: no connection to listen on")
+        from docket.records.postgres import listen
+
+        listen(self._dsn, channel, self._timeout, wake, stop, ready)
+
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         from docket.records.postgres import pooled
@@ -255,8 +283,8 @@ class Records:
             yield conn
 
 
-def _set_search_path(conn: Any) -> None:
-    conn.execute(f"SET search_path TO {SCHEMA}")
+def _set_search_path(schema: str, conn: Any) -> None:
+    conn.execute(f"SET search_path TO {schema}")
     conn.commit()
 
 

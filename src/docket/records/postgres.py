@@ -4,14 +4,15 @@ for PostgreSQL. psycopg is imported only inside the functions that need it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from docket.config import redact_url
 from docket.errors import DatabaseError
 
-__all__ = ["explain_connect_error", "first_line", "one_row", "pg_text", "pooled"]
+__all__ = ["explain_connect_error", "first_line", "listen", "one_row", "pg_text", "pooled"]
 
 
 def pg_text(value: str) -> str:
@@ -64,6 +65,40 @@ def pooled(pool: Any, where: str, timeout: float, what: str, url: str | None = N
         raise DatabaseError(f"lost the connection to {what} at {where}: {first_line(exc, url)}") from exc
     except psycopg.Error as exc:
         raise DatabaseError(f"{what} at {where}: {first_line(exc, url)}") from exc
+
+
+def listen(
+    url: str,
+    channel: str,
+    timeout: float,
+    wake: Callable[[], None],
+    stop: threading.Event,
+    ready: threading.Event | None = None,
+) -> None:
+    """Call ``wake`` on each ``NOTIFY channel`` until ``stop`` is set (run it in a thread).
+
+    Uses a connection of its own (``LISTEN`` needs one outside any pool); when it is lost,
+    ``ready`` is cleared and it reconnects, calling ``wake`` once more (a notification may have
+    been missed meanwhile). ``ready`` is set while it listens."""
+    import psycopg
+
+    pause = 0.5
+    while not stop.is_set():
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout))) as conn:
+                conn.execute(f"LISTEN {channel}")
+                wake()
+                if ready is not None:
+                    ready.set()
+                pause = 0.5
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=0.5, stop_after=1):
+                        wake()
+        except psycopg.Error:
+            if ready is not None:
+                ready.clear()
+            stop.wait(pause)  # the database is unreachable: whoever listens polls meanwhile
+            pause = min(pause * 2, 30.0)
 
 
 def explain_connect_error(exc: Exception, url: str) -> DatabaseError:
