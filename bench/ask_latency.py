@@ -42,14 +42,14 @@ def per_question_vectors(kb: KnowledgeBase) -> Iterator[None]:
     """Sentence vectors computed for every question and never kept (the baseline)."""
     import docket.answer.evidence as evidence
 
-    saved_stored, saved_put = evidence._stored, kb.store.put_sentence_vectors
+    saved_stored, saved_put = evidence._stored, kb.ledger.put_sentence_vectors
     evidence._stored = lambda store, embedder, hits: {}
-    kb.store.put_sentence_vectors = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    kb.ledger.put_sentence_vectors = lambda *args, **kwargs: None  # type: ignore[method-assign]
     try:
         yield
     finally:
         evidence._stored = saved_stored
-        kb.store.put_sentence_vectors = saved_put  # type: ignore[method-assign]
+        kb.ledger.put_sentence_vectors = saved_put  # type: ignore[method-assign]
 
 
 def _cpu() -> str:
