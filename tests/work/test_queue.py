@@ -88,6 +88,16 @@ def test_a_restarting_worker_never_takes_a_live_workers_item_only_a_lapsed_one(t
     assert restarted.renew(key) and live.claim() is None
 
 
+def test_a_finished_item_queued_again_by_hand_is_claimable_at_once(tasks: Records) -> None:
+    (key,) = _add(tasks, 1)
+    queue = LeaseQueue(tasks, TASKS)
+    assert queue.claim() == key
+    assert queue.finish(key, "disk full") == "failed"
+    assert tasks.one("SELECT lease_until FROM tasks") == (None,)  # its lease ended with it
+    tasks.execute("UPDATE tasks SET status = 'queued' WHERE id = ?", (key,))  # as the server's job retry does
+    assert queue.claim() == key
+
+
 def test_without_leases_a_restart_requeues_everything_left_running(records: Records) -> None:
     if records.dialect != "sqlite":
         pytest.skip("leases are always kept on PostgreSQL")

@@ -16,12 +16,13 @@ A table with an ``attempts`` column counts claims: an item claimed ``max_attempt
 lapses again is failed, and :meth:`LeaseQueue.fail` with ``retry`` queues it again after
 ``retry_after(attempts)`` seconds (the lease column holds the time before which a queued item is
 not claimed; none when that is 0). Tables without one are claimed until they finish, as the
-server's jobs and runs always were.
+server's jobs and runs always were. A finished item's lease is cleared, so one queued again by
+hand (the server's job retry) is claimable at once.
 
 What the index schema's ``jobs`` table of ``docket worker`` (:mod:`docket.ingest.queue`) adds, each
 optional in :class:`Table`: an ``owner`` column (the worker holding the lease: only it renews,
 finishes, fails or hands back the item, and a worker whose lease was taken over cannot finish it;
-owner and lease are cleared when the item is handed back, the lease when it is done), an
+owner and lease are cleared when the item is handed back), an
 ``updated`` column stamped at every change, ``timestamps`` (lease and ``updated`` are
 ``timestamptz`` on PostgreSQL, not POSIX seconds), and a ``channel``: each transaction that makes
 items claimable sends ``NOTIFY channel`` on PostgreSQL, which :meth:`LeaseQueue.listen` delivers
@@ -355,7 +356,7 @@ class LeaseQueue:
         if t.error:
             sets.append(f"{t.error} = ?")
             values.append(error)
-        if t.owner and self.leased:
+        if self.leased:  # the lease ends with the item: one queued again by hand is claimable at once
             sets.append(f"{t.lease} = NULL")
         if t.owner and error:  # the owner of a done item stays: the worker that did it
             sets.append(f"{t.owner} = NULL")
