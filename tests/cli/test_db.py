@@ -94,10 +94,12 @@ def test_upgrade_reports_the_schema_version_on_both_backends(
     assert "queues" not in status  # no server has run from this home
 
     from docket.accounts import Accounts
+    from docket.server.jobs import JOBS
+    from docket.work import LeaseQueue
 
     accounts = Accounts(home / "accounts.db")
     accounts.jobs.create("default", None, ["a.pdf"])
-    accounts.jobs.finish(accounts.jobs.create("default", None, ["b.pdf"]), None, error="disk full")
+    LeaseQueue(accounts.db, JOBS).finish(accounts.jobs.create("default", None, ["b.pdf"]), "disk full")
     accounts.close()
     status = json.loads(docket("db", "status", "--home", str(home), "--json").stdout)
     assert status["queues"]["jobs"] == {"queued": 1, "failed": 1}
@@ -184,6 +186,8 @@ def _single_server_home(home: Path, docs: Path) -> dict[str, object]:
     """A home as one `docket serve` leaves it: accounts, a pending review, a spreadsheet table and an
     uploaded file (ingested from HOME/uploads/<workspace>, as the server does)."""
     from docket.accounts import Accounts
+    from docket.server.runs import RUNS
+    from docket.work import LeaseQueue
     from docket.workflows.review import ReviewQueue
 
     (docs / "stock.csv").write_text(CSV)
@@ -205,7 +209,7 @@ def _single_server_home(home: Path, docs: Path) -> dict[str, object]:
     accounts.schedules.add("nightly", "0 2 * * *", workflow="summarize", workspace="Support")
     accounts.audit.record("owner@example.com", "created user", "ann@example.com")
     accounts.runs.create("run-1", "summarize", "Support", ann.id, {"workspaces": ["Support"]}, "api", {"n": 1}, {})
-    accounts.runs.finish("run-1", {"items": 1})
+    LeaseQueue(accounts.db, RUNS).finish("run-1", summary=json.dumps({"items": 1}), documents="[]")
     (home / "runs" / "run-1").mkdir(parents=True)
     (home / "runs" / "run-1" / "results.jsonl").write_text('{"summary": "ok"}\n')
     accounts.close()

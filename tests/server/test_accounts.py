@@ -1,13 +1,11 @@
 """The server's accounts on both record backends (a SQLite file, a real PostgreSQL): the same
-behaviour on each, plus the job queue several servers share on PostgreSQL."""
+behaviour on each; their jobs and runs claimed through docket.work's lease queue as the server's
+runners do, and on PostgreSQL a run another server is doing left alone."""
 
 from __future__ import annotations
 
-import threading
-import time
+import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,6 +14,9 @@ pytest.importorskip("argon2", reason="the server extra is not installed (pip ins
 from docket.accounts import Accounts
 from docket.errors import NotFoundError, UserError
 from docket.records import Records
+from docket.server.jobs import JOBS
+from docket.server.runs import RUNS
+from docket.work import LeaseQueue, Table
 
 
 @pytest.fixture
@@ -93,21 +94,32 @@ def test_answers_and_conversations_belong_to_a_user_or_to_nobody(accounts: Accou
     assert accounts.audit.log()[0]["action"] == "signed in"
 
 
+def _queue(accounts: Accounts, table: Table) -> LeaseQueue:
+    """The lease queue a server's runner claims ``table``'s items from (docket.server.background)."""
+    return LeaseQueue(accounts.db, table, lease_seconds=accounts.lease_seconds)
+
+
 def test_jobs_runs_and_hooks(accounts: Accounts) -> None:
     accounts.workspaces.create("support")
+    jobs = _queue(accounts, JOBS)
     first = accounts.jobs.create("support", None, ["a.txt"])
     second = accounts.jobs.create("support", None, ["b.txt"])
     assert second > first
-    job = accounts.jobs.claim_next()
-    assert job is not None and job["id"] == first and job["state"] == "running"
-    accounts.jobs.finish(first, {"added": 1})
-    assert accounts.jobs.get(first)["report"] == {"added": 1}
+    assert jobs.claim() == first  # oldest first
+    assert accounts.jobs.get(first)["state"] == "running"
+    jobs.finish(first, "disk full", report=None)
+    assert (accounts.jobs.get(first)["state"], accounts.jobs.get(first)["error"]) == ("failed", "disk full")
+    accounts.jobs.retry(first)  # queued again by hand, still older than the second
+    assert jobs.claim() == first
+    jobs.finish(first, report=json.dumps({"added": 1}))
+    assert accounts.jobs.get(first)["report"] == {"added": 1} and accounts.jobs.get(first)["error"] is None
     assert [j["id"] for j in accounts.jobs.recent(["support"])] == [second, first]
 
+    runs = _queue(accounts, RUNS)
     accounts.runs.create("r1", "summarize", "support", None, {}, "api", {"text": "hi"}, {})
     accounts.runs.create("r2", "summarize", None, None, {}, "api", {"text": "ho"}, {})
-    run = accounts.runs.claim_next()
-    assert run is not None and run["id"] == "r1" and run["status"] == "running"
+    assert runs.claim() == "r1" and accounts.runs.get("r1")["status"] == "running"  # in creation order
+    assert runs.claim() == "r2"
     assert {r["id"] for r in accounts.runs.recent(None)} == {"r1", "r2"}
 
     hook_id, token = accounts.hooks.create("summarize", "support", "crm")
@@ -117,52 +129,9 @@ def test_jobs_runs_and_hooks(accounts: Accounts) -> None:
         accounts.hooks.remove(hook_id)
 
 
-def test_a_restarted_sqlite_server_requeues_its_running_jobs(tmp_path: Path) -> None:
-    accounts = Accounts(tmp_path / "accounts.db")
-    job_id = accounts.jobs.create("default", None, ["a.txt"])
-    assert accounts.jobs.claim_next() is not None
-    assert accounts.jobs.requeue_interrupted() == 1
-    assert accounts.jobs.get(job_id)["state"] == "queued"
-    accounts.close()
-
-
 # ---------------------------------------------------------------------- several servers, one PostgreSQL
-
-
-def test_servers_sharing_postgres_claim_each_job_exactly_once(pg_url: str) -> None:
-    servers = [Accounts(Records.postgres(pg_url)) for _ in range(2)]
-    ids = [servers[0].jobs.create("default", None, [f"{n}.txt"]) for n in range(30)]
-    claimed: list[list[int]] = [[], [], [], []]
-
-    def drain(accounts: Accounts, into: list[int]) -> None:
-        while (job := accounts.jobs.claim_next()) is not None:
-            into.append(job["id"])
-            accounts.jobs.finish(job["id"], {})
-
-    threads = [threading.Thread(target=drain, args=(servers[n % 2], claimed[n])) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    everything = [job_id for part in claimed for job_id in part]
-    assert sorted(everything) == ids  # each exactly once
-    for accounts in servers:
-        accounts.close()
-
-
-def test_a_job_whose_server_stopped_is_taken_over_once_its_lease_ran_out(pg_url: str) -> None:
-    live, other = Accounts(Records.postgres(pg_url)), Accounts(Records.postgres(pg_url))
-    job_id = live.jobs.create("default", None, ["a.txt"])
-    assert live.jobs.claim_next() is not None
-    assert other.jobs.requeue_interrupted() == 0  # a live server's job is left alone on another's start
-    assert other.jobs.claim_next() is None
-    live.db.execute("UPDATE jobs SET lease_until = lease_until - 3600 WHERE id = ?", (job_id,))  # it stopped
-    taken = other.jobs.claim_next()
-    assert taken is not None and taken["id"] == job_id
-    other.jobs.renew(job_id)
-    assert live.jobs.claim_next() is None
-    live.close()
-    other.close()
+# (a job claimed once across servers, a live server's job never taken on another's start and a lapsed
+# one taken over: tests/server/test_background.py and tests/work/test_queue.py)
 
 
 def test_the_postgres_records_live_in_their_own_schema(pg_url: str) -> None:
@@ -180,59 +149,14 @@ def test_the_postgres_records_live_in_their_own_schema(pg_url: str) -> None:
 
 def test_a_run_another_server_is_doing_is_not_requeued_or_taken(pg_url: str) -> None:
     live, other = Accounts(Records.postgres(pg_url)), Accounts(Records.postgres(pg_url))
+    live_runs, other_runs = _queue(live, RUNS), _queue(other, RUNS)
     live.runs.create("now", "summarize", None, None, {}, "api", {"text": "a"}, {}, status="running")  # ?wait=true
+    assert live_runs.lease("now")  # as WorkflowRunner.submit leases it from the start
     live.runs.create("queued", "summarize", None, None, {}, "api", {"text": "b"}, {})
-    taken = live.runs.claim_next()
-    assert taken is not None and taken["id"] == "queued"
-    assert other.runs.requeue_interrupted() == 0 and other.runs.claim_next() is None
+    assert live_runs.claim() == "queued"
+    assert other_runs.requeue_interrupted() == 0 and other_runs.claim() is None
     live.db.execute("UPDATE workflow_runs SET lease_until = lease_until - 3600")  # the live server stopped
-    assert other.runs.requeue_interrupted() == 2
-    assert {other.runs.claim_next()["id"], other.runs.claim_next()["id"]} == {"now", "queued"}  # type: ignore[index]
+    assert other_runs.requeue_interrupted() == 2
+    assert [other_runs.claim(), other_runs.claim()] == ["now", "queued"]  # in creation order
     live.close()
     other.close()
-
-
-def test_a_lease_is_renewed_while_the_work_runs_and_no_longer_after() -> None:
-    from docket.server.background import renewing
-
-    beats = threading.Semaphore(0)
-    with renewing(beats.release, 0.01):
-        assert beats.acquire(timeout=10) and beats.acquire(timeout=10)  # it beats, again and again
-    while beats.acquire(blocking=False):
-        pass
-    assert not beats.acquire(timeout=0.05)  # stopped with the block
-    with renewing(None, 0.01):
-        pass  # nothing to renew on one server's SQLite file
-
-
-def test_a_budget_check_reads_only_the_days_total_while_it_is_under_the_budget(tmp_path: Path) -> None:
-    from docket.errors import BudgetExceededError
-
-    accounts = Accounts(tmp_path / "accounts.db")
-    accounts.workspaces.create("hr", settings={"daily_budget": 1.0})
-    accounts.workspaces.create("sales")
-
-    class Log:
-        def __init__(self, records: list[dict[str, Any]]) -> None:
-            self.records, self.pages = records, 0
-
-        def spent_since(self, timestamp: float) -> float:
-            return sum(r["cost"] for r in self.records if r["at"] >= timestamp)
-
-        def answer_logs(self, limit: int = 20, offset: int = 0) -> list[dict[str, Any]]:
-            self.pages += 1
-            return self.records[offset : offset + limit]
-
-    now = time.time()
-    cheap = Log([{"id": 1, "at": now, "cost": 0.5}])
-    accounts.budgets.check("hr", cheap)
-    assert cheap.pages == 0  # under the budget in all: no answer was read
-    accounts.budgets.check("sales", cheap)  # no budget at all
-    spent_elsewhere = Log([{"id": 2, "at": now, "cost": 5.0}, {"id": 1, "at": now, "cost": 0.5}])
-    accounts.answers.record(2, None, ["sales"], "api")
-    accounts.answers.record(1, None, ["hr"], "api")
-    accounts.budgets.check("hr", spent_elsewhere)  # another workspace's spending does not count
-    accounts.answers.record(2, None, ["hr"], "api")
-    with pytest.raises(BudgetExceededError, match=r"daily model budget of \$1\.00"):
-        accounts.budgets.check("hr", spent_elsewhere)
-    accounts.close()

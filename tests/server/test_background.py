@@ -46,7 +46,8 @@ def test_a_restarting_server_never_takes_a_live_servers_job_or_run(pg_url: str, 
     assert other_jobs.claim() is None and other_runs.claim() is None
     live.db.execute("UPDATE jobs SET lease_until = lease_until - 3600")  # the live server stopped
     live.db.execute("UPDATE workflow_runs SET lease_until = lease_until - 3600")
-    assert other_jobs.claim()["id"] == job_id and other_runs.claim()["id"] == "r1"
+    assert other_jobs.claim()["id"] == job_id and other_runs.claim()["id"] == "r1"  # a lapsed lease is taken over
+    assert other_jobs.queue.renew(job_id) and other_runs.queue.renew("r1")  # and renewed by its new server
     assert live_jobs.claim() is None and live_runs.claim() is None
     live.close()
     other.close()

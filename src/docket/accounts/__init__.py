@@ -66,8 +66,8 @@ class Accounts:
         self.audit = Audit(self.db)
         self.answers = Answers(self.db)
         self.budgets = Budgets(self.workspaces, self.answers)
-        self.jobs = Jobs(self.db, LEASE_SECONDS)
-        self.runs = Runs(self.db, LEASE_SECONDS)
+        self.jobs = Jobs(self.db)
+        self.runs = Runs(self.db)
         self.schedules = Schedules(self.db, self.workspaces)
         self.uploads = Uploads(self.db)
 

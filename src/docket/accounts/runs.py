@@ -1,5 +1,6 @@
 """Workflow runs (table ``workflow_runs``) and, on PostgreSQL, the files of their folders
-(``run_files``): queued, claimed with a lease, finished with the documents they read."""
+(``run_files``): recorded here and read back for the API. Claiming, leasing and finishing them
+is :mod:`docket.work`'s lease queue (``RUNS`` in :mod:`docket.server.runs`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from docket.accounts.schema import LEASE_SECONDS, NOW, is_value
+from docket.accounts.schema import is_value
 from docket.errors import NotFoundError
 from docket.records import Records
 
@@ -16,14 +17,8 @@ __all__ = ["Runs"]
 
 
 class Runs:
-    def __init__(self, db: Records, lease_seconds: float = LEASE_SECONDS) -> None:
+    def __init__(self, db: Records) -> None:
         self.db = db
-        self.lease_seconds = lease_seconds
-
-    @property
-    def shared(self) -> bool:
-        """Whether several servers share these records (PostgreSQL): claims are leased."""
-        return self.db.dialect == "postgres"
 
     _RUN_COLUMNS = (
         "id, workflow, workspace, user_id, scope, access, trigger, status, input, params, output, summary, error, "
@@ -45,7 +40,8 @@ class Runs:
         output: str | None = None,
         status: str = "queued",
     ) -> dict[str, Any]:
-        """Record a workflow run (``queued``, or ``running`` for one the caller runs at once)."""
+        """Record a workflow run (``queued``, or ``running`` for one the caller runs at once: the
+        caller leases it, :meth:`docket.work.LeaseQueue.lease`, before anything else)."""
         now = time.time()
         with self.db.tx() as db:
             db.execute(
@@ -67,8 +63,6 @@ class Runs:
                     now if status == "running" else None,
                 ),
             )
-        if status == "running":
-            self.renew(run_id)  # leased from the start: another server's restart leaves it alone
         return self.get(run_id)
 
     def _run(self, row: Any) -> dict[str, Any]:
@@ -92,63 +86,6 @@ class Runs:
             f"SELECT {self._RUN_COLUMNS} FROM workflow_runs{where} ORDER BY created DESC LIMIT ?", (*params, limit)
         )
         return [self._run(r) for r in rows]
-
-    def claim_next(self) -> dict[str, Any] | None:
-        """Take the oldest queued workflow run (marking it running), or None; on PostgreSQL leased
-        and claimed like :meth:`next_job`."""
-        if self.shared:
-            row = self.db.one(
-                f"UPDATE workflow_runs SET status = 'running', started = ?, lease_until = {NOW} + ? WHERE id = ("
-                "SELECT id FROM workflow_runs WHERE status = 'queued' OR (status = 'running' AND lease_until < "
-                f"{NOW}) ORDER BY created, seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id",
-                (time.time(), self.lease_seconds),
-            )
-            return None if row is None else self.get(str(row[0]))
-        with self.db.tx() as db:
-            row = db.execute(
-                f"SELECT {self._RUN_COLUMNS} FROM workflow_runs WHERE status = 'queued' ORDER BY created, rowid LIMIT 1"
-            ).fetchone()
-            if row is None:
-                return None
-            db.execute("UPDATE workflow_runs SET status = 'running', started = ? WHERE id = ?", (time.time(), row[0]))
-        return self.get(str(row[0]))
-
-    def renew(self, run_id: str) -> None:
-        """Extend a running workflow run's lease (PostgreSQL; a no-op on SQLite)."""
-        if self.shared:
-            self.db.execute(
-                f"UPDATE workflow_runs SET lease_until = {NOW} + ? WHERE id = ? AND status = 'running'",
-                (self.lease_seconds, run_id),
-            )
-
-    def requeue_interrupted(self) -> int:
-        """Runs left running by a server that stopped go back to the queue (they resume where they
-        were); on PostgreSQL only those whose lease ran out."""
-        lapsed = f" AND (lease_until IS NULL OR lease_until < {NOW})" if self.shared else ""
-        sql = f"UPDATE workflow_runs SET status = 'queued' WHERE status = 'running'{lapsed}"
-        return self.db.execute(sql).rowcount
-
-    def finish(
-        self,
-        run_id: str,
-        summary: dict[str, Any] | None,
-        error: str | None = None,
-        documents: Sequence[str] = (),
-    ) -> None:
-        """Record how a run ended, with the ids of the documents it read (who may see it depends on them)."""
-        status = "failed" if error else "done"
-        with self.db.tx() as db:
-            db.execute(
-                "UPDATE workflow_runs SET status = ?, finished = ?, summary = ?, error = ?, documents = ? WHERE id = ?",
-                (
-                    status,
-                    time.time(),
-                    None if summary is None else json.dumps(summary, default=str),
-                    error,
-                    json.dumps(sorted(set(documents))),
-                    run_id,
-                ),
-            )
 
     def save_file(self, run_id: str, name: str, data: bytes) -> None:
         """Keep a file of a workflow run's folder (its input, results, reports) for every server."""

@@ -1,5 +1,6 @@
-"""Schedules: workflows and periodic jobs run by cron (table ``schedules``); with several
-servers on one database each due time is claimed by one of them."""
+"""Schedules: workflows and periodic jobs run by cron (table ``schedules``). Claiming a due time
+(once across servers) and recording how it went is :class:`docket.work.Recurring`'s, driven by
+:mod:`docket.server.scheduler`."""
 
 from __future__ import annotations
 
@@ -83,27 +84,3 @@ class Schedules:
         self.get(name)
         with self.db.tx() as db:
             db.execute("DELETE FROM schedules WHERE name = ?", (name,))
-
-    def claim(self, name: str, due: float, next_run: float) -> bool:
-        """Take a due schedule (moving its next run on) unless another server took it first:
-        with several servers on one database each due time runs once."""
-        sql = "UPDATE schedules SET next_run = ? WHERE name = ? AND next_run = ?"
-        return self.db.execute(sql, (next_run, name, due)).rowcount == 1
-
-    def ran(
-        self, name: str, at: float, next_run: float | None, result: dict[str, Any] | None, error: str | None
-    ) -> None:
-        """Record a schedule's run: when, what it returned or why it failed, and when it runs next."""
-        with self.db.tx() as db:
-            db.execute(
-                "UPDATE schedules SET last_run = ?, last_status = ?, last_result = ?, last_error = ?, next_run = ? "
-                "WHERE name = ?",
-                (
-                    at,
-                    "failed" if error else "ok",
-                    None if result is None else json.dumps(result, default=str),
-                    error,
-                    next_run,
-                    name,
-                ),
-            )

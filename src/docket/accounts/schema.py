@@ -16,7 +16,7 @@ from typing import Any
 from docket.errors import ConfigError, UserError
 from docket.records import Records
 
-__all__ = ["LEASE_SECONDS", "NOW", "check_name", "create_tables", "digest", "is_value", "postgres_ddl"]
+__all__ = ["LEASE_SECONDS", "check_name", "create_tables", "digest", "is_value", "postgres_ddl"]
 
 LEASE_SECONDS = 60.0  # on PostgreSQL, a running job or run whose server stopped renewing this long is taken over
 SCHEMA_VERSION = 1  # of the PostgreSQL tables (meta row 'accounts_version'), for future migrations
@@ -190,7 +190,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO meta VALUES ('accounts_version', '{SCHEMA_VERSION}') ON CONFLICT DO NOTHING;
 INSERT INTO meta VALUES ('instance', md5(random()::text || clock_timestamp()::text)) ON CONFLICT DO NOTHING
 """
-NOW = "extract(epoch FROM clock_timestamp())"  # PostgreSQL's clock, the same for every server
 
 
 def digest(secret: str) -> str:

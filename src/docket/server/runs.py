@@ -270,6 +270,8 @@ class WorkflowRunner(QueueThread):
             output=output,
             status="running" if wait else "queued",
         )
+        if wait:  # leased from the start: another server's restart leaves it alone
+            self.queue.lease(run["id"])
         keep_run_files(self.accounts, run_folder(self.settings, run["id"]), run["id"])  # its uploaded input
         if wait:
             self.execute(run)
