@@ -53,7 +53,7 @@ def test_the_queue_and_the_workers_agree_on_what_tried(tmp_path: Path) -> None:
 def test_a_failure_matches_by_size_and_time_or_by_content_and_only_for_the_same_docket(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import docket
+    from docket import version
 
     store = SqliteStore(tmp_path / "kb.db")
     try:
@@ -75,7 +75,7 @@ def test_a_failure_matches_by_size_and_time_or_by_content_and_only_for_the_same_
         assert failed.unchanged("other.pdf", 10, 5.0) is None  # an older Docket tried it
         assert FailedBefore(store, "src", "limits-b").unchanged("read.pdf", 10, 5.0) is None
         assert FailedBefore(store, "src", "limits-a", retry=True).unchanged("read.pdf", 10, 5.0) is None
-        monkeypatch.setattr(docket, "__version__", "99.0")
+        monkeypatch.setattr(version, "__version__", "99.0")
         assert FailedBefore(store, "src", "limits-a").unchanged("read.pdf", 10, 5.0) is None
     finally:
         store.close()

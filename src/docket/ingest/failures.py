@@ -43,9 +43,9 @@ __all__ = ["FailedBefore", "docket_version", "remembered", "tried_with", "tried_
 
 def docket_version() -> str:
     """The version of the Docket that is running (read each time, so an upgrade is seen)."""
-    import docket
+    from docket import version
 
-    return str(docket.__version__)
+    return str(version.__version__)
 
 
 def remembered(exc: BaseException) -> bool:

@@ -30,7 +30,7 @@ class StoreContract(DocumentIndexContract, ReembeddingContract, LedgerContract):
     def test_a_file_that_failed_is_not_parsed_again_until_it_or_docket_changes(
         self, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        import docket
+        from docket import version
         from docket.ingest import sync as sync_module
         from docket.ingest.parsers import parse_bytes
         from docket.models.embedders import FakeEmbedder
@@ -67,7 +67,7 @@ class StoreContract(DocumentIndexContract, ReembeddingContract, LedgerContract):
         (failure,) = store.ledger.failures()
         assert failure["attempt"]["mtime"] == bad.stat().st_mtime  # remembered: next time not even read
 
-        monkeypatch.setattr(docket, "__version__", "99.0")  # an upgraded Docket tries again, once
+        monkeypatch.setattr(version, "__version__", "99.0")  # an upgraded Docket tries again, once
         assert [f["path"] for f in sync().failed] == ["notes.txt"] and parsed == [str(bad.name)]
         assert sync().failed_before and parsed == []
 

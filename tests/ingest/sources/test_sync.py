@@ -105,7 +105,7 @@ def test_failed_item_is_recorded_and_keeps_its_indexed_copy(kb: KnowledgeBase) -
 def test_an_item_that_failed_to_parse_is_not_parsed_again_until_it_or_docket_changes(
     kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import docket
+    from docket import version
 
     parsed: list[str] = []
     real = remote.parse_with
@@ -129,7 +129,7 @@ def test_an_item_that_failed_to_parse_is_not_parsed_again_until_it_or_docket_cha
     ITEMS["b"] = ("2", "   ")  # a new version string, the same bytes
     assert _sync(kb).failed_before and parsed == []
 
-    monkeypatch.setattr(docket, "__version__", "99.0")  # an upgraded Docket tries again
+    monkeypatch.setattr(version, "__version__", "99.0")  # an upgraded Docket tries again
     assert [f["path"] for f in _sync(kb).failed] == ["b"] and len(parsed) == 1
 
     ITEMS["b"] = ("3", "# B\n\nBlueberries.")  # fixed at the source

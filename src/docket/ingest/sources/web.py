@@ -37,11 +37,11 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 from protego import Protego
 
-from docket import __version__
 from docket.errors import ConfigError, SourceError
 from docket.ingest.sources import CONNECTORS
 from docket.ingest.sources.addresses import _blocked, _GuardedBackend, check_address, guarded_transport  # noqa: F401
 from docket.ingest.sources.base import Fetched, Listing
+from docket.version import __version__
 
 __all__ = ["WebConnector", "canonical_url", "check_address", "guarded_transport"]
 
