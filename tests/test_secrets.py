@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from docket.answer.prompts import Prompt
 from docket.config import Settings, load_settings
 from docket.errors import DocketError
 from docket.kb import KnowledgeBase
+from docket.models.prompts import Prompt
 
 OPENAI_KEY = "sk-test-OPENAI0SECRET0c0ffee1234"
 ANTHROPIC_KEY = "sk-ant-test-ANTHROPIC0SECRET0beef99"

@@ -40,7 +40,7 @@ class Embedder(Protocol):
 class ChatModel(Protocol):
     """A language model behind a chat API. ``complete`` sends ``prompt`` as is.
 
-    ``prompt`` is a :class:`docket.answer.prompts.Prompt`; the call returns a
+    ``prompt`` is a :class:`docket.models.prompts.Prompt`; the call returns a
     :class:`docket.models.chat.Completion`. ``stream``, when given, receives the text as it arrives.
     Failures raise :class:`docket.errors.ModelError` with a one-line reason naming the provider.
     """

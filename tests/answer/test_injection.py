@@ -13,9 +13,9 @@ import pytest
 
 from docket.answer.grounded import check_citations
 from docket.answer.guard import clean_reply, is_instruction
-from docket.answer.prompts import SYSTEM_PROMPT
 from docket.kb import KnowledgeBase
 from docket.models.embedders import MiniLMEmbedder
+from docket.models.prompts import SYSTEM_PROMPT
 from docket.types import Hit, Location
 from tests.bench_modules import load_bench
 

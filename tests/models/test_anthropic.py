@@ -13,9 +13,9 @@ import pytest
 
 pytest.importorskip("anthropic")
 
-from docket.answer.prompts import Prompt
 from docket.errors import ModelError
 from docket.models.anthropic_messages import AnthropicChat
+from docket.models.prompts import Prompt
 from tests.scripted_model import send_json
 
 PROMPT = Prompt(system="Answer from the sources.", user="Question: how long is leave?")

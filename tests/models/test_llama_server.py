@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from docket.answer.grounded import grounded_answer
-from docket.answer.prompts import Prompt
 from docket.errors import ModelError
 from docket.models.openai_compat import OpenAICompatChat
+from docket.models.prompts import Prompt
 
 
 class FlakyProxy:

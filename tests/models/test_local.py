@@ -56,7 +56,7 @@ def _smollm2() -> Path:
 
 _RUN_LOCAL = """
 import json, sys
-from docket.answer.prompts import Prompt
+from docket.models.prompts import Prompt
 from docket.models.local import LocalChat
 chat = LocalChat(sys.argv[1], n_ctx=512, max_tokens=48)
 prompt = Prompt(system="You are helpful.", user="Say hello.")

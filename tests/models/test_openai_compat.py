@@ -12,9 +12,9 @@ from typing import ClassVar
 
 import pytest
 
-from docket.answer.prompts import Prompt
 from docket.errors import ModelError
 from docket.models.openai_compat import OpenAICompatChat
+from docket.models.prompts import Prompt
 from tests.scripted_model import send_json
 
 PROMPT = Prompt(system="Answer from the sources.", user="Question: how long is leave?")

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from docket.answer.prompts import Prompt
+from docket.models.prompts import Prompt
 from docket.protocols import ChatModel
 from docket.sentences import words
 from docket.types import Usage

@@ -27,8 +27,8 @@ import numpy as np
 
 from docket.answer.extractive import ABSTAIN_TEXT, score_sentences
 from docket.answer.grounded import check_citations
-from docket.answer.prompts import Prompt, format_sources
 from docket.models.costs import estimate_tokens
+from docket.models.prompts import Prompt, format_sources
 from docket.protocols import ChatModel, Embedder
 from docket.sentences import sentence_spans, words
 from docket.types import Answer, Citation, Hit, Usage

@@ -24,13 +24,13 @@ from dataclasses import dataclass, replace
 from docket.answer.evidence import Evidence, Unit, confidence, gather
 from docket.answer.guard import withheld_notes
 from docket.ledger import Store
+from docket.models.prompts import ABSTAIN_TEXT
 from docket.protocols import Embedder
 from docket.sentences import CELL_SEPARATOR, words
 from docket.types import Answer, Citation, Hit
 
 __all__ = ["ABSTAIN_TEXT", "ScoredSentence", "cite", "describe_row", "extractive_answer", "score_sentences"]
 
-ABSTAIN_TEXT = "I couldn't find this in your documents."
 
 # Further units join the best one only when they are nearly as relevant.
 _MAX_GAP = 0.1

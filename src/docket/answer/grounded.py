@@ -3,7 +3,7 @@
 1. The model always sees the evidence and decides with it: it reads the retrieved passages,
    widened to the sections around them within ``context_tokens`` (:func:`~docket.answer.context.widen`),
    each labelled with its document, and answers or replies that the documents do not say
-   (:func:`~docket.answer.prompts.build_prompt`). Nothing is decided before it.
+   (:func:`~docket.models.prompts.build_prompt`). Nothing is decided before it.
 2. Every ``[n]`` in the reply must name a source that was given; others are dropped.
 3. Each sentence of the reply is a claim, checked against its sources:
    - a claim without ``[n]`` is attributed to the source whose sentence supports it best — a
@@ -33,9 +33,9 @@ from docket.answer.evidence import SEMANTIC_WEIGHT, _coverage, sentence_vectors
 from docket.answer.extractive import ABSTAIN_TEXT, cite, extractive_answer
 from docket.answer.guard import clean_reply, hit_flags, injected_claim, withheld_notes, withhold
 from docket.answer.numbers import unsupported_numbers
-from docket.answer.prompts import Prompt, build_prompt
 from docket.index.keywords import query_terms
 from docket.ledger import Store
+from docket.models.prompts import Prompt, build_prompt
 from docket.protocols import ChatModel, Embedder
 from docket.sentences import sentence_spans
 from docket.types import Answer, Citation, Hit, SentenceVectors, Usage

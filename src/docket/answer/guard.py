@@ -1,6 +1,6 @@
 """Structural defences against text planted in documents (prompt injection).
 
-The prompt already says sources are data (:mod:`docket.answer.prompts`); these checks hold even for
+The prompt already says sources are data (:mod:`docket.models.prompts`); these checks hold even for
 a model that obeys whatever it reads:
 
 - **Statements that are never evidence.** :func:`flag_statements` flags, in the text of one

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from typing import Any
 
-from docket.answer.prompts import Prompt
 from docket.index.keywords import analyze_query
 from docket.index.tables import QueryError, TableInfo, TableStore
+from docket.models.prompts import Prompt
 from docket.protocols import ChatModel
 from docket.types import Access, Answer, Citation, Document, Filters, Location, TableResult, Usage
 

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from docket.answer.extractive import ABSTAIN_TEXT
-from docket.answer.prompts import Prompt
 from docket.errors import UserError
 from docket.evals.datasets import EvalItem, SourceRef, TestSet
 from docket.evals.metrics import normalize_answer
 from docket.evals.runner import EvalReport, ItemResult, path_matches, run_eval, source_matches
 from docket.evals.verdict import CAUSES, Measurements, Verdict, verdict
+from docket.models.prompts import Prompt
 from docket.types import Answer, Document, Hit, Usage
 
 if TYPE_CHECKING:

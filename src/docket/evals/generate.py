@@ -29,9 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from docket.answer.prompts import Prompt, format_sources
 from docket.evals.datasets import EvalItem, SourceRef, TestSet
 from docket.index.keywords import STOPWORDS, analyze
+from docket.models.prompts import Prompt, format_sources
 from docket.sentences import sentence_spans
 from docket.types import Access, Hit
 

@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 from docket.answer.extractive import ABSTAIN_TEXT
 from docket.answer.grounded import claims
-from docket.answer.prompts import Prompt
 from docket.errors import UserError
 from docket.evals import metrics as m
 from docket.evals.datasets import EvalItem, SourceRef, TestSet, write_beir_corpus
+from docket.models.prompts import Prompt
 from docket.types import Answer, Document, Hit
 
 if TYPE_CHECKING:

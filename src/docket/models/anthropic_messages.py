@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from docket.answer.prompts import Prompt
 from docket.errors import MissingExtraError, ModelError
-from docket.models.chat import CHAT_MODELS, Completion
+from docket.models.base import CHAT_MODELS, Completion
+from docket.models.prompts import Prompt
 from docket.types import Usage
 
 __all__ = ["AnthropicChat"]

@@ -14,33 +14,20 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from docket.errors import ModelNotConfiguredError, UnknownBackendError
+from docket.models.base import CHAT_MODELS, Completion
 from docket.protocols import ChatModel
-from docket.registry import Registry
 from docket.types import Usage
 
 __all__ = ["CHAT_MODELS", "Completion", "FakeChatModel", "FallbackChat", "chat_model_from_spec"]
-
-CHAT_MODELS: Registry[ChatModel] = Registry("model provider", "docket.chat_models")
 
 NO_MODEL_MESSAGE = (
     "this needs a language model and none is configured. Configure one of three ways: "
     "pass --model openai:MODEL (with DOCKET_OPENAI_BASE_URL and OPENAI_API_KEY for your server), "
     'set DOCKET_MODEL__NAME=openai:MODEL, or add [model] name = "openai:MODEL" to docket.toml'
 )
-
-
-@dataclass(frozen=True)
-class Completion:
-    """What a model returned, with its usage and how long it took."""
-
-    text: str
-    model: str
-    usage: Usage = field(default_factory=Usage)
-    seconds: float = 0.0
 
 
 @CHAT_MODELS.register("fake")
@@ -96,7 +83,8 @@ def chat_model_from_spec(spec: str | None, options: dict[str, Any] | None = None
     if not spec:
         raise ModelNotConfiguredError(NO_MODEL_MESSAGE)
     provider, _, model = spec.partition(":")
-    # register the built-in providers (each module registers itself on import)
+    # register the built-in providers: each registers itself in CHAT_MODELS (docket.models.base) on
+    # import, and none imports this module, so loading them here makes no cycle
     import docket.models.anthropic_messages
     import docket.models.local
     import docket.models.openai_compat  # noqa: F401

@@ -25,10 +25,10 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from docket.answer.prompts import Prompt
 from docket.config import default_models_dir
 from docket.errors import BackendError, MissingExtraError, ModelError, UserError
-from docket.models.chat import CHAT_MODELS, Completion
+from docket.models.base import CHAT_MODELS, Completion
+from docket.models.prompts import Prompt
 from docket.types import Usage
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "LocalChat", "PackagedModel", "assemble", "join_parts"]

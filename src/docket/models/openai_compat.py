@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from docket.answer.prompts import Prompt
 from docket.errors import ModelError
-from docket.models.chat import CHAT_MODELS, Completion
+from docket.models.base import CHAT_MODELS, Completion
+from docket.models.prompts import Prompt
 from docket.types import Usage
 
 __all__ = ["OpenAICompatChat", "OpenAICompatClient"]

@@ -6,7 +6,7 @@ outputs from the :class:`StepContext`. Templates are Jinja2, rendered in a sandb
 variables ``inputs`` (the item), ``params`` (the run's parameters), ``steps`` (earlier outputs by
 id; each is also a variable of its own name) and ``model`` (the model's name, or None).
 
-Model steps (``generate``, ``extract``, ``classify``) send a :class:`~docket.answer.prompts.Prompt`
+Model steps (``generate``, ``extract``, ``classify``) send a :class:`~docket.models.prompts.Prompt`
 and record it, with the reply, tokens and time, in the context for the run log; ``answer`` asks the
 knowledge base (cited, citations checked). ``compose`` builds an object from earlier outputs. The
 data steps (``compute``, ``chart``, ``render``) live in :mod:`docket.workflows.data_steps`.
@@ -25,9 +25,9 @@ from typing import Any, Protocol
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass as pdataclass
 
-from docket.answer.prompts import Prompt
 from docket.errors import BudgetExceededError, MissingExtraError, ModelError, ModelNotConfiguredError, UserError
 from docket.models.chat import NO_MODEL_MESSAGE
+from docket.models.prompts import Prompt
 from docket.protocols import ChatModel
 from docket.registry import Registry
 from docket.types import Access

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from docket.answer.prompts import SYSTEM_PROMPT, build_prompt
+from docket.models.prompts import SYSTEM_PROMPT, build_prompt
 from docket.types import Hit, Location
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "prompt.txt"
@@ -52,7 +52,7 @@ def test_injected_instructions_stay_inside_their_source() -> None:
 
 
 def test_workspace_instructions_follow_the_rules_and_never_replace_them() -> None:
-    from docket.answer.prompts import SYSTEM_PROMPT, build_prompt
+    from docket.models.prompts import SYSTEM_PROMPT, build_prompt
 
     prompt = build_prompt("Q?", [], instructions="Sign off as the Acme support team.")
     assert prompt.system.startswith(SYSTEM_PROMPT)

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from docket.answer.extractive import ABSTAIN_TEXT
 from docket.types import Hit
 
-__all__ = ["SYSTEM_PROMPT", "Prompt", "build_prompt", "format_sources"]
+__all__ = ["ABSTAIN_TEXT", "SYSTEM_PROMPT", "Prompt", "build_prompt", "format_sources"]
+
+# What every answer says when the sources do not hold the answer (the prompt asks models for exactly this).
+ABSTAIN_TEXT = "I couldn't find this in your documents."
 
 SYSTEM_PROMPT = f"""You answer questions for a business using only the numbered sources you are given.
 Rules:
