@@ -9,7 +9,7 @@ this shared parsing, timed once as ``parse``); then:
 
 - ``sqlite``: the former path — an in-memory SQLite table (untyped columns, dates as ISO text),
   ``executemany`` inserts, and the former SQL (``substr`` periods, ``ROUND(SUM())``).
-- ``duckdb``: :class:`docket.workflows.report.Database` — typed columns handed over through numpy,
+- ``duckdb``: :class:`docket.workflows.database.Database` — typed columns handed over through numpy,
   locked down, and the queries of :func:`docket.workflows.report.report_queries`.
 
 Each round runs both paths one after the other (order alternating), over a report spec with every
@@ -83,7 +83,8 @@ def old_queries(spec: Any, columns: list[str]) -> list[tuple[str, str]]:
 
 def parse() -> tuple[list[str], list[list[Any]], list[list[Any]]]:
     """The typed columns (dates as date objects) and the same as ISO text, row-wise (the SQLite path)."""
-    from docket.workflows.report import _plain, read_sheet
+    from docket.workflows.database import _plain
+    from docket.workflows.readers import read_sheet
 
     header, columns = read_sheet(SUPERSTORE)
     rows = [list(r) for r in zip(*([_plain(v) for v in col] for col in columns), strict=True)]
@@ -106,7 +107,8 @@ def run_sqlite(header: list[str], rows: list[list[Any]], specs: list[Any]) -> tu
 
 
 def run_duckdb(header: list[str], columns: list[list[Any]], specs: list[Any]) -> tuple[float, float, list[Any]]:
-    from docket.workflows.report import Database, DataTable, report_queries
+    from docket.workflows.database import Database, DataTable
+    from docket.workflows.report import report_queries
 
     t0 = time.perf_counter()
     database = Database()

@@ -146,7 +146,7 @@ def test_a_server_that_does_not_answer_in_time_is_a_model_error(llama_server: st
 
 
 def test_a_schema_keeps_even_a_tiny_model_to_valid_json(llama_server: str) -> None:
-    from docket.workflows.steps import schema_problem
+    from docket.workflows.schemas import schema_problem
 
     schema = {
         "type": "object",

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from docket.workflows.coerce import coerce
-from docket.workflows.steps import BUILTIN_SCHEMAS, schema_problem
+from docket.workflows.schemas import BUILTIN_SCHEMAS, schema_problem
 
 pytest.importorskip("jsonschema")
 

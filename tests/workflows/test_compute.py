@@ -13,7 +13,8 @@ import pytest
 
 from docket.errors import UserError
 from docket.workflows import parse_workflow, resolve_workflow, run_workflow
-from docket.workflows.report import Database, load_table
+from docket.workflows.database import Database
+from docket.workflows.readers import load_table
 from tests import postgres
 from tests.conftest import REPO, SHARED_DATA
 

@@ -77,7 +77,7 @@ def test_latin1_csv_with_short_and_timed_us_dates(tmp_path: Path) -> None:
 
 
 def test_two_digit_years_are_read_as_dates(tmp_path: Path) -> None:
-    from docket.workflows.report import load_table
+    from docket.workflows.readers import load_table
 
     data = tmp_path / "d.csv"
     data.write_text("ORDERDATE,SALES\n2/24/03,10\n12/1/04,5\n")
@@ -86,7 +86,8 @@ def test_two_digit_years_are_read_as_dates(tmp_path: Path) -> None:
 
 
 def test_sums_and_averages_round_half_up_on_the_decimal_value(tmp_path: Path) -> None:
-    from docket.workflows.report import Metric, ReportSpec, load_table, report_queries
+    from docket.workflows.readers import load_table
+    from docket.workflows.report import Metric, ReportSpec, report_queries
 
     data = tmp_path / "d.csv"
     data.write_text("Line,Sales,Units\nA,0.145,1\nA,0.14,2\nB,1.005,3\nB,1.005,4\n")

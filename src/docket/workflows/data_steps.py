@@ -61,7 +61,9 @@ class ComputeStep:
         return problems
 
     def run(self, ctx: StepContext) -> Any:
-        from docket.workflows.report import Database, DataTable, load_report_spec, read_sheet, report_queries
+        from docket.workflows.database import Database, DataTable
+        from docket.workflows.readers import read_sheet
+        from docket.workflows.report import load_report_spec, report_queries
 
         database = Database()
         try:
@@ -118,7 +120,7 @@ def _read_source(
     ctx: StepContext, name: str, source: str | dict[str, str], timeout: float
 ) -> tuple[list[str], list[list[Any]]]:
     """The header and columns of one ``tables:`` entry."""
-    from docket.workflows.report import read_postgres, read_sheet, read_sqlite
+    from docket.workflows.readers import read_postgres, read_sheet, read_sqlite
 
     if isinstance(source, str):
         path = _path(ctx, source)

@@ -31,8 +31,9 @@ from docket.models.chat import NO_MODEL_MESSAGE
 from docket.protocols import ChatModel
 from docket.types import Access
 from docket.workflows.review import QueueOpener, ReviewQueue
+from docket.workflows.schemas import schema_problem
 from docket.workflows.spec import Workflow
-from docket.workflows.steps import StepContext, StepFailed, evaluate, schema_problem
+from docket.workflows.steps import StepContext, StepFailed, evaluate
 
 __all__ = ["Item", "RunSummary", "items_from", "run_workflow"]
 

@@ -16,10 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from docket.errors import MissingExtraError, UserError
+from docket.workflows.schemas import Loc, schema_error_at
 
 __all__ = ["StepDef", "Workflow", "WorkflowError", "load_workflow", "parse_workflow", "yaml_with_lines"]
-
-Loc = tuple[str | int, ...]
 
 
 class WorkflowError(UserError):
@@ -190,27 +189,6 @@ def _check_schemas(workflow: Workflow, problems: _Problems) -> None:
             found = schema_error_at(schema)
             if found:
                 problems.add((name, *found[1]), f"not a valid JSON schema: {found[0]}")
-
-
-def schema_error(schema: Any) -> str | None:
-    """Why ``schema`` is not a valid JSON schema (draft 2020-12), or None."""
-    found = schema_error_at(schema)
-    if found is None:
-        return None
-    where = "/".join(str(p) for p in found[1])
-    return found[0] + (f" (at {where})" if where else "")
-
-
-def schema_error_at(schema: Any) -> tuple[str, Loc] | None:
-    """(why, where inside the schema) when ``schema`` is not a valid JSON schema, or None."""
-    from docket.workflows.steps import jsonschema_module
-
-    js = jsonschema_module()
-    try:
-        js.Draft202012Validator.check_schema(schema)
-    except js.SchemaError as exc:
-        return exc.message, tuple(exc.absolute_path)
-    return None
 
 
 def _build_steps(workflow: Workflow, problems: _Problems) -> list[Any]:

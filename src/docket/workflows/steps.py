@@ -25,12 +25,14 @@ from typing import Any, Protocol
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass as pdataclass
 
-from docket.errors import BudgetExceededError, MissingExtraError, ModelError, ModelNotConfiguredError, UserError
+from docket.errors import BudgetExceededError, ModelError, ModelNotConfiguredError, UserError
 from docket.models.chat import NO_MODEL_MESSAGE
 from docket.models.prompts import Prompt
 from docket.protocols import ChatModel
 from docket.registry import Registry
 from docket.types import Access
+from docket.workflows.numbers import allowed_numbers, unsupported_numbers
+from docket.workflows.schemas import BUILTIN_SCHEMAS, jsonschema_module, resolve_schema, schema_error, schema_problem
 
 __all__ = [
     "BUILTIN_SCHEMAS",
@@ -40,13 +42,13 @@ __all__ = [
     "StepFailed",
     "jsonschema_module",
     "render_template",
+    "schema_problem",
     "template_error",
 ]
 
 Problem = tuple[str, str, int]  # field, message, line offset inside the field's text
 
 STEPS: Registry[Any] = Registry("step", "docket.workflow_steps")
-BUILTIN_SCHEMAS = Path(__file__).parent / "builtin" / "schemas"
 STEP_CONFIG = ConfigDict(extra="forbid")
 
 
@@ -177,46 +179,6 @@ def _templates(**fields: str | None) -> list[Problem]:
     return out
 
 
-def jsonschema_module() -> Any:
-    try:
-        import jsonschema
-    except ImportError:
-        raise MissingExtraError("jsonschema", "workflows", "Workflows") from None
-    return jsonschema
-
-
-def schema_problem(schema: Any, value: Any) -> str | None:
-    """The first way ``value`` breaks ``schema`` (``field.path: why``), or None when it fits."""
-    js = jsonschema_module()
-    validator = js.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
-    if not errors:
-        return None
-    err = errors[0]
-    where = ".".join(str(p) for p in err.absolute_path) or "(whole object)"
-    return f"{where}: {err.message}"
-
-
-def resolve_schema(spec: str | dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """A JSON schema from a built-in name (``invoice``), a .json file, or an inline mapping."""
-    if isinstance(spec, dict):
-        return spec
-    builtin = BUILTIN_SCHEMAS / f"{spec}.json"
-    candidates = [builtin] if re.fullmatch(r"[\w-]+", spec) else []
-    candidates += [Path(spec), base_dir / spec]
-    for path in candidates:
-        if path.is_file():
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise UserError(f"schema file '{path}' is not valid JSON: {exc}") from exc
-            if not isinstance(loaded, dict):
-                raise UserError(f"schema file '{path}' does not hold a JSON object")
-            return loaded
-    names = ", ".join(sorted(p.stem for p in BUILTIN_SCHEMAS.glob("*.json")))
-    raise UserError(f"no schema '{spec}': give a built-in schema ({names}) or the path of a JSON schema file")
-
-
 def parse_json_reply(text: str) -> Any:
     """The JSON object in a model's reply (inside a ```json block or bare); raises ValueError."""
     fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.S)
@@ -296,8 +258,6 @@ class GenerateStep:
         text = ctx.complete(prompt).strip()
         if self.numbers_from is None:
             return text
-        from docket.workflows.report import allowed_numbers, unsupported_numbers
-
         allowed = allowed_numbers(ctx.outputs.get(self.numbers_from))
         bad = unsupported_numbers(text, allowed)
         if not bad:
@@ -340,8 +300,6 @@ class ExtractStep:
     needs_model = True
 
     def problems(self, earlier: set[str]) -> list[Problem]:
-        from docket.workflows.spec import schema_error
-
         problems = _templates(text=self.text, instructions=self.instructions)
         if isinstance(self.schema, dict) or "{{" not in self.schema:
             try:
