@@ -24,7 +24,7 @@ from docket.evals.check import (
     run_check,
 )
 from docket.evals.datasets import EvalItem, SourceRef, TestSet
-from docket.evals.runner import ItemResult
+from docket.evals.results import ItemResult
 from docket.kb import KnowledgeBase
 from docket.models.chat import FakeChatModel
 from docket.types import Answer, Hit, Location

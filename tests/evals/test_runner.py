@@ -14,18 +14,9 @@ from docket.answer.extractive import ABSTAIN_TEXT
 from docket.config import load_settings
 from docket.errors import UserError
 from docket.evals.datasets import EvalItem, SourceRef, TestSet, load_test_set
-from docket.evals.runner import (
-    JUDGE_SYSTEM,
-    compare,
-    corpus_settings,
-    grounding,
-    index_corpus,
-    parse_floors,
-    parse_judgement,
-    path_matches,
-    run_eval,
-    source_matches,
-)
+from docket.evals.gate import compare, parse_floors
+from docket.evals.matching import path_matches, source_matches
+from docket.evals.runner import JUDGE_SYSTEM, corpus_settings, grounding, index_corpus, parse_judgement, run_eval
 from docket.kb import KnowledgeBase
 from docket.models.chat import FakeChatModel
 from docket.types import Answer, Citation, Hit, Location

@@ -234,7 +234,8 @@ def run(
     """Ask every question of a test set and measure retrieval, answers, grounding, abstention,
     latency and cost. Exit status 1 when the gate (--baseline / --fail-below) fails."""
     from docket.evals.datasets import load_test_set
-    from docket.evals.runner import compare, corpus_settings, index_corpus, load_baseline, parse_floors, run_eval
+    from docket.evals.gate import compare, load_baseline, parse_floors
+    from docket.evals.runner import corpus_settings, index_corpus, run_eval
     from docket.kb import KnowledgeBase
 
     floors = parse_floors(fail_below or [])

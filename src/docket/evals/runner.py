@@ -21,19 +21,19 @@ would — ``kb.search`` for retrieval, ``kb.ask`` for the answer — and measure
 
 Whatever could not be measured is listed in ``not_measured`` with the reason; sources that match
 no indexed document are listed in ``missing_sources`` and retrieval is scored on the rest.
-:func:`compare` is the regression gate: drops against a baseline report and absolute floors.
+The gate (:func:`docket.evals.gate.compare`) checks a report against a baseline and floors;
+:mod:`docket.evals.matching` tells whether a source names a hit; :mod:`docket.evals.results`
+holds the report's shape.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from docket.answer.extractive import ABSTAIN_TEXT
@@ -41,8 +41,10 @@ from docket.answer.grounded import claims
 from docket.errors import UserError
 from docket.evals import metrics as m
 from docket.evals.datasets import EvalItem, SourceRef, TestSet, write_beir_corpus
+from docket.evals.matching import SourceIndex, path_matches, source_matches
+from docket.evals.results import EvalReport, ItemResult
 from docket.models.prompts import Prompt
-from docket.types import Answer, Document, Hit
+from docket.types import Answer, Hit
 
 if TYPE_CHECKING:
     from docket.config import Settings
@@ -54,21 +56,13 @@ __all__ = [
     "JUDGE_SYSTEM",
     "EvalReport",
     "ItemResult",
-    "compare",
     "corpus_settings",
     "index_corpus",
     "judge_prompt",
-    "parse_floors",
     "run_eval",
     "source_matches",
 ]
 
-# Parts of the report and the metrics the gate compares; "lower" metrics fail when they rise.
-HIGHER = ("retrieval", "answers", "grounding", "abstention")
-LOWER = frozenset({"abstention.wrong_abstention"})
-NOT_COMPARED = frozenset({"grounding.citations_per_answer"})  # more citations is not better or worse
-# latency_ms and cost depend on the machine and prices: floors only, never against a baseline
-PARTS = ("retrieval", "answers", "grounding", "abstention", "latency_ms", "cost")
 
 JUDGE_SYSTEM = """You grade answers to questions about a business's documents.
 Compare the answer with the reference answer. Judge only whether the answer states the facts of the
@@ -91,156 +85,6 @@ def parse_judgement(text: str) -> float | None:
     """The judge's ``Score: N`` as 0, 0.5 or 1; None when the reply has no score."""
     match = _SCORE.search(text) or re.match(r"\s*([0-2])\b", text)
     return int(match.group(1)) / 2 if match else None
-
-
-# ---------------------------------------------------------------------------------------- matching
-def _norm(path: str) -> str:
-    return path.replace("\\", "/").strip().strip("/")
-
-
-def path_matches(ref: str, path: str, source: str = "") -> bool:
-    """Does a source's path name this indexed file? Equal to its path, or the end of it at a ``/``,
-    the source's folder counted in (``leave.md`` and ``docs/policies/leave.md`` both name
-    ``policies/leave.md`` of the source ``/home/me/docs``)."""
-    ref = _norm(ref)
-    if not ref:
-        return False
-    qualified = _norm(f"{source}/{path}") if source else ""
-    return any(c and (c == ref or c.endswith("/" + ref)) for c in (_norm(path), qualified))
-
-
-def location_matches(location: str | None, label: str) -> bool:
-    """Is ``location`` (``p. 3``, ``Leave``) in the hit's location label, as whole words?"""
-    if not location:
-        return True
-    pattern = r"(?<!\w)" + re.escape(location.strip()) + r"(?!\w)"
-    return re.search(pattern, label, re.IGNORECASE) is not None
-
-
-def source_matches(ref: SourceRef, hit: Hit) -> bool:
-    """Does ``hit`` come from the source ``ref`` names (its file, and its location when given)?"""
-    return path_matches(ref.path, hit.path, hit.source) and location_matches(ref.location, hit.location.label())
-
-
-class _SourceIndex:
-    """Which sources name an indexed document (and a location that one of its chunks has)."""
-
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
-        self.by_name: dict[str, list[Document]] = {}
-        for doc in kb.store.documents():
-            self.by_name.setdefault(_norm(doc.path).rsplit("/", 1)[-1], []).append(doc)
-        self.labels: dict[str, list[str]] = {}
-
-    def exists(self, ref: SourceRef) -> bool:
-        for doc in self.by_name.get(_norm(ref.path).rsplit("/", 1)[-1], []):
-            if not path_matches(ref.path, doc.path, doc.source):
-                continue
-            if ref.location is None:
-                return True
-            if doc.id not in self.labels:
-                self.labels[doc.id] = [c.location.label() for c in self.kb.store.chunks(doc.id)]
-            if any(location_matches(ref.location, label) for label in self.labels[doc.id]):
-                return True
-        return False
-
-
-# ---------------------------------------------------------------------------------------- results
-@dataclass
-class ItemResult:
-    """What happened to one question.
-
-    ``hits`` are the ranked distinct results (best first, at most ``k``; empty when the question
-    was not searched: it names no source in the knowledge base). ``retrieved_relevant``: was one
-    of its sources among them (None: nothing to look for). ``correct``: for an unanswerable
-    question, did it abstain; otherwise, the judge's score ≥ 0.5 when judged, else the reference
-    answer is contained in the answer or token F1 ≥ 0.5; None when there is nothing to tell by.
-    ``scores`` holds this question's metrics under the report's names.
-    """
-
-    item: EvalItem
-    hits: list[Hit] = field(default_factory=list)
-    answer: Answer | None = None
-    latency_ms: float | None = None
-    search_ms: float | None = None
-    missing_sources: list[SourceRef] = field(default_factory=list)
-    retrieved_relevant: bool | None = None
-    rank: int | None = None  # rank of the first relevant result, if retrieved
-    correct: bool | None = None
-    judge_score: float | None = None
-    judge_reply: str | None = None
-    scores: dict[str, float] = field(default_factory=dict)
-    sentences: int = 0  # answer sentences (grounding)
-    supported_sentences: int = 0
-    unthresholded: Answer | None = None  # an extractive answer as given without an abstention threshold
-    correct_any: bool | None = None  # did that answer give the reference answer
-
-    @property
-    def sources_in_kb(self) -> bool | None:
-        """Is at least one of the question's sources indexed? None when it names none."""
-        if not self.item.sources:
-            return None
-        return len(self.missing_sources) < len(self.item.sources)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {**self.item.to_data()}
-        if self.missing_sources:
-            out["missing_sources"] = [s.label() for s in self.missing_sources]
-        if self.hits:
-            out["retrieved"] = [
-                {"path": h.path, "location": h.location.label(), "score": round(h.score, 6)} for h in self.hits
-            ]
-        out["retrieved_relevant"] = self.retrieved_relevant
-        out["rank"] = self.rank
-        if self.answer is not None:
-            a = self.answer
-            out["response"] = {
-                "text": a.text,
-                "abstained": a.abstained,
-                "citations": [c.to_dict() for c in a.citations],
-                "model": a.model,
-                "usage": a.usage.to_dict() if a.usage else None,
-            }
-        out["correct"] = self.correct
-        if self.judge_score is not None or self.judge_reply is not None:
-            out["judge_score"] = self.judge_score
-            out["judge_reply"] = self.judge_reply
-        out["scores"] = {k: round(v, 4) for k, v in self.scores.items()}
-        out["latency_ms"] = None if self.latency_ms is None else round(self.latency_ms, 1)
-        return out
-
-
-@dataclass
-class EvalReport:
-    """A test set's results: ``metrics`` is the contract's JSON shape (``retrieval``, ``answers``,
-    ``grounding``, ``abstention``, ``latency_ms``, ``cost``; parts that were not measured are
-    absent and named in ``not_measured``)."""
-
-    name: str
-    items: list[ItemResult]
-    metrics: dict[str, dict[str, float | None]]
-    missing_sources: list[str] = field(default_factory=list)
-    not_measured: list[str] = field(default_factory=list)
-    counts: dict[str, int] = field(default_factory=dict)
-    label: str = "docket"
-    settings: dict[str, Any] = field(default_factory=dict)
-    calibration: list[dict[str, Any]] = field(default_factory=list)  # see :func:`calibration`
-
-    def metric(self, name: str) -> float | None:
-        """A metric by its dotted name, e.g. ``retrieval.ndcg@10``."""
-        return _lookup(self.metrics, name)
-
-    def to_dict(self, items: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "label": self.label, **self.metrics}
-        out["counts"] = dict(self.counts)
-        out["missing_sources"] = list(self.missing_sources)
-        out["not_measured"] = list(self.not_measured)
-        out["settings"] = dict(self.settings)
-        if self.calibration:
-            out["calibration"] = list(self.calibration)
-        if items:
-            out["items"] = [r.to_dict() for r in self.items]
-        return out
 
 
 # ---------------------------------------------------------------------------------------- the run
@@ -379,7 +223,7 @@ def run_eval(
     grader: ChatModel | None = None
     if answer and judge is not None:
         grader = kb.chat_model(judge) if isinstance(judge, str) else judge
-    index = _SourceIndex(kb)
+    index = SourceIndex(kb)
     depth = max(k, kb.settings.search.candidates)
     results: list[ItemResult] = []
     total = len(test_set.items)
@@ -664,89 +508,3 @@ def index_corpus(
     folder = kb.settings.home / "corpus"
     write_beir_corpus(test_set.corpus, folder)
     return kb.ingest([str(folder)], progress=progress)
-
-
-# ---------------------------------------------------------------------------------------- the gate
-def _lookup(data: Mapping[str, Any], name: str) -> float | None:
-    part, _, metric = name.partition(".")
-    value = data.get(part, {}).get(metric) if isinstance(data.get(part), Mapping) else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        return None
-    return float(value)
-
-
-def parse_floors(values: Iterable[str]) -> dict[str, float]:
-    """``METRIC=VALUE`` strings (``retrieval.ndcg@10=0.6``) as a mapping; a clear error otherwise."""
-    floors: dict[str, float] = {}
-    for text in values:
-        name, sep, value = text.partition("=")
-        name = name.strip()
-        part = name.partition(".")[0]
-        if not sep or "." not in name or part not in PARTS:
-            raise UserError(
-                f"--fail-below '{text}': write PART.METRIC=VALUE, e.g. retrieval.ndcg@10=0.6 "
-                f"(parts: {', '.join(PARTS)})"
-            )
-        try:
-            floors[name] = float(value)
-        except ValueError:
-            raise UserError(f"--fail-below '{text}': '{value}' is not a number") from None
-    return floors
-
-
-def _metrics_of(report: EvalReport | Mapping[str, Any]) -> Mapping[str, Any]:
-    return report.metrics if isinstance(report, EvalReport) else report
-
-
-def compare(
-    report: EvalReport | Mapping[str, Any],
-    baseline: Mapping[str, Any] | None = None,
-    tolerance: float = 0.01,
-    floors: Mapping[str, float] | None = None,
-) -> list[str]:
-    """The failed checks, one line each (empty: the gate passes).
-
-    Against ``baseline`` (a previous ``--json`` output) every metric both hold in retrieval,
-    answers, grounding and abstention must not drop by more than ``tolerance``
-    (``abstention.wrong_abstention`` must not rise by more); latency and cost are not compared.
-    Each floor ``PART.METRIC: VALUE`` fails when the metric is below it or was not measured.
-    """
-    current = _metrics_of(report)
-    failures: list[str] = []
-    for part in HIGHER if baseline is not None else ():
-        base_part = baseline.get(part) if baseline is not None else None
-        if not isinstance(base_part, Mapping) or not isinstance(current.get(part), Mapping):
-            continue
-        for metric in base_part:
-            name = f"{part}.{metric}"
-            before, now = _lookup(baseline or {}, name), _lookup(current, name)
-            if name in NOT_COMPARED or before is None or now is None:
-                continue
-            change = now - before
-            if name in LOWER and change > tolerance + 1e-12:
-                failures.append(f"{name} rose from {before:g} to {now:g} ({change:+.4g}, tolerance {tolerance:g})")
-            elif name not in LOWER and -change > tolerance + 1e-12:
-                failures.append(f"{name} fell from {before:g} to {now:g} ({change:+.4g}, tolerance {tolerance:g})")
-    for name, floor in (floors or {}).items():
-        now = _lookup(current, name)
-        if now is None:
-            failures.append(f"{name} was not measured (floor {floor:g})")
-        elif now < floor:
-            failures.append(f"{name} is {now:g}, below the floor {floor:g} ({now - floor:+.4g})")
-    return failures
-
-
-def load_baseline(path: str | Path) -> dict[str, Any]:
-    """A previous ``docket eval run --json`` output; a clear error when it is not one."""
-    import json
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"--baseline {path}: no such file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"--baseline {path}: not JSON ({exc}); give a `docket eval run --json` output") from None
-    if not isinstance(data, dict) or not any(isinstance(data.get(p), dict) for p in PARTS):
-        raise UserError(f"--baseline {path}: no metrics in it; give a `docket eval run --json` output")
-    return data
