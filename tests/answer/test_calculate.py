@@ -175,9 +175,9 @@ def test_a_missing_figure_computes_nothing() -> None:
     ],
 )
 def test_a_row_names_an_item_only_by_one_of_its_names(label: str, item: str, matches: bool) -> None:
-    from docket.answer.calculate import _label_score
+    from docket.answer.figures import label_score
 
-    assert (_label_score(label, item) >= 0.7) is matches
+    assert (label_score(label, item) >= 0.7) is matches
 
 
 def test_two_items_read_from_one_row_are_not_computed() -> None:

@@ -1,0 +1,246 @@
+"""Looking a line item's figure up in the tables of a document: the row whose label names the item
+(:data:`LINE_ITEMS` holds the usual names), the column whose heading names the fiscal year, the
+table's unit, and the statement the table belongs to. Used by :mod:`docket.answer.calculate`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from docket.index.keywords import analyze
+from docket.sentences import CELL_SEPARATOR
+from docket.types import Hit
+
+__all__ = ["HEADER_YEAR", "LINE_ITEMS", "Figure", "label_score", "lookup", "unit_factor"]
+
+# usual names of line items in financial statements: the first is how answers name it
+LINE_ITEMS: dict[str, tuple[str, ...]] = {
+    "revenue": ("total revenue", "total revenues", "revenues", "revenue", "total net sales", "net sales",
+                "total net revenue", "net revenues", "net revenue", "sales", "total sales"),
+    "cost of goods sold": ("cost of sales", "cost of goods sold", "cost of revenue", "cost of revenues",
+                           "total cost of revenues", "cost of products sold", "cogs", "cost of merchandise sold"),
+    "gross profit": ("gross profit", "gross margin"),
+    "operating income": ("operating income", "income from operations", "operating profit",
+                         "operating income (loss)", "income (loss) from operations"),
+    "net income": ("net income attributable to", "net income", "net earnings", "net income (loss)",
+                   "net earnings attributable to", "net income attributable to shareholders"),
+    "depreciation and amortization": ("depreciation and amortization", "depreciation, amortization",
+                                      "depreciation", "amortization and depreciation"),
+    "capital expenditure": ("purchases of property, plant and equipment", "capital expenditures",
+                            "capital expenditure", "purchases of property and equipment",
+                            "payments for property and equipment", "additions to property and equipment",
+                            "purchases of property, equipment", "capital spending"),
+    "property, plant and equipment": ("property, plant and equipment, net", "property and equipment, net",
+                                      "net property, plant and equipment", "property, plant and equipment",
+                                      "property and equipment", "ppe", "pp&e", "ppne"),
+    "accounts payable": ("accounts payable",),
+    "accounts receivable": ("accounts receivable, net", "accounts receivable", "receivables, net", "receivables"),
+    "inventory": ("inventories", "inventory", "merchandise inventories", "total inventories"),
+    "total assets": ("total assets",),
+    "total current assets": ("total current assets",),
+    "total current liabilities": ("total current liabilities",),
+    "total liabilities": ("total liabilities",),
+    "total equity": ("total shareholders' equity", "total stockholders' equity", "total equity",
+                     "total shareholders’ equity", "total stockholders’ equity"),
+    "cash from operations": ("net cash provided by operating activities",
+                             "net cash provided by (used in) operating activities",
+                             "cash provided by operating activities", "net cash from operating activities"),
+    "income tax expense": ("provision for income taxes", "income tax expense", "income taxes"),
+    "income before taxes": ("income before income taxes", "earnings before income taxes",
+                            "income before provision for income taxes"),
+    "interest expense": ("interest expense",),
+    "dividends paid": ("dividends paid", "cash dividends paid"),
+    "cash and cash equivalents": ("cash and cash equivalents",),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A line item's figure as found: the row, the column, the value and where it came from."""
+
+    item: str
+    year: int
+    value: float
+    label: str  # the row label as the table writes it
+    column: str
+    cell: str  # the cell as written, "(1,577)"
+    unit: str  # the table's unit ("(Millions)")
+    hit: int  # index into the hits it was read from
+    start: int  # the row's offsets in that hit's text
+    end: int
+
+
+_NUMBER = re.compile(r"^\$?\s*\(?\s*-?\$?\s*[\d,]*\.?\d+\s*\)?%?$")
+
+
+def _value(cell: str) -> float | None:
+    text = cell.strip().replace("$", "").replace(" ", "")
+    if text in {"—", "–", "-", "—-"}:
+        return 0.0
+    if not _NUMBER.match(cell.strip()):
+        return None
+    negative = (text.startswith("(") and text.endswith(")")) or text.startswith("-")
+    digits = text.strip("()-%").replace(",", "")
+    try:
+        value = float(digits)
+    except ValueError:
+        return None
+    return -value if negative else value
+
+
+_GENERIC = frozenset(analyze("total net other gross amount amounts"))
+# words that make a line item another one: a balance of it, a part of it paid or owed at another time
+_QUALIFIERS = frozenset(analyze("accumulated deferred unearned unrealized prepaid accrued allowance impairment"))
+_JOINERS = frozenset({"and", "of", "the", "a", "an", "in", "for", "from", "to", "on"})
+
+
+def _words(text: str) -> set[str]:
+    """The words of a label, stemmed, keeping those a search ignores but a label depends on
+    ("income *before* income taxes" is not "income taxes")."""
+    return {(analyze(w) or [w])[0] for w in re.findall(r"[a-z]+", text.lower()) if w not in _JOINERS}
+
+
+def label_score(label: str, item: str) -> float:
+    """How well a row label names ``item``, 0..1: the label is one of the item's usual names (the
+    more usual, the better), starts with one, or shares nearly all its words — never only generic
+    ones ("Total" is no revenue line)."""
+    words = _words(label)
+    clean = re.sub(r"\s+", " ", label.lower().replace("&", "and")).strip(" :")
+    names = LINE_ITEMS.get(item, (item,))
+    best = 0.0
+    for rank, name in enumerate(names):
+        name_words = _words(name)
+        if not words or not name_words or not (words & name_words) - _GENERIC:
+            continue
+        priority = 0.05 * (1 - rank / len(names))  # "Property, plant and equipment, net" before "... equipment"
+        if clean == name:
+            score = 1.0
+        elif clean.startswith(name) and re.match(
+            r"\s*(?:[,(:—–-]|$)" + (r"|\s" if name.endswith((" to", " of", " by", " for")) else ""), clean[len(name) :]
+        ):
+            score = 0.9  # "Net sales (Note 3)", "Net income attributable to Walmart"; not "Sales and marketing"
+        else:
+            if item not in LINE_ITEMS:  # a line item named in the question's words: "amount" is no part of a label
+                name_words = (name_words - _GENERIC) or name_words
+            if (words - name_words) & _QUALIFIERS:
+                continue  # "Accumulated depreciation and amortization" is a balance, no depreciation expense
+            common = len(words & name_words)
+            precision, recall = common / len(words), common / len(name_words)
+            score = 2 * precision * recall / (precision + recall)
+            if score < 0.8 or recall < 1:
+                continue
+            score *= 0.85
+        best = max(best, score + priority)
+    return best
+
+
+def _column(header: list[str], year: int, width: int) -> int | None:
+    """The cell of a row of ``width`` cells under the heading that names ``year``; of several
+    ("Three Months Ended … 2023" and "Six Months Ended … 2023"), the one for the longest period (a
+    year's figure is wanted). Headings align with the row's last cells: a header row often has no
+    cell above the row labels."""
+    found = [k for k, name in enumerate(header) if re.search(rf"(?<!\d){year}(?!\d)", name)]
+    if not found:
+        return None
+    longest = [k for k in found if re.search(r"\b(year|twelve|12|fiscal)\b", header[k], re.IGNORECASE)]
+    cell = width - len(header) + (longest or found)[0]
+    return cell if cell >= 1 else None
+
+
+HEADER_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+def _is_header(cells: list[str]) -> bool:
+    """A table line that heads columns with years ("As of | 2019 | 2018", "2019 | 2018"), not a row of figures."""
+    years = sum(1 for c in cells if HEADER_YEAR.search(c))
+    figures = sum(1 for c in cells if _value(c) is not None and not HEADER_YEAR.fullmatch(c.strip()))
+    return years >= 1 and figures == 0
+
+
+def unit_factor(unit: str) -> float:
+    lowered = unit.lower()
+    for word, factor in (("billion", 1e9), ("million", 1e6), ("thousand", 1e3)):
+        if word in lowered:
+            return factor
+    return 1.0
+
+
+# where each line item is reported: a balance (at a date) or a flow (over a period)
+_BALANCES = frozenset(
+    {
+        "property, plant and equipment", "accounts payable", "accounts receivable", "inventory", "total assets",
+        "total current assets", "total current liabilities", "total liabilities", "total equity",
+        "cash and cash equivalents",
+    }
+)  # fmt: skip
+_BALANCE_SHEET = re.compile(r"balance\s+sheets?|financial\s+(position|condition)", re.IGNORECASE)
+_FLOW_STATEMENT = re.compile(r"cash\s+flows?|operations|income|earnings|comprehensive", re.IGNORECASE)
+
+
+def _statement_fit(item: str, hit: Hit, header: str) -> float:
+    """Whether the table is the statement the item is reported in: the balance sheet for what a
+    company has at a date (inventories, PP&E), the income or cash-flow statement for what happens
+    over a period (revenue, capex) — a change in inventories in a cash-flow statement is no
+    inventory."""
+    where = " ".join(hit.location.heading_path) + " " + header
+    if item in _BALANCES:
+        if _BALANCE_SHEET.search(where):
+            return 0.1
+        return -0.15 if re.search(r"cash\s+flows?", where, re.IGNORECASE) else 0.0
+    if _BALANCE_SHEET.search(where):
+        return -0.1
+    return 0.05 if _FLOW_STATEMENT.search(where) else 0.0
+
+
+def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
+    """The best row for ``item`` with a figure in ``year``'s column, among the tables of ``hits``
+    (a passage may hold prose and several tables: each row is read under the header line above it)."""
+    best: tuple[float, Figure] | None = None
+    for i, hit in enumerate(hits):
+        if CELL_SEPARATOR not in hit.text:
+            continue
+        header: list[str] | None = None
+        unit = ""
+        fit = 0.0
+        offset = 0
+        for line in hit.text.split("\n"):
+            start = offset
+            offset += len(line) + 1
+            if CELL_SEPARATOR not in line:
+                if line.rstrip().endswith(".") or len(line.split()) > 12:
+                    header = None  # prose ends a table; a section label ("LIABILITIES") does not
+                stated = _UNIT_LINE.search(line)
+                if stated:
+                    unit = f"in {stated.group(1).lower()}"  # "(in thousands)", "$ in millions"
+                continue
+            cells = [c.strip() for c in line.split(CELL_SEPARATOR)]
+            if _is_header(cells):
+                header = cells
+                fit = _statement_fit(item, hit, line)
+                label = cells[0] if not HEADER_YEAR.search(cells[0]) else ""
+                unit = label if unit_factor(label) != 1.0 or not unit else unit
+                continue
+            if header is None or len(cells) < 2:
+                continue
+            column = _column(header, year, len(cells))
+            if column is None or column >= len(cells):
+                continue
+            score = label_score(cells[0], item)
+            if score < 0.7:
+                continue
+            value = _value(cells[column])
+            if value is None:
+                continue
+            if value < 0 and item in _BALANCES:
+                score -= 0.2  # a balance is not negative: this row is a change in it
+            score += fit - 0.01 * i  # the better-ranked passage wins a tie
+            heading = header[column - len(cells) + len(header)]
+            figure = Figure(item, year, value, cells[0], heading, cells[column], unit, i, start, start + len(line))
+            if best is None or score > best[0]:
+                best = (score, figure)
+    return best[1] if best else None
+
+
+_UNIT_LINE = re.compile(r"(?:\b(?:in|\$)\s*|\()(?:in\s+)?(thousands|millions|billions)\b", re.IGNORECASE)
