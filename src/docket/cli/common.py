@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -182,3 +182,24 @@ def progress_bar(enabled: bool, label: str = "Indexing") -> Iterator[Callable[[i
             bar.update(task, completed=done, total=total, description=text[-60:])
 
         yield update
+
+
+def parse_where(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``["org=Acme", "year=2023"]`` as (field, value) pairs; a clear error for anything else."""
+    out = []
+    for value in values:
+        key, sep, wanted = value.partition("=")
+        if not sep or not key.strip() or not wanted.strip():
+            raise UserError(
+                f"--where takes FIELD=VALUE (org=Acme, type=10-Q, year=2023, period=FROM..TO), not '{value}'"
+            )
+        out.append((key.strip(), wanted.strip()))
+    return tuple(out)
+
+
+def progress_printer(enabled: bool) -> Callable[[int, int, str], None]:
+    def report(done: int, total: int, label: str) -> None:
+        if enabled:
+            err_console.print(f"[dim]{done}/{total} {label}[/]", highlight=False)
+
+    return report

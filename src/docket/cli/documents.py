@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,9 +19,10 @@ from docket.cli.common import (
     Streamer,
     console,
     emit_json,
-    err_console,
     handle_errors,
     open_kb,
+    parse_where,
+    progress_printer,
     prompt_printer,
 )
 from docket.cli.search import print_answer
@@ -223,21 +224,6 @@ def show(
         console.print(f"  [yellow]warning[/] {escape(str(warning))}", highlight=False)
 
 
-def parse_where(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """``["org=Acme", "year=2023"]`` as (field, value) pairs; a clear error for anything else."""
-    from docket.errors import UserError
-
-    out = []
-    for value in values:
-        key, sep, wanted = value.partition("=")
-        if not sep or not key.strip() or not wanted.strip():
-            raise UserError(
-                f"--where takes FIELD=VALUE (org=Acme, type=10-Q, year=2023, period=FROM..TO), not '{value}'"
-            )
-        out.append((key.strip(), wanted.strip()))
-    return tuple(out)
-
-
 def _print_profile(profile: Any) -> None:
     edited = set(profile.edited)
     rows = [
@@ -337,14 +323,6 @@ def set_profile(
         return
     console.print(f"{escape(doc.path)}:", highlight=False)
     _print_profile(profile)
-
-
-def progress_printer(enabled: bool) -> Callable[[int, int, str], None]:
-    def report(done: int, total: int, label: str) -> None:
-        if enabled:
-            err_console.print(f"[dim]{done}/{total} {label}[/]", highlight=False)
-
-    return report
 
 
 @handle_errors

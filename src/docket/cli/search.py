@@ -20,6 +20,8 @@ from docket.cli.common import (
     handle_errors,
     open_kb,
     parse_time,
+    parse_where,
+    progress_printer,
     prompt_printer,
 )
 
@@ -46,7 +48,6 @@ def _filters(
     tags: list[str] | None,
     where: list[str] | None = None,
 ) -> Any:
-    from docket.cli.documents import parse_where
     from docket.types import Filters
 
     return Filters(
@@ -169,7 +170,6 @@ def ask(
     as_json: JsonOption = False,
 ) -> None:
     """Answer from your documents with numbered citations, or say it is not there."""
-    from docket.cli.documents import progress_printer
 
     streamer = Streamer()
     live = not as_json and console.is_terminal

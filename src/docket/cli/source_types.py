@@ -17,7 +17,7 @@ from docket.cli.common import (
     WorkspaceOption,
     handle_errors,
 )
-from docket.cli.sources import NameOption, ScheduleOption, add_source
+from docket.cli.source_add import NameOption, ScheduleOption, add_source
 from docket.errors import UserError
 from docket.types import DEFAULT_WORKSPACE
 

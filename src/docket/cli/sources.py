@@ -1,7 +1,8 @@
 """docket sources add / list / sync / remove: the folders, websites, mailboxes and databases indexed.
 
 ``add_app`` is the ``docket sources add`` group: each remote source type adds its command to it
-(``add web`` here; ``add imap`` and ``add sql`` from their own modules, registered at the bottom).
+(``add web`` here; ``add imap`` and ``add sql`` from :mod:`docket.cli.source_types`, registered at the
+bottom). What the ``add`` commands share is in :mod:`docket.cli.source_add`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from docket.cli.common import (
     handle_errors,
     open_kb,
 )
+from docket.cli.source_add import NameOption, ScheduleOption, add_source
+from docket.cli.source_types import add_imap, add_sql
 from docket.errors import UserError
 from docket.types import DEFAULT_WORKSPACE
 
@@ -35,50 +38,6 @@ sources_app = typer.Typer(
 )
 add_app = typer.Typer(help="Add a remote source (it is fetched on `docket sources sync`).", no_args_is_help=True)
 sources_app.add_typer(add_app, name="add")
-
-NameOption = Annotated[
-    str | None, typer.Option("--name", help="The source's name (default: derived from the address).")
-]
-ScheduleOption = Annotated[
-    str | None,
-    typer.Option("--schedule", help="Sync on this cron schedule inside `docket serve`, e.g. '0 * * * *' (hourly)."),
-]
-
-
-def add_source(
-    *,
-    type_: str,
-    name: str,
-    settings: dict[str, Any],
-    schedule: str | None,
-    workspace: str,
-    tags: list[str] | None,
-    access: list[str] | None,
-    home: Any,
-    config: Any,
-    as_json: bool,
-) -> None:
-    """Register a remote source and print it; shared by every ``docket sources add TYPE`` command."""
-    from docket.ingest.sources.sync import add_remote_source
-
-    with open_kb(home, config) as kb:
-        saved = add_remote_source(
-            kb.store,
-            name,
-            type_,
-            settings,
-            schedule=schedule,
-            workspace=workspace,
-            tags=tags or (),
-            access=access or (),
-        )
-    if as_json:
-        emit_json({"name": name, **saved})
-    else:
-        console.print(
-            f"Added {type_} source [bold]{escape(name)}[/]. Fetch it with: docket sources sync {escape(name)}",
-            highlight=False,
-        )
 
 
 @add_app.command("web")
@@ -236,8 +195,6 @@ def sources_remove(
         console.print(f"Removed {escape(name)}")
 
 
-# ------------------------------------------------------------------ other source types register below
-from docket.cli.source_types import add_imap, add_sql  # noqa: E402 - they use the options defined above
-
+# the other source types' commands, after ``add web`` so the help lists them in this order
 add_app.command("imap")(add_imap)
 add_app.command("sql")(add_sql)
