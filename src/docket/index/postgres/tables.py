@@ -39,14 +39,13 @@ from typing import Any
 from docket.config import redact_url
 from docket.errors import DatabaseError, MissingExtraError
 from docket.index import sheet_tables
-from docket.index.tables import (
+from docket.index.table_catalogue import (
     CATALOGUE_FIELDS,
     MAX_COLUMNS,
     TABLE_FILETYPES,
     BuiltTable,
     Column,
     TableInfo,
-    TableStore,
     build_rows_table,
     build_sheet_table,
     pruned,
@@ -54,6 +53,7 @@ from docket.index.tables import (
     table_info,
     table_names,
 )
+from docket.index.table_store import TableStore
 from docket.records.postgres import explain_connect_error, first_line, pg_text, pooled
 from docket.types import Document
 
