@@ -4,7 +4,7 @@
     python bench/compute.py --rounds 3 --json
 
 The data is ``Sample - Superstore.csv`` from ../shared/data (9,994 order lines, 21 columns). Both
-paths read and type the file the same way (``docket.index.sheet_tables``: ~all of the load time is
+paths read and type the file the same way (``docket.ingest.sheet_tables``: ~all of the load time is
 this shared parsing, timed once as ``parse``); then:
 
 - ``sqlite``: the former path — an in-memory SQLite table (untyped columns, dates as ISO text),

@@ -314,7 +314,7 @@ def test_a_spreadsheet_that_is_no_table_is_still_indexed(kb: KnowledgeBase, tmp_
 def test_a_table_loader_crash_does_not_fail_the_document(
     kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from docket.index import sheet_tables
+    from docket.ingest import sheet_tables
 
     def broken(*_: object) -> list:
         raise RuntimeError("loader bug")

@@ -15,7 +15,7 @@ from pathlib import PurePath
 from typing import Any
 
 from docket.index.keywords import analyze
-from docket.index.sheet_tables import RawTable, identifier, typed_column, unique
+from docket.index.table_values import RawTable, identifier, typed_column, unique
 from docket.types import Access, Document, Filters
 
 __all__ = [

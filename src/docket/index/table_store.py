@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docket.errors import BackendError
-from docket.index import sheet_tables
-from docket.index.sheet_tables import RawTable
 from docket.index.table_catalogue import (
     CATALOGUE_FIELDS,
     MAX_COLUMNS,
@@ -36,6 +34,7 @@ from docket.index.table_catalogue import (
     table_names,
     visible_to,
 )
+from docket.index.table_values import SHEET_READERS, RawTable
 from docket.registry import Registry
 from docket.types import Access, Document, Filters
 
@@ -158,8 +157,9 @@ class TableStore:
         """
         if doc.filetype not in TABLE_FILETYPES:
             return []
+        read = SHEET_READERS.get("spreadsheet")  # registered by docket.ingest.sheet_tables
         try:
-            raw = sheet_tables.raw_tables(data, doc.filetype)
+            raw = read(data, doc.filetype)
             if not raw:
                 raise ValueError("no table with a header row and data rows")
             with self._tx():

@@ -39,7 +39,6 @@ registered here in :data:`~docket.index.table_store.TABLE_STORES` under ``postgr
 
 from __future__ import annotations
 
-from docket.index.sheet_tables import identifier
 from docket.index.table_catalogue import (
     CATALOGUE_FIELDS,
     TABLE_FILETYPES,
@@ -57,6 +56,7 @@ from docket.index.table_catalogue import (
     visible_to,
 )
 from docket.index.table_store import TABLE_STORES, TableStore
+from docket.index.table_values import identifier
 
 __all__ = [
     "CATALOGUE_FIELDS",

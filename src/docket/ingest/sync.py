@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import docket.ingest.sheet_tables  # noqa: F401  (registers the spreadsheet reader the table stores load files with)
 from docket.errors import DocketError, ParseError, PathNotFoundError, UserError
 from docket.index import get_document
 from docket.ingest.chunking import chunk_document, estimate_tokens

@@ -63,7 +63,8 @@ def read_sheet(path: str | Path) -> tuple[list[str], list[list[Any]]]:
     """The header and typed columns of a CSV/TSV/XLSX/XLS file's first table: numbers as
     numbers, dates as dates, empty cells as None."""
     from docket.errors import ParseError
-    from docket.index.sheet_tables import raw_tables, typed_column
+    from docket.index.table_values import typed_column
+    from docket.ingest.sheet_tables import raw_tables
 
     path = Path(path)
     if not path.is_file():

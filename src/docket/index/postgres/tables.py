@@ -38,7 +38,6 @@ from typing import Any
 
 from docket.config import redact_url
 from docket.errors import DatabaseError, MissingExtraError
-from docket.index import sheet_tables
 from docket.index.table_catalogue import (
     CATALOGUE_FIELDS,
     MAX_COLUMNS,
@@ -54,6 +53,7 @@ from docket.index.table_catalogue import (
     table_names,
 )
 from docket.index.table_store import TableStore
+from docket.index.table_values import SHEET_READERS
 from docket.records.postgres import explain_connect_error, first_line, pg_text, pooled
 from docket.types import Document
 
@@ -169,8 +169,9 @@ class PostgresTableStore(TableStore):
     def load(self, doc: Document, data: bytes) -> list[str]:
         if doc.filetype not in TABLE_FILETYPES:
             return []
+        read = SHEET_READERS.get("spreadsheet")  # registered by docket.ingest.sheet_tables
         try:
-            raw = sheet_tables.raw_tables(data, doc.filetype)
+            raw = read(data, doc.filetype)
             if not raw:
                 raise ValueError("no table with a header row and data rows")
             with self._writing() as conn:

@@ -20,6 +20,7 @@ from pathlib import PurePath
 from typing import Any
 
 from docket.errors import ParseError
+from docket.index.table_values import cell_text
 from docket.ingest.parsers import PARSERS
 from docket.ingest.parsers.text import decode_text
 from docket.types import Block, ParsedDocument
@@ -28,40 +29,7 @@ __all__ = ["SpreadsheetParser", "cell_text", "table_blocks"]
 
 MAX_ROWS_PER_BLOCK = 1000
 CELL_SEP = " | "
-_WS = re.compile(r"\s+")
 _NUMBERISH = re.compile(r"[-+(]?[$€£¥]?\d[\d.,' ]*%?\)?")
-
-
-def cell_text(value: Any) -> str:
-    """One cell as display text: whitespace collapsed, numbers and dates rendered sensibly."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _number(value)
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0, 0):
-            return value.date().isoformat()
-        return value.isoformat(sep=" ", timespec="seconds")
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return str(value)
-    return _WS.sub(" ", str(value)).strip()
-
-
-def _number(value: float) -> str:
-    if math.isnan(value) or math.isinf(value):
-        return str(value)
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    text = format(value, ".12g")
-    if "e" in text and 1e-5 <= abs(value) < 1e15:
-        text = format(value, ".12f").rstrip("0").rstrip(".")
-    return text
 
 
 def table_blocks(

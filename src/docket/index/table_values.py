@@ -1,24 +1,28 @@
-"""Tables read from spreadsheet files: header and rows, SQL names, and typed column values.
-
-:func:`raw_tables` reads each table of each sheet with the spreadsheet parser's readers and layout
-rules, so tables match the indexed text. :func:`identifier` turns headers and file names into SQL
-names; :func:`typed_column` decides a column's type and converts its cells (see
+"""A spreadsheet table's cells as SQL: :class:`RawTable` (header and rows as read), one cell as
+display text (:func:`cell_text`), SQL names from headers and file names (:func:`identifier`,
+:func:`unique`) and a column's type and converted values (:func:`typed_column`; see
 :mod:`docket.index.tables` for the rules).
+
+Reading the tables of a file is ingest's part (:mod:`docket.ingest.sheet_tables`, with the
+spreadsheet parser's readers and layout rules); it registers its reader in :data:`SHEET_READERS`,
+which the table stores load files with.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RawTable", "identifier", "raw_tables", "typed_column", "unique"]
+from docket.registry import Registry
 
+__all__ = ["SHEET_READERS", "RawTable", "cell_text", "identifier", "typed_column", "unique"]
 
-# ---------------------------------------------------------------------- reading sheets
+_WS = re.compile(r"\s+")
 
 
 @dataclass
@@ -30,60 +34,41 @@ class RawTable:
     rows: list[tuple[int, list[Any]]]
 
 
-def raw_tables(data: bytes, filetype: str) -> list[RawTable]:
-    """Each table of each sheet: header cells and (row number, cells) data rows.
-
-    Uses the spreadsheet parser's readers and its layout rules (title rows above a header, several
-    tables in one sheet separated by an empty row), so tables match the indexed text.
-    """
-    from docket.ingest.parsers.spreadsheet import _csv_rows, _header_index, _opens_table, _xls_sheets, _xlsx_sheets
-
-    if filetype in ("csv", "tsv"):
-        sheets: list[tuple[str | None, Sequence[tuple[int, Sequence[Any]]]]] = [(None, _csv_rows(data, f".{filetype}"))]
-    elif filetype == "xls" and not data.startswith(b"PK\x03\x04"):
-        sheets = list(_xls_sheets(data))
-    else:
-        sheets = list(_xlsx_sheets(data))
-    out: list[RawTable] = []
-    for sheet, rows in sheets:
-        raw = [(n, list(cells)) for n, cells in rows if not all(_blank(c) for c in cells)]
-        groups: list[list[tuple[int, list[Any]]]] = [[]]
-        for i, (n, cells) in enumerate(raw):
-            if i and n != raw[i - 1][0] + 1 and _opens_table(raw[i : i + 12]):
-                groups.append([])
-            groups[-1].append((n, cells))
-        part = 0
-        for group in groups:
-            if not group:
-                continue
-            at = _header_index(group[:1000])
-            header_row, header = group[at]
-            body = group[at + 1 :]
-            if not body:
-                continue
-            width = max(len(cells) for _, cells in group[at:])
-            used = [i for i in range(width) if any(i < len(c) and not _blank(c[i]) for _, c in group[at:])]
-            part += 1
-            out.append(
-                RawTable(
-                    sheet,
-                    part,
-                    header_row,
-                    [_header_text(header[i]) if i < len(header) else "" for i in used],
-                    [(n, [cells[i] if i < len(cells) else None for i in used]) for n, cells in body],
-                )
-            )
-    return out
+# readers of a file's tables by name, each ``(data, filetype) -> list[RawTable]``: ``spreadsheet``
+# (CSV/TSV/XLSX/XLS), registered by docket.ingest.sheet_tables
+SHEET_READERS: Registry[list[RawTable]] = Registry("table reader", "docket.table_readers")
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+def cell_text(value: Any) -> str:
+    """One cell as display text: whitespace collapsed, numbers and dates rendered sensibly."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return _WS.sub(" ", str(value)).strip()
 
 
-def _header_text(value: Any) -> str:
-    from docket.ingest.parsers.spreadsheet import cell_text
-
-    return cell_text(value)
+def _number(value: float) -> str:
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    text = format(value, ".12g")
+    if "e" in text and 1e-5 <= abs(value) < 1e15:
+        text = format(value, ".12f").rstrip("0").rstrip(".")
+    return text
 
 
 # ---------------------------------------------------------------------- names
@@ -297,6 +282,4 @@ def _dates(values: list[Any], present: list[Any]) -> tuple[str, str, list[Any]] 
 
 
 def _texts(values: list[Any]) -> tuple[str, str, list[Any]]:
-    from docket.ingest.parsers.spreadsheet import cell_text
-
     return "TEXT", "", [None if _is_null(v) else cell_text(v) for v in values]
