@@ -29,6 +29,7 @@ lint: $(BIN)/python
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports  # the layers and no-cycles contracts in pyproject.toml (docs/architecture.md)
 
 bench: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[bench]'
