@@ -195,7 +195,7 @@ class Document:
     content_hash: str
     size: int
     mtime: float
-    workspace: str = "default"
+    workspace: str = DEFAULT_WORKSPACE
     access: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from docket.errors import UserError
 from docket.evals.results import EvalReport
 from docket.models.prompts import ABSTAIN_TEXT, Prompt
-from docket.types import Answer, Hit, Usage
+from docket.types import DEFAULT_WORKSPACE, Answer, Hit, Usage
 
 if TYPE_CHECKING:
     from docket.kb import KnowledgeBase
@@ -298,7 +298,7 @@ def rechunked_kb(kb: KnowledgeBase, tokens: int, workdir: Path) -> tuple[Knowled
                 continue
             temp.ingest(
                 [str(path)],
-                workspace=cfg.get("workspace", "default"),
+                workspace=cfg.get("workspace", DEFAULT_WORKSPACE),
                 tags=cfg.get("tags", ()),
                 access=cfg.get("access", ()),
             )

@@ -39,6 +39,7 @@ from docket.errors import ConfigError
 from docket.ingest.failures import FailedBefore, tried_with_settings
 from docket.ingest.sync import FolderSource, _walk, source_for_path
 from docket.records import Records
+from docket.types import DEFAULT_WORKSPACE
 from docket.work import LeaseQueue, Table
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def _plan(
 def enqueue(
     settings: Settings,
     paths: Sequence[str],
-    workspace: str = "default",
+    workspace: str = DEFAULT_WORKSPACE,
     tags: Sequence[str] = (),
     access: Sequence[str] = (),
     retry_failed: bool = False,

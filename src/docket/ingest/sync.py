@@ -45,6 +45,7 @@ from docket.ledger import Store
 from docket.protocols import Embedder
 from docket.sentences import unit_spans
 from docket.types import (
+    DEFAULT_WORKSPACE,
     Chunk,
     Document,
     ParseAttempt,
@@ -74,7 +75,7 @@ class FolderSource:
     root: Path
     is_file: bool = False
     display: str = ""
-    workspace: str = "default"
+    workspace: str = DEFAULT_WORKSPACE
     tags: tuple[str, ...] = ()
     access: tuple[str, ...] = ()
 
@@ -95,14 +96,14 @@ class FolderSource:
             root=Path(config["path"]),
             is_file=config.get("type") == "file",
             display=config.get("display", ""),
-            workspace=config.get("workspace", "default"),
+            workspace=config.get("workspace", DEFAULT_WORKSPACE),
             tags=tuple(config.get("tags", ())),
             access=tuple(config.get("access", ())),
         )
 
 
 def source_for_path(
-    given: str, workspace: str = "default", tags: Sequence[str] = (), access: Sequence[str] = ()
+    given: str, workspace: str = DEFAULT_WORKSPACE, tags: Sequence[str] = (), access: Sequence[str] = ()
 ) -> FolderSource:
     """The source for a path typed by the user; a clear error when it does not exist."""
     check_workspace_name(workspace)

@@ -39,7 +39,7 @@ from docket.ingest.sources.base import Connector, Fetched, SourceTable
 from docket.ingest.sync import Indexer, Progress
 from docket.ledger import Store
 from docket.protocols import Embedder
-from docket.types import Document, ParseAttempt, SyncReport, check_workspace_name
+from docket.types import DEFAULT_WORKSPACE, Document, ParseAttempt, SyncReport, check_workspace_name
 
 if TYPE_CHECKING:
     from docket.index.tables import TableStore
@@ -115,7 +115,7 @@ def remote_config(
     settings: Mapping[str, Any],
     *,
     schedule: str | None = None,
-    workspace: str = "default",
+    workspace: str = DEFAULT_WORKSPACE,
     tags: Sequence[str] = (),
     access: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -141,7 +141,7 @@ def add_remote_source(
     settings: Mapping[str, Any],
     *,
     schedule: str | None = None,
-    workspace: str = "default",
+    workspace: str = DEFAULT_WORKSPACE,
     tags: Sequence[str] = (),
     access: Sequence[str] = (),
 ) -> dict[str, Any]:
@@ -257,7 +257,7 @@ def sync_remote(
     started = time.perf_counter()
     report = SyncReport()
     saved = dict(config)
-    workspace = str(config.get("workspace", "default"))
+    workspace = str(config.get("workspace", DEFAULT_WORKSPACE))
     tags, access = tuple(config.get("tags", ())), tuple(config.get("access", ()))
     store.bind_embedder(embedder.name, embedder.dim)
     indexed = {doc.path: doc for doc in store.documents(name)}
