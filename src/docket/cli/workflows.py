@@ -64,7 +64,7 @@ def run(
 
         raise UserError("the report workflow needs a report spec: pass --spec SPEC.yml (see docs/workflows.md)")
     with open_kb(home, config) as kb:
-        chat = kb._answering_model(model)
+        chat = kb.answering_model(model)
         if chat is None and flow.needs_model:
             raise ModelNotConfiguredError(f"workflow '{flow.name}': {NO_MODEL_MESSAGE}")
         price = kb.settings.model.prices.get(chat.name) if chat is not None else None

@@ -1,6 +1,6 @@
 """How the knowledge base answers in code, labels its answers and logs them.
 
-Functions of a :class:`~docket.kb.KnowledgeBase` (``kb``): a figure computed from the scoped
+Functions of a knowledge base (``kb``, a :class:`~docket.kb.parts.Core`): a figure computed from the scoped
 documents' tables, a year-on-year comparison, the labels of the documents cited, the record the
 answer log keeps, and the chat model a spec names.
 """
@@ -17,13 +17,13 @@ from docket.config import Settings
 from docket.types import Access, Answer, Filters, Hit
 
 if TYPE_CHECKING:
-    from docket.kb.knowledge_base import KnowledgeBase
+    from docket.kb.parts import Core
     from docket.protocols import ChatModel
 
 __all__ = ["calculated", "chat_model_for", "compared", "labelled", "log_record"]
 
 
-def calculated(kb: KnowledgeBase, question: str, filters: Filters, access: Access, scope: Scope) -> Answer | None:
+def calculated(kb: Core, question: str, filters: Filters, access: Access, scope: Scope) -> Answer | None:
     """A figure the question asks to compute from the scoped documents' tables
     (:mod:`docket.answer.calculate`), or None when it asks for none or a figure is missing."""
     from docket.answer.calculate import LINE_ITEMS, answer_text, compute, lookup, plan
@@ -75,7 +75,7 @@ def calculated(kb: KnowledgeBase, question: str, filters: Filters, access: Acces
     )
 
 
-def compared(kb: KnowledgeBase, question: str, filters: Filters, access: Access) -> Answer | None:
+def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answer | None:
     """ "In which year was X higher?" answered from X's row in every year column of its table
     (:func:`docket.answer.calculate.compare_years`), or None."""
     from docket.answer.calculate import LINE_ITEMS, compare_years, comparison_text, which_year
@@ -94,7 +94,7 @@ def compared(kb: KnowledgeBase, question: str, filters: Filters, access: Access)
     return Answer(question, comparison_text(result, 1), False, (citation,), (hit,), "calculated", 1.0, notes=(note,))
 
 
-def labelled(kb: KnowledgeBase, answer: Answer, access: Access, scope: Scope) -> Answer:
+def labelled(kb: Core, answer: Answer, access: Access, scope: Scope) -> Answer:
     """``answer`` with each citation's document label and the documents the question was scoped to."""
     entries = kb.catalog(access).by_id()
 

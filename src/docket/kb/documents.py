@@ -1,7 +1,7 @@
 """Whole documents: finding one by name, every passage of it, answers over all of them, and
 corrections of their profiles.
 
-Functions of a :class:`~docket.kb.KnowledgeBase` (``kb``), behind its ``document_hits``,
+Functions of a knowledge base (``kb``, a :class:`~docket.kb.parts.Core`), behind its ``document_hits``,
 ``find_document``, ``summarize`` and ``ask_documents``.
 """
 
@@ -19,7 +19,7 @@ from docket.ingest.profiles import PROFILE_KEY, extract_profile, profile_of
 from docket.types import Access, Answer, Block, Document, Hit, ParsedDocument, Profile
 
 if TYPE_CHECKING:
-    from docket.kb.knowledge_base import KnowledgeBase
+    from docket.kb.parts import Core
     from docket.protocols import ChatModel
 
 __all__ = [
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-def document_hits(kb: KnowledgeBase, files: Sequence[str], access: Access = Access.owner()) -> list[list[Hit]]:
+def document_hits(kb: Core, files: Sequence[str], access: Access = Access.owner()) -> list[list[Hit]]:
     """Every chunk of each named document, in order.
 
     A name is an indexed document's path (``policies/leave.md``, or its end, ``leave.md``; the
@@ -56,7 +56,7 @@ def document_hits(kb: KnowledgeBase, files: Sequence[str], access: Access = Acce
     return out
 
 
-def find_document(kb: KnowledgeBase, name: str) -> Document:
+def find_document(kb: Core, name: str) -> Document:
     """The indexed document ``name`` gives: its path (or the end of it, or source/path), or a
     file on disk that is indexed. NotFoundError when none is; UserError when several match."""
     found = lookup_document(kb, name)
@@ -65,7 +65,7 @@ def find_document(kb: KnowledgeBase, name: str) -> Document:
     return found
 
 
-def lookup_document(kb: KnowledgeBase, name: str) -> Document | None:
+def lookup_document(kb: Core, name: str) -> Document | None:
     path = Path(name)
     if path.is_file():
         full = path.resolve()
@@ -95,7 +95,7 @@ def lookup_document(kb: KnowledgeBase, name: str) -> Document | None:
     return None
 
 
-def read_file(kb: KnowledgeBase, path: Path) -> list[Hit]:
+def read_file(kb: Core, path: Path) -> list[Hit]:
     from docket.ingest.chunking import chunk_document
     from docket.ingest.parsers import parse_bytes
 
@@ -108,7 +108,7 @@ def read_file(kb: KnowledgeBase, path: Path) -> list[Hit]:
 
 
 def document_task(
-    kb: KnowledgeBase,
+    kb: Core,
     question: str | None,
     files: Sequence[str],
     access: Access,
@@ -123,12 +123,12 @@ def document_task(
         raise UserError("name at least one document")
     started = time.perf_counter()
     documents = document_hits(kb, files, access)
-    chat = kb._answering_model(model)
+    chat = kb.answering_model(model)
     prompts: list[Any] = []
 
     def seen(prompt: Any) -> None:
         prompts.append(prompt)
-        kb._guarded(chat, on_prompt)(prompt)
+        kb.prompt_guard(chat, on_prompt)(prompt)
 
     cfg = kb.settings.answer
     answer = document_answer(
@@ -143,12 +143,12 @@ def document_task(
         on_prompt=seen,
         progress=progress,
     )
-    answer = kb._priced(answer)
+    answer = kb.priced(answer)
     prompt_text = "\n\n".join(p.render() for p in prompts) if prompts else None
-    return replace(answer, log_id=kb._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
+    return replace(answer, log_id=kb.log_answer(answer, prompt_text, (time.perf_counter() - started) * 1000))
 
 
-def profile_missing(kb: KnowledgeBase) -> int:
+def profile_missing(kb: Core) -> int:
     """Give a profile to every document indexed before profiles existed (read from its stored
     text); returns how many were profiled. Documents ingested since have one already."""
     done = 0
@@ -162,7 +162,7 @@ def profile_missing(kb: KnowledgeBase) -> int:
     return done
 
 
-def set_profile(kb: KnowledgeBase, doc_id: str, **fields: Any) -> Profile:
+def set_profile(kb: Core, doc_id: str, **fields: Any) -> Profile:
     """Correct a document's profile by hand (an admin's edit): ``fields`` are Profile fields
     (``organizations``, ``doc_type``, ``date``, ``period_start``, ``period_end``, ``fiscal_year``,
     ``fiscal_quarter``, ``title``); a value of None clears the edit of that field, which goes back

@@ -341,10 +341,10 @@ class KnowledgeBase:
         cfg = self.settings.answer
         prompts: list[Any] = []
         replies: list[str] = []
-        chat = self._answering_model(model)
+        chat = self.answering_model(model)
         if chat is None and tables:
             chat = self.chat_model()  # raises the "no model configured" error, which says how to set one
-        guard = self._guarded(chat, on_prompt)
+        guard = self.prompt_guard(chat, on_prompt)
 
         def seen(prompt: Any) -> None:
             prompts.append(prompt)
@@ -359,7 +359,7 @@ class KnowledgeBase:
         )
         if calculated is not None:
             answer = kb_answers.labelled(self, calculated, access, scope)
-            return replace(answer, log_id=self._log(answer, None, (time.perf_counter() - started) * 1000))
+            return replace(answer, log_id=self.log_answer(answer, None, (time.perf_counter() - started) * 1000))
         from_tables: Answer | None = None
         if chat is not None and tables is not False and (tables or self._may_have_tables()):
             from docket.answer.tables import answer_from_tables
@@ -375,11 +375,11 @@ class KnowledgeBase:
                 on_prompt=seen,
             )
         if from_tables is not None and not from_tables.abstained:
-            answer = self._priced(kb_answers.labelled(self, from_tables, access, scope))
+            answer = self.priced(kb_answers.labelled(self, from_tables, access, scope))
             sql = from_tables.table.sql if from_tables.table is not None else ""
             logged = replace(answer, text=f"{answer.text}\n\nSQL:\n{sql}")  # the log keeps the query too
             sent = "\n\n".join(p.render() for p in prompts)
-            return replace(answer, log_id=self._log(logged, sent, (time.perf_counter() - started) * 1000))
+            return replace(answer, log_id=self.log_answer(logged, sent, (time.perf_counter() - started) * 1000))
 
         hits = self.search(question, k=cfg.top_k, filters=filters, access=access)
         entries = self.catalog(access).by_id()
@@ -419,11 +419,11 @@ class KnowledgeBase:
             answer = replace(
                 answer, notes=(*answer.notes, *from_tables.notes), usage=usage, model=answer.model or from_tables.model
             )
-        answer = self._priced(kb_answers.labelled(self, answer, access, scope))
+        answer = self.priced(kb_answers.labelled(self, answer, access, scope))
         # the log keeps every prompt and the model's raw replies, also those a fallback replaced
         record = [p.render() for p in prompts] + [f"[model reply]\n{r}" for r in replies]
         prompt_text = "\n\n".join(record) if record else None
-        return replace(answer, log_id=self._log(answer, prompt_text, (time.perf_counter() - started) * 1000))
+        return replace(answer, log_id=self.log_answer(answer, prompt_text, (time.perf_counter() - started) * 1000))
 
     def _may_have_tables(self) -> bool:
         if self._tables is not None:
@@ -432,7 +432,8 @@ class KnowledgeBase:
 
         return TableStore.present(self.settings)
 
-    def _log(self, answer: Answer, prompt: str | None, latency_ms: float) -> int:
+    def log_answer(self, answer: Answer, prompt: str | None, latency_ms: float) -> int:
+        """Keep ``answer`` in the answer log with the prompt sent and the time taken; its log id."""
         return self.ledger.log_answer(kb_answers.log_record(answer, prompt, latency_ms))
 
     # ------------------------------------------------------------------ chat
@@ -460,8 +461,8 @@ class KnowledgeBase:
         if conversation is not None:
             history = [Turn(t["question"], t["query"], t["answer"]) for t in self.ledger.conversation(conversation)]
         conversation = conversation or uuid.uuid4().hex[:12]
-        chat = self._answering_model(model)
-        query, rewrite_usage = standalone_question(message, history, chat, self._guarded(chat, on_prompt))
+        chat = self.answering_model(model)
+        query, rewrite_usage = standalone_question(message, history, chat, self.prompt_guard(chat, on_prompt))
         answer = self.ask(
             query,
             filters=filters,
@@ -530,13 +531,13 @@ class KnowledgeBase:
         return kb_documents.document_task(self, question, files, access, model, stream, on_prompt, progress)
 
     # ------------------------------------------------------------------ model plumbing
-    def _answering_model(self, model: str | ChatModel | None) -> ChatModel | None:
+    def answering_model(self, model: str | ChatModel | None) -> ChatModel | None:
         """The model to answer with: the one given, else ``model.name``; None means extractive."""
         if model is None and self.settings.model.name is None:
             return None
         return model if model is not None and not isinstance(model, str) else self.chat_model(model)
 
-    def _guarded(self, chat: ChatModel | None, on_prompt: Callable[[Any], None] | None) -> Callable[[Any], None]:
+    def prompt_guard(self, chat: ChatModel | None, on_prompt: Callable[[Any], None] | None) -> Callable[[Any], None]:
         """A prompt hook that shows the prompt, then refuses the call if it would pass a budget."""
         from docket.models.costs import check_budget, estimate_tokens, usage_cost
 
@@ -551,7 +552,7 @@ class KnowledgeBase:
 
         return hook
 
-    def _priced(self, answer: Answer) -> Answer:
+    def priced(self, answer: Answer) -> Answer:
         """``answer`` with the cost of its tokens at the price of the model that actually answered."""
         from docket.models.costs import usage_cost
 

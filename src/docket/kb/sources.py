@@ -16,7 +16,7 @@ from docket.ingest.sync import FolderSource, Progress, sync_source
 from docket.types import SyncReport
 
 if TYPE_CHECKING:
-    from docket.kb.knowledge_base import KnowledgeBase
+    from docket.kb.parts import Core
 
 __all__ = ["due_sources", "sync_due", "sync_due_job", "sync_folder", "sync_many", "sync_one", "sync_remote_source"]
 
@@ -27,9 +27,7 @@ def _timestamp(now: datetime | float | None) -> float:
     return now.timestamp() if isinstance(now, datetime) else float(now)
 
 
-def sync_folder(
-    kb: KnowledgeBase, source: FolderSource, progress: Progress | None, retry_failed: bool = False
-) -> SyncReport:
+def sync_folder(kb: Core, source: FolderSource, progress: Progress | None, retry_failed: bool = False) -> SyncReport:
     """Sync a folder or file source (:func:`docket.ingest.sync.sync_source`) with ``kb``'s settings."""
     kb.profile_missing()
     kb.tables.prune(  # tables left by an interrupted sync or a removed source
@@ -51,7 +49,7 @@ def sync_folder(
 
 
 def sync_remote_source(
-    kb: KnowledgeBase, name: str, config: dict[str, Any], progress: Progress | None, retry_failed: bool = False
+    kb: Core, name: str, config: dict[str, Any], progress: Progress | None, retry_failed: bool = False
 ) -> SyncReport:
     """Sync a website, mailbox or database source through its connector (:func:`sync_remote`)."""
     kb.profile_missing()
@@ -73,7 +71,7 @@ def sync_remote_source(
     )
 
 
-def due_sources(kb: KnowledgeBase, now: datetime | float | None = None) -> list[str]:
+def due_sources(kb: Core, now: datetime | float | None = None) -> list[str]:
     """The names of the sources whose schedule says they should sync by ``now``."""
     moment = _timestamp(now)
     due = []
@@ -84,7 +82,7 @@ def due_sources(kb: KnowledgeBase, now: datetime | float | None = None) -> list[
     return due
 
 
-def sync_due(kb: KnowledgeBase, now: datetime | float | None = None) -> dict[str, SyncReport]:
+def sync_due(kb: Core, now: datetime | float | None = None) -> dict[str, SyncReport]:
     """Sync every due source, one after another; one source's failure never stops the others.
 
     Meant to be called by the server's scheduler (``Scheduler.add_periodic``) every minute.
@@ -95,7 +93,7 @@ def sync_due(kb: KnowledgeBase, now: datetime | float | None = None) -> dict[str
     return reports
 
 
-def sync_due_job(kb: KnowledgeBase) -> Callable[[], dict[str, Any]]:
+def sync_due_job(kb: Core) -> Callable[[], dict[str, Any]]:
     """A job for ``Scheduler.add_periodic("sources", "* * * * *", job)``: syncs the due sources and
     returns their reports as JSON (each source's own last result and error are kept in its config)."""
 
@@ -105,7 +103,7 @@ def sync_due_job(kb: KnowledgeBase) -> Callable[[], dict[str, Any]]:
     return job
 
 
-def sync_one(kb: KnowledgeBase, name: str, retry_failed: bool = False) -> SyncReport:
+def sync_one(kb: Core, name: str, retry_failed: bool = False) -> SyncReport:
     """Sync source ``name`` and report; an error of the whole source is a failure in the report.
     ``retry_failed``: parse again the items that failed before, even unchanged."""
     try:
@@ -116,5 +114,5 @@ def sync_one(kb: KnowledgeBase, name: str, retry_failed: bool = False) -> SyncRe
         return report
 
 
-def sync_many(kb: KnowledgeBase, names: Iterable[str]) -> dict[str, SyncReport]:
+def sync_many(kb: Core, names: Iterable[str]) -> dict[str, SyncReport]:
     return {name: sync_one(kb, name) for name in names}

@@ -228,7 +228,7 @@ class WorkflowRunner(QueueThread):
         spec = None
         if workspace is not None:
             spec = self.accounts.workspaces.get(workspace)["settings"].get("model") or None
-        return self.kb._answering_model(spec)
+        return self.kb.answering_model(spec)
 
     def require_model(self, workflow: Any, workspace: str | None) -> None:
         if workflow.needs_model and self.model_for(workspace) is None:

@@ -148,8 +148,8 @@ def _answer(st: ServerState, c: Caller, body: CompletionRequest, stream: Callabl
     access = _workspace_access(st, c, body.model)
     options = st.answer_options(body.model)  # the workspace's model and prompt; 402 past its budget
     kb = st.kb
-    chat = kb._answering_model(options.get("model"))
-    query, rewrite = standalone_question(question, history, chat, kb._guarded(chat, None))
+    chat = kb.answering_model(options.get("model"))
+    query, rewrite = standalone_question(question, history, chat, kb.prompt_guard(chat, None))
     answer = kb.ask(query, access=access, model=chat, stream=stream, instructions=options.get("instructions", ""))
     if answer.log_id is not None:
         st.accounts.answers.record(answer.log_id, c.user.id if c.user else None, [body.model], "openai")
