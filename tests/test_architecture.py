@@ -24,9 +24,7 @@ def _layers() -> list[list[str]]:
 
 def test_at_most_two_modules_are_long() -> None:
     long = {
-        str(path.relative_to(SRC)): n
-        for path in SRC.rglob("*.py")
-        if (n := len(path.read_text().splitlines())) > LONG
+        str(path.relative_to(SRC)): n for path in SRC.rglob("*.py") if (n := len(path.read_text().splitlines())) > LONG
     }
     assert len(ALLOWED_LONG) <= 2
     assert set(long) <= ALLOWED_LONG, f"split these modules (over {LONG} lines): {long}"
