@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from docket.accounts.principal import Principal
 from docket.accounts.schema import is_value
 from docket.errors import NotFoundError
 from docket.records import Records
@@ -86,6 +87,45 @@ class Runs:
             f"SELECT {self._RUN_COLUMNS} FROM workflow_runs{where} ORDER BY created DESC LIMIT ?", (*params, limit)
         )
         return [self._run(r) for r in rows]
+
+    def visible_to(self, caller: Principal, *, workflow: str | None = None, limit: int = 2000) -> list[dict[str, Any]]:
+        """The newest runs ``caller`` may see, before their documents are checked: every run for
+        server admins; otherwise their own (within the workspaces their key is limited to) and
+        every run of a workspace they administer."""
+        where: list[str] = []
+        params: list[Any] = []
+        if not caller.is_server_admin:
+            mine, mine_params = ("user_id = ?", (caller.user.id,)) if caller.user is not None else ("1 = 0", ())
+            workspaces = list(caller.workspaces or ())
+            inside = "1 = 1" if caller.workspaces is None else "workspace IS NULL"
+            if workspaces:
+                inside += f" OR workspace IN ({', '.join('?' * len(workspaces))})"
+            candidates = workspaces if caller.workspaces is not None else [w for w, _ in caller.roles]
+            admin_of = [w for w in candidates if caller.role_in(w) == "admin"]
+            either = f"({mine} AND ({inside}))"
+            if admin_of:
+                either += f" OR workspace IN ({', '.join('?' * len(admin_of))})"
+            where.append(f"({either})")
+            params += [*mine_params, *workspaces, *admin_of]
+        if workflow is not None:
+            where.append("workflow = ?")
+            params.append(workflow)
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        rows = self.db.all(
+            f"SELECT {self._RUN_COLUMNS} FROM workflow_runs{clause} ORDER BY created DESC LIMIT ?", (*params, limit)
+        )
+        return [self._run(r) for r in rows]
+
+    @staticmethod
+    def may_see(caller: Principal, run: dict[str, Any]) -> bool:
+        """The rule :meth:`visible_to` applies in SQL, for one run."""
+        if caller.is_server_admin:
+            return True
+        workspace = run["workspace"]
+        if caller.workspaces is not None and workspace is not None and workspace not in caller.workspaces:
+            return False
+        mine = caller.user is not None and run["user_id"] == caller.user.id
+        return mine or (workspace is not None and caller.role_in(workspace) == "admin")
 
     def save_file(self, run_id: str, name: str, data: bytes) -> None:
         """Keep a file of a workflow run's folder (its input, results, reports) for every server."""

@@ -18,8 +18,10 @@ from docket.accounts import Accounts
 from docket.config import Settings
 from docket.errors import AuthError, ForbiddenError, RateLimitedError
 from docket.kb import KnowledgeBase
+from docket.server.answering import Answering
 from docket.server.auth import Caller, RateLimiter
 from docket.server.jobs import JobRunner
+from docket.server.reviewing import Reviewing
 from docket.server.runs import WorkflowRunner
 from docket.server.scheduler import Scheduler
 
@@ -78,16 +80,9 @@ class ServerState:
     bad_keys: RateLimiter  # requests with a wrong API key per address
     visitors: RateLimiter  # widget questions per visitor
     hooks: RateLimiter  # incoming webhook calls per sending address
+    answering: Answering  # answers, conversations and the answer log, for every surface
+    reviews: Reviewing  # the review queue, as each caller may see it
     setup_token: str | None = None  # until the owner exists: the one-time link `docket serve` prints
-
-    def answer_options(self, workspace: str | None) -> dict[str, Any]:
-        """``model`` and ``instructions`` for answers in ``workspace`` (its settings), after checking
-        its daily budget; an empty dict outside a workspace (the server's settings apply)."""
-        if workspace is None:
-            return {}
-        self.accounts.budgets.check(workspace, self.kb.ledger)
-        settings = self.accounts.workspaces.settings(workspace)
-        return {"model": settings.model, "instructions": settings.prompt}
 
 
 def build_state(settings: Settings) -> ServerState:
@@ -114,6 +109,8 @@ def build_state(settings: Settings) -> ServerState:
         bad_keys=RateLimiter(server.key_attempts, 300.0),
         visitors=RateLimiter(server.widget_requests_per_minute, 60.0),
         hooks=RateLimiter(server.hook_requests_per_minute, 60.0),
+        answering=Answering(kb, accounts),
+        reviews=Reviewing(kb, accounts, settings),
         setup_token=secrets.token_urlsafe(16) if accounts.users.count() == 0 else None,
     )
     return st

@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from docket.accounts import Accounts
+from docket.accounts.principal import Principal
 from docket.config import Settings
 from docket.errors import DocketError, ModelNotConfiguredError, NotFoundError, UserError
 from docket.server.background import QueueThread
+from docket.server.permissions import DocumentGate
 from docket.types import Access
 from docket.work import Table
 
@@ -293,6 +295,91 @@ class WorkflowRunner(QueueThread):
             trigger=f"schedule:{schedule['name']}",
             output=schedule["output"],
         )
+
+    def submit_for(
+        self,
+        caller: Principal,
+        workflow: str,
+        *,
+        input: dict[str, Any],
+        params: dict[str, Any],
+        workspace: str | None,
+        run_id: str,
+        wait: bool = False,
+    ) -> dict[str, Any]:
+        """Queue (or, with ``wait``, do) ``caller``'s run over the API: in a workspace they may use
+        (else 404) and within its daily budget (else 402); a report needs its spec."""
+        access = caller.access(workspace)
+        params = network_params(params, run_folder(self.settings, run_id) / "input")
+        if load_named(self.settings.home, workflow).name == "report" and not params.get("spec"):
+            raise UserError("the report workflow needs a report spec: send it as params.spec (see docs/workflows.md)")
+        if workspace is not None:
+            self.accounts.budgets.check(workspace, self.kb.ledger)
+        return self.submit(
+            workflow,
+            input=input,
+            params=params,
+            workspace=workspace,
+            access=access,
+            trigger="api",
+            user_id=caller.user_id,
+            scope=caller.workspaces if caller.via == "key" else None,
+            run_id=run_id,
+            wait=wait,
+        )
+
+    def submit_hook(self, hook: dict[str, Any], item: Any) -> dict[str, Any]:
+        """Queue the run an incoming webhook asks for: its retrieval sees the workspace's documents
+        without an access list."""
+        check_items(load_named(self.settings.home, hook["workflow"]), [item])
+        workspace = hook["workspace"]
+        return self.submit(
+            hook["workflow"],
+            input={"items": [item]},
+            workspace=workspace,
+            access=Access(workspaces=(workspace,), principals=(), all_documents=False),
+            trigger=f"hook:{hook['id']}",
+        )
+
+    # ------------------------------------------------------------------ who sees which run
+    def visible(self, caller: Principal, run_id: str, *, finished: bool = False) -> dict[str, Any]:
+        """A run ``caller`` may see (their own; any for admins; a workspace's for its admins; one
+        that has ended only when they may read every document it read), else 404; with
+        ``finished``, one still queued or running is a 400."""
+        run = self.accounts.runs.get(run_id)
+        if not self._may_see(caller, DocumentGate(self.kb.store, caller), run):
+            raise NotFoundError(f"no workflow run '{run_id}'; GET /api/workflows/runs lists them")
+        if finished and run["status"] not in ("done", "failed"):
+            raise UserError(f"the run '{run_id}' is still {run['status']}; ask again when it is done")
+        return run
+
+    def visible_runs(self, caller: Principal, *, workflow: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest runs ``caller`` may see (of ``workflow``), at most ``limit``."""
+        gate = DocumentGate(self.kb.store, caller)
+        runs = self.accounts.runs.visible_to(caller, workflow=workflow, limit=2000)
+        return [r for r in runs if self._may_see(caller, gate, r)][:limit]
+
+    def _may_see(self, caller: Principal, gate: DocumentGate, run: dict[str, Any]) -> bool:
+        if not self.accounts.runs.may_see(caller, run):
+            return False
+        if run["status"] in ("queued", "running"):
+            return True  # nothing of the documents shows before it ends
+        # its results, files, notes and errors hold what it read: the caller must be able to read it all
+        return gate.may_read_all(run.get("documents"), run["workspace"])
+
+    def run_file(self, caller: Principal, run_id: str, name: str) -> Path:
+        """A file a finished run the caller may see wrote (not its input), else 404."""
+        self.visible(caller, run_id, finished=True)  # what it read is known (and checked) once it ends
+        folder = fetch_run_folder(self.accounts, self.settings, run_id).resolve()
+        path = (folder / name).resolve()
+        if not path.is_relative_to(folder) or path.relative_to(folder).parts[:1] == ("input",) or not path.is_file():
+            raise NotFoundError(f"the run '{run_id}' wrote no file '{name}'")
+        return path
+
+    def results(self, caller: Principal, run_id: str) -> tuple[dict[str, Any], list[Any]]:
+        """A finished run the caller may see, and its result records."""
+        run = self.visible(caller, run_id, finished=True)
+        return run, read_results(fetch_run_folder(self.accounts, self.settings, run_id))
 
     # ------------------------------------------------------------------ running
     def execute(self, run: dict[str, Any]) -> None:

@@ -25,18 +25,18 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from docket.answer.conversation import Turn, standalone_question
+from docket.answer.conversation import Turn
 from docket.errors import DocketError, NotFoundError, UserError
+from docket.server.answering import Completion
 from docket.server.auth import Caller
 from docket.server.deps import CallerDep, ServerState, state
-from docket.types import Access, Answer, Usage
+from docket.types import Usage
 
 __all__ = ["router"]
 
@@ -68,13 +68,6 @@ class CompletionRequest(BaseModel):
     functions: list[Any] | None = None
     function_call: Any = None
     response_format: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class _Result:
-    answer: Answer
-    query: str
-    usage: Usage
 
 
 # ---------------------------------------------------------------------------------------- requests
@@ -132,30 +125,10 @@ def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[Turn]]
     return question, history
 
 
-def _workspace_access(st: ServerState, c: Caller, workspace: str) -> Access:
-    """The caller's access to ``workspace``; one 404 for a workspace that is missing and one the
-    caller may not use, so the answer never tells them apart."""
-    try:
-        st.accounts.workspaces.get(workspace)
-        return c.access(workspace)
-    except NotFoundError:
-        raise NotFoundError(f"no workspace '{workspace}'") from None
-
-
-def _answer(st: ServerState, c: Caller, body: CompletionRequest, stream: Callable[[str], None] | None) -> _Result:
-    """Rewrite the question with the history, answer it, and record who asked (runs in a thread)."""
+def _answer(st: ServerState, c: Caller, body: CompletionRequest, stream: Callable[[str], None] | None) -> Completion:
+    """Answer the last question, rewritten with the history, and record who asked (runs in a thread)."""
     question, history = _question_and_history(body.messages)
-    access = _workspace_access(st, c, body.model)
-    options = st.answer_options(body.model)  # the workspace's model and prompt; 402 past its budget
-    kb = st.kb
-    chat = kb.answering_model(options.get("model"))
-    query, rewrite = standalone_question(question, history, chat, kb.prompt_guard(chat, None))
-    answer = kb.ask(query, access=access, model=chat, stream=stream, instructions=options.get("instructions", ""))
-    if answer.log_id is not None:
-        st.accounts.answers.record(answer.log_id, c.user.id if c.user else None, [body.model], "openai")
-    used = answer.usage or Usage()
-    usage = Usage(used.prompt_tokens + rewrite.prompt_tokens, used.completion_tokens + rewrite.completion_tokens)
-    return _Result(answer, query, usage)
+    return st.answering.complete(c, body.model, question, history, stream)
 
 
 # ---------------------------------------------------------------------------------------- responses
@@ -167,7 +140,7 @@ def _usage(usage: Usage) -> dict[str, int]:
     }
 
 
-def _extras(result: _Result) -> dict[str, Any]:
+def _extras(result: Completion) -> dict[str, Any]:
     answer = result.answer
     return {
         "citations": [c.to_dict() for c in answer.citations],
@@ -175,7 +148,7 @@ def _extras(result: _Result) -> dict[str, Any]:
     }
 
 
-def _completion(completion_id: str, created: int, workspace: str, result: _Result) -> dict[str, Any]:
+def _completion(completion_id: str, created: int, workspace: str, result: Completion) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -273,7 +246,7 @@ async def chat_completions(body: CompletionRequest, request: Request, c: CallerD
                 yield _sse(error.to_dict())
                 return
             else:
-                result: _Result = value
+                result: Completion = value
                 for piece in _pieces(_rest(streamed, result.answer.text)):
                     yield _sse(_chunk(completion_id, created, workspace, {"content": piece}, None))
                 last = _chunk(completion_id, created, workspace, {}, "stop") | _extras(result)
@@ -291,25 +264,18 @@ async def chat_completions(body: CompletionRequest, request: Request, c: CallerD
 
 
 # ---------------------------------------------------------------------------------------- models
-def _visible_workspaces(st: ServerState, c: Caller) -> list[dict[str, Any]]:
-    names = st.accounts.workspaces.names()
-    if c.workspaces is not None:
-        names = [n for n in names if n in c.workspaces]
-    return [st.accounts.workspaces.get(n) for n in names]
-
-
 def _model(info: dict[str, Any]) -> dict[str, Any]:
     return {"id": info["name"], "object": "model", "created": int(info["created"]), "owned_by": "docket"}
 
 
 @router.get("/models", summary="The workspaces this key may ask, as OpenAI models")
 def models(request: Request, c: CallerDep) -> dict[str, Any]:
-    return {"object": "list", "data": [_model(w) for w in _visible_workspaces(state(request), c)]}
+    return {"object": "list", "data": [_model(w) for w in state(request).answering.workspaces(c)]}
 
 
 @router.get("/models/{workspace}", summary="One workspace, as an OpenAI model")
 def model(workspace: str, request: Request, c: CallerDep) -> dict[str, Any]:
-    for info in _visible_workspaces(state(request), c):
+    for info in state(request).answering.workspaces(c):
         if info["name"] == workspace:
             return _model(info)
     raise NotFoundError(f"no workspace '{workspace}'")

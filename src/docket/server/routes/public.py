@@ -25,22 +25,19 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from docket.errors import BudgetExceededError, DocketError, ForbiddenError, NotFoundError, RateLimitedError
-from docket.server.deps import ServerState, state
-from docket.types import Access
+from docket.errors import BudgetExceededError, DocketError, ForbiddenError, RateLimitedError
+from docket.server.answering import Answering
+from docket.server.deps import state
 
 __all__ = ["WIDGET_JS", "router", "widget_snippet"]
 
 router = APIRouter(tags=["widget"])
-
-_CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def widget_snippet(server_url: str, workspace: str) -> str:
@@ -60,34 +57,6 @@ class PublicAsk(BaseModel):
     conversation: str | None = Field(None, max_length=64, description="Returned by the previous answer.")
 
 
-def _public_settings(st: ServerState, workspace: str) -> dict[str, Any]:
-    """The settings of a public workspace; the same 404 for a private one and a missing one."""
-    try:
-        info = st.accounts.workspaces.get(workspace)
-    except NotFoundError:
-        info = None
-    if info is None or not info["public"]:
-        raise NotFoundError(f"no public workspace '{workspace}'")
-    settings: dict[str, Any] = info["settings"]
-    return settings
-
-
-def _normal_origin(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
-
-
-def _origin_allowed(request: Request, settings: dict[str, Any], origin: str) -> bool:
-    """May a page from ``origin`` use the widget? Its own server's pages always may."""
-    own = f"{request.url.scheme}://{request.url.netloc}".lower()
-    wanted = _normal_origin(origin)
-    if wanted == own:
-        return True
-    allowed = settings.get("allowed_origins") or []
-    if isinstance(allowed, str):
-        allowed = [allowed]
-    return any(a == "*" or _normal_origin(str(a)) == wanted for a in allowed)
-
-
 def _cors(origin: str | None) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {"Vary": "Origin"}
 
@@ -97,7 +66,7 @@ def _check_origin(request: Request, settings: dict[str, Any], workspace: str) ->
     origin = request.headers.get("origin")
     if origin is None:  # not a browser's cross-site request (curl, a server): rate limits still apply
         return None
-    if not _origin_allowed(request, settings, origin):
+    if not Answering.origin_allowed(settings, origin, own=f"{request.url.scheme}://{request.url.netloc}"):
         raise ForbiddenError(
             f"the site {origin} may not use the widget of '{workspace}'; "
             "an admin adds it to the workspace's allowed origins"
@@ -119,7 +88,7 @@ def _for_visitors(exc: DocketError) -> DocketError:
 @router.options("/api/public/{workspace}/ask", include_in_schema=False)
 def preflight(workspace: str, request: Request) -> Response:
     """The browser's CORS preflight: allowed only for the workspace's allowed origins."""
-    origin = _check_origin(request, _public_settings(state(request), workspace), workspace)
+    origin = _check_origin(request, state(request).answering.public_settings(workspace), workspace)
     headers = _cors(origin) | {
         "Access-Control-Allow-Methods": "POST, OPTIONS",
         "Access-Control-Allow-Headers": "Content-Type",
@@ -131,7 +100,7 @@ def preflight(workspace: str, request: Request) -> Response:
 @router.post("/api/public/{workspace}/ask", summary="Ask a public workspace (the website widget)")
 def public_ask(workspace: str, body: PublicAsk, request: Request) -> Response:
     st = state(request)
-    settings = _public_settings(st, workspace)
+    settings = st.answering.public_settings(workspace)
     try:
         origin = _check_origin(request, settings, workspace)
     except ForbiddenError as exc:
@@ -142,26 +111,12 @@ def public_ask(workspace: str, body: PublicAsk, request: Request) -> Response:
         headers = _cors(origin) | {"Retry-After": str(math.ceil(st.visitors.window))}
         return JSONResponse(error.to_dict(), status_code=error.status, headers=headers)
 
-    conversation = body.conversation
-    if conversation is not None and (
-        not _CONVERSATION_ID.match(conversation)
-        or st.accounts.answers.conversation_owner(conversation) != (None, workspace)
-    ):
-        conversation = None  # not this widget's conversation: start a new one, revealing nothing
     try:
-        reply = st.kb.chat(
-            body.question,
-            conversation=conversation,
-            access=Access(workspaces=(workspace,), principals=()),
-            **st.answer_options(workspace),  # the workspace's model and prompt, within its budget
-        )
+        reply = st.answering.widget_chat(workspace, body.question, body.conversation)
     except DocketError as exc:  # with the CORS headers, so the widget can read what went wrong
         told = _for_visitors(exc)
         return JSONResponse(told.to_dict(), status_code=told.status, headers=_cors(origin))
-    st.accounts.answers.claim_conversation(reply.conversation, None, workspace)
     answer = reply.answer
-    if answer.log_id is not None:
-        st.accounts.answers.record(answer.log_id, None, [workspace], "widget")
     result = {
         "conversation": reply.conversation,
         "question": reply.message,

@@ -24,24 +24,18 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from docket.errors import NotFoundError, RateLimitedError, TooLargeError, UserError
-from docket.server.auth import Caller
 from docket.server.deps import CallerDep, ServerState, state
-from docket.server.permissions import DocumentGate
 from docket.server.runs import (
     check_items,
-    fetch_run_folder,
     load_named,
-    network_params,
     new_run_id,
     new_schedule,
-    read_results,
     run_folder,
     workflow_catalog,
 )
 from docket.server.runs import (
     remove_schedule as remove_stored_schedule,
 )
-from docket.types import Access
 
 router = APIRouter(tags=["workflows"])
 
@@ -115,27 +109,10 @@ async def start_run(name: str, request: Request, c: CallerDep, wait: bool = Fals
             workspace, params, given = await _multipart(st, flow, request, folder)
         else:
             workspace, params, given = await _json_body(flow, request)
-        access = c.access(workspace)  # a workspace the caller may not use is a 404
-        params = network_params(params, folder / "input")
-        if flow.name == "report" and not params.get("spec"):
-            raise UserError("the report workflow needs a report spec: send it as params.spec (see docs/workflows.md)")
 
         def queue() -> dict[str, Any]:  # in a worker thread: the budget check reads the answer log
-            if workspace is not None:
-                st.answer_options(workspace)  # refuses a workspace past its daily budget
-            return dict(
-                st.runs.submit(
-                    name,
-                    input=given,
-                    params=params,
-                    workspace=workspace,
-                    access=access,
-                    trigger="api",
-                    user_id=c.user.id if c.user else None,
-                    scope=c.workspaces if c.via == "key" else None,
-                    run_id=run_id,
-                    wait=wait,
-                )
+            return st.runs.submit_for(
+                c, name, input=given, params=params, workspace=workspace, run_id=run_id, wait=wait
             )
 
         run = await to_thread.run_sync(queue)
@@ -218,40 +195,12 @@ def _view(run: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _visible(st: ServerState, c: Caller, run_id: str) -> dict[str, Any]:
-    """A run the caller may see (their own; any for admins; a workspace's for its admins), else 404."""
-    run = st.accounts.runs.get(run_id)
-    if not _may_see(c, DocumentGate(st.kb.store, c), run):
-        raise NotFoundError(f"no workflow run '{run_id}'; GET /api/workflows/runs lists them")
-    return run
-
-
-def _may_see(c: Caller, gate: DocumentGate, run: dict[str, Any]) -> bool:
-    if c.is_server_admin:
-        return True
-    workspace = run["workspace"]
-    if c.workspaces is not None and workspace is not None and workspace not in c.workspaces:
-        return False
-    mine = c.user is not None and run["user_id"] == c.user.id
-    if not (mine or (workspace is not None and c.role_in(workspace) == "admin")):
-        return False
-    if run["status"] in ("queued", "running"):
-        return True  # nothing of the documents shows before it ends
-    # its results, files, notes and errors hold what it read: the caller must be able to read it all
-    return gate.may_read_all(run.get("documents"), workspace)
-
-
 @router.get("/api/workflows/runs", summary="The caller's workflow runs (admins: all of them)")
 def list_runs(
     request: Request, c: CallerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50, workflow: str | None = None
 ) -> dict[str, Any]:
-    st = state(request)
-    gate = DocumentGate(st.kb.store, c)
-    runs = [r for r in st.accounts.runs.recent(everyone=True, limit=2000) if _may_see(c, gate, r)]
-    if workflow is not None:
-        runs = [r for r in runs if r["workflow"] == workflow]
     views = []
-    for run in runs[:limit]:
+    for run in state(request).runs.visible_runs(c, workflow=workflow, limit=limit):
         view = _view(run)
         if view["summary"]:
             view["summary"] = {k: v for k, v in view["summary"].items() if k != "results"}
@@ -261,18 +210,14 @@ def list_runs(
 
 @router.get("/api/workflows/runs/{run_id}", summary="One run: its status and summary")
 def get_run(run_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
-    return _view(_visible(state(request), c, run_id))
+    return _view(state(request).runs.visible(c, run_id))
 
 
 @router.get("/api/workflows/runs/{run_id}/results", summary="A run's results: JSON, or CSV with ?format=csv")
 def get_results(
     run_id: str, request: Request, c: CallerDep, format: Annotated[str, Query(pattern="^(json|csv)$")] = "json"
 ) -> Any:
-    st = state(request)
-    run = _visible(st, c, run_id)
-    if run["status"] not in ("done", "failed"):
-        raise UserError(f"the run '{run_id}' is still {run['status']}; ask again when it is done")
-    records = read_results(fetch_run_folder(st.accounts, st.settings, run_id))
+    run, records = state(request).runs.results(c, run_id)
     if format == "json":
         return records
     columns: list[str] = []
@@ -292,14 +237,7 @@ def get_results(
 
 @router.get("/api/workflows/runs/{run_id}/files/{name:path}", summary="A file a run wrote (report.html, charts)")
 def get_file(run_id: str, name: str, request: Request, c: CallerDep) -> FileResponse:
-    st = state(request)
-    run = _visible(st, c, run_id)
-    if run["status"] not in ("done", "failed"):  # what it read is known (and checked) once it ends
-        raise UserError(f"the run '{run_id}' is still {run['status']}; ask again when it is done")
-    folder = fetch_run_folder(st.accounts, st.settings, run_id).resolve()
-    path = (folder / name).resolve()
-    if not path.is_relative_to(folder) or path.relative_to(folder).parts[:1] == ("input",) or not path.is_file():
-        raise NotFoundError(f"the run '{run_id}' wrote no file '{name}'")
+    path = state(request).runs.run_file(c, run_id, name)
     return FileResponse(path, filename=path.name)
 
 
@@ -326,18 +264,7 @@ async def hook(token: str, request: Request) -> JSONResponse:
         item = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise UserError("the body is not JSON; send the item as a JSON object") from None
-    flow = load_named(st.settings.home, found["workflow"])
-    check_items(flow, [item])
-    workspace = found["workspace"]
-    run = await to_thread.run_sync(
-        lambda: st.runs.submit(
-            found["workflow"],
-            input={"items": [item]},
-            workspace=workspace,
-            access=Access(workspaces=(workspace,), principals=(), all_documents=False),
-            trigger=f"hook:{found['id']}",
-        )
-    )
+    run = await to_thread.run_sync(lambda: st.runs.submit_hook(found, item))
     return JSONResponse({"id": run["id"], "status": run["status"], "workflow": run["workflow"]}, status_code=202)
 
 
