@@ -21,14 +21,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol, runtime_checkable
 
 from docket.errors import NotFoundError
 from docket.protocols import DocumentIndex
 from docket.records import Records
-from docket.types import ParseAttempt, SentenceVectors
+from docket.types import DEFAULT_WORKSPACE, ParseAttempt, SentenceVectors
 
-__all__ = ["LOG_COLUMNS", "Ledger", "Store"]
+__all__ = ["LOG_COLUMNS", "Ledger", "SourceConfig", "Store"]
 
 # answer_log, in the order log_answer writes and answer_logs reads them
 LOG_COLUMNS = (
@@ -56,6 +57,90 @@ _TURN = ("n", "at", "question", "query", "answer", "log_id")
 _BATCH = 500
 
 
+# The keys of a source's stored config, in the order each kind has always written them.
+_FOLDER_KEYS: tuple[str, ...] = ("type", "path", "display", "workspace", "tags", "access")
+_REMOTE_KEYS: tuple[str, ...] = ("type", "settings", "schedule", "workspace", "tags", "access")
+_REMOTE_KEYS += ("checkpoint", "last_result", "last_error", "last_run")
+_LISTED = ("created", "last_sync")  # the ledger's own columns, added when listing; never stored
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """A registered source's config, parsed once where the ledger reads it.
+
+    A folder or file source has ``path`` (and ``display``, the path as given); a remote one
+    (web, imap, sql) has its connector's ``settings``, a cron ``schedule`` and the state of its
+    last sync. ``created`` and ``last_sync`` are the ledger's columns, not part of the stored JSON.
+    Keys this version does not know are kept in ``extra``; :meth:`to_json` writes back the keys
+    that were read, in their order, so a stored config round-trips unchanged.
+    """
+
+    type: str = "folder"
+    path: str | None = None
+    display: str = ""
+    workspace: str = DEFAULT_WORKSPACE
+    tags: tuple[str, ...] = ()
+    access: tuple[str, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    schedule: str | None = None
+    checkpoint: Mapping[str, Any] = field(default_factory=dict)
+    last_result: Mapping[str, Any] | None = None
+    last_error: str | None = None
+    last_run: float | None = None
+    created: float | None = None
+    last_sync: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    keys: tuple[str, ...] = field(default=(), compare=False, repr=False)  # as stored, in order
+
+    @property
+    def is_local(self) -> bool:
+        """A folder or single file (indexed by ``docket ingest``), not a remote connector."""
+        return self.type in ("folder", "file")
+
+    @classmethod
+    def from_json(
+        cls, data: Mapping[str, Any], *, created: float | None = None, last_sync: float | None = None
+    ) -> SourceConfig:
+        """The config stored as ``data`` (the ``sources.config`` JSON, decoded)."""
+        known = {f.name for f in fields(cls)} - {"extra", "keys", *_LISTED}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("tags", "access"):
+            if key in values:
+                values[key] = tuple(values[key] or ())
+        for key in ("settings", "checkpoint"):
+            if key in values:
+                values[key] = dict(values[key] or {})
+        extra = {k: v for k, v in data.items() if k not in known and k not in _LISTED}
+        keys = tuple(k for k in data if k not in _LISTED)
+        return cls(**values, created=created, last_sync=last_sync, extra=extra, keys=keys)
+
+    def to_json(self) -> dict[str, Any]:
+        """The config as stored: the keys read (or this kind's keys for a new one), then any of this
+        kind's keys since given a value."""
+        canonical = _FOLDER_KEYS if self.is_local else _REMOTE_KEYS
+        order = self.keys or canonical
+        defaults = SourceConfig()
+        order += tuple(k for k in canonical if k not in order and getattr(self, k) != getattr(defaults, k))
+        out: dict[str, Any] = {}
+        for key in order:
+            if key in self.extra:
+                out[key] = self.extra[key]
+            elif key in ("tags", "access"):
+                out[key] = list(getattr(self, key))
+            elif key in ("settings", "checkpoint"):
+                out[key] = dict(getattr(self, key))
+            elif hasattr(self, key) and key not in ("extra", "keys", *_LISTED):
+                out[key] = getattr(self, key)
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as listed (``docket sources list``, the HTTP API): stored keys, then
+        ``created`` and ``last_sync``."""
+        return {**self.to_json(), "created": self.created, "last_sync": self.last_sync}
+
+
 class Ledger:
     """Sources, failures, the answer log, conversations and cached sentence vectors of one
     knowledge base, in ``records`` (the store's own database). Thread-safe as ``records`` is."""
@@ -79,27 +164,28 @@ class Ledger:
         return {"sources": int(row[0]), "failures": int(row[1])}
 
     # ------------------------------------------------------------------ sources
-    def add_source(self, name: str, config: Mapping[str, Any]) -> None:
-        """Register ``name`` with ``config`` (JSON), or replace the config of the one registered."""
+    def add_source(self, name: str, config: SourceConfig) -> None:
+        """Register ``name`` with ``config``, or replace the config of the one registered."""
         self.records.execute(
             "INSERT INTO sources (name, config, created) VALUES (?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET config = excluded.config",
-            (name, json.dumps(dict(config)), time.time()),
+            (name, json.dumps(config.to_json()), time.time()),
         )
 
-    def import_source(self, name: str, config: Mapping[str, Any], created: float, last_sync: float | None) -> None:
-        """A source with its recorded times (``docket db copy``)."""
+    def import_source(self, name: str, config: SourceConfig) -> None:
+        """A source with its recorded times, ``config.created`` and ``config.last_sync`` (``docket db copy``)."""
         self.records.execute(
             "INSERT INTO sources (name, config, created, last_sync) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET config = excluded.config, last_sync = excluded.last_sync",
-            (name, json.dumps(dict(config)), created, last_sync),
+            (name, json.dumps(config.to_json()), config.created, config.last_sync),
         )
 
-    def sources(self) -> dict[str, dict[str, Any]]:
-        """Each source's config with ``created`` and ``last_sync`` added, by name."""
+    def sources(self) -> dict[str, SourceConfig]:
+        """Each source's config, with its ``created`` and ``last_sync`` times, by name."""
         rows = self.records.all(f"SELECT name, config, created, last_sync FROM sources ORDER BY name{self._c}")
         return {
-            name: {**json.loads(config), "created": created, "last_sync": last} for name, config, created, last in rows
+            name: SourceConfig.from_json(json.loads(config), created=created, last_sync=last)
+            for name, config, created, last in rows
         }
 
     def mark_synced(self, name: str) -> None:

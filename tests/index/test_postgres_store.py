@@ -16,7 +16,7 @@ from docket.index import STORES
 from docket.index.postgres import PostgresStore
 from docket.index.postgres.sql import glob_regex
 from docket.index.sqlite import SqliteStore
-from docket.ledger import Store
+from docket.ledger import SourceConfig, Store
 from docket.models.embedders import FakeEmbedder
 from docket.records.postgres import explain_connect_error
 from docket.testing import DIM, StoreContract, make_doc, put
@@ -187,7 +187,7 @@ def test_corpus_statistics_follow_every_kind_of_write(pg_server: PgServer, pg_da
     store = PostgresStore(pg_server.url(pg_database))
     try:
         store.bind_embedder("m", DIM)
-        store.ledger.add_source("src", {"type": "folder"})
+        store.ledger.add_source("src", SourceConfig())
         put(store, make_doc("d1", "a.txt"), ["one two three", "four five"], [0, 1])
         put(store, make_doc("d2", "b.txt"), ["six seven"], [2])
         put(store, make_doc("d1", "a.txt"), ["replaced text"], [3])  # replace

@@ -6,6 +6,7 @@ folder, errors stored and returned with the secret blanked out.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,8 @@ def test_a_connector_error_is_stored_and_shown_without_the_secret(server: Server
         report = sync_remote(st.kb.store, st.kb.embedder, "chatty-mail", _Chatty(secret_env), config)
         assert report.failed and secret_env not in str(report.to_dict())
         stored = st.kb.ledger.sources()["chatty-mail"]
-        assert stored["last_error"] and secret_env not in str(stored)
-        assert "[secret]" in stored["last_error"]
+        assert stored.last_error and secret_env not in str(stored.to_json())
+        assert "[secret]" in stored.last_error
         listed = server.client.get("/api/admin/sources", headers=server.as_("owner")).json()
         assert secret_env not in str(listed)
     finally:
@@ -97,7 +98,7 @@ def test_errors_of_an_older_version_are_redacted_when_shown(server: Server, secr
 
     st: Any = server.state
     config = remote_config("imap", {**IMAP, "password_env": "DOCKET_SECRET_MAIL"}, workspace="support")
-    config["last_error"] = f"login refused for {secret_env}"
+    config = replace(config, last_error=f"login refused for {secret_env}")
     st.kb.ledger.add_source("old-mail", config)
     try:
         listed = server.client.get("/api/admin/sources", headers=server.as_("owner")).json()

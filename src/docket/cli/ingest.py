@@ -108,7 +108,7 @@ def _watch(kb: Any, roots: list[str], as_json: bool) -> None:
             continue
         caught_up = True
         changed = {path for _, path in changes}
-        names = [n for n, cfg in sources.items() if any(p.startswith(cfg["path"]) for p in changed)]
+        names = [n for n, cfg in sources.items() if cfg.path and any(p.startswith(cfg.path) for p in changed)]
         report = kb.sync(names or None)
         if not (report.added or report.updated or report.deleted or report.renamed or report.failed):
             continue

@@ -49,7 +49,7 @@ def add_source(
             access=access or (),
         )
     if as_json:
-        emit_json({"name": name, **saved})
+        emit_json({"name": name, **saved.to_json()})
     else:
         console.print(
             f"Added {type_} source [bold]{escape(name)}[/]. Fetch it with: docket sources sync {escape(name)}",

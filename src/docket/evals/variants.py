@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from docket.errors import UserError
 from docket.evals.results import EvalReport
 from docket.models.prompts import ABSTAIN_TEXT, Prompt
-from docket.types import DEFAULT_WORKSPACE, Answer, Hit, Usage
+from docket.types import Answer, Hit, Usage
 
 if TYPE_CHECKING:
     from docket.kb import KnowledgeBase
@@ -292,15 +292,15 @@ def rechunked_kb(kb: KnowledgeBase, tokens: int, workdir: Path) -> tuple[Knowled
     notes = []
     try:
         for name, cfg in kb.ledger.sources().items():
-            path = Path(str(cfg.get("path", "")))
+            path = Path(cfg.path or "")
             if not path.exists():
                 notes.append(f"source '{name}' is gone from {path}; not in this variant")
                 continue
             temp.ingest(
                 [str(path)],
-                workspace=cfg.get("workspace", DEFAULT_WORKSPACE),
-                tags=cfg.get("tags", ()),
-                access=cfg.get("access", ()),
+                workspace=cfg.workspace,
+                tags=cfg.tags,
+                access=cfg.access,
             )
     except BaseException:
         temp.close()

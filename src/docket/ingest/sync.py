@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,7 +41,7 @@ from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
 from docket.ingest.profiles import PROFILE_KEY, extract_profile, merge_edits
-from docket.ledger import Store
+from docket.ledger import SourceConfig, Store
 from docket.protocols import Embedder
 from docket.sentences import unit_spans
 from docket.types import (
@@ -79,26 +79,26 @@ class FolderSource:
     tags: tuple[str, ...] = ()
     access: tuple[str, ...] = ()
 
-    def config(self) -> dict[str, Any]:
-        return {
-            "type": "file" if self.is_file else "folder",
-            "path": str(self.root),
-            "display": self.display,
-            "workspace": self.workspace,
-            "tags": list(self.tags),
-            "access": list(self.access),
-        }
+    def config(self) -> SourceConfig:
+        return SourceConfig(
+            type="file" if self.is_file else "folder",
+            path=str(self.root),
+            display=self.display,
+            workspace=self.workspace,
+            tags=self.tags,
+            access=self.access,
+        )
 
     @classmethod
-    def from_config(cls, name: str, config: dict[str, Any]) -> FolderSource:
+    def from_config(cls, name: str, config: SourceConfig) -> FolderSource:
         return cls(
             name=name,
-            root=Path(config["path"]),
-            is_file=config.get("type") == "file",
-            display=config.get("display", ""),
-            workspace=config.get("workspace", DEFAULT_WORKSPACE),
-            tags=tuple(config.get("tags", ())),
-            access=tuple(config.get("access", ())),
+            root=Path(config.path or ""),
+            is_file=config.type == "file",
+            display=config.display,
+            workspace=config.workspace,
+            tags=config.tags,
+            access=config.access,
         )
 
 

@@ -26,6 +26,7 @@ from docket.index import get_document
 from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.queue import Job, JobQueue, claim_jobs
 from docket.ingest.sync import FolderSource, Indexer
+from docket.ledger import SourceConfig
 from docket.types import Document, ParseAttempt, SyncReport
 from docket.work import renewing
 
@@ -108,7 +109,7 @@ class Worker:
         self.report = WorkerReport()
         self._held: set[int] = set()
         self._lock = threading.Lock()
-        self._sources: dict[str, dict[str, Any]] = {}
+        self._sources: dict[str, SourceConfig] = {}
         self.tables = tables
         self.listen = listen
         self.listening = threading.Event()
@@ -160,7 +161,7 @@ class Worker:
         with self._lock:
             self.report.warnings.extend({"source": doc.source, "path": doc.path, "warning": n} for n in notes)
 
-    def _source(self, name: str) -> dict[str, Any] | None:
+    def _source(self, name: str) -> SourceConfig | None:
         if name not in self._sources:
             self._sources = self.store.ledger.sources()
         return self._sources.get(name)

@@ -70,7 +70,7 @@ def lookup_document(kb: Core, name: str) -> Document | None:
     if path.is_file():
         full = path.resolve()
         for source, cfg in kb.ledger.sources().items():
-            root = Path(str(cfg.get("path", ""))).resolve()
+            root = Path(cfg.path or "").resolve()
             if full.is_relative_to(root) and full != root:
                 found = get_document(kb.store, source, full.relative_to(root).as_posix())
                 if found is not None:

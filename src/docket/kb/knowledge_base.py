@@ -210,7 +210,7 @@ class KnowledgeBase:
         for name in wanted:
             if name not in known:
                 raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none yet'}")
-            if known[name].get("type", "folder") in ("folder", "file"):
+            if known[name].is_local:
                 report.merge(
                     kb_sources.sync_folder(self, FolderSource.from_config(name, known[name]), progress, retry_failed)
                 )

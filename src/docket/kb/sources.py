@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from docket.errors import DocketError
 from docket.ingest.sources.sync import next_run, sync_remote
 from docket.ingest.sync import FolderSource, Progress, sync_source
+from docket.ledger import SourceConfig
 from docket.types import SyncReport
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def sync_folder(kb: Core, source: FolderSource, progress: Progress | None, retry
 
 
 def sync_remote_source(
-    kb: Core, name: str, config: dict[str, Any], progress: Progress | None, retry_failed: bool = False
+    kb: Core, name: str, config: SourceConfig, progress: Progress | None, retry_failed: bool = False
 ) -> SyncReport:
     """Sync a website, mailbox or database source through its connector (:func:`sync_remote`)."""
     kb.profile_missing()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from docket.config import Settings
 from docket.errors import DatabaseError, MissingExtraError, NotFoundError, UserError
 from docket.index.postgres.store import PostgresStore
-from docket.ledger import Store
+from docket.ledger import SourceConfig, Store
 from docket.protocols import Reembedding
 from docket.records import SCHEMA, Records
 from docket.records.postgres import pg_text
@@ -78,10 +78,9 @@ def copy_store(
         target.bind_embedder(info[0], info[1], source.embedder_spec() if isinstance(source, Reembedding) else None)
     copied = {key: 0 for key in before}
     for name, config in source.ledger.sources().items():
-        settings = {
-            k: same(v) if isinstance(v, str) else v for k, v in config.items() if k not in ("created", "last_sync")
-        }
-        target.ledger.import_source(same(name), settings, float(config.get("created") or 0.0), config.get("last_sync"))
+        stored = {k: same(v) if isinstance(v, str) else v for k, v in config.to_json().items()}
+        renamed = SourceConfig.from_json(stored, created=float(config.created or 0.0), last_sync=config.last_sync)
+        target.ledger.import_source(same(name), renamed)
         copied["sources"] += 1
     documents = list(source.documents())
     if not merge:

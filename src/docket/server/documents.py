@@ -79,10 +79,10 @@ def document(st: ServerState, c: Principal, doc_id: str) -> Document:
 
 def file_of(st: ServerState, doc: Document) -> Path:
     cfg = st.kb.ledger.sources().get(doc.source)
-    if cfg is None:
+    if cfg is None or cfg.path is None:  # gone, or a remote source (no file on the server)
         raise NotFoundError(f"the source of {doc.path} is gone")
-    root = Path(cfg["path"])
-    path = root if cfg.get("type") == "file" else root / doc.path
+    root = Path(cfg.path)
+    path = root if cfg.type == "file" else root / doc.path
     if not path.is_file() and st.accounts.shared:  # uploaded through another server: fetch it
         from docket.accounts import uploads
 
@@ -93,8 +93,8 @@ def file_of(st: ServerState, doc: Document) -> Path:
 
 
 def doc_dict(st: ServerState, doc: Document) -> dict[str, Any]:
-    cfg = st.kb.ledger.sources().get(doc.source, {})
-    uploaded = str(cfg.get("path", "")).startswith(str(uploads_root(st)))
+    cfg = st.kb.ledger.sources().get(doc.source)
+    uploaded = bool(cfg and cfg.path and cfg.path.startswith(str(uploads_root(st))))
     return {
         "id": doc.id,
         "path": doc.path,

@@ -3,11 +3,13 @@ class inherits the contract and provides the ``ledger`` fixture; see :mod:`docke
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from docket.errors import NotFoundError
-from docket.ledger import Ledger
+from docket.ledger import Ledger, SourceConfig
 from docket.testing.helpers import DIM, vec
 from docket.types import ParseAttempt, SentenceVectors
 
@@ -22,7 +24,7 @@ class LedgerContract:
         raise NotImplementedError
 
     def test_sources_and_failures_round_trip(self, ledger: Ledger) -> None:
-        ledger.add_source("src", {"type": "folder", "path": "/x"})
+        ledger.add_source("src", SourceConfig(path="/x"))
         ledger.record_failure("src", "bad.pdf", "encrypted PDF")
         (failure,) = ledger.failures()
         assert failure["at"] > 0
@@ -34,18 +36,43 @@ class LedgerContract:
         }
         assert ledger.counts() == {"sources": 1, "failures": 1}
         ledger.mark_synced("src")
-        assert ledger.sources()["src"]["type"] == "folder"
-        assert ledger.sources()["src"]["last_sync"] is not None
-        ledger.add_source("src", {"type": "folder", "path": "/y"})  # a new config, the same source
-        assert ledger.sources()["src"]["path"] == "/y" and ledger.sources()["src"]["last_sync"] is not None
+        assert ledger.sources()["src"].type == "folder"
+        assert ledger.sources()["src"].last_sync is not None
+        ledger.add_source("src", SourceConfig(path="/y"))  # a new config, the same source
+        assert ledger.sources()["src"].path == "/y" and ledger.sources()["src"].last_sync is not None
         ledger.remove_source("src")
         assert ledger.sources() == {}
         assert ledger.failures() == []
         with pytest.raises(NotFoundError, match="no source named 'src'"):
             ledger.remove_source("src")
 
+    def test_a_stored_config_reads_back_and_is_written_unchanged(self, ledger: Ledger) -> None:
+        web = {
+            "type": "web",
+            "settings": {"url": "https://intranet.example", "password_env": "DOCKET_PW"},
+            "schedule": "0 * * * *",
+            "workspace": "team",
+            "tags": ["wiki"],
+            "access": ["staff"],
+            "checkpoint": {"seen": ["a", "b"]},
+            "last_result": {"added": 1, "failed": []},
+            "last_error": None,
+            "last_run": 1700000000.5,
+            "a_key_of_a_later_version": 7,
+        }
+        folder = {"type": "folder", "path": "/x", "display": "x", "workspace": "default", "tags": [], "access": []}
+        for name, stored in (("web", web), ("folder", folder), ("bare", {"path": "/y"})):
+            text = json.dumps(stored)  # as written by the code before SourceConfig
+            ledger.records.execute("INSERT INTO sources (name, config, created) VALUES (?, ?, ?)", (name, text, 1.0))
+            config = ledger.sources()[name]
+            assert list(config.to_json().items()) == list(stored.items())
+            ledger.add_source(name, config)
+            assert ledger.records.one("SELECT config FROM sources WHERE name = ?", (name,))[0] == text
+        assert ledger.sources()["web"].settings["password_env"] == "DOCKET_PW"
+        assert ledger.sources()["bare"].type == "folder" and ledger.sources()["bare"].created == 1.0
+
     def test_a_failure_keeps_what_the_file_was_and_indexing_it_clears_it(self, ledger: Ledger) -> None:
-        ledger.add_source("src", {"type": "folder", "path": "/x"})
+        ledger.add_source("src", SourceConfig(path="/x"))
         attempt = ParseAttempt(1234, 1700000000.25, "ab" * 32, "0.1.0", "digest-1")
         ledger.record_failure("src", "a.txt", "no text found in the file", attempt)
         ledger.record_failure("src", "b.pdf", "cannot read the file: Permission denied")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from docket.ingest.sync import source_for_path, sync_source
-from docket.ledger import Ledger, Store
+from docket.ledger import Ledger, SourceConfig, Store
 from docket.testing.helpers import DIM, make_doc, put, vec
 from docket.testing.index import DocumentIndexContract, ReembeddingContract
 from docket.testing.ledger import LedgerContract
@@ -98,7 +98,7 @@ class StoreContract(DocumentIndexContract, ReembeddingContract, LedgerContract):
     def test_stats_count_the_ledger_too(self, store: Store) -> None:
         store.bind_embedder("m", DIM)
         put(store, make_doc("d1", "a.txt"), ["text"], [0])
-        store.ledger.add_source("src", {"type": "folder", "path": "/x"})
+        store.ledger.add_source("src", SourceConfig(path="/x"))
         store.ledger.record_failure("src", "bad.pdf", "encrypted PDF")
         stats = store.stats()
         assert (stats["documents"], stats["chunks"], stats["sources"], stats["failures"]) == (1, 1, 1, 1)

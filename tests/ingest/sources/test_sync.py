@@ -81,7 +81,7 @@ def test_counts_like_folder_sync_and_deletes_what_disappeared(kb: KnowledgeBase)
     docs = {d.path: d for d in kb.store.documents("mem")}
     assert set(docs) == {"a", "b", "d"}
     assert docs["a"].metadata["version"] == "2" and docs["a"].metadata["url"] == "mem://a"
-    assert kb.ledger.sources()["mem"]["last_result"]["added"] == 1
+    assert (kb.ledger.sources()["mem"].last_result or {})["added"] == 1
 
 
 def test_incomplete_listing_deletes_nothing(kb: KnowledgeBase) -> None:
@@ -124,7 +124,7 @@ def test_an_item_that_failed_to_parse_is_not_parsed_again_until_it_or_docket_cha
     second = _sync(kb)  # fetched again (it is not indexed), but not parsed
     assert parsed == [] and second.failed == [] and second.failed_before == [{"path": "b", "error": reason}]
     assert [f["path"] for f in kb.ledger.failures("mem")] == ["b"]
-    assert kb.ledger.sources()["mem"]["last_result"]["failed_before"] == second.failed_before
+    assert (kb.ledger.sources()["mem"].last_result or {})["failed_before"] == second.failed_before
 
     ITEMS["b"] = ("2", "   ")  # a new version string, the same bytes
     assert _sync(kb).failed_before and parsed == []
@@ -147,18 +147,18 @@ def test_same_content_under_a_new_version_is_unchanged(kb: KnowledgeBase) -> Non
 
 def test_source_error_mid_listing_keeps_index_and_checkpoint(kb: KnowledgeBase) -> None:
     _sync(kb)
-    assert kb.ledger.sources()["mem"]["checkpoint"] == {"n": 1}
+    assert kb.ledger.sources()["mem"].checkpoint == {"n": 1}
     del ITEMS["c"]
     ITEMS["a"] = ("2", "# A\n\nchanged")
     report = _sync(kb, MemoryConnector(fail_after=1))
     assert report.failed == [{"path": "mem", "error": "connection lost"}]
     assert report.updated == 1 and report.deleted == 0  # what came before the failure is written
     config = kb.ledger.sources()["mem"]
-    assert config["checkpoint"] == {"n": 1} and config["last_error"] == "connection lost"
+    assert config.checkpoint == {"n": 1} and config.last_error == "connection lost"
     connector = MemoryConnector()
     _sync(kb, connector)
     assert connector.seen_checkpoint == {"n": 1}
-    assert kb.ledger.sources()["mem"]["checkpoint"] == {"n": 2} and kb.ledger.sources()["mem"]["last_error"] is None
+    assert kb.ledger.sources()["mem"].checkpoint == {"n": 2} and kb.ledger.sources()["mem"].last_error is None
 
 
 def test_a_connector_bug_is_that_sources_error(kb: KnowledgeBase) -> None:
@@ -206,7 +206,7 @@ def test_due_sources_follow_the_schedule(kb: KnowledgeBase) -> None:
     reports = sync_due(kb, now)
     assert list(reports) == ["hourly"] and reports["hourly"].added == 3
     config = kb.ledger.sources()["hourly"]
-    synced = datetime.fromtimestamp(config["last_run"]).astimezone()
+    synced = datetime.fromtimestamp(config.last_run or 0).astimezone()
     expected = synced.replace(minute=0, second=0, microsecond=0).timestamp() + 3600
     assert next_run(config) == expected
     assert due_sources(kb, expected - 1) == [] and due_sources(kb, expected) == ["hourly"]

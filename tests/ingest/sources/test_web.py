@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,7 @@ def test_server_down_is_a_source_error_and_nothing_is_deleted(kb: KnowledgeBase)
     assert report.failed[0]["path"] == "site" and "cannot connect" in report.failed[0]["error"]
     assert len(list(kb.store.documents("site"))) == 5
     config = kb.ledger.sources()["site"]
-    assert "cannot connect" in config["last_error"] and config["checkpoint"]["links"][base + "/"]
+    assert config.last_error and "cannot connect" in config.last_error and config.checkpoint["links"][base + "/"]
 
 
 def test_404_start_page_is_a_source_error(kb: KnowledgeBase) -> None:
@@ -160,10 +161,8 @@ def test_max_pages_stops_the_crawl_without_deleting_the_rest(kb: KnowledgeBase) 
     with serve() as site:
         _add(kb, site.base + "/")
         kb.sync(["site"])
-        kb.ledger.add_source(
-            "site", {**kb.ledger.sources()["site"], "settings": {"url": site.base + "/", "allow_private": True,
-                                                                 "delay": 0, "max_pages": 2}}
-        )  # fmt: skip
+        settings = {"url": site.base + "/", "allow_private": True, "delay": 0, "max_pages": 2}
+        kb.ledger.add_source("site", replace(kb.ledger.sources()["site"], settings=settings))
         report = kb.sync(["site"])
         assert report.deleted == 0 and len(list(kb.store.documents("site"))) == 5
 

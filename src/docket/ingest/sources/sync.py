@@ -1,7 +1,7 @@
 """Sync a remote source (website, mailbox, database) into the index, and decide when it is due.
 
-A remote source is stored like a folder source (``store.add_source``), with this config::
-
+A remote source is stored like a folder source (``ledger.add_source``), a :class:`~docket.ledger.SourceConfig`
+whose JSON is::
     {"type": "web", "settings": {...connector options...}, "schedule": "0 * * * *" | None,
      "workspace": "default", "tags": [...], "access": [...],
      "checkpoint": {...}, "last_result": {...SyncReport.to_dict()...} | None,
@@ -25,6 +25,7 @@ import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ from docket.ingest.sandbox import parse_with
 from docket.ingest.sources import CONNECTORS
 from docket.ingest.sources.base import Connector, Fetched, SourceTable
 from docket.ingest.sync import Indexer, Progress
-from docket.ledger import Store
+from docket.ledger import SourceConfig, Store
 from docket.protocols import Embedder
 from docket.types import DEFAULT_WORKSPACE, Document, ParseAttempt, SyncReport, check_workspace_name
 
@@ -71,12 +72,9 @@ _BUILTIN: dict[str, tuple[str, str]] = {
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$")
 
-# Keys of a source's config that the store adds when listing; not saved back.
-_LISTED = ("created", "last_sync")
 
-
-def is_remote(config: Mapping[str, Any]) -> bool:
-    return config.get("type", "folder") not in LOCAL_TYPES
+def is_remote(config: SourceConfig) -> bool:
+    return not config.is_local
 
 
 def build_connector(type_: str, settings: Mapping[str, Any]) -> Connector:
@@ -118,20 +116,16 @@ def remote_config(
     workspace: str = DEFAULT_WORKSPACE,
     tags: Sequence[str] = (),
     access: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> SourceConfig:
     check_workspace_name(workspace)
-    return {
-        "type": type_,
-        "settings": dict(settings),
-        "schedule": validate_schedule(schedule),
-        "workspace": workspace,
-        "tags": list(tags),
-        "access": list(access),
-        "checkpoint": {},
-        "last_result": None,
-        "last_error": None,
-        "last_run": None,
-    }
+    return SourceConfig(
+        type=type_,
+        settings=dict(settings),
+        schedule=validate_schedule(schedule),
+        workspace=workspace,
+        tags=tuple(tags),
+        access=tuple(access),
+    )
 
 
 def add_remote_source(
@@ -144,7 +138,7 @@ def add_remote_source(
     workspace: str = DEFAULT_WORKSPACE,
     tags: Sequence[str] = (),
     access: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> SourceConfig:
     """Register a remote source (nothing is fetched yet); returns its config.
 
     The settings are checked by building the connector, so unknown options and bad values are
@@ -221,16 +215,12 @@ def redact_secrets(text: str, settings: Mapping[str, Any]) -> str:
     return _URL_PASSWORD.sub(r"\g<head>****@", text)
 
 
-def _save(store: Store, name: str, config: Mapping[str, Any]) -> None:
-    store.ledger.add_source(name, {k: v for k, v in config.items() if k not in _LISTED})
-
-
 def sync_remote(
     store: Store,
     embedder: Embedder,
     name: str,
     connector: Connector | None,
-    config: Mapping[str, Any],
+    config: SourceConfig,
     *,
     max_tokens: int = 256,
     overlap_tokens: int = 32,
@@ -256,9 +246,7 @@ def sync_remote(
     """
     started = time.perf_counter()
     report = SyncReport()
-    saved = dict(config)
-    workspace = str(config.get("workspace", DEFAULT_WORKSPACE))
-    tags, access = tuple(config.get("tags", ())), tuple(config.get("access", ()))
+    workspace, tags, access = config.workspace, config.tags, config.access
     store.bind_embedder(embedder.name, embedder.dim)
     indexed = {doc.path: doc for doc in store.documents(name)}
     known = {path: str(doc.metadata.get("version") or doc.content_hash) for path, doc in indexed.items()}
@@ -266,7 +254,7 @@ def sync_remote(
     failed = FailedBefore(store, name, tried_with(max_item_bytes, limits, sandbox), retry=retry_failed)
     seen: set[str] = set()
 
-    secrets_of = dict(config.get("settings") or {})
+    secrets_of = config.settings
 
     def fail(key: str, reason: str, attempt: ParseAttempt | None = None) -> None:
         reason = redact_secrets(reason, secrets_of)
@@ -323,8 +311,8 @@ def sync_remote(
 
     try:
         if connector is None:
-            connector = build_connector(str(config.get("type")), config.get("settings") or {})
-        listing = connector.fetch(known, dict(config.get("checkpoint") or {}))
+            connector = build_connector(config.type, config.settings)
+        listing = connector.fetch(known, dict(config.checkpoint))
         if listing.table is not None:
             listing.table.limit = max_table_rows
         for done, item in enumerate(listing.items, start=1):
@@ -342,7 +330,8 @@ def sync_remote(
         reason = redact_secrets(reason, secrets_of)  # a server's answer may quote what it was sent
         report.failed.append({"path": name, "error": reason})
         report.seconds = time.perf_counter() - started
-        _save(store, name, {**saved, "last_error": reason, "last_result": report.to_dict(), "last_run": time.time()})
+        failed_run = replace(config, last_error=reason, last_result=report.to_dict(), last_run=time.time())
+        store.ledger.add_source(name, failed_run)
         return report
     for key in listing.unchanged:
         if key in indexed:
@@ -358,17 +347,10 @@ def sync_remote(
                 store.delete_document(doc.id)
                 report.deleted += 1
     report.seconds = time.perf_counter() - started
-    _save(
-        store,
-        name,
-        {
-            **saved,
-            "checkpoint": dict(listing.checkpoint),
-            "last_error": None,
-            "last_result": report.to_dict(),
-            "last_run": time.time(),
-        },
+    synced = replace(
+        config, checkpoint=dict(listing.checkpoint), last_error=None, last_result=report.to_dict(), last_run=time.time()
     )
+    store.ledger.add_source(name, synced)
     store.ledger.mark_synced(name)
     return report
 
@@ -396,8 +378,8 @@ def describe_sources(store: Store, now: float | None = None) -> list[dict[str, A
         {
             "name": name,
             "documents": counts.get(name, 0),
-            **config,
-            "next_run": next_run(config, moment) if config.get("schedule") else None,
+            **config.to_dict(),
+            "next_run": next_run(config, moment) if config.schedule else None,
         }
         for name, config in store.ledger.sources().items()
     ]
@@ -410,10 +392,10 @@ def _timestamp(now: datetime | float | None) -> float:
     return now.timestamp() if isinstance(now, datetime) else float(now)
 
 
-def next_run(config: Mapping[str, Any], now: datetime | float | None = None) -> float | None:
+def next_run(config: SourceConfig, now: datetime | float | None = None) -> float | None:
     """When a scheduled source is next due (POSIX time, the server's local time zone for the cron
     fields); None when it has no schedule. A source never synced is due at once."""
-    schedule = config.get("schedule")
+    schedule = config.schedule
     if not schedule:
         return None
     try:
@@ -421,7 +403,7 @@ def next_run(config: Mapping[str, Any], now: datetime | float | None = None) -> 
     except ImportError:
         raise MissingExtraError("croniter", "server", "Scheduled syncs") from None
 
-    last = config.get("last_run") or config.get("last_sync")
+    last = config.last_run or config.last_sync
     if not last:
         return _timestamp(now)
     base = datetime.fromtimestamp(float(last)).astimezone()

@@ -63,9 +63,7 @@ def list_documents(request: Request, c: CallerDep, workspace: str | None = None)
     access = c.access(workspace)
     docs = [doc_dict(st, d) for d in st.kb.store.documents(access=access)]
     visible_sources = {  # a failed file's name is its content too: only where the caller may read the source's files
-        name
-        for name, cfg in st.kb.ledger.sources().items()
-        if access.permits(str(cfg.get("workspace", DEFAULT_WORKSPACE)), tuple(cfg.get("access") or ()))
+        name for name, cfg in st.kb.ledger.sources().items() if access.permits(cfg.workspace, cfg.access)
     }
     failures = [f for f in st.kb.ledger.failures() if f["source"] in visible_sources]
     return {"documents": docs, "failures": [{"path": f["path"], "error": f["error"]} for f in failures]}
@@ -217,8 +215,10 @@ def resync(doc_id: str, request: Request, c: CallerDep) -> JSONResponse:
     doc = document(st, c, doc_id)
     c.require_role(doc.workspace, "editor")
     cfg = st.kb.ledger.sources()[doc.source]
+    if cfg.path is None:
+        raise UserError(f"{doc.path} comes from the remote source '{doc.source}': sync that source instead")
     job_id = st.jobs.submit(
-        doc.workspace, c.user.id if c.user else None, [{"path": cfg["path"], "access": cfg.get("access", [])}]
+        doc.workspace, c.user.id if c.user else None, [{"path": cfg.path, "access": list(cfg.access)}]
     )
     return JSONResponse({"job": st.accounts.jobs.get(job_id)}, status_code=202)
 
@@ -227,7 +227,7 @@ def resync(doc_id: str, request: Request, c: CallerDep) -> JSONResponse:
 def sources(request: Request, c: CallerDep) -> dict[str, Any]:
     c.require_admin()
     st = state(request)
-    return {"sources": [{"name": n, **cfg} for n, cfg in st.kb.ledger.sources().items()]}
+    return {"sources": [{"name": n, **cfg.to_dict()} for n, cfg in st.kb.ledger.sources().items()]}
 
 
 @router.post("/workspaces/{workspace}/sources", status_code=202, summary="Index a folder on the server (admins)")

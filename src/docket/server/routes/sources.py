@@ -88,7 +88,7 @@ def add_source(body: NewSource, request: Request, c: CallerDep) -> dict[str, Any
         access=body.access,
     )
     st.accounts.audit.record(c.name, "added source", body.name, type=body.type)
-    return {"name": body.name, **config}
+    return {"name": body.name, **config.to_json()}
 
 
 @router.post("/{name:path}/sync", status_code=202, summary="Sync a source now, in the background (admins)")
