@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from docket.ingest.parsers import parse_bytes
+from tests.conftest import REPO
 from tests.ingest.parsers.helpers import SHARED, block_with
 
 
@@ -94,3 +95,53 @@ def test_markdown_front_matter_dates_are_json_ready() -> None:
         "date": "2024-03-01",
         "tags": ["a", "b"],
     }
+
+
+DATA = REPO / "tests" / "data" / "markdown"
+
+
+def test_jekyll_tags_of_a_real_handbook_page_are_removed_and_links_kept() -> None:
+    """18F's handbook: `[FMLA]({% page "travel-and-leave/fmla" %})` reads as a link to the page,
+    `{% slack_channel "parents" %}` as the channel's name; no tag is left in the text."""
+    doc = parse_bytes((DATA / "18f-paid-parental-leave.md").read_bytes(), "paid-parental-leave.md")
+    text = "\n".join(b.text for b in doc.blocks)
+    assert "{%" not in text and "%}" not in text
+    assert "[Family and Medical Leave Act (FMLA)](travel-and-leave/fmla)" in text
+    assert "* parents" in text
+
+
+def test_jekyll_comments_go_with_their_contents() -> None:
+    doc = parse_bytes((DATA / "18f-engagements.md").read_bytes(), "engagements.md")
+    text = "\n".join(b.text for b in doc.blocks)
+    assert "{%" not in text and "TODO link" not in text
+    assert "- Identify and qualify new engagements in business and partnership development" in text
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{% alert %}\nBook early.\n{% endalert %}", "Book early."),
+        ('See {{< ref "docs/setup.md" >}} first.', "See docs/setup.md first."),
+        ('Read [the guide]({{< relref "/guide" >}}).', "Read [the guide](/guide)."),
+        ("Hello {{ site.title }}{%- include nav.html -%}!", "Hello !"),
+        ("Write `{{ name }}` in a template.", "Write `{{ name }}` in a template."),
+        ("```liquid\n{% if user %}{{ user.name }}{% endif %}\n```", "{% if user %}{{ user.name }}{% endif %}"),
+    ],
+)
+def test_template_tags_of_site_generators(source: str, expected: str) -> None:
+    text = "\n".join(b.text for b in parse_bytes(f"# Page\n\n{source}\n".encode(), "page.md").blocks)
+    assert expected in text
+
+
+def test_a_file_of_headings_only_is_not_empty() -> None:
+    doc = parse_bytes(b"# Overtime policy\n", "overtime.md")
+    assert [b.text for b in doc.blocks] == ["Overtime policy"]
+
+
+def test_a_page_documenting_the_tags_shows_them_as_the_site_does() -> None:
+    source = (
+        '# Shortcodes\n\nUse {% raw %}{% slack_channel "x" %}{% endraw %}.\n\n'
+        '```\n{% raw %}{% image "a.png" %}{% endraw %}\n```\n'
+    )
+    text = "\n".join(b.text for b in parse_bytes(source.encode(), "shortcodes.md").blocks)
+    assert 'Use {% slack_channel "x" %}.' in text and '{% image "a.png" %}' in text and "raw" not in text

@@ -4,11 +4,18 @@ Front matter becomes the document's metadata and is left out of the text. Headin
 heading path of the paragraphs, lists and code below them; each section's text is its Markdown
 source (bullets and code fences kept, raw HTML reduced to its text). Pipe tables become table
 blocks. The title is the front matter's ``title``, else the first level-1 heading, else the stem.
+
+Site generators' template tags are removed before parsing (:func:`strip_template_tags`): Jekyll /
+Liquid ``{% … %}`` and ``{{ … }}``, Hugo shortcodes ``{{< … >}}`` and ``{{% … %}}``. A tag used as
+a link target gives its first quoted argument (``[travel]({% page "/travel/" %})`` becomes
+``[travel](/travel/)``), an inline tag with a quoted argument leaves the argument (``{% slack_channel
+"parents" %}`` reads "parents"), comments go with their contents, and fenced code is left as it is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import PurePath
 from typing import Any
 
@@ -18,7 +25,16 @@ from docket.ingest.parsers.spreadsheet import table_blocks
 from docket.ingest.parsers.text import decode_text
 from docket.types import Block, ParsedDocument
 
-__all__ = ["MarkdownParser", "jsonable"]
+__all__ = ["MarkdownParser", "jsonable", "strip_template_tags"]
+
+_COMMENT = re.compile(r"\{%-?\s*comment\s*-?%\}.*?\{%-?\s*endcomment\s*-?%\}", re.S)
+_TAG = re.compile(r"\{%-?(?P<l>.*?)-?%\}|\{\{<(?P<h>.*?)>\}\}|\{\{%(?P<p>.*?)%\}\}|\{\{-?(?P<o>.*?)-?\}\}", re.S)
+_ARGUMENT = re.compile(r"^\s*/?[\w.-]+\s+[\"'](?P<arg>[^\"']*)[\"']")  # tag name, then a quoted argument
+_LINK_TARGET = re.compile(r"\]\(\s*$")
+_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}(.*?)\{%-?\s*endraw\s*-?%\}", re.S)
+_RAW_MARK = re.compile(r"\{%-?\s*(?:end)?raw\s*-?%\}")
+_CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
 
 
 def jsonable(value: Any) -> Any:
@@ -55,6 +71,73 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str, list[str]]:
     return jsonable(loaded), body, []
 
 
+def _replace_tag(match: re.Match[str], before: str) -> str:
+    inner = match.group("l") or match.group("h") or match.group("p") or ""
+    if match.group("o") is not None:  # a Liquid output {{ variable }}: nothing to read
+        return ""
+    argument = _ARGUMENT.match(inner)
+    if argument is None:  # a block tag ({% alert %}, {% endif %}, {{< /note >}}) or one without a quoted argument
+        return ""
+    return argument.group("arg") if _LINK_TARGET.search(before) or inner.strip().split()[0] not in _BLOCKS else ""
+
+
+_BLOCKS = frozenset({"if", "elsif", "unless", "for", "case", "when", "include", "assign", "capture", "highlight"})
+
+
+def strip_template_tags(body: str) -> str:
+    """``body`` without site-generator template tags (module docstring). Fenced code is left as it
+    is, and so is what ``{% raw %}`` wraps (a page that documents the tags shows them), without
+    the ``raw`` markers themselves."""
+    if "{%" not in body and "{{" not in body:
+        return body
+    out: list[str] = []
+    prose: list[str] = []
+    fenced = False
+    for line in body.split("\n"):
+        if _FENCE.match(line):
+            if not fenced:
+                out.append(_strip_prose("\n".join(prose)))
+                prose = []
+            fenced = not fenced
+            out.append(line)
+        elif fenced:  # code as written, but for {% raw %} markers (the site never shows them)
+            out.append(_RAW_MARK.sub("", line))
+        else:
+            prose.append(line)
+    if prose:
+        out.append(_strip_prose("\n".join(prose)))
+    return "\n".join(out)
+
+
+def _strip_prose(text: str) -> str:
+    """Tags out of Markdown outside code fences; a tag may run over several lines."""
+    kept: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        kept.append(match.group(1))
+        return f"\x00{len(kept) - 1}\x00"
+
+    text = _COMMENT.sub("", _RAW.sub(hold, text))
+    pieces: list[str] = []
+    last = 0
+    for match in _TAG.finditer(text):
+        if _in_code_span(text, match.start()):
+            continue
+        pieces.append(text[last : match.start()])
+        pieces.append(_replace_tag(match, text[: match.start()]))
+        last = match.end()
+    pieces.append(text[last:])
+    return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], "".join(pieces))
+
+
+def _in_code_span(text: str, at: int) -> bool:
+    """Whether position ``at`` of ``text`` is inside an inline code span (`` `{{ like this }}` ``)."""
+    line_start = text.rfind("\n", 0, at) + 1
+    line_end = text.find("\n", at)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    return any(m.start() < at - line_start < m.end() for m in _CODE_SPAN.finditer(line))
+
+
 def _inline_text(token: Any) -> str:
     """Plain text of an inline token: markup dropped, image alt text and code spans kept."""
     parts: list[str] = []
@@ -84,6 +167,7 @@ class MarkdownParser:
         if "\x00" in text:
             raise ParseError("binary content: the file contains NUL bytes and is not Markdown")
         metadata, body, warnings = split_front_matter(text)
+        body = strip_template_tags(body)
         lines = body.split("\n")
         tokens = MarkdownIt("commonmark", {"html": True}).enable("table").parse(body)
 
@@ -136,6 +220,8 @@ class MarkdownParser:
                 section.append("\n".join(lines[start:end]).strip("\n"))
             i += 1
         flush()
+        if not blocks and headings:  # a file of headings only: they are its text
+            blocks.append(Block(text="\n".join(h for _, h in headings), heading_path=here()))
         if not blocks and metadata:
             # a stub made only of front matter (a redirect, an index page): its fields are its text
             lines = [f"{key}: {value}" for key, value in metadata.items() if isinstance(value, (str, int, float))]
