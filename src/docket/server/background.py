@@ -5,7 +5,7 @@ Upload jobs (:mod:`docket.server.jobs`) and workflow runs (:mod:`docket.server.r
 :class:`QueueThread` subclasses, each naming its table for the one lease queue of
 :mod:`docket.work`. On start, items a stopped server left half done are queued again
 (``requeue``). With the accounts in PostgreSQL several servers share a queue: each item is claimed
-by one of them and leased while it runs (:func:`renewing`), and an item whose server stopped
+by one of them and leased while it runs (:func:`docket.work.renewing`), and an item whose server stopped
 renewing is taken over by another once its lease runs out.
 """
 
@@ -17,9 +17,9 @@ from typing import Any
 from docket.accounts import Accounts
 from docket.config import Settings
 from docket.kb import KnowledgeBase
-from docket.work import LeaseQueue, Table, renewing
+from docket.work import LeaseQueue, Table
 
-__all__ = ["QueueThread", "renewing"]  # renewing: docket.work's, where it was
+__all__ = ["QueueThread"]
 
 
 class QueueThread:

@@ -118,7 +118,7 @@ def build_state(settings: Settings) -> ServerState:
 
 def model_providers() -> set[str]:
     """The model providers a workspace's ``model`` setting may name."""
-    from docket.models.chat import CHAT_MODELS
+    from docket.models.base import CHAT_MODELS
 
     return {"openai", "anthropic", "local", *CHAT_MODELS.names()}
 

@@ -103,7 +103,7 @@ def workflow_catalog(home: Path) -> list[dict[str, Any]]:
 
 def check_items(workflow: Any, items: list[Any]) -> None:
     """Refuse (400, naming the item and field) input items that break the workflow's inputs schema."""
-    from docket.workflows.steps import schema_problem
+    from docket.workflows.schemas import schema_problem
 
     if not workflow.batch and "path" in (workflow.inputs.get("required") or ()):
         raise UserError(f"input: the '{workflow.name}' workflow reads a file; upload it as the multipart field 'file'")

@@ -42,7 +42,6 @@ __all__ = [
     "StepFailed",
     "jsonschema_module",
     "render_template",
-    "schema_problem",
     "template_error",
 ]
 
