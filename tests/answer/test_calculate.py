@@ -11,6 +11,7 @@ import math
 import pytest
 
 from docket.answer.calculate import answer_text, compute, lookup, plan
+from docket.answer.figures import statement_table
 from docket.sentences import CELL_SEPARATOR
 from docket.types import Hit, Location
 
@@ -303,3 +304,49 @@ def test_which_year_compares_a_row_across_its_year_columns() -> None:
     assert comparison_text(result, 1).startswith("2018\n- Ship management creditors")
     tied = Hit(2, "d", "s", "t.txt", "T", "Item | 2019 | 2018\nShip management creditors | 5 | 5", Location(), 1.0)
     assert compare_years("ship management creditors", True, [tied]) is None  # a tie names no year
+
+
+# ---------------------------------------------------------------------------- the statements themselves
+
+
+@pytest.mark.parametrize(
+    ("heading", "item", "reports"),
+    [
+        ("Consolidated Statement of Income", "revenue", True),
+        ("Consolidated Statement of Incom e", "net income", True),  # a PDF's split word
+        ("CONDENSED CONSOLIDATED STATEMENTS OF OPERATIONS", "operating income", True),
+        ("Consolidated Balance Sheets", "total assets", True),
+        ("Consolidated Statements of Financial Position", "inventory", True),
+        ("Consolidated Statements of Cash Flows", "capital expenditure", True),
+        ("Consolidated Statements of Cash Flows", "net income", False),  # read from the income statement
+        ("Consolidated Balance Sheets", "revenue", False),
+        ("Consolidated Statement of Income", "total assets", False),
+        ("Statement of Income for Obligor Group", "net income", False),  # a part of the group
+        ("Condensed Consolidating Balance Sheet — Guarantor Subsidiaries", "total assets", False),
+        ("Results of Operations", "revenue", False),  # a discussion, not the statement
+        ("", "revenue", False),
+    ],
+)
+def test_a_statement_table_is_known_by_its_title_and_the_items_it_reports(
+    heading: str, item: str, reports: bool
+) -> None:
+    table = _table([["(in millions)", "2022", "2021"], ["Net sales", "34,229", "35,355"]], heading=heading)
+    assert statement_table(table, item) is reports
+
+
+def test_a_statement_title_on_the_line_above_the_rows_counts_and_prose_does_not() -> None:
+    text = "\n".join(["Consolidated Balance Sheets", CELL_SEPARATOR.join(["(in millions)", "2022", "2021"]),
+                      CELL_SEPARATOR.join(["Total assets", "9", "8"])])  # fmt: skip
+    titled = Hit(1, "d1", "folder", "a.pdf", "A", text, Location(), 1.0)
+    prose = Hit(
+        1, "d1", "folder", "a.pdf", "A", "The consolidated balance sheets show total assets as follows", Location(), 1.0
+    )
+    assert statement_table(titled, "total assets") and not statement_table(prose)
+
+
+def test_a_row_only_resembling_the_item_is_not_read_when_a_named_row_is_asked_for() -> None:
+    """ "Equity income (loss) — net" shares net income's words; a lookup that wants one of the item's
+    names (the statement pass of a computed answer) passes it over."""
+    table = _table([["(in millions)", "2017", "2016"], ["Equity income (loss) — net", "1,071", "835"]])
+    assert lookup("net income", 2017, [table]) is not None
+    assert lookup("net income", 2017, [table], min_label=0.9) is None

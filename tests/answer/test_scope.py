@@ -184,6 +184,31 @@ def test_a_defined_metric_is_computed_in_code_from_the_cited_rows(tmp_path: Path
         assert {c.path for c in share.citations} == {"3M_2022_10K.pdf"}
 
 
+@pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")
+def test_a_line_item_is_read_from_the_filings_own_statement_not_a_table_repeating_part_of_it(
+    tmp_path: Path,
+) -> None:
+    """3M's 2022 10-K shows a segment's "Sales (millions)" for 2022 and 2021 on page 33, and Amcor's
+    2023 10-K a "Statement of Income for Obligor Group" on page 38: the company's net sales and net
+    income come from the consolidated statements (pages 48 and 50), whether or not a search for the
+    line item ranks those pages first."""
+    folder = tmp_path / "filings"
+    folder.mkdir()
+    (folder / "3M_2022_10K.pdf").write_bytes(_pages(FILINGS / "3M_2022_10K.pdf", [0, 32, 47]))
+    (folder / "AMCOR_2023_10K.pdf").write_bytes(_pages(FILINGS / "AMCOR_2023_10K.pdf", [0, 37, 49, 51]))
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
+        kb.ingest([str(folder)])
+        change = kb.ask("What was the change in 3M's net sales from 2021 to 2022?")
+        assert change.method == "calculated" and change.text.startswith("Change in revenue: -1,126")
+        assert "34,229 - 35,355 = -1,126" in change.text
+        assert {c.quote for c in change.citations} == {"Net sales | $34,229 | $35,355 | $32,184"}
+        income = kb.ask("What was Amcor's net income in FY2023?")
+        assert income.method == "calculated" and income.text.startswith("Net income: 1,058"), income.text
+        assert all("Consolidated Statements of Income" in c.location.label() for c in income.citations)
+        assets = kb.ask("What were Amcor's total assets at the end of FY2023?")
+        assert assets.text.startswith("Total assets: 17,003"), assets.text
+
+
 def test_arithmetic_without_an_organisation_uses_the_figures_of_one_document(tmp_path: Path) -> None:
     """A business's own knowledge base rarely names itself in questions: the change in a line item is
     computed from one document's table; figures that only different documents give compute nothing."""

@@ -13,7 +13,7 @@ from docket.index.keywords import analyze
 from docket.sentences import CELL_SEPARATOR
 from docket.types import Hit
 
-__all__ = ["HEADER_YEAR", "LINE_ITEMS", "Figure", "label_score", "lookup", "unit_factor"]
+__all__ = ["HEADER_YEAR", "LINE_ITEMS", "Figure", "label_score", "lookup", "statement_table", "unit_factor"]
 
 # usual names of line items in financial statements: the first is how answers name it
 LINE_ITEMS: dict[str, tuple[str, ...]] = {
@@ -179,24 +179,83 @@ _BALANCE_SHEET = re.compile(r"balance\s+sheets?|financial\s+(position|condition)
 _FLOW_STATEMENT = re.compile(r"cash\s+flows?|operations|income|earnings|comprehensive", re.IGNORECASE)
 
 
+# the title of a financial statement itself, not of a discussion of it: "Consolidated Statement of
+# Income", "Condensed Consolidated Statements of Operations", "Consolidated Balance Sheets" — read
+# with spaces taken out, as PDF text splits words ("Statement of Incom e")
+_STATEMENT_TITLE = re.compile(
+    r"^(?:condensed|consolidated|combined)*(?:statements?of(?:consolidated)?(?:income|operations|earnings|cashflows?"
+    r"|comprehensive(?:income|loss|earnings)|financial(?:position|condition))|balancesheets?)"
+)
+# statements of a part of the group (guarantor and parent-only schedules), not of the company
+_PART_OF_GROUP = re.compile(r"obligor|guarantor|parent|issuer|registrant|subsidiar|segment|companyonly")
+
+
+def statement_table(hit: Hit, item: str | None = None) -> bool:
+    """Whether ``hit`` holds a table of a financial statement itself (the income statement, balance
+    sheet or cash-flow statement of the company), by its section heading or the line above its
+    first row: where a filing reports its line items, as opposed to segment tables, discussions and
+    guarantor schedules that repeat parts of them. With ``item``, only the statement that reports
+    it: the balance sheet for a balance, the others for a flow."""
+    if CELL_SEPARATOR not in hit.text:
+        return False
+    titles = list(hit.location.heading_path[-2:])
+    for line in hit.text.split("\n", 3)[:3]:
+        if CELL_SEPARATOR in line:
+            break
+        titles.append(line)
+    for title in titles:
+        squeezed = re.sub(r"[^a-z]", "", title.lower())
+        if len(title.split()) <= 14 and _STATEMENT_TITLE.match(squeezed) and not _PART_OF_GROUP.search(squeezed):
+            return item is None or _statement_kind(squeezed) in _REPORTED_IN.get(item, _ANY_STATEMENT)
+    return False
+
+
+def _statement_kind(squeezed: str) -> str:
+    if re.search(r"balancesheet|financial(position|condition)", squeezed):
+        return "balance"
+    return "cash" if "cashflow" in squeezed else "income"
+
+
+_ANY_STATEMENT = frozenset({"balance", "cash", "income"})
+# the statement each line item is read from (a net income row also opens the cash-flow statement)
+_REPORTED_IN: dict[str, frozenset[str]] = {
+    **{item: frozenset({"balance"}) for item in _BALANCES},
+    **{
+        item: frozenset({"cash"})
+        for item in ("capital expenditure", "cash from operations", "dividends paid")
+    },
+    **{
+        item: frozenset({"income"})
+        for item in (
+            "revenue", "cost of goods sold", "gross profit", "operating income", "net income",
+            "income tax expense", "income before taxes", "interest expense",
+        )
+    },
+    "depreciation and amortization": frozenset({"cash", "income"}),
+}  # fmt: skip
+
+
 def _statement_fit(item: str, hit: Hit, header: str) -> float:
     """Whether the table is the statement the item is reported in: the balance sheet for what a
     company has at a date (inventories, PP&E), the income or cash-flow statement for what happens
     over a period (revenue, capex) — a change in inventories in a cash-flow statement is no
-    inventory."""
+    inventory. A statement's own table counts more than a table that merely sits under a fitting
+    heading ("Results of operations")."""
     where = " ".join(hit.location.heading_path) + " " + header
+    own = 0.1 if statement_table(hit) else 0.0
     if item in _BALANCES:
         if _BALANCE_SHEET.search(where):
-            return 0.1
+            return 0.1 + own
         return -0.15 if re.search(r"cash\s+flows?", where, re.IGNORECASE) else 0.0
     if _BALANCE_SHEET.search(where):
         return -0.1
-    return 0.05 if _FLOW_STATEMENT.search(where) else 0.0
+    return 0.05 + own if _FLOW_STATEMENT.search(where) else 0.0
 
 
-def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
+def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) -> Figure | None:
     """The best row for ``item`` with a figure in ``year``'s column, among the tables of ``hits``
-    (a passage may hold prose and several tables: each row is read under the header line above it)."""
+    (a passage may hold prose and several tables: each row is read under the header line above it),
+    whose label names the item at least ``min_label`` well (:func:`label_score`)."""
     best: tuple[float, Figure] | None = None
     for i, hit in enumerate(hits):
         if CELL_SEPARATOR not in hit.text:
@@ -228,7 +287,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit]) -> Figure | None:
             if column is None or column >= len(cells):
                 continue
             score = label_score(cells[0], item)
-            if score < 0.7:
+            if score < min_label:
                 continue
             value = _value(cells[column])
             if value is None:

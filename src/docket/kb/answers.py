@@ -22,22 +22,45 @@ if TYPE_CHECKING:
 
 __all__ = ["calculated", "chat_model_for", "compared", "labelled", "log_record"]
 
+# how many of the scoped documents a computed figure reads the statement tables of
+_STATEMENT_DOCUMENTS = 3
+# how well a statement's row label must name a line item to be read before the passages found
+# (one of its names, or starting with one: not "Equity income (loss) — net" for net income)
+_NAMED = 0.9
+
 
 def calculated(kb: Core, question: str, filters: Filters, access: Access, scope: Scope) -> Answer | None:
     """A figure the question asks to compute from the scoped documents' tables
     (:mod:`docket.answer.calculate`), or None when it asks for none or a figure is missing."""
     from docket.answer.calculate import LINE_ITEMS, answer_text, compute, lookup, plan
+    from docket.answer.figures import statement_table
 
     planned = plan(question)
     if planned is None:
         return None
     passages: dict[str, list[Hit]] = {}
+    statements: dict[str, list[Hit]] = {}
     used: list[Hit] = []
+
+    def statement_tables(item: str, hits: list[Hit], same: set[str]) -> list[Hit]:
+        """The tables of the financial statement that reports ``item`` in the documents the question
+        is scoped to (those among ``hits``, which passed every filter), read whole: a statement page
+        need not rank among the passages a search returns for one line item's names."""
+        if filters.documents is None:
+            return []
+        tables: list[Hit] = []
+        for doc_id in list(dict.fromkeys(h.doc_id for h in hits))[:_STATEMENT_DOCUMENTS]:
+            if same and doc_id not in same:
+                continue
+            if doc_id not in statements:
+                statements[doc_id] = [h for h in kb.store.document_hits(doc_id, access) if statement_table(h)]
+            tables.extend(h for h in statements[doc_id] if statement_table(h, item))
+        return tables
 
     def find(item: str, year: int) -> Any:
         aliases = LINE_ITEMS.get(item, (item,))
-        figure = None
-        same = {h.doc_id for h in used}
+        figure, source = None, []
+        same = {h.doc_id for h in used} if not scope.organizations else set()
         # a line item goes by several names ("revenue" is "net sales" at 3M): search by three
         # of them at a time until a statement row is found
         for first in range(0, len(aliases), 3):
@@ -46,15 +69,21 @@ def calculated(kb: Core, question: str, filters: Filters, access: Access, scope:
                 names = " ".join(aliases[first : first + 3])
                 passages[key] = kb.search(f"{names} {year}", k=20, filters=filters, access=access)
             hits = passages[key]
-            if same and not scope.organizations:  # the other figures' document first
+            # a row named by one of the item's names in the scoped filing's own statement first,
+            # then the passages found
+            source = statement_tables(item, hits, same)
+            figure = lookup(item, year, source, min_label=_NAMED)
+            if figure is None and same:  # the other figures' document first
+                source = hits
                 figure = lookup(item, year, [h if h.doc_id in same else replace(h, text="") for h in hits])
-            figure = figure or lookup(item, year, hits)
+            if figure is None:
+                source = hits
+                figure = lookup(item, year, hits)
             if figure is not None:
-                item = key
                 break
         if figure is None:
             return None
-        hit = passages[item][figure.hit]
+        hit = source[figure.hit]
         if hit not in used:
             used.append(hit)
         return replace(figure, hit=used.index(hit))
