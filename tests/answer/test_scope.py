@@ -209,6 +209,46 @@ def test_a_line_item_is_read_from_the_filings_own_statement_not_a_table_repeatin
         assert assets.text.startswith("Total assets: 17,003"), assets.text
 
 
+def test_arithmetic_no_organisation_pins_down_shows_each_documents_result_when_they_differ(tmp_path: Path) -> None:
+    """Two companies' notes both report prepaid expenses for 2018 and 2019: a question naming neither
+    gets each document's result under its name, never one of them as the answer; a third document
+    whose row only resembles the item ("Prepaid expenses and other") is left out, and a document
+    repeating the same figures adds nothing."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "acme-notes.txt").write_text(
+        "Acme Corp notes to the financial statements (in thousands):\n"
+        "2019 | 2018\nPrepaid expenses | $2,303 | $1,780\nOther | 193 | 167\n",
+        encoding="utf-8",
+    )
+    (folder / "acme-notes-copy.txt").write_text(
+        "Acme Corp notes, as filed again (in thousands):\n2019 | 2018\nPrepaid expenses | $2,303 | $1,780\n",
+        encoding="utf-8",
+    )
+    (folder / "globex-notes.txt").write_text(
+        "Globex Inc notes to the financial statements (in thousands):\n"
+        "2019 | 2018\nPrepaid expenses | 164 | 151\nDeposits | 20 | 18\n",
+        encoding="utf-8",
+    )
+    (folder / "initech-notes.txt").write_text(
+        "Initech notes (in millions):\n2019 | 2018\nPrepaid expenses and other | 2,578 | 2,083\n",
+        encoding="utf-8",
+    )
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
+        kb.ingest([str(folder)])
+        change = kb.ask("What is the change in prepaid expenses between 2018 and 2019?")
+        assert change.method == "calculated" and change.text.startswith("2 documents give different results:")
+        assert "2,303 - 1,780 = 523" in change.text and "164 - 151 = 13" in change.text
+        assert "2,578" not in change.text
+        assert {c.path for c in change.citations} <= {"acme-notes.txt", "acme-notes-copy.txt", "globex-notes.txt"}
+        assert "globex-notes.txt" in {c.path for c in change.citations}
+        assert any("name the organisation" in note for note in change.notes)
+        assert change.confidence <= 0.5
+        # naming the organisation gives its one answer
+        named = kb.ask("What is the change in Globex's prepaid expenses between 2018 and 2019?")
+        assert named.method == "calculated" and named.text.startswith("Change in prepaid expenses: 13"), named.text
+
+
 def test_arithmetic_without_an_organisation_uses_the_figures_of_one_document(tmp_path: Path) -> None:
     """A business's own knowledge base rarely names itself in questions: the change in a line item is
     computed from one document's table; figures that only different documents give compute nothing."""

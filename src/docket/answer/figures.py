@@ -70,6 +70,7 @@ class Figure:
     hit: int  # index into the hits it was read from
     start: int  # the row's offsets in that hit's text
     end: int
+    score: float = 1.0  # how well the row's label names the item (:func:`label_score`, at most 1)
 
 
 _NUMBER = re.compile(r"^\$?\s*\(?\s*-?\$?\s*[\d,]*\.?\d+\s*\)?%?$")
@@ -296,7 +297,10 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
                 score -= 0.2  # a balance is not negative: this row is a change in it
             score += fit - 0.01 * i  # the better-ranked passage wins a tie
             heading = header[column - len(cells) + len(header)]
-            figure = Figure(item, year, value, cells[0], heading, cells[column], unit, i, start, start + len(line))
+            figure = Figure(
+                item, year, value, cells[0], heading, cells[column], unit, i, start, start + len(line),
+                min(1.0, label_score(cells[0], item)),
+            )  # fmt: skip
             if best is None or score > best[0]:
                 best = (score, figure)
     return best[1] if best else None

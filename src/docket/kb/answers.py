@@ -11,10 +11,13 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from docket.answer.calculate import LINE_ITEMS, Result, answer_text, compute, lookup, plan
 from docket.answer.extractive import cite
+from docket.answer.figures import Figure, statement_table
+from docket.answer.plans import Plan
 from docket.answer.scope import Scope
 from docket.config import Settings
-from docket.types import Access, Answer, Filters, Hit
+from docket.types import Access, Answer, Citation, Filters, Hit
 
 if TYPE_CHECKING:
     from docket.kb.parts import Core
@@ -27,81 +30,167 @@ _STATEMENT_DOCUMENTS = 3
 # how well a statement's row label must name a line item to be read before the passages found
 # (one of its names, or starting with one: not "Equity income (loss) — net" for net income)
 _NAMED = 0.9
+# how many other documents an unscoped computed answer also computes from, to show where they differ
+_OTHER_DOCUMENTS = 2
+# how much less well another document's rows may name the items for its result to be shown too
+_CLOSE = 0.1
 
 
 def calculated(kb: Core, question: str, filters: Filters, access: Access, scope: Scope) -> Answer | None:
     """A figure the question asks to compute from the scoped documents' tables
-    (:mod:`docket.answer.calculate`), or None when it asks for none or a figure is missing."""
-    from docket.answer.calculate import LINE_ITEMS, answer_text, compute, lookup, plan
-    from docket.answer.figures import statement_table
+    (:mod:`docket.answer.calculate`), or None when it asks for none or a figure is missing.
 
+    A question that names no organisation may fit several documents'
+    tables ("the average of other assets for 2018 and 2019" in a knowledge base of many companies'
+    reports): when other documents give every figure too and come to another value, the answer
+    gives each document's result under its label instead of presenting one of them as the answer."""
     planned = plan(question)
     if planned is None:
         return None
-    passages: dict[str, list[Hit]] = {}
-    statements: dict[str, list[Hit]] = {}
+    lookups = _Lookups(kb, filters, access, scope)
+    first = lookups.run(planned)
+    if first is None:
+        return None
+    results = [first]
+    if not scope.organizations:
+        seen = {first[1][0].doc_id}
+        for doc_id in lookups.documents():
+            if len(results) > _OTHER_DOCUMENTS or doc_id in seen:
+                continue
+            seen.add(doc_id)
+            other = lookups.run(planned, only=doc_id)
+            if other is not None and not any(_same_value(other[0], r[0]) for r in results):
+                results.append(other)
+        # only rows that name the item about as well as the best do (not "Gross deferred tax
+        # liabilities" beside a "Net deferred tax liability" row), the best-named first
+        best = max(_named(r) for r, _ in results)
+        results = sorted((r for r in results if _named(r[0]) >= best - _CLOSE), key=lambda r: -_named(r[0]))
     used: list[Hit] = []
+    blocks: list[str] = []
+    citations: list[Citation] = []
+    for result, hits in results:
+        numbers = []
+        for figure in result.figures:
+            hit = hits[figure.hit]
+            if hit not in used:
+                used.append(hit)
+            n = used.index(hit) + 1
+            numbers.append(n)
+            citations.append(cite(n, hit, figure.start, figure.end, hit.text[figure.start : figure.end]))
+        text = answer_text(result, numbers)
+        blocks.append(text if len(results) == 1 else f"{_document_label(kb, access, hits[0])}:\n{text}")
+    notes = ["computed in code from the cited figures; check the rows and columns it used"]
+    if len(results) > 1:
+        notes.append(
+            f"the question names no organisation and {len(results)} documents give these figures with different "
+            "results; name the organisation or document to get one answer"
+        )
+        blocks.insert(0, f"{len(results)} documents give different results:")
+    confidence = min(_named(r) for r, _ in results) / len(results)
+    return Answer(
+        question,
+        "\n\n".join(blocks),
+        False,
+        tuple(citations),
+        tuple(used),
+        "calculated",
+        confidence,
+        notes=tuple(notes),
+    )
 
-    def statement_tables(item: str, hits: list[Hit], same: set[str]) -> list[Hit]:
+
+def _named(result: Result) -> float:
+    """How well the rows a result was computed from name their line items: the weakest one's."""
+    return min((f.score for f in result.figures), default=0.0)
+
+
+def _same_value(a: Result, b: Result) -> bool:
+    return abs(a.value - b.value) <= 1e-9 * max(1.0, abs(a.value))
+
+
+def _document_label(kb: Core, access: Access, hit: Hit) -> str:
+    entry = kb.catalog(access).by_id().get(hit.doc_id)
+    return entry.label if entry is not None else hit.title or hit.path
+
+
+class _Lookups:
+    """The figures of a computed answer looked up in the documents' tables: searches for each line
+    item by its names (kept, so that a second document's lookup searches nothing again), the
+    scoped filings' statement tables read whole, and the rows found in them."""
+
+    def __init__(self, kb: Core, filters: Filters, access: Access, scope: Scope) -> None:
+        self.kb, self.filters, self.access, self.scope = kb, filters, access, scope
+        self.passages: dict[str, list[Hit]] = {}
+        self.statements: dict[str, list[Hit]] = {}
+
+    def documents(self) -> list[str]:
+        """The documents of the passages searched so far, best-ranked first."""
+        ranked = sorted(((i, h.doc_id) for hits in self.passages.values() for i, h in enumerate(hits)))
+        return list(dict.fromkeys(doc_id for _, doc_id in ranked))
+
+    def run(self, planned: Plan, only: str | None = None) -> tuple[Result, list[Hit]] | None:
+        """The plan computed with figures of one document (``only``, or the first figure's), with the
+        hits the figures index into; None when a figure is missing."""
+        used: list[Hit] = []
+
+        def find(item: str, year: int) -> Figure | None:
+            same = {only} if only else {h.doc_id for h in used} if not self.scope.organizations else set()
+            found = self.find(item, year, same)
+            if found is None:
+                return None
+            figure, hit = found
+            if hit not in used:
+                used.append(hit)
+            return replace(figure, hit=used.index(hit))
+
+        result = compute(planned, find)
+        if result is None or result.missing:
+            return None
+        if not self.scope.organizations and len({h.doc_id for h in used}) > 1:
+            return None  # figures of different documents, and no organisation named to say they belong together
+        return result, used
+
+    def find(self, item: str, year: int, same: set[str]) -> tuple[Figure, Hit] | None:
+        """``item``'s figure for ``year`` and the hit it is read from, of the ``same`` documents when
+        given: a row named by one of the item's names in a scoped filing's own statement first, then
+        the best row among the passages a search for the item's names finds."""
+        aliases = LINE_ITEMS.get(item, (item,))
+        # a line item goes by several names ("revenue" is "net sales" at 3M): search by three
+        # of them at a time until a statement row is found
+        for first in range(0, len(aliases), 3):
+            key = f"{item}#{first}"
+            if key not in self.passages:
+                names = " ".join(aliases[first : first + 3])
+                self.passages[key] = self.kb.search(f"{names} {year}", k=20, filters=self.filters, access=self.access)
+            hits = self.passages[key]
+            source = self.statement_tables(item, hits, same)
+            figure = lookup(item, year, source, min_label=_NAMED)
+            if figure is None and same:
+                source = hits
+                figure = lookup(item, year, [h if h.doc_id in same else replace(h, text="") for h in hits])
+            if figure is None and not same:
+                source = hits
+                figure = lookup(item, year, hits)
+            if figure is not None:
+                return figure, source[figure.hit]
+        return None
+
+    def statement_tables(self, item: str, hits: list[Hit], same: set[str]) -> list[Hit]:
         """The tables of the financial statement that reports ``item`` in the documents the question
         is scoped to (those among ``hits``, which passed every filter), read whole: a statement page
         need not rank among the passages a search returns for one line item's names."""
-        if filters.documents is None:
+        if self.filters.documents is None:
             return []
         tables: list[Hit] = []
         for doc_id in list(dict.fromkeys(h.doc_id for h in hits))[:_STATEMENT_DOCUMENTS]:
             if same and doc_id not in same:
                 continue
-            if doc_id not in statements:
-                statements[doc_id] = [h for h in kb.store.document_hits(doc_id, access) if statement_table(h)]
-            tables.extend(h for h in statements[doc_id] if statement_table(h, item))
+            if doc_id not in self.statements:
+                self.statements[doc_id] = [
+                    h for h in self.kb.store.document_hits(doc_id, self.access) if statement_table(h)
+                ]
+            tables.extend(h for h in self.statements[doc_id] if statement_table(h, item))
         return tables
-
-    def find(item: str, year: int) -> Any:
-        aliases = LINE_ITEMS.get(item, (item,))
-        figure, source = None, []
-        same = {h.doc_id for h in used} if not scope.organizations else set()
-        # a line item goes by several names ("revenue" is "net sales" at 3M): search by three
-        # of them at a time until a statement row is found
-        for first in range(0, len(aliases), 3):
-            key = f"{item}#{first}"
-            if key not in passages:
-                names = " ".join(aliases[first : first + 3])
-                passages[key] = kb.search(f"{names} {year}", k=20, filters=filters, access=access)
-            hits = passages[key]
-            # a row named by one of the item's names in the scoped filing's own statement first,
-            # then the passages found
-            source = statement_tables(item, hits, same)
-            figure = lookup(item, year, source, min_label=_NAMED)
-            if figure is None and same:  # the other figures' document first
-                source = hits
-                figure = lookup(item, year, [h if h.doc_id in same else replace(h, text="") for h in hits])
-            if figure is None:
-                source = hits
-                figure = lookup(item, year, hits)
-            if figure is not None:
-                break
-        if figure is None:
-            return None
-        hit = source[figure.hit]
-        if hit not in used:
-            used.append(hit)
-        return replace(figure, hit=used.index(hit))
-
-    result = compute(planned, find)
-    if result is None or result.missing:
-        return None
-    if not scope.organizations and len({h.doc_id for h in used}) > 1:
-        return None  # figures of different documents, and no organisation named to say they belong together
-    numbers = [f.hit + 1 for f in result.figures]
-    citations = tuple(
-        cite(n, used[f.hit], f.start, f.end, used[f.hit].text[f.start : f.end])
-        for n, f in zip(numbers, result.figures, strict=True)
-    )
-    note = "computed in code from the cited figures; check the rows and columns it used"
-    return Answer(
-        question, answer_text(result, numbers), False, citations, tuple(used), "calculated", 1.0, notes=(note,)
-    )
 
 
 def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answer | None:
