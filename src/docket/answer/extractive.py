@@ -18,11 +18,12 @@ passage of ``[n]`` (cited passages first, then the others retrieved).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from docket.answer.evidence import Evidence, Unit, confidence, gather
 from docket.answer.guard import withheld_notes
+from docket.answer.numbering import renumbered, statements
 from docket.ledger import Store
 from docket.models.prompts import ABSTAIN_TEXT
 from docket.protocols import Embedder
@@ -175,8 +176,12 @@ def extractive_answer(
     store: Store | None = None,
     labels: Sequence[str] = (),
     evidence: Evidence | None = None,
+    stream: Callable[[str], None] | None = None,
 ) -> Answer:
-    """Build a cited answer from ``hits`` (or their ``evidence``) or abstain when it is weak."""
+    """Build a cited answer from ``hits`` (or their ``evidence``) or abstain when it is weak.
+
+    ``stream`` is given the answer's statements one by one, each with its citation numbers, as
+    they are chosen (not the abstention: a stream carries answers only)."""
     if evidence is None:
         evidence = gather(question, hits, embedder, store=store, labels=labels)
     best = evidence.confidence
@@ -185,12 +190,18 @@ def extractive_answer(
     chosen = _choose(evidence, max_sentences, min_relevance)
     text, citations, sources = compose(evidence, chosen, question)
     notes = tuple(withheld_notes(evidence.hits))
-    return Answer(
-        question=question,
-        text=text,
-        abstained=False,
-        citations=citations,
-        sources=sources,
-        confidence=best,
-        notes=notes,
+    answer = renumbered(
+        Answer(
+            question=question,
+            text=text,
+            abstained=False,
+            citations=citations,
+            sources=sources,
+            confidence=best,
+            notes=notes,
+        )
     )
+    if stream is not None:
+        for piece in statements(answer.text):
+            stream(piece)
+    return answer

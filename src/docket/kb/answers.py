@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from docket.answer.calculate import LINE_ITEMS, Result, answer_text, compute, lookup, plan
 from docket.answer.extractive import cite
 from docket.answer.figures import Figure, statement_table
+from docket.answer.numbering import renumbered
 from docket.answer.plans import Plan
 from docket.answer.scope import Scope
 from docket.config import Settings
@@ -213,7 +214,9 @@ def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answe
 
 
 def labelled(kb: Core, answer: Answer, access: Access, scope: Scope) -> Answer:
-    """``answer`` with each citation's document label and the documents the question was scoped to."""
+    """``answer`` with its citations numbered 1..n by first use in its text, each with its
+    document's label, and the documents the question was scoped to."""
+    answer = renumbered(answer)
     entries = kb.catalog(access).by_id()
 
     def label(doc_id: str, fallback: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from docket.answer.numbering import renumbered
 from docket.errors import NotFoundError, UserError
 from docket.index import document_by_id, get_document
 from docket.ingest.profiles import PROFILE_KEY, extract_profile, profile_of
@@ -143,7 +144,7 @@ def document_task(
         on_prompt=seen,
         progress=progress,
     )
-    answer = kb.priced(answer)
+    answer = kb.priced(renumbered(answer))  # 1..n by first use, like every answer
     prompt_text = "\n\n".join(p.render() for p in prompts) if prompts else None
     return replace(answer, log_id=kb.log_answer(answer, prompt_text, (time.perf_counter() - started) * 1000))
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from docket.answer.extractive import extractive_answer
+from docket.answer.numbering import NumberedStream
 from docket.answer.scope import Catalog, Entry, Scope, resolve_where, scope_question
 from docket.config import Settings
 from docket.errors import IndexMismatchError, NotFoundError
@@ -393,9 +394,12 @@ class KnowledgeBase:
                 min_relevance=cfg.min_relevance,
                 store=self.store,
                 labels=labels,
+                stream=stream,
             )
         else:
             from docket.answer.grounded import grounded_answer
+
+            numbered = NumberedStream(stream) if stream is not None else None  # the numbers the answer will have
 
             answer = grounded_answer(
                 question,
@@ -404,7 +408,7 @@ class KnowledgeBase:
                 self.embedder,
                 min_relevance=cfg.min_relevance,
                 min_support=self.settings.model.min_support,
-                stream=stream,
+                stream=numbered,
                 on_prompt=seen,
                 instructions=instructions,
                 on_reply=replies.append,
@@ -413,6 +417,8 @@ class KnowledgeBase:
                 context_tokens=cfg.context_tokens,
                 count_tokens=getattr(self.embedder, "count_tokens", None) or estimate_tokens,
             )
+            if numbered is not None:
+                numbered.flush()
         if from_tables is not None:  # the table path was tried and gave up: say so, count its tokens
             spent, more = answer.usage or Usage(), from_tables.usage or Usage()
             usage = Usage(spent.prompt_tokens + more.prompt_tokens, spent.completion_tokens + more.completion_tokens)
