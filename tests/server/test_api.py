@@ -151,8 +151,10 @@ def test_a_file_that_failed_is_not_parsed_again_by_later_uploads_until_it_change
     fresh.post("/api/workspaces", json={"name": "Support"}, headers=h)
     kb = fresh.app.state.docket.kb  # type: ignore[attr-defined]
 
-    def upload(name: str, data: bytes) -> dict:
-        r = fresh.post("/api/workspaces/Support/documents", files={"files": (name, data)}, headers=h)
+    def upload(name: str, data: bytes, if_exists: str = "rename") -> dict:
+        r = fresh.post(
+            "/api/workspaces/Support/documents", files={"files": (name, data)}, data={"if_exists": if_exists}, headers=h
+        )
         assert r.status_code == 202, r.text
         return _wait_for_job(fresh, r.json()["job"]["id"])
 
@@ -162,19 +164,19 @@ def test_a_file_that_failed_is_not_parsed_again_by_later_uploads_until_it_change
 
     second = upload("refunds.md", b"# Refunds\n\nRefunds are paid within fourteen days.")
     assert second["report"]["added"] == 1 and second["report"]["failed"] == []
-    assert second["report"]["failed_before"] == [failure]
+    assert second["report"]["failed_before"] == []  # a job reads its own files, not the whole folder again
     assert kb._sandbox.parsed == 2  # the new file only: the broken one was not read again
     listed = fresh.get("/api/documents", params={"workspace": "Support"}).json()
     assert [f["path"] for f in listed["failures"]] == ["broken.pdf"]
 
-    again = upload("broken.pdf", b"%PDF-1.4 broken")  # the same bytes uploaded again: a new time, no new parse
+    again = upload("broken.pdf", b"%PDF-1.4 broken", "replace")  # the same bytes again: a new time, no new parse
     assert again["report"]["failed_before"] == [failure] and kb._sandbox.parsed == 2
 
     assert fresh.post(f"/api/jobs/{first['id']}/retry", headers=h).status_code == 202
     retried = _wait_for_job(fresh, first["id"])  # asked for: parsed again, still broken
     assert retried["report"]["failed"] == [failure] and kb._sandbox.parsed == 3
 
-    changed = upload("broken.pdf", b"%PDF-1.7 still broken")  # new bytes: parsed again
+    changed = upload("broken.pdf", b"%PDF-1.7 still broken", "replace")  # new bytes: parsed again
     assert [f["path"] for f in changed["report"]["failed"]] == ["broken.pdf"] and kb._sandbox.parsed == 4
 
 

@@ -188,9 +188,16 @@ def test_two_servers_on_one_database_act_as_one(servers: tuple[Serve, Serve], tm
     assert results.status_code == 200 and results.json()[0]["review_id"] == item["id"], results.text  # A's run
     download = httpx.get(f"{b.api}/documents/{doc['id']}/download", headers=_key(key))
     assert download.status_code == 200 and b"REFUND-4242" in download.content
-    # a re-upload of the same name on B replaces the document instead of adding a second one
+    # a re-upload of the same name on B, asked to replace, replaces the document A's upload made
     files = [("files", ("refunds.txt", b"Refunds are issued within 30 days. Code REFUND-5353."))]
-    again = httpx.post(f"{b.api}/workspaces/Support/documents", files=files, headers=_key(key), timeout=60)
+    again = httpx.post(
+        f"{b.api}/workspaces/Support/documents",
+        files=files,
+        data={"if_exists": "replace"},
+        headers=_key(key),
+        timeout=60,
+    )
+    assert again.json()["files"][0]["status"] == "replaced", again.text  # known from the database, not B's disk
     assert _finished(b.api, key, int(again.json()["job"]["id"]))["state"] == "done"
     [doc] = httpx.get(f"{b.api}/documents", headers=_key(key)).json()["documents"]
     text = httpx.get(f"{b.api}/documents/{doc['id']}/text", headers=_key(key)).json()["text"]

@@ -15,6 +15,7 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from docket.config import Settings
@@ -104,16 +105,21 @@ def save(uploads: Uploads, base: Path, folder: Path, name: str, data: bytes) -> 
     write_file(folder / name, data)
 
 
-def materialize(uploads: Uploads, base: Path, folder: Path) -> None:
+def materialize(uploads: Uploads, base: Path, folder: Path, only: Collection[str] | None = None) -> None:
     """Make an upload folder on this machine hold exactly the uploads the database keeps for it
-    (files uploaded through other servers appear, deleted ones go). Nothing on one server's SQLite."""
+    (files uploaded through other servers appear, deleted ones go), or ``only`` those names of it
+    (an upload job's own files). Nothing on one server's SQLite."""
     where = place(base, folder)
     if not uploads.shared or where is None:
         return
     workspace, sub = where
     wanted = uploads.names(workspace, sub)
     folder.mkdir(parents=True, exist_ok=True)
+    if only is not None:
+        wanted = {name: sha for name, sha in wanted.items() if name in set(only)}
     for path in folder.iterdir():
+        if only is not None and path.name not in only:
+            continue
         if path.is_file() and not path.name.startswith(".") and path.name not in wanted:
             path.unlink(missing_ok=True)
     for name, sha in sorted(wanted.items()):

@@ -26,7 +26,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,10 +59,11 @@ if TYPE_CHECKING:
     from docket.index.tables import TableStore
     from docket.ingest.sandbox import Sandbox
 
-__all__ = ["FolderSource", "Indexer", "Progress", "source_for_path", "sync_source"]
+__all__ = ["FileDone", "FolderSource", "Indexer", "Progress", "source_for_path", "sync_source"]
 
 # progress(done, total, current_path): called after each file is handled.
 Progress = Callable[[int, int, str], None]
+FileDone = Callable[[str, str | None], None]  # a file was processed: its path, the error (None: indexed or unchanged)
 
 EMBED_BATCH = 64
 
@@ -247,8 +248,13 @@ def sync_source(
     sandbox: Sandbox | None = None,
     limits: ParseLimits | None = None,
     retry_failed: bool = False,
+    only: Collection[str] | None = None,
+    on_file: FileDone | None = None,
 ) -> SyncReport:
     """Bring the index in line with the files of ``source`` and report what changed.
+
+    ``only``: the paths (relative to the source) to look at, the rest of the source left as it is
+    (an upload job and its own files); ``on_file`` is told each file's outcome as it is processed.
 
     Files are parsed in ``sandbox``'s workers when given, else in this process, under ``limits``.
     Files that failed to parse before and have not changed since are not parsed again (they are
@@ -259,6 +265,10 @@ def sync_source(
     store.ledger.add_source(source.name, source.config())
     indexed = {doc.path: doc for doc in store.documents(source.name)}
     files = list(_walk(source, ignore))
+    if only is not None:
+        wanted = set(only)
+        files = [(shown, full) for shown, full in files if shown in wanted]
+        indexed = {p: d for p, d in indexed.items() if p in wanted}
     on_disk = {shown for shown, _ in files}
     vanished = {p: d for p, d in indexed.items() if p not in on_disk}
     vanished_by_hash: dict[str, list[Document]] = {}
@@ -277,6 +287,7 @@ def sync_source(
 
     for done, (shown, full) in enumerate(files, start=1):
         seen: tuple[int, float, str | None] | None = None  # size, mtime and hash, as far as known
+        failures = (len(report.failed), len(report.failed_before))
         try:
             stat = full.stat()
             seen = (stat.st_size, stat.st_mtime, None)
@@ -351,6 +362,9 @@ def sync_source(
         except OSError as exc:
             fail(shown, f"cannot read the file: {exc.strerror or exc}")
         finally:
+            if on_file is not None:
+                new = report.failed[failures[0] :] + report.failed_before[failures[1] :]
+                on_file(shown, new[-1]["error"] if new else None)
             if progress is not None:
                 progress(done, len(files), shown)
     indexer.flush()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,7 @@ from docket.index import open_store
 from docket.index.search import Mode, search
 from docket.ingest.chunking import estimate_tokens
 from docket.ingest.profiles import profile_of
-from docket.ingest.sync import FolderSource, Progress, source_for_path
+from docket.ingest.sync import FileDone, FolderSource, Progress, source_for_path
 from docket.kb import answers as kb_answers
 from docket.kb import documents as kb_documents
 from docket.kb import sources as kb_sources
@@ -189,15 +189,18 @@ class KnowledgeBase:
         access: Sequence[str] = (),
         progress: Progress | None = None,
         retry_failed: bool = False,
+        only: Collection[str] | None = None,
+        on_file: FileDone | None = None,
     ) -> SyncReport:
-        """Add folders or files (registering them as sources) and index what changed.
+        """Add folders or files (registering them as sources) and index what changed: all their
+        files, or ``only`` these paths of them (an upload's own files); ``on_file`` hears each outcome.
 
         Files that failed to parse and have not changed since are not parsed again (they are
         reported in ``failed_before``) unless ``retry_failed``."""
         sources = [source_for_path(p, workspace, tags, access) for p in paths]  # validate all first
         report = SyncReport()
         for source in sources:
-            report.merge(kb_sources.sync_folder(self, source, progress, retry_failed))
+            report.merge(kb_sources.sync_folder(self, source, progress, retry_failed, only, on_file))
         return report
 
     def sync(

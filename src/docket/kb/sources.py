@@ -6,13 +6,13 @@ connectors, and the sources whose schedule says they are due (the server's sched
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from docket.errors import DocketError
 from docket.ingest.sources.sync import next_run, sync_remote
-from docket.ingest.sync import FolderSource, Progress, sync_source
+from docket.ingest.sync import FileDone, FolderSource, Progress, sync_source
 from docket.ledger import SourceConfig
 from docket.types import SyncReport
 
@@ -28,8 +28,16 @@ def _timestamp(now: datetime | float | None) -> float:
     return now.timestamp() if isinstance(now, datetime) else float(now)
 
 
-def sync_folder(kb: Core, source: FolderSource, progress: Progress | None, retry_failed: bool = False) -> SyncReport:
-    """Sync a folder or file source (:func:`docket.ingest.sync.sync_source`) with ``kb``'s settings."""
+def sync_folder(
+    kb: Core,
+    source: FolderSource,
+    progress: Progress | None,
+    retry_failed: bool = False,
+    only: Collection[str] | None = None,
+    on_file: FileDone | None = None,
+) -> SyncReport:
+    """Sync a folder or file source (:func:`docket.ingest.sync.sync_source`) with ``kb``'s settings:
+    all its files, or ``only`` those paths of it."""
     kb.profile_missing()
     kb.tables.prune(  # tables left by an interrupted sync or a removed source
         {doc.id for doc in kb.store.documents()}, sources=kb.ledger.sources()
@@ -45,6 +53,8 @@ def sync_folder(kb: Core, source: FolderSource, progress: Progress | None, retry
         progress=progress,
         tables=kb.tables,
         retry_failed=retry_failed,
+        only=only,
+        on_file=on_file,
         **kb.parse_options(),
     )
 

@@ -9,7 +9,10 @@ every server can ingest, download and delete them (:mod:`docket.accounts.uploads
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,13 @@ from docket.server.permissions import DocumentGate
 from docket.types import Document, check_workspace_name
 
 __all__ = [
+    "IF_EXISTS",
+    "check_if_exists",
     "doc_dict",
     "document",
     "file_of",
     "job_view",
+    "keep_uploads",
     "parse_access",
     "safe_name",
     "upload_folder",
@@ -34,6 +40,7 @@ __all__ = [
 ]
 
 _BAD_NAME = re.compile(r"[\x00-\x1f/\\]")
+IF_EXISTS = ("rename", "replace")  # what an upload does with a file of the same name: keep both, or replace it
 
 
 def uploads_root(st: ServerState) -> Path:
@@ -60,6 +67,58 @@ def safe_name(name: str | None) -> str:
     if len(raw) > 200:
         raise UserError(f"the file name '{raw[:40]}…' is too long (200 characters at most)")
     return raw
+
+
+def check_if_exists(value: str) -> str:
+    if value not in IF_EXISTS:
+        raise UserError(f"if_exists must be one of {', '.join(IF_EXISTS)} (got '{value}'): rename keeps both files")
+    return value
+
+
+def _free_name(name: str, taken: Callable[[str], bool]) -> str:
+    """``name`` if it is free, else "name (2).ext", "name (3).ext"… the first that is."""
+    if not taken(name):
+        return name
+    stem, dot, ext = name.rpartition(".") if "." in name else (name, "", "")
+    for k in itertools.count(2):
+        candidate = f"{stem} ({k}){dot}{ext}"
+        if not taken(candidate):
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def keep_uploads(st: ServerState, folder: Path, staged: list[tuple[Path, str]], if_exists: str) -> list[dict[str, Any]]:
+    """Move the staged files (temporary path, name sent) into the upload ``folder``: an empty file
+    is skipped; a name already there is kept apart ("name (2).ext") or replaced, as ``if_exists``
+    says. Returns what happened to each, in order (``name``, ``stored_as``, ``status``, ``reason``)."""
+    from docket.accounts import uploads
+
+    where = uploads.place(uploads_root(st), folder) if st.accounts.shared else None
+    shared = set(st.accounts.uploads.names(*where)) if where is not None else set()
+    kept: set[str] = set()
+
+    def taken(name: str) -> bool:
+        return name in kept or name in shared or (folder / name).exists()
+
+    results: list[dict[str, Any]] = []
+    for tmp, name in staged:
+        if tmp.stat().st_size == 0:
+            tmp.unlink()
+            results.append({"name": name, "stored_as": None, "status": "skipped", "reason": "the file is empty"})
+            continue
+        if if_exists == "replace":
+            stored, status = name, ("replaced" if taken(name) else "added")
+        else:
+            stored = _free_name(name, taken)
+            status = "added" if stored == name else "renamed"
+        if where is not None:  # several servers: the bytes go into the database, for all of them
+            uploads.save(st.accounts.uploads, uploads_root(st), folder, stored, tmp.read_bytes())
+            tmp.unlink()
+        else:
+            shutil.move(str(tmp), folder / stored)
+        kept.add(stored)
+        results.append({"name": name, "stored_as": stored, "status": status, "reason": None})
+    return results
 
 
 def parse_access(value: str) -> tuple[str, ...]:
@@ -119,5 +178,5 @@ def job_view(gate: DocumentGate, job: dict[str, Any]) -> dict[str, Any]:
     report = job.get("report")
     if report:
         report = {k: (len(v) if isinstance(v, list) else v) for k, v in report.items()}
-    progress = {k: v for k, v in (job.get("progress") or {}).items() if k != "file"}
+    progress = {k: v for k, v in (job.get("progress") or {}).items() if k not in ("file", "files")}
     return {**job, "paths": [], "progress": progress, "report": report, "restricted": True}

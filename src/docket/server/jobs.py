@@ -48,20 +48,38 @@ class JobRunner(QueueThread):
 
     def run_job(self, job: dict[str, Any]) -> None:
         started = time.time()
+        # an upload's own files, each with its state as the job goes (the web app shows them)
+        files = [
+            {"name": name, "state": "queued", "error": None} for i in job["paths"] for name in i.get("files") or ()
+        ]
+        where = {f["name"]: f for f in files}
+        last: dict[str, Any] = {}
+
+        def report_progress() -> None:
+            self.queue.progress(job["id"], {**last, "files": files} if files else last)
 
         def progress(done: int, total: int, path: str) -> None:
             elapsed = time.time() - started
             eta = elapsed / done * (total - done) if done else None
-            self.queue.progress(job["id"], {"done": done, "total": total, "file": path, "eta_seconds": eta})
+            last.update(done=done, total=total, file=path, eta_seconds=eta)
+            report_progress()
+
+        def on_file(path: str, error: str | None) -> None:
+            if path in where:
+                where[path].update(state="failed" if error else "done", error=error)
 
         try:
             report = None
             for item in job["paths"]:
+                only = item.get("files")  # None: a folder re-read whole (a re-sync, a source added)
                 if self.accounts.shared:  # an upload to another server: fetch its files from the database
                     from docket.accounts import uploads
 
                     uploads.materialize(
-                        self.accounts.uploads, uploads.root(self.accounts.uploads, self.settings), Path(item["path"])
+                        self.accounts.uploads,
+                        uploads.root(self.accounts.uploads, self.settings),
+                        Path(item["path"]),
+                        only=only,
                     )
                 result = self.kb.ingest(
                     [item["path"]],
@@ -69,11 +87,18 @@ class JobRunner(QueueThread):
                     access=item.get("access") or (),
                     progress=progress,
                     retry_failed=bool(item.get("retry_failed")),  # a job retried by hand
+                    only=only,
+                    on_file=on_file,
                 )
                 if report is None:
                     report = result
                 else:
                     report.merge(result)
+            for entry in files:  # a file gone before the job reached it (deleted meanwhile)
+                if entry["state"] == "queued":
+                    entry.update(state="failed", error="the file is no longer in the upload folder")
+            if files:
+                report_progress()
             self.queue.finish(job["id"], report=json.dumps(report.to_dict() if report is not None else {}))
         except DocketError as exc:
             self.queue.finish(job["id"], str(exc), report=None)

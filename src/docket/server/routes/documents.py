@@ -10,7 +10,6 @@ caller's access inside its query); a document the caller may not read is "not fo
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,10 +22,13 @@ from docket.errors import NotFoundError, UserError
 from docket.ingest.quality import QUALITY_KEY
 from docket.server.deps import CallerDep, state
 from docket.server.documents import (
+    IF_EXISTS,
+    check_if_exists,
     doc_dict,
     document,
     file_of,
     job_view,
+    keep_uploads,
     parse_access,
     safe_name,
     upload_folder,
@@ -87,6 +89,13 @@ UPLOAD_FORM = {
                             "type": "string",
                             "description": "Only these may read them: user:EMAIL or group:NAME, comma-separated",
                         },
+                        "if_exists": {
+                            "type": "string",
+                            "enum": list(IF_EXISTS),
+                            "default": "rename",
+                            "description": "A file of the same name is there already: rename (keep both, the new one "
+                            "stored as 'name (2).ext') or replace it",
+                        },
                     },
                 }
             }
@@ -119,6 +128,7 @@ async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse
         if not files:
             raise UserError("files: send one or more files in the multipart field 'files'")
         principals = parse_access(str(form.get("access") or ""))
+        if_exists = check_if_exists(str(form.get("if_exists") or "rename"))
         names = [safe_name(f.filename) for f in files]
         for upload_file, name in zip(files, names, strict=True):
             parser_for(name)  # UnsupportedFileError (415) names the type
@@ -128,24 +138,23 @@ async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse
                 while chunk := await upload_file.read(1024 * 1024):
                     out.write(chunk)
         folder = upload_folder(st, workspace, principals)
-        for tmp, name in staged:
-            if st.accounts.shared:  # several servers: the bytes go into the database, for all of them
-                from docket.accounts import uploads
-
-                uploads.save(st.accounts.uploads, uploads_root(st), folder, name, tmp.read_bytes())
-                tmp.unlink()
-            else:
-                shutil.move(str(tmp), folder / name)
+        results = keep_uploads(st, folder, staged, if_exists)
         staged = []
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         await form.close()
-    job_id = st.jobs.submit(
-        workspace, c.user.id if c.user else None, [{"path": str(folder), "access": list(principals)}]
+    stored = [r["stored_as"] for r in results if r["stored_as"] is not None]
+    warnings = [f"{r['name']}: skipped, {r['reason']}" for r in results if r["status"] == "skipped"]
+    job = None
+    if stored:  # only the files of this upload are read: not the whole upload folder again
+        item = {"path": str(folder), "access": list(principals), "files": stored}
+        job_id = st.jobs.submit(workspace, c.user.id if c.user else None, [item])
+        job = st.accounts.jobs.get(job_id)
+    st.accounts.audit.record(
+        c.name, "uploaded", workspace, files=stored, skipped=len(results) - len(stored), job=job["id"] if job else None
     )
-    st.accounts.audit.record(c.name, "uploaded", workspace, files=names, job=job_id)
-    return JSONResponse({"job": st.accounts.jobs.get(job_id), "files": names}, status_code=202)
+    return JSONResponse({"job": job, "files": results, "warnings": warnings}, status_code=202)
 
 
 @router.get("/documents/{doc_id}", summary="One document's details")
