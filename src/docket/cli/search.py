@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -76,25 +78,40 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Hybrid keyword + semantic search; shows rank, score, file, location and passage."""
+    from docket.kb.suggestions import search_or_suggest
+
     overrides = {"search": {"mode": mode}} if mode else {}
     with open_kb(home, config, **overrides) as kb:
-        hits = kb.search(query, k=k, filters=_filters(path, filetype, since, until, tag, where))
-    if as_json:
+        found = search_or_suggest(kb, query, k=k, filters=_filters(path, filetype, since, until, tag, where))
+    hits = found.hits
+    if as_json:  # the full hits, paths never shortened; a miss is said on stderr, the list stays []
         emit_json([h.to_dict() for h in hits])
+        if not hits:
+            _no_match(found, Console(stderr=True))
         return
     if not hits:
-        console.print("No results.")
+        _no_match(found, console)
         return
     table = Table(show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("score", justify="right")
-    table.add_column("file / location")
+    table.add_column("file / location", overflow="fold", min_width=20)  # long paths wrap, never cut
     table.add_column("passage", ratio=3)
     for rank, hit in enumerate(hits, start=1):
         text = hit.text if len(hit.text) <= 400 else hit.text[:400] + " …"
         place = f"{escape(hit.path)}\n[dim]{escape(hit.location.label())}[/]"
         table.add_row(str(rank), f"{hit.score:.3f}", place, escape(text))
     console.print(table)
+
+
+def _no_match(found: Any, out: Console) -> None:
+    out.print(f"{found.message}.", highlight=False)
+    if found.filtered_out:
+        out.print(
+            "The filters (--path, --type, --since, --until, --tag, --where) excluded every match: try without them."
+        )
+    for suggestion in found.suggestions:
+        out.print(f"Try: docket search {shlex.quote(suggestion)}", highlight=False, markup=False)
 
 
 def print_answer(answer: Any, text_shown: bool = False) -> None:

@@ -75,8 +75,18 @@ def search(
     workspace: str | None = None,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict[str, Any]:
-    hits = state(request).kb.search(q, k=k, access=c.access(workspace))
-    return {"query": q, "hits": [h.to_dict() for h in hits]}
+    """Passages that contain the query's words or are close in meaning; when none do, ``hits`` is
+    empty, ``message`` says "No documents match" and ``suggestions`` holds queries to try (made
+    only of the query's words and words of documents the caller may read)."""
+    from docket.kb.suggestions import search_or_suggest
+
+    found = search_or_suggest(state(request).kb, q, k=k, access=c.access(workspace))
+    return {
+        "query": q,
+        "hits": [h.to_dict() for h in found.hits],
+        "message": found.message,
+        "suggestions": found.suggestions,
+    }
 
 
 @router.post("/ask", summary="A cited answer (JSON, or server-sent events with stream=true)", response_model=None)
