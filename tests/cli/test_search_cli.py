@@ -60,3 +60,23 @@ def test_a_search_that_finds_nothing_says_so_and_suggests(home: Path) -> None:
     assert "No documents match." in filtered and "excluded every match" in filtered
     as_json = docket("search", "zzqx flurbl", "--mode", "keyword", "--home", str(home), "--json")
     assert json.loads(as_json.stdout) == [] and "No documents match." in as_json.stderr
+
+
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"note{i}.md").write_text(f"# Note {i}\n\nThe office opens at {i + 8} o'clock.\n")
+    proc = docket("ingest", str(docs), "--home", str(tmp_path / "kb"))
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("Indexing: ")]
+    assert lines == [f"Indexing: {n}/3 note{n - 1}.md" for n in (1, 2, 3)], proc.stderr
+
+
+def test_quickstart_without_home_keeps_to_a_demo_home_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKET_HOME", str(tmp_path / "mine"))
+    proc = docket("quickstart")
+    assert "12 weeks" in proc.stdout
+    assert (tmp_path / "mine-demo" / "docket.db").is_file()
+    assert not (tmp_path / "mine").exists()  # the user's own knowledge base is not touched

@@ -160,10 +160,13 @@ class Streamer:
 
 @contextmanager
 def progress_bar(enabled: bool, label: str = "Indexing") -> Iterator[Callable[[int, int, str], None] | None]:
-    """A progress bar with ETA on stderr (``update(done, total, text)``), or nothing when stderr
-    is not a terminal."""
-    if not enabled or not err_console.is_terminal:
+    """A progress bar with ETA on stderr (``update(done, total, text)``); plain lines when stderr
+    is not a terminal (a log, CI, a pipe), where a bar would be lost or garbled."""
+    if not enabled:
         yield None
+        return
+    if not err_console.is_terminal:
+        yield plain_progress(label)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -195,6 +198,21 @@ def parse_where(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
             )
         out.append((key.strip(), wanted.strip()))
     return tuple(out)
+
+
+def plain_progress(label: str) -> Callable[[int, int, str], None]:
+    """Progress as plain lines on stderr, ``Indexing: 3/40 path``: every item of up to 100, else
+    each percent, and the last."""
+    shown = {"percent": -1}
+
+    def update(done: int, total: int, text: str) -> None:
+        percent = done * 100 // total if total else 100
+        if total <= 100 or percent != shown["percent"] or done == total:
+            shown["percent"] = percent
+            sys.stderr.write(f"{label}: {done}/{total} {text}\n")
+            sys.stderr.flush()
+
+    return update
 
 
 def progress_printer(enabled: bool) -> Callable[[int, int, str], None]:

@@ -26,6 +26,7 @@ from docket.cli.common import (
     handle_errors,
     open_kb,
     progress_bar,
+    settings_from,
 )
 from docket.types import DEFAULT_WORKSPACE
 
@@ -138,15 +139,25 @@ def sync(
 
 
 @handle_errors
+def demo_home() -> Path:
+    """The demo's own knowledge base: the default home's name with ``-demo`` (DOCKET_HOME and
+    XDG_DATA_HOME are respected), never the knowledge base itself."""
+    home = settings_from(None, None).home
+    return home.with_name(f"{home.name}-demo")
+
+
 def quickstart(
     question: Annotated[str, typer.Option(help="The question to ask the demo corpus.")] = DEMO_QUESTION,
     home: HomeOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Index the bundled demo handbook (CC0) and answer a question from it, offline."""
+    """Index the bundled demo handbook (CC0) and answer a question from it, offline.
+
+    Without --home it uses a knowledge base of its own beside the default one ("docket-demo"
+    next to "docket"), so the demo never mixes into your documents."""
     from docket.cli.search import print_answer
 
-    with open_kb(home) as kb:
+    with open_kb(home or demo_home()) as kb:
         demo = files("docket.demo").joinpath("clef-handbook")
         with as_file(demo) as demo_path:
             target = kb.settings.home / "demo" / "clef-handbook"

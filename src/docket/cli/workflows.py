@@ -8,7 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from docket.cli.common import ConfigOption, HomeOption, JsonOption, console, emit_json, err_console, handle_errors
+from docket.cli.common import (
+    ConfigOption,
+    HomeOption,
+    JsonOption,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+    plain_progress,
+)
 
 workflows_app = typer.Typer(help="Workflow definitions: check them, list the built-in ones.", no_args_is_help=True)
 
@@ -109,6 +118,8 @@ def run(
 def _progress_bar(enabled: bool) -> tuple[Any, Any]:
     if not enabled:
         return None, lambda: None
+    if not err_console.is_terminal:  # a log or a pipe: plain lines
+        return plain_progress("Running"), lambda: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     bar = Progress(
