@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -331,3 +332,42 @@ def test_an_extractive_answer_streams_while_it_is_being_answered(
     assert len(contents) > 1
     assert "".join(contents) == final.docket["text"]
     assert [c["n"] for c in final.model_extra["citations"]] == [1]  # one passage: one citation, numbered 1
+
+
+def test_api_ask_streams_an_extractive_answer_statement_by_statement(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /api/ask with stream=true, no model: token events arrive while the answer is being
+    finished (held until the client read one), numbered as the final answer is."""
+    kb = running.state.kb
+    first_token_read = threading.Event()
+    waited: list[bool] = []
+    log_answer = kb.log_answer
+
+    def held(*args: Any, **kwargs: Any) -> int:
+        waited.append(first_token_read.wait(30))
+        return log_answer(*args, **kwargs)
+
+    monkeypatch.setattr(kb, "log_answer", held)
+    base = running.base_url.removesuffix("/v1")
+    body = {
+        "question": "How many weeks of parental leave do part-time employees get?",
+        "workspace": "hr",
+        "stream": True,
+    }
+    events: list[tuple[str, dict[str, Any]]] = []
+    headers = {"Authorization": f"Bearer {running.keys['ann']}"}
+    with httpx.stream("POST", f"{base}/api/ask", json=body, headers=headers, timeout=60) as reply:
+        kind = ""
+        for line in reply.iter_lines():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                events.append((kind, json.loads(line.removeprefix("data: "))))
+                if kind == "token":
+                    first_token_read.set()
+    assert waited == [True], "no token reached the client before the answer was finished"
+    tokens = [data["text"] for kind, data in events if kind == "token"]
+    (answer,) = [data for kind, data in events if kind == "answer"]
+    assert len(tokens) > 1 and "".join(tokens) == answer["answer"]
+    assert [c["n"] for c in answer["citations"]] == [1] and "[1]" in answer["answer"]
