@@ -109,7 +109,13 @@ def keep_uploads(st: ServerState, folder: Path, staged: list[tuple[Path, str]], 
         if if_exists == "replace":
             stored, status = name, ("replaced" if taken(name) else "added")
         else:
-            stored = _free_name(name, taken)
+            while True:  # the name is claimed by creating the file: another server process may be choosing too
+                stored = _free_name(name, taken)
+                try:
+                    (folder / stored).open("xb").close()
+                    break
+                except FileExistsError:
+                    continue
             status = "added" if stored == name else "renamed"
         if where is not None:  # several servers: the bytes go into the database, for all of them
             uploads.save(st.accounts.uploads, uploads_root(st), folder, stored, tmp.read_bytes())
