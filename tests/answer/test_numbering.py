@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from docket.answer.numbering import NumberedStream, renumbered, statements
+from docket.answer.numbering import NumberedStream, by_number, renumbered, statements
 from docket.models.base import Completion
 from docket.types import Answer, Citation, Hit, Location, Usage
 
@@ -39,19 +39,30 @@ def test_an_answer_that_starts_at_its_second_source_is_numbered_from_one() -> No
     assert renumbered(done) == done
 
 
-def test_quotes_of_one_passage_become_one_citation_spanning_them() -> None:
+def test_a_passage_cited_twice_keeps_a_citation_per_use_and_by_number_spans_them() -> None:
     hit = _hit(1, "Refunds take 14 days. Ask the desk. Refunds need a receipt.")
+    other = _hit(2)
     answer = Answer(
         "q",
-        "Refunds take 14 days. [1] Refunds need a receipt. [1]",
+        "Other [2]. Refunds take 14 days. [1] Refunds need a receipt. [1]",
         False,
-        citations=(_cite(1, hit, 0, 21), _cite(1, hit, 36, 59)),
-        sources=(hit,),
+        citations=(_cite(1, hit, 0, 21), _cite(2, other, 0, 9), _cite(1, hit, 36, 59)),
+        sources=(hit, other),
     )
-    (only,) = renumbered(answer).citations
-    assert only.n == 1
-    assert (only.location.char_start, only.location.char_end) == (100, 159)
-    assert only.quote == hit.text
+    done = renumbered(answer)
+    assert done.text == "Other [1]. Refunds take 14 days. [2] Refunds need a receipt. [2]"
+    # the k-th [n] in the text is the k-th citation numbered n, each with its own quote
+    assert [(c.n, c.quote) for c in done.citations] == [
+        (1, "Passage 2"),
+        (2, "Refunds take 14 days."),
+        (2, "Refunds need a receipt."),
+    ]
+    listed = by_number(done)  # OpenAI-style: one per number
+    assert [c.n for c, _ in listed] == [1, 2]
+    spanning, quotes = listed[1]
+    assert (spanning.location.char_start, spanning.location.char_end) == (100, 159)
+    assert spanning.quote == hit.text
+    assert quotes == ["Refunds take 14 days.", "Refunds need a receipt."]
 
 
 def test_an_answer_without_markers_and_a_year_in_brackets_are_left_alone() -> None:
@@ -91,7 +102,8 @@ def test_the_extractive_answer_on_the_handbook_is_numbered_by_first_use(demo_kb)
         used = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
         first = list(dict.fromkeys(used))
         assert first == list(range(1, len(first) + 1)), answer.text
-        assert [c.n for c in answer.citations] == first
+        assert sorted({c.n for c in answer.citations}) == first
+        assert [c.n for c in answer.citations] == sorted(c.n for c in answer.citations)
 
 
 class _SecondSourceFirst:
@@ -117,4 +129,4 @@ def test_a_generated_answer_and_its_stream_start_at_one(demo_kb) -> None:
     assert re.findall(r"\[(\d+)\]", answer.text)[:2] == ["1", "2"], answer.text
     assert re.findall(r"\[(\d+)\]", "".join(streamed)) == ["1", "2"]  # the stream has the answer's numbers
     assert len(streamed) > 2
-    assert [c.n for c in answer.citations] == sorted({c.n for c in answer.citations})
+    assert [c.n for c in answer.citations] == sorted(c.n for c in answer.citations)

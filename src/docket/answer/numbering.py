@@ -4,9 +4,12 @@ Every answering path (extractive, generated, computed, SQL over tables, whole do
 :class:`~docket.types.Answer` whose ``[n]`` markers point at ``answer.sources[n - 1]``. However the
 path numbered them, :func:`renumbered` gives the answer one numbering for every surface (the API,
 its stream, the OpenAI-compatible endpoint, the CLI, workflows): the markers in the text are
-rewritten to 1..n by first use, the sources reordered to match (those not cited follow), one
-citation per number (several quotes of one passage become one citation spanning them) and
-citations the text never refers to dropped.
+rewritten to 1..n by first use, the sources reordered to match (those not cited follow), the
+citations ordered by number and citations the text never refers to dropped. A passage cited
+twice keeps a citation per use, each with its own quote, in the order of the text (the k-th
+``[n]`` is the k-th citation numbered n); :func:`by_number` gives one citation per number for
+surfaces that list sources by number (OpenAI-style ``citations``, where ``citations[n - 1]`` is
+``[n]``), spanning all its quotes.
 
 :class:`NumberedStream` does the same to text while it streams: a number is given the moment its
 marker is first seen, so a streamed reply carries the numbers the finished answer will have.
@@ -20,7 +23,7 @@ from dataclasses import replace
 
 from docket.types import Answer, Citation, Hit
 
-__all__ = ["NumberedStream", "renumbered", "statements"]
+__all__ = ["NumberedStream", "by_number", "renumbered", "statements"]
 
 _MARK = re.compile(r"\[(\d{1,3})\]")
 _PARTIAL = re.compile(r"\[\d{0,3}$")  # a marker cut off at the end of a streamed piece
@@ -41,12 +44,23 @@ def renumbered(answer: Answer) -> Answer:
         lambda m: f"[{mapping[int(m.group(1))]}]" if int(m.group(1)) in mapping else m.group(0), answer.text
     )
     sources = _reordered(answer.sources, order)
-    by_number: dict[int, list[Citation]] = {}
-    for citation in answer.citations:
-        if citation.n in mapping:
-            by_number.setdefault(mapping[citation.n], []).append(replace(citation, n=mapping[citation.n]))
-    citations = tuple(_merged(by_number[n], sources[n - 1] if n <= len(sources) else None) for n in sorted(by_number))
+    kept = [replace(c, n=mapping[c.n]) for c in answer.citations if c.n in mapping]
+    citations = tuple(sorted(kept, key=lambda c: c.n))  # stable: a number's citations stay in text order
     return replace(answer, text=text, citations=citations, sources=sources)
+
+
+def by_number(answer: Answer) -> list[tuple[Citation, list[str]]]:
+    """One citation per number, in order, with every quote it stands for: the citations of one
+    passage become one whose location spans them (its quote the passage text between, when known)."""
+    grouped: dict[int, list[Citation]] = {}
+    for citation in answer.citations:
+        grouped.setdefault(citation.n, []).append(citation)
+    out = []
+    for n in sorted(grouped):
+        source = answer.sources[n - 1] if 0 < n <= len(answer.sources) else None
+        quotes = list(dict.fromkeys(c.quote for c in grouped[n]))
+        out.append((_merged(grouped[n], source), quotes))
+    return out
 
 
 def _reordered(sources: Sequence[Hit], order: Sequence[int]) -> tuple[Hit, ...]:

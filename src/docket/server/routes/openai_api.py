@@ -8,7 +8,8 @@ messages are ignored: Docket's prompt is its own, so a client cannot talk it out
 from the documents.
 
 The reply is a standard ``chat.completion`` whose text carries the ``[n]`` markers, plus a top-level
-``citations`` list (``n``, ``path``, ``location``, ``quote``, ``supported``) and ``docket`` extras
+``citations`` list, one per number (``citations[n - 1]`` is ``[n]``: ``n``, ``path``, ``location``,
+``quote``, ``quotes`` — every quote of that source —, ``supported``) and ``docket`` extras
 (``abstained``, ``log_id``, ``query``). With ``stream: true`` it is a stream of
 ``chat.completion.chunk`` events; the last one (``finish_reason: "stop"``) carries the citations.
 ``GET /v1/models`` lists the workspaces the key may use. Errors keep Docket's one shape,
@@ -32,6 +33,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from docket.answer.conversation import Turn
+from docket.answer.numbering import by_number
 from docket.errors import DocketError, NotFoundError, UserError
 from docket.server.answering import Completion
 from docket.server.auth import Caller
@@ -143,7 +145,8 @@ def _usage(usage: Usage) -> dict[str, int]:
 def _extras(result: Completion) -> dict[str, Any]:
     answer = result.answer
     return {
-        "citations": [c.to_dict() for c in answer.citations],
+        # OpenAI-style: citations[n - 1] is [n], one per number, with every quote it stands for
+        "citations": [{**c.to_dict(), "quotes": quotes} for c, quotes in by_number(answer)],
         "docket": {"abstained": answer.abstained, "log_id": answer.log_id, "query": result.query},
     }
 
