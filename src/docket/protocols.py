@@ -90,6 +90,15 @@ class DocumentIndex(Protocol):
         and :func:`docket.index.document_by_id` look one up."""
         ...
 
+    def document_page(
+        self, filters: Filters, access: Access, *, text: str = "", offset: int = 0, limit: int = 100
+    ) -> tuple[list[Document], int]:
+        """One page of the documents ``access`` may read that meet ``filters`` and whose path or
+        title contains ``text`` (any case): by source, then path, ``limit`` of them from ``offset``;
+        with how many match in all. Access applies inside the query, so the count never includes a
+        document the caller may not read."""
+        ...
+
     def document_text(self, doc_id: str) -> str:
         """The text extracted from the document when it was indexed; NotFoundError when none."""
         ...

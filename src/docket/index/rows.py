@@ -18,6 +18,7 @@ __all__ = [
     "document_from_row",
     "failure_from_row",
     "hit_from_row",
+    "like_pattern",
 ]
 
 # documents: what a Document needs, in the order document_from_row reads it
@@ -91,3 +92,9 @@ def failure_from_row(row: Sequence[Any]) -> dict[str, Any]:
         "at": float(at),
         "attempt": None if attempt is None else attempt.to_dict(),
     }
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching any value that contains ``text``."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -24,7 +24,7 @@ import numpy as np
 from docket.errors import BackendError, IndexMismatchError, NotFoundError
 from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
-from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
+from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row, like_pattern
 from docket.index.sqlite_schema import SCHEMA_VERSION, migrate
 from docket.ledger import Ledger
 from docket.records import Records
@@ -158,6 +158,28 @@ class SqliteStore:
         rows = self._db.execute(f"SELECT {columns} FROM documents d WHERE {where} ORDER BY d.source, d.path", params)
         for row in rows.fetchall():
             yield document_from_row(row, json.loads)
+
+    def document_page(
+        self, filters: Filters, access: Access, *, text: str = "", offset: int = 0, limit: int = 100
+    ) -> tuple[list[Document], int]:
+        where, params = self._where(filters, access)
+        if text:
+            pattern = like_pattern(text)
+            where, params = f"{where} AND (d.path LIKE ? ESCAPE '\\' OR d.title LIKE ? ESCAPE '\\')", [
+                *params,
+                pattern,
+                pattern,
+            ]
+        columns = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
+        rows = self._db.execute(
+            f"SELECT {columns}, COUNT(*) OVER () FROM documents d WHERE {where} "
+            "ORDER BY d.source, d.path LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        if rows:
+            return [document_from_row(row[:-1], json.loads) for row in rows], int(rows[0][-1])
+        total = self._db.execute(f"SELECT COUNT(*) FROM documents d WHERE {where}", params).fetchone()[0]
+        return [], int(total)
 
     def document_text(self, doc_id: str) -> str:
         row = self._db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()

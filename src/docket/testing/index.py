@@ -185,6 +185,35 @@ class DocumentIndexContract:
         assert len(list(store.documents())) == 3
         assert list(store.documents(access=Access(workspaces=()))) == []
 
+    def test_a_page_of_documents_is_searched_filtered_and_counted_inside_the_query(self, store: DocumentIndex) -> None:
+        store.bind_embedder("m", DIM)
+        for i in range(12):
+            put(store, make_doc(f"p{i}", f"policies/policy-{i:02d}.md", workspace="support"), ["a"], [0])
+        put(store, make_doc("r1", "reports/100%_done.pdf", filetype="pdf", workspace="support"), ["b"], [0])
+        put(store, make_doc("s1", "policies/secret-policy.md", workspace="support", access=("group:hr",)), ["c"], [0])
+        put(store, make_doc("h1", "policies/hr-policy.md", workspace="hr"), ["d"], [0])
+        member = Access(workspaces=("support",), principals=("user:ann",))
+
+        page, total = store.document_page(Filters(), member, offset=0, limit=5)
+        assert total == 13 and [d.path for d in page] == [f"policies/policy-{i:02d}.md" for i in range(5)]
+        page, total = store.document_page(Filters(), member, offset=10, limit=5)
+        assert total == 13 and [d.path for d in page] == [
+            "policies/policy-10.md",
+            "policies/policy-11.md",
+            "reports/100%_done.pdf",
+        ]
+        assert store.document_page(Filters(), member, offset=50, limit=5) == ([], 13)  # past the end: still counted
+
+        page, total = store.document_page(Filters(), member, text="POLICY-1")  # path or title, any case
+        assert total == 2 and [d.path for d in page] == ["policies/policy-10.md", "policies/policy-11.md"]
+        assert store.document_page(Filters(), member, text="secret") == ([], 0)  # not readable: not counted
+        assert store.document_page(Filters(), member, text="%_")[1] == 1  # LIKE's wildcards are literal
+        assert store.document_page(Filters(filetypes=("pdf",)), member)[1] == 1
+        hr = Access(workspaces=("support", "hr"), principals=("group:hr",))
+        assert store.document_page(Filters(), hr, text="-policy")[1] == 2
+        assert store.document_page(Filters(), Access(workspaces=()))[1] == 0
+        assert store.document_page(Filters(), Access.owner())[1] == 15
+
     def test_writing_the_same_document_twice_keeps_one_copy(self, store: DocumentIndex) -> None:
         store.bind_embedder("m", DIM)
         doc = make_doc("d1", "a.txt")

@@ -30,7 +30,7 @@ from docket.errors import DatabaseError, IndexMismatchError, MissingExtraError, 
 from docket.index.keywords import analyze, analyze_query
 from docket.index.postgres import schema
 from docket.index.postgres.sql import bm25_sql, parse_vector, vector_literal, where_sql
-from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row
+from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row, like_pattern
 from docket.ledger import Ledger
 from docket.records import Records
 from docket.records.postgres import explain_connect_error, first_line, one_row, pg_text, pooled
@@ -215,6 +215,26 @@ class PostgresStore:
             ).fetchall()
         for row in rows:
             yield document_from_row(row)
+
+    def document_page(
+        self, filters: Filters, access: Access, *, text: str = "", offset: int = 0, limit: int = 100
+    ) -> tuple[list[Document], int]:
+        where, params = where_sql(filters, access)
+        if text:
+            pattern = like_pattern(text)
+            where = f"{where} AND (d.path ILIKE %s ESCAPE '\\' OR d.title ILIKE %s ESCAPE '\\')"
+            params = [*params, pattern, pattern]
+        columns = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
+        with self._tx() as conn:
+            rows = conn.execute(
+                f"SELECT {columns}, COUNT(*) OVER () FROM documents d WHERE {where} "
+                'ORDER BY d.source COLLATE "C", d.path COLLATE "C" LIMIT %s OFFSET %s',
+                [*params, limit, offset],
+            ).fetchall()
+            if not rows:
+                total = conn.execute(f"SELECT COUNT(*) FROM documents d WHERE {where}", params).fetchone()
+                return [], int(total[0]) if total else 0
+        return [document_from_row(row[:-1]) for row in rows], int(rows[0][-1])
 
     def document_text(self, doc_id: str) -> str:
         text = self._one("SELECT text FROM documents WHERE id = %s", (doc_id,))

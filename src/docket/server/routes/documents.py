@@ -35,7 +35,7 @@ from docket.server.documents import (
     uploads_root,
 )
 from docket.server.permissions import DocumentGate
-from docket.types import DEFAULT_WORKSPACE, check_workspace_name
+from docket.types import DEFAULT_WORKSPACE, Document, Filters, check_workspace_name
 
 router = APIRouter(prefix="/api", tags=["documents"])
 
@@ -59,16 +59,62 @@ class ProfileBody(BaseModel):
     title: str | None = None
 
 
-@router.get("/documents", summary="Documents the caller may read, with the files that failed")
-def list_documents(request: Request, c: CallerDep, workspace: str | None = None) -> dict[str, Any]:
+DOCUMENT_STATUSES = ("indexed", "failed")
+MAX_PER_PAGE = 100
+
+
+@router.get("/documents", summary="A page of the documents the caller may read, with the files that failed")
+def list_documents(
+    request: Request,
+    c: CallerDep,
+    workspace: str | None = None,
+    q: Annotated[str, Query(max_length=200, description="Words the path or title contains (any case)")] = "",
+    source: Annotated[str | None, Query(description="Only the documents of this source")] = None,
+    filetype: Annotated[str | None, Query(alias="type", description="Only this file type: pdf, md, docx…")] = None,
+    status: Annotated[
+        str | None, Query(description="indexed: only the documents; failed: only the files that could not be read")
+    ] = None,
+    org: Annotated[str | None, Query(description="Only documents about this organisation (their profile)")] = None,
+    doc_type: Annotated[str | None, Query(description="Only this kind of document (profile: 10-Q, policy…)")] = None,
+    year: Annotated[str | None, Query(description="Only this fiscal year (its profile: 2023, FY2023)")] = None,
+    page: Annotated[int, Query(ge=1, description="Page number, from 1")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Documents a page (100 at most)")] = 50,
+) -> dict[str, Any]:
+    from docket.answer.scope import resolve_where
+
     st = state(request)
+    if status is not None and status not in DOCUMENT_STATUSES:
+        raise UserError(f"status must be one of {', '.join(DOCUMENT_STATUSES)}, not '{status}'")
     access = c.access(workspace)
-    docs = [doc_dict(st, d) for d in st.kb.store.documents(access=access)]
-    visible_sources = {  # a failed file's name is its content too: only where the caller may read the source's files
-        name for name, cfg in st.kb.ledger.sources().items() if access.permits(cfg.workspace, cfg.access)
+    text = q.strip()
+    conditions = [(k, v) for k, v in (("org", org), ("type", doc_type), ("year", year)) if v and v.strip()]
+    # profile conditions become the ids of matching documents among those the caller may read
+    ids = resolve_where(conditions, st.kb.catalog(access)) if conditions else None
+    filters = Filters(sources=(source,) if source else (), filetypes=(filetype,) if filetype else (), documents=ids)
+    docs: list[Document] = []
+    total = 0
+    if status != "failed":
+        offset = (page - 1) * per_page
+        docs, total = st.kb.store.document_page(filters, access, text=text, offset=offset, limit=per_page)
+    failures: list[dict[str, Any]] = []
+    if status != "indexed" and not conditions and not filetype:  # a file that failed has no profile nor type
+        visible_sources = {  # a failed file's name is its content too: only where the caller may read its source
+            name for name, cfg in st.kb.ledger.sources().items() if access.permits(cfg.workspace, cfg.access)
+        }
+        failures = [
+            {"path": f["path"], "error": f["error"]}
+            for f in st.kb.ledger.failures()
+            if f["source"] in visible_sources
+            and (not source or f["source"] == source)
+            and text.lower() in f["path"].lower()
+        ]
+    return {
+        "documents": [doc_dict(st, d) for d in docs],
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "failures": failures,
     }
-    failures = [f for f in st.kb.ledger.failures() if f["source"] in visible_sources]
-    return {"documents": docs, "failures": [{"path": f["path"], "error": f["error"]} for f in failures]}
 
 
 UPLOAD_FORM = {
