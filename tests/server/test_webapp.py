@@ -39,8 +39,11 @@ CONTENT_TYPES = {
     ".html": "text/html",
     ".css": "text/css",
     ".js": "text/javascript",
+    ".mjs": "text/javascript",
     ".svg": "image/svg+xml",
+    ".txt": "text/plain",
 }
+VENDOR = WEB_ROOT / "vendor"
 
 
 # ---------------------------------------------------------------------------------------- no browser
@@ -80,15 +83,23 @@ def test_every_reference_between_the_files_resolves() -> None:
     for ref in re.findall(r'(?:src|href)="/app/([^"]+)"', index):
         assert (WEB_ROOT / ref).is_file(), ref
     for script in (WEB_ROOT / "js").glob("*.js"):
-        for ref in re.findall(r'^import .*? from "(\./[^"]+)";', script.read_text(), flags=re.M | re.S):
+        text = script.read_text()
+        refs = re.findall(r'^import .*? from "(\.\.?/[^"]+)";', text, flags=re.M | re.S)
+        refs += re.findall(r'^import "(\.\.?/[^"]+)";', text, flags=re.M)
+        for ref in refs:
             assert (script.parent / ref).resolve().is_file(), f"{script.name} imports {ref}"
 
 
 def test_nothing_is_fetched_from_another_site() -> None:
-    """The product runs offline: no CDN, no web font, no remote script or stylesheet."""
+    """The product runs offline: no CDN, no web font, no remote script or stylesheet. (The vendored
+    libraries name their home pages in comments and test URLs in code: they fetch nothing either.)"""
     allowed = {"http://www.w3.org/2000/svg", "https://www.example.com"}
+    for path in VENDOR.iterdir():
+        if path.suffix in (".js", ".mjs"):
+            code = path.read_text()
+            assert not re.search(r"\bfetch\(|XMLHttpRequest|import\(|importScripts", code), path.name
     for path in WEB_ROOT.rglob("*"):
-        if path.is_file():
+        if path.is_file() and path.parent != VENDOR:
             urls = set(re.findall(r"https?://[^\s\"'`)]+", path.read_text()))
             assert urls <= allowed, f"{path.name}: {urls - allowed}"
 
@@ -104,6 +115,21 @@ def test_the_web_app_ships_in_the_package() -> None:
     """Hatchling puts every file under src/docket in the wheel; the app must live there."""
     assert WEB_ROOT.is_relative_to(REPO / "src" / "docket")
     assert (WEB_ROOT / "index.html").is_file() and (WEB_ROOT / "js" / "main.js").is_file()
+
+
+def test_the_vendored_libraries_are_the_pinned_builds_with_their_licences() -> None:
+    """markdown-it and DOMPurify are copied unmodified from npm: their sums are the ones listed in
+    vendor/VERSIONS.txt, their licences ship beside them and NOTICE names them."""
+    import hashlib
+
+    versions = (VENDOR / "VERSIONS.txt").read_text()
+    for name in ("markdown-it.min.js", "purify.es.mjs"):
+        digest = hashlib.sha256((VENDOR / name).read_bytes()).hexdigest()
+        assert f"{digest}  {name}" in versions, f"{name} differs from the pinned build"
+    assert "MIT" in (VENDOR / "markdown-it-LICENSE.txt").read_text()
+    assert "Apache License" in (VENDOR / "dompurify-LICENSE.txt").read_text()
+    notice = (REPO / "NOTICE").read_text()
+    assert "markdown-it 14.3.3" in notice and "DOMPurify 3.5.0" in notice
 
 
 # ---------------------------------------------------------------------------------------- browser

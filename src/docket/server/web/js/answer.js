@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { announce, fill, h, newId } from "./dom.js";
 import { icon } from "./icons.js";
+import { renderMarkdown } from "./markdown.js";
 import { openPassage } from "./panel.js";
 
 /**
@@ -57,34 +58,106 @@ function citeButton(citation, source, label) {
   );
 }
 
-/** The answer's text, each [n] it cites a button opening that passage. */
+const CITE = /\[(\d+)\]/g;
+
+/** Text nodes of `root` that may hold [n] markers: not inside code, a link or a button. */
+function markerNodes(root) {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) =>
+      node.parentElement && node.parentElement.closest("code, pre, a, button")
+        ? NodeFilter.FILTER_REJECT
+        : NodeFilter.FILTER_ACCEPT,
+  });
+  const nodes = [];
+  while (walker.nextNode()) nodes.push(walker.currentNode);
+  return nodes;
+}
+
+/**
+ * The answer's text: its Markdown rendered and sanitised (./markdown.js), each [n] it cites a
+ * button opening that passage. The numbers are the server's: they are shown, never renumbered.
+ */
 export function answerText(answer) {
   const citations = answer.citations || [];
   const sources = answer.sources || [];
   const seen = {};
-  const nodes = [];
-  const text = answer.answer || "";
-  const pattern = /\[(\d+)\]/g;
-  let last = 0;
-  let match;
-  while ((match = pattern.exec(text)) !== null) {
-    nodes.push(text.slice(last, match.index));
-    const n = Number(match[1]);
-    const mine = citations.filter((c) => c.n === n);
-    if (mine.length) {
-      // the k-th [n] in the text is the k-th citation numbered n (each quotes its own sentence)
-      const k = seen[n] || 0;
-      seen[n] = k + 1;
-      const citation = mine[Math.min(k, mine.length - 1)];
-      nodes.push(citeButton(citation, sourceFor(citation, sources), String(n)));
-    } else {
-      nodes.push(match[0]);
+  const body = h("div", { class: "answer-text" });
+  const text = answer.answer ?? answer.text ?? "";
+  body.append(renderMarkdown(text));
+  for (const node of markerNodes(body)) {
+    const value = node.nodeValue;
+    CITE.lastIndex = 0;
+    if (!CITE.test(value)) continue;
+    CITE.lastIndex = 0;
+    const parts = [];
+    let last = 0;
+    let match;
+    while ((match = CITE.exec(value)) !== null) {
+      parts.push(value.slice(last, match.index));
+      const n = Number(match[1]);
+      const mine = citations.filter((c) => c.n === n);
+      if (mine.length) {
+        // the k-th [n] in the text is the k-th citation numbered n (each quotes its own sentence)
+        const k = seen[n] || 0;
+        seen[n] = k + 1;
+        const citation = mine[Math.min(k, mine.length - 1)];
+        parts.push(citeButton(citation, sourceFor(citation, sources), String(n)));
+      } else {
+        parts.push(match[0]);
+      }
+      last = CITE.lastIndex;
     }
-    last = pattern.lastIndex;
+    parts.push(value.slice(last));
+    node.replaceWith(...parts.filter((p) => p !== ""));
   }
-  nodes.push(text.slice(last));
-  // paragraphs: blank lines split them, single newlines stay line breaks (CSS pre-line)
-  return h("div", { class: "answer-text" }, nodes);
+  for (const tableEl of body.querySelectorAll("table")) {
+    const wrap = h("div", { class: "table-wrap" });
+    tableEl.replaceWith(wrap);
+    wrap.append(tableEl);
+  }
+  return body;
+}
+
+/** The citations under the answer, by number: document, page or section, and the quoted words. */
+function citationList(answer) {
+  const citations = answer.citations || [];
+  const sources = answer.sources || [];
+  const byNumber = new Map();
+  for (const c of citations) if (!byNumber.has(c.n)) byNumber.set(c.n, c);
+  if (!byNumber.size) return null;
+  return h(
+    "ol",
+    { class: "citations", "aria-label": "Citations" },
+    [...byNumber.values()].map((c) => {
+      const source = sourceFor(c, sources);
+      const label = (source && source.title) || c.title || c.path;
+      const where = c.location && c.location.label;
+      return h(
+        "li",
+        { dataset: { n: String(c.n) } },
+        h("span", { class: "cite-n", "aria-hidden": "true" }, `[${c.n}]`),
+        " ",
+        h(
+          "button",
+          {
+            type: "button",
+            class: "link cite-doc",
+            onclick: (event) =>
+              openPassage({
+                chunkId: source ? source.chunk_id : null,
+                quote: c.quote,
+                citation: c,
+                trigger: event.currentTarget,
+                fallback: source && source.text ? source : null,
+              }),
+          },
+          label,
+        ),
+        where ? h("span", { class: "muted cite-where" }, ` · ${where}`) : null,
+        c.quote ? h("q", { class: "cite-quote" }, c.quote) : null,
+      );
+    }),
+  );
 }
 
 function sourcesList(answer) {
@@ -202,6 +275,7 @@ export function showAnswer(container, answer) {
       ? h("p", { class: "abstain-label" }, "No answer found in the documents")
       : null,
     answerText(answer),
+    citationList(answer),
     notes.length ? h("ul", { class: "notes" }, notes.map((n) => h("li", {}, n))) : null,
     answer.model ? h("p", { class: "muted model" }, `Written by ${answer.model}`) : null,
     answer.table ? tableResult(answer.table) : null,

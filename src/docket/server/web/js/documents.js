@@ -8,6 +8,8 @@ import { icon } from "./icons.js";
 import { can, session } from "./session.js";
 
 const ACTIVE = new Set(["queued", "running"]);
+const PER_PAGE = 50;
+const FILE_TYPES = ["pdf", "docx", "doc", "pptx", "xlsx", "csv", "md", "txt", "html", "eml", "json"];
 const POLL_MS = 1000;
 
 function jobProgress(job) {
@@ -193,32 +195,122 @@ export async function render(main) {
   const editor = workspace && can("editor");
   const jobsBox = h("div", { class: "jobs-box" });
   const docsBox = h("div", { "aria-live": "off" });
+  const docsTitle = h("h2", { id: "docs-title" }, "Indexed documents");
   const failuresBox = h("div");
   const status = h("p", { class: "muted", role: "status" });
   let timer = null;
   let stopped = false;
   let lastActive = new Set();
 
+  // the list is paged, searched and filtered by the server (GET /api/documents): at most PER_PAGE rows
+  const query = { q: "", type: "", status: "", org: "", page: 1 };
+  const searchInput = h("input", { id: "docs-q", type: "search", name: "q", placeholder: "Name or title" });
+  const typeSelect = h(
+    "select",
+    { id: "docs-type", name: "type" },
+    h("option", { value: "" }, "All types"),
+    FILE_TYPES.map((t) => h("option", { value: t }, t)),
+  );
+  const statusSelect = h(
+    "select",
+    { id: "docs-status", name: "status" },
+    h("option", { value: "" }, "All"),
+    h("option", { value: "indexed" }, "Indexed"),
+    h("option", { value: "failed" }, "Could not be read"),
+  );
+  const orgInput = h("input", { id: "docs-org", type: "text", name: "org", placeholder: "Organisation" });
+  const pager = h("nav", { class: "pager", "aria-label": "Pages of documents" });
+  const filters = h(
+    "form",
+    {
+      class: "doc-filters",
+      role: "search",
+      "aria-label": "Find documents",
+      onsubmit: (event) => {
+        event.preventDefault();
+        applyFilters();
+      },
+    },
+    h("div", { class: "field grow" }, h("label", { for: "docs-q" }, "Search documents"), searchInput),
+    h("div", { class: "field" }, h("label", { for: "docs-type" }, "Type"), typeSelect),
+    h("div", { class: "field" }, h("label", { for: "docs-status" }, "Status"), statusSelect),
+    h("div", { class: "field" }, h("label", { for: "docs-org" }, "Organisation"), orgInput),
+    h("button", { type: "submit", class: "secondary" }, "Find"),
+  );
+  let typing = null;
+  const applyFilters = () => {
+    window.clearTimeout(typing);
+    query.q = searchInput.value.trim();
+    query.type = typeSelect.value;
+    query.status = statusSelect.value;
+    query.org = orgInput.value.trim();
+    query.page = 1;
+    loadDocuments();
+  };
+  searchInput.addEventListener("input", () => {
+    window.clearTimeout(typing);
+    typing = window.setTimeout(applyFilters, 300);
+  });
+  typeSelect.addEventListener("change", applyFilters);
+  statusSelect.addEventListener("change", applyFilters);
+
+  const pagerButtons = (total) => {
+    const pages = Math.max(1, Math.ceil(total / PER_PAGE));
+    const first = total ? (query.page - 1) * PER_PAGE + 1 : 0;
+    const last = Math.min(total, query.page * PER_PAGE);
+    const go = (page) => {
+      query.page = page;
+      loadDocuments().then(() => docsTitle.scrollIntoView({ block: "start" }));
+    };
+    return [
+      h(
+        "button",
+        { type: "button", class: "secondary small", disabled: query.page <= 1, onclick: () => go(query.page - 1) },
+        "Previous",
+        h("span", { class: "sr-only" }, " page"),
+      ),
+      h("span", { class: "muted page-status" }, total ? `${first}–${last} of ${total} · page ${query.page} of ${pages}` : ""),
+      h(
+        "button",
+        { type: "button", class: "secondary small", disabled: query.page >= pages, onclick: () => go(query.page + 1) },
+        "Next",
+        h("span", { class: "sr-only" }, " page"),
+      ),
+    ];
+  };
+
   const loadDocuments = async () => {
     try {
-      const data = await api("GET", withQuery("/api/documents", { workspace }));
+      const data = await api(
+        "GET",
+        withQuery("/api/documents", {
+          workspace,
+          q: query.q || undefined,
+          type: query.type || undefined,
+          status: query.status || undefined,
+          org: query.org || undefined,
+          page: query.page,
+          per_page: PER_PAGE,
+        }),
+      );
       const docs = listOf(data, "documents");
       const failures = listOf(data, "failures");
+      const total = typeof data.total === "number" ? data.total : docs.length;
+      if (!docs.length && total && query.page > 1) {
+        query.page = Math.max(1, Math.ceil(total / PER_PAGE)); // past the end (a delete): the last page
+        return loadDocuments();
+      }
+      const filtered = Boolean(query.q || query.type || query.status || query.org);
+      fill(pager, total > PER_PAGE ? pagerButtons(total) : null);
       fill(
         docsBox,
-        table(
-          `${docs.length} ${docs.length === 1 ? "document" : "documents"}`,
-          [
-            ["Document", (d) => documentCell(d)],
-            ["Type", (d) => d.filetype],
-            ["Size", (d) => bytes(d.size)],
-            ["Parse quality", (d) => qualityCell(d)],
-            ["Modified", (d) => when(d.modified)],
-            ["Actions", (d) => docActions(d)],
-          ],
-          docs,
-          "No documents in this workspace yet.",
-        ),
+        query.status === "failed"
+          ? null
+          : docTable(
+              `${total} ${total === 1 ? "document" : "documents"}${filtered ? " match" : ""}`,
+              docs,
+              filtered ? "No documents match." : "No documents in this workspace yet.",
+            ),
       );
       fill(
         failuresBox,
@@ -231,11 +323,46 @@ export async function render(main) {
                 failures.map((f) => h("li", {}, h("span", { class: "path" }, f.path), ": ", f.error)),
               ),
             ]
-          : null,
+          : query.status === "failed"
+            ? h("p", { class: "empty" }, "No file failed.")
+            : null,
       );
     } catch (err) {
       fill(docsBox, errorBox(err.message));
     }
+  };
+
+  const docTable = (caption, docs, emptyText) => {
+    if (!docs.length) return h("p", { class: "empty" }, emptyText);
+    const columns = [
+      ["Document", (d) => documentCell(d), "doc-cell"],
+      ["Type", (d) => d.filetype],
+      ["Size", (d) => bytes(d.size)],
+      ["Parse quality", (d) => qualityCell(d)],
+      ["Modified", (d) => when(d.modified)],
+      ["Actions", (d) => docActions(d), "doc-cell"],
+    ];
+    return h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        { class: "doc-table" },
+        h("caption", {}, caption),
+        h("thead", {}, h("tr", {}, columns.map(([heading]) => h("th", { scope: "col" }, heading)))),
+        h(
+          "tbody",
+          {},
+          docs.map((d) =>
+            h(
+              "tr",
+              {},
+              columns.map(([heading, cell, cls]) => h("td", { "data-label": heading, class: cls || null }, cell(d))),
+            ),
+          ),
+        ),
+      ),
+    );
   };
 
   const retry = async (job) => {
@@ -402,7 +529,7 @@ export async function render(main) {
     workspace
       ? h("section", { "aria-labelledby": "jobs-title" }, h("h2", { id: "jobs-title" }, "Indexing"), jobsBox)
       : null,
-    h("section", { "aria-labelledby": "docs-title" }, h("h2", { id: "docs-title" }, "Indexed documents"), docsBox),
+    h("section", { "aria-labelledby": "docs-title" }, docsTitle, filters, docsBox, pager),
     failuresBox,
   );
   await Promise.all([loadDocuments(), workspace ? pollJobs() : null]);

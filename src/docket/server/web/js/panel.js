@@ -13,13 +13,25 @@ function onKey(event) {
   }
 }
 
-export function closePanel() {
+// A click or tap anywhere outside the panel closes it (seen first, in the capture phase, so a
+// click on another citation closes this passage and then opens that one). The focus stays where
+// the user put it.
+function onOutside(event) {
+  const panel = $("panel");
+  if (!panel || panel.hidden || panel.contains(event.target)) return;
+  closePanel({ restoreFocus: false });
+}
+
+/** Close the panel; the focus goes back to what opened it unless `restoreFocus` is false. */
+export function closePanel({ restoreFocus = true } = {}) {
   const panel = $("panel");
   if (!panel || panel.hidden) return;
   panel.hidden = true;
+  $("panel-backdrop").hidden = true;
   document.body.classList.remove("panel-open");
   document.removeEventListener("keydown", onKey);
-  if (returnFocus && document.contains(returnFocus)) returnFocus.focus();
+  document.removeEventListener("click", onOutside, true);
+  if (restoreFocus && returnFocus && document.contains(returnFocus)) returnFocus.focus();
   returnFocus = null;
 }
 
@@ -63,12 +75,15 @@ export async function openPassage({ chunkId, quote = "", citation = null, trigge
   const body = $("panel-body");
   returnFocus = trigger || document.activeElement;
   panel.hidden = false;
+  $("panel-backdrop").hidden = false;
   document.body.classList.add("panel-open");
   $("panel-title").textContent = citation ? `Source [${citation.n}]` : "Source";
   fill(body, h("p", { class: "muted", role: "status" }, "Loading the passage…"));
-  $("panel-close").onclick = closePanel;
+  $("panel-close").onclick = () => closePanel();
   document.removeEventListener("keydown", onKey);
   document.addEventListener("keydown", onKey);
+  document.removeEventListener("click", onOutside, true);
+  document.addEventListener("click", onOutside, true);
   $("panel-title").focus();
 
   let passage = null;

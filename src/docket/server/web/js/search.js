@@ -34,6 +34,45 @@ function result(hit, index) {
   );
 }
 
+/** Nothing found: the server's message ("No documents match") and its suggestions, each a query to run. */
+function noMatch(q, data, runSuggestion) {
+  const suggestions = (Array.isArray(data && data.suggestions) ? data.suggestions : []).filter(
+    (s) => typeof s === "string" && s.trim(),
+  );
+  const message = (data && data.message) || "No documents match";
+  return h(
+    "div",
+    { class: "no-match" },
+    h("p", { role: "status" }, h("strong", {}, message), ` for “${q}”.`),
+    suggestions.length
+      ? [
+          h("p", { class: "muted" }, "Try instead:"),
+          h(
+            "ul",
+            { class: "suggestions" },
+            suggestions.map((s) =>
+              h(
+                "li",
+                {},
+                h(
+                  "a",
+                  {
+                    href: "#/search",
+                    onclick: (event) => {
+                      event.preventDefault();
+                      runSuggestion(s);
+                    },
+                  },
+                  s,
+                ),
+              ),
+            ),
+          ),
+        ]
+      : null,
+  );
+}
+
 export async function render(main) {
   const input = h("input", { id: "search-q", type: "search", name: "q", required: true, value: RECENT.q });
   const k = h(
@@ -52,10 +91,17 @@ export async function render(main) {
     try {
       const data = await api("GET", withQuery("/api/search", { q, k: k.value, workspace: session.workspace }));
       const hits = listOf(data, "hits");
+      if (!hits.length) {
+        fill(results, noMatch(q, data, (suggestion) => {
+          input.value = suggestion;
+          run();
+        }));
+        return;
+      }
       fill(
         results,
-        h("p", { class: "muted", role: "status" }, hits.length ? `${hits.length} passages` : "No passage matches."),
-        hits.length ? h("ol", { class: "hits" }, hits.map(result)) : null,
+        h("p", { class: "muted", role: "status" }, `${hits.length} passages`),
+        h("ol", { class: "hits" }, hits.map(result)),
       );
     } catch (err) {
       fill(results, errorBox(err.message));
