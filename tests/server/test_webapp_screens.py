@@ -343,15 +343,22 @@ def test_the_documents_list_pages_and_searches_through_the_server(
             docs = page.locator("section[aria-labelledby='docs-title']")
             rows = docs.locator("table.doc-table tbody tr")
             expect(docs.locator("caption")).to_have_text(f"{total} documents")
-            expect(rows).to_have_count(50)
-            expect(docs.locator(".page-status")).to_have_text(f"1–50 of {total} · page 1 of 3")
+            expect(rows).to_have_count(20)  # on a phone, 20 cards a page
+            expect(docs.locator(".page-status")).to_have_text(f"1–20 of {total} · page 1 of 7")
             expect(docs.get_by_role("button", name="Previous page")).to_be_disabled()
             assert page.evaluate(FITS)
             page.screenshot(path=artifacts / "34-documents-phone.png")
             docs.get_by_role("button", name="Next page").click()
-            expect(docs.locator(".page-status")).to_have_text(f"51–100 of {total} · page 2 of 3")
-            expect(rows.first).to_contain_text("note-048.md")  # by path: the long name, Sabbatical, then notes
-            docs.get_by_role("button", name="Next page").click()
+            expect(docs.locator(".page-status")).to_have_text(f"21–40 of {total} · page 2 of 7")
+            expect(rows.first).to_contain_text("note-018.md")  # by path: the long name, Sabbatical, then notes
+            expect(docs.get_by_role("button", name="Previous page")).to_be_enabled()
+            page.set_viewport_size({"width": 1280, "height": 800})
+            page.evaluate("() => { window.location.hash = '#/search'; }")
+            page.evaluate("() => { window.location.hash = '#/documents'; }")
+            expect(docs.locator(".page-status")).to_have_text(f"1–50 of {total} · page 1 of 3")
+            for _ in range(2):
+                docs.get_by_role("button", name="Next page").click()
+            expect(docs.locator(".page-status")).to_have_text(f"101–{total} of {total} · page 3 of 3")
             expect(rows).to_have_count(total - 100)
             expect(docs.get_by_role("button", name="Next page")).to_be_disabled()
 
@@ -359,7 +366,7 @@ def test_the_documents_list_pages_and_searches_through_the_server(
             expect(docs.locator("caption")).to_have_text("10 documents match")
             expect(rows).to_have_count(10)
             expect(docs.locator(".pager button")).to_have_count(0)  # one page: no pager
-            assert any("q=NOTE-12" in url and "per_page=50" in url for url in requests)  # the server searched
+            assert any("q=NOTE-12" in url and "page=1" in url for url in requests)  # the server searched
 
             page.get_by_label("Search documents").fill("")
             page.get_by_label("Status").select_option("failed")
@@ -371,6 +378,85 @@ def test_the_documents_list_pages_and_searches_through_the_server(
             page.get_by_label("Type").select_option("md")
             expect(docs.locator("caption")).to_have_text(f"{total} documents match")
             assert page.evaluate(FITS)
+        finally:
+            browser.close()
+    assert not problems, problems
+
+
+UPLOAD_REPLY = {
+    "job": None,
+    "files": [
+        {"name": "Sabbatical.md", "stored_as": "Sabbatical (2).md", "status": "renamed", "reason": None},
+        {"name": "empty.txt", "stored_as": None, "status": "skipped", "reason": "the file is empty"},
+    ],
+    "warnings": ["empty.txt: skipped, the file is empty"],
+}
+JOB_WITH_FILES = {
+    "id": 7,
+    "workspace": "handbook",
+    "state": "running",
+    "progress": {
+        "done": 1,
+        "total": 2,
+        "file": "b.md",
+        "eta_seconds": None,
+        "files": [
+            {"name": "a.md", "state": "done", "error": None},
+            {"name": "b.md", "state": "queued", "error": None},
+        ],
+    },
+    "report": None,
+    "error": None,
+    "created": 1_700_000_000.0,
+    "started": 1_700_000_001.0,
+    "finished": None,
+}
+
+
+@pytest.mark.slow
+def test_an_upload_offers_keep_both_or_replace_and_shows_each_file(
+    browser_tools: Browser, live_server: LiveServer, artifacts: Path, tmp_path: Path
+) -> None:
+    """The choice for a name that exists goes to the server as if_exists; what it did with each file
+    and each file's state in the job are shown (the server's answers are stood in for here: the
+    server side has its own tests)."""
+    expect = browser_tools.sync_api.expect
+    expect.set_options(timeout=TIMEOUT_MS)
+    _library(live_server, tmp_path)
+    upload = tmp_path / "upload" / "Sabbatical.md"
+    upload.parent.mkdir()
+    upload.write_text("A new version.\n")
+    sent: list[str] = []
+
+    def reply(route: Any) -> None:
+        sent.append(route.request.post_data or "")
+        route.fulfill(status=202, json=UPLOAD_REPLY)
+
+    problems: list[str] = []
+    with browser_tools.sync_api.sync_playwright() as pw:
+        browser = _launch(pw, browser_tools)
+        try:
+            page = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
+            _watch(page, problems)
+            _sign_in(page, live_server.url, expect)
+            page.route(re.compile(r".*/api/workspaces/handbook/documents$"), reply)
+            page.route(re.compile(r".*/api/jobs\?.*"), lambda route: route.fulfill(json={"jobs": [JOB_WITH_FILES]}))
+            page.evaluate("() => { window.location.hash = '#/documents'; }")
+            expect(page.get_by_label("Keep both (the new one is renamed)")).to_be_checked()
+            page.get_by_label("Replace it").check()
+            page.get_by_label("Files").set_input_files(str(upload))
+            page.get_by_role("button", name="Upload").click()
+            outcomes = page.locator("ul.file-outcomes")
+            expect(outcomes.locator("li[data-status='renamed']")).to_contain_text("stored as Sabbatical (2).md")
+            expect(outcomes.locator("li[data-status='skipped']")).to_contain_text("skipped: the file is empty")
+            expect(page.locator(".upload-results .warning")).to_contain_text("empty.txt: skipped")
+            assert re.search(r'name="if_exists"\r\n\r\nreplace\r\n', sent[0]), sent[0][:400]
+            files = page.locator("li.job[data-job='7'] ul.job-files li")
+            expect(files).to_have_count(2)
+            expect(files.nth(0)).to_contain_text("a.md indexed")
+            expect(files.nth(1)).to_contain_text("b.md waiting")
+            assert page.evaluate(FITS)
+            page.screenshot(path=artifacts / "35-upload-outcome-phone.png", full_page=True)
         finally:
             browser.close()
     assert not problems, problems

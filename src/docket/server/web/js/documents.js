@@ -1,66 +1,19 @@
-// Documents: upload files (drag and drop or pick), follow their indexing live, see what failed
+// Documents: upload files (drag and drop or pick; keep both or replace a file of the same name),
+// follow their indexing live (./jobs.js), page through and search the library, see what failed
 // and why, how well each file was read (parse quality, page by page on demand), download, re-sync
 // or delete a document.
 
 import { api, listOf, withQuery } from "./api.js";
-import { announce, bytes, confirmAction, duration, errorBox, field, fill, h, table, when } from "./dom.js";
+import { announce, bytes, confirmAction, errorBox, field, fill, h, table, when } from "./dom.js";
 import { icon } from "./icons.js";
+import { jobItem, uploadOutcome } from "./jobs.js";
 import { can, session } from "./session.js";
 
 const ACTIVE = new Set(["queued", "running"]);
-const PER_PAGE = 50;
+// a page of the list: fewer on a phone, where each document is a card
+const perPage = () => (window.matchMedia("(max-width: 40rem)").matches ? 20 : 50);
 const FILE_TYPES = ["pdf", "docx", "doc", "pptx", "xlsx", "csv", "md", "txt", "html", "eml", "json"];
 const POLL_MS = 1000;
-
-function jobProgress(job) {
-  const p = job.progress || {};
-  if (job.state === "queued") return h("progress", { "aria-label": `Job ${job.id} is waiting` });
-  if (job.state !== "running") return null;
-  const total = Number(p.total) || 0;
-  const bar = total
-    ? h("progress", { max: String(total), value: String(p.done || 0), "aria-label": `Job ${job.id} progress` })
-    : h("progress", { "aria-label": `Job ${job.id} progress` });
-  return h(
-    "div",
-    { class: "progress" },
-    bar,
-    h(
-      "small",
-      { class: "muted" },
-      [total ? `${p.done || 0} of ${total} files` : "Reading files", p.file ? ` · ${p.file}` : "", p.eta_seconds ? ` · about ${duration(p.eta_seconds)} left` : ""].join(""),
-    ),
-  );
-}
-
-function jobReport(job) {
-  const r = job.report;
-  if (!r) return null;
-  const counts = ["added", "updated", "unchanged", "deleted"]
-    .filter((k) => r[k])
-    .map((k) => `${r[k]} ${k}`);
-  const failed = r.failed || [];
-  const before = r.failed_before || [];
-  return [
-    h("p", { class: "muted" }, counts.length ? counts.join(" · ") : "Nothing changed."),
-    failed.length
-      ? h(
-          "ul",
-          { class: "failures" },
-          failed.map((f) => h("li", {}, h("span", { class: "path" }, f.path), ": ", f.error)),
-        )
-      : null,
-    // files that failed before and have not changed: not parsed again (Retry parses them again)
-    before.length
-      ? h(
-          "ul",
-          { class: "failures failed-before" },
-          before.map((f) =>
-            h("li", {}, h("span", { class: "path" }, f.path), ": ", f.error, h("small", { class: "muted" }, " (failed before, unchanged: not parsed again)")),
-          ),
-        )
-      : null,
-  ];
-}
 
 function pageRanges(numbers) {
   const spans = [];
@@ -165,31 +118,6 @@ function qualityCell(doc) {
   );
 }
 
-const STATE_LABEL = { queued: "Waiting", running: "Indexing", done: "Done", failed: "Failed" };
-
-function jobItem(job, retry) {
-  const listed = (v) => (Array.isArray(v) ? v : []); // a restricted job's report has counts, not lists
-  const failedFiles = job.report ? [...listed(job.report.failed), ...listed(job.report.failed_before)] : [];
-  const state = job.state === "done" && failedFiles.length ? "done with errors" : STATE_LABEL[job.state] || job.state;
-  return h(
-    "li",
-    { class: `job state-${job.state}`, dataset: { state: job.state, job: String(job.id) } },
-    h(
-      "div",
-      { class: "job-head" },
-      h("strong", {}, `Job ${job.id}`),
-      h("span", { class: `badge ${job.state}` }, state),
-      h("small", { class: "muted" }, when(job.finished || job.started || job.created)),
-    ),
-    jobProgress(job),
-    jobReport(job),
-    job.error ? h("p", { class: "error" }, job.error) : null,
-    job.state === "failed" || failedFiles.length
-      ? h("button", { type: "button", class: "secondary small", onclick: () => retry(job) }, "Retry")
-      : null,
-  );
-}
-
 export async function render(main) {
   const workspace = session.workspace;
   const editor = workspace && can("editor");
@@ -204,6 +132,7 @@ export async function render(main) {
 
   // the list is paged, searched and filtered by the server (GET /api/documents): at most PER_PAGE rows
   const query = { q: "", type: "", status: "", org: "", page: 1 };
+  const PER_PAGE = perPage();
   const searchInput = h("input", { id: "docs-q", type: "search", name: "q", placeholder: "Name or title" });
   const typeSelect = h(
     "select",
@@ -455,10 +384,15 @@ export async function render(main) {
     const form = new FormData();
     for (const file of files) form.append("files", file, file.name);
     if (access.value.trim()) form.append("access", access.value.trim());
+    const same = zone.querySelector("input[name='if_exists']:checked");
+    form.append("if_exists", same ? same.value : "rename");
     status.textContent = `Uploading ${files.length} ${files.length === 1 ? "file" : "files"}…`;
     try {
       const data = await api("POST", `/api/workspaces/${encodeURIComponent(workspace)}/documents`, form);
-      status.textContent = `Uploaded; indexing in the background (job ${data.job ? data.job.id : "?"}).`;
+      status.textContent = data.job
+        ? `Uploaded; indexing in the background (job ${data.job.id}).`
+        : "Nothing to index.";
+      fill(uploadResults, uploadOutcome(data));
       if (data.job) lastActive.add(data.job.id);
       fileInput.value = "";
       pollJobs();
@@ -472,6 +406,19 @@ export async function render(main) {
   const fileInput = h("input", { id: "upload-files", type: "file", name: "files", multiple: true });
   const access = h("input", { id: "upload-access", type: "text", name: "access", placeholder: "user:ann@example.com, group:hr" });
   const uploadError = h("div");
+  const uploadResults = h("div", { class: "upload-results" });
+  const sameName = h(
+    "fieldset",
+    { class: "same-name" },
+    h("legend", {}, "If a document of the same name exists"),
+    h(
+      "label",
+      {},
+      h("input", { type: "radio", name: "if_exists", value: "rename", checked: true }),
+      " Keep both (the new one is renamed)",
+    ),
+    h("label", {}, h("input", { type: "radio", name: "if_exists", value: "replace" }), " Replace it"),
+  );
   const zone = h(
     "form",
     {
@@ -497,9 +444,11 @@ export async function render(main) {
       h("summary", {}, "Restrict who can read them"),
       field("Only for", access, "Leave empty for everyone in the workspace. Otherwise user:EMAIL or group:NAME, separated by commas."),
     ),
+    sameName,
     uploadError,
     h("button", { type: "submit", class: "primary" }, "Upload"),
     status,
+    uploadResults,
   );
   for (const name of ["dragenter", "dragover"]) {
     zone.addEventListener(name, (event) => {
