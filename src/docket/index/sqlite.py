@@ -165,11 +165,14 @@ class SqliteStore:
         where, params = self._where(filters, access)
         if text:
             pattern = like_pattern(text)
-            where, params = f"{where} AND (d.path LIKE ? ESCAPE '\\' OR d.title LIKE ? ESCAPE '\\')", [
-                *params,
-                pattern,
-                pattern,
-            ]
+            where, params = (
+                f"{where} AND (d.path LIKE ? ESCAPE '\\' OR d.title LIKE ? ESCAPE '\\')",
+                [
+                    *params,
+                    pattern,
+                    pattern,
+                ],
+            )
         columns = ", ".join(f"d.{c.strip()}" for c in DOC_COLUMNS.split(","))
         rows = self._db.execute(
             f"SELECT {columns}, COUNT(*) OVER () FROM documents d WHERE {where} "
