@@ -9,7 +9,7 @@ import numpy as np
 
 from docket.types import Access, Chunk, Document, Filters, Hit, ParsedDocument
 
-__all__ = ["ChatModel", "DocumentIndex", "Embedder", "Parser", "Reembedding"]
+__all__ = ["ChatModel", "DocumentIndex", "DocumentPaging", "Embedder", "Parser", "Reembedding"]
 
 
 @runtime_checkable
@@ -90,15 +90,6 @@ class DocumentIndex(Protocol):
         and :func:`docket.index.document_by_id` look one up."""
         ...
 
-    def document_page(
-        self, filters: Filters, access: Access, *, text: str = "", offset: int = 0, limit: int = 100
-    ) -> tuple[list[Document], int]:
-        """One page of the documents ``access`` may read that meet ``filters`` and whose path or
-        title contains ``text`` (any case): by source, then path, ``limit`` of them from ``offset``;
-        with how many match in all. Access applies inside the query, so the count never includes a
-        document the caller may not read."""
-        ...
-
     def document_text(self, doc_id: str) -> str:
         """The text extracted from the document when it was indexed; NotFoundError when none."""
         ...
@@ -146,6 +137,21 @@ class DocumentIndex(Protocol):
     def stats(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class DocumentPaging(Protocol):
+    """An index that pages, searches and counts its documents in one query (optional: for an index
+    without it, :func:`docket.index.document_page` filters :meth:`DocumentIndex.documents`)."""
+
+    def document_page(
+        self, filters: Filters, access: Access, *, text: str = "", offset: int = 0, limit: int = 100
+    ) -> tuple[list[Document], int]:
+        """One page of the documents ``access`` may read that meet ``filters`` and whose path or
+        title contains ``text`` (any case): by source, then path, ``limit`` of them from ``offset``;
+        with how many match in all. Access applies inside the query, so the count never includes a
+        document the caller may not read."""
+        ...
 
 
 @runtime_checkable

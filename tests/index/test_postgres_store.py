@@ -201,3 +201,7 @@ def test_corpus_statistics_follow_every_kind_of_write(pg_server: PgServer, pg_da
         assert pg_server.sql("SELECT chunks, total_length FROM corpus", pg_database) == [(0, 0)]
     finally:
         store.close()
+
+
+def test_the_store_pages_its_documents_in_one_query() -> None:
+    assert callable(getattr(PostgresStore, "document_page", None))  # not the fallback that lists every document

@@ -56,3 +56,13 @@ def test_a_knowledge_base_from_before_attempts_were_kept_is_upgraded_keeping_its
     reopened = SqliteStore(path)  # opening again changes nothing
     assert reopened.ledger.failures()[0]["attempt"]["size"] == 10
     reopened.close()
+
+
+def test_the_store_pages_its_documents_in_one_query(tmp_path: Path) -> None:
+    from docket.protocols import DocumentPaging
+
+    store = SqliteStore(str(tmp_path / "kb.db"))
+    try:
+        assert isinstance(store, DocumentPaging)  # not the fallback that lists every document
+    finally:
+        store.close()

@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from docket.ledger import Store
-from docket.protocols import DocumentIndex
+from docket.protocols import DocumentIndex, DocumentPaging
 from docket.registry import Registry
-from docket.types import Access, Document
+from docket.types import Access, Document, Filters
 
 if TYPE_CHECKING:
     from docket.config import Settings
 
-__all__ = ["STORES", "document_by_id", "get_document", "open_store"]
+__all__ = ["STORES", "document_by_id", "document_page", "get_document", "open_store"]
 
 STORES: Registry[Store] = Registry("store", "docket.stores")
 
@@ -65,3 +65,24 @@ def get_document(index: DocumentIndex, source: str, path: str) -> Document | Non
 def document_by_id(index: DocumentIndex, doc_id: str, access: Access | None = None) -> Document | None:
     """The document with id ``doc_id``, if there is one ``access`` may read (everyone's by default)."""
     return next(iter(index.documents(access=access, ids=(doc_id,))), None)
+
+
+def document_page(
+    index: DocumentIndex, filters: Filters, access: Access, *, text: str = "", offset: int = 0, limit: int = 100
+) -> tuple[list[Document], int]:
+    """One page of the documents ``access`` may read that meet ``filters`` (sources, file types,
+    document ids) and whose path or title contains ``text`` (any case), with how many match in all:
+    in one query where the index can (:class:`~docket.protocols.DocumentPaging`), else by filtering
+    :meth:`~docket.protocols.DocumentIndex.documents` (which applies the access inside its query)."""
+    if isinstance(index, DocumentPaging):
+        return index.document_page(filters, access, text=text, offset=offset, limit=limit)
+    needle = text.lower()
+    types = {t.lower().lstrip(".") for t in filters.filetypes}
+    matching = [
+        d
+        for d in index.documents(access=access, ids=filters.documents)
+        if (not filters.sources or d.source in filters.sources)
+        and (not types or d.filetype in types)
+        and (needle in d.path.lower() or needle in (d.title or "").lower())
+    ]
+    return matching[offset : offset + limit], len(matching)

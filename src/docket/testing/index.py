@@ -4,18 +4,26 @@ inherits the contract and provides the ``store`` fixture; see :mod:`docket.testi
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 import pytest
 
 from docket.errors import IndexMismatchError, NotFoundError
-from docket.index import document_by_id, get_document
+from docket.index import document_by_id, document_page, get_document
 from docket.protocols import DocumentIndex, Reembedding
 from docket.testing.helpers import DIM, make_doc, put, vec
 from docket.types import Access, Filters
 
 __all__ = ["DocumentIndexContract", "ReembeddingContract"]
+
+
+class _ListingOnly:
+    """An index seen only through ``documents()``: what :func:`docket.index.document_page` falls
+    back to for an index without :class:`~docket.protocols.DocumentPaging`."""
+
+    def __init__(self, store: DocumentIndex) -> None:
+        self.documents = store.documents
 
 
 class Reembeddable(DocumentIndex, Reembedding, Protocol):
@@ -194,25 +202,30 @@ class DocumentIndexContract:
         put(store, make_doc("h1", "policies/hr-policy.md", workspace="hr"), ["d"], [0])
         member = Access(workspaces=("support",), principals=("user:ann",))
 
-        page, total = store.document_page(Filters(), member, offset=0, limit=5)
-        assert total == 13 and [d.path for d in page] == [f"policies/policy-{i:02d}.md" for i in range(5)]
-        page, total = store.document_page(Filters(), member, offset=10, limit=5)
-        assert total == 13 and [d.path for d in page] == [
-            "policies/policy-10.md",
-            "policies/policy-11.md",
-            "reports/100%_done.pdf",
-        ]
-        assert store.document_page(Filters(), member, offset=50, limit=5) == ([], 13)  # past the end: still counted
+        # the store's own query, and the fallback for an index without one: the same answers
+        for index in (store, cast(DocumentIndex, _ListingOnly(store))):
+            page, total = document_page(index, Filters(), member, offset=0, limit=5)
+            assert total == 13 and [d.path for d in page] == [f"policies/policy-{i:02d}.md" for i in range(5)]
+            page, total = document_page(index, Filters(), member, offset=10, limit=5)
+            assert total == 13 and [d.path for d in page] == [
+                "policies/policy-10.md",
+                "policies/policy-11.md",
+                "reports/100%_done.pdf",
+            ]
+            assert document_page(index, Filters(), member, offset=50, limit=5) == (
+                [],
+                13,
+            )  # past the end: still counted
 
-        page, total = store.document_page(Filters(), member, text="POLICY-1")  # path or title, any case
-        assert total == 2 and [d.path for d in page] == ["policies/policy-10.md", "policies/policy-11.md"]
-        assert store.document_page(Filters(), member, text="secret") == ([], 0)  # not readable: not counted
-        assert store.document_page(Filters(), member, text="%_")[1] == 1  # LIKE's wildcards are literal
-        assert store.document_page(Filters(filetypes=("pdf",)), member)[1] == 1
-        hr = Access(workspaces=("support", "hr"), principals=("group:hr",))
-        assert store.document_page(Filters(), hr, text="-policy")[1] == 2
-        assert store.document_page(Filters(), Access(workspaces=()))[1] == 0
-        assert store.document_page(Filters(), Access.owner())[1] == 15
+            page, total = document_page(index, Filters(), member, text="POLICY-1")  # path or title, any case
+            assert total == 2 and [d.path for d in page] == ["policies/policy-10.md", "policies/policy-11.md"]
+            assert document_page(index, Filters(), member, text="secret") == ([], 0)  # not readable: not counted
+            assert document_page(index, Filters(), member, text="%_")[1] == 1  # LIKE's wildcards are literal
+            assert document_page(index, Filters(filetypes=("pdf",)), member)[1] == 1
+            hr = Access(workspaces=("support", "hr"), principals=("group:hr",))
+            assert document_page(index, Filters(), hr, text="-policy")[1] == 2
+            assert document_page(index, Filters(), Access(workspaces=()))[1] == 0
+            assert document_page(index, Filters(), Access.owner())[1] == 15
 
     def test_writing_the_same_document_twice_keeps_one_copy(self, store: DocumentIndex) -> None:
         store.bind_embedder("m", DIM)

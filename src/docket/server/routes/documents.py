@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
 from docket.errors import NotFoundError, UserError
+from docket.index import document_page
 from docket.ingest.quality import QUALITY_KEY
 from docket.server.deps import CallerDep, state
 from docket.server.documents import (
@@ -95,7 +96,7 @@ def list_documents(
     total = 0
     if status != "failed":
         offset = (page - 1) * per_page
-        docs, total = st.kb.store.document_page(filters, access, text=text, offset=offset, limit=per_page)
+        docs, total = document_page(st.kb.store, filters, access, text=text, offset=offset, limit=per_page)
     failures: list[dict[str, Any]] = []
     if status != "indexed" and not conditions and not filetype:  # a file that failed has no profile nor type
         visible_sources = {  # a failed file's name is its content too: only where the caller may read its source
