@@ -204,6 +204,18 @@ def test_every_page_fits_a_phone_a_tablet_and_a_desktop(
                     assert page.evaluate(FITS)
                     menu.click()
                 page.screenshot(path=artifacts / f"31-chat-{width}.png")
+
+            # a real answer from the handbook, on a phone
+            page.set_viewport_size({"width": 375, "height": 800})
+            page.evaluate("() => { window.location.hash = '#/chat'; }")
+            question = page.get_by_label("Your question")
+            question.fill("How long is the paid sabbatical and who is eligible?")
+            question.press("Enter")
+            real = page.locator("li.turn", has_text="who is eligible").locator(".answer[aria-busy='false']")
+            expect(real.locator("button.cite").first).to_be_visible()
+            expect(real).to_contain_text("sabbatical")
+            assert page.evaluate(FITS), f"a real answer at 375 px is wider: {page.evaluate(WIDEST)}"
+            page.screenshot(path=artifacts / "31-chat-real-375.png", full_page=True)
         finally:
             browser.close()
     assert not problems, problems

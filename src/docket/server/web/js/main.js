@@ -146,6 +146,7 @@ function showShell() {
   $("shell").hidden = false;
   const u = user();
   $("who").textContent = u ? `${u.name || u.email} · ${u.role}` : "";
+  $("who").title = $("who").textContent; // shortened with … where the top bar is tight
   renderWorkspacePicker();
   route();
 }
