@@ -315,6 +315,10 @@ def test_answers_are_markdown_rendered_safely_with_citations_in_order(
             page.screenshot(path=artifacts / "33-markdown-answer.png", full_page=True)
             text.locator("button.cite").nth(1).click()
             expect(page.locator("#panel mark.quote")).to_have_text("five years")
+            text.locator("button.cite").nth(0).click()  # another citation while the panel is open
+            expect(page.locator("#panel mark.quote")).to_have_text("12 contiguous weeks")
+            page.get_by_role("heading", name="Chat", exact=True).click()  # a click outside the side panel
+            expect(page.locator("#panel")).to_be_hidden()
 
             # search with no hits: the server's message and suggestions, each a query to run
             no_hits = {"query": "zzqx", "hits": [], "message": "No documents match", "suggestions": ["sabbatical"]}
