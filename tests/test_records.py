@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -112,3 +114,27 @@ def test_records_of_an_older_version_gain_the_documents_columns(records: Records
     assert accounts.runs.get("new")["documents"] == ["d1"]
     review.ReviewQueue(records, owned=False)  # opening again changes nothing
     Accounts(records)
+
+
+def test_a_column_another_connection_just_added_is_not_added_twice(tmp_path: Path) -> None:
+    """Two requests opening the same SQLite file at once (the review queue's list and its stats)
+    both see the column missing; the second ALTER TABLE must not fail the request."""
+
+    class StaleSchema:  # the check ran before the other connection's ALTER TABLE
+        def __init__(self, db: Any) -> None:
+            self.db = db
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            return iter(()) if sql.startswith("PRAGMA table_info") else self.db.execute(sql, *args)
+
+    first = Records.sqlite(tmp_path / "shared.db")
+    second = Records.sqlite(tmp_path / "shared.db")
+    try:
+        first.create("CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY)", "")
+        first.add_column("items", "note", "TEXT")
+        second._db = StaleSchema(second._db)  # type: ignore[assignment]
+        second.add_column("items", "note", "TEXT")  # before the fix: duplicate column name
+    finally:
+        second._db = second._db.db  # type: ignore[attr-defined]
+        first.close()
+        second.close()

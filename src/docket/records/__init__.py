@@ -199,7 +199,11 @@ class Records:
             with self._lock:
                 columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
                 if column not in columns:
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+                    try:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+                    except sqlite3.OperationalError as exc:  # another connection added it since the check
+                        if "duplicate column name" not in str(exc):
+                            raise
             return
         with self._connection() as conn:
             conn.execute(_CREATE_LOCK)  # servers starting together
