@@ -133,3 +133,8 @@ def test_filtering_by_source_keeps_to_that_source(library: Library) -> None:
     only = library.list("owner", source=name).json()
     assert only["total"] == 1 and only["documents"][0]["id"] == hr_report["id"]
     assert library.list("ann", source=name).json()["total"] == 0  # a source of another workspace: nothing
+    # the source filter's choices: source names are server paths, so admins only (as GET /api/sources)
+    assert library.list("ann", workspace="support").json()["sources"] == []
+    support = library.list("owner", workspace="support").json()["sources"]
+    assert sorted(s["label"] for s in support) == ["public", "secret"] and name not in [s["name"] for s in support]
+    assert name in [s["name"] for s in library.list("owner").json()["sources"]]

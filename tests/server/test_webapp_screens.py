@@ -345,7 +345,12 @@ def test_the_documents_list_pages_and_searches_through_the_server(
     expect = browser_tools.sync_api.expect
     expect.set_options(timeout=TIMEOUT_MS)
     _library(live_server, tmp_path)
-    total = NOTES + 2
+    archive = tmp_path / "archive"  # a second source, listed before the library (by source, then path)
+    archive.mkdir()
+    for name in ("archived-minutes.md", "archived-plan.md"):
+        (archive / name).write_text("Old minutes.\n")
+    live_server.state.kb.ingest([str(archive)], workspace="handbook")
+    total = NOTES + 2 + 2
     problems: list[str] = []
     with browser_tools.sync_api.sync_playwright() as pw:
         browser = _launch(pw, browser_tools)
@@ -366,7 +371,7 @@ def test_the_documents_list_pages_and_searches_through_the_server(
             page.screenshot(path=artifacts / "34-documents-phone.png")
             docs.get_by_role("button", name="Next page").click()
             expect(docs.locator(".page-status")).to_have_text(f"21–40 of {total} · page 2 of 7")
-            expect(rows.first).to_contain_text("note-018.md")  # by path: the long name, Sabbatical, then notes
+            expect(rows.first).to_contain_text("note-016.md")  # the archive, the long name, Sabbatical, notes
             expect(docs.get_by_role("button", name="Previous page")).to_be_enabled()
             page.set_viewport_size({"width": 1280, "height": 800})
             page.evaluate("() => { window.location.hash = '#/search'; }")
@@ -393,6 +398,13 @@ def test_the_documents_list_pages_and_searches_through_the_server(
             expect(docs.locator(".empty")).to_have_text("No documents match.")
             page.get_by_label("Type").select_option("md")
             expect(docs.locator("caption")).to_have_text(f"{total} documents match")
+            page.get_by_label("Type").select_option("")
+            source = docs.get_by_label("Source", exact=True)  # the owner sees the sources: two here
+            expect(source.locator("option")).to_have_text(["All sources", "archive", "library"])
+            source.select_option(label="archive")
+            expect(docs.locator("caption")).to_have_text("2 documents match")
+            source.select_option(label="library")
+            expect(docs.locator("caption")).to_have_text(f"{total - 2} documents match")
             assert page.evaluate(FITS)
         finally:
             browser.close()

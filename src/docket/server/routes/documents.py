@@ -21,7 +21,8 @@ from pydantic import BaseModel
 from docket.errors import NotFoundError, UserError
 from docket.index import document_page
 from docket.ingest.quality import QUALITY_KEY
-from docket.server.deps import CallerDep, state
+from docket.ledger import SourceConfig
+from docket.server.deps import CallerDep, ServerState, state
 from docket.server.documents import (
     IF_EXISTS,
     check_if_exists,
@@ -97,11 +98,15 @@ def list_documents(
     if status != "failed":
         offset = (page - 1) * per_page
         docs, total = document_page(st.kb.store, filters, access, text=text, offset=offset, limit=per_page)
+    # the sources the caller may read (in the workspace asked for): what the source filter offers; a
+    # failed file's name is its content too, so failures are listed only from these
+    visible_sources = {
+        name: cfg
+        for name, cfg in st.kb.ledger.sources().items()
+        if access.permits(cfg.workspace, cfg.access) and (workspace is None or cfg.workspace == workspace)
+    }
     failures: list[dict[str, Any]] = []
     if status != "indexed" and not conditions and not filetype:  # a file that failed has no profile nor type
-        visible_sources = {  # a failed file's name is its content too: only where the caller may read its source
-            name for name, cfg in st.kb.ledger.sources().items() if access.permits(cfg.workspace, cfg.access)
-        }
         failures = [
             {"path": f["path"], "error": f["error"]}
             for f in st.kb.ledger.failures()
@@ -115,7 +120,22 @@ def list_documents(
         "page": page,
         "per_page": per_page,
         "failures": failures,
+        # source names are server paths and URLs: for admins only, as GET /api/sources
+        "sources": [_source_entry(st, n, cfg) for n, cfg in sorted(visible_sources.items())]
+        if c.is_server_admin
+        else [],
     }
+
+
+def _source_entry(st: ServerState, name: str, cfg: SourceConfig) -> dict[str, str]:
+    """A source as the documents list's filter offers it: its name and a short label."""
+    uploads = str(uploads_root(st))
+    where = cfg.path or cfg.display or name
+    if where.startswith(uploads):
+        label = "restricted uploads" if Path(where).name.startswith(".restricted-") else "uploads"
+    else:
+        label = Path(where.rstrip("/")).name or where if cfg.path else (cfg.display or name)
+    return {"name": name, "type": cfg.type, "label": label}
 
 
 UPLOAD_FORM = {

@@ -131,7 +131,7 @@ export async function render(main) {
   let lastActive = new Set();
 
   // the list is paged, searched and filtered by the server (GET /api/documents): at most PER_PAGE rows
-  const query = { q: "", type: "", status: "", org: "", page: 1 };
+  const query = { q: "", type: "", status: "", org: "", source: "", page: 1 };
   const PER_PAGE = perPage();
   const searchInput = h("input", { id: "docs-q", type: "search", name: "q", placeholder: "Name or title" });
   const typeSelect = h(
@@ -148,6 +148,14 @@ export async function render(main) {
     h("option", { value: "failed" }, "Could not be read"),
   );
   const orgInput = h("input", { id: "docs-org", type: "text", name: "org", placeholder: "Organisation" });
+  // the sources come with the list (for admins: their names are server paths); shown when there are several
+  const sourceSelect = h("select", { id: "docs-source", name: "source" }, h("option", { value: "" }, "All sources"));
+  const sourceField = h("div", { class: "field", hidden: true }, h("label", { for: "docs-source" }, "Source"), sourceSelect);
+  const showSources = (sources) => {
+    if (sourceSelect.options.length > 1 || sources.length < 2) return;
+    sourceSelect.append(...sources.map((src) => h("option", { value: src.name, title: src.name }, src.label || src.name)));
+    sourceField.hidden = false;
+  };
   const pager = h("nav", { class: "pager", "aria-label": "Pages of documents" });
   const filters = h(
     "form",
@@ -164,6 +172,7 @@ export async function render(main) {
     h("div", { class: "field" }, h("label", { for: "docs-type" }, "Type"), typeSelect),
     h("div", { class: "field" }, h("label", { for: "docs-status" }, "Status"), statusSelect),
     h("div", { class: "field" }, h("label", { for: "docs-org" }, "Organisation"), orgInput),
+    sourceField,
     h("button", { type: "submit", class: "secondary" }, "Find"),
   );
   let typing = null;
@@ -173,6 +182,7 @@ export async function render(main) {
     query.type = typeSelect.value;
     query.status = statusSelect.value;
     query.org = orgInput.value.trim();
+    query.source = sourceSelect.value;
     query.page = 1;
     loadDocuments();
   };
@@ -182,6 +192,7 @@ export async function render(main) {
   });
   typeSelect.addEventListener("change", applyFilters);
   statusSelect.addEventListener("change", applyFilters);
+  sourceSelect.addEventListener("change", applyFilters);
 
   const pagerButtons = (total) => {
     const pages = Math.max(1, Math.ceil(total / PER_PAGE));
@@ -208,7 +219,9 @@ export async function render(main) {
     ];
   };
 
+  let loads = 0; // filters changed quickly: only the latest request's answer is drawn
   const loadDocuments = async () => {
+    const mine = ++loads;
     try {
       const data = await api(
         "GET",
@@ -218,18 +231,21 @@ export async function render(main) {
           type: query.type || undefined,
           status: query.status || undefined,
           org: query.org || undefined,
+          source: query.source || undefined,
           page: query.page,
           per_page: PER_PAGE,
         }),
       );
+      if (mine !== loads) return;
       const docs = listOf(data, "documents");
       const failures = listOf(data, "failures");
+      showSources(listOf(data, "sources"));
       const total = typeof data.total === "number" ? data.total : docs.length;
       if (!docs.length && total && query.page > 1) {
         query.page = Math.max(1, Math.ceil(total / PER_PAGE)); // past the end (a delete): the last page
         return loadDocuments();
       }
-      const filtered = Boolean(query.q || query.type || query.status || query.org);
+      const filtered = Boolean(query.q || query.type || query.status || query.org || query.source);
       fill(pager, total > PER_PAGE ? pagerButtons(total) : null);
       fill(
         docsBox,
@@ -257,7 +273,7 @@ export async function render(main) {
             : null,
       );
     } catch (err) {
-      fill(docsBox, errorBox(err.message));
+      if (mine === loads) fill(docsBox, errorBox(err.message));
     }
   };
 
