@@ -368,6 +368,8 @@ def test_the_documents_list_pages_and_searches_through_the_server(
             expect(docs.locator(".page-status")).to_have_text(f"1–20 of {total} · page 1 of 7")
             expect(docs.get_by_role("button", name="Previous page")).to_be_disabled()
             assert page.evaluate(FITS)
+            caption = docs.locator("caption").bounding_box()
+            assert caption and caption["height"] < 40, caption  # one line, not a letter a line
             docs.locator("caption").scroll_into_view_if_needed()
             page.screenshot(path=artifacts / "34-documents-phone.png")
             docs.get_by_role("button", name="Next page").click()
