@@ -354,12 +354,17 @@ def test_a_server_on_the_copied_database_serves_the_moved_install(
         assert doc["uploaded"] is True
         download = httpx.get(f"{server.api}/documents/{doc['id']}/download", headers=_key(str(made["key"])))
         assert download.status_code == 200 and b"REFUND-4242" in download.content  # fetched from the database
-        # a re-upload of the same name replaces the moved document instead of adding a second one
+        # a re-upload of the same name, asked to replace, replaces the moved document instead of adding a second one
         files = [("files", ("refunds.txt", b"Refunds are issued within 30 days. Code REFUND-5353."))]
         again = httpx.post(
-            f"{server.api}/workspaces/Support/documents", files=files, headers=_key(str(made["key"])), timeout=60
+            f"{server.api}/workspaces/Support/documents",
+            files=files,
+            data={"if_exists": "replace"},
+            headers=_key(str(made["key"])),
+            timeout=60,
         )
         assert again.status_code == 202, again.text
+        assert [f["status"] for f in again.json()["files"]] == ["replaced"]
         assert _finished(server.api, str(made["key"]), int(again.json()["job"]["id"]))["state"] == "done"
         listed = httpx.get(f"{server.api}/documents", headers=_key(str(made["key"])), timeout=30).json()
         [doc] = [d for d in listed["documents"] if d["path"] == "refunds.txt"]
