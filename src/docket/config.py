@@ -89,6 +89,13 @@ class SearchSettings(_Section):
     fusion: Literal["absolute", "minmax", "rrf"] = Field(
         "absolute", description="How hybrid search combines the two retrievers."
     )
+    query_cache: int = Field(
+        1024,
+        ge=0,
+        le=1_000_000,
+        description="Query vectors kept per process (least recently used dropped first): a question asked again "
+        "is not embedded again; 0 turns the cache off.",
+    )
 
 
 class AnswerSettings(_Section):

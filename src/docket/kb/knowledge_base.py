@@ -135,6 +135,11 @@ class KnowledgeBase:
         close = getattr(self._embedder, "close", None)
         if close is not None and self._embedder_owned:
             close()
+        size = self.settings.search.query_cache
+        if size:  # a question's vector is reused: an answer embeds its question twice, offices ask alike
+            from docket.models.query_cache import QueryCache
+
+            embedder = QueryCache(embedder, size)
         self._embedder, self._embedder_owned = embedder, True
         return embedder
 
