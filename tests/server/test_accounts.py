@@ -160,3 +160,23 @@ def test_a_run_another_server_is_doing_is_not_requeued_or_taken(pg_url: str) -> 
     assert [other_runs.claim(), other_runs.claim()] == ["now", "queued"]  # in creation order
     live.close()
     other.close()
+
+
+def test_a_keys_last_use_is_written_once_a_minute_not_on_every_request(accounts: Accounts) -> None:
+    from docket.accounts.keys import LAST_USED_EVERY
+
+    ann = accounts.users.create("ann@example.com", "ann-password")
+    key_id, key = accounts.keys.create(ann.id)
+
+    def last_used() -> float | None:
+        return next(k["last_used"] for k in accounts.keys.all() if k["id"] == key_id)
+
+    assert last_used() is None
+    accounts.principal_for_key(key)
+    first = last_used()
+    assert first is not None
+    accounts.principal_for_key(key)
+    assert last_used() == first  # a second request within the minute writes nothing
+    accounts.db.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (first - LAST_USED_EVERY, key_id))
+    accounts.principal_for_key(key)
+    assert last_used() is not None and last_used() >= first  # a minute on: written again

@@ -20,6 +20,7 @@ from docket.records import Records
 __all__ = ["KEY_PREFIX", "Hooks", "Keys"]
 
 KEY_PREFIX = "dk_"
+LAST_USED_EVERY = 60.0  # seconds: a key's last_used is written at most this often (a busy key is not a write a request)
 
 
 class Keys:
@@ -52,13 +53,15 @@ class Keys:
     def owner(self, key: str) -> tuple[User, tuple[str, ...] | None, int] | None:
         """The enabled user of a valid, unrevoked key, its workspace scope and id; else None."""
         row = self.db.one(
-            "SELECT k.id, k.workspaces, u.id, u.email, u.name, u.role, u.disabled FROM api_keys k "
+            "SELECT k.id, k.workspaces, u.id, u.email, u.name, u.role, u.disabled, k.last_used FROM api_keys k "
             "JOIN users u ON u.id = k.user_id WHERE k.digest = ? AND k.revoked IS NULL",
             (digest(key),),
         )
         if row is None or row[6]:
             return None
-        self.db.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (time.time(), row[0]))
+        now = time.time()
+        if row[7] is None or now - row[7] >= LAST_USED_EVERY:  # not a write on every request
+            self.db.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (now, row[0]))
         scope = None if row[1] is None else tuple(json.loads(row[1]))
         return User.from_row(row[2:7]), scope, int(row[0])
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = ["CUES", "Cue", "instruction_cues", "instruction_score", "is_instruction"]
 
@@ -507,6 +508,7 @@ def instruction_cues(sentence: str) -> list[str]:
     return [cue.name for cue in CUES if cue.pattern.search(sentence)]
 
 
+@lru_cache(maxsize=65536)  # the same passages' sentences are scored for question after question
 def instruction_score(sentence: str) -> float:
     """The summed weight of the cues that fire on ``sentence``; one or more reads as an instruction."""
     return sum(cue.weight for cue in CUES if cue.pattern.search(sentence))

@@ -101,7 +101,7 @@ def list_workflows(request: Request, c: CallerDep) -> dict[str, Any]:
 )
 async def start_run(name: str, request: Request, c: CallerDep, wait: bool = False) -> JSONResponse:
     st = state(request)
-    flow = load_named(st.settings.home, name)
+    flow = await to_thread.run_sync(load_named, st.settings.home, name)  # reads and checks a file
     run_id = new_run_id()
     folder = run_folder(st.settings, run_id)
     try:
@@ -254,7 +254,7 @@ async def hook(token: str, request: Request) -> JSONResponse:
         return JSONResponse(
             error.to_dict(), status_code=error.status, headers={"Retry-After": str(math.ceil(st.hooks.window))}
         )
-    found = st.accounts.hooks.by_token(token)
+    found = await to_thread.run_sync(st.accounts.hooks.by_token, token)  # a query: not on the event loop
     if found is None:
         raise NotFoundError("no such hook; an admin creates one with `docket hooks create`")
     raw = await request.body()
