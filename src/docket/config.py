@@ -187,6 +187,22 @@ class ServerSettings(_Section):
     widget_requests_per_minute: int = Field(
         10, ge=1, description="Questions one website visitor may ask a public workspace per minute."
     )
+    workers: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="Server processes docket serve runs on one port (0: one per core); they share the knowledge base.",
+    )
+    max_requests: int = Field(
+        64,
+        ge=1,
+        le=100_000,
+        description="Requests to /api and /v1 one server process holds at once, running or waiting; more are "
+        "answered 503 with Retry-After at once instead of waiting longer and longer.",
+    )
+    retry_after_seconds: int = Field(
+        2, ge=1, le=3600, description="The Retry-After a request refused by server.max_requests is given."
+    )
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (set when served over HTTPS).")
     session_hours: float = Field(336.0, gt=0, description="Hours a sign-in session lasts before it expires.")
     schedule_check_seconds: float = Field(

@@ -19,6 +19,7 @@
     │   ├── UnsupportedFileError (415)      a file type Docket does not parse
     │   └── ParseWorkerError (503)          the parse worker did not start: not the file's fault
     ├── IndexMismatchError (409)            the index was built with another embedder
+    ├── BusyError (503)                     the server holds all the requests it may; retry after a moment
     └── BackendError (502)                  a store or model backend failed at run time
         ├── ModelError (502)                a language model call failed (key, server, model name)
         ├── DatabaseError (502)             the database server is unreachable, refuses, or is too new
@@ -34,6 +35,7 @@ __all__ = [
     "AuthError",
     "BackendError",
     "BudgetExceededError",
+    "BusyError",
     "ConfigError",
     "DatabaseError",
     "DocketError",
@@ -154,6 +156,14 @@ class ParseWorkerError(ParseError):
 class IndexMismatchError(DocketError):
     status = 409
     code = "index_mismatch"
+
+
+class BusyError(DocketError):
+    """The server holds as many requests as it may (``server.max_requests``): answered at once
+    with 503 and a Retry-After header rather than queued behind the others."""
+
+    status = 503
+    code = "busy"
 
 
 class BackendError(DocketError):

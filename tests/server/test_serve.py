@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -122,3 +123,96 @@ def test_the_account_commands_and_a_job_that_survives_a_killed_server(tmp_path: 
 def test_account_commands_explain_bad_input(tmp_path: Path, args: list[str]) -> None:
     proc = docket(*args, "--home", str(tmp_path / "kb"), check=False)
     assert proc.returncode == 2 and "not an email address" in proc.stderr
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of `docket serve --workers N` (not multiprocessing's resource tracker)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        if "spawn_main" in Path(f"/proc/{child}/cmdline").read_text():
+            found.append(int(child))
+    return found
+
+
+def _lock_holder(lock: Path) -> int | None:
+    """The process holding the flock on ``lock`` (/proc/locks names it by the file's inode)."""
+    inode = lock.stat().st_ino
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if "FLOCK" in fields and fields[-3].endswith(f":{inode}"):
+            return int(fields[-4])
+    return None
+
+
+def _until(check: Any, tries: int = 3000) -> Any:
+    for _ in range(tries):
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("gave up waiting")
+
+
+def test_several_processes_share_one_store_and_one_of_them_runs_the_background_work(tmp_path: Path) -> None:
+    if not Path("/proc/locks").exists():
+        pytest.skip("finds the processes and their lock in /proc (Linux)")
+    home = tmp_path / "kb"
+    port = _port()
+    log = tmp_path / "serve.log"
+    env = {**os.environ, "DOCKET_EMBEDDER__NAME": "fake"}
+    with log.open("ab") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "docket", "serve", "--home", str(home), "--port", str(port), "--workers", "2"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _until(lambda: "?setup=" in log.read_text())
+        workers = _until(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid))
+        primary = _lock_holder(home / "serve.lock")
+        assert primary in workers  # exactly one process holds the lock: it runs jobs and schedules
+        text = log.read_text()
+        assert text.count("?setup=") == 1 and "with 2 processes" in text  # printed once, by the primary
+        token = text.split("?setup=")[1].split()[0]
+        # one setup token for all: the link works whichever process answers (a fresh connection)
+        owner = {"token": token, "email": "owner@example.com", "password": "owner-password"}
+        assert httpx.post(f"{base}/api/setup", json=owner, timeout=30).status_code == 200
+        key = json.loads(docket("keys", "create", "--user", "owner@example.com", "--home", str(home), "--json").stdout)[
+            "key"
+        ]
+        headers = {"Authorization": f"Bearer {key}"}
+        docket("workspaces", "create", "Support", "--home", str(home))
+
+        def upload(name: str, text: str) -> dict[str, Any]:
+            files = [("files", (name, text.encode()))]
+            job = httpx.post(f"{base}/api/workspaces/Support/documents", files=files, headers=headers, timeout=60)
+            assert job.status_code in (200, 202), job.text
+            job_id = job.json()["job"]["id"]
+
+            def finished() -> dict[str, Any] | None:
+                state = httpx.get(f"{base}/api/jobs/{job_id}", headers=headers, timeout=30).json()
+                return state if state["state"] in ("done", "failed") else None
+
+            return _until(finished)
+
+        first = upload("leave.md", "# Leave\n\nParental leave is sixteen weeks.")
+        assert first["state"] == "done" and first["report"]["added"] == 1
+        # each request on a fresh connection: both processes answer, and each finds the document
+        for _ in range(12):
+            hits = httpx.get(f"{base}/api/search", params={"q": "parental leave"}, headers=headers, timeout=30)
+            assert [h["path"].endswith("leave.md") for h in hits.json()["hits"]] == [True]
+
+        # the primary dies: uvicorn starts another process, which takes the lock and the jobs
+        os.kill(primary, signal.SIGKILL)
+        successor = _until(lambda: (holder := _lock_holder(home / "serve.lock")) not in (None, primary) and holder)
+        assert successor in _until(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid))
+        second = upload("vacation.md", "# Vacation\n\nEmployees get twenty-five vacation days.")
+        assert second["state"] == "done" and second["report"]["added"] == 1
+        stats = json.loads(docket("status", "--home", str(home), "--json").stdout)
+        assert stats["documents"] == 2
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert _lock_holder(home / "serve.lock") is None  # the processes stopped with the server

@@ -50,6 +50,10 @@ def _accounts(home: Any, config: Any) -> Iterator[Any]:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1: this machine only).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Server processes (default server.workers, 1; 0: one per core). See docs/server.md."),
+    ] = None,
     home: HomeOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -58,17 +62,38 @@ def serve(
     import uvicorn
 
     from docket.server.app import create_app
+    from docket.server.processes import process_count, serve_processes
 
     overrides: dict[str, Any] = {}
     if host is not None:
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
+    if workers is not None:
+        overrides["workers"] = workers
     layers: dict[str, Any] = {"embedder": {"memory_arena": False}}  # see embedder.memory_arena
     if overrides:
         layers["server"] = overrides
     settings = settings_from(home, config, **layers)
     base = f"http://{settings.server.host}:{settings.server.port}"
+    count = process_count(settings)
+    if count > 1:
+        if not settings.embedder.threads:
+            # each process embeds on one thread: N processes already keep N cores busy, and more
+            # threads than cores spin against each other
+            layers["embedder"]["threads"] = 1
+        serve_processes(
+            settings,
+            count,
+            config=config,
+            overrides=layers,
+            ready=[
+                f"Docket is serving {settings.home} at {base} with {count} processes  (API docs: {base}/docs)",
+                f"No users yet. Create the owner account at {base}/?setup={{setup}}\n"
+                "(or run: docket users create EMAIL --password PASSWORD --admin)",
+            ],
+        )
+        return
 
     def ready(token: str | None) -> None:
         console.print(f"Docket is serving {escape(str(settings.home))} at {base}  (API docs: {base}/docs)")

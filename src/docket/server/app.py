@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from docket.config import Settings
 from docket.errors import DocketError
 from docket.server.deps import ServerState, build_state
-from docket.server.limits import RequestGuard
+from docket.server.limits import QueueLimit, RequestGuard
 from docket.server.routes import admin, answers, documents, gaps, openai_api, public, session, web
 from docket.server.routes import reviews as review_routes
 from docket.server.routes import sources as source_routes
@@ -40,14 +40,21 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 def create_app(
-    settings: Settings, *, start_jobs: bool = True, on_ready: Callable[[str | None], None] | None = None
+    settings: Settings,
+    *,
+    start_jobs: bool = True,
+    on_ready: Callable[[str | None], None] | None = None,
+    setup_token: str | None = None,
 ) -> FastAPI:
     """The application for the knowledge base in ``settings.home``.
 
     ``on_ready`` receives the one-time setup token when the server has no users yet (``docket
-    serve`` prints the link to create the owner), else None.
+    serve`` prints the link to create the owner), else None. ``start_jobs``: run the background
+    work (upload jobs, workflow runs, schedules) in this process — one process of several does
+    (:mod:`docket.server.processes`). ``setup_token``: that token, when given (the same in every
+    process).
     """
-    st = build_state(settings)
+    st = build_state(settings, setup_token)
     kb, accounts, jobs = st.kb, st.accounts, st.jobs
     setup_token = st.setup_token
 
@@ -85,6 +92,7 @@ def create_app(
     )
     app.state.docket = st
     app.add_middleware(RequestGuard)  # credentials and body size, before any body is read
+    app.add_middleware(QueueLimit)  # outermost: a request beyond server.max_requests costs nothing
 
     @app.exception_handler(DocketError)
     async def docket_error(_: Request, exc: DocketError) -> JSONResponse:

@@ -85,8 +85,10 @@ class ServerState:
     setup_token: str | None = None  # until the owner exists: the one-time link `docket serve` prints
 
 
-def build_state(settings: Settings) -> ServerState:
-    """The services of the server for ``settings``, each built once."""
+def build_state(settings: Settings, setup_token: str | None = None) -> ServerState:
+    """The services of the server for ``settings``, each built once. ``setup_token``: the one-time
+    setup link's token while there are no users (one is made when not given; the processes of
+    ``docket serve --workers N`` are given the same one)."""
     kb = KnowledgeBase(settings)
     kb.store = LockedStore(kb.store)
     accounts = Accounts.open(settings)  # accounts.db, or the PostgreSQL store's database (store.url)
@@ -111,7 +113,7 @@ def build_state(settings: Settings) -> ServerState:
         hooks=RateLimiter(server.hook_requests_per_minute, 60.0),
         answering=Answering(kb, accounts),
         reviews=Reviewing(kb, accounts, settings),
-        setup_token=secrets.token_urlsafe(16) if accounts.users.count() == 0 else None,
+        setup_token=(setup_token or secrets.token_urlsafe(16)) if accounts.users.count() == 0 else None,
     )
     return st
 

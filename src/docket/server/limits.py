@@ -1,4 +1,13 @@
-"""Request bodies are refused before they are read: credentials first, then size.
+"""Requests refused before they cost anything: too many at once, then credentials, then body size.
+
+:class:`QueueLimit` is the outermost ASGI middleware: a server process holds at most
+``server.max_requests`` requests to ``/api`` and ``/v1`` at once (running in the thread pool or
+waiting for it); one more is answered at once with 503 (:class:`~docket.errors.BusyError`) and a
+``Retry-After`` of ``server.retry_after_seconds``, so under a burst latency stays bounded and a
+client learns when to come back, instead of every request waiting longer and longer. The web app's
+pages and ``/healthz`` are never refused.
+
+Request bodies are refused before they are read: credentials first, then size.
 
 :class:`RequestGuard` is ASGI middleware in front of every route. For a route that needs a
 signed-in caller (every route under ``/api`` and ``/v1`` but the few in :data:`PUBLIC_ROUTES`) it authenticates
@@ -26,10 +35,18 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartParser
 
-from docket.errors import DocketError, TooLargeError
+from docket.errors import BusyError, DocketError, TooLargeError
 from docket.server.deps import CALLER_KEY, caller
 
-__all__ = ["CALLER_KEY", "PUBLIC_ROUTES", "LimitedMultiPartParser", "RequestGuard", "body_limit", "needs_caller"]
+__all__ = [
+    "CALLER_KEY",
+    "PUBLIC_ROUTES",
+    "LimitedMultiPartParser",
+    "QueueLimit",
+    "RequestGuard",
+    "body_limit",
+    "needs_caller",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -92,6 +109,38 @@ async def _send_error(send: Send, status: int, code: str, message: str, headers:
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+class QueueLimit:
+    """At most ``server.max_requests`` requests to /api and /v1 in this process at once; the next
+    is a 503 with Retry-After (see the module docstring). The count lives on the event loop's
+    thread, so it needs no lock; a streamed response counts until its last byte is sent."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.active = 0
+        self.refused = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        st = getattr(getattr(scope.get("app"), "state", None), "docket", None)
+        if scope["type"] != "http" or st is None or not scope["path"].startswith(("/api/", "/v1/")):
+            await self.app(scope, receive, send)
+            return
+        server = st.settings.server
+        if self.active >= server.max_requests:
+            self.refused += 1
+            error = BusyError(
+                f"the server is busy: it holds {server.max_requests} requests at once (server.max_requests); "
+                f"try again in {server.retry_after_seconds} s"
+            )
+            headers = {"Retry-After": str(server.retry_after_seconds)}
+            await _send_error(send, error.status, error.code, str(error), headers)
+            return
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
 
 
 class RequestGuard:
