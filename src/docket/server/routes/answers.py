@@ -6,12 +6,13 @@ whose store applies it inside its queries; a workspace the caller may not use is
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
@@ -42,26 +43,37 @@ class FeedbackBody(BaseModel):
 
 
 def _sse(run: Callable[[Callable[[str], None]], dict[str, Any]]) -> StreamingResponse:
-    """Run ``run(stream)`` in a worker thread; send its text as ``token`` events, then the result
-    as one ``answer`` event (or an ``error`` event with Docket's error shape)."""
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    """Run ``run(stream)`` in the server's thread pool; send its text as ``token`` events, then the
+    result as one ``answer`` event (or an ``error`` event with Docket's error shape).
 
-    def work() -> None:
-        try:
-            events.put(("answer", run(lambda piece: events.put(("token", {"text": piece})))))
-        except DocketError as exc:
-            events.put(("error", exc.to_dict()))
-        except Exception as exc:  # the stream must end with a well-formed event
-            error = {"code": "docket_error", "message": type(exc).__name__, "status": 500}
-            events.put(("error", {"error": error}))
+    The answer is worked out in the same bounded pool as every other request (anyio's default
+    limiter, sized in :func:`~docket.server.app.create_app`), never in a thread of its own, so a
+    burst of streamed questions cannot run more answers at once than the pool allows; the stream
+    waits for its events on the event loop and holds no thread while it does."""
 
-    threading.Thread(target=work, daemon=True).start()
+    async def stream() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 
-    def stream() -> Iterator[str]:  # Starlette iterates a plain generator in its thread pool
+        def put(kind: str, data: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the server stopped while answering: nobody to tell
+                loop.call_soon_threadsafe(events.put_nowait, (kind, data))
+
+        def work() -> None:
+            try:
+                put("answer", run(lambda piece: put("token", {"text": piece})))
+            except DocketError as exc:
+                put("error", exc.to_dict())
+            except Exception as exc:  # the stream must end with a well-formed event
+                error = {"code": "docket_error", "message": type(exc).__name__, "status": 500}
+                put("error", {"error": error})
+
+        answering = asyncio.ensure_future(to_thread.run_sync(work))  # finishes even if the client leaves
         while True:
-            kind, data = events.get()
+            kind, data = await events.get()
             yield f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
             if kind != "token":
+                await answering
                 return
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})

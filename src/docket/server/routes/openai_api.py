@@ -23,11 +23,11 @@ import contextlib
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -226,7 +226,8 @@ async def chat_completions(body: CompletionRequest, request: Request, c: CallerD
         except Exception as exc:  # handed to the request, which raises or reports it
             put("error", exc)
 
-    threading.Thread(target=work, name="docket-openai", daemon=True).start()
+    # in the server's bounded thread pool, like every other request (not a thread of its own)
+    answering = asyncio.ensure_future(to_thread.run_sync(work))
     kind, data = await events.get()
     if kind == "error":  # before any text: an ordinary HTTP error (404, 401, 402, 502...)
         raise data
@@ -259,6 +260,7 @@ async def chat_completions(body: CompletionRequest, request: Request, c: CallerD
                     usage_chunk = _chunk(completion_id, created, workspace, {}, None)
                     yield _sse(usage_chunk | {"choices": [], "usage": _usage(result.usage)})
                 yield "data: [DONE]\n\n"
+                await answering
                 return
             item = await events.get()
 

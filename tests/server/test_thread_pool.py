@@ -1,0 +1,59 @@
+"""A streamed answer is worked out in the server's bounded thread pool, not in a thread of its own.
+
+The pool is anyio's default limiter (every sync route runs in it): an answer that took a thread
+outside it would let a burst of streamed questions run any number of answers at once. The check
+reads the limiter from inside the answer: while it runs, it holds one of the pool's tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import pytest
+
+pytest.importorskip("fastapi", reason="the server extra is not installed (pip install 'docket[server]')")
+
+from anyio import to_thread
+
+from docket.errors import NotFoundError
+from docket.server.routes.answers import _sse
+
+
+def _events(run: Callable[[Callable[[str], None]], dict[str, Any]]) -> tuple[list[str], list[int]]:
+    """The stream's events for ``run``, and the pool's borrowed tokens ``run`` saw."""
+    seen: list[int] = []
+
+    async def main() -> list[str]:
+        limiter = to_thread.current_default_thread_limiter()
+
+        def answer(stream: Callable[[str], None]) -> dict[str, Any]:
+            seen.append(limiter.borrowed_tokens)
+            return run(stream)
+
+        response = _sse(answer)
+        return [chunk if isinstance(chunk, str) else bytes(chunk).decode() async for chunk in response.body_iterator]
+
+    return anyio.run(main), seen
+
+
+def test_a_streamed_answer_runs_in_the_bounded_pool_and_ends_with_its_answer() -> None:
+    def run(stream: Callable[[str], None]) -> dict[str, Any]:
+        stream("Parental leave ")
+        stream("is 16 weeks [1].")
+        return {"text": "Parental leave is 16 weeks [1]."}
+
+    events, seen = _events(run)
+    assert seen == [1]  # the answer held one of the pool's tokens while it ran
+    assert [e.split("\n")[0] for e in events] == ["event: token", "event: token", "event: answer"]
+    assert events[-1].endswith('"text": "Parental leave is 16 weeks [1]."}\n\n')
+
+
+def test_a_failing_streamed_answer_ends_with_an_error_event() -> None:
+    def run(stream: Callable[[str], None]) -> dict[str, Any]:
+        raise NotFoundError("no such workspace")
+
+    events, seen = _events(run)
+    assert seen == [1]
+    assert len(events) == 1 and events[0].startswith("event: error\n") and "no such workspace" in events[0]
