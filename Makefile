@@ -4,7 +4,7 @@ VENV ?= .venv
 DEMO_HOME ?= .docket-demo
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-compare clean
+.PHONY: demo test lint bench bench-server bench-compare clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ lint: $(BIN)/python
 bench: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run_all.py
+
+# A real `docket serve` under load: 50 clients, 3 searches to 1 extractive ask, 60 s, on the demo
+# handbook plus about 10,000 chunks of ../shared/data (built once under bench/out/server-load),
+# side by side with one client and with the Python API; figures for bench/RESULTS.md.
+bench-server: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[server,bench]'
+	$(BIN)/python bench/server_load.py --clients 50 --seconds 60 --workers auto --markdown
 
 # Docket against LlamaIndex and LangChain on the same data and model (peers in bench/.venvs/, never in
 # Docket's dependencies); rewrites the compare section of bench/RESULTS.md and bench/plots/.
