@@ -19,7 +19,7 @@ from docket.answer.conversation import Turn, standalone_question
 from docket.errors import ForbiddenError, NotFoundError, UserError
 from docket.evals.gaps import find_gaps
 from docket.kb import ChatReply, KnowledgeBase
-from docket.types import Access, Answer, Usage
+from docket.types import Access, Answer, Filters, Usage
 
 __all__ = ["Answering", "Completion"]
 
@@ -58,15 +58,24 @@ class Answering:
         return answer.to_dict()
 
     # ------------------------------------------------------------------ the API
-    def ask(self, caller: Principal, question: str, workspace: str | None) -> Callable[[Stream], dict[str, Any]]:
+    def ask(
+        self,
+        caller: Principal,
+        question: str,
+        workspace: str | None,
+        *,
+        filters: Filters = Filters(),
+        surface: str = "api",
+    ) -> Callable[[Stream], dict[str, Any]]:
         """Check the caller may ask in ``workspace`` (and its budget); the returned function answers
-        (streaming its text to the function it is given) and records who asked."""
+        (streaming its text to the function it is given) and records who asked, on which surface
+        (``api``, ``mcp``)."""
         access = caller.access(workspace)
         options = self.options(workspace)
 
         def run(stream: Stream) -> dict[str, Any]:
-            answer = self.kb.ask(question, access=access, stream=stream, **options)
-            return self._record(caller, answer, workspace, "api")
+            answer = self.kb.ask(question, filters=filters, access=access, stream=stream, **options)
+            return self._record(caller, answer, workspace, surface)
 
         return run
 
