@@ -10,6 +10,7 @@ from docket.cli import check as check_cli
 from docket.cli import db as db_cli
 from docket.cli import evals as evals_cli
 from docket.cli import hooks as hooks_cli
+from docket.cli import mcp as mcp_cli
 from docket.cli import reviews as reviews_cli
 from docket.cli import sources as sources_cli
 from docket.cli import worker as worker_cli
@@ -40,6 +41,7 @@ app.add_typer(admin.config_app, name="config")
 app.add_typer(db_cli.db_app, name="db")
 app.add_typer(logs.logs_app, name="logs")
 app.command()(server.serve)
+app.command("mcp")(mcp_cli.mcp)
 app.add_typer(server.users_app, name="users")
 app.add_typer(server.groups_app, name="groups")
 app.add_typer(server.workspaces_app, name="workspaces")

@@ -22,11 +22,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from docket.config import Settings
 from docket.errors import DocketError
 from docket.server.deps import ServerState, build_state
 from docket.server.limits import QueueLimit, RequestGuard
+from docket.server.mcp.http import MCP_PATH, MCPEndpoint
 from docket.server.routes import admin, answers, documents, gaps, openai_api, public, session, web
 from docket.server.routes import reviews as review_routes
 from docket.server.routes import sources as source_routes
@@ -57,6 +59,7 @@ def create_app(
     st = build_state(settings, setup_token)
     kb, accounts, jobs = st.kb, st.accounts, st.jobs
     setup_token = st.setup_token
+    mcp = MCPEndpoint(st)  # the MCP server over streamable HTTP (docs/agents.md)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -74,7 +77,8 @@ def create_app(
         if on_ready is not None:
             on_ready(setup_token)
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             st.scheduler.stop()
             st.runs.stop()
@@ -119,6 +123,7 @@ def create_app(
         session, answers, gaps, documents, admin, openai_api, public, workflow_routes, review_routes, source_routes, web
     ):  # fmt: skip
         app.include_router(module.router)
+    app.router.routes.append(Route(MCP_PATH, mcp, methods=["GET", "POST", "DELETE"], include_in_schema=False))
     return app
 
 
