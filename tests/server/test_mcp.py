@@ -217,6 +217,23 @@ def test_answers_asked_over_mcp_are_in_the_answer_log_with_their_caller(install:
     assert surface == "mcp" and owner == (ann.id, ["handbook", "support"])  # asked within her workspaces
 
 
+def test_search_and_ask_narrow_to_documents_whose_profile_matches_where(install: Install) -> None:
+    async def work(session: ClientSession) -> Any:
+        titled = structured(await session.call_tool("search", {"query": "leave", "where": {"title": "Sabbatical"}}))
+        asked = structured(
+            await session.call_tool("ask", {"question": "How long is the leave?", "where": {"title": "Sabbatical"}})
+        )
+        nobody = structured(await session.call_tool("search", {"query": "leave", "where": {"org": "Acme"}}))
+        wrong = await session.call_tool("search", {"query": "leave", "where": {"colour": "blue"}})
+        return titled, asked, nobody, wrong
+
+    titled, asked, nobody, wrong = over_http(install, "ann", work)
+    assert titled["hits"] and {h["path"] for h in titled["hits"]} == {"Sabbatical.md"}
+    assert {c["path"] for c in asked["citations"]} <= {"Sabbatical.md"}
+    assert nobody["hits"] == []
+    assert wrong.isError and "use one of: org, type, year" in wrong.content[0].text
+
+
 def test_a_workflow_with_typed_input_refuses_an_item_that_breaks_its_schema(install: Install) -> None:
     async def work(session: ClientSession) -> Any:
         return await session.call_tool("run_workflow", {"workflow": "lookup", "input": {"subject": "no text"}})
@@ -255,6 +272,8 @@ def _everything(doc_ids: dict[str, str]) -> Session:
             seen[f"ask {name}"] = (await session.call_tool("ask", {"question": query})).structuredContent
             got = await session.call_tool("get_document", {"id": doc_ids[name]})
             seen[f"get_document {name}"] = got.structuredContent if not got.isError else got.content[0].text
+            got = await session.call_tool("get_passage", {"chunk_id": int(doc_ids[f"{name} passage"])})
+            seen[f"get_passage {name}"] = got.structuredContent if not got.isError else got.content[0].text
             try:
                 read = await session.read_resource(f"docket://documents/{doc_ids[name]}")  # type: ignore[arg-type]
                 seen[f"resource {name}"] = [getattr(c, "text", "") for c in read.contents]
@@ -272,9 +291,14 @@ def _everything(doc_ids: dict[str, str]) -> Session:
 
 @pytest.fixture(scope="module")
 def doc_ids(install: Install) -> dict[str, str]:
+    """Each secret's document id, and under "NAME passage" the id of its passage."""
     kb = KnowledgeBase(load_settings(home=install.home))
     try:
-        return {name: next(d.id for d in kb.store.documents() if d.path.endswith(f"{name}.txt")) for name in SECRETS}
+        ids = {name: next(d.id for d in kb.store.documents() if d.path.endswith(f"{name}.txt")) for name in SECRETS}
+        for name, query in QUERIES.items():
+            hit = next(h for h in kb.search(query, k=20) if h.doc_id == ids[name])
+            ids[f"{name} passage"] = str(hit.chunk_id)
+        return ids
     finally:
         kb.close()
 
@@ -301,8 +325,10 @@ def test_each_persona_sees_only_the_documents_it_may_read(
         visible = name in allowed
         assert (f"docket://documents/{doc_ids[name]}" in seen["resources"]) == visible
         assert (SECRETS[name] in json.dumps(seen[f"get_document {name}"])) == visible
-        if not visible:
+        assert (SECRETS[name] in json.dumps(seen[f"get_passage {name}"])) == visible
+        if not visible:  # worded like an id that does not exist
             assert f"no document {doc_ids[name]}" in json.dumps(seen[f"get_document {name}"])
+            assert f"no passage {doc_ids[name + ' passage']}" in json.dumps(seen[f"get_passage {name}"])
         else:
             assert SECRETS[name] in json.dumps(seen[f"search {name}"])
 
@@ -333,8 +359,11 @@ def test_a_workspace_limited_key_sees_only_its_workspace(install: Install) -> No
 def test_a_missing_wrong_or_revoked_key_is_refused(install: Install) -> None:
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
     headers = {"Accept": "application/json, text/event-stream"}
-    good = httpx.post(install.url, json=body, headers=headers | {"Authorization": f"Bearer {install.keys['ann']}"})
+    ann = headers | {"Authorization": f"Bearer {install.keys['ann']}"}
+    good = httpx.post(install.url, json=body, headers=ann)
     assert good.status_code == 200 and "draft_reply" in good.text  # stateless: no initialize needed (docs/agents.md)
+    proxied = httpx.post(install.url, json=body, headers=ann | {"Host": "docket.example.com"})
+    assert proxied.status_code == 200  # behind a reverse proxy, under the server's public name
     for auth in (None, "Bearer dk_wrong", f"Bearer {install.keys['revoked']}", "Basic b3duZXI6eA=="):
         sent = headers | ({"Authorization": auth} if auth else {})
         response = httpx.post(install.url, json=body, headers=sent, timeout=30)

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from anyio import to_thread
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.tools import Tool
+from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import Resource, ToolAnnotations
 from pydantic import BaseModel, Field
 
@@ -233,6 +234,10 @@ def build_server(st: ServerState, caller_of: CallerOf, *, streamable_http_path: 
             streamable_http_path=streamable_http_path,
             stateless_http=True,  # any request to any server process: no session to find again
             json_response=True,
+            # The SDK would accept only Host: 127.0.0.1/localhost, refusing docket serve behind its
+            # public name. Its guard is against DNS rebinding, which cannot reach /mcp here: every
+            # request needs an API key in a header that a rebound page does not have.
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
 
     @server.resource("docket://documents/{doc_id}", mime_type="text/plain", description="A document's text")
