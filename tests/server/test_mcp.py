@@ -383,3 +383,20 @@ def test_a_missing_wrong_or_revoked_key_is_refused(install: Install) -> None:
         timeout=120,
     )
     assert proc.returncode != 0 and "not valid" in proc.stderr + proc.stdout and "dk_wrong" not in proc.stderr
+
+
+def test_without_the_mcp_extra_the_endpoint_names_the_pip_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from docket.server import app as app_module
+    from docket.server.mcp import http
+
+    monkeypatch.setattr(http, "mcp_installed", lambda: False)
+    app = app_module.create_app(load_settings(home=tmp_path / "kb", overrides={"embedder": {"name": "fake"}}))
+    with TestClient(app) as client:
+        response = client.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+        assert client.get("/healthz").status_code == 200  # the rest of the server is unaffected
+    assert response.status_code == 400 and response.json()["error"]["code"] == "missing_extra"
+    assert "pip install 'docket[mcp]'" in response.json()["error"]["message"]
