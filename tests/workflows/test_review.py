@@ -225,6 +225,29 @@ steps:
     assert "steps[1].headers.Authorization: bad template" in message
 
 
+def test_a_review_step_may_target_a_help_desk_ticket_and_parks_it_unsent(queue: ReviewQueue, tmp_path: Path) -> None:
+    def flow(target: str) -> str:
+        return (
+            "version: 1\nname: ticket\nsteps:\n  - {id: a, kind: compose, fields: {draft: inputs.text}}\n"
+            f"  - {{id: r, kind: review, value: a, then_webhook: '{target}'}}\n"
+        )
+
+    with pytest.raises(WorkflowError, match=r"steps\[1\]\.then_webhook: 'helpdesk:desk/abc' is not a help-desk target"):
+        parse_workflow(flow("helpdesk:desk/abc"), "bad.yml")
+    summary = run_workflow(
+        parse_workflow(flow("helpdesk:desk/{{ inputs.ticket }}")),
+        _jsonl(tmp_path, {"text": "Refunds take 14 days.", "ticket": 101}, {"text": "Hello.", "ticket": "x"}),
+        reviews=queue,
+    )
+    assert summary.ok == 1 and "'helpdesk:desk/x' is not a help-desk target" in summary.failed[0]["error"]
+    [item] = queue.find()
+    assert item.webhook == "helpdesk:desk/101" and item.delivery is None
+    # a queue that does not know the knowledge base's sources (no notes writer) records why it sent nothing
+    approved = queue.approve(item.id, "ann")
+    assert approved.status == "approved" and approved.delivery is not None
+    assert approved.delivery.startswith("failed: the help desk is written to by docket serve")
+
+
 # ---------------------------------------------------------------------- the webhook step
 
 HOOK = """

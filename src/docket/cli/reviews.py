@@ -154,14 +154,29 @@ def approve(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Approve a draft as is, or edited (--text or --final); a then_webhook receives the final value."""
+    """Approve a draft as is, or edited (--text or --final); a then_webhook receives the final value,
+    a help-desk ticket an internal note."""
     with _queue(home, config) as queue:
-        final = _final(queue.get(review_id).draft, text, final_file)
-        item = queue.approve(review_id, _reviewer(reviewer), final=final, comment=comment)
+        pending = queue.get(review_id)
+        final = _final(pending.draft, text, final_file)
+        if not (pending.webhook or "").startswith("helpdesk:"):
+            item = queue.approve(review_id, _reviewer(reviewer), final=final, comment=comment)
+        else:  # a help-desk draft becomes an internal note on its ticket (docs/helpdesk.md)
+            from docket.cli.common import open_kb
+            from docket.ingest.sources.helpdesk import write_note
+
+            with open_kb(home, config) as kb:
+                queue.notes = lambda review, reply: write_note(
+                    kb.store, review.webhook or "", reply, workspace=review.workspace, documents=review.documents
+                )
+                item = queue.approve(review_id, _reviewer(reviewer), final=final, comment=comment)
     if as_json:
         emit_json(item.to_dict())
         return
-    console.print(f"Review #{item.id} {item.status}." + (f" Webhook {escape(item.delivery)}." if item.delivery else ""))
+    sent_to = "Help desk" if (item.webhook or "").startswith("helpdesk:") else "Webhook"
+    console.print(
+        f"Review #{item.id} {item.status}." + (f" {sent_to} {escape(item.delivery)}." if item.delivery else "")
+    )
 
 
 @reviews_app.command("reject")

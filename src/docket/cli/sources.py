@@ -1,8 +1,9 @@
 """docket sources add / list / sync / remove: the folders, websites, mailboxes and databases indexed.
 
 ``add_app`` is the ``docket sources add`` group: each remote source type adds its command to it
-(``add web`` here; ``add imap`` and ``add sql`` from :mod:`docket.cli.source_types`, registered at the
-bottom). What the ``add`` commands share is in :mod:`docket.cli.source_add`.
+(``add web`` here; ``add imap`` and ``add sql`` from :mod:`docket.cli.source_types`, ``add zendesk``
+and ``add freshdesk`` from :mod:`docket.cli.source_helpdesk`, registered at the bottom). What the ``add``
+commands share is in :mod:`docket.cli.source_add`.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ from docket.cli.common import (
     open_kb,
 )
 from docket.cli.source_add import NameOption, ScheduleOption, add_source
+from docket.cli.source_helpdesk import add_freshdesk, add_zendesk
 from docket.cli.source_types import add_imap, add_sql
 from docket.errors import UserError
 from docket.types import DEFAULT_WORKSPACE
 
 sources_app = typer.Typer(
-    help="Add, list, sync and remove what a knowledge base indexes: folders, websites, mailboxes, databases.",
+    help="Add, list, sync and remove what a knowledge base indexes: folders, websites, mailboxes, databases, "
+    "help desks.",
     no_args_is_help=True,
 )
 add_app = typer.Typer(help="Add a remote source (it is fetched on `docket sources sync`).", no_args_is_help=True)
@@ -198,3 +201,5 @@ def sources_remove(
 # the other source types' commands, after ``add web`` so the help lists them in this order
 add_app.command("imap")(add_imap)
 add_app.command("sql")(add_sql)
+add_app.command("zendesk")(add_zendesk)
+add_app.command("freshdesk")(add_freshdesk)

@@ -35,11 +35,20 @@ class Reviewing:
         if self.accounts.shared:  # PostgreSQL: the reviews live with the accounts, on their connection pool
             shared = ReviewQueue(self.accounts.db, owned=False)
             shared.allow_private_hosts = private_hosts
+            shared.notes = self._note
             yield shared
             return
         with ReviewQueue.for_home(self.settings.home) as queue:
             queue.allow_private_hosts = private_hosts
+            queue.notes = self._note
             yield queue
+
+    def _note(self, item: ReviewItem, text: str) -> str:
+        """An approved draft to its help-desk ticket as an internal note (docs/helpdesk.md), when
+        everyone who reads the ticket may read what the draft was built from."""
+        from docket.ingest.sources.helpdesk import write_note
+
+        return write_note(self.kb.store, item.webhook or "", text, workspace=item.workspace, documents=item.documents)
 
     @staticmethod
     def _scope(caller: Principal) -> tuple[list[str] | None, bool]:

@@ -139,6 +139,9 @@ class ReviewQueue:
         self._owned = owned  # close() closes the records; False for records someone else closes
         # loopback or private hosts a then_webhook may reach (network.allow_private_hosts)
         self.allow_private_hosts: tuple[str, ...] = ()
+        # writes an approved draft (the item, its final text) to a help desk as an internal note and
+        # returns the note's id; set by whoever knows the knowledge base (docket serve, docket reviews approve)
+        self.notes: Callable[[ReviewItem, str], str] | None = None
         self.db.create(_SCHEMA, _POSTGRES_SCHEMA)
         self.db.add_column("reviews", "documents", "TEXT")  # JSON list of document ids (reviews.db before it: NULL)
 
@@ -210,7 +213,7 @@ class ReviewQueue:
         size = edit_size(item.draft, final)
         self._decide(review_id, status, reviewer, comment, final, size)
         if deliver and item.webhook:
-            self._deliver(review_id, item.webhook, final)
+            self._deliver(item, item.webhook, final)
         return self.get(review_id)
 
     def reject(self, review_id: int, reviewer: str, reason: str = "") -> ReviewItem:
@@ -244,16 +247,35 @@ class ReviewQueue:
         if cur.rowcount != 1:
             raise ReviewDecidedError(f"review {review_id} was decided by someone else meanwhile; reload it")
 
-    def _deliver(self, review_id: int, url: str, final: Any) -> None:
+    def _deliver(self, item: ReviewItem, url: str, final: Any) -> None:
         from docket.workflows.review_steps import post_json
         from docket.workflows.steps import StepFailed
 
+        review_id = item.id
+        if url.startswith("helpdesk:"):
+            self._deliver_note(item, final)
+            return
         try:
             status, _ = post_json(url, final, allowed=self.allow_private_hosts)
             delivery = f"sent: HTTP {status}"
         except StepFailed as exc:
             delivery = f"failed: {exc}"
         self.db.execute("UPDATE reviews SET delivery = ? WHERE id = ?", (delivery, review_id))
+
+    def _deliver_note(self, item: ReviewItem, final: Any) -> None:
+        """An approved draft to its help-desk ticket (``item.webhook``: helpdesk:SOURCE/ID), as an
+        internal note, never a public reply; a refusal or failure is recorded in ``delivery``."""
+        from docket.errors import DocketError
+
+        if self.notes is None:
+            delivery = "failed: the help desk is written to by docket serve or docket reviews approve"
+        else:
+            try:
+                note = self.notes(item, draft_text(final))
+                delivery = f"sent: internal note {note}".rstrip()
+            except DocketError as exc:
+                delivery = f"failed: {exc}"
+        self.db.execute("UPDATE reviews SET delivery = ? WHERE id = ?", (delivery, item.id))
 
     # ------------------------------------------------------------------ reading
 

@@ -195,6 +195,20 @@ def _literal_url(name: str, url: str | None) -> list[Problem]:
     return []
 
 
+def _literal_target(target: str | None) -> list[Problem]:
+    """A literal then_webhook: a URL, or a help-desk ticket (``helpdesk:SOURCE/TICKET_ID``)."""
+    if target is None or not target.strip().startswith("helpdesk:") or "{{" in target or "{%" in target:
+        return _literal_url("then_webhook", target)
+    from docket.errors import DocketError
+    from docket.ingest.sources.helpdesk import parse_note_target
+
+    try:
+        parse_note_target(target.strip())
+    except DocketError as exc:
+        return [("then_webhook", str(exc), 0)]
+    return []
+
+
 @STEPS.register("review")
 @pdataclass(frozen=True, config=STEP_CONFIG)
 class ReviewStep:
@@ -211,7 +225,7 @@ class ReviewStep:
         return [
             *_templates(title=self.title, then_webhook=self.then_webhook),
             *_expression("value", self.value),
-            *_literal_url("then_webhook", self.then_webhook),
+            *_literal_target(self.then_webhook),
         ]
 
     def run(self, ctx: StepContext) -> Any:
@@ -220,7 +234,15 @@ class ReviewStep:
         value = _value(self.value, ctx)
         title = " ".join(ctx.render(self.title).split())[:200] or "Draft for review"
         webhook = ctx.render(self.then_webhook).strip() if self.then_webhook else ""
-        if webhook:
+        if webhook.startswith("helpdesk:"):  # an internal note on a help-desk ticket (docs/helpdesk.md)
+            from docket.errors import DocketError
+            from docket.ingest.sources.helpdesk import parse_note_target
+
+            try:
+                parse_note_target(webhook)
+            except DocketError as exc:
+                raise StepFailed(str(exc)) from None
+        elif webhook:
             check_url(webhook, allowed=_allowed(ctx))
         review_id = ctx.reviews.park(
             value, title, workspace=ctx.workspace, webhook=webhook or None, documents=sorted(ctx.documents)

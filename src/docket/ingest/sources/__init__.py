@@ -7,9 +7,9 @@ settings as keyword arguments (what ``docket sources add TYPE ...`` stored) and 
 
 from __future__ import annotations
 
-from docket.ingest.sources.base import Connector, Fetched, Listing
+from docket.ingest.sources.base import Connector, Fetched, Listing, TicketDesk
 from docket.registry import Registry
 
-__all__ = ["CONNECTORS", "Connector", "Fetched", "Listing"]
+__all__ = ["CONNECTORS", "Connector", "Fetched", "Listing", "TicketDesk"]
 
 CONNECTORS: Registry[Connector] = Registry("connector", "docket.connectors")

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Connector", "Fetched", "Listing", "SourceTable"]
+__all__ = ["Connector", "Fetched", "Listing", "SourceTable", "TicketDesk"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class Fetched:
     ``key`` identifies it within the source for ever (a URL, ``INBOX/<uidvalidity>/<uid>``, a row's
     primary key) and becomes the document's path; ``version`` changes whenever the content does (an
     ETag, a hash, an ``updated_at`` value). ``filetype`` names the parser (``html``, ``pdf``,
-    ``eml``, ``md``, ``txt``...). ``url`` is shown in citations when set.
+    ``eml``, ``md``, ``txt``...). ``url`` is shown in citations when set. ``access``, when not
+    None, is the item's own access list (a help-desk ticket's group), used instead of the source's.
     """
 
     key: str
@@ -36,6 +37,7 @@ class Fetched:
     url: str | None = None
     mtime: float | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    access: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -92,4 +94,21 @@ class Connector(Protocol):
         page) raise :class:`docket.errors.SourceError` with a one-line reason; failures of single
         items go in ``Listing.failed`` and leave ``complete`` true only if every other key was seen.
         """
+        ...
+
+
+@runtime_checkable
+class TicketDesk(Connector, Protocol):
+    """A help desk (or CRM): a connector whose items are tickets, which can also take an internal
+    note on one. Approved drafts of the review queue reach a ticket through :meth:`add_note`; a
+    third-party help desk registers in ``CONNECTORS`` like the built-in Zendesk and Freshdesk."""
+
+    def add_note(self, ticket_id: str, text: str) -> str:
+        """Write ``text`` to ticket ``ticket_id`` as an internal note, never a reply the customer
+        sees; the note's id in the help desk. Raises :class:`docket.errors.SourceError` naming
+        the status on refusal (401, 404, 429 after the waits allowed)."""
+        ...
+
+    def ticket_key(self, ticket_id: str) -> str:
+        """The key (document path) the ticket is indexed under."""
         ...

@@ -68,6 +68,8 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "web": ("docket.ingest.sources.web", "web"),
     "imap": ("docket.ingest.sources.imap", "imap"),
     "sql": ("docket.ingest.sources.sql", "sql"),
+    "zendesk": ("docket.ingest.sources.helpdesk", "server"),
+    "freshdesk": ("docket.ingest.sources.helpdesk", "server"),
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$")
@@ -263,8 +265,9 @@ def sync_remote(
 
     def index(item: Fetched) -> None:
         existing = indexed.get(item.key)
-        if existing and (existing.workspace, existing.access, existing.tags) != (workspace, access, tags):
-            store.update_document(existing.id, workspace=workspace, access=access, tags=tags)
+        acl = access if item.access is None else item.access  # a ticket's group may narrow it
+        if existing and (existing.workspace, existing.access, existing.tags) != (workspace, acl, tags):
+            store.update_document(existing.id, workspace=workspace, access=acl, tags=tags)
         if len(item.data) > max_item_bytes:
             raise SourceError(
                 f"too large ({len(item.data) / 1e6:.1f} MB > {max_item_bytes / 1e6:.0f} MB limit); "
@@ -301,7 +304,7 @@ def sync_remote(
             size=len(item.data),
             mtime=item.mtime if item.mtime is not None else time.time(),
             workspace=workspace,
-            access=access,
+            access=acl,
             tags=tags,
             metadata=metadata,
         )
