@@ -30,8 +30,10 @@ from mcp.client.streamable_http import streamable_http_client
 
 from docket.accounts import Accounts
 from docket.config import load_settings
+from docket.ingest.sources.sync import add_remote_source
 from docket.kb import KnowledgeBase
 from tests.conftest import DEMO
+from tests.ingest.sources.helpdesk_server import TOKEN, Desk, helpdesk_server
 from tests.scripted_model import ScriptedModel, scripted_model_server
 from tests.server.test_serve import _port, _serve
 
@@ -67,6 +69,7 @@ class Install:
     keys: dict[str, str] = field(default_factory=dict)
     url: str = ""
     model: ScriptedModel | None = None
+    desk: Desk | None = None  # a loopback Zendesk, the source 'desk' of the support workspace
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +78,8 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
     home = root / "kb"
     (home / "workflows").mkdir(parents=True)
     (home / "workflows" / "lookup.yml").write_text(LOOKUP)
-    with scripted_model_server(default="neutral") as model:
+    with scripted_model_server(default="neutral") as model, helpdesk_server("zendesk") as desk:
+        desk.add_ticket(101, "Refund", "When do I get my refund?", "2026-01-05T09:00:00Z")
         # no server-wide model (answers are extractive); the support workspace answers with the script
         (home / "docket.toml").write_text(f'[model]\nbase_url = "{model.url}"\napi_key = "test"\nmax_retries = 0\n')
         settings = load_settings(home=home)
@@ -106,7 +110,9 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
                 folder.mkdir()
                 (folder / f"{name}.txt").write_text(text)
                 kb.ingest([str(folder)], workspace=workspace, access=access)
-            out = Install(home, model=model)
+            desk_settings = {"url": desk.url, "email": "agent@example.com", "token_env": "DOCKET_TEST_DESK_TOKEN"}
+            add_remote_source(kb.store, "desk", "zendesk", desk_settings | {"allow_private": True}, workspace="support")
+            out = Install(home, model=model, desk=desk)
             for name, user in users.items():
                 out.keys[name] = accounts.keys.create(user.id)[1]
             out.keys["owner-finance"] = accounts.keys.create(users["owner"].id, ["finance"])[1]
@@ -116,13 +122,17 @@ def install(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Install]:
             kb.close()
             accounts.close()
         port = _port()
-        proc = _serve(home, port, root / "serve.log")
-        out.url = f"http://127.0.0.1:{port}/mcp"
+        os.environ["DOCKET_TEST_DESK_TOKEN"] = TOKEN  # read by the server when it writes a note
         try:
-            yield out
+            proc = _serve(home, port, root / "serve.log")
+            out.url = f"http://127.0.0.1:{port}/mcp"
+            try:
+                yield out
+            finally:
+                proc.terminate()
+                proc.wait(20)
         finally:
-            proc.terminate()
-            proc.wait(20)
+            del os.environ["DOCKET_TEST_DESK_TOKEN"]
 
 
 def over_http(install: Install, persona: str | None, work: Session) -> Any:
@@ -257,6 +267,48 @@ def test_draft_reply_is_a_cited_draft_waiting_for_review(install: Install) -> No
     draft = over_http(install, "ann", work)
     assert "14 days" in draft["draft"] and draft["citations"][0]["n"] == 1
     assert draft["review_id"] is not None and draft["sentiment"] == "neutral"
+
+
+def test_an_approved_draft_reply_reaches_the_help_desk_as_an_internal_note(install: Install) -> None:
+    assert install.model is not None and install.desk is not None
+    install.model.replies[:] = ["neutral", "Refunds are issued within 14 days of the return [1]."]
+    ticket = {"text": "When do I get my refund?", "workspace": "support", "ticket_id": "101", "helpdesk": "desk"}
+
+    async def work(session: ClientSession) -> Any:
+        return structured(await session.call_tool("draft_reply", ticket))
+
+    draft = over_http(install, "ann", work)
+    assert install.desk.notes == []  # nothing reaches the customer's ticket before a person approves
+    base = install.url.removesuffix("/mcp")
+    headers = {"Authorization": f"Bearer {install.keys['ann']}"}
+    response = httpx.post(f"{base}/api/reviews/{draft['review_id']}/approve", json={}, headers=headers, timeout=60)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["delivery"].startswith("sent: internal note")
+    [(ticket_id, note)] = install.desk.notes
+    assert ticket_id == 101 and note["public"] is False and "14 days" in note["body"]
+
+
+def test_draft_reply_names_a_help_desk_only_the_caller_may_read_and_a_ticket_number(install: Install) -> None:
+    assert install.desk is not None
+    ticket = {"text": "When do I get my refund?", "ticket_id": "101", "helpdesk": "desk"}
+
+    async def work(session: ClientSession) -> list[str]:
+        calls = [
+            {**ticket, "workspace": "handbook"},  # carol: a workspace she uses, the desk is support's
+            {**ticket, "ticket_id": "abc", "workspace": "handbook"},
+            {"text": "Hi", "helpdesk": "desk", "workspace": "handbook"},  # no ticket_id
+        ]
+        results = [await session.call_tool("draft_reply", args) for args in calls]
+        assert all(r.isError for r in results), results
+        return [r.content[0].text for r in results]
+
+    hidden, number, alone = over_http(install, "carol", work)
+    assert "no help-desk source named 'desk'" in hidden
+    assert "ticket_id must be the ticket's number in the help desk (got 'abc')" in number
+    assert "helpdesk and ticket_id go together" in alone
+    [elsewhere] = over_http(install, "ann", work)[:1]  # ann reads the desk, but drafts in handbook
+    assert "source 'desk' belongs to workspace 'support', not 'handbook'" in elsewhere
 
 
 # ---------------------------------------------------------------------- permissions

@@ -208,13 +208,22 @@ def build_server(st: ServerState, caller_of: CallerOf, *, streamable_http_path: 
         sender: Annotated[str | None, Field(description="Who wrote it")] = None,
         workspace: Workspace = None,
         review: Annotated[bool, Field(description="Park the draft in the review queue for a person")] = True,
+        ticket_id: Annotated[str | None, Field(description="The ticket's number in the help desk")] = None,
+        helpdesk: Annotated[
+            str | None, Field(description="The help-desk source (list_sources) the approved draft goes to as a note")
+        ] = None,
     ) -> dict[str, Any]:
         """A draft reply to a support ticket, grounded in the documents with checked citations, and
-        whether to escalate it to a person (and why). The draft waits in the review queue."""
+        whether to escalate it to a person (and why). The draft waits in the review queue; with
+        helpdesk and ticket_id, once a person approves it, it is written to the ticket as an
+        internal note (never a public reply)."""
         return await call(
             ctx,
-            lambda c: tools.draft_reply(c, text, subject=subject, sender=sender, workspace=workspace, review=review),
-        )
+            lambda c: tools.draft_reply(
+                c, text, subject=subject, sender=sender, workspace=workspace, review=review,
+                ticket_id=ticket_id, helpdesk=helpdesk,
+            ),
+        )  # fmt: skip
 
     registered = [
         Tool.from_function(fn, annotations=READ_ONLY)

@@ -259,15 +259,35 @@ class DocketTools:
         sender: str | None = None,
         workspace: str | None = None,
         review: bool = True,
+        ticket_id: str | None = None,
+        helpdesk: str | None = None,
     ) -> dict[str, Any]:
         """A cited draft reply to a support ticket (the ``support-reply`` workflow): whether to
-        escalate and why, and the review-queue entry it waits in (unless ``review`` is false)."""
+        escalate and why, and the review-queue entry it waits in (unless ``review`` is false). With
+        ``helpdesk`` (a help-desk source the caller may read, of the draft's workspace) and
+        ``ticket_id``, the draft, once approved, is written to that ticket as an internal note, when
+        its documents may go there (docs/helpdesk.md)."""
         item: dict[str, Any] = {"text": text}
         if subject:
             item["subject"] = subject
         if sender:
             item["from"] = sender
-        ran = self.run_workflow(caller, SUPPORT_WORKFLOW, item, params={"review": review}, workspace=workspace)
+        params: dict[str, Any] = {"review": review}
+        if helpdesk or ticket_id:
+            if not (helpdesk and ticket_id and review):
+                raise UserError("helpdesk and ticket_id go together, and need review: a person approves the note")
+            if not str(ticket_id).isdigit():
+                raise UserError(f"ticket_id must be the ticket's number in the help desk (got '{ticket_id}')")
+            desk = {s["name"]: s for s in self.sources(caller)}.get(helpdesk)
+            if desk is None:
+                raise NotFoundError(f"no help-desk source named '{helpdesk}'")
+            if workspace and desk["workspace"] != workspace:
+                raise UserError(
+                    f"helpdesk: source '{helpdesk}' belongs to workspace '{desk['workspace']}', not '{workspace}'; "
+                    "a draft goes only to a help desk of its own workspace"
+                )
+            item["ticket_id"], params["helpdesk"] = str(ticket_id), helpdesk
+        ran = self.run_workflow(caller, SUPPORT_WORKFLOW, item, params=params, workspace=workspace)
         if not ran["results"]:
             raise UserError(f"the {SUPPORT_WORKFLOW} workflow made no draft: {'; '.join(ran['notes']) or 'no result'}")
         result = dict(ran["results"][0])
