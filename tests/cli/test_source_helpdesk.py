@@ -1,4 +1,4 @@
-"""`docket sources add zendesk|freshdesk`, `docket sources sync` and `docket reviews approve` writing an
+"""`docket sources add zendesk|freshdesk|json-http`, `docket sources sync` and `docket reviews approve` writing an
 internal note, end to end in a real `docket` process against a loopback help desk
 (tests/ingest/sources/helpdesk_server.py cites the vendors' API references)."""
 
@@ -12,9 +12,12 @@ import pytest
 from docket.workflows.review import ReviewQueue
 from tests.cli.conftest import docket
 from tests.ingest.sources.helpdesk_server import TOKEN, helpdesk_server
+from tests.ingest.sources.test_helpdesk import GENERIC
+
+yaml = pytest.importorskip("yaml", reason="the workflows extra: pip install -e '.[workflows]'")
 
 
-@pytest.mark.parametrize("kind", ["zendesk", "freshdesk"])
+@pytest.mark.parametrize("kind", ["zendesk", "freshdesk", "json-http"])
 def test_a_help_desk_is_added_synced_and_takes_an_approved_note(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -23,11 +26,17 @@ def test_a_help_desk_is_added_synced_and_takes_an_approved_note(
     with helpdesk_server(kind) as desk:
         desk.add_ticket(101, "Refund", "Where is my refund?", "2026-01-05T09:00:00Z")
         desk.add_ticket(102, "Payroll", "My payslip is wrong.", "2026-01-05T10:00:00Z", group_id=7)
-        who = ["--email", "agent@example.com"] if kind == "zendesk" else []
+        if kind == "json-http":  # the desk's API described in YAML
+            described = {"url": desk.url, "allow_private": True, "token_env": "DESK_TOKEN", **GENERIC}
+            described["group_access"] = {"7": ["group:payroll"]}
+            (tmp_path / "desk.yml").write_text(yaml.safe_dump(described))
+            options = ["--settings", str(tmp_path / "desk.yml")]
+        else:
+            options = ["--url", desk.url, "--allow-private", "--token-env", "DESK_TOKEN"]
+            options += ["--group-access", "7=group:payroll"] + (["--email", "agent@example.com"] * (kind == "zendesk"))
         added = docket(
-            "sources", "add", kind, *who, "--url", desk.url, "--allow-private", "--token-env", "DESK_TOKEN",
-            "--group-access", "7=group:payroll", "--name", "desk", "--workspace", "support", "--home", home, "--json",
-        )  # fmt: skip
+            "sources", "add", kind, *options, "--name", "desk", "--workspace", "support", "--home", home, "--json"
+        )
         saved = json.loads(added.stdout)
         assert saved["settings"]["group_access"] == {"7": ["group:payroll"]} and TOKEN not in added.stdout
 

@@ -1,5 +1,5 @@
-"""docket sources add zendesk / add freshdesk: help desks whose tickets are indexed and take notes
-(registered on ``add_app`` in sources.py; docs/helpdesk.md)."""
+"""docket sources add zendesk / freshdesk / json-http: help desks whose tickets are indexed and take
+notes (registered on ``add_app`` in sources.py; docs/helpdesk.md)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from docket.cli.common import (
     handle_errors,
 )
 from docket.cli.source_add import NameOption, ScheduleOption, add_source
-from docket.errors import UserError
+from docket.errors import MissingExtraError, UserError
 from docket.types import DEFAULT_WORKSPACE
 
-__all__ = ["add_freshdesk", "add_zendesk"]
+__all__ = ["add_freshdesk", "add_json_http", "add_zendesk"]
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", help="The help desk's address, instead of the subdomain (a test server).")
@@ -139,6 +139,52 @@ def add_freshdesk(
     add_source(
         type_="freshdesk",
         name=name or domain or "freshdesk",
+        settings=settings,
+        schedule=schedule,
+        workspace=workspace,
+        tags=tag,
+        access=access,
+        home=home,
+        config=config,
+        as_json=as_json,
+    )
+
+
+@handle_errors
+def add_json_http(
+    settings_file: Annotated[
+        Path,
+        typer.Option(
+            "--settings",
+            help="A YAML (or JSON) file describing the desk's API: url, token_env, tickets, conversation, note.",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[str, typer.Option("--name", help="The source's name.", show_default=False)],
+    schedule: ScheduleOption = None,
+    workspace: WorkspaceOption = DEFAULT_WORKSPACE,
+    tag: TagOption = None,
+    access: AccessOption = None,
+    home: HomeOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Add any help desk or CRM with a JSON API, its endpoints and fields described in a YAML file."""
+    try:
+        import yaml
+    except ImportError:
+        raise MissingExtraError("pyyaml", "workflows", "Reading a json-http source's --settings") from None
+    try:
+        settings = yaml.safe_load(settings_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"--settings {settings_file}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"--settings {settings_file}: not YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(settings, dict):
+        raise UserError(f"--settings {settings_file}: write a mapping of settings (url, token_env, tickets, note...)")
+    add_source(
+        type_="json-http",
+        name=name,
         settings=settings,
         schedule=schedule,
         workspace=workspace,

@@ -1,9 +1,9 @@
 """docket sources add / list / sync / remove: the folders, websites, mailboxes and databases indexed.
 
 ``add_app`` is the ``docket sources add`` group: each remote source type adds its command to it
-(``add web`` here; ``add imap`` and ``add sql`` from :mod:`docket.cli.source_types`, ``add zendesk``
-and ``add freshdesk`` from :mod:`docket.cli.source_helpdesk`, registered at the bottom). What the ``add``
-commands share is in :mod:`docket.cli.source_add`.
+(``add web`` here; ``add imap`` and ``add sql`` from :mod:`docket.cli.source_types`, ``add zendesk``,
+``add freshdesk`` and ``add json-http`` from :mod:`docket.cli.source_helpdesk`, registered at the
+bottom). What the ``add`` commands share is in :mod:`docket.cli.source_add`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from docket.cli.common import (
     open_kb,
 )
 from docket.cli.source_add import NameOption, ScheduleOption, add_source
-from docket.cli.source_helpdesk import add_freshdesk, add_zendesk
+from docket.cli.source_helpdesk import add_freshdesk, add_json_http, add_zendesk
 from docket.cli.source_types import add_imap, add_sql
 from docket.errors import UserError
 from docket.types import DEFAULT_WORKSPACE
@@ -203,3 +203,4 @@ add_app.command("imap")(add_imap)
 add_app.command("sql")(add_sql)
 add_app.command("zendesk")(add_zendesk)
 add_app.command("freshdesk")(add_freshdesk)
+add_app.command("json-http")(add_json_http)

@@ -1,4 +1,5 @@
-"""Loopback Zendesk and Freshdesk servers implementing the subset of their APIs Docket uses.
+"""Loopback Zendesk and Freshdesk servers implementing the subset of their APIs Docket uses, and a
+desk with its own small JSON API for the ``json-http`` connector.
 
 Requests and responses follow the vendors' API references (fields Docket does not read are left
 out of the responses):
@@ -26,7 +27,12 @@ out of the responses):
 - Freshdesk, Add Note: https://developers.freshdesk.com/api/#add_note_to_a_ticket
   (``POST /api/v2/tickets/[id]/notes`` with ``{"body", "private"}`` → 201 with the note); the API key
   is the basic-authentication user name, with any password (https://developers.freshdesk.com/api/#authentication)
-- Rate limits: both answer 429 with the seconds to wait in ``Retry-After``
+- ``json-http``: not a vendor's API but one described in a source's settings, the way
+  a team would describe its own desk: ``GET /api/tickets?updated_since=…&page=…`` →
+  ``{"data": [...], "links": {"next": URL | null}}``, ``GET /api/tickets/{id}/messages`` →
+  ``{"messages": [{"id", "body", "internal"}]}``, ``POST /api/tickets/{id}/notes`` with
+  ``{"note": {"body", "internal": true}}`` → 201 ``{"note": {"id", ...}}``; a bearer token
+- Rate limits: all answer 429 with the seconds to wait in ``Retry-After``
   (https://developer.zendesk.com/api-reference/introduction/rate-limits/,
   https://developers.freshdesk.com/api/#ratelimit); tickets carry the ``group_id`` of the group
   they are assigned to (both desks' ticket objects)
@@ -71,6 +77,12 @@ class Desk:
                 {"id": ticket_id * 10, "type": "Comment", "author_id": 20978392, "body": text, "plain_body": text,
                  "public": True, "created_at": created},
             ]  # fmt: skip
+        elif self.kind == "json-http":  # the small JSON API described above
+            self.tickets[ticket_id] = {
+                "id": ticket_id, "subject": subject, "description": text, "state": "open", "team_id": group_id,
+                "updated_at": updated_at,
+            }  # fmt: skip
+            self.comments[ticket_id] = [{"id": ticket_id * 10, "body": "Thanks, we are on it.", "internal": False}]
         else:
             self.tickets[ticket_id] = {
                 "id": ticket_id, "subject": subject, "description_text": text, "description": f"<div>{text}</div>",
@@ -90,6 +102,10 @@ def _authorized(handler: BaseHTTPRequestHandler, kind: str) -> bool:
     return user == TOKEN
 
 
+def _bearer(handler: BaseHTTPRequestHandler) -> bool:
+    return handler.headers.get("Authorization", "") == f"Bearer {TOKEN}"
+
+
 @contextmanager
 def helpdesk_server(kind: str) -> Iterator[Desk]:
     desk = Desk(url="", kind=kind)
@@ -102,7 +118,7 @@ def helpdesk_server(kind: str) -> Iterator[Desk]:
             desk.requests.append((method, self.path))
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"null") if method in ("PUT", "POST") else None
-            if not _authorized(self, kind):
+            if not (_bearer(self) if kind == "json-http" else _authorized(self, kind)):
                 send_json(self, 401, {"error": "Couldn't authenticate you"})
                 return
             if desk.throttle:  # both desks: 429 Too Many Requests with the seconds to wait in Retry-After
@@ -111,7 +127,8 @@ def helpdesk_server(kind: str) -> Iterator[Desk]:
                 return
             parts = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            found = (zendesk if kind == "zendesk" else freshdesk)(method, parts.path.rstrip("/"), query, body)
+            serve = {"zendesk": zendesk, "freshdesk": freshdesk, "json-http": generic}[kind]
+            found = serve(method, parts.path.rstrip("/"), query, body)
             if found is None:
                 send_json(self, 404, {"error": "RecordNotFound"})
             else:
@@ -168,6 +185,26 @@ def helpdesk_server(kind: str) -> Iterator[Desk]:
                          "incoming": False, "private": body.get("private", False), "user_id": 1,
                          "ticket_id": ticket_id, "created_at": "2026-01-06T10:00:00Z",
                          "updated_at": "2026-01-06T10:00:00Z"}  # fmt: skip
+        return None
+
+    def generic(method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any] | None:
+        if method == "GET" and path == "/api/tickets":  # two tickets a page, the next page's URL in links.next
+            since, page = query.get("updated_since", ""), int(query.get("page", "1"))
+            fresh = sorted(
+                (t for t in desk.tickets.values() if t["updated_at"] >= since), key=lambda t: t["updated_at"]
+            )
+            more = len(fresh) > 2 * page
+            following = f"{desk.url}/api/tickets?updated_since={since}&page={page + 1}" if more else None
+            return 200, {"data": fresh[2 * (page - 1) : 2 * page], "links": {"next": following}}
+        head, _, tail = path.removeprefix("/api/tickets/").partition("/")
+        if not head.isdigit() or int(head) not in desk.tickets:
+            return None
+        ticket_id = int(head)
+        if method == "GET" and tail == "messages":
+            return 200, {"messages": desk.comments[ticket_id]}
+        if method == "POST" and tail == "notes":
+            desk.notes.append((ticket_id, body["note"]))
+            return 201, {"note": {"id": 900 + len(desk.notes), **body["note"]}}
         return None
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -18,7 +18,20 @@ from docket.kb import KnowledgeBase
 from docket.workflows.review import ReviewQueue
 from tests.ingest.sources.helpdesk_server import TOKEN, Desk, helpdesk_server
 
-KINDS = ["zendesk", "freshdesk"]
+KINDS = ["zendesk", "freshdesk", "json-http"]
+
+# the json-http source describing the loopback desk's own API (helpdesk_server.py)
+GENERIC: dict[str, Any] = {
+    "tickets": {
+        "path": "/api/tickets", "params": {"updated_since": "{since}"}, "items": "data", "next": "links.next",
+        "id": "id", "updated": "updated_at", "title": "subject", "status": "state", "text": ["description"],
+        "group": "team_id",
+    },
+    "conversation": {"path": "/api/tickets/{id}/messages", "items": "messages", "text": "body", "internal": "internal"},
+    "note": {
+        "path": "/api/tickets/{id}/notes", "body": {"note": {"body": "{text}", "internal": True}}, "id": "note.id",
+    },
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -43,6 +56,8 @@ def settings_for(desk: Desk, **extra: Any) -> dict[str, Any]:
     options: dict[str, Any] = {"url": desk.url, "token_env": "DESK_TOKEN", "allow_private": True, **extra}
     if desk.kind == "zendesk":
         options["email"] = "agent@example.com"
+    if desk.kind == "json-http":
+        options |= GENERIC
     return options
 
 
@@ -101,8 +116,10 @@ def test_an_approved_draft_reaches_the_ticket_as_an_internal_note(
     assert ticket == 101 and "refund was issued on 5 January." in note["body"]
     if desk.kind == "zendesk":
         assert note["public"] is False  # a private comment, never a public reply
-    else:
+    elif desk.kind == "freshdesk":
         assert note["private"] is True
+    else:
+        assert note["internal"] is True  # the body the settings describe, with the text filled in
 
 
 def test_a_draft_reaches_only_a_ticket_whose_readers_may_read_its_documents(
@@ -171,7 +188,7 @@ def test_a_rate_limited_desk_is_waited_for_then_reported_with_its_retry_after(kb
 
 def test_a_missing_ticket_is_a_404_that_says_what_to_check(kb: KnowledgeBase, desk: Desk) -> None:
     add_remote_source(kb.store, "desk", desk.kind, settings_for(desk))
-    with pytest.raises(SourceError, match=r"/api/v2/tickets/999.*HTTP 404 \(not found: check the ticket number"):
+    with pytest.raises(SourceError, match=r"/tickets/999.*HTTP 404 \(not found: check the ticket number"):
         write_note(kb.store, "helpdesk:desk/999", "text", workspace="default", documents=[])
     assert desk.notes == []
 
@@ -187,6 +204,48 @@ def test_a_wrong_token_is_a_source_error_that_does_not_show_it(
     with pytest.raises(SourceError, match="HTTP 401"):
         write_note(kb.store, "helpdesk:desk/101", "text", workspace="default", documents=[])
     assert desk.notes == []
+
+
+def test_a_json_http_desk_reads_the_fields_and_pages_its_settings_name(
+    kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESK_TOKEN", TOKEN)
+    with helpdesk_server("json-http") as desk:
+        for n in range(5):  # three pages of two
+            desk.add_ticket(200 + n, f"Question {n}", f"Text of question {n}.", f"2026-01-0{n + 1}T09:00:00Z")
+        add_remote_source(kb.store, "desk", "json-http", settings_for(desk, ticket_url=desk.url + "/t/{id}"))
+        report = kb.sync(["desk"])
+    assert report.added == 5 and not report.failed
+    assert sum("/api/tickets?" in path for _, path in desk.requests) == 3
+    doc = next(d for d in kb.store.documents("desk") if d.path == "tickets/204")
+    assert doc.title == "Question 4" and doc.metadata["url"] == desk.url + "/t/204"
+    text = kb.store.document_text(doc.id)
+    assert "Text of question 4." in text and "Thanks, we are on it." in text and "status open" in text
+    assert kb.ledger.sources()["desk"].checkpoint == {"since": "2026-01-05T09:00:00Z"}
+
+
+def test_a_json_http_desk_s_settings_are_checked_naming_the_option(kb: KnowledgeBase) -> None:
+    def add(**changes: Any) -> None:
+        settings = {"url": "https://desk.example.com", "token_env": "T", **GENERIC, **changes}
+        add_remote_source(kb.store, "d", "json-http", settings)
+
+    with pytest.raises(UserError, match=r"json-http: tickets\.updated is required"):
+        add(tickets={"path": "/api/tickets", "id": "id"})
+    with pytest.raises(UserError, match=r"json-http: tickets\.cursor is not an option; use path, params"):
+        add(tickets={**GENERIC["tickets"], "cursor": "x"})
+    with pytest.raises(UserError, match=r"json-http: note\.path must start with /"):
+        add(note={"path": "api/notes", "body": {"body": "{text}"}})
+    with pytest.raises(UserError, match=r"json-http: note\.body must hold \{text\}"):
+        add(note={"path": "/api/notes", "body": {"body": "text"}})
+    with pytest.raises(UserError, match=r"json-http: note\.method must be POST, PUT or PATCH"):
+        add(note={**GENERIC["note"], "method": "DELETE"})
+    with pytest.raises(UserError, match="json-http: auth must be bearer, basic or header:NAME"):
+        add(auth="digest")
+    with pytest.raises(UserError, match="json-http: auth basic needs user"):
+        add(auth="basic")
+    add(note=None)  # a read-only desk
+    with pytest.raises(UserError, match="json-http: this source takes no notes"):
+        write_note(kb.store, "helpdesk:d/1", "text", workspace="default", documents=[])
 
 
 def test_settings_and_targets_are_checked(kb: KnowledgeBase) -> None:

@@ -107,8 +107,12 @@ class HelpDesk:
         except OSError as exc:
             raise SourceError(f"{self.type}: cannot read the token file {self.token_file}: {exc.strerror}") from None
 
-    def _auth(self) -> tuple[str, str]:
+    def _auth(self) -> tuple[str, str] | None:
+        """Basic authentication (user, password), or None when :meth:`_headers` carries the token."""
         raise NotImplementedError
+
+    def _headers(self) -> dict[str, str]:
+        return {}
 
     def _request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
         import httpx
@@ -122,6 +126,7 @@ class HelpDesk:
                 timeout=self.timeout_s,
                 follow_redirects=False,
                 auth=self._auth(),
+                headers=self._headers(),
                 trust_env=False,
             ) as client:
                 while True:
@@ -185,7 +190,8 @@ class HelpDesk:
         lines = [f"# {subject}", "", f"Ticket {ticket['id']} · status {ticket.get('status')}", ""]
         for message in messages:
             kind = "Internal note" if not message["public"] else str(message["who"])
-            lines += [f"## {kind} ({message['at']})", "", str(message["text"]).strip(), ""]
+            when = f" ({message['at']})" if message["at"] else ""
+            lines += [f"## {kind}{when}", "", str(message["text"]).strip(), ""]
         return Fetched(
             key=f"tickets/{ticket['id']}",
             title=subject,

@@ -70,6 +70,7 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "sql": ("docket.ingest.sources.sql", "sql"),
     "zendesk": ("docket.ingest.sources.helpdesk", "server"),
     "freshdesk": ("docket.ingest.sources.helpdesk", "server"),
+    "json-http": ("docket.ingest.sources.helpdesk_json", "server"),
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,99}$")
