@@ -13,7 +13,7 @@ import pytest
 from docket.config import load_settings
 from docket.errors import ConfigError, SourceError, UserError
 from docket.ingest.sources.helpdesk import write_note
-from docket.ingest.sources.sync import add_remote_source
+from docket.ingest.sources.sync import add_remote_source, check_secret_references
 from docket.kb import KnowledgeBase
 from docket.workflows.review import ReviewQueue
 from tests.ingest.sources.helpdesk_server import TOKEN, Desk, helpdesk_server
@@ -246,6 +246,16 @@ def test_a_json_http_desk_s_settings_are_checked_naming_the_option(kb: Knowledge
     add(note=None)  # a read-only desk
     with pytest.raises(UserError, match="json-http: this source takes no notes"):
         write_note(kb.store, "helpdesk:d/1", "text", workspace="default", documents=[])
+
+
+def test_a_desk_added_over_the_api_reads_only_the_server_s_secret_variables_and_files(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"settings\.token_env: .* start with DOCKET_SECRET_"):
+        check_secret_references({"subdomain": "acme", "token_env": "DOCKET_DB_URL"}, "DOCKET_SECRET_", tmp_path)
+    with pytest.raises(UserError, match=r"settings\.token_file: .* only under"):
+        check_secret_references({"domain": "acme", "token_file": "/etc/passwd"}, "DOCKET_SECRET_", tmp_path)
+    check_secret_references(
+        {"url": "https://d.example.com", "token_env": "DOCKET_SECRET_DESK"}, "DOCKET_SECRET_", tmp_path
+    )
 
 
 def test_settings_and_targets_are_checked(kb: KnowledgeBase) -> None:

@@ -91,16 +91,23 @@ function addWebsiteForm(onAdded) {
 const EXAMPLES = {
   imap: '{"host": "imap.example.com", "user": "support@example.com", "password_env": "SUPPORT_PW", "folders": ["INBOX"]}',
   sql: '{"url": "postgresql://reader@db.example.com/shop", "table": "orders", "updated_column": "updated_at", "password_env": "DB_PW"}',
+  zendesk: '{"subdomain": "acme", "email": "bot@acme.com", "token_env": "DOCKET_SECRET_ZENDESK_TOKEN", "group_access": {"42": ["group:billing"]}}',
+  freshdesk: '{"domain": "acme", "token_env": "DOCKET_SECRET_FRESHDESK_KEY"}',
+  "json-http": '{"url": "https://desk.example.com", "token_env": "DOCKET_SECRET_DESK", "tickets": {"path": "/api/tickets", "id": "id", "updated": "updated_at"}}',
 };
 
-// A mailbox or a database: the connector's settings as JSON, exactly what `docket sources add imap|sql`
-// stores. Passwords are never typed here: name an environment variable of the server (password_env).
+// A mailbox, a database or a help desk: the connector's settings as JSON, exactly what
+// `docket sources add imap|sql|zendesk|freshdesk|json-http` stores. Passwords and tokens are never
+// typed here: name an environment variable of the server (password_env, token_env).
 function addConnectorForm(onAdded) {
   const kind = h(
     "select",
     { name: "type" },
     h("option", { value: "imap" }, "Mailbox (IMAP)"),
     h("option", { value: "sql" }, "Database (SQL)"),
+    h("option", { value: "zendesk" }, "Help desk (Zendesk)"),
+    h("option", { value: "freshdesk" }, "Help desk (Freshdesk)"),
+    h("option", { value: "json-http" }, "Help desk or CRM (JSON API)"),
   );
   const name = h("input", { type: "text", name: "name", required: true, maxlength: "100", pattern: "[A-Za-z0-9][A-Za-z0-9._@:-]*" });
   const settings = h("textarea", { name: "settings", rows: "4", required: true, spellcheck: "false", placeholder: EXAMPLES.imap });
