@@ -65,6 +65,7 @@ class Desk:
     notes: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # what was written back
     # Retry-After values of the 429 answers to give before serving the next requests (None: no header)
     throttle: list[str | None] = field(default_factory=list)
+    gone: set[int] = field(default_factory=set)  # still listed, but deleted: their own endpoints answer 404
 
     def add_ticket(self, ticket_id: int, subject: str, text: str, updated_at: str, group_id: int | None = None) -> None:
         created = "2026-01-05T09:00:00Z"
@@ -151,7 +152,7 @@ def helpdesk_server(kind: str) -> Iterator[Desk]:
             cursor = fresh[-1]["updated_at"] if fresh else since
             return 200, {"tickets": fresh, "after_cursor": cursor or None, "before_cursor": None, "end_of_stream": True}
         head, _, tail = path.removeprefix("/api/v2/tickets/").partition("/")
-        if not head.isdigit() or int(head) not in desk.tickets:
+        if not head.isdigit() or int(head) not in desk.tickets or int(head) in desk.gone:
             return None
         ticket_id = int(head)
         if method == "GET" and tail == "comments":
@@ -172,7 +173,7 @@ def helpdesk_server(kind: str) -> Iterator[Desk]:
             return 200, sorted((t for t in desk.tickets.values() if t["updated_at"] >= since),
                                key=lambda t: t["updated_at"])  # fmt: skip
         head, _, tail = path.removeprefix("/api/v2/tickets/").partition("/")
-        if not head.isdigit() or int(head) not in desk.tickets:
+        if not head.isdigit() or int(head) not in desk.tickets or int(head) in desk.gone:
             return None
         ticket_id = int(head)
         if method == "GET" and not tail:
@@ -197,7 +198,7 @@ def helpdesk_server(kind: str) -> Iterator[Desk]:
             following = f"{desk.url}/api/tickets?updated_since={since}&page={page + 1}" if more else None
             return 200, {"data": fresh[2 * (page - 1) : 2 * page], "links": {"next": following}}
         head, _, tail = path.removeprefix("/api/tickets/").partition("/")
-        if not head.isdigit() or int(head) not in desk.tickets:
+        if not head.isdigit() or int(head) not in desk.tickets or int(head) in desk.gone:
             return None
         ticket_id = int(head)
         if method == "GET" and tail == "messages":

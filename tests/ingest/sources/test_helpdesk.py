@@ -186,6 +186,22 @@ def test_a_rate_limited_desk_is_waited_for_then_reported_with_its_retry_after(kb
     assert len(desk.notes) == 1
 
 
+def test_a_ticket_deleted_after_it_was_listed_fails_alone(kb: KnowledgeBase, desk: Desk) -> None:
+    add_remote_source(kb.store, "desk", desk.kind, settings_for(desk))
+    desk.gone.add(102)
+    report = kb.sync(["desk"])
+    assert report.added == 1 and [f["path"] for f in report.failed] == ["tickets/102"]
+    assert "HTTP 404" in report.failed[0]["error"] and kb.ledger.sources()["desk"].last_error is None
+
+
+def test_a_desk_that_keeps_answering_429_is_given_up_on(kb: KnowledgeBase, desk: Desk) -> None:
+    add_remote_source(kb.store, "desk", desk.kind, settings_for(desk))
+    desk.throttle[:] = ["0"] * 10
+    with pytest.raises(SourceError, match=r"HTTP 429, still rate limited after 5 retries"):
+        write_note(kb.store, "helpdesk:desk/101", "text", workspace="default", documents=[])
+    assert desk.notes == [] and len(desk.throttle) == 4  # the first request and 5 retries
+
+
 def test_a_missing_ticket_is_a_404_that_says_what_to_check(kb: KnowledgeBase, desk: Desk) -> None:
     add_remote_source(kb.store, "desk", desk.kind, settings_for(desk))
     with pytest.raises(SourceError, match=r"/tickets/999.*HTTP 404 \(not found: check the ticket number"):

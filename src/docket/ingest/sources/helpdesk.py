@@ -53,10 +53,16 @@ __all__ = [
 ]
 
 NOTE_SCHEME = "helpdesk:"  # a review item's target: helpdesk:SOURCE/TICKET_ID
+MAX_RETRIES = 5  # 429 answers retried in a row, however short the waits they ask for
+
+
+class _NotFound(SourceError):
+    """A 404: for a ticket's conversation, that ticket was deleted since it was listed."""
 
 
 class HelpDesk:
-    """What Zendesk and Freshdesk share: credentials, the guarded HTTP client, tickets as documents."""
+    """What the help desks share (Zendesk, Freshdesk, json-http): credentials, the guarded HTTP
+    client with its 429 waits, tickets as documents with their group's access."""
 
     type = "helpdesk"
     label = "help desk"
@@ -119,7 +125,7 @@ class HelpDesk:
 
         from docket.ingest.sources.addresses import guarded_transport
 
-        waited = 0.0
+        waited, retries = 0.0, 0
         try:
             with httpx.Client(
                 transport=guarded_transport(self.allow_private),
@@ -134,6 +140,12 @@ class HelpDesk:
                     if response.status_code != 429:
                         break
                     wait = _retry_after(response.headers.get("Retry-After"))
+                    retries += 1
+                    if retries > MAX_RETRIES:
+                        raise SourceError(
+                            f"{self.type} {self.url}{path}: HTTP 429, still rate limited after {MAX_RETRIES} "
+                            f"retries ({waited:g} s of waiting); try again later"
+                        )
                     if wait is None or waited + wait > self.max_wait_s:
                         asked = f"retry after {wait:g} s" if wait is not None else "no Retry-After given"
                         raise SourceError(
@@ -145,7 +157,8 @@ class HelpDesk:
         except httpx.HTTPError as exc:
             raise SourceError(f"{self.type} {self.url}: {type(exc).__name__}") from None
         if response.status_code >= 400:
-            raise SourceError(f"{self.type} {self.url}{path}: HTTP {response.status_code}{_hint(response.status_code)}")
+            error = _NotFound if response.status_code == 404 else SourceError
+            raise error(f"{self.type} {self.url}{path}: HTTP {response.status_code}{_hint(response.status_code)}")
         try:
             return response.json()
         except json.JSONDecodeError:
@@ -180,10 +193,16 @@ class HelpDesk:
                 key = f"tickets/{ticket['id']}"
                 if key in unchanged:
                     continue
-                yield self._document(ticket, self.conversation(str(ticket["id"])))
+                try:
+                    messages = self.conversation(str(ticket["id"]))
+                except _NotFound as exc:  # deleted since it was listed: this ticket only, not the source
+                    listing.failed[key] = str(exc)
+                    continue
+                yield self._document(ticket, messages)
 
         # incremental: only what changed is listed, so the listing is never complete (nothing removed)
-        return Listing(items=items(), unchanged=unchanged, complete=False, checkpoint=after)
+        listing = Listing(items=items(), unchanged=unchanged, complete=False, checkpoint=after)
+        return listing
 
     def _document(self, ticket: Mapping[str, Any], messages: list[dict[str, Any]]) -> Fetched:
         subject = str(ticket.get("subject") or f"Ticket {ticket['id']}")
