@@ -93,7 +93,7 @@ const EXAMPLES = {
   sql: '{"url": "postgresql://reader@db.example.com/shop", "table": "orders", "updated_column": "updated_at", "password_env": "DB_PW"}',
   zendesk: '{"subdomain": "acme", "email": "bot@acme.com", "token_env": "DOCKET_SECRET_ZENDESK_TOKEN", "group_access": {"42": ["group:billing"]}}',
   freshdesk: '{"domain": "acme", "token_env": "DOCKET_SECRET_FRESHDESK_KEY"}',
-  "json-http": '{"url": "https://desk.example.com", "token_env": "DOCKET_SECRET_DESK", "tickets": {"path": "/api/tickets", "id": "id", "updated": "updated_at"}}',
+  "json-http": '{"url": "https://www.example.com", "token_env": "DOCKET_SECRET_DESK", "tickets": {"path": "/api/tickets", "id": "id", "updated": "updated_at"}}',
 };
 
 // A mailbox, a database or a help desk: the connector's settings as JSON, exactly what
