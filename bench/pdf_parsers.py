@@ -155,7 +155,7 @@ def sweep(folders: list[Path]) -> dict[str, Any]:
 
     files = _pdfs(folders)
     failures: list[dict[str, str]] = []
-    pages = without_text = reread = no_text_files = 0
+    pages = without_text = reread = ocr = no_text_files = 0
     started = time.perf_counter()
     with Sandbox(timeout=120) as sandbox:
         for path in files:
@@ -170,6 +170,7 @@ def sweep(folders: list[Path]) -> dict[str, Any]:
             pages += int(doc.metadata.get("pages") or 0)
             without_text += len(quality.get("pages_without_text") or [])
             reread += len(quality.get("rechecked_pages") or [])
+            ocr += len(quality.get("ocr_pages") or [])
             no_text_files += not doc.blocks
     return {
         "files": len(files),
@@ -178,6 +179,7 @@ def sweep(folders: list[Path]) -> dict[str, Any]:
         "pages": pages,
         "pages_without_text": without_text,
         "pages_read_again": reread,
+        "pages_ocr": ocr,
         "files_without_any_text": no_text_files,
         "seconds": round(time.perf_counter() - started, 1),
     }

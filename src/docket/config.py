@@ -79,6 +79,21 @@ class IngestSettings(_Section):
         3, ge=1, le=20, description="Emails attached to emails are read this many levels deep."
     )
     max_attachments: int = Field(100, ge=0, description="Attachments read per email; the rest are skipped.")
+    ocr: bool = Field(
+        True,
+        description="Read scanned PDF pages (no usable text layer) and image files (PNG, JPEG, TIFF) with OCR; "
+        "needs the engine installed (docs/ingestion.md).",
+    )
+    ocr_engine: str = Field(
+        "tesseract", description="The OCR engine: tesseract (apt install tesseract-ocr) or rapidocr (docket[ocr])."
+    )
+    ocr_languages: str = Field(
+        "eng", description="Languages OCR reads, as Tesseract codes joined by '+' (eng+deu); each needs its data."
+    )
+    ocr_dpi: int = Field(300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
+    ocr_page_timeout: float = Field(
+        60.0, gt=0, description="Seconds added to a file's parse time limit for each page read by OCR."
+    )
 
 
 class SearchSettings(_Section):

@@ -96,11 +96,12 @@ class NotFoundError(UserError):
 class MissingExtraError(UserError):
     code = "missing_extra"
 
-    def __init__(self, package: str, extra: str, purpose: str) -> None:
-        super().__init__(
-            f"{purpose} needs the '{package}' package, which is not installed. "
-            f"Install it with: pip install 'docket[{extra}]'"
-        )
+    def __init__(self, package: str, extra: str, purpose: str, install: str | None = None) -> None:
+        """``install``: the command to run when it is not ``pip install 'docket[extra]'`` (a
+        program from the system's packages, such as ``apt install tesseract-ocr``)."""
+        what = "program" if install else "package"
+        install = install or f"pip install 'docket[{extra}]'"
+        super().__init__(f"{purpose} needs the '{package}' {what}, which is not installed. Install it with: {install}")
         self.package = package
         self.extra = extra
 

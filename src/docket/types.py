@@ -528,16 +528,17 @@ class SyncReport:
     failed_before: list[dict[str, str]] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    pages_ocr: int = 0  # pages (and images) whose text was read by OCR
+    pages_unreadable: int = 0  # pages showing something that gave no text (a scan OCR could not read)
 
     @property
     def processed(self) -> int:
         return self.added + self.updated + self.unchanged + self.renamed + len(self.failed) + len(self.failed_before)
 
     def merge(self, other: SyncReport) -> None:
-        for name in ("added", "updated", "unchanged", "deleted", "renamed"):
+        counts = ("added", "updated", "unchanged", "deleted", "renamed", "chunks_embedded", "chunks_reused")
+        for name in (*counts, "pages_ocr", "pages_unreadable"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.chunks_embedded += other.chunks_embedded
-        self.chunks_reused += other.chunks_reused
         self.failed.extend(other.failed)
         self.failed_before.extend(other.failed_before)
         self.warnings.extend(other.warnings)
@@ -552,6 +553,8 @@ class SyncReport:
             "renamed": self.renamed,
             "chunks_embedded": self.chunks_embedded,
             "chunks_reused": self.chunks_reused,
+            "pages_ocr": self.pages_ocr,
+            "pages_unreadable": self.pages_unreadable,
             "failed": list(self.failed),
             "failed_before": list(self.failed_before),
             "warnings": list(self.warnings),

@@ -61,16 +61,26 @@ def test_documents_lists_every_file_and_its_parse_quality(pdf_home: str) -> None
     }
     assert listed["protocol.pdf"]["quality"]["readers"] == {"pypdfium2": 6}
     assert listed["protocol.pdf"]["quality"]["chars_per_page"] > 1000
-    assert listed["scan.pdf"]["quality"]["pages_without_text"] == [1]
+    ocr = shutil.which("tesseract") is not None  # the OCR engine (CI installs it)
+    if ocr:
+        assert listed["scan.pdf"]["quality"]["ocr_pages"] == [1]
+    else:
+        assert listed["scan.pdf"]["quality"]["pages_without_text"] == [1]
     assert listed["notes.md"]["quality"]["parser"] == "markdown"
     table = docket("documents", "--quality", "--home", pdf_home).stdout
-    for shown in ("protocol.pdf", "pypdfium2", "scan.pdf", "no text: p. 1", "markdown", "Chars/page"):
+    scan = ("tesseract", "OCR: p. 1") if ocr else ("no text: p. 1",)
+    for shown in ("protocol.pdf", "pypdfium2", "scan.pdf", *scan, "markdown", "Chars/page"):
         assert shown in table, shown
 
 
-def test_documents_show_gives_each_page_and_why_one_has_no_text(pdf_home: str) -> None:
-    shown = docket("documents", "show", "scan.pdf", "--home", pdf_home).stdout
-    assert "0 passage(s)" in shown and "image only (scanned?); OCR is not available" in " ".join(shown.split())
+def test_documents_show_gives_each_page_and_why_one_has_no_text(
+    pdf_home: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKET_INGEST__OCR", "false")
+    without_ocr = str(tmp_path / "kb-without-ocr")
+    docket("ingest", str(tmp_path / "docs" / "scan.pdf"), "--home", without_ocr)
+    shown = " ".join(docket("documents", "show", "scan.pdf", "--home", without_ocr).stdout.split())
+    assert "0 passage(s)" in shown and "image only (scanned?); OCR is off (ingest.ocr = false)" in shown
     detail = json.loads(docket("documents", "show", "protocol.pdf", "--home", pdf_home, "--json").stdout)
     assert detail["chunks"] > 0 and len(detail["metadata"]["quality"]["page_details"]) == 6
     missing = docket("documents", "show", "nothing.pdf", "--home", pdf_home, check=False)

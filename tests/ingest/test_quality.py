@@ -46,19 +46,23 @@ def test_the_record_round_trips_through_json_and_ignores_fields_it_does_not_know
     pages = [
         PageQuality(1, "pypdfium2", 1200, 200),
         PageQuality(2, "pypdf", 900, 150, fallback="pypdfium2: words run together"),
-        PageQuality(3, None, 0, 0, fallback="pypdfium2: no text", skipped="image"),
+        PageQuality(3, None, 0, 0, fallback="pypdfium2: no text", skipped="image", ocr_note="OCR failed: boom"),
+        PageQuality(4, "tesseract", 700, 120, fallback="pypdfium2: no text", ocr_confidence=0.91),
     ]
-    record = ParseQuality.of_pages("pdf", pages, ["page 3: no text, image only (scanned?); OCR is not available"])
+    record = ParseQuality.of_pages("pdf", pages, ["page 3: no text, image only (scanned?); OCR failed: boom"])
     stored = json.loads(json.dumps(record.to_dict()))
-    assert stored["page_details"][2]["reason"] == "image only (scanned?); OCR is not available"
+    assert stored["page_details"][2]["reason"] == "image only (scanned?); OCR failed: boom"
+    assert stored["page_details"][3]["ocr_confidence"] == 0.91 and stored["ocr_pages"] == [4]
+    assert ParseQuality.from_dict(stored).pages[3] == pages[3]
     assert not awaits_ocr(stored)  # it has text on two pages
-    assert stored["pages"] == 3 and stored["pages_with_text"] == 2 and stored["pages_without_text"] == [3]
-    assert stored["readers"] == {"pypdfium2": 1, "pypdf": 1} and stored["rechecked_pages"] == [2, 3]
-    assert stored["chars"] == 2100 and stored["chars_per_page"] == 700.0
-    # a later reader (OCR) may add fields; this version reads what it knows
-    stored["page_details"][2] |= {"reader": "ocr", "chars": 640, "words": 110, "confidence": 0.93}
-    again = ParseQuality.from_dict({**stored, "ocr_engine": "tesseract"})
-    assert again.pages[2] == PageQuality(3, "ocr", 640, 110, "pypdfium2: no text", "image")
+    assert stored["pages"] == 4 and stored["pages_with_text"] == 3 and stored["pages_without_text"] == [3]
+    assert stored["readers"] == {"pypdfium2": 1, "pypdf": 1, "tesseract": 1}
+    assert stored["rechecked_pages"] == [2, 3, 4]
+    assert stored["chars"] == 2800 and stored["chars_per_page"] == 700.0
+    # a later version may add fields; this version reads what it knows
+    stored["page_details"][1] |= {"boxes": [[1, 2, 3, 4]]}
+    again = ParseQuality.from_dict({**stored, "layout": "columns"})
+    assert again.pages[1] == pages[1]
     assert summary_of({"quality": stored}) == {k: v for k, v in stored.items() if k != "page_details"}
     assert summary_of({"pages": 3}) is None  # indexed before records were kept
 

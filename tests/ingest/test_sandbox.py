@@ -17,7 +17,7 @@ import pytest
 from docket.config import load_settings
 from docket.errors import ParseError, UnsupportedFileError
 from docket.index.sqlite import SqliteStore
-from docket.ingest.limits import ParseLimits, check_zip
+from docket.ingest.limits import ParseLimits, check_zip, extend_deadline
 from docket.ingest.parsers import parse_bytes
 from docket.ingest.sandbox import Sandbox, limits_from_settings, parse_with, sandbox_from_settings
 from docket.ingest.sync import source_for_path, sync_source
@@ -32,6 +32,18 @@ def hangs_on_request(data: bytes, path: str) -> ParsedDocument:
     if path.startswith("hang"):
         time.sleep(3600)
     return parse_bytes(data, path)
+
+
+def slow_pages(data: bytes, path: str) -> ParsedDocument:
+    """Three slow pages, asking for time before each as the OCR of a page does (too little for
+    "short", none for "greedy")."""
+    for _ in range(3):
+        if path.startswith("short"):
+            extend_deadline(0.1)
+        elif not path.startswith("greedy"):
+            extend_deadline(2.0)
+        time.sleep(0.5)
+    return parse_bytes(b"read slowly", "slow.txt")
 
 
 def allocates_without_bound(data: bytes, path: str) -> ParsedDocument:
@@ -283,3 +295,23 @@ def test_html_nested_thousands_of_elements_deep_is_refused() -> None:
     markup = b"<html><body>" + b"<table><tr><td>cell" * 4000 + b"</body></html>"
     with pytest.raises(ParseError, match="HTML nested more than 512 elements deep"):
         parse_bytes(markup, "deep.html")
+
+
+def test_slow_pages_get_time_one_by_one_beyond_the_file_limit() -> None:
+    with Sandbox(timeout=1.0, target=slow_pages) as sandbox:
+        assert sandbox.parse(b"x", "scan.pdf").text == "read slowly"  # 1.5 s: 1 s plus 2 s a page
+        with pytest.raises(ParseError, match=r"took longer than 1 s to parse; "):
+            sandbox.parse(b"x", "greedy.pdf")  # the same work without asking for time
+        with pytest.raises(ParseError, match=r"took longer than 1 s to parse \(and [\d.]+ s more for its pages read"):
+            sandbox.parse(b"x", "short.pdf")
+
+
+def test_ocr_settings_travel_to_the_parse_workers() -> None:
+    settings = load_settings(overrides={"ingest": {"ocr": False, "ocr_languages": "eng+deu", "ocr_page_timeout": 9}})
+    limits = limits_from_settings(settings.ingest)
+    assert (limits.ocr, limits.ocr_engine, limits.ocr_languages, limits.ocr_page_seconds) == (
+        False,
+        "tesseract",
+        "eng+deu",
+        9,
+    )

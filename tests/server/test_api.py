@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,11 +285,19 @@ def test_documents_carry_their_parse_quality_and_a_route_gives_the_pages(tmp_pat
         protocol = docs["protocol.pdf"]["quality"]
         assert protocol["pages"] == 6 and protocol["readers"] == {"pypdfium2": 6}
         assert "page_details" not in protocol  # the listing stays light: pages come from the route below
-        assert docs["scan.pdf"]["quality"]["pages_without_text"] == [1]
+        ocr = shutil.which("tesseract") is not None  # the OCR engine (CI installs it)
+        if ocr:
+            assert docs["scan.pdf"]["quality"]["ocr_pages"] == [1] and job["report"]["pages_ocr"] == 1
+        else:
+            assert docs["scan.pdf"]["quality"]["pages_without_text"] == [1]
         assert docs["notes.md"]["quality"]["parser"] == "markdown"
         detail = client.get(f"/api/documents/{docs['scan.pdf']['id']}/quality").json()
         assert detail["path"] == "scan.pdf"
-        assert detail["quality"]["page_details"][0]["skipped"] == "image"
+        page = detail["quality"]["page_details"][0]
+        if ocr:
+            assert page["reader"] == "tesseract" and 0 < page["ocr_confidence"] <= 1
+        else:
+            assert page["skipped"] == "image"
         missing = client.get("/api/documents/no-such-id/quality")
         assert missing.status_code == 404
 

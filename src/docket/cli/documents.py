@@ -73,14 +73,19 @@ def _readers(quality: Mapping[str, Any]) -> str:
 
 
 def _notes(quality: Mapping[str, Any]) -> str:
-    """Pages without text, pages read again, warnings: what deserves a look, in a few words."""
+    """Pages without text, pages read again, pages read by OCR, warnings: what deserves a look, in a few words."""
     notes = []
     without = quality.get("pages_without_text") or []
     if without:
         notes.append(f"[yellow]no text: p. {_ranges(without)}[/]")
-    again = [p for p in quality.get("rechecked_pages") or [] if p not in without]
+    ocr = quality.get("ocr_pages") or []
+    again = [p for p in quality.get("rechecked_pages") or [] if p not in without and p not in ocr]
     if again:
         notes.append(f"read again: p. {_ranges(again)}")
+    if ocr:
+        confidence = quality.get("ocr_confidence")
+        shown = f", confidence {confidence:.0%}" if isinstance(confidence, (int, float)) else ""
+        notes.append(f"OCR: p. {_ranges(ocr)}{shown}")
     warnings = len(quality.get("warnings") or [])
     if warnings:
         notes.append(f"[yellow]{warnings} warning{'s' if warnings != 1 else ''}[/]")

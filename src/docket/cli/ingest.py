@@ -40,6 +40,11 @@ def print_report(report: Any) -> None:
     )
     if report.renamed:
         line += f", {report.renamed} renamed"
+    if report.pages_ocr:
+        line += f"; {report.pages_ocr} scanned page{'s' if report.pages_ocr != 1 else ''} read by OCR"
+    if report.pages_unreadable:
+        unreadable = report.pages_unreadable
+        line += f"; [yellow]{unreadable} page{'s' if unreadable != 1 else ''} unreadable[/] (see the warnings)"
     line += f"; {report.chunks_embedded} chunks embedded"
     if report.chunks_reused:
         line += f" ({report.chunks_reused} reused)"

@@ -5,7 +5,8 @@ large, an unsupported type, a parser that hangs, runs out of memory or crashes) 
 :class:`~docket.types.ParseAttempt`: its size, modification time and (when it was read) content
 hash, the Docket version that tried, and ``tried_with``, a digest of the rest of what decides a
 parse's outcome: the file size limit, the parse limits, the sandbox's time and memory limits (or
-no sandbox) and the parser plugins installed (``docket.parsers`` entry points, with their versions).
+no sandbox), whether the OCR engine is installed, and the parser plugins installed
+(``docket.parsers`` entry points, with their versions).
 
 Every sync (folder, remote source, the PostgreSQL work queue) skips such a file while it still
 matches: by size and modification time without reading it, or, once read because its time
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from docket.errors import ParseError, ParseWorkerError
 from docket.ingest.limits import ParseLimits
+from docket.ingest.ocr import ocr_available
 from docket.ledger import Store
 from docket.types import ParseAttempt
 
@@ -70,6 +72,8 @@ def _digest(max_bytes: int, limits: ParseLimits, sandbox: tuple[float, int] | No
     facts = {
         "max_bytes": int(max_bytes),
         "limits": asdict(limits),
+        # an image refused because the OCR engine was missing is read again once it is installed
+        "ocr": limits.ocr and ocr_available(limits.ocr_engine),
         "sandbox": None if sandbox is None else [float(sandbox[0]), int(sandbox[1])],
         "parsers": [list(p) for p in _parser_plugins()],
     }

@@ -10,6 +10,12 @@ names the limit and the setting that raises it.
 are zip files, and their central directory says what each member unpacks to. The declared sizes are
 checked (their sum, and how far each member claims to expand); a member that lies about its size
 fails its CRC check when read, and the parse worker's memory limit stops whatever gets past both.
+
+OCR is set here too (whether it runs, the engine, its languages, the resolution pages are rendered
+at), since it travels to the parse worker the same way. A parser about to OCR a page calls
+:func:`extend_deadline`: in a parse worker that adds ``ocr_page_seconds`` to the file's time limit
+(the sandbox grants it), so a 40-page scan is not cut off by a limit sized for text files, while a
+page that hangs the engine still is.
 """
 
 from __future__ import annotations
@@ -17,13 +23,22 @@ from __future__ import annotations
 import contextvars
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from docket.errors import ParseError
 
-__all__ = ["MAX_ZIP_MEMBERS", "MAX_ZIP_RATIO", "ParseLimits", "applied_limits", "check_zip", "current_limits"]
+__all__ = [
+    "MAX_ZIP_MEMBERS",
+    "MAX_ZIP_RATIO",
+    "ParseLimits",
+    "applied_limits",
+    "check_zip",
+    "current_limits",
+    "deadline_extended_by",
+    "extend_deadline",
+]
 
 # A member that unpacks to more than this many times its compressed size (and to more than
 # _RATIO_FLOOR bytes) is a zip bomb: office XML compresses about 5-30x, bombs 1000x and more.
@@ -40,10 +55,37 @@ class ParseLimits:
     max_unzipped_mb: float = 1024.0
     max_attachment_depth: int = 3
     max_attachments: int = 100
+    ocr: bool = True  # read pages without a usable text layer, and image files, by OCR
+    ocr_engine: str = "tesseract"
+    ocr_languages: str = "eng"  # the engine's language codes, "+" between them (Tesseract: eng+deu)
+    ocr_dpi: int = 300  # PDF pages are rendered at this resolution for OCR
+    ocr_page_seconds: float = 60.0  # time one page's OCR may take, added to the file's limit
 
 
 _DEFAULT = ParseLimits()
 _current: contextvars.ContextVar[ParseLimits | None] = contextvars.ContextVar("docket_parse_limits", default=None)
+_extender: contextvars.ContextVar[Callable[[float], None] | None] = contextvars.ContextVar(
+    "docket_parse_deadline", default=None
+)
+
+
+def extend_deadline(seconds: float) -> None:
+    """Ask for ``seconds`` more for the file being parsed (before slow work such as one page's OCR);
+    nothing happens outside a parse worker."""
+    extend = _extender.get()
+    if extend is not None:
+        extend(seconds)
+
+
+@contextmanager
+def deadline_extended_by(extend: Callable[[float], None]) -> Iterator[None]:
+    """Inside the ``with`` block, :func:`extend_deadline` calls ``extend`` (the parse worker's
+    message to the sandbox)."""
+    token = _extender.set(extend)
+    try:
+        yield
+    finally:
+        _extender.reset(token)
 
 
 def current_limits() -> ParseLimits:

@@ -1,15 +1,17 @@
 """How well a file's text was read: one parse-quality record per file, kept with the document.
 
 Every parsed file gets a :class:`ParseQuality`: the format parser, the characters and words of its
-text and the warnings the parser gave. A PDF adds a :class:`PageQuality` per page: which reader's
-text was kept (``pypdfium2``, ``pypdf``), its characters and words, why a second reader was tried
-(``fallback``) and, for a page without text, why (``skipped``, a code of :data:`SKIP_REASONS`;
-:data:`NEEDS_OCR` are the codes of pages an OCR step would read). The record travels in
+text and the warnings the parser gave. A PDF (and an image file) adds a :class:`PageQuality` per
+page: which reader's text was kept (``pypdfium2``, ``pypdf``, or the OCR engine, ``tesseract``),
+its characters and words, why a second reader was tried (``fallback``), the OCR engine's
+confidence (0-1, averaged over characters) where OCR read it, and, for a page without text, why
+(``skipped``, a code of :data:`SKIP_REASONS`; :data:`NEEDS_OCR` are the codes of pages OCR reads)
+and why OCR did not read it either (``ocr_note``). The record travels in
 ``ParsedDocument.metadata["quality"]`` and is stored with the document as JSON under the same key
 of ``Document.metadata``, so no store needs a new column.
 
-The stored form is versioned (``"version": 1``). A later reader (OCR, per page) names itself in
-``reader`` and may add fields; :meth:`ParseQuality.from_dict` ignores fields it does not know.
+The stored form is versioned (``"version": 1``); fields were added since (``ocr_confidence``,
+``ocr_note``, ``ocr_pages``) and :meth:`ParseQuality.from_dict` ignores fields it does not know.
 
 :func:`check_text` is the test a page's text must pass to be kept without a second opinion: enough
 characters, few replacement or private-use characters, letters that form words, and words that
@@ -25,6 +27,7 @@ from typing import Any
 
 __all__ = [
     "NEEDS_OCR",
+    "OCR_NOT_RUN",
     "QUALITY_KEY",
     "QUALITY_VERSION",
     "SKIP_REASONS",
@@ -34,7 +37,9 @@ __all__ = [
     "awaits_ocr",
     "check_text",
     "count_words",
+    "page_counts",
     "summary_of",
+    "unread_scan",
 ]
 
 QUALITY_KEY = "quality"
@@ -61,10 +66,10 @@ MIN_WORD_CHARS = 0.4
 # words shown to people.
 SKIP_REASONS = {
     "blank": "blank page",
-    "image": "image only (scanned?); OCR is not available",
-    "drawing": "drawings only (text turned into outlines?); OCR is not available",
-    "unmapped": "its text could not be read (fonts without a character mapping?); OCR is not available",
-    "no_text_layer": "no text layer (scanned?); OCR is not available",
+    "image": "image only (scanned?)",
+    "drawing": "drawings only (text turned into outlines?)",
+    "unmapped": "its text could not be read (fonts without a character mapping?)",
+    "no_text_layer": "no text layer (scanned?)",
     "error": "its text could not be extracted",
 }
 # Pages that show something a person could read but that has no text: what OCR would read.
@@ -130,6 +135,13 @@ class PageQuality:
     fallback: str | None = None  # why another reader was tried, e.g. "pypdfium2: words run together"
     skipped: str | None = None  # why the page has no text: a key of SKIP_REASONS
     error: str | None = None  # what the readers said when they failed on the page
+    ocr_confidence: float | None = None  # where OCR read the page: the engine's confidence, 0-1
+    ocr_note: str | None = None  # why OCR did not read a page that needed it (off, not installed, failed)
+
+    @property
+    def ocr(self) -> bool:
+        """Whether the page's text came from OCR."""
+        return self.ocr_confidence is not None
 
     @property
     def has_text(self) -> bool:
@@ -141,7 +153,8 @@ class PageQuality:
         if self.skipped is None:
             return None
         words = SKIP_REASONS.get(self.skipped, self.skipped)
-        return f"{words} ({self.error})" if self.error else words
+        words = f"{words} ({self.error})" if self.error else words
+        return f"{words}; {self.ocr_note}" if self.ocr_note else words
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -158,6 +171,10 @@ class PageQuality:
             out["reason"] = self.reason
         if self.error:
             out["error"] = self.error
+        if self.ocr_confidence is not None:
+            out["ocr_confidence"] = self.ocr_confidence
+        if self.ocr_note:
+            out["ocr_note"] = self.ocr_note
         return out
 
     @classmethod
@@ -170,6 +187,8 @@ class PageQuality:
             fallback=data.get("fallback"),
             skipped=data.get("skipped"),
             error=data.get("error"),
+            ocr_confidence=data.get("ocr_confidence"),
+            ocr_note=data.get("ocr_note"),
         )
 
 
@@ -219,6 +238,22 @@ class ParseQuality:
         return tuple(p.page for p in self.pages if p.fallback)
 
     @property
+    def ocr_pages(self) -> tuple[int, ...]:
+        """Pages whose text came from OCR."""
+        return tuple(p.page for p in self.pages if p.ocr)
+
+    @property
+    def ocr_confidence(self) -> float | None:
+        """The OCR engine's confidence over the pages it read, weighted by their characters."""
+        read = [p for p in self.pages if p.ocr_confidence is not None]
+        chars = sum(p.chars for p in read)
+        if not read:
+            return None
+        if not chars:
+            return round(sum(p.ocr_confidence or 0.0 for p in read) / len(read), 3)
+        return round(sum(p.chars * (p.ocr_confidence or 0.0) for p in read) / chars, 3)
+
+    @property
     def chars_per_page(self) -> float | None:
         return round(self.chars / self.page_count, 1) if self.page_count else None
 
@@ -237,6 +272,9 @@ class ParseQuality:
             out["pages_with_text"] = len(self.pages) - len(self.pages_without_text)
             out["pages_without_text"] = list(self.pages_without_text)
             out["rechecked_pages"] = list(self.rechecked_pages)
+            out["ocr_pages"] = list(self.ocr_pages)
+            if self.ocr_confidence is not None:
+                out["ocr_confidence"] = self.ocr_confidence
             out["readers"] = dict(self.readers)
         out["warnings"] = list(self.warnings)
         return out
@@ -271,6 +309,34 @@ def awaits_ocr(stored: Mapping[str, Any] | None) -> bool:
     return (
         bool(pages) and not any(p.get("has_text") for p in pages) and any(p.get("skipped") in NEEDS_OCR for p in pages)
     )
+
+
+# How the notes of pages OCR did not even try begin (ingest.ocr off, the engine not installed).
+OCR_NOT_RUN = ("OCR is off", "not read by OCR")
+
+
+def unread_scan(stored: Mapping[str, Any] | None) -> bool:
+    """Whether a stored record is of a scan kept without text because OCR did not run (it was off,
+    not installed, or the file was indexed before Docket had OCR): a sync reads such a file again
+    once OCR can run, though the file has not changed."""
+    if not awaits_ocr(stored):
+        return False
+    pages = (stored or {}).get("page_details") or []
+    return any(
+        p.get("skipped") in NEEDS_OCR and str(p.get("ocr_note") or OCR_NOT_RUN[0]).startswith(OCR_NOT_RUN)
+        for p in pages
+    )
+
+
+def page_counts(stored: Mapping[str, Any] | None) -> tuple[int, int]:
+    """(pages read by OCR, pages that show something but gave no text) of a stored record, for the
+    summary after an ingest."""
+    if not isinstance(stored, Mapping):
+        return 0, 0
+    pages = stored.get("page_details") or []
+    ocr = sum(1 for p in pages if p.get("ocr_confidence") is not None)
+    unreadable = sum(1 for p in pages if not p.get("has_text") and p.get("skipped") in NEEDS_OCR)
+    return ocr, unreadable
 
 
 def summary_of(metadata: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -6,7 +6,9 @@ at most ``ingest.parse_timeout`` seconds; the worker's address space is capped a
 ``ingest.parse_memory_mb`` (``RLIMIT_AS``). Whatever happens, only that file fails, with one line
 that says why:
 
-- too slow: the worker is killed and replaced, ``took longer than 60 s to parse; ...``
+- too slow: the worker is killed and replaced, ``took longer than 60 s to parse; ...`` (a page read
+  by OCR adds ``ingest.ocr_page_timeout`` to the limit: the worker asks for it before each page,
+  and the message says how much more it was given)
 - too much memory: ``needed more than 2048 MB of memory to parse; ...`` (the worker is replaced)
 - the worker died (a segfault in a C library): ``the parser crashed on this file (SIGSEGV); ...``
 
@@ -29,11 +31,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from docket.errors import ParseError, ParseWorkerError, UnsupportedFileError
-from docket.ingest.limits import ParseLimits, applied_limits
+from docket.ingest.limits import ParseLimits, applied_limits, deadline_extended_by
 from docket.ingest.parsers import parse_bytes
 from docket.types import ParsedDocument
 
@@ -57,6 +60,11 @@ def limits_from_settings(ingest: IngestSettings) -> ParseLimits:
         max_unzipped_mb=ingest.max_unzipped_mb,
         max_attachment_depth=ingest.max_attachment_depth,
         max_attachments=ingest.max_attachments,
+        ocr=ingest.ocr,
+        ocr_engine=ingest.ocr_engine,
+        ocr_languages=ingest.ocr_languages,
+        ocr_dpi=ingest.ocr_dpi,
+        ocr_page_seconds=ingest.ocr_page_timeout,
     )
 
 
@@ -134,7 +142,7 @@ def _main() -> None:
     target = _resolve(target_name)
     _cap_memory(memory_mb)
     conn_out.send(("ready",))
-    with applied_limits(limits):
+    with applied_limits(limits), deadline_extended_by(lambda seconds: conn_out.send(("more_time", seconds))):
         while True:
             try:
                 path = conn_in.recv()
@@ -233,14 +241,19 @@ class _Worker:
         return f"exit status {code}"
 
     def run(self, data: bytes, path: str, timeout: float) -> tuple[Any, ...]:
-        """The worker's reply, ("timeout",), or ("crash", how it died)."""
+        """The worker's reply, ("timeout", seconds granted beyond ``timeout``), or ("crash", how it died)."""
         try:
             self.send.send(path)
             self.send.send_bytes(data)
-            if not self.recv.poll(timeout):
-                self.kill()
-                return ("timeout",)
-            return tuple(self.recv.recv())
+            deadline, granted = time.monotonic() + timeout, 0.0
+            while True:
+                if not self.recv.poll(max(deadline - time.monotonic(), 0.0)):
+                    self.kill()
+                    return ("timeout", granted)
+                reply = tuple(self.recv.recv())
+                if reply[0] != "more_time":
+                    return reply
+                deadline, granted = deadline + float(reply[1]), granted + float(reply[1])  # slow pages (OCR)
         except (EOFError, OSError):
             death = self._death()
             self.kill()
@@ -316,9 +329,10 @@ class Sandbox:
         if kind == "error":
             raise _ERRORS.get(reply[1], ParseError)(reply[2])
         if kind == "timeout":
+            granted = f" (and {reply[1]:g} s more for its pages read by OCR)" if reply[1] else ""
             raise ParseError(
-                f"took longer than {self.timeout:g} s to parse; the file may be built to hang parsers, or very "
-                "large (raise ingest.parse_timeout to allow more time)"
+                f"took longer than {self.timeout:g} s to parse{granted}; the file may be built to hang parsers, "
+                "or very large (raise ingest.parse_timeout to allow more time)"
             )
         if kind == "memory":
             raise ParseError(

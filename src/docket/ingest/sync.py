@@ -22,6 +22,7 @@ when indexed, when unchanged but not loaded yet, and dropped when their file dis
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
 import time
@@ -39,8 +40,10 @@ from docket.index import get_document
 from docket.ingest.chunking import chunk_document, estimate_tokens
 from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.limits import ParseLimits, applied_limits
+from docket.ingest.ocr import ocr_available
 from docket.ingest.parsers import parse_bytes
 from docket.ingest.profiles import PROFILE_KEY, extract_profile, merge_edits
+from docket.ingest.quality import QUALITY_KEY, page_counts, unread_scan
 from docket.ledger import SourceConfig, Store
 from docket.protocols import Embedder
 from docket.sentences import unit_spans
@@ -277,6 +280,12 @@ def sync_source(
     indexer = Indexer(store, embedder, report, max_tokens, overlap_tokens)
     failed = FailedBefore(store, source.name, tried_with(max_file_bytes, limits, sandbox), retry=retry_failed)
 
+    @functools.cache
+    def ocr_now() -> bool:
+        """Whether OCR can run now: a scan indexed without text (OCR off or not installed then) is read again."""
+        wanted = limits or ParseLimits()
+        return wanted.ocr and ocr_available(wanted.ocr_engine)
+
     def fail(shown: str, reason: str, attempt: ParseAttempt | None = None) -> None:
         report.failed.append({"path": shown, "error": reason})
         store.ledger.record_failure(source.name, shown, reason, attempt)
@@ -299,7 +308,13 @@ def sync_source(
             ):
                 store.update_document(existing.id, workspace=source.workspace, access=source.access, tags=source.tags)
             untabled = existing is not None and tables is not None and tables.missing(existing)
-            if existing and existing.size == stat.st_size and existing.mtime == stat.st_mtime and not untabled:
+            rescan = existing is not None and unread_scan(existing.metadata.get(QUALITY_KEY)) and ocr_now()
+            if (
+                existing
+                and existing.size == stat.st_size
+                and existing.mtime == stat.st_mtime
+                and not (untabled or rescan)
+            ):
                 report.unchanged += 1
                 continue
             before = failed.unchanged(shown, stat.st_size, stat.st_mtime)
@@ -314,7 +329,7 @@ def sync_source(
             data = full.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
             seen = (stat.st_size, stat.st_mtime, digest)
-            if existing and existing.content_hash == digest:
+            if existing and existing.content_hash == digest and not rescan:
                 store.update_document(existing.id, mtime=stat.st_mtime, size=stat.st_size)
                 if untabled:
                     load_tables(existing, data)
@@ -355,6 +370,8 @@ def sync_source(
             )
             for warning in parsed.warnings:
                 report.warnings.append({"path": shown, "warning": warning})
+            ocr, unreadable = page_counts(parsed.metadata.get(QUALITY_KEY))
+            report.pages_ocr, report.pages_unreadable = report.pages_ocr + ocr, report.pages_unreadable + unreadable
             indexer.add(doc, parsed, is_new=existing is None)
             load_tables(doc, data)
         except DocketError as exc:

@@ -10,10 +10,12 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from docket.errors import ParseError
+from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
 from docket.ingest.parsers.pdf import PdfParser
 from docket.ingest.quality import awaits_ocr, count_words
 from tests.conftest import REPO
+from tests.ingest.ocr_helpers import PROTOCOL, needs_tesseract, render, scanned_pdf, text_layer, word_recall
 from tests.ingest.parsers.helpers import EXAMPLES, SHARED, read
 
 DATA = REPO / "tests" / "data" / "pdf"
@@ -97,15 +99,42 @@ def test_pdf_pages_without_text_are_warnings_and_in_the_quality_record() -> None
     }
 
 
-def test_scanned_pdf_is_kept_as_a_document_without_text_and_says_why() -> None:
-    doc = parse_bytes((DATA / "scanned-NCT06155240.pdf").read_bytes(), "scan.pdf")
+def test_scanned_pdf_without_ocr_is_kept_as_a_document_without_text_and_says_why() -> None:
+    with applied_limits(ParseLimits(ocr=False)):
+        doc = parse_bytes((DATA / "scanned-NCT06155240.pdf").read_bytes(), "scan.pdf")
     assert doc.blocks == () and doc.title == "scan"
-    assert doc.warnings[0] == "page 1: no text, image only (scanned?); OCR is not available"
+    assert doc.warnings[0] == "page 1: no text, image only (scanned?); OCR is off (ingest.ocr = false)"
     assert "none of its 1 page(s) has text" in doc.warnings[1]
     quality = doc.metadata["quality"]
     assert quality["pages_without_text"] == [1] and quality["chars"] == 0 and quality["readers"] == {}
-    assert quality["page_details"][0]["skipped"] == "image"  # a page an OCR step would read
-    assert quality["page_details"][0]["reason"] == "image only (scanned?); OCR is not available"
+    assert quality["page_details"][0]["skipped"] == "image"  # a page OCR reads
+    assert quality["page_details"][0]["reason"] == "image only (scanned?); OCR is off (ingest.ocr = false)"
+    assert quality["page_details"][0]["ocr_note"] == "OCR is off (ingest.ocr = false)"
+
+
+@needs_tesseract
+def test_a_scanned_page_is_read_by_ocr_and_its_record_says_so() -> None:
+    doc = parse_bytes((DATA / "scanned-NCT06155240.pdf").read_bytes(), "scan.pdf")  # a table scanned sideways
+    assert "Yoga for a Healthy Heart Protocol" in doc.text and "Chair-based yoga" in doc.text
+    assert all(block.page == 1 for block in doc.blocks) and doc.warnings == ()
+    quality = doc.metadata["quality"]
+    assert quality["readers"] == {"tesseract": 1} and quality["ocr_pages"] == [1]
+    assert quality["pages_without_text"] == []
+    page = quality["page_details"][0]
+    assert page["reader"] == "tesseract" and page["fallback"] == "pypdfium2: no text" and page["ocr_confidence"] > 0.7
+
+
+@needs_tesseract
+def test_pages_with_a_text_layer_are_not_ocr_d_and_scanned_ones_are_in_the_same_file() -> None:
+    data = PROTOCOL.read_bytes()
+    mixed = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    scan = PdfReader(io.BytesIO(scanned_pdf([render(data, 3, dpi=200, angle=0.4)])))
+    mixed.add_page(scan.pages[0])
+    doc = parse_bytes(pdf_bytes(mixed), "mixed.pdf")
+    quality = doc.metadata["quality"]
+    assert quality["ocr_pages"] == [7] and quality["readers"] == {"pypdfium2": 6, "tesseract": 1}
+    seventh = " ".join(block.text for block in doc.blocks if block.page == 7)
+    assert word_recall(seventh, text_layer(data, 3)) > 0.9
 
 
 def test_pdf_of_blank_pages_is_refused_as_having_no_text() -> None:
@@ -244,7 +273,8 @@ def _typeset_glyph_by_glyph(lines: list[str]) -> bytes:
 
 def test_a_page_whose_words_pypdfium2_runs_together_is_read_again_by_pypdf() -> None:
     data = _typeset_glyph_by_glyph(_SUBSIDIARIES * 4)
-    alone = PdfParser(readers=("pypdfium2",)).parse(data, "subsidiaries.pdf")
+    with applied_limits(ParseLimits(ocr=False)):  # OCR, the last resort, would read it too
+        alone = PdfParser(readers=("pypdfium2",)).parse(data, "subsidiaries.pdf")
     assert "HeinzCompanyLimited" in alone.blocks[1].text  # what PDFium alone makes of page 2
     assert alone.metadata["quality"]["page_details"][1]["fallback"] == "pypdfium2: words run together"
 

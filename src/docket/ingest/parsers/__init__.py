@@ -35,6 +35,7 @@ _BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
     "spreadsheet": (".xlsx", ".xlsm", ".xls", ".csv", ".tsv"),
     "email": (".eml", ".mbox"),
     "jsondata": (".json", ".jsonl", ".ndjson"),
+    "image": (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"),
 }
 
 _EXTENSION_TO_MODULE = {ext: mod for mod, exts in _BUILTIN_MODULES.items() for ext in exts}

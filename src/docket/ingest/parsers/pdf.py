@@ -7,11 +7,19 @@ and the better of the two readings is kept. When pypdfium2 cannot open the file 
 reads all of it, and the other way round. Each page's outcome goes into the parse-quality record
 (``metadata["quality"]``, :class:`~docket.ingest.quality.ParseQuality`).
 
+A page whose text is still absent or garbled after both readers, and that shows something (an
+image, a drawing, text without a character mapping), is rendered by PDFium at ``ingest.ocr_dpi``
+and read by OCR (:mod:`docket.ingest.parsers.ocr_text` holds the rule, :mod:`docket.ingest.ocr` the
+engine); the OCR text is kept when it reads better than the text layer, and the page's quality
+record says so (``reader``: the engine, ``ocr_confidence``). Running headers and footers (the same
+short line at the top or bottom of most pages) are dropped (:mod:`docket.ingest.page_edges`).
+
 Encrypted files are opened with the empty password when that works; otherwise the file is refused
 with a message asking for a password. Pages without text are reported as warnings with the reason
-(blank, image only, drawings only). A PDF where no page has text but some show an image or drawing
-(a scan: OCR is not available) is kept as a document without passages, so that it is listed with
-its quality record instead of failing; one whose pages are all blank or broken is refused. The
+(blank, image only, drawings only) and why OCR did not read them (off, not installed, failed). A
+PDF where no page has text but some show an image or drawing (a scan OCR could not read) is kept
+as a document without passages, so that it is listed with its quality record instead of failing;
+one whose pages are all blank or broken is refused. The
 title comes from the document information when it is meaningful, else the first line of text.
 """
 
@@ -25,7 +33,9 @@ from typing import Any
 
 from docket.errors import ParseError
 from docket.ingest.limits import current_limits
+from docket.ingest.page_edges import drop_running_lines
 from docket.ingest.parsers import PARSERS
+from docket.ingest.parsers.ocr_text import needs_ocr, read_picture
 from docket.ingest.parsers.pdf_readers import READERS, PasswordRequired, PdfText, ReaderError, open_reader
 from docket.ingest.quality import (
     NEEDS_OCR,
@@ -39,7 +49,7 @@ from docket.ingest.quality import (
 from docket.ingest.text_tables import find_tables
 from docket.types import Block, ParsedDocument
 
-__all__ = ["PdfParser", "join_lines"]
+__all__ = ["PdfParser", "join_lines", "page_blocks", "typical_length"]
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ue000-\uf8ff\ufffe\uffff]")  # and private-use glyphs
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -63,7 +73,7 @@ def _soft_hyphens(text: str) -> str:
     return _LINE_END_HYPHEN.sub("", text).replace("\x02", "-")
 
 
-def _typical_length(lines: list[str]) -> int:
+def typical_length(lines: list[str]) -> int:
     """The length of a full line of running text: the 90th percentile of line lengths."""
     lengths = sorted(len(line) for line in lines if line)
     if not lengths:
@@ -81,7 +91,7 @@ def join_lines(text: str, typical: int | None = None) -> list[str]:
     """
     text = _CONTROL.sub("", _soft_hyphens(text)).translate(_LIGATURES)
     lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
-    full = typical if typical is not None else _typical_length(lines)
+    full = typical if typical is not None else typical_length(lines)
     short = max(int(full * 0.7), 1)
 
     raw: list[list[str]] = [[]]
@@ -121,7 +131,7 @@ def _join_prose(lines: list[str]) -> str:
     return out
 
 
-def _page_blocks(text: str, number: int, typical: int) -> list[Block]:
+def page_blocks(text: str, number: int, typical: int) -> list[Block]:
     """A page as blocks: its numeric tables (:func:`docket.ingest.text_tables.find_tables`) as table
     blocks — row label, figures, column headers, unit, under the table's title — and the prose
     between them as paragraphs."""
@@ -155,6 +165,7 @@ def _title(info_title: str | None, first_text: str) -> str | None:
 
 
 DEFAULT_READERS = ("pypdfium2", "pypdf")
+LOW_CONFIDENCE = 0.6  # an OCR'd page below this is named in the warnings
 _PASSWORD = "encrypted PDF: a password is required to open it; save an unprotected copy"
 
 
@@ -209,6 +220,8 @@ class _Reading:
     reader: str
     fallback: str | None = None  # why another reader was tried
     errors: tuple[str, ...] = ()  # readers that failed on this page, with their reasons
+    ocr_confidence: float | None = None  # the text came from OCR, with this confidence
+    ocr_note: str | None = None  # why OCR, wanted, did not give the text
 
 
 def _read(reader: PdfText, index: int) -> tuple[str, TextCheck, str | None]:
@@ -240,6 +253,30 @@ def _read_page(primary: PdfText, readers: _Readers, index: int) -> _Reading:
         if best.check.problem is None:
             break
     return replace(best, errors=tuple(errors))
+
+
+def _with_ocr(primary: PdfText, readers: _Readers, index: int, reading: _Reading) -> _Reading:
+    """The page read by OCR instead, where :func:`needs_ocr` asks for it and OCR reads it better."""
+    drawn = primary.why_no_text(index) if reading.check.problem else None
+    if not needs_ocr(reading.check, drawn):
+        return reading
+    renderer = readers.get("pypdfium2")
+    render = getattr(renderer, "render", None)
+    if render is None:
+        why = readers.failed.get("pypdfium2", "no reader renders pages")
+        return replace(reading, ocr_note=f"not read by OCR: the page could not be rendered ({why})")
+    try:
+        image = render(index, current_limits().ocr_dpi)
+    except ReaderError as exc:
+        return replace(reading, ocr_note=f"not read by OCR: the page could not be rendered ({exc})")
+    got = read_picture(image)
+    if not got.text:
+        return replace(reading, ocr_note=got.note)
+    check = check_text(got.text)
+    if reading.check.chars and not check.better_than(reading.check):
+        return replace(reading, ocr_note=f"{got.engine} read it no better than its text layer")
+    fallback = reading.fallback or f"{reading.reader}: {reading.check.problem}"
+    return _Reading(got.text, check, got.engine, fallback, reading.errors, got.confidence)
 
 
 def _page_ranges(numbers: Sequence[int]) -> str:
@@ -283,6 +320,7 @@ class PdfParser:
         opened_first = dict(readers.failed)  # readers tried before the primary, which could not open it
         warnings: list[str] = []
         readings = [_read_page(primary, readers, index) for index in range(count)]
+        readings = [_with_ocr(primary, readers, index, reading) for index, reading in enumerate(readings)]
         for number, reading in enumerate(readings, start=1):
             problem = reading.check.problem or ""
             if problem.startswith("garbled") and reading.check.chars:
@@ -293,21 +331,38 @@ class PdfParser:
             else:
                 warnings.insert(0, f"{name} could not open the file ({why}) to read pages again")
 
-        typical = _typical_length([line.strip() for r in readings for line in r.text.splitlines()])
+        texts = drop_running_lines([r.text for r in readings])
+        texts = [text if text.strip() else r.text for text, r in zip(texts, readings, strict=True)]
+        typical = typical_length([line.strip() for text in texts for line in text.splitlines()])
         blocks: list[Block] = []
         pages: list[PageQuality] = []
         empty: dict[str, list[int]] = {}
-        for number, reading in enumerate(readings, start=1):
-            page_blocks = _page_blocks(reading.text, number, typical)
-            if page_blocks:
-                blocks.extend(page_blocks)
-                page_text = "\n".join(b.text for b in page_blocks)
+        for number, (reading, text) in enumerate(zip(readings, texts, strict=True), start=1):
+            found = page_blocks(text, number, typical)
+            if found:
+                blocks.extend(found)
+                page_text = "\n".join(b.text for b in found)
                 chars = sum(1 for c in page_text if not c.isspace())
-                pages.append(PageQuality(number, reading.reader, chars, count_words(page_text), reading.fallback))
+                confidence = reading.ocr_confidence
+                pages.append(
+                    PageQuality(
+                        number,
+                        reading.reader,
+                        chars,
+                        count_words(page_text),
+                        reading.fallback,
+                        ocr_confidence=confidence,
+                    )
+                )
+                if confidence is not None and confidence < LOW_CONFIDENCE:
+                    warnings.append(
+                        f"page {number}: read by OCR with low confidence ({confidence:.0%}); check its text"
+                    )
                 continue
             error = "; ".join(reading.errors) or None
             why = "error" if error else primary.why_no_text(number - 1) or "no_text_layer"
-            page = PageQuality(number, None, 0, 0, reading.fallback, skipped=why, error=error)
+            note = reading.ocr_note if why in NEEDS_OCR else None
+            page = PageQuality(number, None, 0, 0, reading.fallback, skipped=why, error=error, ocr_note=note)
             empty.setdefault(page.reason or why, []).append(number)
             pages.append(page)
         for reason, numbers in empty.items():

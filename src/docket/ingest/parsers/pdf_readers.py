@@ -23,6 +23,7 @@ from typing import Any, Protocol
 __all__ = ["PDFIUM_LOCK", "READERS", "PasswordRequired", "PdfText", "ReaderError", "open_reader"]
 
 PDFIUM_LOCK = threading.RLock()
+MAX_RENDER_PIXELS = 40_000_000  # a Letter page at 300 dpi is 8.4 million
 
 
 class ReaderError(Exception):
@@ -144,6 +145,21 @@ class PdfiumText:
         if raw.FPDF_PAGEOBJ_TEXT in kinds:
             return "unmapped"
         return "drawing"
+
+    def render(self, index: int, dpi: int) -> Any:
+        """Page ``index`` as a grey Pillow image at ``dpi`` (for OCR), at most :data:`MAX_RENDER_PIXELS`
+        (a poster-sized page is rendered at a lower resolution); raises ReaderError."""
+        with PDFIUM_LOCK:
+            try:
+                page = self._pdf[index]
+                try:
+                    width, height = page.get_size()  # in points, 1/72 inch
+                    scale = min(dpi / 72, (MAX_RENDER_PIXELS / max(width * height, 1.0)) ** 0.5)
+                    return page.render(scale=scale, grayscale=True).to_pil()
+                finally:
+                    page.close()
+            except Exception as exc:  # PdfiumError, a broken page, a page too large to allocate
+                raise ReaderError(_reason(exc)) from exc
 
     def metadata(self) -> dict[str, Any]:
         with PDFIUM_LOCK:

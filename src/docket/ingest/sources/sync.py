@@ -34,6 +34,7 @@ from docket.accounts.principal import check_access_list
 from docket.errors import ConfigError, DocketError, MissingExtraError, SourceError, UserError
 from docket.ingest.failures import FailedBefore, remembered, tried_with
 from docket.ingest.limits import ParseLimits
+from docket.ingest.quality import QUALITY_KEY, page_counts
 from docket.ingest.sandbox import parse_with
 from docket.ingest.sources import CONNECTORS
 from docket.ingest.sources.base import Connector, Fetched, SourceTable
@@ -311,6 +312,8 @@ def sync_remote(
         )
         for warning in parsed.warnings:
             report.warnings.append({"path": item.key, "warning": warning})
+        ocr, unreadable = page_counts(parsed.metadata.get(QUALITY_KEY))
+        report.pages_ocr, report.pages_unreadable = report.pages_ocr + ocr, report.pages_unreadable + unreadable
         indexer.add(doc, parsed, is_new=existing is None)
 
     try:
