@@ -25,6 +25,10 @@ function pageRanges(numbers) {
   return spans.map(([a, b]) => (a === b ? String(a) : `${a}–${b}`)).join(", ");
 }
 
+function percent(x) {
+  return `${Math.round(x * 100)}%`;
+}
+
 function readersText(q) {
   if (!q.readers) return q.parser;
   const entries = Object.entries(q.readers).sort((a, b) => b[1] - a[1]);
@@ -43,7 +47,7 @@ function pagesTable(quality) {
       ["Read with", (p) => p.reader || "—"],
       ["Characters", (p) => p.chars.toLocaleString()],
       ["Words", (p) => p.words.toLocaleString()],
-      ["Note", (p) => p.reason || (p.fallback ? `read again: ${p.fallback}` : "")],
+      ["Note", (p) => p.reason || (p.ocr_confidence != null ? `OCR, confidence ${percent(p.ocr_confidence)}` : "") || (p.fallback ? `read again: ${p.fallback}` : "")],
     ],
     pages,
     "No pages.",
@@ -68,7 +72,8 @@ function qualityCell(doc) {
   const q = doc.quality;
   if (!q) return h("span", { class: "muted", title: "Indexed before parse quality was recorded" }, "not recorded");
   const without = q.pages_without_text || [];
-  const again = (q.rechecked_pages || []).filter((p) => !without.includes(p));
+  const ocr = q.ocr_pages || [];
+  const again = (q.rechecked_pages || []).filter((p) => !without.includes(p) && !ocr.includes(p));
   const warnings = q.warnings || [];
   const counts = q.pages !== undefined && q.pages !== null
     ? `${q.pages} ${q.pages === 1 ? "page" : "pages"} · ${Math.round(q.chars_per_page || 0).toLocaleString()} chars/page`
@@ -85,6 +90,13 @@ function qualityCell(doc) {
       ? h("span", { class: "badge warn", title: "These pages have no text that can be searched" }, `no text: p. ${pageRanges(without)}`)
       : null,
     again.length ? h("span", { class: "badge", title: "Read again by the second reader" }, `read again: p. ${pageRanges(again)}`) : null,
+    ocr.length
+      ? h(
+          "span",
+          { class: "badge", title: "Scanned pages: their text was read by OCR" },
+          `OCR: p. ${pageRanges(ocr)}${q.ocr_confidence != null ? ` · ${percent(q.ocr_confidence)}` : ""}`,
+        )
+      : null,
     warnings.length
       ? h(
           "details",

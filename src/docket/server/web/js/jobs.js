@@ -83,6 +83,8 @@ function jobReport(job) {
   const counts = ["added", "updated", "unchanged", "deleted"]
     .filter((k) => r[k])
     .map((k) => `${r[k]} ${k}`);
+  if (r.pages_ocr) counts.push(`${r.pages_ocr} scanned ${r.pages_ocr === 1 ? "page" : "pages"} read by OCR`);
+  if (r.pages_unreadable) counts.push(`${r.pages_unreadable} ${r.pages_unreadable === 1 ? "page" : "pages"} unreadable`);
   const failed = r.failed || [];
   const before = r.failed_before || [];
   return [
