@@ -71,6 +71,17 @@ def test_documents_lists_every_file_and_its_parse_quality(pdf_home: str) -> None
     scan = ("tesseract", "OCR: p. 1") if ocr else ("no text: p. 1",)
     for shown in ("protocol.pdf", "pypdfium2", "scan.pdf", *scan, "markdown", "Chars/page"):
         assert shown in table, shown
+    # the source's totals, after the table and in the JSON
+    source = json.loads(docket("documents", "--quality", "--home", pdf_home, "--json").stdout)["sources"]
+    (summary,) = source.values()
+    assert summary["files"] == 3 and summary["parsers"] == {"pdf": 2, "markdown": 1} and summary["pages"] == 7
+    summary_line = " ".join(table.split())
+    if ocr:
+        assert summary["pages_ocr"] == 1 and summary["pages_without_text"] == {}
+        assert "3 files (pdf 2, markdown 1) · 7 pages, 1 read by OCR (confidence" in summary_line
+    else:
+        assert summary["pages_ocr"] == 0 and summary["pages_without_text"] == {"image": 1}
+        assert "7 pages, 1 without text (image 1)" in summary_line
 
 
 def test_documents_show_gives_each_page_and_why_one_has_no_text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from docket.ingest.parsers import parse_bytes
-from docket.ingest.quality import PageQuality, ParseQuality, awaits_ocr, check_text, summary_of
+from docket.ingest.quality import PageQuality, ParseQuality, awaits_ocr, check_text, source_summary, summary_of
 from tests.conftest import REPO
 
 FUZZ = REPO / "tests" / "data" / "fuzz"
@@ -87,3 +87,30 @@ def test_only_a_file_whose_pages_an_ocr_step_could_read_counts_as_a_scan() -> No
     assert awaits_ocr(record("image", "blank")) and awaits_ocr(record("drawing")) and awaits_ocr(record("unmapped"))
     assert not awaits_ocr(record("blank", "blank")) and not awaits_ocr(record("error"))
     assert not awaits_ocr(None) and not awaits_ocr({"parser": "docx", "chars": 0})
+
+
+def test_a_source_summary_totals_its_files_pages_ocr_and_pages_without_text() -> None:
+    scan = ParseQuality.of_pages(
+        "pdf",
+        [
+            PageQuality(1, "tesseract", 900, 150, fallback="pypdfium2: no text", ocr_confidence=0.9),
+            PageQuality(2, "tesseract", 100, 20, fallback="pypdfium2: no text", ocr_confidence=0.5),
+            PageQuality(3, None, 0, 0, skipped="blank"),
+            PageQuality(4, None, 0, 0, skipped="image", ocr_note="tesseract found no text on it"),
+        ],
+        ["page 4: no text, image only (scanned?); tesseract found no text on it"],
+    ).to_dict()
+    text = ParseQuality.of_pages("pdf", [PageQuality(1, "pypdfium2", 1500, 250)], []).to_dict()
+    markdown = {"version": 1, "parser": "markdown", "chars": 300, "words": 50, "warnings": []}
+    summary = source_summary([scan, text, markdown, None])
+    assert summary == {
+        "files": 4,
+        "not_recorded": 1,
+        "parsers": {"pdf": 2, "markdown": 1},
+        "pages": 5,
+        "pages_ocr": 2,
+        "ocr_confidence": 0.86,  # weighted by characters: (900 * 0.9 + 100 * 0.5) / 1000
+        "pages_without_text": {"blank": 1, "image": 1},
+        "files_with_warnings": 1,
+    }
+    assert source_summary([])["ocr_confidence"] is None

@@ -45,7 +45,8 @@ QualityOption = Annotated[
     bool,
     typer.Option(
         "--quality",
-        help="Show how each file was read: parser and readers, pages, characters per page, pages without text.",
+        help="Show how each file was read (parser and readers, pages, characters per page, pages without text or "
+        "read by OCR) and each source's totals.",
     ),
 ]
 
@@ -92,6 +93,40 @@ def _notes(quality: Mapping[str, Any]) -> str:
     return "; ".join(notes)
 
 
+def _source_summaries(docs: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Each source's totals over its files' parse-quality records (docket.ingest.quality.source_summary)."""
+    from docket.ingest.quality import QUALITY_KEY, source_summary
+
+    by_source: dict[str, list[Any]] = {}
+    for doc in docs:
+        by_source.setdefault(doc.source, []).append(doc.metadata.get(QUALITY_KEY))
+    return {name: source_summary(records) for name, records in by_source.items()}
+
+
+def _summary_line(summary: Mapping[str, Any]) -> str:
+    """``12 files (pdf 8, image 4) · 40 pages, 3 read by OCR (confidence 91%), 1 without text (image 1)``."""
+    files, parsers = summary["files"], summary["parsers"]
+    kinds = ", ".join(f"{name} {n}" for name, n in sorted(parsers.items(), key=lambda kv: (-kv[1], kv[0])))
+    parts = [f"{files} file{'s' if files != 1 else ''}" + (f" ({kinds})" if kinds else "")]
+    if summary["pages"]:
+        pages = f"{summary['pages']} page{'s' if summary['pages'] != 1 else ''}"
+        if summary["pages_ocr"]:
+            confidence = summary.get("ocr_confidence")
+            shown = f" (confidence {confidence:.0%})" if isinstance(confidence, (int, float)) else ""
+            pages += f", {summary['pages_ocr']} read by OCR{shown}"
+        without = summary["pages_without_text"]
+        if without:
+            reasons = ", ".join(f"{reason} {n}" for reason, n in without.items())
+            pages += f", [yellow]{sum(without.values())} without text[/] ({reasons})"
+        parts.append(pages)
+    if summary["files_with_warnings"]:
+        warned = summary["files_with_warnings"]
+        parts.append(f"[yellow]{warned} file{'s' if warned != 1 else ''} with warnings[/]")
+    if summary["not_recorded"]:
+        parts.append(f"[dim]{summary['not_recorded']} not recorded[/]")
+    return " · ".join(parts)
+
+
 def _doc_json(doc: Any, quality: bool) -> dict[str, Any]:
     from docket.ingest.profiles import profile_of
     from docket.ingest.quality import summary_of
@@ -134,8 +169,9 @@ def documents(
         if where:
             wanted = set(resolve_where(parse_where(where), kb.catalog()))
             docs = [d for d in docs if d.id in wanted]
+    sources = _source_summaries(docs) if quality else {}
     if as_json:
-        emit_json({"documents": [_doc_json(d, quality) for d in docs]})
+        emit_json({"documents": [_doc_json(d, quality) for d in docs], **({"sources": sources} if quality else {})})
         return
     if not docs:
         console.print("No documents yet. Add some with: docket ingest PATH")
@@ -171,6 +207,8 @@ def documents(
             _notes(q),
         )
     console.print(table)
+    for name, summary in sources.items():
+        console.print(f"[bold]{escape(name)}[/]: {_summary_line(summary)}", highlight=False)
     if unrecorded:
         console.print(
             f"[dim]{unrecorded} document(s) were indexed before parse quality was recorded; it is recorded "

@@ -21,7 +21,7 @@ are not run together.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "check_text",
     "count_words",
     "page_counts",
+    "source_summary",
     "summary_of",
     "unread_scan",
 ]
@@ -346,3 +347,38 @@ def summary_of(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(stored, Mapping):
         return None
     return {k: v for k, v in stored.items() if k != "page_details"}
+
+
+def source_summary(records: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """Totals over the stored records of a source's files (one per file; None for a file indexed
+    before records were kept): files per parser, pages, pages read by OCR and the engine's
+    confidence over them (weighted by characters), pages without text per reason, and the files
+    with warnings."""
+    out: dict[str, Any] = {"files": 0, "not_recorded": 0, "parsers": {}, "pages": 0, "pages_ocr": 0}
+    without: dict[str, int] = {}
+    ocr_chars = 0
+    weighted = 0.0
+    warned = 0
+    for stored in records:
+        out["files"] += 1
+        if not isinstance(stored, Mapping):
+            out["not_recorded"] += 1
+            continue
+        parser = str(stored.get("parser") or "")
+        out["parsers"][parser] = out["parsers"].get(parser, 0) + 1
+        warned += bool(stored.get("warnings"))
+        pages = stored.get("page_details") or []
+        out["pages"] += len(pages)
+        for page in pages:
+            if page.get("ocr_confidence") is not None:
+                out["pages_ocr"] += 1
+                chars = max(int(page.get("chars") or 0), 1)
+                ocr_chars += chars
+                weighted += chars * float(page["ocr_confidence"])
+            elif not page.get("has_text"):
+                reason = str(page.get("skipped") or "no_text_layer")
+                without[reason] = without.get(reason, 0) + 1
+    out["ocr_confidence"] = round(weighted / ocr_chars, 3) if ocr_chars else None
+    out["pages_without_text"] = dict(sorted(without.items()))
+    out["files_with_warnings"] = warned
+    return out
