@@ -5,14 +5,20 @@ from __future__ import annotations
 import io
 import random
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import docx
 import pytest
+from docx.shared import Inches
 
 from docket.errors import ParseError
 from docket.ingest.parsers import parse_bytes
+from tests.conftest import REPO
+from tests.ingest.ocr_helpers import needs_tesseract, typed_page
 from tests.ingest.parsers.helpers import block_with, example
+
+NOTE = REPO / "tests" / "data" / "ocr" / "delivery-note.png"
 
 
 def test_docx_headings_build_the_heading_path() -> None:
@@ -109,3 +115,27 @@ def test_docx_truncated_zip_is_a_parse_error() -> None:
     data = example("fake.docx")
     with pytest.raises(ParseError, match=r"not a readable Word \(.docx\) document"):
         parse_bytes(data[: len(data) // 2], "truncated.docx")
+
+
+def _docx(*paragraphs: str, pictures: Sequence[Path] = ()) -> bytes:
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    for picture in pictures:
+        document.add_picture(str(picture), width=Inches(6))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+@needs_tesseract
+def test_a_docx_of_scanned_pages_pasted_in_is_read_by_ocr_and_one_with_text_is_not(tmp_path: Path) -> None:
+    returns = tmp_path / "returns.png"
+    typed_page(["Returns", "", "Damaged fittings are returned within fourteen days."]).save(returns)
+    doc = parse_bytes(_docx(pictures=[NOTE, returns]), "scans.docx")
+    text = " ".join(doc.text.split())
+    assert text.index("delivered on 28 March 2026") < text.index("returned within fourteen days")  # document order
+    assert len(doc.warnings) == 1
+    assert doc.warnings[0].startswith("no text but pictures: text read from 2 pictures by OCR")
+    with_text = parse_bytes(_docx("Delivery notes are kept for six years.", pictures=[NOTE]), "policy.docx")
+    assert with_text.text == "Delivery notes are kept for six years." and with_text.warnings == ()

@@ -11,8 +11,13 @@ from pptx import Presentation
 from pptx.util import Inches
 
 from docket.errors import ParseError
+from docket.ingest.limits import ParseLimits, applied_limits
 from docket.ingest.parsers import parse_bytes
+from tests.conftest import REPO
+from tests.ingest.ocr_helpers import needs_tesseract
 from tests.ingest.parsers.helpers import example
+
+NOTE = REPO / "tests" / "data" / "ocr" / "delivery-note.png"
 
 
 def test_pptx_blocks_carry_slide_number_and_title() -> None:
@@ -72,8 +77,29 @@ def test_pptx_malformed_example_still_gives_its_text() -> None:
 
 
 def test_pptx_of_pictures_only_is_a_parse_error_naming_the_reason() -> None:
-    with pytest.raises(ParseError, match="pictures only"):
+    with applied_limits(ParseLimits(ocr=False)), pytest.raises(ParseError, match=r"pictures only\?; OCR is off"):
         parse_bytes(example("picture.pptx"), "picture.pptx")
+
+
+@needs_tesseract
+def test_a_slide_of_pictures_only_is_read_by_ocr_and_a_slide_with_text_is_not() -> None:
+    deck = Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[1])
+    first.shapes.title.text = "Deliveries"
+    first.placeholders[1].text = "Scanned delivery notes follow."
+    first.shapes.add_picture(str(NOTE), Inches(5), Inches(4), width=Inches(2))  # a picture beside text: not read
+    scanned = deck.slides.add_slide(deck.slide_layouts[6])  # blank: the scan is all there is
+    scanned.shapes.add_picture(str(NOTE), 0, 0, height=deck.slide_height)
+    out = io.BytesIO()
+    deck.save(out)
+    doc = parse_bytes(out.getvalue(), "deliveries.pptx")
+    assert [b.slide for b in doc.blocks] == [1, 2]
+    assert doc.blocks[0].text == "Deliveries\n\nScanned delivery notes follow."
+    assert "delivered on 28 March 2026" in " ".join(doc.blocks[1].text.split())
+    assert len(doc.warnings) == 1 and doc.warnings[0].startswith("slide 2: text read from 1 picture by OCR")
+    # a picture with no text on it (a photograph, a logo without words) leaves the slide without text
+    with pytest.raises(ParseError, match=r"pictures only\?; tesseract found no text on it"):
+        parse_bytes(example("test-image-jpg-mime.pptx"), "photo.pptx")
 
 
 def test_pptx_with_a_missing_part_is_a_parse_error() -> None:

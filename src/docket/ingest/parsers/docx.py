@@ -5,7 +5,9 @@ paragraphs that follow; list paragraphs keep a bullet; text boxes are read with 
 anchors them; content controls are entered. Tables become table blocks with their first row as the
 header (merged cells read once; nested tables flattened into their cell). Page headers, footers
 and comments are left out. The title is the core ``title`` property, else the first title or
-heading paragraph, else the file stem.
+heading paragraph, else the file stem. A document with no text but pictures (scanned pages pasted
+in) has its pictures read by OCR, in document order
+(:func:`~docket.ingest.parsers.ocr_text.read_embedded_pictures`), with a warning saying so.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from docket.errors import ParseError
 from docket.ingest.parsers import PARSERS
+from docket.ingest.parsers.ocr_text import read_embedded_pictures
 from docket.ingest.parsers.spreadsheet import table_blocks
 from docket.types import Block, ParsedDocument
 
@@ -127,6 +130,21 @@ def _table_rows(table: Any) -> list[tuple[int, list[str]]]:
     return [(n, [_cell_text(c) for c in _cells(row)]) for n, row in enumerate(table.rows, start=1)]
 
 
+def _picture_blobs(document: Any) -> Iterator[bytes]:
+    """The pictures of a document in the order they appear (inline ones), then any other."""
+    from docx.oxml.ns import qn
+
+    seen: set[str] = set()
+    related = document.part.related_parts
+    for blip in document.element.body.iter(qn("a:blip")):
+        rid = blip.get(qn("r:embed"))
+        if rid and rid not in seen and rid in related:
+            seen.add(rid)
+            blob = getattr(related[rid], "blob", None)
+            if blob:
+                yield blob
+
+
 @PARSERS.register("docx")
 class DocxParser:
     name: str = "docx"
@@ -178,6 +196,14 @@ class DocxParser:
         flush()
         if not blocks and headings:
             blocks = [Block(text=h) for _, h in headings]
+        notes: list[str] = []
+        if not blocks:  # pictures only: scanned pages pasted in
+            text, note = read_embedded_pictures(_picture_blobs(document))
+            if text:
+                blocks = [Block(text=text)]
+                notes.append(f"no text but pictures: {note}")
+            elif note:
+                notes.append(f"no text but pictures, which OCR could not read ({note})")
 
         props = document.core_properties
         metadata: dict[str, Any] = {}
@@ -193,4 +219,4 @@ class DocxParser:
         if title.lower() in _PLACEHOLDER_TITLES:
             title = ""
         title = title or first_heading or PurePath(path).stem
-        return ParsedDocument(blocks=tuple(blocks), title=title, metadata=metadata)
+        return ParsedDocument(blocks=tuple(blocks), title=title, metadata=metadata, warnings=tuple(notes))

@@ -13,16 +13,13 @@ reason, which names what to install when the engine is missing.
 
 from __future__ import annotations
 
-import io
-import warnings
 from pathlib import PurePath
 from typing import Any
 
 from docket.errors import ParseError
-from docket.ingest.limits import current_limits
 from docket.ingest.page_edges import drop_running_lines
 from docket.ingest.parsers import PARSERS
-from docket.ingest.parsers.ocr_text import read_picture
+from docket.ingest.parsers.ocr_text import picture_frames, read_picture
 from docket.ingest.parsers.pdf import LOW_CONFIDENCE, page_blocks, typical_length
 from docket.ingest.quality import QUALITY_KEY, PageQuality, ParseQuality, count_words
 from docket.types import Block, ParsedDocument
@@ -32,36 +29,13 @@ __all__ = ["ImageParser"]
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 
 
-def _frames(data: bytes) -> list[Any]:
-    """The pages of an image file, upright, in grey; ParseError for what Pillow cannot open."""
-    from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            count = getattr(image, "n_frames", 1)
-            max_pages = current_limits().max_pages
-            if count > max_pages:
-                raise ParseError(
-                    f"too many pages ({count:,} > the {max_pages:,} page limit); raise ingest.max_pages to index it"
-                )
-            return [ImageOps.exif_transpose(frame).convert("L") for frame in ImageSequence.Iterator(image)]
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise ParseError(f"image too large to read safely ({exc})"[:300]) from exc
-    except UnidentifiedImageError as exc:
-        raise ParseError("not a readable image (unknown or damaged format)") from exc
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated or broken files
-        raise ParseError(f"not a readable image ({exc})"[:300]) from exc
-
-
 @PARSERS.register("image")
 class ImageParser:
     name: str = "image"
     extensions: tuple[str, ...] = IMAGE_EXTENSIONS
 
     def parse(self, data: bytes, path: str) -> ParsedDocument:
-        frames = _frames(data)
+        frames = picture_frames(data)
         many = len(frames) > 1
         readings = []
         for frame in frames:

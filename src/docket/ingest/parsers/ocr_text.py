@@ -12,15 +12,18 @@ into the page's quality record and the file's warnings.
 
 from __future__ import annotations
 
+import io
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from docket.errors import MissingExtraError
+from docket.errors import MissingExtraError, ParseError
 from docket.ingest.limits import current_limits, extend_deadline
 from docket.ingest.ocr import OcrError, ocr_engine, read_image
 from docket.ingest.quality import TextCheck
 
-__all__ = ["OcrReading", "needs_ocr", "read_picture"]
+__all__ = ["OcrReading", "needs_ocr", "picture_frames", "read_embedded_pictures", "read_picture"]
 
 OCR_OFF = "OCR is off (ingest.ocr = false)"  # notes of pages OCR did not try begin as quality.OCR_NOT_RUN
 
@@ -64,3 +67,62 @@ def read_picture(image: Any) -> OcrReading:
     if not page.text.strip():
         return OcrReading("", engine.name, note=f"{engine.name} found no text on it")
     return OcrReading(page.text, engine.name, page.confidence)
+
+
+def picture_frames(data: bytes) -> list[Any]:
+    """The pages of an image file, upright, in grey; ParseError for what Pillow cannot open."""
+    from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            count = getattr(image, "n_frames", 1)
+            max_pages = current_limits().max_pages
+            if count > max_pages:
+                raise ParseError(
+                    f"too many pages ({count:,} > the {max_pages:,} page limit); raise ingest.max_pages to index it"
+                )
+            return [ImageOps.exif_transpose(frame).convert("L") for frame in ImageSequence.Iterator(image)]
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ParseError(f"image too large to read safely ({exc})"[:300]) from exc
+    except UnidentifiedImageError as exc:
+        raise ParseError("not a readable image (unknown or damaged format)") from exc
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated or broken files
+        raise ParseError(f"not a readable image ({exc})"[:300]) from exc
+
+
+MAX_EMBEDDED = 20  # pictures read per slide or document
+MIN_SIDE = 24  # pixels: smaller pictures (bullets, icons) hold no text worth reading
+
+
+def read_embedded_pictures(blobs: Iterable[bytes]) -> tuple[str, str | None]:
+    """OCR the pictures embedded in a slide or a document that otherwise has no text (a scanned
+    page pasted in): their text, one picture a paragraph, and a note for the warnings ("text read
+    from 2 pictures by OCR (confidence 91%)", or why there is no text). Pictures Pillow cannot open
+    (EMF, WMF, damaged) and tiny ones (icons, bullets) are passed over; at most
+    :data:`MAX_EMBEDDED` are read."""
+    texts: list[str] = []
+    notes: set[str] = set()
+    chars = 0
+    weighted = 0.0
+    for count, blob in enumerate(blobs):
+        if count >= MAX_EMBEDDED:
+            break
+        try:
+            frame = picture_frames(blob)[0]
+        except ParseError:
+            continue
+        if min(frame.size) < MIN_SIDE:
+            continue
+        got = read_picture(frame)
+        if got.text.strip():
+            texts.append(got.text.strip())
+            chars += len(got.text)
+            weighted += len(got.text) * (got.confidence or 0.0)
+        elif got.note:
+            notes.add(got.note)
+    if not texts:
+        return "", "; ".join(sorted(notes)) or None
+    pictures = f"{len(texts)} picture{'s' if len(texts) != 1 else ''}"
+    return "\n\n".join(texts), f"text read from {pictures} by OCR (confidence {weighted / max(chars, 1):.0%})"

@@ -2,20 +2,24 @@
 
 The slide title is the heading path of everything on the slide. Shapes are read top to bottom,
 left to right, entering groups at any depth; tables become table blocks; chart titles are kept.
-Speaker notes become a block under ``(title, "Notes")``. A slide that cannot be read is skipped
-with a warning; a file python-pptx cannot open at all is refused with a ParseError.
+Speaker notes become a block under ``(title, "Notes")``. A slide whose shapes hold no text or table
+but pictures (a scanned page pasted in) has its pictures read by OCR
+(:func:`~docket.ingest.parsers.ocr_text.read_embedded_pictures`), with a warning saying so. A
+slide that cannot be read is skipped with a warning; a file python-pptx cannot open at all is
+refused with a ParseError.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import PurePath
 from typing import Any
 
 from docket.errors import ParseError
 from docket.ingest.limits import current_limits
 from docket.ingest.parsers import PARSERS
+from docket.ingest.parsers.ocr_text import read_embedded_pictures
 from docket.ingest.parsers.spreadsheet import table_blocks
 from docket.types import Block, ParsedDocument
 
@@ -49,6 +53,7 @@ class _SlideContent:
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.tables: list[list[tuple[int, list[str]]]] = []
+        self.pictures: list[Any] = []  # picture shapes, read by OCR when the slide has no text
         self.failed = 0
 
     def add(self, shape: Any) -> None:
@@ -79,9 +84,18 @@ class _SlideContent:
             text = _clean(shape.text_frame.text)
             if text:
                 self.texts.append(text)
+        elif shape.shape_type == MSO_SHAPE_TYPE.PICTURE or hasattr(shape, "image"):
+            self.pictures.append(shape)
+
+    def picture_blobs(self) -> Iterator[bytes]:
+        for shape in self.pictures:
+            try:
+                yield shape.image.blob
+            except Exception:  # a linked picture, a placeholder without one
+                continue
 
 
-def _slide_blocks(slide: Any, number: int) -> tuple[list[Block], str | None, int]:
+def _slide_blocks(slide: Any, number: int) -> tuple[list[Block], str | None, int, str | None]:
     title_shape = slide.shapes.title
     title_text = _clean(title_shape.text_frame.text) if title_shape is not None and title_shape.has_text_frame else ""
     title = title_text.split("\n")[0][:200] if title_text else None
@@ -91,6 +105,11 @@ def _slide_blocks(slide: Any, number: int) -> tuple[list[Block], str | None, int
     for shape in _ordered(slide.shapes):
         content.add(shape)
     blocks: list[Block] = []
+    ocr_note: str | None = None
+    if not content.texts and not content.tables and content.pictures:  # a scanned page pasted in
+        text, ocr_note = read_embedded_pictures(content.picture_blobs())
+        if text:
+            content.texts.append(text)
     if content.texts:
         blocks.append(Block(text="\n\n".join(content.texts), heading_path=path, slide=number))
     for rows in content.tables:
@@ -100,7 +119,7 @@ def _slide_blocks(slide: Any, number: int) -> tuple[list[Block], str | None, int
         notes = _clean(frame.text) if frame is not None else ""
         if notes:
             blocks.append(Block(text=notes, heading_path=(*path, "Notes"), slide=number))
-    return blocks, title, content.failed
+    return blocks, title, content.failed, ocr_note
 
 
 @PARSERS.register("pptx")
@@ -128,14 +147,17 @@ class PptxParser:
         first_title: str | None = None
         for number, slide in enumerate(slides, start=1):
             try:
-                found, title, failed = _slide_blocks(slide, number)
+                found, title, failed, ocr_note = _slide_blocks(slide, number)
             except Exception as exc:  # one malformed slide must not lose the others
                 warnings.append(f"slide {number} could not be read ({type(exc).__name__}: {str(exc)[:100]})")
                 continue
             if failed:
                 warnings.append(f"slide {number}: {failed} shape(s) could not be read")
             if not found:
-                warnings.append(f"slide {number} has no text (pictures only?)")
+                why = f"; {ocr_note}" if ocr_note else ""
+                warnings.append(f"slide {number} has no text (pictures only?{why})")
+            elif ocr_note:
+                warnings.append(f"slide {number}: {ocr_note}")
             first_title = first_title or title
             blocks.extend(found)
 
