@@ -35,6 +35,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -172,7 +173,9 @@ class Tesseract:
                 capture_output=True,
                 timeout=timeout,
                 env=env,
-                preexec_fn=_die_with_parent,  # a parse worker runs no other threads
+                # in a parse worker (one thread); a preexec_fn is unsafe in a threaded process
+                # (ingest.sandbox = false in the server), where the engine is left to its timeout
+                preexec_fn=_die_with_parent if threading.active_count() == 1 else None,
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:

@@ -35,8 +35,8 @@ class ImageParser:
     extensions: tuple[str, ...] = IMAGE_EXTENSIONS
 
     def parse(self, data: bytes, path: str) -> ParsedDocument:
-        frames = picture_frames(data)
-        many = len(frames) > 1
+        count, frames = picture_frames(data)
+        many = count > 1
         readings = []
         for frame in frames:
             readings.append(read_picture(frame))
@@ -66,7 +66,7 @@ class ImageParser:
             if reading.confidence is not None and reading.confidence < LOW_CONFIDENCE:
                 where = f"page {number}" if many else "the image"
                 warnings_.append(f"{where}: read by OCR with low confidence ({reading.confidence:.0%}); check its text")
-        metadata: dict[str, Any] = {"pages": len(frames)} if many else {}
+        metadata: dict[str, Any] = {"pages": count} if many else {}
         metadata[QUALITY_KEY] = ParseQuality.of_pages(self.name, pages, warnings_).to_dict()
         return ParsedDocument(
             blocks=tuple(blocks), title=PurePath(path).stem, metadata=metadata, warnings=tuple(warnings_)

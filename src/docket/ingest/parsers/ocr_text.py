@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,27 +70,45 @@ def read_picture(image: Any) -> OcrReading:
     return OcrReading(page.text, engine.name, page.confidence)
 
 
-def picture_frames(data: bytes) -> list[Any]:
-    """The pages of an image file, upright, in grey; ParseError for what Pillow cannot open."""
-    from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+@contextmanager
+def _pillow_errors() -> Iterator[None]:
+    """Pillow's complaints about a picture as one-line ParseErrors (decompression bombs included)."""
+    from PIL import Image, UnidentifiedImageError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            count = getattr(image, "n_frames", 1)
-            max_pages = current_limits().max_pages
-            if count > max_pages:
-                raise ParseError(
-                    f"too many pages ({count:,} > the {max_pages:,} page limit); raise ingest.max_pages to index it"
-                )
-            return [ImageOps.exif_transpose(frame).convert("L") for frame in ImageSequence.Iterator(image)]
+            yield
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ParseError(f"image too large to read safely ({exc})"[:300]) from exc
     except UnidentifiedImageError as exc:
         raise ParseError("not a readable image (unknown or damaged format)") from exc
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated or broken files
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated or broken files
         raise ParseError(f"not a readable image ({exc})"[:300]) from exc
+
+
+def picture_frames(data: bytes) -> tuple[int, Iterator[Any]]:
+    """How many pages an image file has, and the pages one at a time (a long fax in memory one
+    page at a time), upright by EXIF and in grey; ParseError for what Pillow cannot open or decode."""
+    from PIL import Image, ImageOps
+
+    with _pillow_errors():
+        image = Image.open(io.BytesIO(data))
+        count = int(getattr(image, "n_frames", 1))
+    max_pages = current_limits().max_pages
+    if count > max_pages:
+        raise ParseError(
+            f"too many pages ({count:,} > the {max_pages:,} page limit); raise ingest.max_pages to index it"
+        )
+
+    def frames() -> Iterator[Any]:
+        for index in range(count):
+            with _pillow_errors():
+                image.seek(index)
+                frame = ImageOps.exif_transpose(image).convert("L")
+            yield frame
+
+    return count, frames()
 
 
 MAX_EMBEDDED = 20  # pictures read per slide or document
@@ -110,7 +129,7 @@ def read_embedded_pictures(blobs: Iterable[bytes]) -> tuple[str, str | None]:
         if count >= MAX_EMBEDDED:
             break
         try:
-            frame = picture_frames(blob)[0]
+            frame = next(picture_frames(blob)[1])
         except ParseError:
             continue
         if min(frame.size) < MIN_SIDE:
