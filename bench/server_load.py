@@ -23,11 +23,15 @@ One run measures, one after the other on the same server and machine:
 
 Reported for each: requests/s, p50/p95 per kind, errors (any status but 200, a 503 from the queue
 limit included); and the resident memory of the server's processes (all workers together) sampled
-every second over phases 2 and 3: before, peak, after, and the mean of the last third against the
-first third (flat or growing). Each client walks its own path through a pool of questions: the
-handbook questions and the SciFact claims (1,121 distinct texts), so per-process caches see repeats
-only as an office would. Request i of a client is an ask when i % 4 == 3, else a search (k = 10).
-Each run is also written to bench/out/server-load/last-run.json (``--show`` prints it again).
+every second over phases 2 and 3, judged within each phase on its own (:func:`rss_trend`): its
+start, peak and end, and the mean of the phase's last third against its middle third (the first
+third is warm-up: caches and pools filling at the new load). "Flat" is the last third within 5% of
+the middle third. Comparing across phases would compare two different loads.
+
+Each client walks its own path through a pool of questions: the handbook questions and the
+SciFact claims (1,121 distinct texts), so per-process caches see repeats only as an office would.
+Request i of a client is an ask when i % 4 == 3, else a search (k = 10). Each run is also written
+to bench/out/server-load/last-run.json (``--show`` prints it again).
 
 The goals (issue "[server]"): >= 50 requests/s, search p95 <= 500 ms, ask p95 <= 1.5 s, 0 errors,
 server RSS <= 1 GB and flat; each is printed as met or MISSED for phases 2 and 3. The load average
@@ -76,6 +80,7 @@ HANDBOOK_QUESTIONS = [
     "Which data does GitHub collect about visitors?",
 ]
 GOALS = {"requests_per_s": 50.0, "search_p95_ms": 500.0, "ask_p95_ms": 1500.0, "errors": 0, "rss_mb": 1024.0}
+FLAT = 0.05  # a phase's memory is flat when its last third is within 5% of its middle third
 
 
 # ---------------------------------------------------------------------------------------------- corpus
@@ -168,6 +173,30 @@ def _tree_rss_mb(pid: int) -> float:
         except OSError:
             continue
     return total
+
+
+def rss_trend(samples: list[float]) -> dict[str, Any]:
+    """One phase's memory, sampled at a steady load: its start, peak and end, and the mean of the
+    last third of the samples against the middle third. The first third is left out as warm-up
+    (caches and connection pools filling at the new load), so a server that steps up once and then
+    holds is flat, and one still growing at the end is not. Fewer than 3 samples judge nothing."""
+    if not samples:
+        return {"samples": 0, "start": None, "peak": None, "end": None, "last_vs_middle_third": None, "flat": None}
+    third = len(samples) // 3
+    trend: dict[str, Any] = {
+        "samples": len(samples),
+        "start": round(samples[0], 1),
+        "peak": round(max(samples), 1),
+        "end": round(samples[-1], 1),
+        "last_vs_middle_third": None,
+        "flat": None,
+    }
+    if third:
+        middle, last = samples[third : 2 * third], samples[-third:]
+        growth = (sum(last) / len(last)) / (sum(middle) / len(middle)) - 1
+        trend["last_vs_middle_third"] = round(growth, 4)
+        trend["flat"] = growth <= FLAT
+    return trend
 
 
 class RssSampler(threading.Thread):
@@ -301,17 +330,19 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def _goals(load: dict[str, Any], rss_peak: float, rss_growth: float) -> dict[str, str]:
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
+def _goals(load: dict[str, Any], rss: dict[str, Any]) -> dict[str, str]:
+    """Each goal met or MISSED for one phase; ``rss`` is that phase's :func:`rss_trend`."""
+
+    def verdict(ok: bool | None) -> str:
+        return "not judged" if ok is None else "met" if ok else "MISSED"
 
     return {
         "requests_per_s >= 50": verdict(load["requests_per_s"] >= GOALS["requests_per_s"]),
         "search p95 <= 500 ms": verdict(load["search_p95_ms"] <= GOALS["search_p95_ms"]),
         "ask p95 <= 1.5 s": verdict(load["ask_p95_ms"] <= GOALS["ask_p95_ms"]),
         "0 errors": verdict(load["errors"] == 0),
-        "RSS <= 1 GB": verdict(rss_peak <= GOALS["rss_mb"]),
-        "RSS flat (last third within 10% of first)": verdict(rss_growth <= 0.10),
+        "RSS <= 1 GB": verdict(None if rss["peak"] is None else rss["peak"] <= GOALS["rss_mb"]),
+        f"RSS flat (last third of the phase within {FLAT:.0%} of its middle third)": verdict(rss["flat"]),
     }
 
 
@@ -365,11 +396,16 @@ def main() -> None:
         rss_before = _tree_rss_mb(proc.pid)
         sampler = RssSampler(proc.pid)
         sampler.start()
+        spans: dict[str, tuple[int, int]] = {}  # each phase's samples: sampler.samples[start:end]
         if args.rate:
+            begin = len(sampler.samples)
             phases["paced"] = drive(base, key, pool, args.clients, args.seconds, args.rate)
+            spans["paced"] = (begin, len(sampler.samples))
             print(f"paced: {json.dumps(phases['paced'])}", file=sys.stderr, flush=True)
         if not args.no_saturation:
+            begin = len(sampler.samples)
             phases["back_to_back"] = drive(base, key, pool, args.clients, args.seconds)
+            spans["back_to_back"] = (begin, len(sampler.samples))
             print(f"back to back: {json.dumps(phases['back_to_back'])}", file=sys.stderr, flush=True)
         samples = sampler.stop()
         rss_after = _tree_rss_mb(proc.pid)
@@ -379,9 +415,8 @@ def main() -> None:
         proc.wait(60)
         log.close()
     baseline = in_process(home, pool, min(args.seconds, 15.0))
-    third = max(1, len(samples) // 3)
-    first, last = samples[:third] or [rss_before], samples[-third:] or [rss_after]
-    growth = (sum(last) / len(last)) / (sum(first) / len(first)) - 1
+    for name, (begin, end) in spans.items():
+        phases[name]["rss_mb"] = rss_trend(samples[begin:end])
     peak = max([rss_before, rss_after, *samples])
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -403,7 +438,6 @@ def main() -> None:
             "peak": round(peak, 1),
             "after": round(rss_after, 1),
             "samples": len(samples),
-            "last_third_vs_first_third": f"{growth:+.1%}",
         },
     }
     for name, phase in phases.items():
@@ -412,7 +446,7 @@ def main() -> None:
             "search_p95": round(phase["search_p95_ms"] / single["search_p95_ms"], 1),
             "ask_p95": round(phase["ask_p95_ms"] / single["ask_p95_ms"], 1),
         }
-        result[f"{name}_goals"] = _goals(phase, peak, growth)
+        result[f"{name}_goals"] = _goals(phase, phase["rss_mb"])
     (OUT / "last-run.json").write_text(json.dumps(result, indent=2))  # for --show
     if args.json:
         print(json.dumps(result, indent=2))
@@ -435,6 +469,18 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {name} | {f['requests_per_s']} | {errors} | {ms(f['search_p50_ms'])} / {ms(f['search_p95_ms'])} "
             f"| {ms(f['ask_p50_ms'])} / {ms(f['ask_p95_ms'])} |"
         )
+
+    def memory(trend: dict[str, Any] | None) -> str:
+        if not trend or trend["peak"] is None:
+            return "not sampled"
+        text = (
+            f"{trend['start']:,.0f} MB at its start, {trend['peak']:,.0f} MB at the peak, "
+            f"{trend['end']:,.0f} MB at its end"
+        )
+        growth = trend["last_vs_middle_third"]
+        if growth is None:
+            return f"{text} ({trend['samples']} samples: too few to judge)"
+        return f"{text}; the last third {growth:+.1%} against the middle third ({trend['samples']} samples)"
 
     def loads(values: list[float]) -> str:
         return " / ".join(f"{v:.2f}" for v in values)
@@ -466,15 +512,21 @@ def markdown(r: dict[str, Any]) -> str:
     lines += [
         "",
         f"Server memory, all processes together, sampled every second over the load phases: "
-        f"{rss['before']:,.0f} MB before, {rss['peak']:,.0f} MB at the peak, {rss['after']:,.0f} MB after; "
-        f"the last third of the samples {rss['last_third_vs_first_third']} against the first third.",
+        f"{rss['before']:,.0f} MB before, {rss['peak']:,.0f} MB at the peak, {rss['after']:,.0f} MB after. "
+        f'Within each phase (its first third is warm-up; "flat" compares the mean of its last third with '
+        f"that of its middle third, at one load):",
+        "",
+    ]
+    for name in phases:
+        lines.append(f"- {titles[name]}: {memory(r[name].get('rss_mb'))}")
+    lines += [
         "",
         "| goal | " + " | ".join(titles[name] for name in phases) + " |",
         "|---|" + "---|" * len(phases),
     ]
     for goal in r[f"{phases[0]}_goals"] if phases else []:
         verdicts = [r[f"{name}_goals"][goal] for name in phases]
-        lines.append(f"| {goal} | " + " | ".join(v if v == "met" else f"**{v}**" for v in verdicts) + " |")
+        lines.append(f"| {goal} | " + " | ".join(f"**{v}**" if v == "MISSED" else v for v in verdicts) + " |")
     return "\n".join(lines)
 
 
