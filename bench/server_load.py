@@ -261,7 +261,10 @@ def drive(base: str, key: str, pool: list[str], clients: int, seconds: float, ra
     period = clients / rate if rate else 0.0
 
     async def run() -> None:
-        limits = httpx.Limits(max_connections=clients + 5, max_keepalive_connections=clients + 5)
+        # idle connections closed by the client after 5 s (httpx's default), before the server's
+        # server.keep_alive_seconds: a request is never sent on a connection the server is closing
+        # (docs/server.md, "Idle connections"). Nothing is retried: a lost connection is an error.
+        limits = httpx.Limits(max_connections=clients + 5, max_keepalive_connections=clients + 5, keepalive_expiry=5.0)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as http:
             until = time.perf_counter() + seconds

@@ -218,6 +218,14 @@ class ServerSettings(_Section):
     retry_after_seconds: int = Field(
         2, ge=1, le=3600, description="The Retry-After a request refused by server.max_requests is given."
     )
+    keep_alive_seconds: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="Seconds an idle connection stays open for the client's next request. Longer than clients "
+        "keep theirs (httpx 5 s, proxies often 60 s), so the client closes it first and never sends a request on a "
+        "connection the server is closing.",
+    )
     secure_cookies: bool = Field(False, description="Mark session cookies Secure (set when served over HTTPS).")
     session_hours: float = Field(336.0, gt=0, description="Hours a sign-in session lasts before it expires.")
     schedule_check_seconds: float = Field(

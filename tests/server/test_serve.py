@@ -60,6 +60,40 @@ def test_first_start_prints_the_setup_link(tmp_path: Path) -> None:
         proc.wait(20)
 
 
+def _get_on(conn: socket.socket) -> bytes:
+    """One GET /healthz on an open connection, kept alive; the response's status line."""
+    conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    received = b""
+    while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received.split(b"\r\n", 1)[0]
+
+
+def test_an_idle_connection_stays_open_for_server_keep_alive_seconds(tmp_path: Path, monkeypatch: Any) -> None:
+    from docket.config import ServerSettings
+
+    # clients keep idle connections 5 s (httpx) to 60 s (proxies): the server must wait longer,
+    # so a client never sends on a connection the server is closing
+    assert ServerSettings().keep_alive_seconds > 60
+    monkeypatch.setenv("DOCKET_SERVER__KEEP_ALIVE_SECONDS", "2")
+    port = _port()
+    proc = _serve(tmp_path / "kb", port, tmp_path / "serve.log")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            assert _get_on(conn) == b"HTTP/1.1 200 OK"
+            time.sleep(1.0)  # idle, but within the setting: the same connection still answers
+            assert _get_on(conn) == b"HTTP/1.1 200 OK"
+            time.sleep(3.5)  # past the setting (and short of uvicorn's own 5 s): closed by the server
+            conn.settimeout(1.0)
+            assert conn.recv(1) == b""
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def test_the_account_commands_and_a_job_that_survives_a_killed_server(tmp_path: Path) -> None:
     home = str(tmp_path / "kb")
     owner = json.loads(

@@ -104,7 +104,13 @@ def serve(
             )
 
     app = create_app(settings, on_ready=ready)
-    uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        timeout_keep_alive=settings.server.keep_alive_seconds,  # see docs/server.md, "Idle connections"
+        log_level="warning",
+    )
 
 
 @users_app.command("create")

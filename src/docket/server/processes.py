@@ -93,6 +93,7 @@ def serve_processes(
         workers=count,
         host=settings.server.host,
         port=settings.server.port,
+        timeout_keep_alive=settings.server.keep_alive_seconds,  # see docs/server.md, "Idle connections"
         log_level="warning",
     )
 
