@@ -10,10 +10,12 @@ caller's access inside its query); a document the caller may not read is "not fo
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
@@ -22,6 +24,7 @@ from docket.errors import NotFoundError, UserError
 from docket.index import document_page
 from docket.ingest.quality import QUALITY_KEY
 from docket.ledger import SourceConfig
+from docket.server.auth import Caller
 from docket.server.deps import CallerDep, ServerState, state
 from docket.server.documents import (
     IF_EXISTS,
@@ -178,39 +181,61 @@ UPLOAD_FORM = {
     openapi_extra=UPLOAD_FORM,
 )
 async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse:
+    """Only the form streams in on the event loop; the checks against the database, the files'
+    staging and keeping, the job and the audit record run in the server's bounded thread pool
+    (anyio's default limiter, as every sync route), so a slow disk or a locked database never
+    stalls the other requests of the process."""
     from starlette.datastructures import UploadFile
 
-    from docket.ingest.parsers import parser_for
     from docket.server.limits import read_upload_form
 
     st = state(request)
+    await to_thread.run_sync(_may_upload, st, c, workspace)
+    form = await read_upload_form(request, st.settings, max_files=st.settings.server.max_upload_files)
+    try:
+        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        access, if_exists = str(form.get("access") or ""), str(form.get("if_exists") or "rename")
+        body = await to_thread.run_sync(_store_upload, st, c, workspace, files, access, if_exists)
+    finally:
+        await form.close()
+    return JSONResponse(body, status_code=202)
+
+
+def _may_upload(st: ServerState, c: Caller, workspace: str) -> None:
+    """An editor's upload to a workspace that exists (before the body is read)."""
     c.require_role(workspace, "editor")
     check_workspace_name(workspace)
     if workspace != DEFAULT_WORKSPACE:
         st.accounts.workspaces.get(workspace)  # 404 for a workspace that does not exist (admins pass require_role)
-    form = await read_upload_form(request, st.settings, max_files=st.settings.server.max_upload_files)
+
+
+def _store_upload(
+    st: ServerState, c: Caller, workspace: str, files: list[Any], access: str, if_exists: str
+) -> dict[str, Any]:
+    """The upload's files kept in its folder and a job to ingest them (in a worker thread): the
+    response's body. The form's files were spooled while it streamed; they are read from there."""
+    from docket.ingest.parsers import parser_for
+
+    if not files:
+        raise UserError("files: send one or more files in the multipart field 'files'")
+    principals = parse_access(access)
+    if_exists = check_if_exists(if_exists)
+    names = [safe_name(f.filename) for f in files]
     staged: list[tuple[Path, str]] = []
     try:
-        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
-        if not files:
-            raise UserError("files: send one or more files in the multipart field 'files'")
-        principals = parse_access(str(form.get("access") or ""))
-        if_exists = check_if_exists(str(form.get("if_exists") or "rename"))
-        names = [safe_name(f.filename) for f in files]
         for upload_file, name in zip(files, names, strict=True):
             parser_for(name)  # UnsupportedFileError (415) names the type
             tmp = Path(tempfile.mkstemp(prefix="docket-upload-")[1])
             staged.append((tmp, name))
+            upload_file.file.seek(0)
             with tmp.open("wb") as out:  # sizes were checked while the form streamed in
-                while chunk := await upload_file.read(1024 * 1024):
-                    out.write(chunk)
+                shutil.copyfileobj(upload_file.file, out, 1024 * 1024)
         folder = upload_folder(st, workspace, principals)
         results = keep_uploads(st, folder, staged, if_exists)
         staged = []
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
-        await form.close()
     stored = [r["stored_as"] for r in results if r["stored_as"] is not None]
     warnings = [f"{r['name']}: skipped, {r['reason']}" for r in results if r["status"] == "skipped"]
     job = None
@@ -221,7 +246,7 @@ async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse
     st.accounts.audit.record(
         c.name, "uploaded", workspace, files=stored, skipped=len(results) - len(stored), job=job["id"] if job else None
     )
-    return JSONResponse({"job": job, "files": results, "warnings": warnings}, status_code=202)
+    return {"job": job, "files": results, "warnings": warnings}
 
 
 @router.get("/documents/{doc_id}", summary="One document's details")
