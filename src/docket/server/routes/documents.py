@@ -181,10 +181,10 @@ UPLOAD_FORM = {
     openapi_extra=UPLOAD_FORM,
 )
 async def upload(workspace: str, request: Request, c: CallerDep) -> JSONResponse:
-    """Only the form streams in on the event loop; the checks against the database, the files'
-    staging and keeping, the job and the audit record run in the server's bounded thread pool
-    (anyio's default limiter, as every sync route), so a slow disk or a locked database never
-    stalls the other requests of the process."""
+    # Only the form streams in on the event loop; the checks against the database, the files'
+    # staging and keeping, the job and the audit record run in the server's bounded thread pool
+    # (anyio's default limiter, as every sync route), so a slow disk or a locked database never
+    # stalls the other requests of the process.
     from starlette.datastructures import UploadFile
 
     from docket.server.limits import read_upload_form
