@@ -194,7 +194,7 @@ def test_a_line_item_is_read_from_the_filings_own_statement_not_a_table_repeatin
     line item ranks those pages first."""
     folder = tmp_path / "filings"
     folder.mkdir()
-    (folder / "3M_2022_10K.pdf").write_bytes(_pages(FILINGS / "3M_2022_10K.pdf", [0, 32, 47]))
+    (folder / "3M_2022_10K.pdf").write_bytes(_pages(FILINGS / "3M_2022_10K.pdf", [0, 32, 47, 49]))
     (folder / "AMCOR_2023_10K.pdf").write_bytes(_pages(FILINGS / "AMCOR_2023_10K.pdf", [0, 37, 49, 51]))
     with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
         kb.ingest([str(folder)])
@@ -207,6 +207,9 @@ def test_a_line_item_is_read_from_the_filings_own_statement_not_a_table_repeatin
         assert all("Consolidated Statements of Income" in c.location.label() for c in income.citations)
         assets = kb.ask("What were Amcor's total assets at the end of FY2023?")
         assert assets.text.startswith("Total assets: 17,003"), assets.text
+        # "total assets" is the line item, not "assets"; the balance sheet's columns are its years
+        grown = kb.ask("What was the change in 3M's total assets from 2021 to 2022?")
+        assert grown.method == "calculated" and "46,455 - 47,072 = -617" in grown.text, grown.text
 
 
 def test_arithmetic_no_organisation_pins_down_shows_each_documents_result_when_they_differ(tmp_path: Path) -> None:

@@ -50,6 +50,17 @@ def test_a_balance_sheet_takes_its_years_from_the_lines_above() -> None:
 
 
 @needs_data
+def test_a_date_over_the_column_headings_is_part_of_the_heading_not_the_first_row() -> None:
+    """3M's balance sheet says "At December 31" above "(Dollars in millions, …) 2022 2021": read as a
+    row ("At December | 31"), it started the table below the years, which then had no columns."""
+    [table] = find_tables(_page_text("3M_2022_10K.pdf", 49))
+    assert table.title == "Consolidated Balance Sheet"
+    assert table.header == "(Dollars in millions, except per share amount) | 2022 | 2021"
+    assert "Total assets | $46,455 | $47,072" in table.rows
+    assert not any(row.startswith("At December") for row in table.rows)
+
+
+@needs_data
 def test_period_groups_are_spread_over_the_dates_below_them() -> None:
     [table] = find_tables(_page_text("BESTBUY_2024Q2_10Q.pdf", 3))
     assert table.header.split(" | ")[1:] == [

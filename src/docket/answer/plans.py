@@ -249,11 +249,17 @@ def free_item(text: str) -> str | None:
     phrase = text[: cut.start()] if cut else text
     phrase = re.split(r"\?|\s+(?:respectively|if|when|which|that|assuming)\b", phrase)[0]
     phrase = re.sub(r"\(.*?\)", " ", phrase)
+
+    def normal(text: str) -> str:
+        return " ".join(re.sub(r"[^a-z&',]+", " ", text.lower()).split()).strip(" ,'")
+
     previous = None
     while previous != phrase:
         previous = phrase
+        if normal(phrase) in _ALIASES:
+            break  # a known item that starts with a lead word: "total assets" is not "assets"
         phrase = _ITEM_LEAD.sub("", phrase.strip())
-    name = " ".join(re.sub(r"[^a-z&',]+", " ", phrase.lower()).split()).strip(" ,'")
+    name = normal(phrase)
     if name in _ALIASES:
         return _ALIASES[name]
     return name if 2 < len(name) <= 80 and re.search(r"[a-z]{3}", name) else None

@@ -165,6 +165,9 @@ def find_tables(text: str) -> list[TextTable]:
         if not _is_row(label, cells) or _is_header(lines[i]):
             i += 1
             continue
+        if i + 1 < len(lines) and _is_header(lines[i + 1]) and len(cells) == 1:
+            i += 1  # "At December 31" over "(Dollars in millions) 2022 2021": part of the heading, not a row
+            continue
         rows: list[tuple[str, list[str]]] = []
         j = i
         captions = 0
