@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 
 from docket.ingest.parsers import parse_bytes
-from docket.ingest.quality import PageQuality, ParseQuality, awaits_ocr, check_text, source_summary, summary_of
+from docket.ingest.quality import (
+    PageQuality,
+    ParseQuality,
+    awaits_ocr,
+    check_text,
+    source_summaries,
+    source_summary,
+    summary_of,
+)
+from docket.types import Document
 from tests.conftest import REPO
 
 FUZZ = REPO / "tests" / "data" / "fuzz"
@@ -114,3 +123,19 @@ def test_a_source_summary_totals_its_files_pages_ocr_and_pages_without_text() ->
         "files_with_warnings": 1,
     }
     assert source_summary([])["ocr_confidence"] is None
+
+
+def test_source_summaries_group_the_records_of_documents_by_their_source() -> None:
+    def doc(source: str, path: str, quality: object) -> Document:
+        metadata = {} if quality is None else {"quality": quality}
+        return Document(path, source, path, path, "pdf", "hash", 1, 0.0, metadata=metadata)
+
+    scan = ParseQuality.of_pages("pdf", [PageQuality(1, None, 0, 0, skipped="image")]).to_dict()
+    text = ParseQuality.of_pages("pdf", [PageQuality(1, "pypdfium2", 1500, 250)]).to_dict()
+    docs = [doc("/b", "one.pdf", scan), doc("/a", "two.pdf", text), doc("/b", "old.pdf", None), doc("/b", "x", "?")]
+    summaries = source_summaries(docs)
+    assert list(summaries) == ["/b", "/a"]
+    assert summaries["/b"] == source_summary([scan, None, None])
+    assert (summaries["/b"]["files"], summaries["/b"]["not_recorded"]) == (3, 2)
+    assert summaries["/a"] == source_summary([text])
+    assert source_summaries([]) == {}

@@ -93,16 +93,6 @@ def _notes(quality: Mapping[str, Any]) -> str:
     return "; ".join(notes)
 
 
-def _source_summaries(docs: Sequence[Any]) -> dict[str, dict[str, Any]]:
-    """Each source's totals over its files' parse-quality records (docket.ingest.quality.source_summary)."""
-    from docket.ingest.quality import QUALITY_KEY, source_summary
-
-    by_source: dict[str, list[Any]] = {}
-    for doc in docs:
-        by_source.setdefault(doc.source, []).append(doc.metadata.get(QUALITY_KEY))
-    return {name: source_summary(records) for name, records in by_source.items()}
-
-
 def _summary_line(summary: Mapping[str, Any]) -> str:
     """``12 files (pdf 8, image 4) · 40 pages, 3 read by OCR (confidence 91%), 1 without text (image 1)``."""
     files, parsers = summary["files"], summary["parsers"]
@@ -163,13 +153,14 @@ def documents(
     if ctx.invoked_subcommand is not None:
         return
     from docket.answer.scope import resolve_where
+    from docket.ingest.quality import source_summaries
 
     with open_kb(home, config) as kb:
         docs = sorted(kb.store.documents(), key=lambda d: (d.source, d.path))
         if where:
             wanted = set(resolve_where(parse_where(where), kb.catalog()))
             docs = [d for d in docs if d.id in wanted]
-    sources = _source_summaries(docs) if quality else {}
+    sources = source_summaries(docs) if quality else {}
     if as_json:
         emit_json({"documents": [_doc_json(d, quality) for d in docs], **({"sources": sources} if quality else {})})
         return

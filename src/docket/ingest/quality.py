@@ -23,7 +23,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from docket.types import Document
 
 __all__ = [
     "NEEDS_OCR",
@@ -38,6 +41,7 @@ __all__ = [
     "check_text",
     "count_words",
     "page_counts",
+    "source_summaries",
     "source_summary",
     "summary_of",
     "unread_scan",
@@ -382,3 +386,13 @@ def source_summary(records: Iterable[Mapping[str, Any] | None]) -> dict[str, Any
     out["pages_without_text"] = dict(sorted(without.items()))
     out["files_with_warnings"] = warned
     return out
+
+
+def source_summaries(docs: Iterable[Document]) -> dict[str, dict[str, Any]]:
+    """:func:`source_summary` of each source, over the stored records of ``docs`` (their metadata
+    only, never their text), in one pass; sources in the order their documents first come."""
+    by_source: dict[str, list[Mapping[str, Any] | None]] = {}
+    for doc in docs:
+        stored = doc.metadata.get(QUALITY_KEY)
+        by_source.setdefault(doc.source, []).append(stored if isinstance(stored, Mapping) else None)
+    return {name: source_summary(records) for name, records in by_source.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from pydantic import BaseModel
 
 from docket.errors import NotFoundError, UserError
 from docket.index import document_page
-from docket.ingest.quality import QUALITY_KEY
+from docket.ingest.quality import QUALITY_KEY, source_summaries
 from docket.ledger import SourceConfig
 from docket.server.auth import Caller
 from docket.server.deps import CallerDep, ServerState, state
@@ -261,6 +262,44 @@ def quality(doc_id: str, request: Request, c: CallerDep) -> dict[str, Any]:
     doc = document(st, c, doc_id)
     stored = doc.metadata.get(QUALITY_KEY)
     return {"id": doc.id, "path": doc.path, "quality": stored if isinstance(stored, dict) else None}
+
+
+@router.get("/quality/sources", summary="Each source's parse-quality totals over the documents the caller may read")
+def quality_sources(
+    request: Request,
+    c: CallerDep,
+    workspace: Annotated[str | None, Query(description="Only this workspace's documents")] = None,
+) -> dict[str, Any]:
+    """Per source, the totals of `docket documents --quality`: files per parser, pages, pages read by
+    OCR and their confidence, pages without text per reason, files with warnings. Counted from the
+    quality records of only the documents the caller may read, without their text. Source names are
+    server paths and URLs: admins get them; others get name null and a label (uploads, restricted
+    uploads, or the source's type, numbered when several share it)."""
+    st = state(request)
+    totals = source_summaries(st.kb.store.documents(access=c.access(workspace)))
+    configs = st.kb.ledger.sources()
+    entries: list[dict[str, Any]] = []
+    for name in sorted(totals):
+        cfg = configs.get(name)
+        where: dict[str, Any] = {**_source_entry(st, name, cfg)} if cfg else {"name": name, "type": "", "label": name}
+        if not c.is_server_admin:
+            label = where["label"] if where["label"] in ("uploads", "restricted uploads") else where["type"] or "source"
+            where = {"name": None, "type": where["type"], "label": label}
+        entries.append({**where, **totals[name]})
+    if not c.is_server_admin:
+        _number_shared_labels(entries)
+    return {"workspace": workspace, "sources": entries}
+
+
+def _number_shared_labels(entries: list[dict[str, Any]]) -> None:
+    """Several sources of one label are told apart by a number: "folder 1", "folder 2"."""
+    counts = Counter(e["label"] for e in entries)
+    seen: Counter[str] = Counter()
+    for entry in entries:
+        label = entry["label"]
+        if counts[label] > 1:
+            seen[label] += 1
+            entry["label"] = f"{label} {seen[label]}"
 
 
 @router.patch("/documents/{doc_id}/profile", summary="Correct what a document is about (workspace admins)")
