@@ -562,8 +562,8 @@ def test_the_api_reference_is_served_from_the_package_with_no_network(tmp_path: 
 def test_the_document_list_shows_how_well_each_file_was_read(
     browser_tools: Browser, live_server: LiveServer, artifacts: Path, tmp_path: Path
 ) -> None:
-    """Parse quality in the library: pages, characters per page, readers, pages without text, and
-    each page on demand."""
+    """Parse quality in the library: pages, characters per page, readers, pages without text, each
+    page on demand, and the totals of each source."""
     expect = browser_tools.sync_api.expect
     expect.set_options(timeout=TIMEOUT_MS)
     st = live_server.state
@@ -614,6 +614,13 @@ def test_the_document_list_shows_how_well_each_file_was_read(
             expect(scan.locator(".pages-box tbody tr")).to_contain_text(
                 "OCR, confidence" if ocr else "image only (scanned?)"
             )
+            # the source's totals under the list (an admin sees the folder's path)
+            totals = page.locator(".source-quality li", has_text=str(folder))
+            expect(totals).to_contain_text("2 files · 7 pages")
+            if ocr:
+                expect(totals).to_contain_text("1 read by OCR (confidence ")
+            else:
+                expect(totals.locator(".warn-text")).to_have_text("1 page without text")
             page.screenshot(path=artifacts / "20-parse-quality.png", full_page=True)
         finally:
             browser.close()

@@ -177,6 +177,10 @@ def test_every_page_fits_a_phone_a_tablet_and_a_desktop(
                         expect(page.locator("ol.hits li").first).to_be_visible()
                     if view == "documents":
                         expect(page.locator("table.doc-table")).to_contain_text("note-000.md")
+                        # each source's parse-quality totals, its server path wrapping on a phone
+                        totals = page.locator(".source-quality li")
+                        expect(totals).to_contain_text(f"{tmp_path / 'library'}: {NOTES + 2} files")
+                        page.locator(".source-quality").screenshot(path=artifacts / f"34-source-quality-{width}.png")
                     assert page.evaluate(FITS), f"{view} at {width} px is wider: {page.evaluate(WIDEST)}"
                 # a long answer with a table and a long URL, then its citation's passage
                 answer = _ask_routed(page, expect)

@@ -130,6 +130,33 @@ function qualityCell(doc) {
   );
 }
 
+const plural = (n, word) => `${n.toLocaleString()} ${word}${n === 1 ? "" : "s"}`;
+
+// One source's totals (GET /api/quality/sources): "/path: 40 files · 312 pages, 12 read by OCR
+// (confidence 91%) · 2 pages without text". Source names are server paths: admins get them, others a label.
+function sourceQualityItem(src) {
+  const parsers = Object.entries(src.parsers || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const parts = [plural(src.files, "file")];
+  if (src.pages) {
+    let pages = plural(src.pages, "page");
+    if (src.pages_ocr) pages += `, ${src.pages_ocr.toLocaleString()} read by OCR${src.ocr_confidence != null ? ` (confidence ${percent(src.ocr_confidence)})` : ""}`;
+    parts.push(pages);
+  }
+  const without = Object.entries(src.pages_without_text || {});
+  const withoutCount = without.reduce((sum, [, n]) => sum + n, 0);
+  const reasons = without.map(([reason, n]) => `${reason}: ${n}`).join(", ");
+  return h(
+    "li",
+    { dataset: { source: src.name || src.label } },
+    h("span", { class: "path", title: src.name || null }, src.name || src.label),
+    ": ",
+    parts.join(" · "),
+    withoutCount ? [" · ", h("span", { class: "warn-text", title: `Why: ${reasons}` }, `${plural(withoutCount, "page")} without text`)] : null,
+    src.files_with_warnings ? ` · ${plural(src.files_with_warnings, "file")} with warnings` : null,
+    src.not_recorded ? h("span", { class: "muted" }, ` · ${src.not_recorded.toLocaleString()} not recorded`) : null,
+  );
+}
+
 export async function render(main) {
   const workspace = session.workspace;
   const editor = workspace && can("editor");
@@ -137,6 +164,7 @@ export async function render(main) {
   const docsBox = h("div", { "aria-live": "off" });
   const docsTitle = h("h2", { id: "docs-title" }, "Indexed documents");
   const failuresBox = h("div");
+  const qualityBox = h("div", { class: "source-quality" });
   const status = h("p", { class: "muted", role: "status" });
   let timer = null;
   let stopped = false;
@@ -289,6 +317,21 @@ export async function render(main) {
     }
   };
 
+  // how well each source's files were read, over the documents the caller may read
+  const loadQuality = async () => {
+    try {
+      const sources = listOf(await api("GET", withQuery("/api/quality/sources", { workspace })), "sources");
+      fill(
+        qualityBox,
+        sources.length
+          ? [h("h3", { id: "quality-title" }, "Parse quality by source"), h("ul", { "aria-labelledby": "quality-title" }, sources.map(sourceQualityItem))]
+          : null,
+      );
+    } catch (err) {
+      fill(qualityBox, errorBox(err.message));
+    }
+  };
+
   const docTable = (caption, docs, emptyText) => {
     if (!docs.length) return h("p", { class: "empty" }, emptyText);
     const columns = [
@@ -353,6 +396,7 @@ export async function render(main) {
         if (job) announce(job.state === "failed" ? `Job ${id} failed: ${job.error || ""}` : `Job ${id} is done.`, job.state === "failed" ? "error" : "info");
       }
       loadDocuments();
+      loadQuality();
     }
     lastActive = active;
     if (active.size) timer = window.setTimeout(pollJobs, POLL_MS);
@@ -396,6 +440,7 @@ export async function render(main) {
                   await api("DELETE", `/api/documents/${encodeURIComponent(doc.id)}`);
                   announce(`Deleted ${doc.path}.`);
                   loadDocuments();
+                  loadQuality();
                 } catch (err) {
                   announce(err.message, "error");
                 }
@@ -506,10 +551,10 @@ export async function render(main) {
     workspace
       ? h("section", { "aria-labelledby": "jobs-title" }, h("h2", { id: "jobs-title" }, "Indexing"), jobsBox)
       : null,
-    h("section", { "aria-labelledby": "docs-title" }, docsTitle, filters, docsBox, pager),
+    h("section", { "aria-labelledby": "docs-title" }, docsTitle, filters, docsBox, pager, qualityBox),
     failuresBox,
   );
-  await Promise.all([loadDocuments(), workspace ? pollJobs() : null]);
+  await Promise.all([loadDocuments(), loadQuality(), workspace ? pollJobs() : null]);
   return () => {
     stopped = true;
     window.clearTimeout(timer);
