@@ -530,35 +530,33 @@ class SyncReport:
     seconds: float = 0.0
     pages_ocr: int = 0  # pages (and images) whose text was read by OCR
     pages_unreadable: int = 0  # pages showing something that gave no text (a scan OCR could not read)
+    # seconds per ingest stage (docket.ingest.sync.STAGES); together at most ``seconds``
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def processed(self) -> int:
         return self.added + self.updated + self.unchanged + self.renamed + len(self.failed) + len(self.failed_before)
 
+    _COUNTS = ("added", "updated", "unchanged", "deleted", "renamed", "chunks_embedded", "chunks_reused")
+
     def merge(self, other: SyncReport) -> None:
-        counts = ("added", "updated", "unchanged", "deleted", "renamed", "chunks_embedded", "chunks_reused")
-        for name in (*counts, "pages_ocr", "pages_unreadable"):
+        for name in (*self._COUNTS, "pages_ocr", "pages_unreadable"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.failed.extend(other.failed)
         self.failed_before.extend(other.failed_before)
         self.warnings.extend(other.warnings)
         self.seconds += other.seconds
+        for stage, seconds in other.stages.items():
+            self.stages[stage] = self.stages.get(stage, 0.0) + seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "deleted": self.deleted,
-            "renamed": self.renamed,
-            "chunks_embedded": self.chunks_embedded,
-            "chunks_reused": self.chunks_reused,
-            "pages_ocr": self.pages_ocr,
-            "pages_unreadable": self.pages_unreadable,
+            **{name: getattr(self, name) for name in (*self._COUNTS, "pages_ocr", "pages_unreadable")},
             "failed": list(self.failed),
             "failed_before": list(self.failed_before),
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
+            "stages": {stage: round(seconds, 3) for stage, seconds in self.stages.items()},
         }
 
 

@@ -20,6 +20,21 @@ def test_ingest_json_contract(indexed) -> None:
     assert report["chunks_embedded"] > 8
     assert [f["path"] for f in report["failed"]] == ["broken.pdf"]
     assert report["failed"][0]["error"]
+    assert {"parse", "embed_model", "write", "other"} <= set(report["stages"])
+    assert sum(report["stages"].values()) <= report["seconds"] + 0.02  # each rounded to the millisecond
+
+
+def test_profile_prints_each_stage_with_its_share(capsys) -> None:
+    from docket.cli.ingest import print_profile
+    from docket.types import SyncReport
+
+    print_profile(SyncReport(chunks_embedded=10, seconds=2.0, stages={"parse": 0.5, "embed_model": 1.5}))
+    out = capsys.readouterr().out
+    assert "5.0 chunks/s" in out
+    assert [line.split() for line in out.splitlines()[1:]] == [
+        ["parse", "0.50s", "25.0%"],
+        ["embed_model", "1.50s", "75.0%"],
+    ]
 
 
 def test_search_json_contract(indexed) -> None:

@@ -67,6 +67,40 @@ def test_first_ingest_adds_every_file_with_paths_relative_to_the_folder(kb: Know
     assert report.chunks_embedded == kb.store.stats()["chunks"]
 
 
+def test_report_profiles_every_stage_within_the_total_time(kb: KnowledgeBase, corpus: Path) -> None:
+    report = kb.ingest([str(corpus)])
+    assert list(report.stages) == list(sync_module.STAGES)
+    assert all(seconds >= 0 for seconds in report.stages.values())
+    assert sum(report.stages.values()) <= report.seconds + 1e-9
+    assert report.stages["parse"] > 0 and report.stages["embed_model"] > 0 and report.stages["write"] > 0
+    assert report.to_dict()["stages"].keys() == report.stages.keys()
+    again = kb.sync()  # nothing to embed: the stages are still all there, and still within the total
+    assert list(again.stages) == list(sync_module.STAGES) and again.stages["embed_model"] == 0
+    assert sum(again.stages.values()) <= again.seconds + 1e-9
+
+
+def test_profile_keeps_within_the_total_when_the_embedder_counts_more_than_it_took(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """An embedder shared with another thread (a server's searches) counts that thread's model time too."""
+
+    class Overcounting(CountingEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.timings = {"tokenize": 0.0, "model": 0.0}
+
+        def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+            self.timings["tokenize"] += 50.0
+            self.timings["model"] += 100.0
+            return super().embed_passages(texts)
+
+    kb = KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=Overcounting())
+    report = kb.ingest([str(corpus)])
+    kb.close()
+    assert report.stages["embed_tokenize"] + report.stages["embed_model"] < 50.0
+    assert sum(report.stages.values()) <= report.seconds + 1e-9
+
+
 def test_second_sync_skips_unchanged_files_without_parsing(
     kb: KnowledgeBase, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

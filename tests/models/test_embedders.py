@@ -30,6 +30,12 @@ def test_minilm_results_do_not_depend_on_batching(minilm: MiniLMEmbedder) -> Non
     assert np.allclose(together, one_by_one, atol=1e-4)
 
 
+def test_minilm_keeps_its_tokenising_and_model_seconds(minilm: MiniLMEmbedder) -> None:
+    before = dict(minilm.timings)
+    minilm.embed_passages(["Parental leave is twelve weeks.", "Sick days: ten a year."])
+    assert minilm.timings["tokenize"] > before["tokenize"] and minilm.timings["model"] > before["model"]
+
+
 def test_minilm_counts_tokens_with_its_own_tokenizer(minilm: MiniLMEmbedder) -> None:
     assert minilm.count_tokens("unbelievable") >= 1
     assert minilm.count_tokens("a b c") == 3

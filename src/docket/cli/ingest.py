@@ -62,6 +62,16 @@ def print_report(report: Any) -> None:
         console.print(f"  [yellow]warning[/] {escape(warning['path'])}: {escape(warning['warning'])}", highlight=False)
 
 
+def print_profile(report: Any) -> None:
+    """Seconds per ingest stage and their share of the total (``--profile``)."""
+    total = report.seconds or 1.0
+    chunks = report.chunks_embedded
+    rate = f", {chunks / report.seconds:.1f} chunks/s" if chunks and report.seconds else ""
+    console.print(f"stage seconds ({report.seconds:.1f}s in all{rate}):")
+    for stage, seconds in report.stages.items():
+        console.print(f"  {stage:<15} {seconds:8.2f}s {seconds / total:6.1%}", highlight=False)
+
+
 def _exit_status(report: Any) -> None:
     failures = len(report.failed) + len(report.failed_before)
     if failures and report.processed == failures:
@@ -79,6 +89,9 @@ def ingest(
     config: ConfigOption = None,
     as_json: JsonOption = False,
     retry_failed: RetryFailedOption = False,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="Also print the seconds spent in each stage (parse, embed, write...).")
+    ] = False,
 ) -> None:
     """Parse, chunk, embed and index files; later runs only process what changed."""
     check_access(access)
@@ -96,6 +109,8 @@ def ingest(
             emit_json(report.to_dict())
         else:
             print_report(report)
+            if profile:
+                print_profile(report)
         if watch:
             _watch(kb, [str(Path(p).expanduser().resolve()) for p in paths], as_json)
         _exit_status(report)

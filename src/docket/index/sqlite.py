@@ -54,6 +54,7 @@ class SqliteStore:
         self._matrix: np.ndarray | None = None
         self._row_ids: np.ndarray | None = None
         self._bm25: BM25Index | None = None
+        self.timings = {"keywords": 0.0}  # seconds analysing chunks' keywords (ingest's stage profile reads it)
         self._loaded_generation = -1
         self._vocab: dict[str, int] = {}
         self._allowed_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
@@ -202,7 +203,9 @@ class SqliteStore:
         missing = [c.hash for c in chunks if c.hash not in vectors]
         if missing:
             raise ValueError(f"{len(missing)} chunk(s) of {doc.path} have no vector")
+        started = time.perf_counter()
         analyzed = [analyze(c.indexed_text) for c in chunks]
+        self.timings["keywords"] += time.perf_counter() - started
         try:
             self._put(doc, chunks, vectors, text, analyzed)
         except BaseException:
@@ -224,7 +227,9 @@ class SqliteStore:
                     f"the knowledge base switched to the embedder '{recorded}' while this process was using "
                     f"'{self._bound}'; run the command again"
                 )
+            started = time.perf_counter()
             ids = self._term_ids({t for terms in analyzed for t in terms})
+            self.timings["keywords"] += time.perf_counter() - started
             rows = [
                 (
                     doc.id,

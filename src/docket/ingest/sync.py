@@ -28,6 +28,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,13 +63,59 @@ if TYPE_CHECKING:
     from docket.index.tables import TableStore
     from docket.ingest.sandbox import Sandbox
 
-__all__ = ["FileDone", "FolderSource", "Indexer", "Progress", "source_for_path", "sync_source"]
+__all__ = [
+    "STAGES",
+    "FileDone",
+    "FolderSource",
+    "Indexer",
+    "Progress",
+    "close_stages",
+    "source_for_path",
+    "sync_source",
+]
 
 # progress(done, total, current_path): called after each file is handled.
 Progress = Callable[[int, int, str], None]
 FileDone = Callable[[str, str | None], None]  # a file was processed: its path, the error (None: indexed or unchanged)
 
 EMBED_BATCH = 64
+
+# The stages of SyncReport.stages, in pipeline order. "embed_tokenize" and "embed_model" are the
+# embedder's own split where it keeps one (MiniLM); otherwise the whole call is "embed_model".
+# "embed_pool" is the rest of the embedding call: mean pooling and sentence-span vectors.
+# "keywords" is the store's keyword analysis (where it keeps the figure), the rest of a document's
+# write (its SQLite transaction and commit) "write". "other" is what no stage covers.
+STAGES = (
+    "walk",  # listing the files and the indexed documents
+    "read",  # stat, reading, hashing, the unchanged/renamed/failed-before bookkeeping
+    "parse",  # parsing, in the sandbox worker when there is one (its start included)
+    "profile",  # the document profile (organisations, dates)
+    "chunk",  # chunking, token counting included
+    "reuse",  # looking up vectors the store already has
+    "embed_tokenize",
+    "embed_model",
+    "embed_pool",
+    "sentences",  # writing the sentence vectors
+    "keywords",
+    "write",
+    "tables",  # loading spreadsheets as SQL tables
+    "finish",  # removing vanished files, pruning, marking the source synced
+    "other",
+)
+
+
+@contextmanager
+def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
+
+
+def _counter(owner: object, name: str) -> float:
+    """A seconds counter some embedders and stores keep in ``timings`` (0 where none)."""
+    return float(getattr(owner, "timings", {}).get(name, 0.0))
 
 
 @dataclass(frozen=True)
@@ -180,10 +227,14 @@ class Indexer:
         self.embed_with_spans = getattr(embedder, "embed_with_spans", None)
 
     def add(self, doc: Document, parsed: ParsedDocument, is_new: bool = True) -> None:
-        doc = with_profile(doc, parsed, None if is_new else get_document(self.store, doc.source, doc.path))
-        chunks = chunk_document(parsed, doc.title, self.max_tokens, self.overlap_tokens, self.count_tokens)
+        stages = self.report.stages
+        with _timed(stages, "profile"):
+            doc = with_profile(doc, parsed, None if is_new else get_document(self.store, doc.source, doc.path))
+        with _timed(stages, "chunk"):
+            chunks = chunk_document(parsed, doc.title, self.max_tokens, self.overlap_tokens, self.count_tokens)
         item = _Pending(doc, chunks, parsed.text, is_new)
-        known = self.store.vectors_for(c.hash for c in item.chunks)
+        with _timed(stages, "reuse"):
+            known = self.store.vectors_for(c.hash for c in item.chunks)
         item.vectors.update(known)
         for chunk in item.chunks:
             if chunk.hash in known:
@@ -196,20 +247,52 @@ class Indexer:
         if len(self.to_embed) >= EMBED_BATCH:
             self.flush()
 
+    def _embed(self, texts: list[str], spans: list[list[tuple[int, int]]] | None) -> tuple[np.ndarray, list]:
+        """The embedding call, its time split into tokenising, the model and pooling."""
+        tokenize, model = _counter(self.embedder, "tokenize"), _counter(self.embedder, "model")
+        started = time.perf_counter()
+        if spans is not None and self.embed_with_spans is not None:
+            vectors, parts = self.embed_with_spans(texts, spans)
+        else:
+            vectors, parts = self.embedder.embed_passages(texts), []
+        total = time.perf_counter() - started
+        # clamped: another thread's calls on the same embedder must not push the sum past the wall time
+        tokenize = min(max(_counter(self.embedder, "tokenize") - tokenize, 0.0), total)
+        model = min(max(_counter(self.embedder, "model") - model, 0.0), total - tokenize)
+        if not hasattr(self.embedder, "timings"):
+            model = total
+        stages = self.report.stages
+        for name, seconds in (("embed_tokenize", tokenize), ("embed_model", model)):
+            stages[name] = stages.get(name, 0.0) + seconds
+        stages["embed_pool"] = stages.get("embed_pool", 0.0) + total - tokenize - model
+        return vectors, parts
+
+    def _write(self, item: _Pending) -> None:
+        keywords = _counter(self.store, "keywords")
+        started = time.perf_counter()
+        self.store.put_document(item.doc, item.chunks, item.vectors, item.text)
+        self.store.ledger.clear_failure(item.doc.source, item.doc.path)  # indexed: it fails no more
+        total = time.perf_counter() - started
+        keywords = min(max(_counter(self.store, "keywords") - keywords, 0.0), total)
+        stages = self.report.stages
+        stages["keywords"] = stages.get("keywords", 0.0) + keywords
+        stages["write"] = stages.get("write", 0.0) + total - keywords
+
     def flush(self) -> None:
         if self.to_embed:
             hashes = list(self.to_embed)
             texts = [self.to_embed[h] for h in hashes]
             if self.embed_with_spans is not None:
                 spans = [[(a + self.units[h][0], b + self.units[h][0]) for a, b in self.units[h][1]] for h in hashes]
-                vectors, parts = self.embed_with_spans(texts, spans)
-                self.store.ledger.put_sentence_vectors(
-                    self.embedder.name,
-                    {h: SentenceVectors.of(self.units[h][1], part) for h, part in zip(hashes, parts, strict=True)},
-                )
+                vectors, parts = self._embed(texts, spans)
+                with _timed(self.report.stages, "sentences"):
+                    self.store.ledger.put_sentence_vectors(
+                        self.embedder.name,
+                        {h: SentenceVectors.of(self.units[h][1], part) for h, part in zip(hashes, parts, strict=True)},
+                    )
                 self.units = {}
             else:
-                vectors = self.embedder.embed_passages(texts)
+                vectors, _ = self._embed(texts, None)
             computed = dict(zip(hashes, vectors, strict=True))
             self.report.chunks_embedded += len(hashes)
             self.to_embed = {}
@@ -219,8 +302,7 @@ class Indexer:
             for chunk in item.chunks:
                 if chunk.hash not in item.vectors:
                     item.vectors[chunk.hash] = computed[chunk.hash]
-            self.store.put_document(item.doc, item.chunks, item.vectors, item.text)
-            self.store.ledger.clear_failure(item.doc.source, item.doc.path)  # indexed: it fails no more
+            self._write(item)
             if item.is_new:
                 self.report.added += 1
             else:
@@ -264,10 +346,12 @@ def sync_source(
     listed in ``failed_before``) unless ``retry_failed``."""
     started = time.perf_counter()
     report = SyncReport()
-    store.bind_embedder(embedder.name, embedder.dim)
-    store.ledger.add_source(source.name, source.config())
-    indexed = {doc.path: doc for doc in store.documents(source.name)}
-    files = list(_walk(source, ignore))
+    stages = report.stages
+    with _timed(stages, "walk"):
+        store.bind_embedder(embedder.name, embedder.dim)
+        store.ledger.add_source(source.name, source.config())
+        indexed = {doc.path: doc for doc in store.documents(source.name)}
+        files = list(_walk(source, ignore))
     if only is not None:
         wanted = set(only)
         files = [(shown, full) for shown, full in files if shown in wanted]
@@ -291,10 +375,13 @@ def sync_source(
         store.ledger.record_failure(source.name, shown, reason, attempt)
 
     def load_tables(doc: Document, data: bytes) -> None:
-        for note in tables.load(doc, data) if tables is not None else ():
+        with _timed(stages, "tables"):
+            notes = tables.load(doc, data) if tables is not None else ()
+        for note in notes:
             report.warnings.append({"path": doc.path, "warning": note})
 
     for done, (shown, full) in enumerate(files, start=1):
+        mark, staged = time.perf_counter(), sum(stages.values())  # "read": the file's time no other stage took
         seen: tuple[int, float, str | None] | None = None  # size, mtime and hash, as far as known
         failures = (len(report.failed), len(report.failed_before))
         try:
@@ -348,11 +435,12 @@ def sync_source(
                 store.ledger.record_failure(source.name, shown, before, failed.attempt(*seen))
                 report.failed_before.append({"path": shown, "error": before})
                 continue
-            if sandbox is not None:
-                parsed = sandbox.parse(data, full.name)
-            else:
-                with applied_limits(limits or ParseLimits()):
-                    parsed = parse_bytes(data, full.name)
+            with _timed(stages, "parse"):
+                if sandbox is not None:
+                    parsed = sandbox.parse(data, full.name)
+                else:
+                    with applied_limits(limits or ParseLimits()):
+                        parsed = parse_bytes(data, full.name)
             title = str(parsed.title or full.stem).strip() or full.stem
             doc = Document(
                 id=existing.id if existing else uuid.uuid4().hex,
@@ -379,20 +467,32 @@ def sync_source(
         except OSError as exc:
             fail(shown, f"cannot read the file: {exc.strerror or exc}")
         finally:
+            stages["read"] = stages.get("read", 0.0) + max(
+                time.perf_counter() - mark - (sum(stages.values()) - staged), 0.0
+            )
             if on_file is not None:
                 new = report.failed[failures[0] :] + report.failed_before[failures[1] :]
                 on_file(shown, new[-1]["error"] if new else None)
             if progress is not None:
                 progress(done, len(files), shown)
     indexer.flush()
-    for doc in vanished.values():
-        store.delete_document(doc.id)
-        if tables is not None:
-            tables.drop(doc.id)
-        report.deleted += 1
-    if report.deleted or report.updated:
-        info = store.embedder_info()
-        store.ledger.prune_sentence_vectors(info[0] if info else None)
-    store.ledger.mark_synced(source.name)
+    with _timed(stages, "finish"):
+        for doc in vanished.values():
+            store.delete_document(doc.id)
+            if tables is not None:
+                tables.drop(doc.id)
+            report.deleted += 1
+        if report.deleted or report.updated:
+            info = store.embedder_info()
+            store.ledger.prune_sentence_vectors(info[0] if info else None)
+        store.ledger.mark_synced(source.name)
     report.seconds = time.perf_counter() - started
+    close_stages(report)
     return report
+
+
+def close_stages(report: SyncReport) -> None:
+    """Give ``report.stages`` every stage of :data:`STAGES` in order, "other" the time none took."""
+    stages = {name: report.stages.get(name, 0.0) for name in STAGES if name != "other"}
+    stages["other"] = max(report.seconds - sum(stages.values()), 0.0)
+    report.stages = stages

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterator, Sequence
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -74,6 +75,8 @@ class MiniLMEmbedder:
             raise MissingExtraError(exc.name or "onnxruntime", "default", "The default embedder") from exc
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        # seconds spent tokenising and in the model, summed over calls (ingest's stage profile reads them)
+        self.timings = {"tokenize": 0.0, "model": 0.0}
         tokenizer_path = files("docket.models").joinpath("data/minilm-tokenizer.json")
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._counter = Tokenizer.from_file(str(tokenizer_path))  # counts whole texts: no truncation, no padding
@@ -99,13 +102,17 @@ class MiniLMEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
+            started = time.perf_counter()
             enc = self._tokenizer.encode_batch([texts[i] for i in idx])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            tokenized = time.perf_counter()
             hidden = self._session.run(
                 ["last_hidden_state"],
                 {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},
             )[0]
+            self.timings["tokenize"] += tokenized - started
+            self.timings["model"] += time.perf_counter() - tokenized
             yield idx, enc, hidden, mask
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:

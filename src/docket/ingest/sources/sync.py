@@ -38,7 +38,7 @@ from docket.ingest.quality import QUALITY_KEY, page_counts
 from docket.ingest.sandbox import parse_with
 from docket.ingest.sources import CONNECTORS
 from docket.ingest.sources.base import Connector, Fetched, SourceTable
-from docket.ingest.sync import Indexer, Progress
+from docket.ingest.sync import Indexer, Progress, close_stages
 from docket.ledger import SourceConfig, Store
 from docket.protocols import Embedder
 from docket.types import DEFAULT_WORKSPACE, Document, ParseAttempt, SyncReport, check_workspace_name
@@ -337,6 +337,7 @@ def sync_remote(
         reason = redact_secrets(reason, secrets_of)  # a server's answer may quote what it was sent
         report.failed.append({"path": name, "error": reason})
         report.seconds = time.perf_counter() - started
+        close_stages(report)
         failed_run = replace(config, last_error=reason, last_result=report.to_dict(), last_run=time.time())
         store.ledger.add_source(name, failed_run)
         return report
@@ -354,6 +355,7 @@ def sync_remote(
                 store.delete_document(doc.id)
                 report.deleted += 1
     report.seconds = time.perf_counter() - started
+    close_stages(report)
     synced = replace(
         config, checkpoint=dict(listing.checkpoint), last_error=None, last_result=report.to_dict(), last_run=time.time()
     )
