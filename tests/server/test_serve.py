@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from docket.ingest.sync import EMBED_BATCH
 from tests.cli.conftest import docket
 
 
@@ -117,7 +118,7 @@ def test_the_account_commands_and_a_job_that_survives_a_killed_server(tmp_path: 
     proc = _serve(Path(home), port, log)
     api = f"http://127.0.0.1:{port}/api"
     headers = {"Authorization": f"Bearer {key}"}
-    count = 200  # passages are written in batches of 64: kill once some batches are in
+    count = EMBED_BATCH + 136  # passages are embedded and written EMBED_BATCH at a time: kill once one batch is in
     files = [
         ("files", (f"note{i:03d}.txt", f"Note {i}: the warehouse in town {i} opens at {i % 12 + 1} o'clock.".encode()))
         for i in range(count)
@@ -126,7 +127,7 @@ def test_the_account_commands_and_a_job_that_survives_a_killed_server(tmp_path: 
         job = httpx.post(f"{api}/workspaces/Support/documents", files=files, headers=headers, timeout=60).json()["job"]
         for _ in range(2000):  # kill the server while the job is part-way through
             progress = httpx.get(f"{api}/jobs/{job['id']}", headers=headers, timeout=10).json()["progress"]
-            if progress.get("done", 0) >= 100:
+            if progress.get("done", 0) >= EMBED_BATCH + 36:
                 break
             time.sleep(0.02)
         assert 0 < progress["done"] < count, progress
@@ -141,7 +142,7 @@ def test_the_account_commands_and_a_job_that_survives_a_killed_server(tmp_path: 
         assert state["state"] == "done", state
         # the second run skipped what the first had indexed: nothing twice
         assert state["report"]["added"] + state["report"]["unchanged"] == count
-        assert state["report"]["unchanged"] >= 64
+        assert state["report"]["unchanged"] >= EMBED_BATCH
         docs = httpx.get(
             f"{api}/documents", params={"workspace": "Support", "per_page": 100}, headers=headers, timeout=10
         ).json()
