@@ -8,6 +8,7 @@ answer log keeps, and the chat model a spec names.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,9 @@ def calculated(kb: Core, question: str, filters: Filters, access: Access, scope:
     if not scope.organizations:
         seen = {first[1][0].doc_id}
         for doc_id in lookups.documents():
-            if len(results) > _OTHER_DOCUMENTS or doc_id in seen:
+            if len(results) > _OTHER_DOCUMENTS:
+                break
+            if doc_id in seen:
                 continue
             seen.add(doc_id)
             other = lookups.run(planned, only=doc_id)
@@ -69,6 +72,7 @@ def calculated(kb: Core, question: str, filters: Filters, access: Access, scope:
     used: list[Hit] = []
     blocks: list[str] = []
     citations: list[Citation] = []
+    labels = kb.catalog(access).by_id() if len(results) > 1 else {}
     for result, hits in results:
         numbers = []
         for figure in result.figures:
@@ -79,7 +83,7 @@ def calculated(kb: Core, question: str, filters: Filters, access: Access, scope:
             numbers.append(n)
             citations.append(cite(n, hit, figure.start, figure.end, hit.text[figure.start : figure.end]))
         text = answer_text(result, numbers)
-        blocks.append(text if len(results) == 1 else f"{_document_label(kb, access, hits[0])}:\n{text}")
+        blocks.append(text if len(results) == 1 else f"{_document_label(labels, hits[0])}:\n{text}")
     notes = ["computed in code from the cited figures; check the rows and columns it used"]
     if len(results) > 1:
         notes.append(
@@ -109,8 +113,8 @@ def _same_value(a: Result, b: Result) -> bool:
     return abs(a.value - b.value) <= 1e-9 * max(1.0, abs(a.value))
 
 
-def _document_label(kb: Core, access: Access, hit: Hit) -> str:
-    entry = kb.catalog(access).by_id().get(hit.doc_id)
+def _document_label(labels: Mapping[str, Any], hit: Hit) -> str:
+    entry = labels.get(hit.doc_id)
     return entry.label if entry is not None else hit.title or hit.path
 
 
