@@ -4,7 +4,7 @@ VENV ?= .venv
 DEMO_HOME ?= .docket-demo
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench bench-server bench-compare clean
+.PHONY: demo test lint bench bench-server bench-compare figures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ bench-server: $(BIN)/python
 bench-compare: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/compare.py
+
+# The README's headline figures table and bench/RESULTS.md's "Headline figures", each with its date,
+# goal and command, from the newest JSON results (bench/out/, copied into bench/out/recorded/ to be
+# committed), and the scale curve bench/plots/scale-curve.svg. `bench/figures.py --check` only checks.
+figures: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/figures.py
 
 # Known vulnerabilities in the installed dependencies: pip-audit against PyPI's advisory service,
 # the local (editable) docket package skipped. Every advisory is printed; only one with a fixed
