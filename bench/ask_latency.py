@@ -2,6 +2,7 @@
 
     python bench/ask_latency.py                       # bench/out/answers/kb/financebench (run answers.py first)
     python bench/ask_latency.py --home DIR --rounds 3 --json
+    python bench/ask_latency.py --json-out bench/out/ask-latency.json   # for `make figures`
 
 Every question of the set (FinanceBench's 62 by default: 30 filings, about 18,600 chunks) is
 asked through ``KnowledgeBase.ask`` with the default settings, extractive (no model): question
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit", type=int, default=0, help="ask only the first N questions")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json-out", type=Path, help="also write the result to this file (bench/figures.py)")
     args = parser.parse_args()
     if not (args.home / "docket.db").exists():
         sys.exit(f"{args.home} holds no knowledge base: run `python bench/answers.py --set financebench` first")
@@ -108,6 +110,10 @@ def main() -> None:
         for name in ("docket", "baseline"):
             print(f"  {name:9s} p50 {result[name]['p50_ms']} ms   p95 {result[name]['p95_ms']} ms")
         print(f"  baseline / docket at p50: {result['ratio_p50']}x")
+    if args.json_out:
+        from figures import write_result
+
+        write_result(args.json_out, result)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Query latency of the embedded store at scale, on synthetic passages.
 
     python bench/latency.py --chunks 100000 --json
+    python bench/latency.py --chunks 100000 --json-out bench/out/latency-100k.json   # for `make figures`
 
 Builds a knowledge base of ``--chunks`` synthetic passages (real sentences from the public-domain
 handbooks and policies in ../shared/data, or the bundled handbook when those are absent, shuffled
@@ -147,6 +148,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=10, help="passes over the question list")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json-out", type=Path, help="also write the result, dated, to this file (bench/figures.py)")
     args = parser.parse_args()
     embedder = MiniLMEmbedder()
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,6 +175,10 @@ def main() -> None:
         out["fts5_over_docket_keyword_p50"] = round(baseline["p50"] / max(keyword["p50"], 1e-6), 1)
         store.close()
     print(json.dumps(out, indent=2) if args.json else out)
+    if args.json_out:
+        from figures import write_result
+
+        write_result(args.json_out, out)
 
 
 def _defaults() -> tuple[object, object]:
