@@ -72,6 +72,7 @@ extra) when it is installed.
 from __future__ import annotations
 
 import argparse
+import decimal
 import json
 import re
 import shutil
@@ -487,6 +488,14 @@ def candidates(pattern: str, out: Path) -> list[Source]:
     return found
 
 
+def as_decimal(value: Any, factor: float) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, int) and factor == 1:
+        return value
+    return decimal.Decimal(repr(value)) * decimal.Decimal(repr(factor))
+
+
 @dataclass(frozen=True)
 class Reading:
     figure: Figure
@@ -494,9 +503,13 @@ class Reading:
     values: dict[str, Any]
 
     def formatted(self) -> str:
-        shown = {k: v * self.figure.scale.get(k, 1) for k, v in self.values.items()}
+        """The figure's text, numbers rounded half up as RESULTS.md writes them (0.6825 -> 0.683;
+        a binary float's own rounding would give 0.682)."""
+        shown = {k: as_decimal(v, self.figure.scale.get(k, 1)) for k, v in self.values.items()}
         try:
-            return self.figure.text.format(**shown)
+            with decimal.localcontext() as context:
+                context.rounding = decimal.ROUND_HALF_UP
+                return self.figure.text.format(**shown)
         except (KeyError, ValueError, TypeError) as exc:
             raise FiguresError(f"{self.figure.name}: cannot write {self.figure.text!r} from {shown} ({exc})") from exc
 
@@ -607,6 +620,8 @@ def results_table(readings: list[Reading], root: Path) -> str:
             unit = "" if goal.unit in ("", "%", "×") else f" {goal.unit}"
             measured = f"{value:.4g}{goal.unit if goal.unit in ('%', '×') else unit}"
             lines.append(f"| {r.figure.name} | {goal.describe()} | {measured} | {'yes' if met else '**no**'} | {tail}")
+    plot = "![p95 latency and recall@10 against chunks](plots/scale-curve.svg)"
+    lines += ["", f"The scale curve, from the newest scale JSON (`make figures` draws it): {plot}"]
     return "\n".join(lines) + "\n"
 
 
