@@ -247,7 +247,6 @@ def test_arithmetic_on_a_line_item_named_in_words_is_planned(
 @pytest.mark.parametrize(
     "question",
     [
-        "What is the value of the total prepaid expenses and other for 2019 and 2018 respectively?",  # two figures
         "What was the increase / (decrease) in the asset retirement obligation from 2021-2022 to 2022-2023?",
         "What was the revenues in 2019 and 2018?",  # one line item, two years, no operation
         "What is the average USD-EUR exchange rate in FY 2019?",  # an average of one year is a line item's name

@@ -57,6 +57,7 @@ __all__ = [
     "compare_years",
     "comparison_text",
     "compute",
+    "confidence",
     "lookup",
     "plan",
     "which_year",
@@ -73,6 +74,7 @@ class Result:
     figures: list[Figure] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     values: tuple[float, float] | None = None  # for a change: the value in the first year and in the last
+    each: tuple[float, ...] = ()  # for a figure in each year ("respectively"): the values, in the plan's order
 
 
 def _fmt(value: float) -> str:
@@ -117,6 +119,9 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
         except (SyntaxError, ZeroDivisionError, TypeError):
             return None
         per_year.append((value, shown))
+    if plan_.each:
+        values = [round(v, plan_.decimals) if plan_.decimals is not None else v for v, _ in per_year]
+        return Result(plan_, values[0], " ; ".join(s for _, s in per_year), figures, [], each=tuple(values))
     if plan_.change and len(per_year) == 2:
         scale = 100 if plan_.percent else 1
         first, last = per_year[0][0] * scale, per_year[1][0] * scale
@@ -141,6 +146,65 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
     return Result(plan_, value, shown, figures, [])
 
 
+# how much less sure a figure is when its column is one of several for the year, or when it adds up a
+# statement's parts for want of a total row
+_SEVERAL_COLUMNS = 0.9
+_ADDED_PARTS = 0.95
+
+
+def confidence(result: Result) -> float:
+    """How sure a computed answer is, 0..1, on the scale the abstention threshold
+    (``answer.min_relevance``) is set on: how well the weakest row label names its line item
+    (:func:`~docket.answer.figures.label_score`: 1 for one of its usual names, about 0.7 for a label
+    sharing most words with it), less where the year's column was one of several or the figure adds
+    up a statement's parts."""
+    if not result.figures:
+        return 0.0
+    score = min(f.score for f in result.figures)
+    if not all(f.one_column for f in result.figures):
+        score *= _SEVERAL_COLUMNS
+    if any(f.parts for f in result.figures):
+        score *= _ADDED_PARTS
+    return score
+
+
+_CURRENCIES = ("$", "€", "£", "¥")
+_SCALES = (("billion", "billions"), ("million", "millions"), ("thousand", "thousands"))
+
+
+def stated(value: float | None, figure: Figure) -> str:
+    """A figure as an answer states it, with the currency and scale its cell and table give:
+    "$39,669 (in millions)" for a cell "$ 39,669" under "(In millions, except per share data)";
+    ``value`` (a rounded figure) in place of the cell's own when given. A cell in brackets is negative."""
+    number = _fmt(figure.value if value is None else value)
+    if figure.cell.strip().rstrip(")").endswith("%"):
+        number += "%"  # a rate as its cell gives it: "2.7%"
+    currency = next((c for c in _CURRENCIES if c in figure.cell or c in figure.unit), "")
+    if currency:
+        number = f"-{currency}{number[1:]}" if number.startswith("-") else f"{currency}{number}"
+    return f"{number}{_scale(figure)}"
+
+
+def _scale(figure: Figure) -> str:
+    scale = next((plural for word, plural in _SCALES if word in figure.unit.lower()), "")
+    return f" (in {scale})" if scale else ""
+
+
+def uncertain(figure: Figure) -> list[str]:
+    """What makes a single figure's match uncertain, as lines to show under it: a row label that only
+    resembles the item asked for, a year with several columns, a sum of parts."""
+    lines = []
+    if figure.score < _NAMED_ROW:
+        lines.append(f'Uncertain: no row is named "{figure.item}"; the closest is "{figure.label}"')
+    if not figure.one_column:
+        lines.append(f'Uncertain: FY{figure.year} has several columns in this table; this is "{figure.column}"')
+    return lines
+
+
+# a row label that is one of the item's names, or starts with one (:func:`~docket.answer.figures.label_score`)
+_NAMED_ROW = 0.9
+
+
 def answer_text(result: Result, numbers: Sequence[int]) -> str:
     """The computed answer as shown: the value, the calculation with the figures put in, and each
     figure with its row, column and citation (``numbers[i]`` cites ``result.figures[i]``)."""
@@ -150,9 +214,17 @@ def answer_text(result: Result, numbers: Sequence[int]) -> str:
         value += "%"
     elif plan_.unit and "/" not in plan_.expression:
         value += f" (USD {plan_.unit})"
-    elif len(result.figures) == 1 and result.figures[0].unit and "/" not in plan_.expression:
-        value += f" ({result.figures[0].unit.strip('() ').lower()})"  # the table's unit: "(Millions)"
+    elif len(result.figures) == 1 and "/" not in plan_.expression:
+        value = stated(result.value if plan_.decimals is not None else None, result.figures[0])
+    if result.each:  # "193 in 2019 and 167 in 2018 (in thousands)", the figures' own scale once
+        shown = [stated(v, f).removesuffix(_scale(f)) for v, f in zip(result.each, result.figures, strict=True)]
+        value = " and ".join(f"{v} in {y}" for v, y in zip(shown, plan_.years, strict=True))
+        value += _scale(result.figures[0])
     lines = [f"{plan_.label[:1].upper()}{plan_.label[1:]}: {value}"]
+    if result.each:  # one row's figures: what makes the match uncertain, once
+        lines += list(dict.fromkeys(line for figure in result.figures for line in uncertain(figure)))
+    elif len(result.figures) == 1 and "/" not in plan_.expression and not plan_.percent:
+        lines += uncertain(result.figures[0])
     if result.values is not None:
         unit = " points" if plan_.percent else ""
         (a, b), (y1, y2) = result.values, (plan_.years[0], plan_.years[-1])
@@ -162,7 +234,7 @@ def answer_text(result: Result, numbers: Sequence[int]) -> str:
         ]
         parts = result.shown.replace("*", "×").split(" ; ")
         lines.append(f"Calculation: FY{y1}: {parts[0]}; FY{y2}: {parts[-1]}" + (" (× 100)" if plan_.percent else ""))
-    elif len(result.figures) > 1 or plan_.percent or "/" in plan_.expression:
+    elif not result.each and (len(result.figures) > 1 or plan_.percent or "/" in plan_.expression):
         calculation = result.shown.replace("*", "×")
         if plan_.percent:
             calculation = f"({calculation}) × 100"
@@ -171,5 +243,11 @@ def answer_text(result: Result, numbers: Sequence[int]) -> str:
         lines.append(f"Calculation: {calculation} = {value}")
     for figure, n in zip(result.figures, numbers, strict=True):
         unit = f" {figure.unit}" if figure.unit else ""
+        if figure.parts:  # no total row: the parts as listed, added up
+            lines.append(
+                f"- {figure.item}, FY{figure.year}: {_fmt(figure.value)} = {figure.cell}{unit} ({figure.label}: "
+                f"{'; '.join(figure.parts)}, {figure.column}; the statement gives no total, its parts are added) [{n}]"
+            )
+            continue
         lines.append(f"- {figure.item}, FY{figure.year}: {figure.cell}{unit} ({figure.label}, {figure.column}) [{n}]")
     return "\n".join(lines)

@@ -7,20 +7,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from docket.index.keywords import analyze
 from docket.sentences import CELL_SEPARATOR
 from docket.types import Hit
 
-__all__ = ["HEADER_YEAR", "LINE_ITEMS", "Figure", "label_score", "lookup", "statement_table", "unit_factor"]
+__all__ = [
+    "HEADER_YEAR",
+    "LINE_ITEMS",
+    "Figure",
+    "label_score",
+    "lookup",
+    "primary_statements",
+    "statement_table",
+    "unit_factor",
+]
 
 # usual names of line items in financial statements: the first is how answers name it
 LINE_ITEMS: dict[str, tuple[str, ...]] = {
     "revenue": ("total revenue", "total revenues", "revenues", "revenue", "total net sales", "net sales",
                 "total net revenue", "net revenues", "net revenue", "sales", "total sales"),
     "cost of goods sold": ("cost of sales", "cost of goods sold", "cost of revenue", "cost of revenues",
-                           "total cost of revenues", "cost of products sold", "cogs", "cost of merchandise sold"),
+                           "total cost of revenues", "total cost of revenue", "cost of products sold", "cogs",
+                           "cost of merchandise sold"),
     "gross profit": ("gross profit", "gross margin"),
     "operating income": ("operating income", "income from operations", "operating profit",
                          "operating income (loss)", "income (loss) from operations"),
@@ -71,6 +81,40 @@ class Figure:
     start: int  # the row's offsets in that hit's text
     end: int
     score: float = 1.0  # how well the row's label names the item (:func:`label_score`, at most 1)
+    parts: tuple[str, ...] = ()  # the rows added up when the statement lists only the item's parts
+    one_column: bool = True  # the year's column was the only one for it (or the longest period's)
+
+
+# words of a row label that start another line item, so a list of an item's parts has ended
+# ("Prepaid expenses and other current assets" after "Raw materials" under "Inventories, net:")
+_NOT_A_PART = re.compile(
+    r"\b(other|total|subtotal|prepaid|receivables?|cash|assets?|liabilit(y|ies)|held|deferred|debt|payables?|"
+    r"goodwill|equity|intangible|investments?|accrued|lease|taxes|costs?|expenses?|income|profit|earnings)\b",
+    re.IGNORECASE,
+)
+_MAX_PARTS = 6
+
+
+def _another_item(label: str, item: str) -> bool:
+    """Whether a row label starts another line item, so a list of ``item``'s parts has ended."""
+    return bool(_NOT_A_PART.search(label)) or any(
+        label_score(label, other) >= 0.9 for other in LINE_ITEMS if other != item
+    )
+
+
+@dataclass
+class _Parts:
+    """An item's label line without figures ("Inventories, net") and the rows under it so far."""
+
+    label: str
+    start: int
+    score: float
+    hit: int
+    unit: str
+    fit: float
+    rows: list[tuple[str, str, float, int]] = field(default_factory=list)  # label, cell, value, end offset
+    heading: str = ""
+    one_column: bool = True
 
 
 _NUMBER = re.compile(r"^\$?\s*\(?\s*-?\$?\s*[\d,]*\.?\d+\s*\)?%?$")
@@ -135,6 +179,14 @@ def label_score(label: str, item: str) -> float:
             score *= 0.85
         best = max(best, score + priority)
     return best
+
+
+def _one_column(header: list[str], year: int) -> bool:
+    """Whether one heading alone names ``year`` (or one names it over a whole year): else the column
+    read is one of several that could be meant ("2019" over both "Q4" and "Full year" columns)."""
+    found = [name for name in header if re.search(rf"(?<!\d){year}(?!\d)", name)]
+    longest = [name for name in found if re.search(r"\b(year|twelve|12|fiscal)\b", name, re.IGNORECASE)]
+    return len(found) == 1 or len(longest) == 1
 
 
 def _column(header: list[str], year: int, width: int) -> int | None:
@@ -211,6 +263,45 @@ def statement_table(hit: Hit, item: str | None = None) -> bool:
     return False
 
 
+# a passage of more words than this, outside any table, is prose: the statements' pages have ended
+_PROSE_WORDS = 40
+
+
+def primary_statements(passages: Sequence[Hit]) -> tuple[list[Hit], list[Hit]]:
+    """A document's statement tables (:func:`statement_table`) split into its primary statements and
+    later tables under the same titles (a guarantor group's "Consolidated Balance Sheets" in the
+    notes), from all its ``passages`` in document order. A statement is primary from its first
+    table until prose (a passage of more than a few lines outside any table) or another statement's
+    table comes between; a later table of that statement is not primary."""
+    primary: list[Hit] = []
+    later: list[Hit] = []
+    open_kind = ""  # the statement whose first tables are being read
+    done: set[str] = set()
+    for hit in passages:
+        if not statement_table(hit):
+            if CELL_SEPARATOR not in hit.text and len(hit.text.split()) > _PROSE_WORDS and open_kind:
+                done.add(open_kind)
+                open_kind = ""
+            continue
+        kind = next((_statement_kind(t) for t in _titles(hit) if _STATEMENT_TITLE.match(t)), "")
+        if kind != open_kind:
+            if open_kind:
+                done.add(open_kind)
+            open_kind = kind if kind not in done else ""
+        (primary if kind == open_kind else later).append(hit)
+    return primary, later
+
+
+def _titles(hit: Hit) -> list[str]:
+    """The squeezed titles a table passage may carry: its last headings and lines above its first row."""
+    titles = list(hit.location.heading_path[-2:])
+    for line in hit.text.split("\n", 3)[:3]:
+        if CELL_SEPARATOR in line:
+            break
+        titles.append(line)
+    return [re.sub(r"[^a-z]", "", t.lower()) for t in titles if len(t.split()) <= 14]
+
+
 def _statement_kind(squeezed: str) -> str:
     if re.search(r"balancesheet|financial(position|condition)", squeezed):
         return "balance"
@@ -256,8 +347,18 @@ def _statement_fit(item: str, hit: Hit, header: str) -> float:
 def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) -> Figure | None:
     """The best row for ``item`` with a figure in ``year``'s column, among the tables of ``hits``
     (a passage may hold prose and several tables: each row is read under the header line above it),
-    whose label names the item at least ``min_label`` well (:func:`label_score`)."""
+    whose label names the item at least ``min_label`` well (:func:`label_score`).
+
+    A statement that lists only an item's parts under its label, with no total row ("Inventories,
+    net" over "Raw materials and supplies" and "Work in process and finished goods"), gives the sum
+    of the parts; a total row among them ends the list (a total is never added to its parts)."""
     best: tuple[float, Figure] | None = None
+
+    def consider(score: float, figure: Figure | None) -> None:
+        nonlocal best
+        if figure is not None and (best is None or score > best[0]):
+            best = (score, figure)
+
     for i, hit in enumerate(hits):
         if CELL_SEPARATOR not in hit.text:
             continue
@@ -265,18 +366,33 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
         unit = ""
         fit = 0.0
         offset = 0
+        parts: _Parts | None = None
+        section = ""  # the label line the rows below belong to ("Interest rate swaps" over "Carrying amount")
         for line in hit.text.split("\n"):
             start = offset
             offset += len(line) + 1
-            if CELL_SEPARATOR not in line:
-                if line.rstrip().endswith(".") or len(line.split()) > 12:
+            cells = [c.strip() for c in line.split(CELL_SEPARATOR)] if CELL_SEPARATOR in line else [line.strip()]
+            if len(cells) == 1 or not any(cells[1:]):  # a label without figures: "Inventories, net:"
+                if parts is not None:
+                    consider(*_summed(parts, item, year))
+                    parts = None
+                if len(cells) == 1 and (line.rstrip().endswith(".") or len(line.split()) > 12):
                     header = None  # prose ends a table; a section label ("LIABILITIES") does not
-                stated = _UNIT_LINE.search(line)
+                stated = _UNIT_LINE.search(line) if len(cells) == 1 else None
                 if stated:
                     unit = f"in {stated.group(1).lower()}"  # "(in thousands)", "$ in millions"
+                label = cells[0].rstrip(" :")
+                section = label if header is not None and 0 < len(label.split()) <= 8 else ""
+                if header is not None and 0 < len(label.split()) <= 8:
+                    score = label_score(label, item)
+                    if score >= min_label:
+                        parts = _Parts(label, start, score, i, unit, fit)
                 continue
-            cells = [c.strip() for c in line.split(CELL_SEPARATOR)]
             if _is_header(cells):
+                if parts is not None:
+                    consider(*_summed(parts, item, year))
+                    parts = None
+                section = ""
                 header = cells
                 fit = _statement_fit(item, hit, line)
                 label = cells[0] if not HEADER_YEAR.search(cells[0]) else ""
@@ -285,25 +401,69 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
             if header is None or len(cells) < 2:
                 continue
             column = _column(header, year, len(cells))
+            if parts is not None:
+                value = _value(cells[column]) if column is not None and column < len(cells) else None
+                if re.match(r"(sub)?total\b", cells[0], re.IGNORECASE):
+                    own = (
+                        re.fullmatch(r"(sub)?total:?", cells[0], re.IGNORECASE)
+                        or label_score(cells[0], item) >= min_label
+                    )
+                    if column is not None and value is not None and parts.rows and own:  # never added to its parts
+                        figure = Figure(
+                            item, year, value, f"{parts.label} — {cells[0]}", header[column - len(cells) + len(header)],
+                            cells[column], unit, i, parts.start, start + len(line), min(1.0, parts.score),
+                            one_column=_one_column(header, year),
+                        )  # fmt: skip
+                        consider(parts.score + fit - 0.01 * i, figure)
+                    parts = None
+                elif value is None or len(parts.rows) >= _MAX_PARTS or _another_item(cells[0], item):
+                    consider(*_summed(parts, item, year))
+                    parts = None
+                else:
+                    assert column is not None
+                    parts.heading = header[column - len(cells) + len(header)]
+                    parts.one_column = _one_column(header, year)
+                    parts.rows.append((cells[0], cells[column], value, start + len(line)))
             if column is None or column >= len(cells):
                 continue
-            score = label_score(cells[0], item)
+            label = cells[0]
+            score = label_score(label, item)
+            if score < min_label and section and item not in LINE_ITEMS:
+                # a row named only with its section: "Carrying amount" under "Interest rate swaps"
+                # for "the carrying amount of interest rate swaps"
+                label = f"{section} — {cells[0]}"
+                score = label_score(f"{re.sub(r'[(].*[)]', ' ', cells[0])} {section}", item)
             if score < min_label:
                 continue
             value = _value(cells[column])
             if value is None:
                 continue
+            named = min(1.0, score)
             if value < 0 and item in _BALANCES:
                 score -= 0.2  # a balance is not negative: this row is a change in it
             score += fit - 0.01 * i  # the better-ranked passage wins a tie
             heading = header[column - len(cells) + len(header)]
             figure = Figure(
-                item, year, value, cells[0], heading, cells[column], unit, i, start, start + len(line),
-                min(1.0, label_score(cells[0], item)),
+                item, year, value, label, heading, cells[column], unit, i, start, start + len(line), named,
+                one_column=_one_column(header, year),
             )  # fmt: skip
-            if best is None or score > best[0]:
-                best = (score, figure)
+            consider(score, figure)
+        if parts is not None:
+            consider(*_summed(parts, item, year))
     return best[1] if best else None
+
+
+def _summed(parts: _Parts, item: str, year: int) -> tuple[float, Figure | None]:
+    """The sum of an item's parts as a figure, and how well it fits (below a row naming the item);
+    no figure for fewer than two parts."""
+    if len(parts.rows) < 2:
+        return 0.0, None
+    figure = Figure(
+        item, year, sum(r[2] for r in parts.rows), parts.label, parts.heading, " + ".join(r[1] for r in parts.rows),
+        parts.unit, parts.hit, parts.start, parts.rows[-1][3], min(1.0, parts.score), tuple(r[0] for r in parts.rows),
+        one_column=parts.one_column,
+    )  # fmt: skip
+    return parts.score - 0.05 + parts.fit - 0.01 * parts.hit, figure
 
 
 _UNIT_LINE = re.compile(r"(?:\b(?:in|\$)\s*|\()(?:in\s+)?(thousands|millions|billions)\b", re.IGNORECASE)

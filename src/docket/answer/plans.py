@@ -112,6 +112,7 @@ class Plan:
     decimals: int | None = None
     unit: str = ""  # "millions", "billions", "thousands": the unit the answer is asked in
     change: bool = False  # the change of the expression from the first of ``years`` to the last
+    each: bool = False  # the expression's value in each of ``years``, in the question's order ("respectively")
 
 
 def _years(question: str) -> list[int]:
@@ -245,6 +246,8 @@ def free_item(text: str) -> str | None:
     """The line item a phrase names, as an ``item`` of an expression: up to the clause that gives
     its year, lower-cased, letters and spaces only ("Acquisition-related charges" -> "acquisition
     related charges"). A known line item keeps its name, so its usual names are searched."""
+    # the year before the item: "the 2018 carrying amount of interest rate swaps"
+    text = re.sub(r"^\s*(?:the\s+)?(?:fy\s*|fiscal\s+)?(?:19|20)\d\d\s+(?=[a-z])", "", text, flags=re.IGNORECASE)
     cut = re.search(_YEAR_CLAUSE, text, re.IGNORECASE)
     phrase = text[: cut.start()] if cut else text
     phrase = re.split(r"\?|\s+(?:respectively|if|when|which|that|assuming)\b", phrase)[0]
@@ -357,8 +360,10 @@ def plan(question: str) -> Plan | None:
         int(m.group(2)[-2:]) - int(m.group(1)[-2:]) == 1
         for m in re.finditer(r"\b((?:19|20)\d\d)\s*[-–/]\s*((?:19|20)?\d\d)\b", question)
     ]
-    if len(years) >= 2 and (re.search(r"\brespectively\b", question) or any(periods)):
-        return None  # a figure for each year ("… in 2019 and 2018 respectively"); a fiscal year "2021-2022"
+    if len(years) >= 2 and re.search(r"\brespective(ly)?\b", question) and not any(periods):
+        return _each_year(question, decimals, unit)  # "… in 2019 and 2018 respectively": a figure for each
+    if len(years) >= 2 and any(periods):
+        return None  # a fiscal year "2021-2022"
     arithmetic = _arithmetic(question, years, decimals, unit)
     if arithmetic is not None or _OPERATION.search(question):
         # arithmetic the metrics above do not cover; a question that asks for an operation is never
@@ -377,6 +382,30 @@ def plan(question: str) -> Plan | None:
     if item is not None:
         return Plan(item, f"{item}[{year}]", (), False, decimals, unit)
     return None
+
+
+def _each_year(question: str, decimals: int | None, unit: str) -> Plan | None:
+    """One line item's figure in each year a "respectively" question names, in the question's order
+    ("What is the value of the other current assets for 2019 and 2018 respectively?"); None when it
+    asks for an operation or names no single row."""
+    if _OPERATION.search(question):
+        return None
+    named = re.search(r"^\W*(?:what|how\s+much)\s+(?:is|was|were|are)\s+(?P<item>.+)", question, re.IGNORECASE)
+    if named is None:
+        return None
+    phrase = re.sub(r"\brespective\s+", "", named.group("item"), flags=re.IGNORECASE)
+    item = free_item(phrase)
+    if item is None or len(item.split()) > _MAX_FREE_WORDS:
+        return None
+    if item not in LINE_ITEMS and re.search(rf"\btotal\s+{re.escape(item)}\b", phrase, re.IGNORECASE):
+        item = f"total {item}"  # the row is "Total prepaid expenses and other", not "Prepaid expenses and other"
+    order: list[int] = []
+    for m in _FY.finditer(question):
+        value = m.group(1) or m.group(2)
+        year = int(value) if len(value) == 4 else 2000 + int(value)
+        if 1950 <= year <= 2100 and year not in order:
+            order.append(year)
+    return Plan(item, f"{item}[{{y}}]", tuple(order), False, decimals, unit, each=True)
 
 
 def _label(question: str) -> str:

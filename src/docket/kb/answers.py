@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from docket.answer.calculate import LINE_ITEMS, Result, answer_text, compute, lookup, plan
+from docket.answer.calculate import LINE_ITEMS, Result, answer_text, compute, confidence, lookup, plan
 from docket.answer.extractive import cite
-from docket.answer.figures import Figure, statement_table
+from docket.answer.figures import Figure, primary_statements, statement_table
 from docket.answer.numbering import renumbered
 from docket.answer.plans import Plan
 from docket.answer.scope import Scope
@@ -36,6 +36,8 @@ _NAMED = 0.9
 _OTHER_DOCUMENTS = 2
 # how much less well another document's rows may name the items for its result to be shown too
 _CLOSE = 0.1
+# how much less sure an answer is for each further document whose different result it shows
+_SEVERAL_DOCUMENTS = 0.85
 
 
 def calculated(kb: Core, question: str, filters: Filters, access: Access, scope: Scope) -> Answer | None:
@@ -91,7 +93,10 @@ def calculated(kb: Core, question: str, filters: Filters, access: Access, scope:
             "results; name the organisation or document to get one answer"
         )
         blocks.insert(0, f"{len(results)} documents give different results:")
-    confidence = min(_named(r) for r, _ in results) / len(results)
+    # several documents' results, each shown under its label, is a less certain answer than one
+    sure = min(confidence(r) for r, _ in results) * _SEVERAL_DOCUMENTS ** (len(results) - 1)
+    if sure < kb.settings.answer.min_relevance:
+        return None  # too unsure to state: the question is answered (or refused) from the passages instead
     return Answer(
         question,
         "\n\n".join(blocks),
@@ -99,7 +104,7 @@ def calculated(kb: Core, question: str, filters: Filters, access: Access, scope:
         tuple(citations),
         tuple(used),
         "calculated",
-        confidence,
+        sure,
         notes=tuple(notes),
     )
 
@@ -126,7 +131,7 @@ class _Lookups:
     def __init__(self, kb: Core, filters: Filters, access: Access, scope: Scope) -> None:
         self.kb, self.filters, self.access, self.scope = kb, filters, access, scope
         self.passages: dict[str, list[Hit]] = {}
-        self.statements: dict[str, list[Hit]] = {}
+        self.statements: dict[str, tuple[list[Hit], list[Hit]]] = {}
 
     def documents(self) -> list[str]:
         """The documents of the passages searched so far, best-ranked first."""
@@ -168,8 +173,13 @@ class _Lookups:
                 names = " ".join(aliases[first : first + 3])
                 self.passages[key] = self.kb.search(f"{names} {year}", k=20, filters=self.filters, access=self.access)
             hits = self.passages[key]
-            source = self.statement_tables(item, hits, same)
-            figure = lookup(item, year, source, min_label=_NAMED)
+            figure = None
+            # the primary statement first: a later table under the same title (a guarantor group's
+            # "Consolidated Balance Sheets" in the notes) only where the primary one lacks the row
+            for source in self.statement_tables(item, hits, same):
+                figure = lookup(item, year, source, min_label=_NAMED)
+                if figure is not None:
+                    break
             if figure is None and same:
                 source = hits
                 figure = lookup(item, year, [h if h.doc_id in same else replace(h, text="") for h in hits])
@@ -180,22 +190,24 @@ class _Lookups:
                 return figure, source[figure.hit]
         return None
 
-    def statement_tables(self, item: str, hits: list[Hit], same: set[str]) -> list[Hit]:
-        """The tables of the financial statement that reports ``item`` in the documents the question
-        is scoped to (those among ``hits``, which passed every filter), read whole: a statement page
-        need not rank among the passages a search returns for one line item's names."""
-        if self.filters.documents is None:
-            return []
-        tables: list[Hit] = []
+    def statement_tables(self, item: str, hits: list[Hit], same: set[str]) -> list[list[Hit]]:
+        """The tables of the financial statement that reports ``item`` in the first documents among
+        ``hits`` (which passed every filter, so the documents the question is scoped to when it names
+        an organisation or period), read whole: a statement page need not rank among the passages a
+        search returns for one line item's names. The primary
+        statements first, then later tables under the same titles
+        (:func:`~docket.answer.figures.primary_statements`); empty groups left out."""
+        primary: list[Hit] = []
+        later: list[Hit] = []
         for doc_id in list(dict.fromkeys(h.doc_id for h in hits))[:_STATEMENT_DOCUMENTS]:
             if same and doc_id not in same:
                 continue
             if doc_id not in self.statements:
-                self.statements[doc_id] = [
-                    h for h in self.kb.store.document_hits(doc_id, self.access) if statement_table(h)
-                ]
-            tables.extend(h for h in self.statements[doc_id] if statement_table(h, item))
-        return tables
+                self.statements[doc_id] = primary_statements(self.kb.store.document_hits(doc_id, self.access))
+            first, rest = self.statements[doc_id]
+            primary.extend(h for h in first if statement_table(h, item))
+            later.extend(h for h in rest if statement_table(h, item))
+        return [group for group in (primary, later) if group]
 
 
 def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answer | None:
@@ -212,9 +224,12 @@ def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answe
     if result is None:
         return None
     hit, row = hits[result.figures[0].hit], result.figures[0]
+    sure = row.score * (1.0 if row.one_column else 0.9)  # as for a computed figure (calculate.confidence)
+    if sure < kb.settings.answer.min_relevance:
+        return None
     citation = cite(1, hit, row.start, row.end, hit.text[row.start : row.end])
     note = "compared in code from the cited row; check the row and columns it used"
-    return Answer(question, comparison_text(result, 1), False, (citation,), (hit,), "calculated", 1.0, notes=(note,))
+    return Answer(question, comparison_text(result, 1), False, (citation,), (hit,), "calculated", sure, notes=(note,))
 
 
 def labelled(kb: Core, answer: Answer, access: Access, scope: Scope) -> Answer:
