@@ -92,7 +92,9 @@ def scan(pdf: Path, index: int, dpi: int, seed: int = 0) -> Any:
     image = image.rotate(rng.uniform(-1.0, 1.0), resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
     pixels = np.asarray(image, dtype=np.float32)
     noise = np.random.default_rng(rng.randrange(2**32)).normal(0.0, 8.0, pixels.shape)
-    return Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8), mode="L")
+    scanned = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8), mode="L")
+    scanned.info["dpi"] = (dpi, dpi)  # as a scanner records it
+    return scanned
 
 
 def _norm(text: str) -> str:
@@ -103,23 +105,54 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
+# What a reader cannot tell apart on the page, made equal on both sides before counting: ligatures
+# and other compatibility forms (NFKC: "ﬁ" is "fi"), curly and straight quotes, the dashes, bullets;
+# and leaders and rules (runs of 3 or more dots, underscores, hyphens: "Introduction......3", a form's
+# "______"), whose length in characters is a matter of the font, not of the text; and a "|" on its
+# own, a table's vertical rule (no text layer has it) or the " | " Docket puts between a table's cells.
+_TYPOGRAPHY = str.maketrans(
+    {"‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-", "‐": "-", "‑": "-"}
+    | {"•": " ", "·": " ", "▪": " ", "●": " "}
+)
+_LEADER = re.compile(r"(?:[._…-] ?){3,}")
+_RULE = re.compile(r"(?<!\S)\|(?!\S)")  # a "|" standing alone: a table's rule, or the cell separator
+
+
+def fair(text: str) -> str:
+    """``text`` with the differences a reader cannot see taken out (see ``_TYPOGRAPHY``)."""
+    import unicodedata
+
+    text = _LEADER.sub(" ", unicodedata.normalize("NFKC", text).translate(_TYPOGRAPHY))
+    return _RULE.sub(" ", text)
+
+
 def cer(ocr: str, truth: str) -> float:
     from rapidfuzz.distance import Levenshtein
 
-    truth, ocr = _norm(truth), _norm(ocr)
+    truth, ocr = _norm(fair(truth)), _norm(fair(ocr))
     return Levenshtein.distance(ocr, truth) / max(len(truth), 1)
 
 
-def cer_any_order(ocr: str, truth: str) -> float:
+def cer_any_order(ocr: str, truth: str, raw: bool = False) -> float:
+    missed, extra = cer_parts(ocr, truth, raw)
+    return missed + extra
+
+
+def cer_parts(ocr: str, truth: str, raw: bool = False) -> tuple[float, float]:
     """CER with reading order left out: the words of both texts are matched one to one (equal words
     first, then each remaining word of the text layer to its nearest remaining OCR word); the
     edit distances of the pairs plus the letters of the unmatched words, over the text layer's
-    letters. A misread letter counts one, a word run into its neighbour counts its letters."""
+    letters. A misread letter counts one, a word run into its neighbour counts its letters. Both
+    texts go through :func:`fair` first unless ``raw``. Returned in two parts: the errors on the
+    text layer's words (misread, missed) and the letters of OCR words left over (text the text
+    layer does not have: a logo read as symbols, but also text in a picture read right)."""
     from collections import Counter
 
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
 
+    if not raw:
+        ocr, truth = fair(ocr), fair(truth)
     want, got = Counter(truth.split()), Counter(ocr.split())
     common = want & got
     rest_want = sorted((want - common).elements(), key=len, reverse=True)
@@ -132,8 +165,8 @@ def cer_any_order(ocr: str, truth: str) -> float:
             continue
         cost += best[1]
         rest_got.pop(best[2])
-    cost += sum(len(w) for w in rest_got)
-    return cost / max(sum(len(w) for w in truth.split()), 1)
+    letters = max(sum(len(w) for w in truth.split()), 1)
+    return cost / letters, sum(len(w) for w in rest_got) / letters
 
 
 def word_recall(ocr: str, truth: str) -> float:
@@ -144,14 +177,29 @@ def word_recall(ocr: str, truth: str) -> float:
     return sum(min(n, got[w]) for w, n in want.items()) / total if total else 1.0
 
 
-def _ocr(engine: str, image: Any) -> str:
+def _ocr(engine: str, image: Any, languages: str | None = None) -> str:
     from docket.ingest.ocr import ocr_engine, read_image
 
-    return read_image(image, ocr_engine(engine)).text
+    made = ocr_engine(engine, languages) if languages else ocr_engine(engine)
+    return read_image(image, made).text
 
 
-def _one(job: tuple[str, str, int, int]) -> dict[str, Any]:
-    engine, pdf, index, dpi = job
+def split_of(pdf: Path) -> str:
+    """``dev`` or ``test``: half the files of each set, by a hash of the file's name (all pages of
+    a file on one side). Settings are chosen on ``dev``; ``test`` is the held-out half."""
+    import hashlib
+
+    return "dev" if hashlib.sha1(pdf.name.encode()).digest()[0] % 2 == 0 else "test"
+
+
+def _use_source(src: str | None) -> None:
+    """In a worker: import Docket from ``src`` (another checkout: the baseline) instead of this one."""
+    if src:
+        sys.path.insert(0, src)
+
+
+def _one(job: tuple[str, str, int, int, str | None]) -> dict[str, Any]:
+    engine, pdf, index, dpi, languages = job
     import pypdfium2 as pdfium
 
     image = scan(Path(pdf), index, dpi)
@@ -159,29 +207,58 @@ def _one(job: tuple[str, str, int, int]) -> dict[str, Any]:
     truth = _layer(doc, index)
     doc.close()
     started = time.perf_counter()
-    text = _ocr(engine, image)
+    text = _ocr(engine, image, languages)
     seconds = time.perf_counter() - started
+    missed, extra = cer_parts(text, truth)
     return {
         "file": Path(pdf).name,
         "page": index + 1,
+        "split": split_of(Path(pdf)),
         "cer": cer(text, truth),
-        "cer_any_order": cer_any_order(text, truth),
+        "cer_any_order": missed + extra,
+        "cer_missed": missed,
+        "cer_extra": extra,
+        "cer_any_order_raw": cer_any_order(text, truth, raw=True),
         "recall": word_recall(text, truth),
         "ocr_s": seconds,
         "text": text,
     }
 
 
-def _warm(engine: str) -> None:
+def _warm(engine: str, src: str | None = None) -> None:
+    _use_source(src)
     if engine != "tesseract":
         from docket.ingest.ocr import ocr_engine
 
         ocr_engine(engine)
 
 
-def measure(engine: str, dpi: int, pages: list[tuple[Path, int]], workers: int) -> dict[str, Any]:
-    jobs = [(engine, str(pdf), index, dpi) for pdf, index in pages]
-    with ProcessPoolExecutor(workers, initializer=_warm, initargs=(engine,)) as pool:
+def _mean(rows: list[dict[str, Any]], key: str) -> float:
+    return round(sum(r[key] for r in rows) / len(rows), 4)
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "pages": len(rows),
+        "cer_any_order": _mean(rows, "cer_any_order"),
+        "cer_any_order_median": round(sorted(r["cer_any_order"] for r in rows)[len(rows) // 2], 4),
+        "cer_missed": _mean(rows, "cer_missed"),
+        "cer_extra": _mean(rows, "cer_extra"),
+        "cer_any_order_raw": _mean(rows, "cer_any_order_raw"),
+        "word_recall": _mean(rows, "recall"),
+    }
+
+
+def measure(
+    engine: str,
+    dpi: int,
+    pages: list[tuple[Path, int]],
+    workers: int,
+    languages: str | None = None,
+    src: str | None = None,
+) -> dict[str, Any]:
+    jobs = [(engine, str(pdf), index, dpi, languages) for pdf, index in pages]
+    with ProcessPoolExecutor(workers, initializer=_warm, initargs=(engine, src)) as pool:
         list(pool.map(_warm, [engine] * workers))  # models loaded before the clock starts
         started = time.perf_counter()
         rows = list(pool.map(_one, jobs))
@@ -193,25 +270,24 @@ def measure(engine: str, dpi: int, pages: list[tuple[Path, int]], workers: int) 
         ("invoices", [r for r in rows if r["file"] in invoice_names]),
         ("docugami", [r for r in rows if r["file"] not in invoice_names]),
     ):
-        if chosen:
-            by_set[name] = {
-                "pages": len(chosen),
-                "cer_any_order": round(sum(r["cer_any_order"] for r in chosen) / len(chosen), 4),
-                "cer_any_order_median": round(sorted(r["cer_any_order"] for r in chosen)[len(chosen) // 2], 4),
-                "word_recall": round(sum(r["recall"] for r in chosen) / len(chosen), 4),
-            }
+        for split in ("dev", "test"):
+            part = [r for r in chosen if r["split"] == split]
+            if part:
+                by_set[f"{name}/{split}"] = _summary(part)
+    by_split = {split: _summary([r for r in rows if r["split"] == split]) for split in ("dev", "test")}
     return {
         "engine": engine,
+        "source": src or "this checkout",
+        "languages": languages or "default",
         "dpi": dpi,
-        "pages": len(rows),
-        "cer_any_order": round(sum(r["cer_any_order"] for r in rows) / len(rows), 4),
-        "cer_any_order_median": round(sorted(r["cer_any_order"] for r in rows)[len(rows) // 2], 4),
-        "cer_in_order": round(sum(r["cer"] for r in rows) / len(rows), 4),
-        "word_recall": round(sum(r["recall"] for r in rows) / len(rows), 4),
+        **_summary(rows),
+        "cer_in_order": _mean(rows, "cer"),
         "pages_per_s": round(len(rows) / wall, 2),
         "s_per_page_one_core": round(sum(r["ocr_s"] for r in rows) / len(rows), 2),
         "chars": chars,
+        "by_split": by_split,
         "by_set": by_set,
+        "rows": rows,
         "worst": sorted(((round(r["cer_any_order"], 3), f"{r['file']} p{r['page']}") for r in rows), reverse=True)[:3],
     }
 
@@ -277,6 +353,12 @@ def main() -> None:
     parser.add_argument("--dpi", default="150,300")
     parser.add_argument("--pages", type=int, default=24)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--languages", default=None, help="ingest.ocr_languages for this checkout (e.g. eng, auto)")
+    parser.add_argument(
+        "--baseline", default=None, help="another checkout's src/ (e.g. ../main/src), measured first, same pages"
+    )
+    parser.add_argument("--baseline-languages", default=None)
+    parser.add_argument("--dump", default=None, help="write every page's OCR text and figures to this JSON file")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     header = {"nproc": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
@@ -284,12 +366,19 @@ def main() -> None:
         results: Any = [invoices(int(d), args.engines.split(",")[0]) for d in args.dpi.split(",")]
     else:
         pages = _pages(args.pages)
+        runs: list[tuple[str | None, str | None]] = [(None, args.languages)]
+        if args.baseline:
+            runs.insert(0, (str(Path(args.baseline).resolve()), args.baseline_languages))
         results = [
-            measure(engine, int(dpi), pages, args.workers)
+            measure(engine, int(dpi), pages, args.workers, languages, src)
             for engine in args.engines.split(",")
             for dpi in args.dpi.split(",")
+            for src, languages in runs
         ]
     header["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    rows = [row.pop("rows", []) for row in results]
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(rows, indent=1))
     if args.json:
         print(json.dumps({**header, "results": results}, indent=2))
         return
