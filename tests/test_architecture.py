@@ -13,7 +13,8 @@ from tests.conftest import REPO
 
 SRC = REPO / "src" / "docket"
 LONG = 600  # lines: a module longer than this does more than one thing
-ALLOWED_LONG: set[str] = set()  # at most two, each named here with the reason
+# at most two, each named here with the reason
+ALLOWED_LONG: set[str] = {"types.py"}  # the vocabulary: every dataclass the layers pass each other, in one place
 
 
 def _layers() -> list[list[str]]:

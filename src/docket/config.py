@@ -88,7 +88,10 @@ class IngestSettings(_Section):
         "tesseract", description="The OCR engine: tesseract (apt install tesseract-ocr) or rapidocr (docket[ocr])."
     )
     ocr_languages: str = Field(
-        "eng", description="Languages OCR reads, as Tesseract codes joined by '+' (eng+deu); each needs its data."
+        "auto",
+        description="Languages OCR reads, as Tesseract codes joined by '+' (eng+deu), each needing its data "
+        "(apt install tesseract-ocr-deu); auto: English, and a page that reads as another installed language "
+        "(deu, fra, nld, spa, ita, por) is read again in it.",
     )
     ocr_dpi: int = Field(300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR.")
     ocr_page_timeout: float = Field(

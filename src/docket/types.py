@@ -70,6 +70,7 @@ class Location:
     attachment: str | None = None
     char_start: int | None = None
     char_end: int | None = None
+    region: tuple[float, float, float, float] | None = None  # box on ``page``: fractions, x0 y0 x1 y1 (OCR)
 
     def label(self) -> str:
         """A short human label such as ``p. 3 · Benefits › Leave``."""
@@ -107,8 +108,9 @@ class Location:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Location:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        if "heading_path" in known:
-            known["heading_path"] = tuple(known["heading_path"])
+        for key in ("heading_path", "region"):  # lists in JSON
+            if known.get(key) is not None:
+                known[key] = tuple(known[key])
         return cls(**known)
 
 
@@ -130,6 +132,7 @@ class Block:
     attachment: str | None = None
     header: str | None = None
     row_start: int | None = None
+    regions: tuple[tuple[str, tuple[float, float, float, float]], ...] = ()  # OCR'd lines, boxes (fractions)
 
 
 @dataclass(frozen=True)
@@ -389,6 +392,8 @@ class Citation:
             "location": self.location.to_dict(),
             "quote": self.quote,
         }
+        if (box := self.location.region) is not None:  # {page, x0, y0, x1, y1}, fractions of the page
+            out["region"] = dict(zip(("page", "x0", "y0", "x1", "y1"), (self.location.page, *box), strict=True))
         if self.document:
             out["document"] = self.document
         if self.chunk_id is not None:

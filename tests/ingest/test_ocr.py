@@ -99,10 +99,12 @@ def test_tesseract_lines_of_a_tilted_page_are_straightened_into_rows() -> None:
         rows.append(f"5\t1\t{block + 10}\t1\t1\t1\t1400\t{y + 28 - 2}\t80\t30\t95\t$4.11")
     lines, turned = ocr._tsv_lines("\n".join(rows))
     assert not turned
+    # straightened, each label on the row of its amount; spaced as they are (a label, a gap of three
+    # line heights, then the rest), the rows are a table, cut into cells by the gaps
     assert [line.text for line in reading_order(lines)] == [
-        "Charges for the month  $4.11",
-        "Credits for the month  $4.11",
-        "Total for the month  $4.11",
+        "Charges | for the month | $4.11",
+        "Credits | for the month | $4.11",
+        "Total | for the month | $4.11",
     ]
 
 

@@ -54,6 +54,9 @@ def test_a_scanned_pdf_answers_with_a_page_citation(tmp_path: Path, minilm) -> N
     assert "seven years" in answer.text
     assert answer.citations and answer.citations[0].location.page == 2
     assert answer.citations[0].location.label().startswith("p. 2")
+    # stored with the passage and shown on the citation: the region of page 2 it was typed in
+    region = answer.citations[0].to_dict()["region"]
+    assert region["page"] == 2 and abs(region["x0"] - 150 / 1700) < 0.01 and region["y1"] < 0.25
 
 
 def test_a_scan_indexed_without_ocr_is_read_once_ocr_can_run(tmp_path: Path, fake_embedder) -> None:

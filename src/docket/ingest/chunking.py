@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from docket.ingest.regions import Box, passage_region
 from docket.sentences import sentence_spans, word_spans
 from docket.types import BLOCK_SEPARATOR, Block, Chunk, Location, ParsedDocument
 
@@ -109,7 +110,7 @@ def _pack(units: list[_Unit], budget: int, overlap: int) -> Iterator[list[_Unit]
         yield current
 
 
-def _location(block: Block, start: int, end: int, **extra: int | None) -> Location:
+def _location(block: Block, start: int, end: int, region: Box | None = None, **extra: int | None) -> Location:
     return Location(
         page=block.page,
         slide=block.slide,
@@ -118,6 +119,7 @@ def _location(block: Block, start: int, end: int, **extra: int | None) -> Locati
         attachment=block.attachment,
         char_start=start,
         char_end=end,
+        region=region,
         **extra,
     )
 
@@ -155,7 +157,9 @@ def chunk_document(
             units.extend(_units(block.text, start, budget, count_tokens))
         for group in _pack(units, budget, overlap_tokens):
             start, end = group[0].start, group[-1].end
-            chunks.append(Chunk(text=doc_text[start:end], location=_location(first, start, end), context=context))
+            region = passage_region(doc_text[start:end], [block for block, _ in members])
+            location = _location(first, start, end, region)
+            chunks.append(Chunk(text=doc_text[start:end], location=location, context=context))
     return [Chunk(c.text, c.location, c.context, ordinal=i) for i, c in enumerate(chunks)]
 
 
@@ -188,6 +192,7 @@ def _table_chunks(
                 block,
                 rows[i][0],
                 rows[j - 1][1],
+                passage_region(body, [block]),
                 row_start=line_numbers[i] if block.row_start is not None else None,
                 row_end=line_numbers[j - 1] if block.row_start is not None else None,
             ),

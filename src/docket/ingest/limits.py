@@ -57,7 +57,7 @@ class ParseLimits:
     max_attachments: int = 100
     ocr: bool = True  # read pages without a usable text layer, and image files, by OCR
     ocr_engine: str = "tesseract"
-    ocr_languages: str = "eng"  # the engine's language codes, "+" between them (Tesseract: eng+deu)
+    ocr_languages: str = "auto"  # Tesseract codes, "+" between them (eng+deu); auto: English or as detected
     ocr_dpi: int = 300  # PDF pages are rendered at this resolution for OCR
     ocr_page_seconds: float = 60.0  # time one page's OCR may take, added to the file's limit
 

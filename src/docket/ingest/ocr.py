@@ -37,11 +37,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from docket.errors import MissingExtraError, UnknownBackendError
 from docket.ingest.limits import current_limits
+from docket.ingest.ocr_lines import OcrLine
+from docket.ingest.ocr_tables import find_tables, table_rows
 from docket.registry import Registry
 
 __all__ = [
@@ -58,22 +60,10 @@ __all__ = [
 ]
 
 DEFAULT_OCR_ENGINE = "tesseract"
+AUTO = "auto"  # ingest.ocr_languages: English, and another installed language where a page is in it
 # Pictures larger than this (pixels on the long side) are scaled down before detection: the size
 # RapidOCR itself works at, so a 600 dpi scan costs no more than a 200 dpi one.
 _MAX_SIDE = 2000
-
-
-@dataclass(frozen=True)
-class OcrLine:
-    """One line of text found on a picture: its box in pixels (left, top, right, bottom)."""
-
-    text: str
-    box: tuple[float, float, float, float]
-    confidence: float
-
-    @property
-    def height(self) -> float:
-        return self.box[3] - self.box[1]
 
 
 @dataclass(frozen=True)
@@ -139,7 +129,7 @@ class Tesseract:
     def installed() -> bool:
         return shutil.which("tesseract") is not None
 
-    def __init__(self, languages: str = "eng") -> None:
+    def __init__(self, languages: str = AUTO) -> None:
         program = shutil.which("tesseract")
         if program is None:
             raise MissingExtraError("tesseract", "ocr", "Reading scanned pages and images (OCR)", _TESSERACT_INSTALL)
@@ -147,28 +137,49 @@ class Tesseract:
 
     def read(self, image: Any) -> list[OcrLine]:
         """Read the page; a page that looks turned (most words taller than wide) or reads badly is
-        checked for orientation (Tesseract's OSD) and read again turned upright, where it reads better."""
+        checked for orientation (Tesseract's OSD) and read again turned upright, where it reads
+        better. With ``languages="auto"`` the page is read in English first and, where its words are
+        mostly another installed language's (:func:`guess_language`), read again in that language
+        too; the reading with the higher confidence is kept."""
         image = image.convert("L")
-        lines, turned = _tsv_lines(self._run(image, "--psm", "3", "-c", "thresholding_method=2", "tsv"))
+        lines = self._read_upright(image, self._first_languages())
+        if self.languages != AUTO:
+            return lines
+        other = guess_language(" ".join(line.text for line in lines), installed_languages(self.program))
+        if other is None:
+            return lines
+        again = self._read_upright(image, f"{other}+eng")
+        return again if _mean_confidence(again) >= _mean_confidence(lines) else lines
+
+    def _first_languages(self) -> str:
+        return "eng" if self.languages == AUTO else self.languages
+
+    def _read_upright(self, image: Any, languages: str) -> list[OcrLine]:
+        lines, turned = _tsv_lines(self._run(image, *_READ_ARGS, languages=languages, dpi=_dpi(image)))
         if not turned and _mean_confidence(lines) >= TURN_CHECK_BELOW:
             return lines
         angle = _rotation(self._run(image, "--psm", "0", languages="osd"))
         if not angle:
             return lines
         upright = image.rotate(-angle, expand=True, fillcolor=255)  # Pillow turns counter-clockwise
-        again, _ = _tsv_lines(self._run(upright, "--psm", "3", "-c", "thresholding_method=2", "tsv"))
+        again, _ = _tsv_lines(self._run(upright, *_READ_ARGS, languages=languages, dpi=_dpi(image)))
         # lines of a turned page run down the page: the upright reading wins unless it reads nothing
         better = bool(again) if turned else _mean_confidence(again) > _mean_confidence(lines)
-        return again if better else lines
+        if not better:
+            return lines
+        width, height = image.size
+        return [replace(line, page_box=_turned_back(line.box, angle, width, height)) for line in again]
 
-    def _run(self, image: Any, *args: str, languages: str | None = None) -> str:
+    def _run(self, image: Any, *args: str, languages: str, dpi: int | None = None) -> str:
+        # PGM, not PNG: encoding a noisy 300-dpi page as PNG takes longer than reading it
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
+        image.save(buffer, format="PPM")
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         timeout = current_limits().ocr_page_seconds
+        resolution = ("--dpi", str(dpi)) if dpi else ()
         try:
             done = subprocess.run(
-                [self.program, "stdin", "stdout", "-l", languages or self.languages, *args],
+                [self.program, "stdin", "stdout", "-l", languages, *resolution, *args],
                 input=buffer.getvalue(),
                 capture_output=True,
                 timeout=timeout,
@@ -188,6 +199,66 @@ class Tesseract:
         return done.stdout.decode("utf-8", "replace")
 
 
+# automatic page segmentation; Sauvola's adaptive threshold; no second reading of each line inverted
+# (white on black), which costs time on every line that reads with low confidence and is rare in scans
+_READ_ARGS = ("--psm", "3", "-c", "thresholding_method=2", "-c", "tessedit_do_invert=0", "tsv")
+
+
+def _dpi(image: Any) -> int | None:
+    """The picture's resolution where it says (a rendered PDF page, most scans), for Tesseract,
+    which otherwise guesses it from the height of the text."""
+    dpi = image.info.get("dpi")
+    try:
+        value = round(float(dpi[0] if isinstance(dpi, tuple) else dpi))
+    except (TypeError, ValueError, IndexError):
+        return None
+    return value if 70 <= value <= 1200 else None
+
+
+# Short words frequent in each language and rare in English (in English, only "die" and "an" are
+# common words; "de", "la", "en" belong to several of these languages, so they count for each)
+_STOPWORDS = {
+    "deu": "der die das und nicht mit von ist den dem des auf sich ein eine einer wir zu im bei oder auch sie "
+    "zur zum wird werden wie nach ihre ihr sind uns aus",
+    "fra": "le la les des et du est une pour par sur dans au aux vous nous pas que qui ce cette sont avec votre ne en",
+    "nld": "de het een van en op voor met niet aan te zijn wordt uw bij ook naar dit deze worden wij onze u",
+    "spa": "el la los las de y en por para con una que del es se al su sus como este esta",
+    "ita": "il la le di che e per con una del della sono non gli dei nel alla questo",
+    "por": "o a os as de e em para com uma que do da dos das no na por se",
+}
+# ("in", "is", "we" are Dutch or German words too, so they do not count for English)
+_ENGLISH = set("the and of to for with on that by this be are it as at from or you your our not".split())
+_ADDRESS = re.compile(r"\S*(?:@|://|\w\.\w)\S*")  # e-mail and web addresses: "de" of "shop.de" is no word
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def guess_language(text: str, installed: frozenset[str]) -> str | None:
+    """The installed language other than English that ``text`` (read in English) is mostly in: the
+    one whose frequent short words occur most, at least 3 times and more often than English's; None
+    when the page reads as English or too little of it is known."""
+    words = [w.lower() for w in _LETTERS.findall(_ADDRESS.sub(" ", text))]
+    english = sum(1 for w in words if w in _ENGLISH)
+    best, hits = None, 0
+    for code, stop in _STOPWORDS.items():
+        if code not in installed:
+            continue
+        found = sum(1 for w in words if w in set(stop.split()))
+        if found > hits:
+            best, hits = code, found
+    return best if best is not None and hits >= 3 and hits > english else None
+
+
+@functools.cache
+def installed_languages(program: str) -> frozenset[str]:
+    """The language models Tesseract has (``tesseract --list-langs``), asked once per process."""
+    try:
+        done = subprocess.run([program, "--list-langs"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    return frozenset(line.strip() for line in lines[1:] if line.strip() and line.strip() != "osd")
+
+
 TURN_CHECK_BELOW = 0.6  # a page read with less confidence is checked for orientation
 _ROTATE = re.compile(r"^Rotate:\s*(\d+)", re.M)
 _ORIENTATION_CONFIDENCE = re.compile(r"^Orientation confidence:\s*([\d.]+)", re.M)
@@ -199,6 +270,23 @@ def _rotation(osd: str) -> int:
     if rotate is None or sure is None or float(sure.group(1)) < 2.0:
         return 0
     return int(rotate.group(1)) % 360
+
+
+def _turned_back(
+    box: tuple[float, float, float, float], angle: int, width: float, height: float
+) -> tuple[float, float, float, float]:
+    """A box on the picture turned ``angle`` degrees clockwise, on the ``width`` x ``height`` picture
+    as it was given."""
+    x0, y0, x1, y1 = box
+    if angle == 90:
+        xs, ys = (y0, y1), (height - x1, height - x0)
+    elif angle == 180:
+        xs, ys = (width - x1, width - x0), (height - y1, height - y0)
+    elif angle == 270:
+        xs, ys = (width - y1, width - y0), (x0, x1)
+    else:
+        return box
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def _mean_confidence(lines: list[OcrLine]) -> float:
@@ -256,7 +344,8 @@ def _tsv_lines(tsv: str) -> tuple[list[OcrLine], bool]:
         text = " ".join(w["text"].strip() for w in row_words)
         chars = sum(len(w["text"].strip()) for w in row_words)
         confidence = sum(len(w["text"].strip()) * max(float(w["conf"]), 0.0) for w in row_words) / chars / 100
-        lines.append(OcrLine(text, (left, top, right, bottom), round(confidence, 3)))
+        spans = tuple((w["text"].strip(), b[0], b[2]) for w, b in zip(row_words, row_boxes, strict=True))
+        lines.append(OcrLine(text, (left, top, right, bottom), round(confidence, 3), words=spans))
     return lines, _turned(words)
 
 
@@ -302,7 +391,7 @@ class RapidOcr:
 
 
 @functools.cache
-def ocr_engine(name: str = DEFAULT_OCR_ENGINE, languages: str = "eng") -> OcrEngine:
+def ocr_engine(name: str = DEFAULT_OCR_ENGINE, languages: str = AUTO) -> OcrEngine:
     """The engine ``name`` reading ``languages``, made once per process (RapidOCR's models take a
     second to load).
 
@@ -364,7 +453,17 @@ def _rows(lines: list[OcrLine]) -> list[OcrLine]:
         box = (row[0].box[0], min(ln.box[1] for ln in row), max(ln.box[2] for ln in row), max(ln.box[3] for ln in row))
         chars = sum(len(ln.text) for ln in row) or 1
         confidence = sum(len(ln.text) * ln.confidence for ln in row) / chars
-        merged.append(OcrLine(text, box, confidence))
+        page_box = None
+        if any(ln.page_box for ln in row):
+            on_page = [ln.on_page for ln in row]
+            page_box = (
+                min(b[0] for b in on_page),
+                min(b[1] for b in on_page),
+                max(b[2] for b in on_page),
+                max(b[3] for b in on_page),
+            )
+        words = tuple(word for ln in row for word in ln.words)
+        merged.append(OcrLine(text, box, confidence, page_box, words))
     return merged
 
 
@@ -384,10 +483,11 @@ def _table_like(left: list[OcrLine], right: list[OcrLine], unit: float) -> bool:
     return paired >= 0.5 * len(right)
 
 
-def _cut(lines: list[OcrLine], unit: float, depth: int = 0) -> list[list[OcrLine]]:
-    """Recursive XY cut: split at the widest empty band (across or down), blocks in reading order."""
+def _cut(lines: list[OcrLine], unit: float, depth: int = 0) -> list[tuple[list[OcrLine], bool]]:
+    """Recursive XY cut: split at the widest empty band (across or down), blocks in reading order,
+    each with whether it is a table."""
     if len(lines) < 2 or depth > 30:
-        return [lines]
+        return [(lines, False)]
     across = _gaps([(ln.box[1], ln.box[3]) for ln in lines])
     down = _gaps([(ln.box[0], ln.box[2]) for ln in lines])
     best_across = max(across, key=lambda g: g[1] - g[0], default=None)
@@ -397,30 +497,31 @@ def _cut(lines: list[OcrLine], unit: float, depth: int = 0) -> list[list[OcrLine
         cut = (best_down[0] + best_down[1]) / 2
         parts = [[ln for ln in lines if ln.box[2] <= cut], [ln for ln in lines if ln.box[2] > cut]]
         if _table_like(parts[0], parts[1], unit):  # cells of one table: read row by row
-            return [lines]
+            return [(lines, True)]
     elif best_across is not None and best_across[1] - best_across[0] > unit * 0.2:
         cut = (best_across[0] + best_across[1]) / 2
         parts = [[ln for ln in lines if ln.box[3] <= cut], [ln for ln in lines if ln.box[3] > cut]]
     else:
-        return [lines]
+        return [(lines, False)]
     return [block for part in parts for block in _cut(part, unit, depth + 1)]
 
 
 def reading_order(lines: Sequence[OcrLine]) -> list[OcrLine]:
     """``lines`` sorted for reading: blocks of a recursive XY cut (columns left to right, bands top
     to bottom), each block's lines top to bottom with the lines of one row joined. An empty line
-    goes before a block that starts a paragraph or a column, so that paragraphs stay apart."""
+    goes before a block that starts a paragraph or a column, so that paragraphs stay apart. The
+    rows of a table are cut into cells by its columns (:mod:`docket.ingest.ocr_tables`)."""
     lines = [ln for ln in lines if ln.text]
     if not lines:
         return []
     unit = max(statistics.median(ln.height for ln in lines), 1.0)
     out: list[OcrLine] = []
-    for block in _cut(list(lines), unit):
-        rows = _rows(block)
+    for block, table in _cut(list(lines), unit):
+        rows = table_rows(_rows(block), unit) if table else _rows(block)
         if out and rows:
             before, after = out[-1].box, rows[0].box
             # a paragraph break: a gap of most of a line, or the top of the next column
             if after[1] - before[3] > 0.7 * unit or after[1] < before[1] or after[0] > before[2]:
                 out.append(OcrLine("", rows[0].box, 1.0))
         out.extend(rows)
-    return out
+    return find_tables(out, unit)

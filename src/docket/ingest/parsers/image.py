@@ -13,6 +13,7 @@ reason, which names what to install when the engine is missing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePath
 from typing import Any
 
@@ -22,6 +23,7 @@ from docket.ingest.parsers import PARSERS
 from docket.ingest.parsers.ocr_text import picture_frames, read_picture
 from docket.ingest.parsers.pdf import LOW_CONFIDENCE, page_blocks, typical_length
 from docket.ingest.quality import QUALITY_KEY, PageQuality, ParseQuality, count_words
+from docket.ingest.regions import attach_regions
 from docket.types import Block, ParsedDocument
 
 __all__ = ["ImageParser"]
@@ -50,9 +52,9 @@ class ImageParser:
         pages: list[PageQuality] = []
         warnings_: list[str] = []
         for number, (reading, text) in enumerate(zip(readings, texts, strict=True), start=1):
-            found = page_blocks(text, number, typical)
+            found = attach_regions(page_blocks(text, number, typical, cells=True), reading.lines)
             if not many:
-                found = [Block(b.text, b.kind, b.heading_path, header=b.header) for b in found]
+                found = [replace(b, page=None) for b in found]
             blocks.extend(found)
             page_text = "\n".join(b.text for b in found)
             chars = sum(1 for c in page_text if not c.isspace())

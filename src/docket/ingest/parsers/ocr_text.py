@@ -23,6 +23,7 @@ from docket.errors import MissingExtraError, ParseError
 from docket.ingest.limits import current_limits, extend_deadline
 from docket.ingest.ocr import OcrError, ocr_engine, read_image
 from docket.ingest.quality import TextCheck
+from docket.ingest.regions import Box, normalised_box
 
 __all__ = ["OcrReading", "needs_ocr", "picture_frames", "read_embedded_pictures", "read_picture"]
 
@@ -38,6 +39,8 @@ class OcrReading:
     engine: str
     confidence: float | None = None
     note: str | None = None
+    # each line's text and box as fractions of the picture (left, top, right, bottom), in reading order
+    lines: tuple[tuple[str, Box], ...] = ()
 
 
 def needs_ocr(check: TextCheck, drawn: str | None) -> bool:
@@ -67,7 +70,9 @@ def read_picture(image: Any) -> OcrReading:
         return OcrReading("", engine.name, note=f"OCR failed: {exc}")
     if not page.text.strip():
         return OcrReading("", engine.name, note=f"{engine.name} found no text on it")
-    return OcrReading(page.text, engine.name, page.confidence)
+    width, height = max(image.width, 1), max(image.height, 1)
+    lines = tuple((ln.text, normalised_box(ln.on_page, width, height)) for ln in page.lines if ln.text)
+    return OcrReading(page.text, engine.name, page.confidence, lines=lines)
 
 
 @contextmanager

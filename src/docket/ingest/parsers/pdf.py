@@ -37,6 +37,7 @@ from docket.ingest.page_edges import drop_running_lines
 from docket.ingest.parsers import PARSERS
 from docket.ingest.parsers.ocr_text import needs_ocr, read_picture
 from docket.ingest.parsers.pdf_readers import READERS, PasswordRequired, PdfText, ReaderError, open_reader
+from docket.ingest.parsers.spreadsheet import table_blocks
 from docket.ingest.quality import (
     NEEDS_OCR,
     QUALITY_KEY,
@@ -46,7 +47,9 @@ from docket.ingest.quality import (
     check_text,
     count_words,
 )
+from docket.ingest.regions import Box, attach_regions
 from docket.ingest.text_tables import find_tables
+from docket.sentences import CELL_SEPARATOR
 from docket.types import Block, ParsedDocument
 
 __all__ = ["PdfParser", "join_lines", "page_blocks", "typical_length"]
@@ -131,10 +134,12 @@ def _join_prose(lines: list[str]) -> str:
     return out
 
 
-def page_blocks(text: str, number: int, typical: int) -> list[Block]:
+def page_blocks(text: str, number: int, typical: int, cells: bool = False) -> list[Block]:
     """A page as blocks: its numeric tables (:func:`docket.ingest.text_tables.find_tables`) as table
     blocks — row label, figures, column headers, unit, under the table's title — and the prose
-    between them as paragraphs."""
+    between them as paragraphs. With ``cells`` (a page read by OCR, whose tables come as rows of
+    cells joined by ``" | "``, see :mod:`docket.ingest.ocr_tables`), those rows are tables too, with
+    their first row as the header, as the other parsers' tables."""
     lines = text.split("\n")
     blocks: list[Block] = []
 
@@ -143,15 +148,43 @@ def page_blocks(text: str, number: int, typical: int) -> list[Block]:
         if paragraphs:
             blocks.append(Block(text="\n\n".join(paragraphs), page=number))
 
+    def text_part(part: list[str]) -> None:
+        cursor = 0
+        for table in find_tables("\n".join(part)):
+            prose(part[cursor : table.first])
+            heading = (table.title,) if table.title else ()
+            rows = "\n".join(table.rows)
+            blocks.append(Block(text=rows, kind="table", header=table.header, page=number, heading_path=heading))
+            cursor = table.last + 1
+        prose(part[cursor:])
+
     cursor = 0
-    for table in find_tables(text):
-        prose(lines[cursor : table.first])
-        heading = (table.title,) if table.title else ()
-        rows = "\n".join(table.rows)
-        blocks.append(Block(text=rows, kind="table", header=table.header, page=number, heading_path=heading))
-        cursor = table.last + 1
-    prose(lines[cursor:])
+    for first, last in _cell_runs(lines) if cells else ():
+        text_part(lines[cursor:first])
+        rows = [(n, line.split(CELL_SEPARATOR)) for n, line in enumerate(lines[first : last + 1], start=1)]
+        blocks.extend(table_blocks(rows, page=number))
+        cursor = last + 1
+    text_part(lines[cursor:])
     return blocks
+
+
+MIN_CELL_ROWS = 3  # rows of cells that make a table of an OCR'd page
+
+
+def _cell_runs(lines: Sequence[str]) -> list[tuple[int, int]]:
+    """(first, last) line of each run of rows of cells: lines without a blank line between them,
+    from the first to the last that holds cells, with at least :data:`MIN_CELL_ROWS` of them."""
+    runs: list[tuple[int, int]] = []
+    with_cells: list[int] = []
+    for index, line in enumerate([*lines, ""]):
+        if line.strip():
+            if CELL_SEPARATOR in line:
+                with_cells.append(index)
+            continue
+        if len(with_cells) >= MIN_CELL_ROWS:
+            runs.append((with_cells[0], with_cells[-1]))
+        with_cells = []
+    return runs
 
 
 def _title(info_title: str | None, first_text: str) -> str | None:
@@ -222,6 +255,7 @@ class _Reading:
     errors: tuple[str, ...] = ()  # readers that failed on this page, with their reasons
     ocr_confidence: float | None = None  # the text came from OCR, with this confidence
     ocr_note: str | None = None  # why OCR, wanted, did not give the text
+    lines: tuple[tuple[str, Box], ...] = ()  # OCR's lines and their boxes on the page (fractions)
 
 
 def _read(reader: PdfText, index: int) -> tuple[str, TextCheck, str | None]:
@@ -276,7 +310,7 @@ def _with_ocr(primary: PdfText, readers: _Readers, index: int, reading: _Reading
     if reading.check.chars and not check.better_than(reading.check):
         return replace(reading, ocr_note=f"{got.engine} read it no better than its text layer")
     fallback = reading.fallback or f"{reading.reader}: {reading.check.problem}"
-    return _Reading(got.text, check, got.engine, fallback, reading.errors, got.confidence)
+    return _Reading(got.text, check, got.engine, fallback, reading.errors, got.confidence, lines=got.lines)
 
 
 def _page_ranges(numbers: Sequence[int]) -> str:
@@ -338,7 +372,7 @@ class PdfParser:
         pages: list[PageQuality] = []
         empty: dict[str, list[int]] = {}
         for number, (reading, text) in enumerate(zip(readings, texts, strict=True), start=1):
-            found = page_blocks(text, number, typical)
+            found = attach_regions(page_blocks(text, number, typical, cells=bool(reading.lines)), reading.lines)
             if found:
                 blocks.extend(found)
                 page_text = "\n".join(b.text for b in found)

@@ -155,7 +155,9 @@ class PdfiumText:
                 try:
                     width, height = page.get_size()  # in points, 1/72 inch
                     scale = min(dpi / 72, (MAX_RENDER_PIXELS / max(width * height, 1.0)) ** 0.5)
-                    return page.render(scale=scale, grayscale=True).to_pil()
+                    picture = page.render(scale=scale, grayscale=True).to_pil()
+                    picture.info["dpi"] = (round(scale * 72),) * 2  # for the OCR engine
+                    return picture
                 finally:
                     page.close()
             except Exception as exc:  # PdfiumError, a broken page, a page too large to allocate
