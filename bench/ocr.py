@@ -2,6 +2,7 @@
 
     python bench/ocr.py [--engines tesseract,rapidocr] [--dpi 150,300] [--pages 24] [--workers 2] [--json]
     python bench/ocr.py invoices [--engines tesseract] [--dpi 300]
+    python bench/ocr.py speed --baseline ../main/src [--dpi 300] [--pages 24]
 
 The scanned set is made here from real PDFs with a text layer (``../shared/data``:
 invoice2data-samples, MIT; docugami-kg-rag-raw-pdfs, MIT): each page is rendered by pypdfium2 at
@@ -25,6 +26,10 @@ its lines in reading order): ``tesseract`` is Debian's ``tesseract`` 5 (``apt in
 tesseract-ocr``), single-threaded, automatic page segmentation; ``rapidocr`` is
 ``rapidocr-onnxruntime`` (``pip install 'docket[ocr]'``) with its packaged PP-OCRv4 models, one
 ONNX Runtime thread.
+
+``speed``: seconds per page of this checkout and of ``--baseline`` (another checkout's ``src/``),
+the two taking turns page by page, one page at a time, so that both see the same load on a shared
+machine; the ratio is the figure to compare.
 
 ``invoices``: the invoice field extraction (``docket.answer`` figures are not involved: the fields
 of invoice2data's expected JSON — invoice number, date, amount — are looked for in the text) on the
@@ -292,6 +297,42 @@ def measure(
     }
 
 
+# ---------------------------------------------------------------------------------------- speed
+def _timed(job: tuple[str, str, int, int, str | None]) -> float:
+    """In a worker: seconds to OCR one scanned page (rendering and noise not counted)."""
+    engine, pdf, index, dpi, languages = job
+    image = scan(Path(pdf), index, dpi)
+    started = time.perf_counter()
+    _ocr(engine, image, languages)
+    return time.perf_counter() - started
+
+
+def speed(engine: str, dpi: int, pages: list[tuple[Path, int]], baseline: str, languages: str | None) -> dict[str, Any]:
+    """Seconds per page of this checkout and of ``baseline`` taking turns page by page, one page
+    at a time (the order swapped every page), so that both see the same load on a shared machine."""
+    a = ProcessPoolExecutor(1, initializer=_warm, initargs=(engine, str(Path(baseline).resolve())))
+    b = ProcessPoolExecutor(1, initializer=_warm, initargs=(engine, None))
+    with a, b:
+        a.submit(_warm, engine).result()
+        b.submit(_warm, engine).result()
+        times: dict[str, list[float]] = {"baseline": [], "this": []}
+        for n, (pdf, index) in enumerate(pages):
+            turns = [("baseline", a, None), ("this", b, languages)]
+            for name, pool, langs in turns if n % 2 == 0 else turns[::-1]:
+                times[name].append(pool.submit(_timed, (engine, str(pdf), index, dpi, langs)).result())
+    base, this = sum(times["baseline"]), sum(times["this"])
+    return {
+        "engine": engine,
+        "dpi": dpi,
+        "pages": len(pages),
+        "baseline": baseline,
+        "baseline_s_per_page": round(base / len(pages), 2),
+        "this_s_per_page": round(this / len(pages), 2),
+        "speedup": round(base / this, 2),
+        "pages_faster": sum(1 for x, y in zip(times["baseline"], times["this"], strict=True) if y < x),
+    }
+
+
 # ------------------------------------------------------------------------------------- invoices
 _DATE_FORMATS = ("%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%d.%m.%Y", "%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%d")
 
@@ -348,7 +389,7 @@ def invoices(dpi: int, engine: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="?", default="ocr", choices=["ocr", "invoices"])
+    parser.add_argument("what", nargs="?", default="ocr", choices=["ocr", "invoices", "speed"])
     parser.add_argument("--engines", default="tesseract,rapidocr")
     parser.add_argument("--dpi", default="150,300")
     parser.add_argument("--pages", type=int, default=24)
@@ -364,6 +405,13 @@ def main() -> None:
     header = {"nproc": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
     if args.what == "invoices":
         results: Any = [invoices(int(d), args.engines.split(",")[0]) for d in args.dpi.split(",")]
+    elif args.what == "speed":
+        if not args.baseline:
+            parser.error("speed needs --baseline DIR (another checkout's src/)")
+        engine = args.engines.split(",")[0]
+        results = [
+            speed(engine, int(d), _pages(args.pages), args.baseline, args.languages) for d in args.dpi.split(",")
+        ]
     else:
         pages = _pages(args.pages)
         runs: list[tuple[str | None, str | None]] = [(None, args.languages)]
