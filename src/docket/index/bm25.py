@@ -6,6 +6,14 @@ into term-major arrays holding each (term, chunk) pair's precomputed BM25 weight
 variant: ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``). A query then adds up the weights of its
 few terms' postings — no scan of the whole collection — and the best chunks are picked with a
 partial sort.
+
+:meth:`BM25Index.top` prunes (MaxScore): each term's largest weight bounds what it can add to a
+chunk's score, so the query's terms are taken rarest first (highest bound first) and, as soon as
+the k-th best partial score among the chunks seen so far (a lower bound on the final k-th score)
+beats the summed bounds of the terms not yet read, no unseen chunk can enter the top k; the long
+postings of common terms are then only looked up for the few chunks still in contention
+(binary search: postings are sorted by row within a term). Scores are summed in the same term
+order as :meth:`BM25Index.scores`, so the result equals the exhaustive top k, ties included.
 """
 
 from __future__ import annotations
@@ -15,6 +23,10 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["BM25Index", "pack_terms", "unpack_terms"]
+
+# Once the postings read reach this share of the rows, scoring every row (one dense pass) is cheaper
+# than keeping candidate sets, so :meth:`BM25Index.top` stops pruning and finishes exhaustively.
+DENSE_SHARE = 0.125
 
 K1 = 1.2
 B = 0.75
@@ -38,6 +50,11 @@ class BM25Index:
 
     def __init__(self, indptr: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_rows: int, idf: np.ndarray) -> None:
         self.indptr, self.rows, self.weights, self.n_rows, self.idf = indptr, rows, weights, n_rows, idf
+        # each term's largest weight (0 for a term without postings): MaxScore's per-term bound
+        self.bound = np.zeros(len(indptr) - 1, dtype=np.float32)
+        present = np.flatnonzero(np.diff(indptr) > 0)
+        if len(present):
+            self.bound[present] = np.maximum.reduceat(weights, indptr[present])
 
     @classmethod
     def build(cls, blobs: Sequence[bytes], lengths: np.ndarray, vocab_size: int) -> BM25Index:
@@ -93,10 +110,85 @@ class BM25Index:
         """The score of an average-length row holding each of these terms once."""
         return float(sum(self.idf[t] for t in set(term_ids) if 0 <= t < len(self.idf) and self.idf[t] > 0))
 
+    def _order(self, term_ids: Sequence[int]) -> list[int]:
+        """The query's distinct terms that have postings, highest bound first (ties by id): the order
+        both :meth:`scores` and :meth:`top` add weights in, so their float32 sums agree exactly."""
+        n_terms = len(self.indptr) - 1
+        present = {int(t) for t in term_ids if 0 <= t < n_terms and self.indptr[t + 1] > self.indptr[t]}
+        return sorted(present, key=lambda t: (-float(self.bound[t]), t))
+
     def scores(self, term_ids: Sequence[int]) -> np.ndarray:
+        """Every row's score (exhaustive: reads every posting of the query's terms)."""
         out = np.zeros(self.n_rows, dtype=np.float32)
-        for t in set(term_ids):
-            if 0 <= t < len(self.indptr) - 1:
-                s, e = self.indptr[t], self.indptr[t + 1]
-                out[self.rows[s:e]] += self.weights[s:e]
+        for t in self._order(term_ids):
+            s, e = self.indptr[t], self.indptr[t + 1]
+            out[self.rows[s:e]] += self.weights[s:e]
         return out
+
+    def _lookup(self, t: int, rows: np.ndarray) -> np.ndarray:
+        """Term ``t``'s weight in each of ``rows`` (sorted), 0 where it has none."""
+        s, e = int(self.indptr[t]), int(self.indptr[t + 1])
+        postings = self.rows[s:e]
+        at = np.searchsorted(postings, rows)
+        inside = at < len(postings)
+        found = np.zeros(len(rows), dtype=bool)
+        found[inside] = postings[at[inside]] == rows[inside]
+        out = np.zeros(len(rows), dtype=np.float32)
+        out[found] = self.weights[s + at[found]]
+        return out
+
+    @staticmethod
+    def _best(scores: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best of ``scores`` (``rows`` ascending), best first, ties by row."""
+        keep = scores > 0
+        scores, rows = scores[keep], rows[keep]
+        if len(scores) > k:
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            above = scores > kth
+            tied = np.flatnonzero(scores == kth)[: k - int(above.sum())]  # the lowest rows of the tie
+            above[tied] = True
+            scores, rows = scores[above], rows[above]
+        order = np.lexsort((rows, -scores))
+        return rows[order], scores[order]
+
+    def top(self, term_ids: Sequence[int], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best rows with a positive score (positions, scores), best first, ties by row.
+
+        ``allowed`` (a boolean mask over rows, or None for all) limits the rows that may be returned:
+        the pruning bound is taken over allowed rows only, so filters and permissions apply before
+        ranking. The same answer as ranking :meth:`scores`, with MaxScore pruning (module docstring).
+        """
+        order = self._order(term_ids)
+        if k <= 0 or not order:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        bounds = np.array([self.bound[t] for t in order], dtype=np.float64)
+        rest = np.concatenate([np.cumsum(bounds[::-1])[::-1], [0.0]])  # rest[i]: bound of terms i, i+1, ...
+        partial = np.zeros(self.n_rows, dtype=np.float32)
+        seen = np.zeros(0, dtype=np.int32)
+        read = 0
+        for i, t in enumerate(order):
+            s, e = int(self.indptr[t]), int(self.indptr[t + 1])
+            partial[self.rows[s:e]] += self.weights[s:e]
+            read += e - s
+            if read > DENSE_SHARE * self.n_rows:  # common terms: one dense pass is cheaper
+                for u in order[i + 1 :]:
+                    s, e = int(self.indptr[u]), int(self.indptr[u + 1])
+                    partial[self.rows[s:e]] += self.weights[s:e]
+                rows = np.arange(self.n_rows) if allowed is None else np.flatnonzero(allowed)
+                return self._best(partial[rows], rows, k)
+            seen = np.union1d(seen, self.rows[s:e])
+            if i + 1 == len(order):  # every term read: the partial scores are the scores
+                rows = seen if allowed is None else seen[allowed[seen]]
+                return self._best(partial[rows], rows, k)
+            rows = seen if allowed is None else seen[allowed[seen]]
+            if len(rows) < k:
+                continue
+            kth = float(np.partition(partial[rows], len(rows) - k)[len(rows) - k])
+            # a row not seen yet scores at most rest[i + 1]; a seen one at most partial + rest[i + 1]
+            if rest[i + 1] * (1 + 1e-6) < kth:
+                contenders = rows[partial[rows] + rest[i + 1] * (1 + 1e-6) >= kth]
+                scores = partial[contenders]
+                for u in order[i + 1 :]:
+                    scores += self._lookup(u, contenders)
+                return self._best(scores, contenders, k)
+        raise AssertionError("unreachable: the last term returns")  # pragma: no cover

@@ -473,13 +473,13 @@ class SqliteStore:
         norm = bm25.idf_sum(term_ids)
         if norm <= 0:
             return []
-        scores = bm25.scores(term_ids) / norm
         positions = self._allowed(filters, access, row_ids)
+        allowed = None
         if positions is not None:
-            scores, ids = scores[positions], row_ids[positions]
-        else:
-            ids = row_ids
-        return [(cid, s) for cid, s in self._top(scores, ids, k) if s > 0]
+            allowed = np.zeros(len(row_ids), dtype=bool)
+            allowed[positions] = True
+        rows, scores = bm25.top(term_ids, k, allowed)  # rows are in id order, so ties break by id
+        return [(int(row_ids[r]), float(s) / norm) for r, s in zip(rows, scores, strict=True)]
 
     def vector_search(self, vector: np.ndarray, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
         matrix, row_ids, _ = self._load()
