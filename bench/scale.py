@@ -40,6 +40,7 @@ Writes bench/plots/scale.png.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -227,7 +228,7 @@ def build(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
     if kind != "postgres":
         seconds = build_store(store, n, DIM, seed=0, vectors=matrix, words=opts["words"])
         store.close()
-        return {"build_s": seconds}
+        return {"build_s": seconds, "build_peak_rss_mb": rss_mb()[1]}
     import psycopg
 
     from docket.index.postgres import schema
@@ -249,7 +250,13 @@ def build(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
     store.finish_import()  # sequences and ANALYZE
     finish_s = time.perf_counter() - t2
     store.close()
-    return {"build_s": load_s + index_s + finish_s, "load_s": load_s, "index_build_s": index_s, "analyze_s": finish_s}
+    return {
+        "build_s": load_s + index_s + finish_s,
+        "load_s": load_s,
+        "index_build_s": index_s,
+        "analyze_s": finish_s,
+        "build_peak_rss_mb": rss_mb()[1],  # the client; the matrix of all vectors is held while loading
+    }
 
 
 def tune(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
@@ -279,29 +286,126 @@ def tune(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dic
     return {"ef_search": chosen, "tuning": grid}
 
 
+def previous_keyword_search(store: Any) -> Any:
+    """The keyword search as it was before pruning (every posting of the query's terms scored): the
+    baseline every run times next to the current code, on the same store and questions."""
+    from docket.index.keywords import analyze_query
+
+    if hasattr(store, "_load"):  # embedded: a dense pass over the BM25 postings, then a partial sort
+
+        def embedded(query: str, k: int, filters: Any, access: Any) -> list[tuple[int, float]]:
+            _, row_ids, bm25 = store._load()
+            term_ids = list(store._term_ids(set(analyze_query(query)), create=False).values())
+            if not term_ids or len(row_ids) == 0:
+                return []
+            norm = bm25.idf_sum(term_ids)
+            if norm <= 0:
+                return []
+            scores = bm25.scores(term_ids) / norm
+            positions = store._allowed(filters, access, row_ids)
+            ids = row_ids
+            if positions is not None:
+                scores, ids = scores[positions], row_ids[positions]
+            return [(cid, sc) for cid, sc in store._top(scores, ids, k) if sc > 0]
+
+        return embedded
+
+    from docket.index.postgres.sql import bm25_sql, where_sql
+
+    def postgres(query: str, k: int, filters: Any, access: Any) -> list[tuple[int, float]]:
+        terms = analyze_query(query)
+        if not terms or k <= 0:
+            return []
+        where, params = where_sql(filters, access)
+        with store._tx() as conn:
+            rows = conn.execute(bm25_sql(where), [terms, *params, k]).fetchall()
+        return [(int(c), float(sc)) for c, sc in rows if sc is not None and sc > 0]
+
+    return postgres
+
+
+def exact(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """Exact vector top 100 of every test question (numpy over the regenerated matrix; chunk id =
+    row + 1, the order the build wrote them), for the hybrid recall against exact retrieval."""
+    path = folder / "exact-test-top100.npz"
+    if not path.is_file():
+        matrix = synthetic_vectors(n, opts["vectors"])
+        queries = query_split()["test"]
+        ids = np.empty((len(queries), 100), dtype=np.int64)
+        scores = np.empty((len(queries), 100), dtype=np.float32)
+        for i, q in enumerate(queries):
+            sc = matrix @ q
+            top = np.argpartition(-sc, 99)[:100]
+            top = top[np.lexsort((top, -sc[top]))]
+            ids[i], scores[i] = top + 1, sc[top]
+        np.savez(path, ids=ids, scores=scores)
+    return {"exact": str(path)}
+
+
 def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
-    from docket.index.search import search
+    from docket.index.search import fuse_absolute, search
     from docket.types import Access, Filters
 
     split = query_split()
     qvecs, texts = split["test"], split["test_texts"]
     store = open_store(kind, folder, url, opts)
+    current = store.keyword_search
+    previous = previous_keyword_search(store)
     t0 = time.perf_counter()
     store.vector_search(qvecs[0], 10, Filters(), Access.owner())  # loads the store (embedded: matrix + postings)
     search(store, None, texts[0], k=10, query_vector=qvecs[0])  # type: ignore[arg-type]
     open_s = time.perf_counter() - t0
-    modes = ("hybrid", "semantic")
+    modes = ("hybrid", "semantic", "keyword")
+    paths = {"current": current, "previous": previous}
     for q, v in zip(texts, qvecs, strict=True):  # warm-up pass, not timed
-        for mode in modes:
-            search(store, None, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
-    timings: dict[str, list[float]] = {m: [] for m in modes}
-    for _ in range(opts["rounds"]):
-        for q, v in zip(texts, qvecs, strict=True):
-            for mode, samples in timings.items():
-                t1 = time.perf_counter()
+        for path in paths.values():
+            store.keyword_search = path
+            for mode in modes:
                 search(store, None, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
-                samples.append((time.perf_counter() - t1) * 1000)
+    timings: dict[str, list[float]] = {f"{p}/{m}": [] for p in paths for m in modes}
+    for r in range(opts["rounds"]):
+        for i, (q, v) in enumerate(zip(texts, qvecs, strict=True)):
+            order = list(paths.items())
+            if (i + r) % 2:  # alternate which path goes first, so both meet the same noise
+                order.reverse()
+            for name, path in order:
+                store.keyword_search = path
+                for mode in modes:
+                    t1 = time.perf_counter()
+                    search(store, None, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
+                    timings[f"{name}/{mode}"].append((time.perf_counter() - t1) * 1000)
     rss, peak = rss_mb()
+    # agreement: the current keyword top 100 against the exhaustive one, and hybrid top 10 against
+    # hybrid over exact retrievers (exhaustive BM25 + exact vector top 100)
+    kw_same = kw10 = hy_now = hy_prev = 0.0
+    reference = np.load(folder / "exact-test-top100.npz") if (folder / "exact-test-top100.npz").is_file() else None
+    for i, (q, v) in enumerate(zip(texts, qvecs, strict=True)):
+        now = current(q, 100, Filters(), Access.owner())
+        then = previous(q, 100, Filters(), Access.owner())
+        kw_same += [c for c, _ in now] == [c for c, _ in then]
+        top_then = {c for c, _ in then[:10]}
+        kw10 += len({c for c, _ in now[:10]} & top_then) / max(1, len(top_then))
+        if reference is not None:
+            dense = [(int(c), float(sc)) for c, sc in zip(reference["ids"][i], reference["scores"][i], strict=True)]
+            truth = {c for c, _ in fuse_absolute(then, dense, 0.6, 100)[:10]}
+            for name, path in paths.items():
+                store.keyword_search = path
+                got = {h.chunk_id for h in search(store, None, q, k=10, query_vector=v)}  # type: ignore[arg-type]
+                if name == "current":
+                    hy_now += len(got & truth) / max(1, len(truth))
+                else:
+                    hy_prev += len(got & truth) / max(1, len(truth))
+    store.keyword_search = current
+    nq = len(texts)
+    agreement = {
+        "keyword_top100_identical": kw_same / nq,
+        "keyword_recall@10_vs_exhaustive": kw10 / nq,
+        **(
+            {"hybrid_recall@10_vs_exact": hy_now / nq, "previous_hybrid_recall@10_vs_exact": hy_prev / nq}
+            if reference is not None
+            else {}
+        ),
+    }
     extra: dict[str, Any] = {}
     if kind == "postgres":
         extra.update(server_memory(opts["pg_pid"]) if opts.get("pg_pid") else {})
@@ -333,9 +437,12 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
         "words": opts["words"],
         "test_queries": len(qvecs),
         "open_s": open_s,
-        "hybrid_ms": percentiles(timings["hybrid"]),
-        "vector_ms": percentiles(timings["semantic"]),
+        "hybrid_ms": percentiles(timings["current/hybrid"]),
+        "vector_ms": percentiles(timings["current/semantic"]),
+        "keyword_ms": percentiles(timings["current/keyword"]),
+        "previous": {m: percentiles(timings[f"previous/{m}"]) for m in modes},
         "recall@10": r,
+        **agreement,
         "rss_mb": rss,
         "peak_rss_mb": peak,
         "disk_mb": disk / 1e6,
@@ -361,8 +468,8 @@ def postgres_available() -> bool:
     return True
 
 
-def start_postgres(root: Path, shared_buffers: str) -> Any:
-    """A temporary PostgreSQL under ``root`` (deleted on cleanup), restarted once with ``shared_buffers``."""
+def start_postgres(root: Path, shared_buffers: str, keep: bool = False) -> Any:
+    """A PostgreSQL under ``root`` (deleted on cleanup unless ``keep``), restarted once with ``shared_buffers``."""
     import warnings
 
     import pgserver
@@ -373,7 +480,7 @@ def start_postgres(root: Path, shared_buffers: str) -> Any:
             server = pgserver.get_server(root, cleanup_mode="stop")
             server.psql(f"ALTER SYSTEM SET shared_buffers = '{shared_buffers}';")
             server.cleanup()
-        return pgserver.get_server(root, cleanup_mode="delete")
+        return pgserver.get_server(root, cleanup_mode="stop" if keep else "delete")
 
 
 def child(what: str, kind: str, n: int, folder: str, opts: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -460,7 +567,15 @@ def main() -> None:
     parser.add_argument("--shared-buffers", default="1GB", help="PostgreSQL shared_buffers ('' : pgserver's default)")
     parser.add_argument("--rounds", type=int, default=3, help="timed passes over the test queries")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per build or query process")
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="build each store under DIR and keep it; a later run with the same DIR reuses it (no rebuild)",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build (or reuse) the stores, measure nothing")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--markdown", action="store_true", help="print the results table (peak RSS included)")
+    parser.add_argument("--out", default="", help="JSON results file (default bench/out/scale-DATE.json; '-': none)")
     parser.add_argument("--no-plot", action="store_true", help="do not write bench/plots/scale.png")
     parser.add_argument("--child", nargs=4, metavar=("WHAT", "KIND", "N", "DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--opts", default="{}", help=argparse.SUPPRESS)
@@ -468,7 +583,7 @@ def main() -> None:
     if args.child:
         what, kind, n, folder = args.child
         opts = json.loads(args.opts)
-        fn = {"build": build, "tune": tune, "query": query}[what]
+        fn = {"build": build, "tune": tune, "exact": exact, "query": query}[what]
         print(json.dumps(fn(kind, int(n), Path(folder), opts.get("url", ""), opts)))
         return
     rows: list[dict[str, Any]] = []
@@ -497,40 +612,108 @@ def main() -> None:
                 "maintenance_work_mem": args.maintenance_work_mem,
                 "rounds": args.rounds,
             }
-            with tempfile.TemporaryDirectory(prefix="dk-scale-", dir="/tmp") as tmp:
+            with contextlib.ExitStack() as stack:
+                if args.keep:  # a store built once and kept for later runs (same size, vectors and words)
+                    tmp = str(Path(args.keep) / f"{kind}-{n}-{args.vectors}-{opts['words']}w")
+                    Path(tmp).mkdir(parents=True, exist_ok=True)
+                else:
+                    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dk-scale-", dir="/tmp"))
                 server = None
                 if kind == "postgres":
-                    server = start_postgres(Path(tmp) / "pg", args.shared_buffers)
+                    server = start_postgres(Path(tmp) / "pg", args.shared_buffers, keep=bool(args.keep))
                     opts["url"], opts["pg_pid"] = server.get_uri(), server.get_pid()
                 try:
                     t0 = time.perf_counter()
-                    built = child("build", kind, n, tmp, opts, args.timeout)
+                    done = Path(tmp) / "built.json"
+                    if done.is_file():
+                        built = {**json.loads(done.read_text()), "reused": True}
+                    else:
+                        built = child("build", kind, n, tmp, opts, args.timeout)
+                        if args.keep:
+                            done.write_text(json.dumps(built))
                     print(f"[scale] {kind} {n}: built {built}", file=sys.stderr, flush=True)
+                    if args.build_only:
+                        continue
                     tuned: dict[str, Any] = {}
                     if kind == "postgres" and opts["ef_search"] is None:
                         tuned = child("tune", kind, n, tmp, opts, args.timeout)
                         opts["ef_search"] = tuned["ef_search"]
                         print(f"[scale] {kind} {n}: tuned {tuned}", file=sys.stderr, flush=True)
+                    child("exact", kind, n, tmp, opts, args.timeout)  # the exact hybrid reference
                     row = child("query", kind, n, tmp, opts, args.timeout)
                     rows.append({**row, **built, **tuned})
                     print(f"[scale] {kind} {n}: {time.perf_counter() - t0:.0f} s {row}", file=sys.stderr, flush=True)
                 except (RuntimeError, subprocess.TimeoutExpired) as exc:
-                    notes.append(
-                        f"{kind} at {n:,} chunks: did not complete here ({str(exc).strip().splitlines()[-1][:160]})."
-                    )
+                    why = (str(exc).strip().splitlines() or [repr(exc)])[-1][:160]
+                    notes.append(f"{kind} at {n:,} chunks: did not complete here ({why}).")
                 finally:
                     if server is not None:
                         server.cleanup()
     if rows and not args.no_plot:
         plot(rows, HERE / "plots" / "scale.png")
     out = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "data": "synthetic passages (real handbook sentences) and synthetic 384-d vectors (mixtures of real "
+        "MiniLM embeddings); real SciFact/Cranfield questions",
         "rows": rows,
         "notes": notes,
         "load_start": started_load,
         "load_end": os.getloadavg(),
         "vectors_source": real_embeddings()["source"] if args.vectors == "mixture" else "uniform random",
     }
-    print(json.dumps(out, indent=1) if args.json else out)
+    if rows and args.out != "-":
+        target = Path(args.out or HERE / "out" / f"scale-{time.strftime('%Y-%m-%d', time.gmtime())}.json")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(out, indent=1))
+        print(f"[scale] wrote {target}", file=sys.stderr)
+    if args.markdown:
+        print(markdown(rows))
+    else:
+        print(json.dumps(out, indent=1) if args.json else out)
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        "?",
+    )
+    return {"nproc": os.cpu_count(), "cpu": cpu, "python": sys.version.split()[0]}
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """Latency (current code and, in brackets, the previous keyword path with the ratio), agreement
+    with exact retrieval, and memory: one line per store and size."""
+
+    def ms(now: dict[str, float], then: dict[str, float]) -> str:
+        return (
+            f"{now['p50']:.1f} / {now['p95']:.1f} ({then['p50']:.1f} / {then['p95']:.1f}; "
+            f"p95 ×{now['p95'] / then['p95']:.2f})"
+        )
+
+    lines = [
+        "| store | chunks (synthetic) | keyword p50 / p95 ms (previous; ratio) | hybrid p50 / p95 ms (previous; ratio)"
+        " | vector p50 / p95 ms | vector recall@10 | keyword top 100 = exhaustive | hybrid recall@10 vs exact"
+        " (previous) | query RSS / peak MB | server RSS / PSS MB | build peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        prev = r["previous"]
+        hy = r.get("hybrid_recall@10_vs_exact")
+        hybrid_recall = "–" if hy is None else f"{hy:.3f} ({r['previous_hybrid_recall@10_vs_exact']:.3f})"
+        server = f"{r['server_rss_mb']:.0f} / {r['server_pss_mb']:.0f}" if "server_rss_mb" in r else "–"
+        build_peak = f"{r['build_peak_rss_mb']:.0f}" if "build_peak_rss_mb" in r else "–"
+        lines.append(
+            f"| {r['store']} | {r['chunks']:,} (~{r['words']} words) | {ms(r['keyword_ms'], prev['keyword'])} "
+            f"| {ms(r['hybrid_ms'], prev['hybrid'])} | {r['vector_ms']['p50']:.1f} / {r['vector_ms']['p95']:.1f} "
+            f"| {r['recall@10']:.3f} | {r['keyword_top100_identical']:.3f} | {hybrid_recall} "
+            f"| {r['rss_mb']:.0f} / {r['peak_rss_mb']:.0f} | {server} | {build_peak} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

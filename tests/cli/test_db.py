@@ -51,7 +51,7 @@ def test_the_foundation_commands_work_with_a_database_url(
     assert status["documents"] == 8 and status["failures"] == 1
     assert not (home / "docket.db").exists()  # the index is in PostgreSQL, not in the home
     db = json.loads(docket("db", "status", "--home", str(home), "--json").stdout)
-    assert db["backend"] == "postgres" and db["schema_version"] == 4
+    assert db["backend"] == "postgres" and db["schema_version"] == 5
     assert db["hnsw_index"]["valid"] is True and db["documents"] == 8 and db["failures"] == 1
 
 
@@ -105,7 +105,7 @@ def test_upgrade_reports_the_schema_version_on_both_backends(
     assert status["queues"]["jobs"] == {"queued": 1, "failed": 1}
     monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
     remote = json.loads(docket("db", "upgrade", "--home", str(home), "--json").stdout)
-    assert remote == {"backend": "postgres", "from_version": 0, "to_version": 4}
+    assert remote == {"backend": "postgres", "from_version": 0, "to_version": 5}
 
 
 def _one_line_error(*args: str) -> str:

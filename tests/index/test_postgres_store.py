@@ -13,8 +13,9 @@ pytest.importorskip("psycopg", reason="the PostgreSQL store needs psycopg: pip i
 from docket.config import load_settings, redact_url
 from docket.errors import DatabaseError, MissingExtraError
 from docket.index import STORES
+from docket.index.keywords import analyze_query
 from docket.index.postgres import PostgresStore
-from docket.index.postgres.sql import glob_regex
+from docket.index.postgres.sql import KeywordPlan, bm25_sql, glob_regex, keyword_plan, where_sql
 from docket.index.sqlite import SqliteStore
 from docket.ledger import SourceConfig, Store
 from docket.models.embedders import FakeEmbedder
@@ -23,6 +24,15 @@ from docket.testing import DIM, StoreContract, make_doc, put
 from docket.types import Access, Filters
 from tests.conftest import DEMO
 from tests.postgres import PgServer
+
+CRANFIELD = next(
+    (
+        root / "classic-ir" / "cranfield"
+        for root in (Path(__file__).resolve().parents[2] / "shared" / "data", Path("/work/shared/data"))
+        if (root / "classic-ir" / "cranfield" / "queries.jsonl").is_file()
+    ),
+    None,
+)
 
 
 class TestPostgresStore(StoreContract):
@@ -151,6 +161,33 @@ def test_a_newer_schema_is_refused_and_an_older_one_asks_for_an_upgrade(
         PostgresStore(pg_url)
 
 
+def test_the_upgrade_to_term_statistics_counts_the_postings_already_there(
+    pg_url: str, pg_server: PgServer, pg_database: str
+) -> None:
+    store = PostgresStore(pg_url)
+    store.bind_embedder("m", DIM)
+    put(store, make_doc("d1", "a.txt"), ["one two two three", "two four"], [0, 1])
+    store.close()
+    pg_server.sql(  # the database as schema version 4 left it
+        "DROP TABLE terms; DROP FUNCTION docket_count_inserted_postings, docket_count_deleted_postings CASCADE; "
+        "UPDATE meta SET value = '4' WHERE key = 'schema_version'",
+        pg_database,
+    )
+    with pytest.raises(DatabaseError, match="docket db upgrade"):
+        PostgresStore(pg_url)
+    store = PostgresStore(pg_url, upgrade=True)
+    try:
+        assert pg_server.sql("SELECT term, df, max_tf FROM terms ORDER BY term", pg_database) == [
+            ("four", 1, 1),
+            ("one", 1, 1),
+            ("three", 1, 1),
+            ("two", 2, 2),
+        ]
+        assert [c for c, _ in store.keyword_search("two four", 5, Filters(), Access.owner())][:1] != []
+    finally:
+        store.close()
+
+
 def test_connection_errors_say_what_to_fix() -> None:
     url = "postgresql://docket:hunter2@db/docket"
     refused = explain_connect_error(Exception('FATAL:  password authentication failed for user "docket"'), url)
@@ -196,12 +233,74 @@ def test_corpus_statistics_follow_every_kind_of_write(pg_server: PgServer, pg_da
         kept = pg_server.sql("SELECT chunks, total_length FROM corpus", pg_database)
         actual = pg_server.sql("SELECT COUNT(*), COALESCE(SUM(length), 0) FROM chunks", pg_database)
         assert kept == actual and kept[0][0] == 2
+        df = "SELECT term, df FROM terms WHERE df > 0 ORDER BY term"
+        assert pg_server.sql(df, pg_database) == pg_server.sql(
+            "SELECT term, COUNT(*) FROM postings GROUP BY term ORDER BY term", pg_database
+        )
+        wider = pg_server.sql(
+            "SELECT COUNT(*) FROM postings p JOIN terms t USING (term) "
+            "WHERE p.tf > t.max_tf OR p.length < t.min_length",
+            pg_database,
+        )
+        assert wider == [(0,)]  # the bounds hold for every posting
         for doc in list(store.documents("src")):  # what removing the source does
             store.delete_document(doc.id)
         assert pg_server.sql("SELECT chunks, total_length FROM corpus", pg_database) == [(0, 0)]
+        assert pg_server.sql(df, pg_database) == []
     finally:
         store.close()
 
 
 def test_the_store_pages_its_documents_in_one_query() -> None:
     assert callable(getattr(PostgresStore, "document_page", None))  # not the fallback that lists every document
+
+
+@pytest.mark.skipif(CRANFIELD is None, reason="the Cranfield collection is not in ../shared/data")
+def test_pruned_keyword_search_equals_the_exhaustive_sql_on_cranfield(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every Cranfield question, as the owner and as a reader of one workspace, against the one-statement
+    BM25 over every posting of the query's terms (a small budget, so the pruned path is tried)."""
+    assert CRANFIELD is not None
+    store = PostgresStore(pg_url)
+    finished: list[int] = []
+    finish = KeywordPlan.finish
+    monkeypatch.setattr(KeywordPlan, "finish", lambda self, *a: finished.append(1) or finish(self, *a))
+    monkeypatch.setattr(store, "KEYWORD_BUDGET", 150)
+    try:
+        store.bind_embedder("m", DIM)
+        for i, line in enumerate((CRANFIELD / "corpus.jsonl").read_text().splitlines()):
+            d = json.loads(line)
+            doc = make_doc(f"c{d['_id']}", f"{d['_id']}.txt", workspace="a" if i % 3 else "b")
+            put(store, doc, [f"{d['title']}\n{d['text']}"], [i % DIM])
+        questions = [json.loads(x)["text"] for x in (CRANFIELD / "queries.jsonl").read_text().splitlines()]
+        for question in questions:
+            terms = analyze_query(question)
+            for access, k in ((Access.owner(), 10), (Access(workspaces=("a",)), 10), (Access.owner(), 100)):
+                where, params = where_sql(Filters(), access)
+                with store._tx() as conn:
+                    rows = conn.execute(bm25_sql(where), [terms, *params, k]).fetchall()
+                exhaustive = [(int(c), float(s)) for c, s in rows if s is not None and s > 0]
+                got = store.keyword_search(question, k, Filters(), access)
+                assert [s for _, s in got] == pytest.approx([s for _, s in exhaustive], rel=1e-9), question
+                # the same chunks, but for the order of ties (the SQL sums in no fixed order)
+                assert {c for c, s in got if s > got[-1][1] * (1 + 1e-9)} <= {c for c, _ in exhaustive}
+        assert len(finished) >= 5  # some answers came from the pruned path
+    finally:
+        store.close()
+
+
+def test_the_keyword_plan_reads_the_rarest_terms_first_within_its_budget() -> None:
+    stats = [(100, 1000, "common", 60, 1, 5), (100, 1000, "rare", 2, 3, 5), (100, 1000, "mid", 20, 2, 5)]
+    plan = keyword_plan(stats)
+    assert plan.order == ["rare", "mid", "common"]
+    assert [plan.prefix(b) for b in (1, 2, 21, 22, 81, 82)] == [0, 1, 1, 2, 2, 3]
+    assert plan.rest[0] > plan.rest[1] > plan.rest[2] > plan.rest[3] == 0
+    assert plan.margin(2) >= plan.weight("common", 1, 5)  # the bound covers every posting of the term
+    finished = plan.finish(1, 2, [(7, 3.0), (8, 2.5)], [("mid", 8, 1, 10), ("common", 8, 1, 10)])
+    boosted = 2.5 + plan.weight("mid", 1, 10) + plan.weight("common", 1, 10)
+    assert finished == [(7, 3.0 / plan.norm), (8, boosted / plan.norm)] or finished == [
+        (8, boosted / plan.norm),
+        (7, 3.0 / plan.norm),
+    ]
+    assert [c for c, _ in finished] == ([8, 7] if boosted > 3.0 else [7, 8])

@@ -164,29 +164,35 @@ class BM25Index:
         bounds = np.array([self.bound[t] for t in order], dtype=np.float64)
         rest = np.concatenate([np.cumsum(bounds[::-1])[::-1], [0.0]])  # rest[i]: bound of terms i, i+1, ...
         partial = np.zeros(self.n_rows, dtype=np.float32)
-        seen = np.zeros(0, dtype=np.int32)
+        touched = np.zeros(self.n_rows, dtype=bool)
+        found: list[np.ndarray] = []  # rows seen so far, a part per term read
         read = 0
         for i, t in enumerate(order):
             s, e = int(self.indptr[t]), int(self.indptr[t + 1])
-            partial[self.rows[s:e]] += self.weights[s:e]
+            postings = self.rows[s:e]
+            partial[postings] += self.weights[s:e]
             read += e - s
-            if read > DENSE_SHARE * self.n_rows:  # common terms: one dense pass is cheaper
+            if read > DENSE_SHARE * self.n_rows:  # common terms: finish with one dense pass
                 for u in order[i + 1 :]:
                     s, e = int(self.indptr[u]), int(self.indptr[u + 1])
                     partial[self.rows[s:e]] += self.weights[s:e]
                 rows = np.arange(self.n_rows) if allowed is None else np.flatnonzero(allowed)
                 return self._best(partial[rows], rows, k)
-            seen = np.union1d(seen, self.rows[s:e])
+            new = postings[~touched[postings]]
+            touched[new] = True
+            found.append(new if allowed is None else new[allowed[new]])
             if i + 1 == len(order):  # every term read: the partial scores are the scores
-                rows = seen if allowed is None else seen[allowed[seen]]
+                rows = np.sort(np.concatenate(found))
                 return self._best(partial[rows], rows, k)
-            rows = seen if allowed is None else seen[allowed[seen]]
-            if len(rows) < k:
-                continue
+            seen = sum(len(f) for f in found)
+            if seen < k or rest[i + 1] * (1 + 1e-6) >= rest[0] - rest[i + 1]:
+                continue  # too few rows yet, or the terms left could outscore any row seen
+            rows = np.concatenate(found)
+            found = [rows]
             kth = float(np.partition(partial[rows], len(rows) - k)[len(rows) - k])
             # a row not seen yet scores at most rest[i + 1]; a seen one at most partial + rest[i + 1]
             if rest[i + 1] * (1 + 1e-6) < kth:
-                contenders = rows[partial[rows] + rest[i + 1] * (1 + 1e-6) >= kth]
+                contenders = np.sort(rows[partial[rows] + rest[i + 1] * (1 + 1e-6) >= kth])
                 scores = partial[contenders]
                 for u in order[i + 1 :]:
                     scores += self._lookup(u, contenders)

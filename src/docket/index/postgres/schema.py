@@ -4,8 +4,11 @@ Tables mirror the embedded store's, with these differences: keyword postings are
 ``postings (term, chunk_id, doc_id, tf, length)`` (the same Snowball terms and counts the embedded
 store keeps as blobs; the chunk's document and length are repeated so that a keyword query reads
 only the postings of its terms, from the index), ``corpus`` holds the chunk count and total length
-BM25 needs (kept by triggers on ``chunks``), and vectors are a pgvector ``vector`` column, typed
-``vector(dim)`` and given an HNSW index (cosine distance) once the embedder is bound.
+BM25 needs (kept by triggers on ``chunks``), ``terms`` holds each term's document frequency and the
+largest count and smallest chunk length among its postings (kept by triggers on ``postings``; the
+last two are not narrowed on delete, so they stay bounds of the term's BM25 weight), and vectors
+are a pgvector ``vector`` column, typed ``vector(dim)`` and given an HNSW index (cosine distance)
+once the embedder is bound.
 """
 
 from __future__ import annotations
@@ -198,12 +201,49 @@ def _failure_attempts(conn: Any) -> None:
     conn.execute(_FAILURE_ATTEMPTS)
 
 
+_TERMS = """
+CREATE TABLE terms (
+    term text PRIMARY KEY,
+    df bigint NOT NULL,
+    max_tf integer NOT NULL,
+    min_length integer NOT NULL
+);
+INSERT INTO terms SELECT term, COUNT(*), MAX(tf), MIN(length) FROM postings GROUP BY term;
+CREATE FUNCTION docket_count_inserted_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM corpus FOR UPDATE;  -- every writer locks corpus first, then terms: no deadlock
+    INSERT INTO terms
+        SELECT term, COUNT(*), MAX(tf), MIN(length) FROM inserted GROUP BY term ORDER BY term
+    ON CONFLICT (term) DO UPDATE SET df = terms.df + excluded.df,
+        max_tf = GREATEST(terms.max_tf, excluded.max_tf), min_length = LEAST(terms.min_length, excluded.min_length);
+    RETURN NULL;
+END $$;
+CREATE FUNCTION docket_count_deleted_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM corpus FOR UPDATE;
+    UPDATE terms SET df = terms.df - gone.n
+        FROM (SELECT term, COUNT(*) AS n FROM deleted GROUP BY term ORDER BY term) gone
+        WHERE terms.term = gone.term;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER postings_counted_in AFTER INSERT ON postings REFERENCING NEW TABLE AS inserted
+    FOR EACH STATEMENT EXECUTE FUNCTION docket_count_inserted_postings();
+CREATE TRIGGER postings_counted_out AFTER DELETE ON postings REFERENCING OLD TABLE AS deleted
+    FOR EACH STATEMENT EXECUTE FUNCTION docket_count_deleted_postings();
+"""
+
+
+def _terms(conn: Any) -> None:
+    conn.execute(_TERMS)
+
+
 # Append, never edit: a database at version N gets every migration above N from `docket db upgrade`.
 MIGRATIONS = [
     Migration(1, "documents, chunks, vectors, keyword postings, answer log, conversations", _initial),
     Migration(2, "the ingestion queue of `docket enqueue` / `docket worker` (jobs)", _jobs),
     Migration(3, "sentence vectors of chunks, by chunk hash (docket.index.sentences)", _sentences),
     Migration(4, "what a file was when it failed to parse, so it is not parsed again unchanged", _failure_attempts),
+    Migration(5, "per-term statistics of the keyword postings (document frequency, bounds for pruning)", _terms),
 ]
 SCHEMA_VERSION = latest(MIGRATIONS)
 

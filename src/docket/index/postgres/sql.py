@@ -1,9 +1,12 @@
-"""The SQL the PostgreSQL store builds: filters, BM25 and vector literals. The connection helpers
-and error messages every PostgreSQL user shares are in :mod:`docket.records.postgres`."""
+"""The SQL the PostgreSQL store builds: filters, BM25 (exhaustive, and the pruned plan) and vector
+literals. The connection helpers and error messages every PostgreSQL user shares are in
+:mod:`docket.records.postgres`."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +14,16 @@ import numpy as np
 from docket.index.bm25 import K1, B
 from docket.types import Access, Filters
 
-__all__ = ["bm25_sql", "glob_regex", "parse_vector", "vector_literal", "where_sql"]
+__all__ = [
+    "KeywordPlan",
+    "bm25_sql",
+    "glob_regex",
+    "keyword_plan",
+    "parse_vector",
+    "partial_sql",
+    "vector_literal",
+    "where_sql",
+]
 
 
 def vector_literal(v: np.ndarray) -> str:
@@ -115,3 +127,81 @@ def bm25_sql(where: str) -> str:
         ORDER BY score DESC, h.chunk_id
         LIMIT %s
     """
+
+
+class KeywordPlan:
+    """MaxScore for the PostgreSQL store: which terms to score in SQL, and the bound that proves the rest
+    cannot change the top k.
+
+    Weights are BM25 as in :func:`bm25_sql`. Each term's bound is its idf times the tf-part of its
+    largest count in its shortest chunk (both kept in ``terms``), which no posting of the term exceeds.
+    Terms are taken highest bound (rarest) first; :meth:`prefix` says how many fit in a budget of
+    postings; :func:`partial_sql` scores those terms' postings and returns only the chunks that can
+    still reach the k-th partial score once the other terms are added (their bounds summed:
+    :attr:`rest`); :meth:`finish` adds the other terms' weights, looked up for those chunks only.
+    """
+
+    def __init__(self, n: float, avgdl: float, terms: dict[str, tuple[int, int, int]]) -> None:
+        self.n, self.avgdl = n, avgdl
+        self.df = {t: v[0] for t, v in terms.items()}
+        self.idf = {t: math.log1p((n - df + 0.5) / (df + 0.5)) for t, df in self.df.items()}
+        self.norm = sum(v for v in self.idf.values() if v > 0)
+        bound = {t: self.weight(t, max_tf, min_length) for t, (_, max_tf, min_length) in terms.items()}
+        self.order = sorted(terms, key=lambda t: (-bound[t], t))  # highest bound (rarest) first
+        self.rest = [sum(bound[t] for t in self.order[i:]) for i in range(len(self.order) + 1)]
+
+    def weight(self, term: str, tf: float, length: float) -> float:
+        return self.idf[term] * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / self.avgdl))
+
+    def prefix(self, budget: int) -> int:
+        """How many terms (rarest first) to score in SQL: as many as ``budget`` postings allow.
+        0 (nothing to prune: the first term alone is over budget) or ``len(order)`` (every term fits)
+        mean the one-statement exhaustive query is the better plan."""
+        read = 0
+        for i, term in enumerate(self.order):
+            read += self.df[term]
+            if read > budget:
+                return i
+        return len(self.order)
+
+    def margin(self, j: int) -> float:
+        """What the terms after the first ``j`` can add at most, with room for rounding."""
+        return self.rest[j] * (1 + 1e-9)
+
+    def finish(
+        self, j: int, k: int, contenders: Sequence[tuple[int, float]], lookups: Sequence[tuple[str, int, int, int]]
+    ) -> list[tuple[int, float]]:
+        """The top ``k`` ``(chunk id, normalised score)`` from the contenders' partial scores over the
+        first ``j`` terms and the ``(term, chunk id, tf, length)`` postings of the other terms among them."""
+        scores = dict(contenders)
+        for term, cid, tf, length in lookups:
+            scores[cid] += self.weight(term, tf, length)
+        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [(cid, s / self.norm) for cid, s in best if s > 0]
+
+
+def partial_sql(where: str) -> str:
+    """Partial BM25 over some terms, pruned. Parameters: the terms, their idf, the average length,
+    the ``where`` parameters (over documents ``d``), k - 1, and the bound of the other terms. Returns
+    ``(chunk id, partial score)`` of the chunks whose partial score plus that bound reaches the k-th
+    best partial score; no rows when fewer than k chunks have any of the terms."""
+    join = "" if where == "TRUE" else f"JOIN documents d ON d.id = p.doc_id AND {where}"
+    return f"""
+        WITH q AS (SELECT * FROM unnest(%s::text[], %s::float8[]) AS q (term, idf)),
+        avg AS (SELECT %s::float8 AS dl),
+        partial AS MATERIALIZED (
+            SELECT p.chunk_id, SUM(q.idf * p.tf * {K1 + 1} / (p.tf + {K1} * (1 - {B} + {B} * p.length / avg.dl))) AS s
+            FROM q JOIN postings p ON p.term = q.term CROSS JOIN avg
+            {join}
+            GROUP BY p.chunk_id
+        ), kth AS (SELECT s FROM partial ORDER BY s DESC OFFSET %s LIMIT 1)
+        SELECT p.chunk_id, p.s FROM partial p, kth WHERE p.s + %s >= kth.s
+    """
+
+
+def keyword_plan(stats: Sequence[tuple[int, int, str, int, int, int]]) -> KeywordPlan:
+    """The plan for rows of ``corpus`` joined with the query's ``terms``:
+    ``(chunks, total length, term, df, max tf, min length)``."""
+    n, total = float(stats[0][0]), float(stats[0][1])
+    avgdl = total / n if total > 0 and n > 0 else 1.0
+    return KeywordPlan(n, avgdl, {row[2]: (int(row[3]), int(row[4]), int(row[5])) for row in stats})

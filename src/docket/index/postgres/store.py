@@ -16,6 +16,7 @@ write shares, so writers wait while it runs.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 import time
@@ -29,7 +30,7 @@ from docket.config import redact_url
 from docket.errors import DatabaseError, IndexMismatchError, MissingExtraError, NotFoundError
 from docket.index.keywords import analyze, analyze_query
 from docket.index.postgres import schema
-from docket.index.postgres.sql import bm25_sql, parse_vector, vector_literal, where_sql
+from docket.index.postgres.sql import bm25_sql, keyword_plan, parse_vector, partial_sql, vector_literal, where_sql
 from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row, like_pattern
 from docket.ledger import Ledger
 from docket.records import Records
@@ -383,16 +384,47 @@ class PostgresStore:
         return {h: parse_vector(v) for h, v in rows}
 
     # ------------------------------------------------------------------ retrieval
+    # Postings a pruned keyword query may score in SQL before the others are looked up; a query whose
+    # terms all fit is scored in one exhaustive statement (as cheap at that size).
+    KEYWORD_BUDGET = 30_000
+
     def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
+        """BM25 top ``k``, pruned (MaxScore, as :meth:`docket.index.bm25.BM25Index.top`): the rarest
+        terms, up to ``KEYWORD_BUDGET`` postings (filtered by ``documents`` in SQL), are scored first;
+        when the k-th best partial score beats what the other terms could still add (their bounds from
+        ``terms``), those terms are looked up only for the chunks still in contention. Otherwise, or
+        when every term fits the budget, one statement scores every posting of the query's terms.
+        Both give the exhaustive BM25 ranking."""
         terms = analyze_query(query)
         if not terms or k <= 0:
             return []
         where, params = where_sql(filters, access)
         if where == "FALSE":
             return []
-        sql = bm25_sql(where)
         with self._tx() as conn:
-            rows = conn.execute(sql, [terms, *params, k]).fetchall()
+            stats = conn.execute(
+                "SELECT c.chunks, c.total_length, t.term, t.df, t.max_tf, t.min_length "
+                "FROM corpus c JOIN terms t ON t.term = ANY(%s) AND t.df > 0",
+                (terms,),
+            ).fetchall()
+            if not stats:
+                return []
+            plan = keyword_plan(stats)
+            j = plan.prefix(self.KEYWORD_BUDGET)
+            if 0 < j < len(plan.order):
+                read = plan.order[:j]
+                contenders = conn.execute(
+                    partial_sql(where),
+                    [read, [plan.idf[t] for t in read], plan.avgdl, *params, k - 1, plan.margin(j)],
+                ).fetchall()
+                # every chunk at or above the k-th partial score is among the contenders (when k have any)
+                if len(contenders) >= k and plan.margin(j) < heapq.nlargest(k, (s for _, s in contenders))[-1]:
+                    lookups = conn.execute(
+                        "SELECT term, chunk_id, tf, length FROM postings WHERE term = ANY(%s) AND chunk_id = ANY(%s)",
+                        (plan.order[j:], [c for c, _ in contenders]),
+                    ).fetchall()
+                    return plan.finish(j, k, contenders, lookups)
+            rows = conn.execute(bm25_sql(where), [terms, *params, k]).fetchall()
         return [(int(cid), float(score)) for cid, score in rows if score is not None and score > 0]
 
     def vector_search(self, vector: np.ndarray, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
