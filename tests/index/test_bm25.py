@@ -58,15 +58,8 @@ def _exhaustive(index: BM25Index, query: list[int], k: int, allowed: np.ndarray 
     return sorted(((r, float(scores[r])) for r in rows), key=lambda x: (-x[1], x[0]))[:k]
 
 
-@pytest.fixture(params=[0, BM25Index.small_query], ids=["pruned", "small-query-path"])
-def small_query(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
-    """Both paths of :meth:`BM25Index.top`: pruning (every query counts as large) and the default."""
-    monkeypatch.setattr(BM25Index, "small_query", request.param)
-    return int(request.param)
-
-
 @pytest.mark.parametrize("seed", range(6))
-def test_pruned_top_k_equals_exhaustive_top_k(seed: int, small_query: int) -> None:
+def test_pruned_top_k_equals_exhaustive_top_k(seed: int) -> None:
     index, rng = _random_index(seed)
     pruned_somewhere = False
     for _ in range(40):
@@ -76,7 +69,7 @@ def test_pruned_top_k_equals_exhaustive_top_k(seed: int, small_query: int) -> No
         rows, scores = index.top(query, k, allowed)
         assert list(zip(rows.tolist(), scores.tolist(), strict=True)) == _exhaustive(index, query, k, allowed)
         pruned_somewhere |= len(rows) == k
-    assert pruned_somewhere or small_query
+    assert pruned_somewhere
 
 
 def test_pruning_stops_before_the_common_terms_and_looks_them_up(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -88,7 +81,6 @@ def test_pruning_stops_before_the_common_terms_and_looks_them_up(monkeypatch: py
     looked_up: list[tuple[int, list[int]]] = []
     lookup = index._lookup
     monkeypatch.setattr(index, "_lookup", lambda t, rows: looked_up.append((t, rows.tolist())) or lookup(t, rows))
-    monkeypatch.setattr(index, "small_query", 0)
     rows, scores = index.top([1, 0], 2)
     assert looked_up == [(1, [0, 201])]
     assert rows.tolist() == [0, 201]  # row 0 also holds the common term
@@ -114,7 +106,7 @@ CRANFIELD = next(
 
 
 @pytest.mark.skipif(CRANFIELD is None, reason="the Cranfield collection is not in ../shared/data")
-def test_pruned_top_k_equals_exhaustive_on_cranfield(small_query: int) -> None:
+def test_pruned_top_k_equals_exhaustive_on_cranfield() -> None:
     """Every Cranfield question against its 1,400 abstracts, at the candidate depths search uses."""
     assert CRANFIELD is not None
     vocab: dict[str, int] = {}

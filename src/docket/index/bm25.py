@@ -110,8 +110,6 @@ class BM25Index:
         """The score of an average-length row holding each of these terms once."""
         return float(sum(self.idf[t] for t in set(term_ids) if 0 <= t < len(self.idf) and self.idf[t] > 0))
 
-    small_query = 8192  # postings below which a query is scored without pruning
-
     def _order(self, term_ids: Sequence[int]) -> list[int]:
         """The query's distinct terms that have postings, highest bound first (ties by id): the order
         both :meth:`scores` and :meth:`top` add weights in, so their float32 sums agree exactly."""
@@ -163,15 +161,6 @@ class BM25Index:
         order = self._order(term_ids)
         if k <= 0 or not order:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        sizes = [int(self.indptr[t + 1] - self.indptr[t]) for t in order]
-        if sum(sizes) <= self.small_query:  # so few postings that pruning would cost more than it saves
-            rows = np.unique(np.concatenate([self.rows[self.indptr[t] : self.indptr[t + 1]] for t in order]))
-            if allowed is not None:
-                rows = rows[allowed[rows]]
-            scores = np.zeros(len(rows), dtype=np.float32)
-            for t in order:
-                scores += self._lookup(t, rows)
-            return self._best(scores, rows, k)
         bounds = np.array([self.bound[t] for t in order], dtype=np.float64)
         rest = np.concatenate([np.cumsum(bounds[::-1])[::-1], [0.0]])  # rest[i]: bound of terms i, i+1, ...
         partial = np.zeros(self.n_rows, dtype=np.float32)
