@@ -177,12 +177,9 @@ def test_the_upgrade_to_term_statistics_counts_the_postings_already_there(
         PostgresStore(pg_url)
     store = PostgresStore(pg_url, upgrade=True)
     try:
-        assert pg_server.sql("SELECT term, df, max_tf FROM terms ORDER BY term", pg_database) == [
-            ("four", 1, 1),
-            ("one", 1, 1),
-            ("three", 1, 1),
-            ("two", 2, 2),
-        ]
+        kept = pg_server.sql("SELECT term, df, max_tf FROM terms ORDER BY term", pg_database)
+        counted = pg_server.sql("SELECT term, COUNT(*), MAX(tf) FROM postings GROUP BY term ORDER BY term", pg_database)
+        assert kept == counted and ("two", 2, 2) in kept and ("four", 1, 1) in kept
         assert [c for c, _ in store.keyword_search("two four", 5, Filters(), Access.owner())][:1] != []
     finally:
         store.close()
