@@ -387,7 +387,7 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
         then = previous(q, 100, Filters(), Access.owner())
         kw_same += [c for c, _ in now] == [c for c, _ in then]
         top_then = {c for c, _ in then[:10]}
-        kw10 += len({c for c, _ in now[:10]} & top_then) / max(1, len(top_then))
+        kw10 += len({c for c, _ in now[:10]} & top_then) / len(top_then) if top_then else not now
         if reference is not None:
             dense = [(int(c), float(sc)) for c, sc in zip(reference["ids"][i], reference["scores"][i], strict=True)]
             truth = {c for c, _ in fuse_absolute(then, dense, 0.6, 100)[:10]}
