@@ -4,7 +4,8 @@ The question's evidence (:mod:`docket.answer.evidence`) ranks every sentence and
 the retrieved passages by relevance and by whether it holds what the question asks for (an
 amount, a date, a name…). The best unit, each with an ``[n]`` citation to its passage's file and
 location, forms the answer; further units join only when they are within ``_MAX_GAP`` of the best
-and come from the same document — other documents join only when the question compares
+once the question's words they add (and the units before them lack) are counted, and come from the
+same document — other documents join only when the question compares
 ("compare", "both", "versus"…), and then the answer says per document what each one states
 ("Acme Inc. 10-Q, quarter ended …: …"). A table row is shown as its label and the cells the
 question names ("2018: (1,577)"), with the table's unit. When even the best unit scores below
@@ -21,9 +22,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from docket.answer.evidence import Evidence, Unit, confidence, gather
+from docket.answer.evidence import Evidence, Unit, gather, question_names
 from docket.answer.guard import withheld_notes
 from docket.answer.numbering import renumbered, statements
+from docket.index.keywords import query_terms
 from docket.ledger import Store
 from docket.models.prompts import ABSTAIN_TEXT
 from docket.protocols import Embedder
@@ -33,8 +35,12 @@ from docket.types import Answer, Citation, Hit
 __all__ = ["ABSTAIN_TEXT", "ScoredSentence", "cite", "describe_row", "extractive_answer", "score_sentences"]
 
 
-# Further units join the best one only when they are nearly as relevant.
+# Further units join the best one only when they are nearly as relevant, counting the question's
+# words they add (chosen on the dev halves of multidoc, the bank FAQ and TAT-QA: bench/answer_units.py)
 _MAX_GAP = 0.1
+_NEW_TERMS_WEIGHT = 1.2
+_POOL_GAP = 0.35  # units further below the best are not considered at all
+_POOL = 60
 _UNIT_WORDS = re.compile(
     r"\(?\b(?:in\s+)?(?:(?:us\s*)?\$|usd|eur|€|dollars?)?\s*(?:in\s+)?(millions|thousands|billions)\b[^)|]*\)?|"
     r"\(\s*%\s*\)|\bin\s+percent\b",
@@ -116,23 +122,49 @@ _COMPARE = re.compile(
 )
 
 
-def _choose(evidence: Evidence, max_sentences: int, min_relevance: float) -> list[Unit]:
-    """The best unit and those nearly as good from the same document — from other documents too
-    only when the question compares (then the answer says which document each is from)."""
+def _asked_in(terms: set[str], text: str) -> set[str]:
+    """The question words of ``terms`` that ``text`` uses (crude stems, as in scoring)."""
+    present = set(words(text))
+    stems = {w[:5] for w in present}
+    return {t for t in terms if t in present or t[:5] in stems}
+
+
+def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
+    """The best unit, then up to ``max_sentences - 1`` units of the same document (of others too
+    only when the question compares) that are nearly as good once their new words count: each next
+    unit is the one whose score plus ``_NEW_TERMS_WEIGHT`` times the share of the question's words
+    (its names aside) that no chosen unit uses yet is highest, and joins while that is within
+    ``_MAX_GAP`` of the best. An overview sentence repeating the question's words ("… a Reims F172
+    … near Chevroux, France") is often best; the line that answers ("en route to Bourg (LFHS)")
+    scores lower but uses the word the overview lacks."""
     best = evidence.units[0]
     several = _COMPARE.search(evidence.question) is not None
-    chosen: list[Unit] = []
-    seen: set[str] = set()
-    for unit in evidence.units:
-        if len(chosen) >= max_sentences or unit.score < best.score - _MAX_GAP or confidence(unit.score) < min_relevance:
-            break
-        key = " ".join(words(unit.text))
+    terms = set(query_terms(evidence.question))
+    asked = terms - question_names(evidence.question) or terms
+    doc = evidence.hits[best.hit].doc_id
+    pool = [
+        u
+        for u in evidence.units[1:_POOL]
+        if u.score >= best.score - _POOL_GAP and (several or evidence.hits[u.hit].doc_id == doc)
+    ]
+    chosen = [best]
+    seen = {" ".join(words(best.text))}
+    covered = _asked_in(asked, best.text)
+
+    def gain(unit: Unit) -> float:
+        return unit.score + _NEW_TERMS_WEIGHT * len(_asked_in(asked, unit.text) - covered) / max(1, len(asked))
+
+    while len(chosen) < max_sentences and pool:
+        candidate = max(pool, key=gain)
+        pool.remove(candidate)
+        key = " ".join(words(candidate.text))
         if key in seen:
             continue
-        if evidence.hits[unit.hit].doc_id != evidence.hits[best.hit].doc_id and not several:
-            continue  # a statement of another document would be mixed into this one's answer
+        if gain(candidate) < best.score - _MAX_GAP:
+            break
         seen.add(key)
-        chosen.append(unit)
+        chosen.append(candidate)
+        covered |= _asked_in(asked, candidate.text)
     return chosen
 
 
@@ -187,7 +219,7 @@ def extractive_answer(
     best = evidence.confidence
     if not evidence.units or best < min_relevance:
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, sources=evidence.hits, confidence=best)
-    chosen = _choose(evidence, max_sentences, min_relevance)
+    chosen = _choose(evidence, max_sentences)
     text, citations, sources = compose(evidence, chosen, question)
     notes = tuple(withheld_notes(evidence.hits))
     answer = renumbered(
