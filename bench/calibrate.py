@@ -2,6 +2,7 @@
 
     python bench/calibrate.py                  # multidoc dev, bank FAQ dev half, TAT-QA dev half
     python bench/calibrate.py --json
+    python bench/calibrate.py --uncovered 0 0.3 0.5 0.8   # also choose the confidence's coverage weight
 
 An extractive answer abstains when its evidence scores below ``answer.min_relevance``. Here every
 question is answered with that threshold at 0, so each answer's confidence and whether it is
@@ -17,8 +18,14 @@ guess on questions its documents do not answer. Each point also shows a utility 
 answer or an abstention on an unanswerable question, -2 for a wrong answer or an answer to an
 unanswerable question, 0 for a refusal of an answerable one): by that measure refusing almost
 everything wins while extractive answers are right less than two times in three, which is why the
-rule above, not the utility, sets the default. Only dev data is read: multidoc's dev split, the bank FAQ questions
-and TAT-QA contexts of even number (their odd halves and multidoc's test split are what
+rule above, not the utility, sets the default.
+
+The confidence is lowered by a share of the question's words the answering document lacks
+(``docket.answer.evidence._UNCOVERED_WEIGHT``). ``--uncovered W ...`` runs the whole calibration
+for each weight and reports, per weight, the threshold the rule picks and the right answers summed
+over the sets at it: the weight with the most (fewest refusals on a tie) is the one to ship.
+Only dev data is read: multidoc's dev split, the bank FAQ questions and TAT-QA contexts of even
+number (their odd halves and multidoc's test split are what
 bench/answers.py reports).
 """
 
@@ -111,13 +118,62 @@ def sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def calibrate(args: argparse.Namespace) -> dict[str, Any]:
+    sets = {
+        "multidoc": multidoc(),
+        "bankfaq": retrieval_set("bankfaq", args.answerable, args.removed),
+        "tatqa": retrieval_set("tatqa", args.answerable, args.removed),
+    }
+    curves = {name: sweep(rows) for name, rows in sets.items()}
+    refused = [
+        sum(curves[name][i]["abstain_unanswerable"] or 0.0 for name in curves) / len(curves)
+        for i in range(len(THRESHOLDS))
+    ]
+    best = next((i for i in range(len(THRESHOLDS)) if refused[i] >= REFUSE_UNANSWERABLE), len(THRESHOLDS) - 1)
+    return {"chosen": THRESHOLDS[best], "at_chosen": {name: curve[best] for name, curve in curves.items()}}
+
+
+def compare_weights(args: argparse.Namespace) -> None:
+    """The calibration for each coverage weight of the confidence; the weight with most right answers."""
+    from docket.answer import evidence
+
+    shipped = evidence._UNCOVERED_WEIGHT
+    results = {}
+    try:
+        for weight in args.uncovered:
+            evidence._UNCOVERED_WEIGHT = weight
+            results[weight] = calibrate(args)
+    finally:
+        evidence._UNCOVERED_WEIGHT = shipped
+    (OUT / "uncovered.json").write_text(json.dumps({str(w): r for w, r in results.items()}, indent=1))
+    print("| coverage weight | threshold chosen | correct / wrong / refused (sum of sets) | per set |")
+    print("|---|---|---|---|")
+    for weight, r in results.items():
+        points = r["at_chosen"]
+        total = [sum(p[k] for p in points.values()) for k in ("correct", "wrong", "refused")]
+        per_set = "; ".join(
+            f"{n} {p['correct']}/{p['wrong']}/{p['refused']} ({p['abstain_unanswerable']})" for n, p in points.items()
+        )
+        print(f"| {weight} | {r['chosen']} | {total[0]} / {total[1]} / {total[2]} | {per_set} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--answerable", type=int, default=60, help="bank FAQ / TAT-QA answerable questions")
     parser.add_argument("--removed", type=int, default=20, help="bank FAQ / TAT-QA questions left without documents")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--uncovered",
+        type=float,
+        nargs="+",
+        metavar="W",
+        help="coverage weights of the confidence to compare (default: the shipped one only)",
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.uncovered:
+        compare_weights(args)
+        return
     sets = {
         "multidoc": multidoc(),
         "bankfaq": retrieval_set("bankfaq", args.answerable, args.removed),

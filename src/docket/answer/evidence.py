@@ -18,7 +18,9 @@ each scored once, that every kind of answer chooses from and every check verifie
 - **labels** — each passage's document label (profile, else title), so answers can say which
   document every statement comes from.
 
-``Evidence.confidence`` (the best unit's score) is what abstention is decided on.
+``Evidence.confidence`` is what abstention is decided on: the best unit's score, lowered when
+its document lacks words the question uses (``covered``: a question about a study the knowledge
+base does not hold finds a similar study's sentences close, but not its words).
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ _NAMED_SHARE = 0.5  # a model is not shown documents with this share or less of 
 _ROW_NOVELTY = 0.6  # chosen on TAT-QA dev rows and the multidoc dev split (bench/answer_units.py)
 _RANK_WEIGHT = 0.04  # lift of the units of the best passage, falling with the passage's rank
 _MIN_UNIT_CHARS = 12
+# fall of the confidence by the share of the question's words the answering document lacks; chosen
+# with answer.min_relevance on the dev halves of three sets (bench/calibrate.py --uncovered)
+_UNCOVERED_WEIGHT = 0.6
 
 _NUMBER = re.compile(
     r"(?<![\w.])[$€£¥]?\s?\(?-?\d[\d,]*(?:\.\d+)?\)?\s?(?:%|percent|million|billion|thousand|[kmb]n?\b)?"
@@ -223,11 +228,19 @@ class Evidence:
     kind: str = "text"
     header: Mapping[int, str] = field(default_factory=dict)  # a table hit's header row, by hit index
     named: Mapping[str, float] = field(default_factory=dict)  # by document: the share of the question's names in it
+    covered: Mapping[str, float] = field(default_factory=dict)  # by document: the share of the question's words in it
 
     @property
     def confidence(self) -> float:
-        """The best unit's confidence (:func:`confidence`): what abstention is decided on."""
-        return confidence(self.units[0].score) if self.units else 0.0
+        """What abstention is decided on: the best unit's confidence (:func:`confidence`), less
+        ``_UNCOVERED_WEIGHT`` times the share of the question's words its document never uses. A
+        sentence can be close to the question while its document is about something else ("Who
+        sponsors the semaglutide obesity trial?" against a document that never says semaglutide)."""
+        if not self.units:
+            return 0.0
+        best = self.units[0]
+        covered = self.covered.get(self.hits[best.hit].doc_id, 1.0)
+        return max(0.0, confidence(best.score) - _UNCOVERED_WEIGHT * (1.0 - covered))
 
     def label(self, hit: int) -> str:
         return self.labels[hit] if hit < len(self.labels) and self.labels[hit] else self.hits[hit].title
@@ -283,24 +296,37 @@ def sentence_vectors(store: Store | None, embedder: Embedder, hits: Sequence[Hit
     return [kept[h.chunk_hash] for h in hits]
 
 
-def _named_in_documents(names: frozenset[str], hits: Sequence[Hit], store: Store | None) -> dict[str, float]:
-    """For each document of ``hits``, the share of the question's names it contains: "the Cessna 152
-    accident at Madill, Oklahoma" is about a document that says Madill, whatever else matches."""
-    out: dict[str, float] = {}
+# Words that shape a question rather than name its subject: a document need not use them.
+_QUESTION_FORM = frozenset(
+    "many much get gets got getting give given tell know need needs take make happen happens happened "
+    "one ones something anything way ways".split()
+)
+
+
+def _in_documents(
+    names: frozenset[str], terms: set[str], hits: Sequence[Hit], store: Store | None
+) -> tuple[dict[str, float], dict[str, float]]:
+    """For each document of ``hits``, the share of the question's names it contains ("the Cessna 152
+    accident at Madill, Oklahoma" is about a document that says Madill, whatever else matches), and
+    the share of the question's words it contains anywhere (crude stems): a document that never
+    says "semaglutide" cannot answer a question about the semaglutide trial."""
+    named: dict[str, float] = {}
+    covered: dict[str, float] = {}
     wanted = {n for n in names if len(n) > 1}
     for hit in hits:
-        if hit.doc_id in out:
-            continue
-        if not wanted:
-            out[hit.doc_id] = 1.0
+        if hit.doc_id in named:
             continue
         text = " ".join(h.text for h in hits if h.doc_id == hit.doc_id)
         if store is not None and hit.doc_id:
             with contextlib.suppress(NotFoundError):  # removed meanwhile: its passages will do
                 text = f"{hit.title} {hit.path} {store.document_text(hit.doc_id)}"
         present = set(words(text))
-        out[hit.doc_id] = sum(1 for n in wanted if n in present) / len(wanted)
-    return out
+        named[hit.doc_id] = sum(1 for n in wanted if n in present) / len(wanted) if wanted else 1.0
+        stems = {w[:5] for w in present}
+        subject = [t for t in terms if t not in _QUESTION_FORM]
+        found = sum(1 for t in subject if t in present or t[:5] in stems)
+        covered[hit.doc_id] = found / len(subject) if subject else 1.0
+    return named, covered
 
 
 _CONFIDENCE_SCALE = 1.25  # a unit's score with every lift is at most about 1.4; the best answers reach ~1.2
@@ -335,7 +361,7 @@ def gather(
     names = question_names(question)
     asked = set(words(question))
     counted = _counted(question) if kind == "amount" else None
-    named = _named_in_documents(names, hits, store)
+    named, covered = _in_documents(names, terms, hits, store)
     units: list[Unit] = []
     flagged: list[Unit] = []
     headers: dict[int, str] = {}
@@ -372,4 +398,4 @@ def gather(
             else:
                 units.append(unit)
     units.sort(key=lambda u: (-u.score, u.hit, u.start))
-    return Evidence(question, hits, tuple(units), tuple(flagged), tuple(labels), kind, headers, named)
+    return Evidence(question, hits, tuple(units), tuple(flagged), tuple(labels), kind, headers, named, covered)
