@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from docket.answer import evidence as evidence_module
-from docket.answer.evidence import Evidence, Unit, gather
+from docket.answer.evidence import Evidence, Unit, confidence, gather
 from docket.answer.extractive import extractive_answer
 from docket.models.embedders import MiniLMEmbedder
 from docket.types import Hit, Location
@@ -92,5 +92,7 @@ def test_a_question_about_a_study_the_documents_lack_is_refused_at_the_default(m
     )
     asked_here = extractive_answer("Who sponsors the tirzepatide obesity trial?", hits, minilm, min_relevance=threshold)
     assert asked_elsewhere.confidence < asked_here.confidence
+    elsewhere = gather("Who sponsors the semaglutide gene therapy trial?", hits, minilm)
+    assert elsewhere.confidence < confidence(elsewhere.units[0].score)  # lowered: the document lacks its words
     assert asked_elsewhere.abstained
     assert not asked_here.abstained and "Lilly" in asked_here.text
