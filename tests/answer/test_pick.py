@@ -80,6 +80,9 @@ def test_gather_counts_the_question_words_each_document_uses(minilm: MiniLMEmbed
     days = gather("How many vacation days do staff get each year?", hits, minilm)
     assert days.covered["handbook"] == 1.0
     assert days.units[0].text.startswith("Staff receive 25")
+    # nor are the words of a complaint around the question
+    ticket = gather("This is the THIRD time I ask! How many vacation days do staff get each year?", hits, minilm)
+    assert ticket.covered["handbook"] == 1.0
 
 
 def test_a_question_about_a_study_the_documents_lack_is_refused_at_the_default(minilm: MiniLMEmbedder) -> None:

@@ -303,6 +303,17 @@ _QUESTION_FORM = frozenset(
 )
 
 
+def _asked_terms(question: str) -> set[str]:
+    """The words a document should use to answer ``question``: those of its sentences that ask
+    (end with "?") when it has such sentences and others too ("This is the THIRD time I ask! How
+    many days do I have to return an item?": the complaint is no part of what is asked), else all
+    of its words; words that only shape a question aside."""
+    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n+", question) if p.strip()]
+    asking = [p for p in parts if p.endswith("?")]
+    text = " ".join(asking) if asking and len(asking) < len(parts) else question
+    return {t for t in query_terms(text) if t not in _QUESTION_FORM}
+
+
 def _in_documents(
     names: frozenset[str], terms: set[str], hits: Sequence[Hit], store: Store | None
 ) -> tuple[dict[str, float], dict[str, float]]:
@@ -323,9 +334,8 @@ def _in_documents(
         present = set(words(text))
         named[hit.doc_id] = sum(1 for n in wanted if n in present) / len(wanted) if wanted else 1.0
         stems = {w[:5] for w in present}
-        subject = [t for t in terms if t not in _QUESTION_FORM]
-        found = sum(1 for t in subject if t in present or t[:5] in stems)
-        covered[hit.doc_id] = found / len(subject) if subject else 1.0
+        found = sum(1 for t in terms if t in present or t[:5] in stems)
+        covered[hit.doc_id] = found / len(terms) if terms else 1.0
     return named, covered
 
 
@@ -361,7 +371,7 @@ def gather(
     names = question_names(question)
     asked = set(words(question))
     counted = _counted(question) if kind == "amount" else None
-    named, covered = _in_documents(names, terms, hits, store)
+    named, covered = _in_documents(names, _asked_terms(question), hits, store)
     units: list[Unit] = []
     flagged: list[Unit] = []
     headers: dict[int, str] = {}
