@@ -60,7 +60,7 @@ def test_which_logged_answers_count_as_gaps() -> None:
     records = [
         _record(1, "abstained?"),
         _record(2, "confident?", abstained=False, confidence=0.9),
-        _record(3, "unsure?", abstained=False, confidence=0.55),
+        _record(3, "unsure?", abstained=False, confidence=0.5),
         _record(4, "disliked?", abstained=False, confidence=0.95),
         _record(5, "old and abstained?", at=old),
         _record(6, "no confidence logged?", abstained=False),
