@@ -121,6 +121,70 @@ def test_touched_but_identical_file_is_unchanged(kb: KnowledgeBase, corpus: Path
     assert report.unchanged == 3 and report.updated == 0
 
 
+def test_edit_keeping_size_and_mtime_is_skipped_unless_rehash(kb: KnowledgeBase, corpus: Path) -> None:
+    """Unchanged size and time mean unchanged without reading the file; ``rehash`` (``docket sync
+    --rehash``) reads and hashes it anyway, for copies that keep the time (cp -p, rsync -t)."""
+    kb.ingest([str(corpus)])
+    path = corpus / "travel.txt"
+    before = path.stat()
+    path.write_text("Book travel through the portal. Business class for flights over ten hours.", encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    report = kb.sync()
+    assert (report.updated, report.unchanged) == (0, 3)
+    assert "Business" not in kb.search("class for flights", k=1)[0].text
+    report = kb.sync(rehash=True)
+    assert (report.updated, report.unchanged) == (1, 2)
+    assert report.chunks_embedded == 1
+    assert "Business" in kb.search("class for flights", k=1)[0].text
+
+
+def test_sync_loads_the_embedder_only_when_a_file_needs_it(tmp_path: Path, corpus: Path) -> None:
+    store = SqliteStore(tmp_path / "index.db")
+    loads: list[CountingEmbedder] = []
+
+    def load() -> CountingEmbedder:
+        loads.append(CountingEmbedder())
+        return loads[-1]
+
+    source = sync_module.source_for_path(str(corpus))
+    first = sync_module.sync_source(store, load, source)
+    assert first.added == 3 and len(loads) == 1 and first.stages["embed_load"] > 0
+    unchanged = sync_module.sync_source(store, load, source)
+    assert unchanged.unchanged == 3 and len(loads) == 1 and unchanged.stages["embed_load"] == 0
+    (corpus / "travel.txt").unlink()  # deleting needs no model either
+    assert sync_module.sync_source(store, load, source).deleted == 1 and len(loads) == 1
+    write(corpus / "new.txt", "Remote work needs a manager's approval.")
+    assert sync_module.sync_source(store, load, source).added == 1 and len(loads) == 2
+    assert loads[-1].embedded and kb_search_paths(store, loads[-1], "remote work approval") == ["new.txt"]
+    store.close()
+
+
+def kb_search_paths(store: SqliteStore, embedder: CountingEmbedder, query: str) -> list[str]:
+    from docket.index.search import search
+
+    return [h.path for h in search(store, embedder, query, k=1)]
+
+
+def test_knowledge_base_sync_with_nothing_changed_does_not_load_the_model(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import docket.kb.knowledge_base as kb_module
+
+    settings = load_settings(home=tmp_path / "kb", overrides={"embedder": {"name": "fake"}})
+    built: list[str] = []
+    real = kb_module.embedder_from_settings
+    monkeypatch.setattr(kb_module, "embedder_from_settings", lambda cfg: built.append(cfg.name) or real(cfg))
+    with KnowledgeBase(settings) as kb:
+        assert kb.ingest([str(corpus)]).added == 3
+    assert built == ["fake"]
+    with KnowledgeBase(settings) as kb:  # a new process, as `docket sync` from cron
+        report = kb.sync()
+        assert report.unchanged == 3 and built == ["fake"]
+        write(corpus / "travel.txt", "Book travel through the portal. Economy class only.")
+        assert kb.sync().updated == 1 and built == ["fake", "fake"]
+
+
 def test_changed_file_reembeds_only_its_changed_chunks(kb: KnowledgeBase, corpus: Path) -> None:
     kb.ingest([str(corpus)])
     embedder = kb.embedder

@@ -47,6 +47,15 @@ RetryFailedOption = Annotated[
     ),
 ]
 
+RehashOption = Annotated[
+    bool,
+    typer.Option(
+        "--rehash",
+        help="Read and hash every file, also those whose size and modification time are unchanged "
+        "(after copies that keep the time: cp -p, rsync -t, an unpacked archive).",
+    ),
+]
+
 
 def check_access(principals: list[str] | None) -> None:
     """Refuse an ``--access`` value that is not ``user:EMAIL`` or ``group:NAME``."""

@@ -16,6 +16,7 @@ from docket.cli.common import (
     ConfigOption,
     HomeOption,
     JsonOption,
+    RehashOption,
     RetryFailedOption,
     TagOption,
     WorkspaceOption,
@@ -89,6 +90,7 @@ def ingest(
     config: ConfigOption = None,
     as_json: JsonOption = False,
     retry_failed: RetryFailedOption = False,
+    rehash: RehashOption = False,
     profile: Annotated[
         bool, typer.Option("--profile", help="Also print the seconds spent in each stage (parse, embed, write...).")
     ] = False,
@@ -104,6 +106,7 @@ def ingest(
                 access=access or (),
                 progress=progress,
                 retry_failed=retry_failed,
+                rehash=rehash,
             )
         if as_json:
             emit_json(report.to_dict())
@@ -146,11 +149,12 @@ def sync(
     config: ConfigOption = None,
     as_json: JsonOption = False,
     retry_failed: RetryFailedOption = False,
+    rehash: RehashOption = False,
 ) -> None:
     """Re-sync registered sources: changed files are re-indexed, deleted ones removed."""
     with open_kb(home, config) as kb:
         with progress_bar(not as_json) as progress:
-            report = kb.sync(source or None, progress=progress, retry_failed=retry_failed)
+            report = kb.sync(source or None, progress=progress, retry_failed=retry_failed, rehash=rehash)
         if as_json:
             emit_json(report.to_dict())
         else:

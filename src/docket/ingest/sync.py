@@ -1,12 +1,15 @@
 """Incremental sync of a folder (or single file) into a store.
 
 For each file: if its size and modification time match the indexed document it is unchanged and
-is not even read. Otherwise its bytes are hashed; the same hash means unchanged (the new mtime is
+is not even read (``rehash=True`` reads and hashes it all the same, for copies that keep the
+modification time of changed content). Otherwise its bytes are hashed; the same hash means unchanged (the new mtime is
 recorded), a hash that matches a document whose file has disappeared means a rename (the path is
 updated, nothing is re-embedded). Changed and new files are parsed and chunked; chunks whose
 content hash already has a vector in the store reuse it, the rest are embedded in batches. Each
 document is written in its own transaction, so an interrupted sync leaves a consistent index and
 the next run picks up where it stopped. Files that disappeared are removed from the index.
+The embedder can be given as a function that loads it: it is called on the first file that needs
+chunking, so a sync where nothing changed never loads the model.
 
 A file that fails to parse is reported with a one-line reason and the batch goes on; if an older
 version of it was indexed, that version stays searchable. It is not parsed again while neither it
@@ -31,7 +34,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -93,6 +96,7 @@ STAGES = (
     "read",  # stat, reading, hashing, the unchanged/renamed/failed-before bookkeeping
     "parse",  # parsing, in the sandbox worker when there is one (its start included)
     "profile",  # the document profile (organisations, dates)
+    "embed_load",  # loading the embedder, on the first file to chunk (0 when given loaded)
     "chunk",  # chunking, token counting included
     "reuse",  # looking up vectors the store already has
     "embed_tokenize",
@@ -313,6 +317,26 @@ class Indexer:
         self.pending = []
 
 
+def _loaded(embedder: Embedder | Callable[[], Embedder]) -> bool:
+    """Whether ``embedder`` is an embedder, not a function that loads one."""
+    return hasattr(embedder, "embed_passages")
+
+
+def _indexer(
+    store: Store,
+    embedder: Embedder | Callable[[], Embedder],
+    report: SyncReport,
+    max_tokens: int,
+    overlap_tokens: int,
+) -> Indexer:
+    """The Indexer of a sync, the embedder loaded (stage "embed_load") and bound to the store."""
+    if not _loaded(embedder):
+        with _timed(report.stages, "embed_load"):
+            embedder = cast("Callable[[], Embedder]", embedder)()
+            store.bind_embedder(embedder.name, embedder.dim)
+    return Indexer(store, cast(Embedder, embedder), report, max_tokens, overlap_tokens)
+
+
 def with_profile(doc: Document, parsed: ParsedDocument, previous: Document | None = None) -> Document:
     """``doc`` with its profile (:mod:`docket.ingest.profiles`) in its metadata; fields an admin
     corrected on the ``previous`` version are kept."""
@@ -324,7 +348,7 @@ def with_profile(doc: Document, parsed: ParsedDocument, previous: Document | Non
 
 def sync_source(
     store: Store,
-    embedder: Embedder,
+    embedder: Embedder | Callable[[], Embedder],
     source: FolderSource,
     *,
     max_tokens: int = 256,
@@ -338,8 +362,14 @@ def sync_source(
     retry_failed: bool = False,
     only: Collection[str] | None = None,
     on_file: FileDone | None = None,
+    rehash: bool = False,
 ) -> SyncReport:
     """Bring the index in line with the files of ``source`` and report what changed.
+
+    ``embedder``: the embedder, or a function returning it, called only once a file needs chunking
+    (nothing changed: the model is never loaded). ``rehash``: read and hash every file, even those
+    whose size and modification time match the index (an edit that kept the time: ``cp -p``,
+    ``rsync -t``, an archive unpacked again).
 
     ``only``: the paths (relative to the source) to look at, the rest of the source left as it is
     (an upload job and its own files); ``on_file`` is told each file's outcome as it is processed.
@@ -351,7 +381,8 @@ def sync_source(
     report = SyncReport()
     stages = report.stages
     with _timed(stages, "walk"):
-        store.bind_embedder(embedder.name, embedder.dim)
+        if _loaded(embedder):
+            store.bind_embedder(cast(Embedder, embedder).name, cast(Embedder, embedder).dim)
         store.ledger.add_source(source.name, source.config())
         indexed = {doc.path: doc for doc in store.documents(source.name)}
         files = list(_walk(source, ignore))
@@ -364,7 +395,7 @@ def sync_source(
     vanished_by_hash: dict[str, list[Document]] = {}
     for doc in vanished.values():
         vanished_by_hash.setdefault(doc.content_hash, []).append(doc)
-    indexer = Indexer(store, embedder, report, max_tokens, overlap_tokens)
+    indexer: Indexer | None = None  # made (and the embedder loaded) for the first file to index
     failed = FailedBefore(store, source.name, tried_with(max_file_bytes, limits, sandbox), retry=retry_failed)
 
     @functools.cache
@@ -403,11 +434,11 @@ def sync_source(
                 existing
                 and existing.size == stat.st_size
                 and existing.mtime == stat.st_mtime
-                and not (untabled or rescan)
+                and not (untabled or rescan or rehash)
             ):
                 report.unchanged += 1
                 continue
-            before = failed.unchanged(shown, stat.st_size, stat.st_mtime)
+            before = None if rehash else failed.unchanged(shown, stat.st_size, stat.st_mtime)
             if before is not None:
                 report.failed_before.append({"path": shown, "error": before})
                 continue
@@ -463,6 +494,8 @@ def sync_source(
                 report.warnings.append({"path": shown, "warning": warning})
             ocr, unreadable = page_counts(parsed.metadata.get(QUALITY_KEY))
             report.pages_ocr, report.pages_unreadable = report.pages_ocr + ocr, report.pages_unreadable + unreadable
+            if indexer is None:
+                indexer = _indexer(store, embedder, report, max_tokens, overlap_tokens)
             indexer.add(doc, parsed, is_new=existing is None)
             load_tables(doc, data)
         except DocketError as exc:
@@ -478,7 +511,8 @@ def sync_source(
                 on_file(shown, new[-1]["error"] if new else None)
             if progress is not None:
                 progress(done, len(files), shown)
-    indexer.flush()
+    if indexer is not None:
+        indexer.flush()
     with _timed(stages, "finish"):
         for doc in vanished.values():
             store.delete_document(doc.id)

@@ -196,23 +196,30 @@ class KnowledgeBase:
         retry_failed: bool = False,
         only: Collection[str] | None = None,
         on_file: FileDone | None = None,
+        rehash: bool = False,
     ) -> SyncReport:
         """Add folders or files (registering them as sources) and index what changed: all their
         files, or ``only`` these paths of them (an upload's own files); ``on_file`` hears each outcome.
 
         Files that failed to parse and have not changed since are not parsed again (they are
-        reported in ``failed_before``) unless ``retry_failed``."""
+        reported in ``failed_before``) unless ``retry_failed``. Files whose size and modification
+        time match the index are not read unless ``rehash``."""
         sources = [source_for_path(p, workspace, tags, access) for p in paths]  # validate all first
         report = SyncReport()
         for source in sources:
-            report.merge(kb_sources.sync_folder(self, source, progress, retry_failed, only, on_file))
+            report.merge(kb_sources.sync_folder(self, source, progress, retry_failed, only, on_file, rehash))
         return report
 
     def sync(
-        self, names: Iterable[str] | None = None, progress: Progress | None = None, retry_failed: bool = False
+        self,
+        names: Iterable[str] | None = None,
+        progress: Progress | None = None,
+        retry_failed: bool = False,
+        rehash: bool = False,
     ) -> SyncReport:
         """Re-sync registered sources (all by default): only what changed is processed (files that
-        failed before are tried again only if they changed, or with ``retry_failed``)."""
+        failed before are tried again only if they changed, or with ``retry_failed``; files whose
+        size and modification time are unchanged are not read unless ``rehash``)."""
         known = self.ledger.sources()
         wanted = list(names) if names else list(known)
         report = SyncReport()
@@ -220,9 +227,8 @@ class KnowledgeBase:
             if name not in known:
                 raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none yet'}")
             if known[name].is_local:
-                report.merge(
-                    kb_sources.sync_folder(self, FolderSource.from_config(name, known[name]), progress, retry_failed)
-                )
+                source = FolderSource.from_config(name, known[name])
+                report.merge(kb_sources.sync_folder(self, source, progress, retry_failed, rehash=rehash))
             else:  # a website, mailbox or database: through its connector (docket.ingest.sources)
                 report.merge(kb_sources.sync_remote_source(self, name, known[name], progress, retry_failed))
         return report

@@ -54,7 +54,11 @@ class Core(Protocol):
     ) -> list[Hit]: ...
 
     def sync(
-        self, names: Iterable[str] | None = None, progress: Progress | None = None, retry_failed: bool = False
+        self,
+        names: Iterable[str] | None = None,
+        progress: Progress | None = None,
+        retry_failed: bool = False,
+        rehash: bool = False,
     ) -> SyncReport: ...
 
     def catalog(self, access: Access = ...) -> Catalog: ...

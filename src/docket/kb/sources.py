@@ -35,16 +35,18 @@ def sync_folder(
     retry_failed: bool = False,
     only: Collection[str] | None = None,
     on_file: FileDone | None = None,
+    rehash: bool = False,
 ) -> SyncReport:
     """Sync a folder or file source (:func:`docket.ingest.sync.sync_source`) with ``kb``'s settings:
-    all its files, or ``only`` those paths of it."""
+    all its files, or ``only`` those paths of it. The embedder is loaded only if a file changed;
+    ``rehash`` hashes the files whose size and time are unchanged too."""
     kb.profile_missing()
     kb.tables.prune(  # tables left by an interrupted sync or a removed source
         {doc.id for doc in kb.store.documents()}, sources=kb.ledger.sources()
     )
     return sync_source(
         kb.store,
-        kb.embedder,
+        lambda: kb.embedder,
         source,
         max_tokens=kb.settings.chunking.max_tokens,
         overlap_tokens=kb.settings.chunking.overlap_tokens,
@@ -55,6 +57,7 @@ def sync_folder(
         retry_failed=retry_failed,
         only=only,
         on_file=on_file,
+        rehash=rehash,
         **kb.parse_options(),
     )
 
