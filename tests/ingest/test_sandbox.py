@@ -19,7 +19,7 @@ from docket.errors import ParseError, UnsupportedFileError
 from docket.index.sqlite import SqliteStore
 from docket.ingest.limits import ParseLimits, check_zip, extend_deadline
 from docket.ingest.parsers import parse_bytes
-from docket.ingest.sandbox import Sandbox, limits_from_settings, parse_with, sandbox_from_settings
+from docket.ingest.sandbox import INLINE_TEXT_BYTES, Sandbox, limits_from_settings, parse_with, sandbox_from_settings
 from docket.ingest.sync import source_for_path, sync_source
 from docket.kb import KnowledgeBase
 from docket.models.embedders import FakeEmbedder
@@ -100,6 +100,26 @@ def test_sandboxed_parse_returns_the_same_document_as_in_process() -> None:
         assert sandbox.parse(GOOD, "a.txt") == parse_bytes(GOOD, "a.txt")
         assert sandbox.parse(b"# Leave\n\nTen days.", "b.md") == parse_bytes(b"# Leave\n\nTen days.", "b.md")
         assert sandbox.started == 1  # the worker is reused
+
+
+def test_small_plain_text_is_parsed_without_starting_a_worker() -> None:
+    """A worker start costs more than reading a text file; only plain text of the built-in parser,
+    up to INLINE_TEXT_BYTES, skips it."""
+    big = b"word " * (INLINE_TEXT_BYTES // 5 + 1)
+    with Sandbox(timeout=60) as sandbox:
+        assert sandbox.parse(GOOD, "notes/a.TXT") == parse_bytes(GOOD, "a.TXT")
+        assert sandbox.parse(b"Disk full at 03:00.", "app.log").text == "Disk full at 03:00."
+        with pytest.raises(ParseError, match="empty file"):
+            sandbox.parse(b"  \n", "empty.txt")
+        assert (sandbox.started, sandbox.parsed, sandbox.inline) == (0, 0, 3)
+        sandbox.parse(b"# Leave\n\nTen days.", "b.md")
+        assert (sandbox.started, sandbox.parsed) == (1, 1)
+        sandbox.parse(big, "big.txt")
+        assert (sandbox.parsed, sandbox.inline) == (2, 3)
+    with Sandbox(timeout=60, target=raises_unexpected) as custom:  # a custom parse function: always a worker
+        with pytest.raises(ParseError):
+            custom.parse(GOOD, "a.txt")
+        assert (custom.started, custom.inline) == (1, 0)
 
 
 def test_parse_errors_come_back_with_their_class_and_message() -> None:

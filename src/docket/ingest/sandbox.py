@@ -19,6 +19,11 @@ parsing, so the cost per file is small (measured in docs/security.md). :func:`pa
 one entry point the syncs call: in a worker when given a sandbox, in this process otherwise
 (``ingest.sandbox = false``, and what the parser unit tests use); the
 :class:`~docket.ingest.limits.ParseLimits` apply either way.
+
+Plain text files (``.txt``, ``.text``, ``.log``) up to :data:`INLINE_TEXT_BYTES` are parsed in the
+calling process even with a sandbox: their parser only decodes and splits the bytes (no C library,
+time linear in the size, memory a small multiple of it), while starting a worker for them costs
+about 0.1 s, most of a re-sync where a few text files changed (bench/RESULTS.md, "Re-sync").
 """
 
 from __future__ import annotations
@@ -33,11 +38,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, cast
 
 from docket.errors import ParseError, ParseWorkerError, UnsupportedFileError
 from docket.ingest.limits import ParseLimits, applied_limits, deadline_extended_by
-from docket.ingest.parsers import parse_bytes
+from docket.ingest.parsers import parse_bytes, parser_for
 from docket.types import ParsedDocument
 
 if TYPE_CHECKING:
@@ -50,6 +56,9 @@ __all__ = ["ParseFn", "Sandbox", "limits_from_settings", "parse_with", "sandbox_
 ParseFn = Callable[[bytes, str], ParsedDocument]
 
 _WORKER_CODE = "from docket.ingest.sandbox import _main; _main()"
+# Plain text up to this size is parsed in the calling process (see the module docstring).
+INLINE_TEXT_BYTES = 1024 * 1024
+_INLINE_EXTENSIONS = (".txt", ".text", ".log")
 _STARTUP_SECONDS = 120.0  # a worker that cannot even start in this time is reported as a crash
 _ERRORS: dict[str, type[ParseError]] = {"ParseError": ParseError, "UnsupportedFileError": UnsupportedFileError}
 
@@ -282,6 +291,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self.started = 0  # workers started so far (a new one after each timeout, crash or memory error)
         self.parsed = 0  # files handed to a worker so far
+        self.inline = 0  # plain text files parsed in this process instead
 
     def __enter__(self) -> Sandbox:
         return self
@@ -312,8 +322,23 @@ class Sandbox:
                 return
         worker.close()
 
+    def _inline(self, data: bytes, path: str) -> bool:
+        """Whether ``path`` is small plain text for the built-in parser, parsed here, not in a worker."""
+        if self.target is not parse_bytes or len(data) > INLINE_TEXT_BYTES:
+            return False
+        if PurePath(path).suffix.lower() not in _INLINE_EXTENSIONS:
+            return False
+        from docket.ingest.parsers.text import TextParser
+
+        return type(parser_for(path)) is TextParser
+
     def parse(self, data: bytes, path: str) -> ParsedDocument:
-        """Parse one file in a worker; every failure is a one-line ParseError."""
+        """Parse one file in a worker (small plain text: here); every failure is a one-line ParseError."""
+        if self._inline(data, path):
+            with self._lock:
+                self.inline += 1
+            with applied_limits(self.limits):
+                return parse_bytes(data, path)
         with self._lock:
             self.parsed += 1
         worker = self._take()
