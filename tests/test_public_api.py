@@ -4,6 +4,7 @@ import pytest
 
 import docket
 from docket import errors
+from docket.errors import UnknownBackendError
 from docket.index import STORES
 from docket.models.embedders import EMBEDDERS
 from docket.registry import Registry
@@ -61,6 +62,28 @@ def test_third_party_backends_register_like_built_ins() -> None:
     registry: Registry[object] = Registry("widget", "docket.test-widgets")
     registry.register("mine")(lambda size=1: {"size": size})
     assert registry.create("mine", size=2) == {"size": 2}
+
+
+def test_installed_entry_points_are_read_once_and_built_ins_need_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading entry points opens every installed distribution's metadata: once per process, and
+    not at all to build a backend that is built in."""
+    import docket.registry as registry_module
+
+    reads: list[int] = []
+    real = registry_module.entry_points
+    monkeypatch.setattr(registry_module, "entry_points", lambda: reads.append(1) or real())
+    registry_module._installed.cache_clear()
+    try:
+        registry: Registry[object] = Registry("widget", "docket.test-widgets")
+        registry.register("mine")(lambda size=1: {"size": size})
+        assert registry.create("mine") == {"size": 1} and reads == []
+        assert registry.names() == ["mine"] and reads == [1]
+        other: Registry[object] = Registry("gadget", "docket.test-gadgets")
+        with pytest.raises(UnknownBackendError):
+            other.get("missing")
+        assert reads == [1]
+    finally:
+        registry_module._installed.cache_clear()
 
 
 def test_importing_the_cli_loads_no_heavy_library() -> None:

@@ -79,3 +79,23 @@ def test_a_failure_matches_by_size_and_time_or_by_content_and_only_for_the_same_
         assert FailedBefore(store, "src", "limits-a").unchanged("read.pdf", 10, 5.0) is None
     finally:
         store.close()
+
+
+def test_the_digest_of_what_parses_is_computed_only_when_a_failure_is_met(tmp_path: Path) -> None:
+    """A sync without failures never reads the parser plugins or probes the OCR engine."""
+    store = SqliteStore(tmp_path / "kb.db")
+    computed: list[str] = []
+
+    def digest() -> str:
+        computed.append("limits-a")
+        return "limits-a"
+
+    try:
+        clean = FailedBefore(store, "src", digest)
+        assert clean.unchanged("a.pdf", 10, 5.0) is None and computed == []
+        store.ledger.record_failure("src", "read.pdf", "encrypted PDF", clean.attempt(10, 5.0, "h1"))
+        assert computed == ["limits-a"]  # recording a failure needs it, once
+        again = FailedBefore(store, "src", digest)
+        assert again.unchanged("read.pdf", 10, 5.0) == "encrypted PDF" and len(computed) == 2
+    finally:
+        store.close()

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from docket.errors import ParseError, ParseWorkerError
@@ -59,10 +60,10 @@ def remembered(exc: BaseException) -> bool:
 def _parser_plugins() -> tuple[tuple[str, str, str], ...]:
     """(name, object, distribution version) of each third-party parser. Read once per process, as
     the parser registry reads them: a plugin installed later needs a restart either way."""
-    from importlib.metadata import entry_points
+    from docket.registry import installed_entry_points
 
     found = []
-    for ep in entry_points(group="docket.parsers"):
+    for ep in installed_entry_points("docket.parsers"):
         dist = getattr(ep, "dist", None)
         found.append((ep.name, ep.value, str(getattr(dist, "version", "") or "")))
     return tuple(sorted(found))
@@ -104,17 +105,23 @@ class FailedBefore:
     ``retry`` True forgets them all for this sync: every failed file is tried again (their
     records are replaced by the outcome)."""
 
-    def __init__(self, store: Store, source: str, tried_with: str, *, retry: bool = False) -> None:
+    def __init__(self, store: Store, source: str, tried_with: str | Callable[[], str], *, retry: bool = False) -> None:
         ledger = store.ledger
-        self.tried_with = tried_with
+        self._tried_with = tried_with
         self.version = docket_version()
         self._failed: dict[str, tuple[str, ParseAttempt]] = {}
         if retry:
             return
         for failure in ledger.failures(source):
             attempt = ParseAttempt.from_dict(failure.get("attempt"))
-            if attempt is not None and (attempt.docket_version, attempt.tried_with) == (self.version, tried_with):
+            if attempt is not None and (attempt.docket_version, attempt.tried_with) == (self.version, self.tried_with):
                 self._failed[str(failure["path"])] = (str(failure["error"]), attempt)
+
+    @cached_property
+    def tried_with(self) -> str:
+        """The digest of what this sync parses with; given as a function, it is computed (parser
+        plugins, OCR engine) only when a failure is met, so a clean sync never pays for it."""
+        return self._tried_with if isinstance(self._tried_with, str) else self._tried_with()
 
     def attempt(self, size: int, mtime: float | None, content_hash: str | None = None) -> ParseAttempt:
         """What to record with a failure of the file as it is now."""

@@ -396,7 +396,9 @@ def sync_source(
     for doc in vanished.values():
         vanished_by_hash.setdefault(doc.content_hash, []).append(doc)
     indexer: Indexer | None = None  # made (and the embedder loaded) for the first file to index
-    failed = FailedBefore(store, source.name, tried_with(max_file_bytes, limits, sandbox), retry=retry_failed)
+    failed = FailedBefore(
+        store, source.name, functools.partial(tried_with, max_file_bytes, limits, sandbox), retry=retry_failed
+    )
 
     @functools.cache
     def ocr_now() -> bool:

@@ -18,6 +18,7 @@ written, so a sync that stops half-way starts again from the old one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import os
@@ -255,7 +256,9 @@ def sync_remote(
     indexed = {doc.path: doc for doc in store.documents(name)}
     known = {path: str(doc.metadata.get("version") or doc.content_hash) for path, doc in indexed.items()}
     indexer = Indexer(store, embedder, report, max_tokens, overlap_tokens)
-    failed = FailedBefore(store, name, tried_with(max_item_bytes, limits, sandbox), retry=retry_failed)
+    failed = FailedBefore(
+        store, name, functools.partial(tried_with, max_item_bytes, limits, sandbox), retry=retry_failed
+    )
     seen: set[str] = set()
 
     secrets_of = config.settings
