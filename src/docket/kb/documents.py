@@ -8,7 +8,7 @@ Functions of a knowledge base (``kb``, a :class:`~docket.kb.parts.Core`), behind
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,11 +149,12 @@ def document_task(
     return replace(answer, log_id=kb.log_answer(answer, prompt_text, (time.perf_counter() - started) * 1000))
 
 
-def profile_missing(kb: Core) -> int:
+def profile_missing(kb: Core, documents: Iterable[Document] | None = None) -> int:
     """Give a profile to every document indexed before profiles existed (read from its stored
-    text); returns how many were profiled. Documents ingested since have one already."""
+    text); returns how many were profiled. Documents ingested since have one already.
+    ``documents``: every document of the index, when the caller has just read them."""
     done = 0
-    for doc in kb.store.documents():
+    for doc in kb.store.documents() if documents is None else documents:
         if PROFILE_KEY in doc.metadata:
             continue
         parsed = ParsedDocument(blocks=(Block(kb.store.document_text(doc.id)),), metadata=doc.metadata)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from docket.errors import DocketError
 from docket.ingest.sources.sync import next_run, sync_remote
 from docket.ingest.sync import FileDone, FolderSource, Progress, sync_source
+from docket.kb import documents as kb_documents
 from docket.ledger import SourceConfig
 from docket.types import SyncReport
 
@@ -28,6 +29,14 @@ def _timestamp(now: datetime | float | None) -> float:
     return now.timestamp() if isinstance(now, datetime) else float(now)
 
 
+def _before_sync(kb: Core) -> None:
+    """Profile the documents indexed before profiles existed, and drop the tables left by an
+    interrupted sync or a removed source: one read of the documents for both."""
+    documents = list(kb.store.documents())
+    kb_documents.profile_missing(kb, documents)
+    kb.tables.prune({doc.id for doc in documents}, sources=kb.ledger.sources())
+
+
 def sync_folder(
     kb: Core,
     source: FolderSource,
@@ -40,10 +49,7 @@ def sync_folder(
     """Sync a folder or file source (:func:`docket.ingest.sync.sync_source`) with ``kb``'s settings:
     all its files, or ``only`` those paths of it. The embedder is loaded only if a file changed;
     ``rehash`` hashes the files whose size and time are unchanged too."""
-    kb.profile_missing()
-    kb.tables.prune(  # tables left by an interrupted sync or a removed source
-        {doc.id for doc in kb.store.documents()}, sources=kb.ledger.sources()
-    )
+    _before_sync(kb)
     return sync_source(
         kb.store,
         lambda: kb.embedder,
@@ -66,8 +72,7 @@ def sync_remote_source(
     kb: Core, name: str, config: SourceConfig, progress: Progress | None, retry_failed: bool = False
 ) -> SyncReport:
     """Sync a website, mailbox or database source through its connector (:func:`sync_remote`)."""
-    kb.profile_missing()
-    kb.tables.prune({doc.id for doc in kb.store.documents()}, sources=kb.ledger.sources())
+    _before_sync(kb)
     return sync_remote(
         kb.store,
         kb.embedder,
