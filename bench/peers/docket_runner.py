@@ -9,6 +9,7 @@ Speaks the protocol of protocol.py; runs in Docket's own .venv. Extra command:
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ import numpy as np
 from minilm import CountingModel, VectorCache
 from protocol import doc_ranking, emit, load_queries, parser, run_queries, timed_import
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
+# DOCKET_BENCH_SRC: run another checkout's Docket (bench/resync.py's same-run baseline) under this harness
+sys.path.insert(0, os.environ.get("DOCKET_BENCH_SRC") or str(Path(__file__).resolve().parents[2] / "src"))
 
 
 def _framework(command: str) -> Any:
@@ -118,7 +120,7 @@ def sync_folder(d: dict[str, Any], folder: Path, index: Path, sandbox: bool = Tr
     settings = d["load_settings"](home=index, environ=environ)
     t0 = time.perf_counter()
     kb = KnowledgeBase(settings, embedder=embedder)
-    kb.ingest([str(folder)])
+    report = kb.ingest([str(folder)])
     chunks = int(kb.store.stats()["chunks"])
     kb.close()
     return {
@@ -127,6 +129,8 @@ def sync_folder(d: dict[str, Any], folder: Path, index: Path, sandbox: bool = Tr
         "embed_s": round(embedder.model.seconds, 3),
         "chunks": chunks,
         "files": sum(1 for p in folder.rglob("*") if p.is_file()),
+        "sync_s": round(report.seconds, 3),
+        "stages": {name: round(float(v), 4) for name, v in getattr(report, "stages", {}).items()},
     }
 
 
