@@ -44,6 +44,9 @@ OUT = HERE / "out"
 THIS, BASE = "Docket", "Docket, baseline"
 PEERS = ("LlamaIndex", "LangChain")
 KEYS = {
+    "docket, baseline, llamaindex, langchain": "medians per system: update_s, model_s, outside_model_s, "
+    "chunks_embedded, process_s (the keys bench/figures.py reads)",
+    "speedup": "system -> its update_s / Docket's update_s (baseline: the other checkout)",
     "updates": "system -> one entry per round: seconds (update s), wall_s (process s), embedded, embed_s, "
     "stages (Docket only)",
     "summary": "system -> medians over the rounds: seconds, wall_s, embedded, embed_s, outside_model_s",
@@ -97,13 +100,23 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--baseline", type=Path, required=True, help="another Docket checkout (its src/ is run)")
+    parser.add_argument("--baseline", type=Path, help="another Docket checkout (its src/ is run); required to run")
+    parser.add_argument("--rewrite", type=Path, help="add the headline keys to a finished run's JSON")
     parser.add_argument("--docs", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-peers", action="store_true", help="Docket and the baseline only")
     args = parser.parse_args()
+    if args.baseline is None and args.rewrite is None:
+        parser.error("--baseline DIR is required: another checkout of Docket to compare with (e.g. of main)")
+    if args.rewrite:  # a finished run's JSON: add the headline keys, print the table again
+        res = json.loads(args.rewrite.read_text(encoding="utf-8"))
+        res.update(headline(res))
+        args.rewrite.write_text(json.dumps(res, indent=1, default=str), encoding="utf-8")
+        print(table(res))
+        return
     res: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "date": dt.date.today().isoformat(),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python bench/resync.py", *sys.argv[1:]]),
         "machine": {
             "nproc": os.cpu_count(),
@@ -164,11 +177,32 @@ def main() -> None:
             res["cli"][variant][label] = cli_sync(homes[variant], srcs[variant])
             log(f"cli {label}: {variant} {res['cli'][variant][label]['wall_s']:.2f} s")
     res["machine"]["load_end"] = os.getloadavg()
+    res.update(headline(res))
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"resync-{dt.date.today().isoformat()}.json"
     path.write_text(json.dumps(res, indent=1, default=str), encoding="utf-8")
     print(table(res))
     log(f"wrote {path}")
+
+
+def headline(res: dict[str, Any]) -> dict[str, Any]:
+    """The keys bench/figures.py reads from ``resync*.json`` (``docket.update_s``, ``speedup.langchain``,
+    ...), one block per system, named as there; ``baseline`` is the other checkout."""
+    names = {THIS: "docket", BASE: "baseline", "LlamaIndex": "llamaindex", "LangChain": "langchain"}
+    out: dict[str, Any] = {"files": res["docs"], "changed_per_round": res["changed"]}
+    for system, s in res["summary"].items():
+        out[names[system]] = {
+            "update_s": round(s["seconds"], 3),
+            "model_s": round(s["embed_s"], 3),
+            "outside_model_s": round(s["outside_model_s"], 3),
+            "chunks_embedded": s["embedded"],
+            "process_s": round(s["wall_s"], 2),
+        }
+    d = res["summary"][THIS]["seconds"]
+    out["speedup"] = {
+        names[system]: round(s["seconds"] / d, 1) for system, s in res["summary"].items() if system != THIS
+    }
+    return out
 
 
 def table(res: dict[str, Any]) -> str:

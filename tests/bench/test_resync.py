@@ -31,3 +31,12 @@ def test_table_shows_every_system_against_docket() -> None:
     assert "| Docket, baseline | 0.600 |" in table and "| 3.0× |" in table
     assert "| LangChain | 1.600 | 1.600 | 2.60 | 26 | 0.700 | 0.900 | 8.0× |" in table
     assert "| Docket | 2.00 / 0.050 | 3.00 / 0.300 |" in table
+
+
+def test_headline_has_the_keys_the_figures_generator_reads() -> None:
+    updates = {resync.THIS: [run(0.2, 0.1)], resync.BASE: [run(0.6, 0.1)], "LangChain": [run(1.6, 0.7, 26)]}
+    res = {"docs": 500, "changed": 5, "summary": {k: resync.summarise(v) for k, v in updates.items()}}
+    out = resync.headline(res)
+    assert out["docket"]["update_s"] == 0.2 and out["docket"]["model_s"] == 0.1
+    assert out["langchain"]["chunks_embedded"] == 26
+    assert out["speedup"] == {"baseline": 3.0, "langchain": 8.0}
