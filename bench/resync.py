@@ -110,6 +110,8 @@ def main() -> None:
         parser.error("--baseline DIR is required: another checkout of Docket to compare with (e.g. of main)")
     if args.rewrite:  # a finished run's JSON: add the headline keys, print the table again
         res = json.loads(args.rewrite.read_text(encoding="utf-8"))
+        res.setdefault("started", res["date"])
+        res["date"] = str(res["date"])[:10]  # YYYY-MM-DD, as bench/figures.py dates a file
         res.update(headline(res))
         args.rewrite.write_text(json.dumps(res, indent=1, default=str), encoding="utf-8")
         print(table(res))
