@@ -7,7 +7,7 @@ embedder, SQLite store), then runs queries.jsonl that have qrels in ``--split`` 
 (BM25), semantic (dense) and hybrid retrieval. Chunk hits are mapped to their document (best chunk
 wins). Prints nDCG@10 and recall@100 per retriever, indexing throughput (chunks/s, including
 chunking and writing) and the latency of a default hybrid search (k=10, query embedding included)
-p50/p95 in milliseconds. ``--alpha 0.5 0.6 0.7`` and ``--fusion absolute minmax rrf`` evaluate several
+p50/p95 in milliseconds. ``--alpha 0.5 0.6 0.7`` and ``--fusion adaptive absolute minmax rrf`` evaluate several
 fusion weights and methods in one run (the first of each is reported as "hybrid", the others as
 "hybrid:METHOD@ALPHA"); choose them on a train split, never on the test queries.
 """
@@ -175,7 +175,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--fusion",
-        choices=("absolute", "minmax", "rrf"),
+        choices=("adaptive", "absolute", "minmax", "rrf"),
         nargs="+",
         default=None,
         help="fusion method(s) to evaluate (default: search.fusion)",

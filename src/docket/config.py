@@ -103,9 +103,17 @@ class SearchSettings(_Section):
     k: int = Field(10, ge=1, le=1000, description="Hits returned by default.")
     candidates: int = Field(100, ge=1, le=5000, description="Hits each retriever contributes to fusion.")
     mode: Literal["hybrid", "keyword", "semantic"] = Field("hybrid", description="Retrievers used.")
-    alpha: float = Field(0.6, ge=0.0, le=1.0, description="Weight of the semantic retriever in hybrid fusion.")
-    fusion: Literal["absolute", "minmax", "rrf"] = Field(
-        "absolute", description="How hybrid search combines the two retrievers."
+    alpha: float = Field(
+        0.7,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the semantic retriever in hybrid fusion (adaptive: the starting weight each query "
+        "moves from).",
+    )
+    fusion: Literal["adaptive", "absolute", "minmax", "rrf"] = Field(
+        "adaptive",
+        description="How hybrid search combines the two retrievers: adaptive (weight set per query), absolute "
+        "(alpha for every query; absolute with alpha 0.6 is the fusion before adaptive), minmax or rrf.",
     )
     query_cache: int = Field(
         1024,

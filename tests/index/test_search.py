@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from docket.index.keywords import analyze, analyze_query, query_terms
-from docket.index.search import fuse_absolute, fuse_minmax, fuse_rrf
+from docket.index.search import adaptive_alpha, fuse_absolute, fuse_adaptive, fuse_minmax, fuse_rrf, lead
 from docket.types import Access, Filters
 
 
@@ -21,6 +21,56 @@ def test_absolute_fusion_keeps_scores_and_fills_gaps_with_the_list_floor() -> No
 def test_absolute_fusion_without_keyword_matches_is_the_semantic_ranking() -> None:
     dense = [(5, 0.9), (6, 0.4), (7, 0.1)]
     assert [c for c, _ in fuse_absolute([], dense, alpha=0.6, pool=100)] == [5, 6, 7]
+
+
+def test_lead_is_the_best_scores_margin_over_the_tenth_as_a_fraction() -> None:
+    ranked = [(i, 1.0 - 0.05 * i) for i in range(20)]  # 1.0, 0.95, ... the tenth is 0.55
+    assert lead(ranked, depth=10, pool=20) == pytest.approx(0.45)
+    flat = [(i, 0.5) for i in range(20)]
+    assert lead(flat, depth=10, pool=20) == 0.0
+    assert lead([], depth=10, pool=20) == 0.0
+    assert lead([(1, -0.2), (2, -0.3)], depth=10, pool=2) == 0.0  # no positive best score: no lead
+
+
+def test_a_short_keyword_list_stands_out_completely_unless_it_was_cut_at_the_pool() -> None:
+    few = [(1, 0.8), (2, 0.3)]
+    assert lead(few, depth=10, pool=100) == 1.0  # nothing else matched any query term
+    assert lead(few, depth=10, pool=2) == pytest.approx(0.5 / 0.8)  # full list: its last score is the floor
+
+
+def test_adaptive_alpha_keeps_alpha_when_both_lists_stand_out_equally() -> None:
+    keyword = [(i, 2.0 - 0.1 * i) for i in range(20)]  # relative lead 0.45
+    dense = [(i, 0.8 - 0.04 * i) for i in range(20)]  # relative lead 0.45
+    assert adaptive_alpha(keyword, dense, 0.7, pool=20) == pytest.approx(0.7)
+
+
+def test_adaptive_alpha_moves_toward_the_list_whose_best_stands_out() -> None:
+    sharp_dense = [(0, 0.9)] + [(i, 0.3) for i in range(1, 20)]
+    flat_dense = [(i, 0.5 - 0.001 * i) for i in range(20)]
+    keyword = [(i, 2.0 - 0.05 * i) for i in range(20)]  # lead 0.225
+    up = adaptive_alpha(keyword, sharp_dense, 0.7, pool=20)
+    down = adaptive_alpha(keyword, flat_dense, 0.7, pool=20)
+    assert down < 0.7 < up < 1.0
+    # exactly the odds rule: alpha * ld / (alpha * ld + (1 - alpha) * lk)
+    ld, lk = lead(sharp_dense, 10, 20), lead(keyword, 10, 20)
+    assert up == pytest.approx(0.7 * ld / (0.7 * ld + 0.3 * lk))
+
+
+def test_adaptive_alpha_gives_no_weight_to_a_flat_list_and_keeps_the_ends() -> None:
+    keyword = [(1, 1.5), (2, 0.5)]
+    flat = [(i, 0.4) for i in range(20)]
+    assert adaptive_alpha(keyword, flat, 0.7, pool=20) == 0.0
+    assert adaptive_alpha([], flat, 0.7, pool=20) == 0.7  # neither stands out: the prior weight
+    assert adaptive_alpha([], [(3, 0.9), (4, 0.2)], 0.7, pool=20) == 1.0  # no keyword match at all
+    assert adaptive_alpha(keyword, flat, 0.0, pool=20) == 0.0
+    assert adaptive_alpha(keyword, flat, 1.0, pool=20) == 1.0
+
+
+def test_adaptive_fusion_is_absolute_fusion_at_the_per_query_weight() -> None:
+    keyword = [(1, 1.2), (2, 0.9), (3, 0.2)]
+    dense = [(4, 0.9)] + [(i, 0.35) for i in range(5, 25)]
+    weight = adaptive_alpha(keyword, dense, 0.7, pool=100)
+    assert fuse_adaptive(keyword, dense, 0.7, pool=100) == fuse_absolute(keyword, dense, weight, pool=100)
 
 
 def test_minmax_fusion_blends_normalised_scores() -> None:
