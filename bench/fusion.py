@@ -215,6 +215,7 @@ def main() -> None:
     r = sub.add_parser("report", help="compare rules on the stored lists")
     r.add_argument("--sets", nargs="+", default=list(SETS))
     r.add_argument("--json", action="store_true")
+    r.add_argument("--out", type=Path, default=None, help="also write the JSON result to this file")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE))
     if args.cmd == "cache":
@@ -250,15 +251,19 @@ def main() -> None:
         "dev_better_single": {name: round(v, 4) for name, v in singles.items()},
         "test_ndcg@10": test,
     }
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(f"chosen on dev: {chosen}; product default: {product}")
-    print(f"{'set (test)':12} {'dense':>7} {'keyword':>7} {'old':>7} {'new':>7} {'new-best':>8}")
+    print("| set (test split, queries) | dense | keyword | old hybrid | new hybrid | new − better single |")
+    print("|---|---|---|---|---|---|")
     for name, row in test.items():
         print(
-            f"{name:12} {row['dense']:7.4f} {row['keyword']:7.4f} {row['old hybrid']:7.4f} "
-            f"{row['new hybrid']:7.4f} {row['new - better single']:+8.4f}"
+            f"| {name} ({result['queries'][name]['test']}) | {row['dense']:.4f} | {row['keyword']:.4f} | "
+            f"{row['old hybrid']:.4f} | **{row['new hybrid']:.4f}** | {row['new - better single']:+.4f} |"
         )
 
 

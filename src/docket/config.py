@@ -104,7 +104,7 @@ class SearchSettings(_Section):
     candidates: int = Field(100, ge=1, le=5000, description="Hits each retriever contributes to fusion.")
     mode: Literal["hybrid", "keyword", "semantic"] = Field("hybrid", description="Retrievers used.")
     alpha: float = Field(
-        0.7,
+        0.75,
         ge=0.0,
         le=1.0,
         description="Weight of the semantic retriever in hybrid fusion (adaptive: the starting weight each query "

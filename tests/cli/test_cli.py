@@ -210,4 +210,4 @@ def test_config_show_prints_toml_leaving_out_what_is_unset(tmp_path: Path) -> No
 
     out = docket("config", "show", "--home", str(tmp_path / "kb")).stdout
     shown = tomllib.loads(out)
-    assert shown["search"]["alpha"] == 0.7 and "name" not in shown["model"]
+    assert shown["search"]["alpha"] == 0.75 and "name" not in shown["model"]

@@ -140,7 +140,7 @@ def search(
     *,
     k: int = 10,
     mode: Mode = "hybrid",
-    alpha: float = 0.7,
+    alpha: float = 0.75,
     candidates: int = 100,
     filters: Filters = Filters(),
     access: Access = Access.owner(),
