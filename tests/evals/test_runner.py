@@ -242,7 +242,7 @@ def test_beir_ndcg_at_10_equals_bench_retrieval_on_the_same_subset(
         assert report.missing_sources == []
         ndcg = report.metrics["retrieval"]["ndcg@10"]
         assert ndcg == bench["hybrid"]["ndcg@10"], (ndcg, bench["hybrid"])
-        assert 0.3 < ndcg < 1.0  # a real ranking, not a degenerate one
+        assert 0.3 < ndcg <= 1.0  # a real ranking (10 queries over 50 documents can all come out right)
         assert index_corpus(kb, test_set).chunks_embedded == 0  # a second run embeds nothing
 
 
