@@ -60,7 +60,7 @@ recorded files are examples of each):
   ``chunks``, ``vectors``, ``words``, ``vector_ms``/``hybrid_ms`` (``p50``, ``p95``), ``recall@10``;
   ``keyword_ms`` and ``hybrid_recall@10`` are drawn on the scale curve when a row has them.
 - ``builtins-extract*.json``: ``field_accuracy``, ``invoices``; ``ocr*.json``:
-  ``tesseract_300.cer_mean``, ``.cer_median_english``, ``.pages_per_s``, ``tesseract_150.pages_per_s``;
+  ``tesseract_300.cer_mean``, ``.cer_median``, ``.pages_per_s``, ``tesseract_150.pages_per_s``;
   ``injection-blind-test*.json``: ``scripted.changed``, ``scripted.attacks``,
   ``scripted_no_defence.changed``, ``none.changed``, ``none.attacks``.
 
@@ -364,12 +364,12 @@ REGISTRY: tuple[Figure, ...] = (
         source="ocr*.json",
         values={
             "mean": "tesseract_300.cer_mean",
-            "median": "tesseract_300.cer_median_english",
+            "median": "tesseract_300.cer_median",
             "pps": "tesseract_300.pages_per_s",
             "pps150": "tesseract_150.pages_per_s",
         },
         scale={"mean": 100, "median": 100},
-        text="at 300 dpi: character error rate {mean:.1f} % mean, {median:.1f} % median on English prose; "
+        text="at 300 dpi: character error rate {mean:.1f} % mean, {median:.1f} % median; "
         "{pps:.2f} pages/s on 2 cores ({pps150:.2f} at 150 dpi)",
         goals=(
             Goal("mean", "<=", 3, "%", what="CER mean"),
