@@ -202,14 +202,15 @@ def _failure_attempts(conn: Any) -> None:
 
 
 _TERMS = """
-CREATE TABLE terms (
+CREATE TABLE IF NOT EXISTS terms (
     term text PRIMARY KEY,
     df bigint NOT NULL,
     max_tf integer NOT NULL,
     min_length integer NOT NULL
 );
+DELETE FROM terms;
 INSERT INTO terms SELECT term, COUNT(*), MAX(tf), MIN(length) FROM postings GROUP BY term;
-CREATE FUNCTION docket_count_inserted_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION docket_count_inserted_postings() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM corpus FOR UPDATE;  -- every writer locks corpus first, then terms: no deadlock
     INSERT INTO terms
@@ -218,7 +219,7 @@ BEGIN
         max_tf = GREATEST(terms.max_tf, excluded.max_tf), min_length = LEAST(terms.min_length, excluded.min_length);
     RETURN NULL;
 END $$;
-CREATE FUNCTION docket_count_deleted_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION docket_count_deleted_postings() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM corpus FOR UPDATE;
     UPDATE terms SET df = terms.df - gone.n
@@ -226,6 +227,8 @@ BEGIN
         WHERE terms.term = gone.term;
     RETURN NULL;
 END $$;
+DROP TRIGGER IF EXISTS postings_counted_in ON postings;
+DROP TRIGGER IF EXISTS postings_counted_out ON postings;
 CREATE TRIGGER postings_counted_in AFTER INSERT ON postings REFERENCING NEW TABLE AS inserted
     FOR EACH STATEMENT EXECUTE FUNCTION docket_count_inserted_postings();
 CREATE TRIGGER postings_counted_out AFTER DELETE ON postings REFERENCING OLD TABLE AS deleted
@@ -234,7 +237,7 @@ CREATE TRIGGER postings_counted_out AFTER DELETE ON postings REFERENCING OLD TAB
 
 
 def _terms(conn: Any) -> None:
-    conn.execute(_TERMS)
+    conn.execute(_TERMS)  # re-runnable: the counts are rebuilt from the postings
 
 
 # Append, never edit: a database at version N gets every migration above N from `docket db upgrade`.
