@@ -14,6 +14,7 @@ from docket.errors import UserError
 from docket.kb import KnowledgeBase
 from docket.models.embedders import FakeEmbedder
 from docket.types import Filters, Profile
+from tests.pdfs import pdf_pages
 
 FILINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "financebench-dev" / "pdfs"
 
@@ -137,27 +138,15 @@ def test_answers_cite_only_the_filing_the_question_names(tmp_path: Path) -> None
         assert hits and {h.path for h in hits} == {"NETFLIX_2017_10K.pdf"}
 
 
-def _pages(path: Path, pages: list[int]) -> bytes:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    reader = PdfReader(path)
-    for page in pages:
-        writer.add_page(reader.pages[page])
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 @pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")
 def test_a_defined_metric_is_computed_in_code_from_the_cited_rows(tmp_path: Path) -> None:
     """Amazon's FY2017 DPO from its balance sheet and income statement, 3M's FY2018 capex from its cash
     flow statement: each figure looked up in the filing the question names, the arithmetic shown."""
     folder = tmp_path / "filings"
     folder.mkdir()
-    (folder / "AMAZON_2017_10K.pdf").write_bytes(_pages(FILINGS / "AMAZON_2017_10K.pdf", [0, 37, 39]))
-    (folder / "3M_2018_10K.pdf").write_bytes(_pages(FILINGS / "3M_2018_10K.pdf", [0, 57, 59]))
-    (folder / "3M_2022_10K.pdf").write_bytes(_pages(FILINGS / "3M_2022_10K.pdf", [0, 40, 47]))
+    (folder / "AMAZON_2017_10K.pdf").write_bytes(pdf_pages(FILINGS / "AMAZON_2017_10K.pdf", [0, 37, 39]))
+    (folder / "3M_2018_10K.pdf").write_bytes(pdf_pages(FILINGS / "3M_2018_10K.pdf", [0, 57, 59]))
+    (folder / "3M_2022_10K.pdf").write_bytes(pdf_pages(FILINGS / "3M_2022_10K.pdf", [0, 40, 47]))
     with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
         kb.ingest([str(folder)])
         dpo = kb.ask(
@@ -194,8 +183,8 @@ def test_a_line_item_is_read_from_the_filings_own_statement_not_a_table_repeatin
     line item ranks those pages first."""
     folder = tmp_path / "filings"
     folder.mkdir()
-    (folder / "3M_2022_10K.pdf").write_bytes(_pages(FILINGS / "3M_2022_10K.pdf", [0, 32, 47, 49]))
-    (folder / "AMCOR_2023_10K.pdf").write_bytes(_pages(FILINGS / "AMCOR_2023_10K.pdf", [0, 37, 49, 51]))
+    (folder / "3M_2022_10K.pdf").write_bytes(pdf_pages(FILINGS / "3M_2022_10K.pdf", [0, 32, 47, 49]))
+    (folder / "AMCOR_2023_10K.pdf").write_bytes(pdf_pages(FILINGS / "AMCOR_2023_10K.pdf", [0, 37, 49, 51]))
     with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
         kb.ingest([str(folder)])
         change = kb.ask("What was the change in 3M's net sales from 2021 to 2022?")

@@ -8,7 +8,6 @@ when ../shared/data is present) and on a balance sheet written for these tests i
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from docket.kb import KnowledgeBase
 from docket.models.embedders import FakeEmbedder
 from docket.sentences import CELL_SEPARATOR
 from docket.types import Hit, Location
+from tests.pdfs import pdf_pages
 
 FILINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "financebench-dev" / "pdfs"
 DATA = Path(__file__).resolve().parents[1] / "data" / "tables"
@@ -212,18 +212,6 @@ def test_a_computed_answer_below_the_abstention_threshold_is_not_stated(tmp_path
                 assert answer.confidence < 0.9 and "Uncertain" in answer.text
 
 
-def _pages(path: Path, pages: list[int]) -> bytes:
-    from pypdf import PdfReader, PdfWriter
-
-    writer = PdfWriter()
-    reader = PdfReader(path)
-    for page in pages:
-        writer.add_page(reader.pages[page])
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
-
 @pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")
 def test_amcors_quick_ratio_adds_its_inventory_parts_from_the_primary_balance_sheet(tmp_path: Path) -> None:
     """Amcor's 2023 balance sheet (p. 52) lists inventories only as raw materials and work in process
@@ -231,7 +219,7 @@ def test_amcors_quick_ratio_adds_its_inventory_parts_from_the_primary_balance_sh
     of 60. The quick ratio uses 992 + 1,221 from p. 52."""
     folder = tmp_path / "filings"
     folder.mkdir()
-    (folder / "AMCOR_2023_10K.pdf").write_bytes(_pages(FILINGS / "AMCOR_2023_10K.pdf", [0, 51, 52, 105, 106]))
+    (folder / "AMCOR_2023_10K.pdf").write_bytes(pdf_pages(FILINGS / "AMCOR_2023_10K.pdf", [0, 51, 52, 105, 106]))
     with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
         kb.ingest([str(folder)])
         quick = kb.ask("What was Amcor's quick ratio for FY2023?")
