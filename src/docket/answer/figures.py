@@ -181,25 +181,54 @@ def label_score(label: str, item: str) -> float:
     return best
 
 
-def _one_column(header: list[str], year: int) -> bool:
-    """Whether one heading alone names ``year`` (or one names it over a whole year): else the column
-    read is one of several that could be meant ("2019" over both "Q4" and "Full year" columns)."""
-    found = [name for name in header if re.search(rf"(?<!\d){year}(?!\d)", name)]
-    longest = [name for name in found if re.search(r"\b(year|twelve|12|fiscal)\b", name, re.IGNORECASE)]
-    return len(found) == 1 or len(longest) == 1
+_LONGEST = re.compile(r"\b(year|twelve|12|fiscal)\b", re.IGNORECASE)
 
 
-def _column(header: list[str], year: int, width: int) -> int | None:
-    """The cell of a row of ``width`` cells under the heading that names ``year``; of several
-    ("Three Months Ended … 2023" and "Six Months Ended … 2023"), the one for the longest period (a
-    year's figure is wanted). Headings align with the row's last cells: a header row often has no
-    cell above the row labels."""
+def _column(header: list[str], year: int, width: int, hint: frozenset[str] = frozenset()) -> tuple[int | None, bool]:
+    """The cell of a row of ``width`` cells under the heading that names ``year``, and whether that
+    heading was the only one that could be meant. Of several headings naming the year ("Three Months
+    Ended June 30, 2023" and "Six Months Ended June 30, 2023"; "Financial assets 2018" and "Financial
+    liabilities 2018"), the one sharing most words with the question (``hint``, words as
+    :func:`_words` gives them); else the one for the longest period (a year's figure is wanted).
+    Headings align with the row's last cells: a header row often has no cell above the row labels."""
     found = [k for k, name in enumerate(header) if re.search(rf"(?<!\d){year}(?!\d)", name)]
     if not found:
-        return None
-    longest = [k for k in found if re.search(r"\b(year|twelve|12|fiscal)\b", header[k], re.IGNORECASE)]
-    cell = width - len(header) + (longest or found)[0]
-    return cell if cell >= 1 else None
+        return None, True
+    chosen = found
+    if len(found) > 1 and hint:
+        shared = [len((_words(header[k]) - _GENERIC) & hint) for k in found]
+        if max(shared) > 0:
+            chosen = [k for k, n in zip(found, shared, strict=True) if n == max(shared)]
+    one = len(chosen) == 1
+    if not one:
+        longest = [k for k in chosen if _LONGEST.search(header[k])]
+        one = len(longest) == 1
+        chosen = longest or chosen
+    cell = width - len(header) + chosen[0]
+    return (cell if cell >= 1 else None), one
+
+
+def _stacked(top: list[str], below: list[str]) -> list[str]:
+    """Two heading lines of a table read as one: each lower heading under the upper heading that
+    spans it. "Financial assets | Financial liabilities" over "2019 | 2018 | 2019 | 2018" is
+    "Financial assets 2019 | Financial assets 2018 | Financial liabilities 2019 | …"; "2019 | 2018"
+    over "US$'000 | US$'000" pairs them; a lower line may start with a label cell of its own
+    ("SHARE CAPITAL | M | $M | M | $M" under "2019 | 2018"). Lines that do not divide evenly are
+    paired from the right, as headings align with a row's last cells."""
+    a, b = len(top), len(below)
+    if a == b:
+        return [f"{t} {n}".strip() for t, n in zip(top, below, strict=True)]
+    # label cells first: none, the lower line's only, or both lines' ("(in millions) | Three Months
+    # Ended | Six Months Ended" over " | June 30, 2023 | June 30, 2022 | June 30, 2023 | June 30, 2022")
+    for upper, lower in ((0, 0), (0, 1), (1, 1)):
+        spanned, rest = a - upper, b - lower
+        if spanned and rest > spanned and rest % spanned == 0:
+            span = rest // spanned
+            lead = [f"{top[0]} {below[0]}".strip()] if upper else below[:lower]
+            return lead + [f"{top[upper + j // span]} {below[lower + j]}".strip() for j in range(rest)]
+    if a > b:
+        return top[: a - b] + [f"{t} {n}".strip() for t, n in zip(top[a - b :], below, strict=True)]
+    return below[: b - a] + [f"{t} {n}".strip() for t, n in zip(top, below[b - a :], strict=True)]
 
 
 HEADER_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
@@ -208,8 +237,14 @@ HEADER_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 def _is_header(cells: list[str]) -> bool:
     """A table line that heads columns with years ("As of | 2019 | 2018", "2019 | 2018"), not a row of figures."""
     years = sum(1 for c in cells if HEADER_YEAR.search(c))
+    return years >= 1 and _is_heading(cells)
+
+
+def _is_heading(cells: list[str]) -> bool:
+    """A table line of at least two headings and no figures: "2019 | 2018", "Men | Women | Men | Women",
+    "US$'000 | US$'000" (years are headings, not figures)."""
     figures = sum(1 for c in cells if _value(c) is not None and not HEADER_YEAR.fullmatch(c.strip()))
-    return years >= 1 and figures == 0
+    return figures == 0 and sum(1 for c in cells if c) >= 2
 
 
 def unit_factor(unit: str) -> float:
@@ -344,10 +379,14 @@ def _statement_fit(item: str, hit: Hit, header: str) -> float:
     return 0.05 + own if _FLOW_STATEMENT.search(where) else 0.0
 
 
-def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) -> Figure | None:
+def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7, hint: str = "") -> Figure | None:
     """The best row for ``item`` with a figure in ``year``'s column, among the tables of ``hits``
-    (a passage may hold prose and several tables: each row is read under the header line above it),
-    whose label names the item at least ``min_label`` well (:func:`label_score`).
+    (a passage may hold prose and several tables: each row is read under the header lines above it,
+    stacked ones read as one: :func:`_stacked`), whose label names the item at least ``min_label``
+    well (:func:`label_score`). Where several columns name the year, the one whose heading shares
+    most words with ``hint`` (the question) is read. A row named in the question's words may be
+    named partly by its column: "the IFRS 9 opening balance of financial assets" is the row
+    "Opening balance – IFRS 9" in the column "Financial assets 2018".
 
     A statement that lists only an item's parts under its label, with no total row ("Inventories,
     net" over "Raw materials and supplies" and "Work in process and finished goods"), gives the sum
@@ -359,10 +398,13 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
         if figure is not None and (best is None or score > best[0]):
             best = (score, figure)
 
+    hinted = frozenset(_words(hint)) - _GENERIC
+    item_words = _words(item)
     for i, hit in enumerate(hits):
         if CELL_SEPARATOR not in hit.text:
             continue
         header: list[str] | None = None
+        stack: list[str] | None = None  # the heading lines read since the last row of figures, as one
         unit = ""
         fit = 0.0
         offset = 0
@@ -376,7 +418,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
                 if parts is not None:
                     consider(*_summed(parts, item, year))
                     parts = None
-                if len(cells) == 1 and (line.rstrip().endswith(".") or len(line.split()) > 12):
+                if len(cells) == 1 and _prose(line):
                     header = None  # prose ends a table; a section label ("LIABILITIES") does not
                 stated = _UNIT_LINE.search(line) if len(cells) == 1 else None
                 if stated:
@@ -388,19 +430,25 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
                     if score >= min_label:
                         parts = _Parts(label, start, score, i, unit, fit)
                 continue
-            if _is_header(cells):
+            if _is_heading(cells):
+                stack = cells if stack is None else _stacked(stack, cells)
+                label = cells[0] if not HEADER_YEAR.search(cells[0]) else ""
+                if not any(HEADER_YEAR.search(c) for c in stack):
+                    if unit_factor(label) != 1.0:
+                        unit = label  # "(in millions) | Three Months Ended | Six Months Ended"
+                    continue  # headings without a year ("Financial assets | Financial liabilities") may top a stack
                 if parts is not None:
                     consider(*_summed(parts, item, year))
                     parts = None
                 section = ""
-                header = cells
+                header = stack
                 fit = _statement_fit(item, hit, line)
-                label = cells[0] if not HEADER_YEAR.search(cells[0]) else ""
                 unit = label if unit_factor(label) != 1.0 or not unit else unit
                 continue
+            stack = None
             if header is None or len(cells) < 2:
                 continue
-            column = _column(header, year, len(cells))
+            column, one_column = _column(header, year, len(cells), hinted)
             if parts is not None:
                 value = _value(cells[column]) if column is not None and column < len(cells) else None
                 if re.match(r"(sub)?total\b", cells[0], re.IGNORECASE):
@@ -412,7 +460,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
                         figure = Figure(
                             item, year, value, f"{parts.label} — {cells[0]}", header[column - len(cells) + len(header)],
                             cells[column], unit, i, parts.start, start + len(line), min(1.0, parts.score),
-                            one_column=_one_column(header, year),
+                            one_column=one_column,
                         )  # fmt: skip
                         consider(parts.score + fit - 0.01 * i, figure)
                     parts = None
@@ -422,7 +470,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
                 else:
                     assert column is not None
                     parts.heading = header[column - len(cells) + len(header)]
-                    parts.one_column = _one_column(header, year)
+                    parts.one_column = one_column
                     parts.rows.append((cells[0], cells[column], value, start + len(line)))
             if column is None or column >= len(cells):
                 continue
@@ -433,6 +481,13 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
                 # for "the carrying amount of interest rate swaps"
                 label = f"{section} — {cells[0]}"
                 score = label_score(f"{re.sub(r'[(].*[)]', ' ', cells[0])} {section}", item)
+            heading = header[column - len(cells) + len(header)]
+            if score < min_label and item not in LINE_ITEMS:
+                # a row named by its label and its column: "the IFRS 9 opening balance of financial
+                # assets" is "Opening balance – IFRS 9" under "Financial assets"
+                in_heading = [w for w in re.findall(r"[a-z]+", heading.lower()) if _words(w) & item_words]
+                if in_heading:
+                    score = label_score(f"{cells[0]} {' '.join(in_heading)}", item)
             if score < min_label:
                 continue
             value = _value(cells[column])
@@ -442,15 +497,22 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7) ->
             if value < 0 and item in _BALANCES:
                 score -= 0.2  # a balance is not negative: this row is a change in it
             score += fit - 0.01 * i  # the better-ranked passage wins a tie
-            heading = header[column - len(cells) + len(header)]
             figure = Figure(
                 item, year, value, label, heading, cells[column], unit, i, start, start + len(line), named,
-                one_column=_one_column(header, year),
+                one_column=one_column,
             )  # fmt: skip
             consider(score, figure)
         if parts is not None:
             consider(*_summed(parts, item, year))
     return best[1] if best else None
+
+
+def _prose(line: str) -> bool:
+    """Whether a line without cells is prose (a sentence, or a long line that does not end in ":"),
+    so a table has ended: "Major classes of line items constituting pretax profit (loss) of
+    discontinued operations for …:" is a long section label inside the table, not prose."""
+    stripped = line.rstrip()
+    return stripped.endswith(".") or (len(line.split()) > 12 and not stripped.endswith(":"))
 
 
 def _summed(parts: _Parts, item: str, year: int) -> tuple[float, Figure | None]:

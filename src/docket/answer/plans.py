@@ -7,7 +7,7 @@ See :mod:`docket.answer.calculate` for the whole account.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from docket.answer.figures import LINE_ITEMS
 from docket.index.keywords import analyze
@@ -113,6 +113,7 @@ class Plan:
     unit: str = ""  # "millions", "billions", "thousands": the unit the answer is asked in
     change: bool = False  # the change of the expression from the first of ``years`` to the last
     each: bool = False  # the expression's value in each of ``years``, in the question's order ("respectively")
+    hint: str = ""  # the question: its words choose among several columns of a year ("three months ended")
 
 
 def _years(question: str) -> list[int]:
@@ -246,8 +247,23 @@ def free_item(text: str) -> str | None:
     """The line item a phrase names, as an ``item`` of an expression: up to the clause that gives
     its year, lower-cased, letters and spaces only ("Acquisition-related charges" -> "acquisition
     related charges"). A known line item keeps its name, so its usual names are searched."""
-    # the year before the item: "the 2018 carrying amount of interest rate swaps"
+    # a row the question quotes is the row: "the number of rights 'granted during the period'"
+    quoted = re.search(r"(?:^|\s)['‘\"“]([^'’\"”]{3,80})['’\"”](?=\s|[?.,]|$)", text)
+    if quoted:
+        text = quoted.group(1)
+    # the year before the item: "the 2018 carrying amount of interest rate swaps", "the company's 2019 …"
+    text = re.sub(
+        r"^\s*(?:the\s+)?(?:[\w.&-]+\s+){0,2}[\w.&-]+['’]s\s+(?=(?:fy\s*)?(?:19|20)\d\d\s)", "", text, flags=re.I
+    )
     text = re.sub(r"^\s*(?:the\s+)?(?:fy\s*|fiscal\s+)?(?:19|20)\d\d\s+(?=[a-z])", "", text, flags=re.IGNORECASE)
+    # a span of years in words: "the average risk-free interest rate over the 3 year period from 2017 to 2019"
+    text = re.sub(
+        r"\s+(?:over|across|during|for|in)\s+the\s+(?:last\s+|past\s+)?(?:\d+|two|three|four|five)[- ]year\s+"
+        r"period\b.*",
+        "",
+        text,
+        flags=re.IGNORECASE,
+    )
     cut = re.search(_YEAR_CLAUSE, text, re.IGNORECASE)
     phrase = text[: cut.start()] if cut else text
     phrase = re.split(r"\?|\s+(?:respectively|if|when|which|that|assuming)\b", phrase)[0]
@@ -257,14 +273,18 @@ def free_item(text: str) -> str | None:
         return " ".join(re.sub(r"[^a-z&',]+", " ", text.lower()).split()).strip(" ,'")
 
     previous = None
+    total = False  # the row asked for is a total: "the total other non-current assets"
     while previous != phrase:
         previous = phrase
         if normal(phrase) in _ALIASES:
             break  # a known item that starts with a lead word: "total assets" is not "assets"
+        total = total or bool(re.match(r"total\s", phrase.strip(), re.IGNORECASE))
         phrase = _ITEM_LEAD.sub("", phrase.strip())
     name = normal(phrase)
     if name in _ALIASES:
         return _ALIASES[name]
+    if total and not name.startswith("total "):
+        name = f"total {name}"  # "Total energy consumption (MWh)", not an "Energy consumption" row
     return name if 2 < len(name) <= 80 and re.search(r"[a-z]{3}", name) else None
 
 
@@ -315,6 +335,11 @@ def _arithmetic(question: str, years: list[int], decimals: int | None, unit: str
 
 def plan(question: str) -> Plan | None:
     """What ``question`` asks to compute from a document's figures, or None (see the module docstring)."""
+    planned = _plan(question)
+    return None if planned is None else replace(planned, hint=question)
+
+
+def _plan(question: str) -> Plan | None:
     years = _years(question)
     if not years or not _ASKS_FIGURE.search(question):
         return None  # "What drove…", "Has … improved…": a question of why or whether, not of a figure

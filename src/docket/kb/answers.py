@@ -145,7 +145,7 @@ class _Lookups:
 
         def find(item: str, year: int) -> Figure | None:
             same = {only} if only else {h.doc_id for h in used} if not self.scope.organizations else set()
-            found = self.find(item, year, same)
+            found = self.find(item, year, same, planned.hint)
             if found is None:
                 return None
             figure, hit = found
@@ -160,7 +160,7 @@ class _Lookups:
             return None  # figures of different documents, and no organisation named to say they belong together
         return result, used
 
-    def find(self, item: str, year: int, same: set[str]) -> tuple[Figure, Hit] | None:
+    def find(self, item: str, year: int, same: set[str], hint: str = "") -> tuple[Figure, Hit] | None:
         """``item``'s figure for ``year`` and the hit it is read from, of the ``same`` documents when
         given: a row named by one of the item's names in a scoped filing's own statement first, then
         the best row among the passages a search for the item's names finds."""
@@ -177,15 +177,15 @@ class _Lookups:
             # the primary statement first: a later table under the same title (a guarantor group's
             # "Consolidated Balance Sheets" in the notes) only where the primary one lacks the row
             for source in self.statement_tables(item, hits, same):
-                figure = lookup(item, year, source, min_label=_NAMED)
+                figure = lookup(item, year, source, min_label=_NAMED, hint=hint)
                 if figure is not None:
                     break
             if figure is None and same:
                 source = hits
-                figure = lookup(item, year, [h if h.doc_id in same else replace(h, text="") for h in hits])
+                figure = lookup(item, year, [h if h.doc_id in same else replace(h, text="") for h in hits], hint=hint)
             if figure is None and not same:
                 source = hits
-                figure = lookup(item, year, hits)
+                figure = lookup(item, year, hits, hint=hint)
             if figure is not None:
                 return figure, source[figure.hit]
         return None
@@ -217,7 +217,7 @@ def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answe
 
     asked = which_year(question)
     if asked is None:
-        return None
+        return _across(kb, question, filters, access)
     item, highest = asked
     hits = kb.search(" ".join(LINE_ITEMS.get(item, (item,))[:3]), k=20, filters=filters, access=access)
     result = compare_years(item, highest, hits)
@@ -230,6 +230,34 @@ def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answe
     citation = cite(1, hit, row.start, row.end, hit.text[row.start : row.end])
     note = "compared in code from the cited row; check the row and columns it used"
     return Answer(question, comparison_text(result, 1), False, (citation,), (hit,), "calculated", sure, notes=(note,))
+
+
+def _across(kb: Core, question: str, filters: Filters, access: Access) -> Answer | None:
+    """ "What was the change in X?" with no year named, computed from X's row over its table's years
+    (:func:`docket.answer.which_year.across_years`), or None."""
+    from docket.answer.which_year import across_text, across_years, over_years
+
+    asked = over_years(question)
+    if asked is None:
+        return None
+    operation, item = asked
+    hits = kb.search(" ".join(LINE_ITEMS.get(item, (item,))[:3]), k=20, filters=filters, access=access)
+    result = across_years(operation, item, hits, hint=question)
+    if result is None:
+        return None
+    row = result.figures[0]
+    hit = hits[row.hit]
+    # as sure as the row's label names the item, less for the years the question left to be assumed
+    sure = row.score * _YEARS_ASSUMED * (1.0 if all(f.one_column for f in result.figures) else 0.9)
+    if sure < kb.settings.answer.min_relevance:
+        return None
+    citation = cite(1, hit, row.start, row.end, hit.text[row.start : row.end])
+    note = "computed in code from the cited row over the years its table gives; check the row and years it used"
+    return Answer(question, across_text(result, 1), False, (citation,), (hit,), "calculated", sure, notes=(note,))
+
+
+# how much less sure an answer is whose years the question did not name
+_YEARS_ASSUMED = 0.9
 
 
 def labelled(kb: Core, answer: Answer, access: Access, scope: Scope) -> Answer:

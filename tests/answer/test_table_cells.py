@@ -1,0 +1,136 @@
+"""Single cells of real report tables: the row by its label (and the words of its column), the column
+by its year and the question's words, stacked column headings read as one, and a row's change or
+average over its table's years when the question names none.
+
+Tables: four of TAT-QA's dev split (CC BY 4.0, tests/data/tatqa/README.md), written as
+``bench/answers.py`` writes them into documents (one row a line, cells joined by " | "); one
+quarterly table written here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from docket.answer.calculate import plan
+from docket.answer.figures import lookup
+from docket.answer.plans import free_item
+from docket.answer.which_year import across_text, across_years, over_years
+from docket.config import load_settings
+from docket.kb import KnowledgeBase
+from docket.models.embedders import FakeEmbedder
+from docket.sentences import CELL_SEPARATOR
+from docket.types import Hit, Location
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "tatqa"
+TABLES = {t["uid"][:8]: t["table"] for t in json.loads((DATA / "tables.json").read_text(encoding="utf-8"))}
+DISCONTINUED, FINANCIAL_ASSETS, EMISSIONS, NON_CURRENT = "6aa15859", "21a432eb", "7d228e82", "d0810768"
+
+
+def _text(rows: list[list[str]]) -> str:
+    return "\n".join(CELL_SEPARATOR.join(row) for row in rows)
+
+
+def _hit(key: str) -> Hit:
+    return Hit(1, key, "folder", f"{key}.txt", key, _text(TABLES[key]), Location(), 1.0)
+
+
+def test_a_long_section_label_ending_in_a_colon_does_not_end_the_table() -> None:
+    """ "Major classes of line items constituting pretax profit (loss) of discontinued operations
+    for …:" is a label inside the table: the rows below it are still read under "(In thousands) |
+    2018 | 2017", and the row is named by its section ("Revenue:") and its label."""
+    figure = lookup("software delivery, support and maintenance revenue", 2018, [_hit(DISCONTINUED)])
+    assert figure is not None
+    assert (figure.cell, figure.column) == ("$9,441", "2018")
+    cost = lookup("software delivery, support and maintenance cost of revenue", 2017, [_hit(DISCONTINUED)])
+    assert cost is not None and cost.cell == "2,918"  # the same label under "Cost of revenue:"
+
+
+def test_stacked_headings_and_the_question_words_choose_the_column() -> None:
+    """ "Financial assets | Financial liabilities" over "2019 | 2018 | 2019 | 2018": the year alone
+    names two columns; the words of the question choose one, and the row is named by its label and
+    its column together."""
+    hits = [_hit(FINANCIAL_ASSETS)]
+    assets = plan("What is the 2018 IFRS9 opening balance of financial assets?")
+    assert assets is not None
+    figure = lookup("ifrs opening balance of financial assets", 2018, hits, hint=assets.hint)
+    assert figure is not None
+    assert (figure.cell, figure.column, figure.one_column) == ("100,107", "Financial assets 2018 RMB’Million", True)
+    question = "What were the 2019 additions of financial liabilities?"
+    liabilities = lookup("additions of financial liabilities", 2019, hits, hint=question)
+    assert liabilities is not None and (liabilities.cell, liabilities.one_column) == ("75", True)
+
+
+QUARTER = _text(
+    [
+        ["(in millions)", "Three Months Ended", "Six Months Ended"],
+        ["", "June 30, 2023", "June 30, 2022", "June 30, 2023", "June 30, 2022"],
+        ["Net sales", "3,100", "2,900", "6,050", "5,700"],
+        ["Operating income", "410", "380", "800", "750"],
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "cell", "sure"),
+    [
+        ("What were net sales for the three months ended June 30, 2023?", "3,100", True),
+        ("What were net sales for the six months ended June 30, 2023?", "6,050", True),
+        ("What were net sales in 2023?", "3,100", False),  # two columns name 2023 and nothing chooses
+    ],
+)
+def test_a_quarter_or_half_year_column_is_read_as_the_question_words_it(question: str, cell: str, sure: bool) -> None:
+    hit = Hit(1, "q", "folder", "q2.txt", "Q2", QUARTER, Location(), 1.0)
+    figure = lookup("revenue", 2023, [hit], hint=question)
+    assert figure is not None
+    assert (figure.cell, figure.one_column) == (cell, sure)
+
+
+def test_a_quoted_row_a_possessive_and_a_total_name_the_row_asked_for() -> None:
+    quoted = plan("What is the difference in the number of rights 'granted during the period' between 2018 and 2019?")
+    assert quoted is not None and "granted during the period[2019]" in quoted.expression
+    owned = plan("What is the company's 2019 right of use assets?")
+    assert owned is not None and owned.expression == "right of use assets[2019]"
+    total = free_item("the total other non-current assets as at December 31, 2018")
+    assert total == "total other non current assets"
+    figure = lookup(total, 2018, [_hit(NON_CURRENT)])
+    assert figure is not None and (figure.label, figure.cell) == ("Total other non-current assets", "$8,620")
+
+
+def test_a_change_without_years_is_computed_from_the_latest_two_and_says_so() -> None:
+    asked = over_years("What was the change in total emissions?")
+    assert asked == ("change", "total emissions")
+    result = across_years(*asked, [_hit(EMISSIONS)])
+    assert result is not None and result.value == pytest.approx(-301.9)
+    text = across_text(result, 1)
+    assert text.startswith("Change in Total emissions: -301.9")
+    assert "4,785.7 (2019) − 5,087.6 (2018)" in text
+    assert "the question names no year" in text
+    share = across_years("percentage change", "total emissions", [_hit(EMISSIONS)])
+    assert share is not None and share.value == pytest.approx(-5.934, abs=1e-3)
+    mean = across_years("average", "total emissions", [_hit(EMISSIONS)])
+    assert mean is not None and mean.value == pytest.approx(4936.65)
+    # a question naming years, or two rows, is not this path's
+    assert over_years("What was the change in total emissions between 2018 and 2019?") is None
+    assert over_years("What is the difference between current assets and fixed assets?") is None
+
+
+def test_single_cells_and_a_change_are_answered_end_to_end(tmp_path: Path) -> None:
+    """Through a real knowledge base (SQLite, search, scoping): the answer states the cell itself on
+    its first line, with the table's unit, and cites the row."""
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for key in (DISCONTINUED, EMISSIONS, NON_CURRENT):
+        (folder / f"{key}.txt").write_text(_text(TABLES[key]) + "\n", encoding="utf-8")
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=FakeEmbedder()) as kb:
+        kb.ingest([str(folder)])
+        cell = kb.ask("What was the Software delivery, support and maintenance revenue in 2018?")
+        assert cell.method == "calculated", cell.text
+        first = cell.text.split("\n")[0]
+        assert first.endswith(": $9,441 (in thousands)"), cell.text
+        assert cell.citations and "$9,441" in cell.citations[0].quote
+        change = kb.ask("What was the change in total emissions?")
+        assert change.method == "calculated", change.text
+        assert change.text.startswith("Change in Total emissions: -301.9"), change.text
