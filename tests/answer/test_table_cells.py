@@ -88,6 +88,21 @@ def test_a_quarter_or_half_year_column_is_read_as_the_question_words_it(question
     assert (figure.cell, figure.one_column) == (cell, sure)
 
 
+def test_a_quarter_is_read_from_a_quarter_column_before_another_table_s_year_column() -> None:
+    """A 10-K's "Years ended 2022" column and a 10-Q's "Three Months Ended" columns both name 2022:
+    the question's period chooses the table too, not only the column within one."""
+    annual = _text([["(in millions)", "Years ended 2022", "Years ended 2021"], ["Net sales", "14,544", "12,861"]])
+    quarterly = QUARTER.replace("2023", "2022").replace("2022 | June 30, 2022", "2022 | June 30, 2021")
+    hits = [
+        Hit(1, "k", "folder", "10k.txt", "10-K", annual, Location(), 1.0),
+        Hit(2, "q", "folder", "10q.txt", "10-Q", quarterly, Location(), 0.9),
+    ]
+    quarter = lookup("revenue", 2022, hits, hint="What were net sales for the three months ended June 30, 2022?")
+    assert quarter is not None and quarter.cell == "3,100"
+    year = lookup("revenue", 2022, hits, hint="What were net sales for the year ended 2022?")
+    assert year is not None and year.cell == "14,544"
+
+
 def test_a_quoted_row_a_possessive_and_a_total_name_the_row_asked_for() -> None:
     quoted = plan("What is the difference in the number of rights 'granted during the period' between 2018 and 2019?")
     assert quoted is not None and "granted during the period[2019]" in quoted.expression

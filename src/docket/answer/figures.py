@@ -208,6 +208,26 @@ def _column(header: list[str], year: int, width: int, hint: frozenset[str] = fro
     return (cell if cell >= 1 else None), one
 
 
+_PERIOD = re.compile(
+    r"\b(three|six|nine|twelve|3|6|9|12)[- ]months?\b|\b(quarter)s?\b|\b(years?)\s+(?:ended|ending)\b"
+    r"|\b(fiscal\s+year)\b",
+    re.IGNORECASE,
+)
+# how much a column heading naming the period the question names counts, and one naming another
+_SAME_PERIOD, _OTHER_PERIOD = 0.1, 0.2
+
+
+def _period(text: str) -> str:
+    """The length of period a question or column heading names: "three" (months), "quarter", "year"; or ""."""
+    match = _PERIOD.search(text)
+    if match is None:
+        return ""
+    word = next(g for g in match.groups() if g).lower()
+    numbers = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
+    word = numbers.get(word, word)
+    return "year" if word in {"year", "years", "twelve", "fiscal year"} else word
+
+
 def _stacked(top: list[str], below: list[str]) -> list[str]:
     """Two heading lines of a table read as one: each lower heading under the upper heading that
     spans it. "Financial assets | Financial liabilities" over "2019 | 2018 | 2019 | 2018" is
@@ -222,6 +242,8 @@ def _stacked(top: list[str], below: list[str]) -> list[str]:
     # Ended | Six Months Ended" over " | June 30, 2023 | June 30, 2022 | June 30, 2023 | June 30, 2022")
     for upper, lower in ((0, 0), (0, 1), (1, 1)):
         spanned, rest = a - upper, b - lower
+        if upper and abs(a - b) == 1:
+            break  # one line has one cell more: a label column ("Note | £m | £m" under "2019 | 2018")
         if spanned and rest > spanned and rest % spanned == 0:
             span = rest // spanned
             lead = [f"{top[0]} {below[0]}".strip()] if upper else below[:lower]
@@ -399,6 +421,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7, hi
             best = (score, figure)
 
     hinted = frozenset(_words(hint)) - _GENERIC
+    period = _period(hint)
     item_words = _words(item)
     for i, hit in enumerate(hits):
         if CELL_SEPARATOR not in hit.text:
@@ -497,6 +520,9 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7, hi
             if value < 0 and item in _BALANCES:
                 score -= 0.2  # a balance is not negative: this row is a change in it
             score += fit - 0.01 * i  # the better-ranked passage wins a tie
+            if period and _period(heading):
+                # a quarter's figure from a quarter's column, not from a year's in another table
+                score += _SAME_PERIOD if _period(heading) == period else -_OTHER_PERIOD
             figure = Figure(
                 item, year, value, label, heading, cells[column], unit, i, start, start + len(line), named,
                 one_column=one_column,

@@ -264,6 +264,14 @@ def free_item(text: str) -> str | None:
         text,
         flags=re.IGNORECASE,
     )
+    # the period a column heads: "net sales for the three months ended December 31, 2022"
+    text = re.sub(
+        r"\s+(?:for|in|during|over)\s+the\s+(?:(?:three|six|nine|twelve|\d+)[- ]months?|(?:fiscal\s+)?quarter|"
+        r"(?:fiscal\s+)?year|period)\s+(?:ended|ending)\b.*",
+        "",
+        text,
+        flags=re.IGNORECASE,
+    )
     cut = re.search(_YEAR_CLAUSE, text, re.IGNORECASE)
     phrase = text[: cut.start()] if cut else text
     phrase = re.split(r"\?|\s+(?:respectively|if|when|which|that|assuming)\b", phrase)[0]
