@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from docket.answer.calculate import plan
+from docket.answer.calculate import plan, stated
 from docket.answer.figures import lookup
 from docket.answer.plans import free_item
 from docket.answer.which_year import across_text, across_years, over_years
@@ -149,3 +149,13 @@ def test_single_cells_and_a_change_are_answered_end_to_end(tmp_path: Path) -> No
         change = kb.ask("What was the change in total emissions?")
         assert change.method == "calculated", change.text
         assert change.text.startswith("Change in Total emissions: -301.9"), change.text
+
+
+def test_a_thousands_unit_written_as_000_is_carried_into_the_answer() -> None:
+    """ "$'000" and "US$’000" over the columns (as Australian and British reports write it) are
+    thousands: the stated figure says so, as "(in thousands)" does."""
+    table = _text([["2019", "2018"], ["$'000", "$'000"], ["Trade receivables", "3,770", "3,054"]])
+    hit = Hit(1, "t", "folder", "t.txt", "t", table, Location(), 1.0)
+    figure = lookup("trade receivables", 2019, [hit])
+    assert figure is not None and figure.unit == "$'000"
+    assert stated(None, figure) == "$3,770 (in thousands)"

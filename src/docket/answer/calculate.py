@@ -169,7 +169,6 @@ def confidence(result: Result) -> float:
 
 
 _CURRENCIES = ("$", "€", "£", "¥")
-_SCALES = (("billion", "billions"), ("million", "millions"), ("thousand", "thousands"))
 
 
 def stated(value: float | None, figure: Figure) -> str:
@@ -186,7 +185,7 @@ def stated(value: float | None, figure: Figure) -> str:
 
 
 def _scale(figure: Figure) -> str:
-    scale = next((plural for word, plural in _SCALES if word in figure.unit.lower()), "")
+    scale = {1e3: "thousands", 1e6: "millions", 1e9: "billions"}.get(unit_factor(figure.unit), "")
     return f" (in {scale})" if scale else ""
 
 

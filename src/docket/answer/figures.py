@@ -270,7 +270,10 @@ def _is_heading(cells: list[str]) -> bool:
 
 
 def unit_factor(unit: str) -> float:
+    """The factor a table's unit line scales its figures by: "(in millions)" 1e6, "$'000" 1e3, else 1."""
     lowered = unit.lower()
+    if re.search(r"['’]000\b", lowered):
+        return 1e3
     for word, factor in (("billion", 1e9), ("million", 1e6), ("thousand", 1e3)):
         if word in lowered:
             return factor
