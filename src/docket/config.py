@@ -115,6 +115,13 @@ class SearchSettings(_Section):
         description="How hybrid search combines the two retrievers: adaptive (weight set per query), absolute "
         "(alpha for every query; absolute with alpha 0.6 is the fusion before adaptive), minmax or rrf.",
     )
+    sentences: int = Field(
+        30,
+        ge=0,
+        le=1000,
+        description="Fused hybrid candidates scored again by their best-matching sentence (its vector is kept at "
+        "ingest); 0 turns it off.",
+    )
     query_cache: int = Field(
         1024,
         ge=0,

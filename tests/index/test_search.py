@@ -3,7 +3,17 @@ from __future__ import annotations
 import pytest
 
 from docket.index.keywords import analyze, analyze_query, query_terms
-from docket.index.search import adaptive_alpha, fuse_absolute, fuse_adaptive, fuse_minmax, fuse_rrf, lead
+from docket.index.search import (
+    adaptive_alpha,
+    fuse_absolute,
+    fuse_adaptive,
+    fuse_minmax,
+    fuse_rrf,
+    lead,
+    rescore_sentences,
+    term_counts,
+    term_coverage,
+)
 from docket.types import Access, Filters
 
 
@@ -123,3 +133,75 @@ def test_search_respects_filters_and_access(demo_kb) -> None:
 
 def test_empty_query_returns_nothing(demo_kb) -> None:
     assert demo_kb.search("   ") == []
+
+
+def test_term_coverage_weighs_unseen_words_most() -> None:
+    pool = 100
+    assert term_coverage([5], pool) == 1.0  # one term: the keyword list itself says whether it is known
+    assert term_coverage([], pool) == 1.0
+    assert term_coverage([36, 21, 7], pool) == 1.0  # every word occurs somewhere
+    seen_common = term_coverage([36, 21, 0], pool)  # "days", "office" found; "closed" in no passage
+    assert 0.3 < seen_common < 0.45
+    assert term_coverage([2, 0], pool) > term_coverage([300, 0], pool)  # a rare word found covers more
+    assert term_coverage([0, 0], pool) == 0.0
+
+
+def test_rescoring_by_the_best_sentence_reorders_the_head_only() -> None:
+    keyword = [(1, 0.9), (2, 0.8)]
+    dense = [(1, 0.50), (2, 0.45), (3, 0.40), (4, 0.30)]
+    fused = fuse_absolute(keyword, dense, 0.5, pool=10)
+    assert [cid for cid, _ in fused] == [1, 2, 3, 4]
+    # passage 2 holds one sentence that matches the question much better than passage 1's best
+    rescored = rescore_sentences(fused, keyword, dense, 0.5, 10, {1: 0.50, 2: 0.70, 4: 0.99}, depth=3)
+    assert [cid for cid, _ in rescored] == [2, 1, 3, 4]  # 4 lies below the re-scored head: it stays there
+    assert dict(rescored)[2] == pytest.approx(0.5 * 0.70 + 0.5 * 0.8)
+    assert dict(rescored)[3] == pytest.approx(0.5 * 0.40)  # no sentence vectors: its passage cosine
+    assert rescore_sentences(fused, keyword, dense, 0.5, 10, {}, depth=3) == fused
+    assert rescore_sentences(fused, keyword, dense, 0.5, 10, {2: 0.9}, depth=0) == fused
+
+
+def test_term_counts_go_through_the_store_with_its_permissions(demo_kb) -> None:
+    store = demo_kb.store
+    counts = term_counts(store, "Which days is the office closed?", 100, Filters(), Access.owner())
+    assert len(counts) == 3 and counts[2] == 0 and counts[0] > 0 and counts[1] > 0  # nothing says "closed"
+    assert term_counts(store, "office holiday", 100, Filters(), Access(workspaces=("sales",))) == [0, 0]
+
+
+def test_the_office_closed_question_finds_the_holiday_list(demo_kb) -> None:
+    """The demo's question in words the handbook never uses: the keyword retriever ranks the many
+    passages about the office and days first; "closed" occurs nowhere, so its say shrinks."""
+    question = "Which days is the office closed?"
+    assert demo_kb.search(question, k=1, mode="semantic")[0].path == "Benefits and Perks/Holiday List.md"
+    assert demo_kb.search(question, k=5)[0].path == "Benefits and Perks/Holiday List.md"
+
+
+def test_hybrid_search_without_sentence_vectors_still_ranks(demo_kb) -> None:
+    from docket.index.search import search
+
+    plain = search(demo_kb.store, demo_kb.embedder, "time off after having a baby", k=3, sentences=0)
+    assert plain[0].path == "Benefits and Perks/New Parent Leave.md"
+
+
+def test_the_benchmark_replay_ranks_as_search_does(demo_kb) -> None:
+    """bench/fusion.py replays fuse_hybrid on stored lists, probes and sentence scores: the same ranking."""
+    from docket.index.search import _best_sentences, fuse_hybrid, search
+
+    store, embedder, owner = demo_kb.store, demo_kb.embedder, Access.owner()
+    for question in ("Which days is the office closed?", "time off after having a baby", "laptop security"):
+        vector = embedder.embed_queries([question])[0]
+        keyword = store.keyword_search(question, 100, Filters(), owner)
+        dense = store.vector_search(vector, 100, Filters(), owner)
+        counts = term_counts(store, question, 100, Filters(), owner)
+        every = store.hits([(cid, 0.0) for cid in dict.fromkeys(c for c, _ in keyword + dense)], owner)
+        best = _best_sentences(store, embedder, vector, every)
+        replay = fuse_hybrid(
+            keyword,
+            dense,
+            0.75,
+            100,
+            coverage=lambda c=counts: term_coverage(c, 100),  # type: ignore[misc]
+            best_sentence=lambda ids, b=best: b,  # type: ignore[misc]
+        )
+        hits = search(store, embedder, question, k=10, query_vector=vector)
+        assert [h.chunk_id for h in hits] == [cid for cid, _ in replay[:10]]
+        assert [h.score for h in hits] == pytest.approx([s for _, s in replay[:10]])

@@ -15,17 +15,33 @@ retriever cannot tell its candidates apart for this query, so it gets less say. 
 depth were chosen on the dev splits of SciFact, Cranfield, a bank FAQ set and TAT-QA together (see
 bench/fusion.py and bench/RESULTS.md). Min-max and reciprocal-rank fusion remain for comparison.
 
+Two corrections follow, with both ``"adaptive"`` and ``"absolute"`` fusion:
+
+- **Query words the keyword retriever cannot see.** The normalised BM25 score only counts the query
+  terms that occur in some passage the caller may read; a word no passage uses ("closed" when the
+  handbook says "holiday") leaves the keyword list ranking by the query's other, often common,
+  words. The keyword scores are multiplied by ``coverage ** COVERAGE_POWER``, where ``coverage`` is
+  the idf-weighted share of the query's distinct terms that occur in a readable passage
+  (:func:`term_coverage`): the less of the question the keyword side can see, the less say it gets.
+- **The best sentence.** The fused top ``SENTENCE_DEPTH`` are scored again with the semantic part
+  taken from the passage's best-matching sentence (or table row) instead of the whole passage's
+  vector (:func:`rescore_sentences`), where the store keeps those sentence vectors (they are computed
+  at ingest from the same model run). A passage that answers in one sentence among unrelated ones
+  is no longer diluted by them.
+
 Permissions and filters are applied by the store inside each retriever's query, so fusion only
 ever sees passages the caller may read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
 
+from docket.index.keywords import analyze_query, query_terms
 from docket.protocols import DocumentIndex, Embedder
 from docket.types import Access, Filters, Hit
 
@@ -35,10 +51,14 @@ __all__ = [
     "adaptive_alpha",
     "fuse_absolute",
     "fuse_adaptive",
+    "fuse_hybrid",
     "fuse_minmax",
     "fuse_rrf",
     "lead",
+    "rescore_sentences",
     "search",
+    "term_counts",
+    "term_coverage",
 ]
 
 Mode = Literal["hybrid", "keyword", "semantic"]
@@ -46,6 +66,12 @@ Fusion = Literal["adaptive", "absolute", "minmax", "rrf"]
 
 #: How far down each list the best candidate is compared with (see :func:`adaptive_alpha`).
 LEAD_DEPTH = 10
+#: The keyword scores are multiplied by the query's term coverage to this power (:func:`term_coverage`).
+COVERAGE_POWER = 3.0
+#: How many of the fused candidates are scored again by their best sentence (:func:`rescore_sentences`).
+SENTENCE_DEPTH = 30
+#: The share of the semantic part taken from the best sentence rather than the whole passage.
+SENTENCE_WEIGHT = 1.0
 
 
 def fuse_absolute(
@@ -103,6 +129,113 @@ def fuse_adaptive(
     return fuse_absolute(keyword, dense, adaptive_alpha(keyword, dense, alpha, pool), pool)
 
 
+def term_counts(store: DocumentIndex, query: str, pool: int, filters: Filters, access: Access) -> list[int]:
+    """For each distinct index term of ``query``: how many passages ``access`` may read (within
+    ``filters``) contain it, counted up to ``pool``. Each term is one keyword query through the store,
+    so permissions and filters apply exactly as they do to the search itself, on every backend."""
+    words: dict[str, str] = {}
+    for word in query_terms(query):
+        for term in analyze_query(word):
+            words.setdefault(term, word)
+    return [len(store.keyword_search(word, pool, filters, access)) for word in words.values()]
+
+
+def term_coverage(counts: Sequence[int], pool: int) -> float:
+    """The share of the query the keyword retriever can see (0..1), from :func:`term_counts`.
+
+    Each term weighs ``ln(1 + pool / (count + 0.5))`` — BM25's idf with the candidate pool standing
+    in for the collection size, which a probe of ``pool`` hits cannot see beyond — so a word no
+    readable passage contains weighs most, and a word found in ``pool`` passages or more least. The
+    coverage is the weight of the terms found over the weight of all of them; 1.0 for a query of
+    one term or none.
+    """
+    if len(counts) <= 1:
+        return 1.0
+    weights = [math.log1p(pool / (min(n, pool) + 0.5)) for n in counts]
+    return sum(w for w, n in zip(weights, counts, strict=True) if n > 0) / sum(weights)
+
+
+def scale(scored: Sequence[tuple[int, float]], factor: float) -> list[tuple[int, float]]:
+    """Every score of a list multiplied by ``factor`` (order unchanged)."""
+    return [(cid, score * factor) for cid, score in scored]
+
+
+def rescore_sentences(
+    fused: Sequence[tuple[int, float]],
+    keyword: Sequence[tuple[int, float]],
+    dense: Sequence[tuple[int, float]],
+    alpha: float,
+    pool: int,
+    best_sentence: Mapping[int, float],
+    depth: int = SENTENCE_DEPTH,
+    weight: float = SENTENCE_WEIGHT,
+) -> list[tuple[int, float]]:
+    """The fused ranking with its first ``depth`` candidates scored again and re-ordered among
+    themselves: ``alpha * ((1 - weight) * cosine + weight * best sentence cosine) + (1 - alpha) *
+    keyword``, with the missing scores of :func:`fuse_absolute`. A candidate without sentence vectors
+    keeps its passage cosine. The rest of the ranking follows unchanged, below them.
+    """
+    if depth <= 0 or not best_sentence:
+        return list(fused)
+    kw, dn = dict(keyword), dict(dense)
+    kw_missing = keyword[-1][1] if keyword and len(keyword) >= pool else 0.0
+    dn_missing = dense[-1][1] if dense else 0.0
+    head = []
+    for cid, _ in fused[:depth]:
+        cosine = dn.get(cid, dn_missing)
+        if cid in best_sentence:
+            cosine = (1 - weight) * cosine + weight * best_sentence[cid]
+        head.append((cid, alpha * cosine + (1 - alpha) * kw.get(cid, kw_missing)))
+    head.sort(key=lambda item: (-item[1], item[0]))
+    return head + list(fused[depth:])
+
+
+def _best_sentences(
+    store: DocumentIndex, embedder: Embedder, vector: np.ndarray, hits: Sequence[Hit]
+) -> dict[int, float]:
+    """Each hit's best sentence cosine with the query, for the hits whose sentence vectors are kept."""
+    ledger = getattr(store, "ledger", None)
+    if ledger is None or not hits:
+        return {}
+    kept = ledger.sentence_vectors(embedder.name, embedder.dim, [h.chunk_hash for h in hits if h.chunk_hash])
+    query = vector.astype(np.float32)
+    out = {}
+    for hit in hits:
+        units = kept.get(hit.chunk_hash)
+        if units is not None and len(units.vectors):
+            out[hit.chunk_id] = float((units.vectors @ query).max())
+    return out
+
+
+def fuse_hybrid(
+    keyword: Sequence[tuple[int, float]],
+    dense: Sequence[tuple[int, float]],
+    alpha: float,
+    pool: int,
+    *,
+    adaptive: bool = True,
+    coverage: Callable[[], float] | None = None,
+    best_sentence: Callable[[Sequence[int]], Mapping[int, float]] | None = None,
+    sentences: int = SENTENCE_DEPTH,
+    power: float = COVERAGE_POWER,
+    sentence_weight: float = SENTENCE_WEIGHT,
+) -> list[tuple[int, float]]:
+    """Score fusion as :func:`search` does it: the weight (:func:`adaptive_alpha` or ``alpha``), the
+    keyword scores times ``coverage() ** power`` (asked only when both retrievers have a say), then
+    the first ``sentences`` candidates scored again with ``best_sentence(ids)`` (chunk id -> its best
+    sentence cosine; :func:`rescore_sentences`). Pure apart from the two callbacks, so the benchmark
+    replays it on stored candidate lists."""
+    weight = adaptive_alpha(keyword, dense, alpha, pool) if adaptive else alpha
+    scaled: Sequence[tuple[int, float]] = keyword
+    if keyword and coverage is not None and power > 0.0 and 0.0 < weight < 1.0:
+        scaled = scale(keyword, coverage() ** power)
+    ranked = fuse_absolute(scaled, dense, weight, pool)
+    if best_sentence is not None and sentences > 0 and weight > 0.0 and ranked:
+        best = best_sentence([cid for cid, _ in ranked[:sentences]])
+        ranked = rescore_sentences(ranked, scaled, dense, weight, pool, best, sentences, sentence_weight)
+    return ranked
+
+
 def _minmax(scored: Sequence[tuple[int, float]]) -> dict[int, float]:
     if not scored:
         return {}
@@ -146,8 +279,12 @@ def search(
     access: Access = Access.owner(),
     fusion: Fusion = "adaptive",
     query_vector: np.ndarray | None = None,
+    sentences: int = SENTENCE_DEPTH,
 ) -> list[Hit]:
-    """The ``k`` best passages for ``query`` that ``access`` may read, best first."""
+    """The ``k`` best passages for ``query`` that ``access`` may read, best first.
+
+    ``sentences``: how many fused candidates are scored again by their best sentence (0: none);
+    with ``"adaptive"`` or ``"absolute"`` fusion only."""
     if not query.strip():
         return []
     pool = max(k, candidates)
@@ -159,6 +296,7 @@ def search(
         if query_vector is None:
             query_vector = embedder.embed_queries([query])[0]
         dense = store.vector_search(query_vector, pool, filters, access)
+    hits: list[Hit] | None = None
     if mode == "keyword":
         ranked = keyword
     elif mode == "semantic":
@@ -167,13 +305,33 @@ def search(
         ranked = fuse_rrf(keyword, dense)
     elif fusion == "minmax":
         ranked = fuse_minmax(keyword, dense, alpha)
-    elif fusion == "absolute":
-        ranked = fuse_absolute(keyword, dense, alpha, pool)
     else:
-        ranked = fuse_adaptive(keyword, dense, alpha, pool)
+        head: dict[int, Hit] = {}
+
+        def coverage() -> float:
+            return term_coverage(term_counts(store, query, pool, filters, access), pool)
+
+        def best_sentence(ids: Sequence[int]) -> Mapping[int, float]:
+            found = store.hits([(cid, 0.0) for cid in ids], access)
+            head.update((h.chunk_id, h) for h in found)
+            return _best_sentences(store, embedder, query_vector, found) if query_vector is not None else {}
+
+        ranked = fuse_hybrid(
+            keyword,
+            dense,
+            alpha,
+            pool,
+            adaptive=fusion == "adaptive",
+            coverage=coverage,
+            best_sentence=best_sentence,
+            sentences=sentences,
+        )
+        if head and all(cid in head for cid, _ in ranked[:k]):  # the k best are among the hits just read
+            hits = [Hit(**{**head[cid].__dict__, "score": score}) for cid, score in ranked[:k]]
     top = ranked[:k]
     kw_scores, dn_scores = dict(keyword), dict(dense)
-    hits = store.hits(top, access)
+    if hits is None:
+        hits = store.hits(top, access)
     out = []
     for hit in hits:
         scores = {}
