@@ -1,13 +1,18 @@
 """Build two extra BEIR-format retrieval sets from ../shared/data, for robustness checks only.
 
-    python bench/make_sets.py            # writes bench/out/sets/{bankfaq,tatqa}
+    python bench/make_sets.py            # writes bench/out/sets/{bankfaq,tatqa,handbooks}
 
 - bankfaq: query = a bank FAQ question, corpus = the distinct answers, relevant = its answer(s).
   Paraphrase-like: the semantic retriever is much stronger than BM25 here.
 - tatqa: query = a TAT-QA dev question, corpus = the 278 report contexts (paragraphs + table),
   relevant = its context. Number- and term-heavy: BM25 is much stronger here.
+- handbooks: query = a question from bench/sets/handbook-questions.jsonl, written the way an employee
+  or user would ask it rather than in the page's own words; corpus = every Markdown page of the
+  clef-handbook, 18f-handbook and github-site-policy sets (CC0 / public domain), one document per
+  page (front matter dropped); relevant = the page that answers it. Vocabulary mismatch: the
+  case where keyword search buries the right page.
 
-Neither is used to choose settings; they show whether a choice made on SciFact's train split
+None of them is used to choose settings; they show whether a choice made on SciFact's train split
 holds where the balance between the retrievers is very different. Both sets stay out of the
 product (their licences do not allow shipping them).
 """
@@ -53,6 +58,33 @@ def bankfaq() -> Path:
     return write("bankfaq", {v: k for k, v in answers.items()}, {v: k for k, v in questions.items()}, qrels)
 
 
+QUESTIONS = Path(__file__).resolve().parent / "sets" / "handbook-questions.jsonl"
+HANDBOOKS = ("clef-handbook", "18f-handbook/pages", "github-site-policy/Policies")
+
+
+def handbooks() -> Path:
+    docs: dict[str, str] = {}
+    for root in HANDBOOKS:
+        for path in sorted((DATA / root).rglob("*.md")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if text.startswith("---"):  # Jekyll / Docusaurus front matter
+                end = text.find("\n---", 3)
+                text = text[end + 4 :] if end > 0 else text
+            if text.strip():
+                docs[str(path.relative_to(DATA))] = text
+    queries: dict[str, str] = {}
+    qrels: dict[str, set[str]] = {}
+    for line in QUESTIONS.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            missing = [d for d in row["gold_docs"] if d not in docs]
+            if missing:
+                raise SystemExit(f"{QUESTIONS}: {row['id']} names gold_docs not in the corpus: {missing}")
+            queries[row["id"]] = row["question"]
+            qrels[row["id"]] = set(row["gold_docs"])
+    return write("handbooks", docs, queries, qrels)
+
+
 def tatqa() -> Path:
     contexts = json.loads((DATA / "tat-qa" / "tatqa_dataset_dev.json").read_text(encoding="utf-8"))
     docs: dict[str, str] = {}
@@ -70,5 +102,5 @@ def tatqa() -> Path:
 
 
 if __name__ == "__main__":
-    for path in (bankfaq(), tatqa()):
+    for path in (bankfaq(), tatqa(), handbooks()):
         print(path)
