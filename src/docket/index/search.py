@@ -67,7 +67,7 @@ Fusion = Literal["adaptive", "absolute", "minmax", "rrf"]
 #: How far down each list the best candidate is compared with (see :func:`adaptive_alpha`).
 LEAD_DEPTH = 10
 #: The keyword scores are multiplied by the query's term coverage to this power (:func:`term_coverage`).
-COVERAGE_POWER = 3.0
+COVERAGE_POWER = 2.0
 #: How many of the fused candidates are scored again by their best sentence (:func:`rescore_sentences`).
 SENTENCE_DEPTH = 30
 #: The share of the semantic part taken from the best sentence rather than the whole passage.
