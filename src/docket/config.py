@@ -115,8 +115,16 @@ class SearchSettings(_Section):
         description="How hybrid search combines the two retrievers: adaptive (weight set per query), absolute "
         "(alpha for every query; absolute with alpha 0.6 is the fusion before adaptive), minmax or rrf.",
     )
+    coverage: float = Field(
+        0.0,
+        ge=0.0,
+        le=8.0,
+        description="Hybrid keyword scores are multiplied by the share of the query's words some readable passage "
+        "contains (idf-weighted) to this power, so a question whose telling word no document uses leans on semantic "
+        "search; 0 turns it off.",
+    )
     sentences: int = Field(
-        30,
+        0,
         ge=0,
         le=1000,
         description="Fused hybrid candidates scored again by their best-matching sentence (its vector is kept at "

@@ -170,15 +170,18 @@ def test_term_counts_go_through_the_store_with_its_permissions(demo_kb) -> None:
 def test_the_office_closed_question_finds_the_holiday_list(demo_kb) -> None:
     """The demo's question in words the handbook never uses: the keyword retriever ranks the many
     passages about the office and days first (the holiday list was 7th in hybrid search); "closed"
-    occurs nowhere, so the keyword side's say shrinks. Sentence re-scoring then puts one line of
-    "Working Remotely" ("mark which days you are working remotely") just above it."""
+    occurs nowhere, so with ``search.coverage`` the keyword side's say shrinks and the holiday list
+    comes first. Sentence re-scoring (``search.sentences``) puts one line of "Working Remotely" ("mark
+    which days you are working remotely") just above it. Both are off by default."""
     from docket.index.search import search
 
     question = "Which days is the office closed?"
     holidays = "Benefits and Perks/Holiday List.md"
     assert demo_kb.search(question, k=1, mode="semantic")[0].path == holidays
-    assert search(demo_kb.store, demo_kb.embedder, question, k=1, sentences=0)[0].path == holidays
-    assert holidays in [h.path for h in demo_kb.search(question, k=2)]
+    assert search(demo_kb.store, demo_kb.embedder, question, k=1, coverage=2)[0].path == holidays
+    assert demo_kb.search(question, k=1)[0].path != holidays  # the default: coverage off
+    both = search(demo_kb.store, demo_kb.embedder, question, k=2, coverage=2, sentences=30)
+    assert holidays in [h.path for h in both]
 
 
 def test_hybrid_search_without_sentence_vectors_still_ranks(demo_kb) -> None:
@@ -187,7 +190,8 @@ def test_hybrid_search_without_sentence_vectors_still_ranks(demo_kb) -> None:
     question = "time off after having a baby"
     plain = search(demo_kb.store, demo_kb.embedder, question, k=3, sentences=0)
     assert "Benefits and Perks/New Parent Leave.md" in [h.path for h in plain]
-    assert [h.chunk_id for h in plain] != [h.chunk_id for h in search(demo_kb.store, demo_kb.embedder, question, k=3)]
+    rescored = search(demo_kb.store, demo_kb.embedder, question, k=3, coverage=2, sentences=30)
+    assert [h.chunk_id for h in plain] != [h.chunk_id for h in rescored]
 
 
 def test_the_benchmark_replay_ranks_as_search_does(demo_kb) -> None:
@@ -210,6 +214,6 @@ def test_the_benchmark_replay_ranks_as_search_does(demo_kb) -> None:
             coverage=lambda c=counts: term_coverage(c, 100),  # type: ignore[misc]
             best_sentence=lambda ids, b=best: b,  # type: ignore[misc]
         )
-        hits = search(store, embedder, question, k=10, query_vector=vector)
+        hits = search(store, embedder, question, k=10, query_vector=vector, coverage=2, sentences=30)
         assert [h.chunk_id for h in hits] == [cid for cid, _ in replay[:10]]
         assert [h.score for h in hits] == pytest.approx([s for _, s in replay[:10]])

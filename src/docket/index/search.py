@@ -279,12 +279,14 @@ def search(
     access: Access = Access.owner(),
     fusion: Fusion = "adaptive",
     query_vector: np.ndarray | None = None,
-    sentences: int = SENTENCE_DEPTH,
+    coverage: float = 0.0,
+    sentences: int = 0,
 ) -> list[Hit]:
     """The ``k`` best passages for ``query`` that ``access`` may read, best first.
 
-    ``sentences``: how many fused candidates are scored again by their best sentence (0: none);
-    with ``"adaptive"`` or ``"absolute"`` fusion only."""
+    With ``"adaptive"`` or ``"absolute"`` fusion only: ``coverage`` is the power of the query's term
+    coverage the keyword scores are multiplied by (0: off; :func:`term_coverage`), ``sentences`` how
+    many fused candidates are scored again by their best sentence (0: none; :func:`rescore_sentences`)."""
     if not query.strip():
         return []
     pool = max(k, candidates)
@@ -308,7 +310,7 @@ def search(
     else:
         head: dict[int, Hit] = {}
 
-        def coverage() -> float:
+        def seen() -> float:
             return term_coverage(term_counts(store, query, pool, filters, access), pool)
 
         def best_sentence(ids: Sequence[int]) -> Mapping[int, float]:
@@ -322,9 +324,10 @@ def search(
             alpha,
             pool,
             adaptive=fusion == "adaptive",
-            coverage=coverage,
+            coverage=seen,
             best_sentence=best_sentence,
             sentences=sentences,
+            power=coverage,
         )
         if head and all(cid in head for cid, _ in ranked[:k]):  # the k best are among the hits just read
             hits = [Hit(**{**head[cid].__dict__, "score": score}) for cid, score in ranked[:k]]

@@ -306,6 +306,7 @@ class KnowledgeBase:
             alpha=cfg.alpha,
             candidates=cfg.candidates,
             fusion=cfg.fusion,
+            coverage=cfg.coverage,
             sentences=cfg.sentences,
             filters=self._resolved(filters, access),
             access=access,
