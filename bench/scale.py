@@ -63,6 +63,7 @@ SHARED = HERE.parents[1] / "shared" / "data"
 NOISE = 0.01
 BLOCK = 65_536
 EF_GRID = (40, 64, 100, 150, 200, 300, 400, 600, 800, 1000)
+ANN_EF_GRID = (25, 50, 100, 200, 400)  # the embedded store's index: candidates re-scored (ann_candidates)
 
 
 # ---------------------------------------------------------------- vectors and queries
@@ -213,7 +214,14 @@ def open_store(kind: str, folder: Path, url: str, opts: dict[str, Any]) -> Any:
         )
     from docket.index.sqlite import SqliteStore
 
-    return SqliteStore(folder / "docket.db")
+    if kind == "embedded-ann":  # the approximate vector index (docket[scale]) from opts["ann_min"] chunks
+        return SqliteStore(
+            folder / "docket.db",
+            vector_index_min_chunks=opts.get("ann_min", 100_000),
+            ann_candidates=opts.get("ann_candidates") or 200,
+            ann_ef_search=opts.get("ann_ef") or 128,
+        )
+    return SqliteStore(folder / "docket.db", vector_index_min_chunks=10**12)  # exact: the float32 matrix
 
 
 def build(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
@@ -271,8 +279,12 @@ def tune(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dic
         store.vector_search(q, 10, Filters(), Access.owner())
     grid = []
     goal = opts["recall_target"] + opts.get("recall_margin", 0.01)
-    for ef in EF_GRID:
-        store.hnsw_ef_search = ef
+    grid_values = ANN_EF_GRID if kind == "embedded-ann" else EF_GRID
+    for ef in grid_values:
+        if kind == "embedded-ann":  # rows taken from the graph (its ef is at least that) and re-scored
+            store._ann_candidates = ef
+        else:
+            store.hnsw_ef_search = ef
         samples = []
         for q in train:
             t0 = time.perf_counter()
@@ -282,7 +294,7 @@ def tune(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dic
             {"ef_search": ef, "train_recall@10": recall(store, train, kth), "train_vector_ms": percentiles(samples)}
         )
     store.close()
-    chosen = next((g["ef_search"] for g in grid if g["train_recall@10"] >= goal), EF_GRID[-1])
+    chosen = next((g["ef_search"] for g in grid if g["train_recall@10"] >= goal), grid_values[-1])
     return {"ef_search": chosen, "tuning": grid}
 
 
@@ -342,6 +354,32 @@ def exact(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
     return {"exact": str(path)}
 
 
+def index(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """Build the embedded store's approximate vector index (when missing or stale) and time it."""
+    from docket.index import ann
+
+    store = open_store(kind, folder, url, opts)
+    before = ann.read_stamp(store.path)
+    t0 = time.perf_counter()
+    store._load()
+    seconds = time.perf_counter() - t0
+    stamp = ann.read_stamp(store.path)
+    store.close()
+    size = (folder / stamp.file).stat().st_size / 1e6 if stamp else 0.0
+    return {
+        "index_open_s": seconds,
+        "index_rebuilt": stamp != before,
+        "index_file_mb": size,
+        "index_peak_rss_mb": rss_mb()[1],
+    }
+
+
+def memory_split() -> dict[str, float]:
+    """RssAnon (heap: arrays, Python) and RssFile (mapped file pages, the index file among them), MB."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return {k: int(fields[k].split()[0]) / 1024 for k in ("RssAnon", "RssFile") if k in fields}
+
+
 def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dict[str, Any]:
     from docket.index.search import fuse_absolute, search
     from docket.types import Access, Filters
@@ -378,6 +416,7 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
                     search(store, None, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
                     timings[f"{name}/{mode}"].append((time.perf_counter() - t1) * 1000)
     rss, peak = rss_mb()
+    split_mb = memory_split()
     # agreement: the current keyword top 100 against the exhaustive one, and hybrid top 10 against
     # hybrid over exact retrievers (exhaustive BM25 + exact vector top 100)
     kw_same = kw10 = hy_now = hy_prev = 0.0
@@ -433,8 +472,13 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
         disk = sum(p.stat().st_size for p in folder.iterdir() if p.is_file() and p.name.startswith("docket.db"))
     r = recall(store, qvecs, np.load(folder / "kth-test.npy")[:limit])
     store.close()
+    names = {
+        "postgres": "PostgreSQL (pgvector HNSW)",
+        "embedded": "embedded (SQLite + numpy)",
+        "embedded-ann": "embedded (SQLite + usearch HNSW i8)",
+    }
     return {
-        "store": "PostgreSQL (pgvector HNSW)" if kind == "postgres" else "embedded (SQLite + numpy)",
+        "store": names[kind],
         "chunks": n,
         "vectors": opts["vectors"],
         "words": opts["words"],
@@ -448,6 +492,7 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
         **agreement,
         "rss_mb": rss,
         "peak_rss_mb": peak,
+        **{f"{k}_mb": v for k, v in split_mb.items()},
         "disk_mb": disk / 1e6,
         **extra,
     }
@@ -547,7 +592,21 @@ def words_for(n: int, words: int, above: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000")
-    parser.add_argument("--stores", default="embedded,postgres", help="comma-separated: embedded, postgres")
+    parser.add_argument(
+        "--stores",
+        default="embedded,postgres",
+        help="comma-separated: embedded (exact), embedded-ann (approximate index), postgres",
+    )
+    parser.add_argument("--ann-min", type=int, default=100_000, help="embedded-ann: index from this many chunks")
+    parser.add_argument(
+        "--ann-candidates",
+        type=int,
+        default=200,
+        help="embedded-ann: candidates taken from the graph and re-scored (0: tuned on training questions)",
+    )
+    parser.add_argument(
+        "--ann-ef", type=int, default=128, help="embedded-ann: HNSW ef at query time (0: tuned on training questions)"
+    )
     parser.add_argument("--postgres-max", type=int, default=1_000_000, help="largest size for PostgreSQL (0: none)")
     parser.add_argument("--vectors", choices=("mixture", "uniform"), default="mixture")
     parser.add_argument("--words", type=int, default=120, help="words per synthetic passage")
@@ -587,13 +646,13 @@ def main() -> None:
     if args.child:
         what, kind, n, folder = args.child
         opts = json.loads(args.opts)
-        fn = {"build": build, "tune": tune, "exact": exact, "query": query}[what]
+        fn = {"build": build, "tune": tune, "exact": exact, "query": query, "index": index}[what]
         print(json.dumps(fn(kind, int(n), Path(folder), opts.get("url", ""), opts)))
         return
     rows: list[dict[str, Any]] = []
     notes: list[str] = []
     wanted = args.stores.split(",")
-    kinds = [k for k in ("embedded", "postgres") if k in wanted]
+    kinds = [k for k in ("embedded", "embedded-ann", "postgres") if k in wanted]
     if "postgres" in kinds and not (args.postgres_max and postgres_available()):
         kinds.remove("postgres")
         if args.postgres_max:
@@ -616,10 +675,14 @@ def main() -> None:
                 "maintenance_work_mem": args.maintenance_work_mem,
                 "rounds": args.rounds,
                 "max_queries": args.max_queries,
+                "ann_min": args.ann_min,
+                "ann_candidates": args.ann_candidates,
+                "ann_ef": args.ann_ef,
             }
             with contextlib.ExitStack() as stack:
                 if args.keep:  # a store built once and kept for later runs (same size, vectors and words)
-                    tmp = str(Path(args.keep) / f"{kind}-{n}-{args.vectors}-{opts['words']}w")
+                    folder = "embedded" if kind == "embedded-ann" else kind  # the same SQLite store
+                    tmp = str(Path(args.keep) / f"{folder}-{n}-{args.vectors}-{opts['words']}w")
                     Path(tmp).mkdir(parents=True, exist_ok=True)
                 else:
                     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="dk-scale-", dir="/tmp"))
@@ -644,6 +707,13 @@ def main() -> None:
                         tuned = child("tune", kind, n, tmp, opts, args.timeout)
                         opts["ef_search"] = tuned["ef_search"]
                         print(f"[scale] {kind} {n}: tuned {tuned}", file=sys.stderr, flush=True)
+                    if kind == "embedded-ann":
+                        tuned = child("index", kind, n, tmp, opts, args.timeout)
+                        print(f"[scale] {kind} {n}: index {tuned}", file=sys.stderr, flush=True)
+                        if args.ann_candidates == 0:  # tuned on the training questions, as PostgreSQL's ef_search
+                            tuned.update(child("tune", kind, n, tmp, opts, args.timeout))
+                            opts["ann_candidates"] = tuned["ef_search"]
+                            print(f"[scale] {kind} {n}: tuned {tuned}", file=sys.stderr, flush=True)
                     child("exact", kind, n, tmp, opts, args.timeout)  # the exact hybrid reference
                     row = child("query", kind, n, tmp, opts, args.timeout)
                     rows.append({**row, **built, **tuned})
@@ -712,11 +782,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         hybrid_recall = "–" if hy is None else f"{hy:.3f} ({r['previous_hybrid_recall@10_vs_exact']:.3f})"
         server = f"{r['server_rss_mb']:.0f} / {r['server_pss_mb']:.0f}" if "server_rss_mb" in r else "–"
         build_peak = f"{r['build_peak_rss_mb']:.0f}" if "build_peak_rss_mb" in r else "–"
+        split = f" (anon {r['RssAnon_mb']:.0f} + file {r['RssFile_mb']:.0f})" if "RssAnon_mb" in r else ""
         lines.append(
             f"| {r['store']} | {r['chunks']:,} (~{r['words']} words) | {ms(r['keyword_ms'], prev['keyword'])} "
             f"| {ms(r['hybrid_ms'], prev['hybrid'])} | {r['vector_ms']['p50']:.1f} / {r['vector_ms']['p95']:.1f} "
             f"| {r['recall@10']:.3f} | {r['keyword_top100_identical']:.3f} | {hybrid_recall} "
-            f"| {r['rss_mb']:.0f} / {r['peak_rss_mb']:.0f} | {server} | {build_peak} |"
+            f"| {r['rss_mb']:.0f} / {r['peak_rss_mb']:.0f}{split} | {server} | {build_peak} |"
         )
     return "\n".join(lines)
 

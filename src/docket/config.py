@@ -295,6 +295,12 @@ class StoreSettings(_Section):
     hnsw_ef_search: int = Field(
         100, ge=1, le=1000, description="HNSW candidate list per query (raised to the hits asked for)."
     )
+    vector_index_min_chunks: int = Field(
+        100_000,
+        ge=1,
+        description="Embedded store: from this many chunks on, vector search uses an approximate index file "
+        "beside docket.db (needs docket[scale]) instead of an exact scan of every vector held in memory.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -23,10 +23,10 @@ STORES: Registry[Store] = Registry("store", "docket.stores")
 
 
 @STORES.register("sqlite")
-def _sqlite(path: str) -> Store:
+def _sqlite(path: str, vector_index_min_chunks: int = 100_000) -> Store:
     from docket.index.sqlite import SqliteStore
 
-    return SqliteStore(path)
+    return SqliteStore(path, vector_index_min_chunks=vector_index_min_chunks)
 
 
 @STORES.register("postgres")
@@ -53,8 +53,10 @@ def _postgres(
 def open_store(settings: Settings) -> Store:
     """The store the settings name: PostgreSQL when ``store.url`` is set, else the embedded SQLite file."""
     if settings.store.url:
-        return STORES.create("postgres", **settings.store.model_dump())
-    return STORES.create("sqlite", path=str(settings.db_path))
+        return STORES.create("postgres", **settings.store.model_dump(exclude={"vector_index_min_chunks"}))
+    return STORES.create(
+        "sqlite", path=str(settings.db_path), vector_index_min_chunks=settings.store.vector_index_min_chunks
+    )
 
 
 def get_document(index: DocumentIndex, source: str, path: str) -> Document | None:

@@ -8,11 +8,19 @@ the new version. Both retrievers work on in-memory views loaded once (and reload
 bumps ``generation``): a contiguous float32 matrix for exact cosine search, and a
 :class:`~docket.index.bm25.BM25Index` for keyword search. Permission and metadata filters are SQL
 over ``documents``; they select the chunk rows that may be scored, before ranking.
+
+From ``vector_index_min_chunks`` chunks on (and with the ``docket[scale]`` extra installed) the
+float32 matrix is not loaded: vector search goes through the approximate index of
+:mod:`docket.index.ann` and re-scores its candidates exactly from SQLite. Filters that leave at
+most ``exact_rows`` rows are still searched exactly. Chunk ids are never reused (``chunk_id_high``
+in ``meta``), which is what lets the index tell rows added after its build from the rows it holds.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -22,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from docket.errors import BackendError, IndexMismatchError, NotFoundError
+from docket.index import ann
 from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
 from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row, like_pattern
@@ -33,14 +42,38 @@ from docket.types import Access, Chunk, Document, Filters, Hit, Location
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 _DISTINCT_CHUNKS = "SELECT hash, MIN(text), MIN(context) FROM chunks GROUP BY hash ORDER BY hash"
+_log = logging.getLogger(__name__)
 
 
 class SqliteStore:
     """A knowledge base in one SQLite file: a :class:`~docket.protocols.DocumentIndex` (and
     :class:`~docket.protocols.Reembedding`) with its :class:`~docket.ledger.Ledger` as ``ledger``."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        vector_index_min_chunks: int = 100_000,
+        exact_rows: int = 20_000,
+        ann_candidates: int = 200,
+        ann_ef_search: int = 128,
+        ann_rebuild_share: float = 0.1,
+    ) -> None:
+        """``vector_index_min_chunks``: from this many chunks on, vector search uses the approximate
+        index (:mod:`docket.index.ann`) when its extra is installed; ``exact_rows``: filters that leave
+        at most this many rows are searched exactly even then; ``ann_candidates``: rows taken from
+        the index and re-scored exactly (at least the k asked for); ``ann_ef_search``: the graph's
+        candidate list per query; ``ann_rebuild_share``: the index is rebuilt once rows added or
+        deleted since its build exceed this share of the store (until then they are handled exactly)."""
         self.path = Path(path)
+        self._ann_min = vector_index_min_chunks
+        self._exact_rows = exact_rows
+        self._ann_candidates = ann_candidates
+        self._ann_ef = ann_ef_search
+        self._ann_rebuild_share = ann_rebuild_share
+        self._ann: ann.VectorIndex | None = None
+        self._delta_ids = np.empty(0, dtype=np.int64)  # rows newer than the index: searched exactly
+        self._delta = np.empty((0, 0), dtype=np.float32)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -119,12 +152,27 @@ class SqliteStore:
                 self._db.execute("DELETE FROM meta WHERE key = 'embedder_spec'")
             else:
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('embedder_spec', ?)", (json.dumps(spec),))
+            self._db.execute(  # vectors changed in place: an approximate index built before is stale
+                "INSERT OR REPLACE INTO meta VALUES ('vector_epoch', ?)", (str(self._vector_epoch() + 1),)
+            )
             self._bump()
         self._bound = name
 
     def generation(self) -> int:
         """Changes whenever a document is added, changed or removed (for caches of their metadata)."""
         return int(self._meta("generation") or 0)
+
+    def _vector_epoch(self) -> int:
+        return int(self._meta("vector_epoch") or 0)
+
+    def _chunk_id_high(self) -> int:
+        """The largest chunk id ever used: new chunks get larger ones, so ids are never reused."""
+        (largest,) = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()
+        return max(int(self._meta("chunk_id_high") or 0), int(largest))
+
+    def _keep_chunk_id_high(self) -> None:
+        """Record the high-water mark before rows are deleted (stores from before it was kept)."""
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('chunk_id_high', ?)", (str(self._chunk_id_high()),))
 
     def _bump(self) -> None:
         self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
@@ -230,8 +278,10 @@ class SqliteStore:
             started = time.perf_counter()
             ids = self._term_ids({t for terms in analyzed for t in terms})
             self.timings["keywords"] += time.perf_counter() - started
+            first = self._chunk_id_high() + 1
             rows = [
                 (
+                    first + i,
                     doc.id,
                     c.ordinal,
                     c.text,
@@ -241,7 +291,7 @@ class SqliteStore:
                     np.ascontiguousarray(vectors[c.hash], dtype=np.float32).tobytes(),
                     *pack_terms([ids[t] for t in terms]),
                 )
-                for c, terms in zip(chunks, analyzed, strict=True)
+                for i, (c, terms) in enumerate(zip(chunks, analyzed, strict=True))
             ]
             self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
             self._db.execute(
@@ -268,10 +318,14 @@ class SqliteStore:
                 ),
             )
             self._db.executemany(
-                "INSERT INTO chunks (doc_id, ordinal, text, context, location, hash, vector, terms, length) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO chunks (id, doc_id, ordinal, text, context, location, hash, vector, terms, length) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if rows:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('chunk_id_high', ?)", (str(first + len(rows) - 1),)
+                )
             self._bump()
 
     def _term_ids(self, terms: set[str], create: bool = True) -> dict[str, int]:
@@ -306,6 +360,7 @@ class SqliteStore:
 
     def delete_document(self, doc_id: str) -> None:
         with self._tx():
+            self._keep_chunk_id_high()
             self._db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
             self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
             self._bump()
@@ -376,13 +431,78 @@ class SqliteStore:
         generation = self.generation()
         if self._matrix is None or self._row_ids is None or self._bm25 is None or generation != self._loaded_generation:
             self._matrix = self._row_ids = self._bm25 = None  # never hold two copies while reloading
+            self._ann = None
+            self._delta_ids, self._delta = np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
             views = None
             while views is None:  # None: a writer added rows between the count and the read; read again
                 generation = self.generation()
                 views = self._read_views()
             self._row_ids, self._matrix, self._bm25 = views
             self._loaded_generation = generation
+            if self._matrix.shape[0] < len(self._row_ids):  # vectors left out: the approximate index serves them
+                self._open_vector_index(self._row_ids)
         return self._matrix, self._row_ids, self._bm25
+
+    def _approximate(self, n: int) -> bool:
+        """Whether a store of ``n`` chunks searches vectors through the approximate index."""
+        if n < self._ann_min or self.embedder_info() is None:
+            return False
+        if not ann.available():
+            _log.warning("%d chunks: exact vector search (%s)", n, "pip install 'docket[scale]' for the index")
+            return False
+        return True
+
+    def _open_vector_index(self, row_ids: np.ndarray) -> None:
+        """Open the index beside the database (building it when missing, stale or too far behind) and
+        read the rows added since its build, which are searched exactly."""
+        info = self.embedder_info()
+        assert info is not None  # _approximate checked it
+        stamp = ann.read_stamp(self.path)
+        index = None
+        if stamp is not None and (stamp.embedder, stamp.dim, stamp.epoch) == (*info, self._vector_epoch()):
+            covered = int(np.searchsorted(row_ids, stamp.high, side="right"))
+            changed = (len(row_ids) - covered) + (stamp.rows - covered)  # added + deleted since the build
+            if changed <= self._ann_rebuild_share * len(row_ids):
+                try:
+                    index = ann.VectorIndex.open(self.path, stamp)
+                except (OSError, RuntimeError, ValueError) as exc:
+                    _log.warning("rebuilding the vector index of %s: %s", self.path, exc)
+        if index is None:
+            index = self._build_vector_index(info)
+        dim = info[1]
+        ids, blobs = [], []
+        for cid, blob in self._db.execute(
+            "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id", (index.stamp.high,)
+        ):
+            ids.append(cid)
+            blobs.append(blob)
+        self._delta_ids = np.array(ids, dtype=np.int64)
+        self._delta = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, dim)
+        self._ann = index
+
+    _BUILD_BATCH = 16_384
+
+    def _build_vector_index(self, info: tuple[str, int]) -> ann.VectorIndex:
+        """Build the index from one consistent snapshot of the committed rows."""
+        started = time.perf_counter()
+        dim = info[1]
+        self._db.execute("BEGIN")  # a read transaction: one snapshot for the mark and the rows
+        try:
+            high, epoch = self._chunk_id_high(), self._vector_epoch()
+            cursor = self._db.execute("SELECT id, vector FROM chunks WHERE id <= ? ORDER BY id", (high,))
+
+            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                while batch := cursor.fetchmany(self._BUILD_BATCH):
+                    ids = np.array([r[0] for r in batch], dtype=np.int64)
+                    yield ids, np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32).reshape(-1, dim)
+
+            index = ann.VectorIndex.build(self.path, batches(), embedder=info[0], dim=dim, epoch=epoch, high=high)
+        finally:
+            self._db.execute("COMMIT")
+        _log.info(
+            "built the vector index of %s (%d rows) in %.1f s", self.path, len(index), time.perf_counter() - started
+        )
+        return index
 
     _LOAD_BATCH = 256  # rows per fetchmany: small batches keep freed blobs from fragmenting the heap
 
@@ -394,13 +514,15 @@ class SqliteStore:
         postings //= 6  # pack_terms: 4 bytes of term id + 2 bytes of count per posting
         info = self.embedder_info()
         dim = info[1] if info else 0
+        approximate = self._approximate(n)
         row_ids = np.empty(n, dtype=np.int64)
-        matrix = np.empty((n, dim), dtype=np.float32)
+        matrix = np.empty((0 if approximate else n, dim), dtype=np.float32)
         lengths = np.empty(n, dtype=np.float32)
         sizes = np.empty(n, dtype=np.int32)
         term = np.empty(postings, dtype=np.uint32)
         tf = np.empty(postings, dtype=np.uint16)
-        cursor = self._db.execute("SELECT id, vector, terms, length FROM chunks ORDER BY id")
+        vector = "x''" if approximate else "vector"  # the index holds them
+        cursor = self._db.execute(f"SELECT id, {vector}, terms, length FROM chunks ORDER BY id")
         i = p = 0
         while batch := cursor.fetchmany(self._LOAD_BATCH):
             j = i + len(batch)
@@ -408,7 +530,7 @@ class SqliteStore:
                 return None
             row_ids[i:j] = [r[0] for r in batch]
             lengths[i:j] = [r[3] for r in batch]
-            if dim:
+            if dim and not approximate:
                 matrix[i:j] = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32).reshape(-1, dim)
             counts = [len(r[2]) // 6 for r in batch]
             sizes[i:j] = counts
@@ -421,7 +543,7 @@ class SqliteStore:
         if i < n or p < postings:  # rows deleted meanwhile
             row_ids, matrix, lengths, sizes, term, tf = (
                 row_ids[:i],
-                matrix[:i],
+                matrix if approximate else matrix[:i],
                 lengths[:i],
                 sizes[:i],
                 term[:p],
@@ -487,9 +609,71 @@ class SqliteStore:
             return []
         positions = self._allowed(filters, access, row_ids)
         query = vector.astype(np.float32)
+        if self._ann is not None:
+            return self._approximate_search(query, k, positions, row_ids)
         if positions is not None:
             return self._top(matrix[positions] @ query, row_ids[positions], k)
         return self._top(matrix @ query, row_ids, k)
+
+    def _approximate_search(
+        self, query: np.ndarray, k: int, positions: np.ndarray | None, row_ids: np.ndarray
+    ) -> list[tuple[int, float]]:
+        """Candidates from the index (only current rows the caller may see) and the rows added since
+        its build, re-scored exactly; few allowed rows, or too few candidates, are searched exactly."""
+        assert self._ann is not None
+        n = len(row_ids)
+        allowed_n = n if positions is None else len(positions)
+        if allowed_n == 0 or k <= 0:
+            return []
+        if positions is not None and allowed_n <= self._exact_rows:
+            return self._exact_from_db(query, k, row_ids[positions])
+        mask = None
+        if positions is not None:
+            mask = np.zeros(n, dtype=bool)
+            mask[positions] = True
+        want = max(k, self._ann_candidates)
+        # filters keep about allowed_n / n of what the index returns: ask for that much more
+        count = min(math.ceil(want * n / allowed_n), 20 * want)
+        ids = self._ann.search(query, count, self._ann_ef)
+        ids = ids[self._visible(ids, row_ids, mask)][:want]
+        scored = self._rescore(query, ids)
+        if len(self._delta_ids):
+            seen = self._visible(self._delta_ids, row_ids, mask)
+            scores = self._delta[seen] @ query
+            scored.extend(self._top(scores, self._delta_ids[seen], want))
+        if len(scored) < min(k, allowed_n):  # the filters kept too few of the index's rows
+            return self._exact_from_db(query, k, row_ids if positions is None else row_ids[positions])
+        return self._top(np.array([s for _, s in scored]), np.array([i for i, _ in scored]), k)
+
+    @staticmethod
+    def _visible(ids: np.ndarray, row_ids: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Which ``ids`` are current rows (not deleted since the index was built) that ``mask`` allows."""
+        at = np.minimum(np.searchsorted(row_ids, ids), len(row_ids) - 1)
+        ok = row_ids[at] == ids
+        if mask is not None:
+            ok &= mask[at]
+        return np.asarray(ok, dtype=bool)
+
+    def _rescore(self, query: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
+        """Exact cosine scores of these rows, from their float32 vectors in SQLite."""
+        out: list[tuple[int, float]] = []
+        for start in range(0, len(ids), 500):
+            batch = [int(i) for i in ids[start : start + 500]]
+            rows = self._db.execute(
+                f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(batch))})", batch
+            ).fetchall()
+            if rows:
+                vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+                out.extend(zip((r[0] for r in rows), (vectors @ query).tolist(), strict=True))
+        return out
+
+    def _exact_from_db(self, query: np.ndarray, k: int, ids: np.ndarray) -> list[tuple[int, float]]:
+        """The exact top ``k`` of these rows, their vectors read from SQLite in batches."""
+        best: list[tuple[int, float]] = []
+        for start in range(0, len(ids), 20_000):
+            best.extend(self._rescore(query, ids[start : start + 20_000]))
+            best = self._top(np.array([s for _, s in best]), np.array([i for i, _ in best]), k)
+        return best
 
     def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
         if not scored:
@@ -531,5 +715,6 @@ class SqliteStore:
         }
 
     def close(self) -> None:
+        self._ann = None
         self.ledger.close()
         self._db.close()
