@@ -158,6 +158,7 @@ def test_chunk_ids_are_never_reused_after_deleting_the_newest_rows(tmp_path: Pat
     vectors = unit(np.random.default_rng(3), 40, 16)
     store = forced(tmp_path / "docket.db")
     fill(store, vectors[:20])
+    store._db.execute("DELETE FROM meta WHERE key = 'chunk_id_high'")  # a store from before the mark was kept
     store.delete_document("d1")  # chunk ids 11..20, the largest
     fill(store, vectors[20:30], start=5)
     ids = [r[0] for r in store._db.execute("SELECT id FROM chunks ORDER BY id")]

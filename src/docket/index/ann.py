@@ -108,7 +108,7 @@ class VectorIndex:
         epoch: int,
         high: int,
         connectivity: int = 16,
-        expansion_add: int = 128,
+        expansion_add: int = 64,
         threads: int = 0,
     ) -> VectorIndex:
         """Build from ``(ids, float32 vectors)`` batches, save under a fresh name, then replace the
