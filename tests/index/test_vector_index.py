@@ -151,6 +151,11 @@ def test_rows_added_after_the_build_are_searched_and_deleted_ones_never_returned
         assert not {cid for cid, _ in found} & deleted
         if i >= 30:  # the row itself (score 1) comes first, whether the index or the new rows held it
             assert found[0] == (i + 1, pytest.approx(1.0))
+    store._exact_rows = 10**6  # a filter's rows scanned: the index's int8 rows and the newer float ones
+    for i in (100, 250):  # documents d10 and d25, both under f0/
+        found = store.vector_search(vectors[i], 5, Filters(path_glob="f0/*"), Access.owner())
+        assert found[0] == (i + 1, pytest.approx(1.0))
+        assert all(h.path.startswith("f0/") for h in store.hits(found, Access.owner()))
     assert ann.read_stamp(store.path) == built  # handled without a rebuild
 
 

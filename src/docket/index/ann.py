@@ -145,5 +145,11 @@ class VectorIndex:
         found = self._index.search(query.astype(np.float32), count, threads=1)
         return np.asarray(found.keys, dtype=np.int64)
 
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        """The int8 vectors the index holds for these chunk ids (all of them must be in it)."""
+        if not len(ids):
+            return np.empty((0, self.stamp.dim), dtype=np.int8)
+        return np.asarray(self._index.get(ids.astype(np.uint64), dtype=np.int8), dtype=np.int8)
+
     def __len__(self) -> int:
         return len(self._index)

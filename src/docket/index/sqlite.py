@@ -43,6 +43,7 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 _DISTINCT_CHUNKS = "SELECT hash, MIN(text), MIN(context) FROM chunks GROUP BY hash ORDER BY hash"
 _log = logging.getLogger(__name__)
+_MAX_OVERSAMPLE = 20  # filters keeping under 1/20 of the rows are scanned instead of asking the index for more
 
 
 class SqliteStore:
@@ -72,6 +73,7 @@ class SqliteStore:
         self._ann_ef = ann_ef_search
         self._ann_rebuild_share = ann_rebuild_share
         self._ann: ann.VectorIndex | None = None
+        self._scan_cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._delta_ids = np.empty(0, dtype=np.int64)  # rows newer than the index: searched exactly
         self._delta = np.empty((0, 0), dtype=np.float32)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -431,7 +433,7 @@ class SqliteStore:
         generation = self.generation()
         if self._matrix is None or self._row_ids is None or self._bm25 is None or generation != self._loaded_generation:
             self._matrix = self._row_ids = self._bm25 = None  # never hold two copies while reloading
-            self._ann = None
+            self._ann = self._scan_cache = None
             self._delta_ids, self._delta = np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
             views = None
             while views is None:  # None: a writer added rows between the count and the read; read again
@@ -625,15 +627,15 @@ class SqliteStore:
         allowed_n = n if positions is None else len(positions)
         if allowed_n == 0 or k <= 0:
             return []
-        if positions is not None and allowed_n <= self._exact_rows:
-            return self._exact_from_db(query, k, row_ids[positions])
+        want = max(k, self._ann_candidates)
+        if positions is not None and (allowed_n <= self._exact_rows or allowed_n * _MAX_OVERSAMPLE <= n):
+            return self._scan(query, k, want, positions, row_ids)
         mask = None
         if positions is not None:
             mask = np.zeros(n, dtype=bool)
             mask[positions] = True
-        want = max(k, self._ann_candidates)
         # filters keep about allowed_n / n of what the index returns: ask for that much more
-        count = min(math.ceil(want * n / allowed_n), 20 * want)
+        count = min(math.ceil(want * n / allowed_n), _MAX_OVERSAMPLE * want)
         ids = self._ann.search(query, count, self._ann_ef)
         ids = ids[self._visible(ids, row_ids, mask)][:want]
         scored = self._rescore(query, ids)
@@ -642,7 +644,29 @@ class SqliteStore:
             scores = self._delta[seen] @ query
             scored.extend(self._top(scores, self._delta_ids[seen], want))
         if len(scored) < min(k, allowed_n):  # the filters kept too few of the index's rows
-            return self._exact_from_db(query, k, row_ids if positions is None else row_ids[positions])
+            every = np.arange(n) if positions is None else positions
+            return self._scan(query, k, want, every, row_ids)
+        return self._top(np.array([s for _, s in scored]), np.array([i for i, _ in scored]), k)
+
+    def _scan(
+        self, query: np.ndarray, k: int, want: int, positions: np.ndarray, row_ids: np.ndarray
+    ) -> list[tuple[int, float]]:
+        """Every allowed row scored: with its int8 vector from the index (rows newer than the index:
+        float32), the best ``want`` re-scored exactly. The last filter's int8 rows are kept, as one
+        caller's access repeats from query to query."""
+        assert self._ann is not None
+        cached = self._scan_cache
+        if cached is None or cached[0] is not positions:
+            ids = row_ids[positions]
+            old = ids[ids <= self._ann.stamp.high]
+            newer = np.searchsorted(self._delta_ids, ids[ids > self._ann.stamp.high])
+            cached = self._scan_cache = (positions, old, self._ann.vectors(old), newer)
+        _, old, int8, newer = cached
+        scores = int8.astype(np.float32) @ (query * 127.0)  # the index's scale: component x 127
+        best = self._top(scores, old, want)
+        scored = self._rescore(query, np.array([i for i, _ in best], dtype=np.int64))
+        if len(newer):
+            scored.extend(self._top(self._delta[newer] @ query, self._delta_ids[newer], want))
         return self._top(np.array([s for _, s in scored]), np.array([i for i, _ in scored]), k)
 
     @staticmethod
@@ -666,14 +690,6 @@ class SqliteStore:
                 vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
                 out.extend(zip((r[0] for r in rows), (vectors @ query).tolist(), strict=True))
         return out
-
-    def _exact_from_db(self, query: np.ndarray, k: int, ids: np.ndarray) -> list[tuple[int, float]]:
-        """The exact top ``k`` of these rows, their vectors read from SQLite in batches."""
-        best: list[tuple[int, float]] = []
-        for start in range(0, len(ids), 20_000):
-            best.extend(self._rescore(query, ids[start : start + 20_000]))
-            best = self._top(np.array([s for _, s in best]), np.array([i for i, _ in best]), k)
-        return best
 
     def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
         if not scored:
