@@ -9,7 +9,8 @@ for proportionally more candidates) and ``doc12*`` about 1.1% (under 1/20 of the
 question (the real SciFact/Cranfield ones of bench/scale.py) the script times ``vector_search(k=10)`` and
 compares it with the exact top 10 of the allowed rows (their float32 vectors read from SQLite): recall@10 (a
 hit counts when its score reaches the exact 10th score) and whether any returned row lies outside the filter
-(must be 0). Prints JSON.
+(must be 0). Then, unfiltered, hybrid search's top 10 with the store's vector side against the same search
+fed the exact vector top 100 of exact-test-top100.npz (``hybrid``). Prints JSON.
 """
 
 from __future__ import annotations
@@ -35,6 +36,35 @@ def scores_of(store: Any, query: np.ndarray, ids: np.ndarray) -> tuple[np.ndarra
     """Exact cosine scores of these rows (float32 vectors read from SQLite) and their ids."""
     scored = store._rescore(query, ids)
     return np.array([s for _, s in scored]), np.array([i for i, _ in scored])
+
+
+def hybrid_agreement(store: Any, folder: Path, limit: int) -> dict[str, float]:
+    """Hybrid top 10 (the real search(), its fusion and keyword side unchanged) with the store's
+    vector side against the same search with the exact vector top 100 of exact-test-top100.npz
+    (written by bench/scale.py): the share of the exact-side top 10 found."""
+    from docket.index.search import search
+
+    path = folder / "exact-test-top100.npz"
+    if not path.is_file():
+        return {}
+    reference = np.load(path)
+    split = query_split()
+    texts, qvecs = split["test_texts"][:limit], split["test"][:limit]
+    approximate = store.vector_search
+    found = 0.0
+    for i, (text, v) in enumerate(zip(texts, qvecs, strict=True)):
+        store.vector_search = approximate
+        got = {h.chunk_id for h in search(store, None, text, k=10, query_vector=v)}
+
+        def exact(_q: Any, k: int, _f: Any, _a: Any, i: int = i) -> list[tuple[int, float]]:
+            ids, scores = reference["ids"][i][:k], reference["scores"][i][:k]
+            return [(int(c), float(s)) for c, s in zip(ids, scores, strict=True)]
+
+        store.vector_search = exact
+        want = {h.chunk_id for h in search(store, None, text, k=10, query_vector=v)}
+        found += len(got & want) / max(1, len(want))
+    store.vector_search = approximate
+    return {"hybrid_recall@10_vs_exact_vectors": found / len(texts), "queries": len(texts)}
 
 
 def main() -> None:
@@ -77,6 +107,7 @@ def main() -> None:
             "recall@10": hits / (10 * len(queries)),
             "rows_outside_filter": leaks,
         }
+    out["hybrid"] = hybrid_agreement(store, Path(args.folder), args.max_queries)
     rss, peak = rss_mb()
     out.update({"rss_mb": rss, "peak_rss_mb": peak, "queries": len(queries), "load": os.getloadavg()})
     store.close()

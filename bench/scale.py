@@ -63,7 +63,7 @@ SHARED = HERE.parents[1] / "shared" / "data"
 NOISE = 0.01
 BLOCK = 65_536
 EF_GRID = (40, 64, 100, 150, 200, 300, 400, 600, 800, 1000)
-ANN_EF_GRID = (25, 50, 100, 200, 400)  # the embedded store's index: candidates re-scored (ann_candidates)
+ANN_EF_GRID = (128, 256, 512, 1024, 2048)  # the embedded store's index: its graph's ef per query
 
 
 # ---------------------------------------------------------------- vectors and queries
@@ -219,7 +219,7 @@ def open_store(kind: str, folder: Path, url: str, opts: dict[str, Any]) -> Any:
             folder / "docket.db",
             vector_index_min_chunks=opts.get("ann_min", 100_000),
             ann_candidates=opts.get("ann_candidates") or 200,
-            ann_ef_search=opts.get("ann_ef") or 128,
+            ann_ef_search=opts.get("ann_ef") or 2048,
         )
     return SqliteStore(folder / "docket.db", vector_index_min_chunks=10**12)  # exact: the float32 matrix
 
@@ -281,8 +281,8 @@ def tune(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dic
     goal = opts["recall_target"] + opts.get("recall_margin", 0.01)
     grid_values = ANN_EF_GRID if kind == "embedded-ann" else EF_GRID
     for ef in grid_values:
-        if kind == "embedded-ann":  # rows taken from the graph (its ef is at least that) and re-scored
-            store._ann_candidates = ef
+        if kind == "embedded-ann":  # the graph's ef (the candidates re-scored stay ann_candidates)
+            store._ann_ef = ef
         else:
             store.hnsw_ef_search = ef
         samples = []
@@ -602,7 +602,7 @@ def main() -> None:
         "--ann-candidates",
         type=int,
         default=200,
-        help="embedded-ann: candidates taken from the graph and re-scored (0: tuned on training questions)",
+        help="embedded-ann: candidates taken from the graph and re-scored exactly",
     )
     parser.add_argument(
         "--ann-ef", type=int, default=128, help="embedded-ann: HNSW ef at query time (0: tuned on training questions)"
@@ -710,9 +710,9 @@ def main() -> None:
                     if kind == "embedded-ann":
                         tuned = child("index", kind, n, tmp, opts, args.timeout)
                         print(f"[scale] {kind} {n}: index {tuned}", file=sys.stderr, flush=True)
-                        if args.ann_candidates == 0:  # tuned on the training questions, as PostgreSQL's ef_search
+                        if args.ann_ef == 0:  # tuned on the training questions, as PostgreSQL's ef_search
                             tuned.update(child("tune", kind, n, tmp, opts, args.timeout))
-                            opts["ann_candidates"] = tuned["ef_search"]
+                            opts["ann_ef"] = tuned["ef_search"]
                             print(f"[scale] {kind} {n}: tuned {tuned}", file=sys.stderr, flush=True)
                     child("exact", kind, n, tmp, opts, args.timeout)  # the exact hybrid reference
                     row = child("query", kind, n, tmp, opts, args.timeout)

@@ -19,6 +19,7 @@ and the stamp replaced atomically afterwards, so a crash while building leaves t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -33,7 +34,11 @@ from docket.errors import MissingExtraError
 
 __all__ = ["STAMP_VERSION", "IndexStamp", "VectorIndex", "available"]
 
-STAMP_VERSION = 1
+STAMP_VERSION = 2
+# int8 keeps round(127 x) of each component: unit vectors of a few hundred dimensions have components
+# of a few hundredths, a handful of levels. Vectors are multiplied by a scale taken from the data
+# (the cosine does not change) so the largest components use the whole range; the rare larger ones clip.
+_SCALE_QUANTILE = 0.9999
 
 
 def _usearch() -> Any:
@@ -64,6 +69,7 @@ class IndexStamp:
     high: int  # the largest chunk id the index covers; larger ids were added later
     rows: int  # vectors in the index
     connectivity: int
+    scale: float = 1.0  # vectors are multiplied by it (and clipped to [-1, 1]) before int8 quantisation
     version: int = STAMP_VERSION
 
 
@@ -118,22 +124,26 @@ class VectorIndex:
         index = usearch.Index(
             ndim=dim, metric="cos", dtype="i8", connectivity=connectivity, expansion_add=expansion_add
         )
-        rows = 0
+        rows, scale = 0, 0.0
         for ids, vectors in batches:
             if len(ids):
-                index.add(ids.astype(np.uint64), vectors, threads=threads or (os.cpu_count() or 1))
+                if not scale:  # from the first batch (the rows are in id order, not sorted by content)
+                    scale = 1.0 / max(float(np.quantile(np.abs(vectors), _SCALE_QUANTILE)), 1e-6)
+                scaled = np.clip(vectors * np.float32(scale), -1.0, 1.0)
+                index.add(ids.astype(np.uint64), scaled, threads=threads or (os.cpu_count() or 1))
                 rows += len(ids)
         folder = db_path.parent
         name = f"{db_path.name}.vectors-{secrets.token_hex(4)}.usearch"
         old = read_stamp(db_path)
         index.save(str(folder / name))
         del index
-        stamp = IndexStamp(name, embedder, dim, epoch, high, rows, connectivity)
+        stamp = IndexStamp(name, embedder, dim, epoch, high, rows, connectivity, scale or 1.0)
         tmp = stamp_path(db_path).with_suffix(f".{secrets.token_hex(4)}.tmp")
         tmp.write_text(json.dumps(asdict(stamp)), encoding="utf-8")
         os.replace(tmp, stamp_path(db_path))
         if old is not None and old.file != name:
-            (folder / old.file).unlink(missing_ok=True)  # a process that still maps it keeps its pages
+            with contextlib.suppress(OSError):  # a process that still maps it keeps its pages (Windows: the file)
+                (folder / old.file).unlink(missing_ok=True)
         return cls.open(db_path, stamp)
 
     def search(self, query: np.ndarray, count: int, ef: int) -> np.ndarray:
@@ -142,7 +152,8 @@ class VectorIndex:
         if count <= 0:
             return np.empty(0, dtype=np.int64)
         self._index.expansion_search = max(ef, count)
-        found = self._index.search(query.astype(np.float32), count, threads=1)
+        scaled = np.clip(query.astype(np.float32) * np.float32(self.stamp.scale), -1.0, 1.0)
+        found = self._index.search(scaled, count, threads=1)
         return np.asarray(found.keys, dtype=np.int64)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:

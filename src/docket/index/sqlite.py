@@ -57,7 +57,7 @@ class SqliteStore:
         vector_index_min_chunks: int = 100_000,
         exact_rows: int = 20_000,
         ann_candidates: int = 200,
-        ann_ef_search: int = 128,
+        ann_ef_search: int = 2048,
         ann_rebuild_share: float = 0.1,
     ) -> None:
         """``vector_index_min_chunks``: from this many chunks on, vector search uses the approximate
@@ -662,7 +662,7 @@ class SqliteStore:
             newer = np.searchsorted(self._delta_ids, ids[ids > self._ann.stamp.high])
             cached = self._scan_cache = (positions, old, self._ann.vectors(old), newer)
         _, old, int8, newer = cached
-        scores = int8.astype(np.float32) @ (query * 127.0)  # the index's scale: component x 127
+        scores = int8.astype(np.float32) @ query  # ranks as the cosine does (every row has the same scale)
         best = self._top(scores, old, want)
         scored = self._rescore(query, np.array([i for i, _ in best], dtype=np.int64))
         if len(newer):
