@@ -34,7 +34,7 @@ from scale import percentiles, query_split, rss_mb  # noqa: E402
 
 def scores_of(store: Any, query: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact cosine scores of these rows (float32 vectors read from SQLite) and their ids."""
-    scored = store._rescore(query, ids)
+    scored = store._vectors.rescore(query, ids)
     return np.array([s for _, s in scored]), np.array([i for i, _ in scored])
 
 
@@ -83,7 +83,7 @@ def main() -> None:
     out: dict[str, object] = {
         "open_s": time.perf_counter() - t0,
         "chunks": len(row_ids),
-        "index": store._ann is not None,
+        "index": store._vectors is not None,
     }
     for glob in args.globs.split(","):
         filters = Filters(path_glob=glob)

@@ -77,18 +77,18 @@ def test_the_index_is_used_only_from_the_threshold_on(tmp_path: Path) -> None:
     below = SqliteStore(tmp_path / "a" / "docket.db", vector_index_min_chunks=101)
     fill(below, vectors)
     below.vector_search(vectors[0], 5, Filters(), Access.owner())
-    assert below._ann is None and ann.read_stamp(below.path) is None
+    assert below._vectors is None and ann.read_stamp(below.path) is None
     above = SqliteStore(tmp_path / "b" / "docket.db", vector_index_min_chunks=100)
     fill(above, vectors)
     found = above.vector_search(vectors[0], 5, Filters(), Access.owner())
-    assert above._ann is not None and above._matrix is not None and len(above._matrix) == 0  # no float matrix
+    assert above._vectors is not None and above._matrix is not None and len(above._matrix) == 0  # no float matrix
     stamp = ann.read_stamp(above.path)
     assert stamp is not None and stamp.rows == 100 and (above.path.parent / stamp.file).is_file()
     assert found == below.vector_search(vectors[0], 5, Filters(), Access.owner())
 
 
 def test_results_equal_exact_search_on_real_passages(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
-    """Real MiniLM embeddings of the handbook pages' sentences; at a large candidate list the index
+    """Real MiniLM embeddings of the handbook pages' sentences; at its default search width the index
     returns the exact top 10, scores included."""
     text = " ".join(p.read_text(encoding="utf-8") for p in sorted(DATA.glob("18f-*.md")))
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.split()) >= 4]
@@ -98,7 +98,6 @@ def test_results_equal_exact_search_on_real_passages(tmp_path: Path, minilm: Min
     exact, approximate = exact_store(tmp_path / "e" / "docket.db"), forced(tmp_path / "a" / "docket.db")
     for store in (exact, approximate):
         fill(store, vectors[: len(vectors) // 10 * 10])
-    approximate._ann_ef = 400
     for q in [*queries, *vectors[:20]]:
         want = exact.vector_search(q, 10, Filters(), Access.owner())
         got = approximate.vector_search(q, 10, Filters(), Access.owner())
@@ -226,5 +225,5 @@ def test_without_the_extra_the_store_stays_exact_and_says_what_to_install(
     with caplog.at_level(logging.WARNING, logger="docket.index.sqlite"):
         found = store.vector_search(vectors[3], 1, Filters(), Access.owner())
     assert found == [(4, pytest.approx(1.0))]
-    assert store._ann is None and store._matrix is not None and len(store._matrix) == 50
+    assert store._vectors is None and store._matrix is not None and len(store._matrix) == 50
     assert "docket[scale]" in caplog.text

@@ -9,18 +9,15 @@ bumps ``generation``): a contiguous float32 matrix for exact cosine search, and 
 :class:`~docket.index.bm25.BM25Index` for keyword search. Permission and metadata filters are SQL
 over ``documents``; they select the chunk rows that may be scored, before ranking.
 
-From ``vector_index_min_chunks`` chunks on (and with the ``docket[scale]`` extra installed) the
-float32 matrix is not loaded: vector search goes through the approximate index of
-:mod:`docket.index.ann` and re-scores its candidates exactly from SQLite. Filters that leave at
-most ``exact_rows`` rows are still searched exactly. Chunk ids are never reused (``chunk_id_high``
-in ``meta``), which is what lets the index tell rows added after its build from the rows it holds.
+From ``vector_index_min_chunks`` chunks on (with ``docket[scale]``) the matrix is not loaded:
+vectors are searched by :mod:`docket.index.sqlite_vectors`. Chunk ids are never reused
+(``meta.chunk_id_high``), so rows newer than that index are those with larger ids.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -35,6 +32,7 @@ from docket.index.bm25 import BM25Index, pack_terms
 from docket.index.keywords import analyze, analyze_query
 from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row, like_pattern
 from docket.index.sqlite_schema import SCHEMA_VERSION, migrate
+from docket.index.sqlite_vectors import IndexedVectors, top
 from docket.ledger import Ledger
 from docket.records import Records
 from docket.types import Access, Chunk, Document, Filters, Hit, Location
@@ -43,7 +41,6 @@ __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
 _DISTINCT_CHUNKS = "SELECT hash, MIN(text), MIN(context) FROM chunks GROUP BY hash ORDER BY hash"
 _log = logging.getLogger(__name__)
-_MAX_OVERSAMPLE = 20  # filters keeping under 1/20 of the rows are scanned instead of asking the index for more
 
 
 class SqliteStore:
@@ -60,22 +57,17 @@ class SqliteStore:
         ann_ef_search: int = 2048,
         ann_rebuild_share: float = 0.1,
     ) -> None:
-        """``vector_index_min_chunks``: from this many chunks on, vector search uses the approximate
-        index (:mod:`docket.index.ann`) when its extra is installed; ``exact_rows``: filters that leave
-        at most this many rows are searched exactly even then; ``ann_candidates``: rows taken from
-        the index and re-scored exactly (at least the k asked for); ``ann_ef_search``: the graph's
-        candidate list per query; ``ann_rebuild_share``: the index is rebuilt once rows added or
-        deleted since its build exceed this share of the store (until then they are handled exactly)."""
+        """From ``vector_index_min_chunks`` chunks on, vectors are searched through the approximate index
+        (docs/storage.md): filters leaving at most ``exact_rows`` rows are scanned, ``ann_candidates``
+        rows are re-scored, ``ann_ef_search`` is the graph's list per query, and the index is rebuilt
+        once rows changed since its build exceed ``ann_rebuild_share`` of the store."""
         self.path = Path(path)
         self._ann_min = vector_index_min_chunks
         self._exact_rows = exact_rows
         self._ann_candidates = ann_candidates
         self._ann_ef = ann_ef_search
         self._ann_rebuild_share = ann_rebuild_share
-        self._ann: ann.VectorIndex | None = None
-        self._scan_cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._delta_ids = np.empty(0, dtype=np.int64)  # rows newer than the index: searched exactly
-        self._delta = np.empty((0, 0), dtype=np.float32)
+        self._vectors: IndexedVectors | None = None  # above the threshold: the approximate index
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -433,78 +425,26 @@ class SqliteStore:
         generation = self.generation()
         if self._matrix is None or self._row_ids is None or self._bm25 is None or generation != self._loaded_generation:
             self._matrix = self._row_ids = self._bm25 = None  # never hold two copies while reloading
-            self._ann = self._scan_cache = None
-            self._delta_ids, self._delta = np.empty(0, dtype=np.int64), np.empty((0, 0), dtype=np.float32)
+            self._vectors = None
             views = None
             while views is None:  # None: a writer added rows between the count and the read; read again
                 generation = self.generation()
                 views = self._read_views()
             self._row_ids, self._matrix, self._bm25 = views
             self._loaded_generation = generation
-            if self._matrix.shape[0] < len(self._row_ids):  # vectors left out: the approximate index serves them
-                self._open_vector_index(self._row_ids)
+            info = self.embedder_info()
+            if info is not None and self._matrix.shape[0] < len(self._row_ids):  # the index serves vectors
+                args = (self._row_ids, info, self._chunk_id_high, self._vector_epoch, self._ann_rebuild_share)
+                self._vectors = IndexedVectors.open(self._db, self.path, *args)
         return self._matrix, self._row_ids, self._bm25
 
     def _approximate(self, n: int) -> bool:
         """Whether a store of ``n`` chunks searches vectors through the approximate index."""
         if n < self._ann_min or self.embedder_info() is None:
             return False
-        if not ann.available():
+        if not (found := ann.available()):
             _log.warning("%d chunks: exact vector search (%s)", n, "pip install 'docket[scale]' for the index")
-            return False
-        return True
-
-    def _open_vector_index(self, row_ids: np.ndarray) -> None:
-        """Open the index beside the database (building it when missing, stale or too far behind) and
-        read the rows added since its build, which are searched exactly."""
-        info = self.embedder_info()
-        assert info is not None  # _approximate checked it
-        stamp = ann.read_stamp(self.path)
-        index = None
-        if stamp is not None and (stamp.embedder, stamp.dim, stamp.epoch) == (*info, self._vector_epoch()):
-            covered = int(np.searchsorted(row_ids, stamp.high, side="right"))
-            changed = (len(row_ids) - covered) + (stamp.rows - covered)  # added + deleted since the build
-            if changed <= self._ann_rebuild_share * len(row_ids):
-                try:
-                    index = ann.VectorIndex.open(self.path, stamp)
-                except (OSError, RuntimeError, ValueError) as exc:
-                    _log.warning("rebuilding the vector index of %s: %s", self.path, exc)
-        if index is None:
-            index = self._build_vector_index(info)
-        dim = info[1]
-        ids, blobs = [], []
-        for cid, blob in self._db.execute(
-            "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id", (index.stamp.high,)
-        ):
-            ids.append(cid)
-            blobs.append(blob)
-        self._delta_ids = np.array(ids, dtype=np.int64)
-        self._delta = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, dim)
-        self._ann = index
-
-    _BUILD_BATCH = 16_384
-
-    def _build_vector_index(self, info: tuple[str, int]) -> ann.VectorIndex:
-        """Build the index from one consistent snapshot of the committed rows."""
-        started = time.perf_counter()
-        dim = info[1]
-        self._db.execute("BEGIN")  # a read transaction: one snapshot for the mark and the rows
-        try:
-            high, epoch = self._chunk_id_high(), self._vector_epoch()
-            cursor = self._db.execute("SELECT id, vector FROM chunks WHERE id <= ? ORDER BY id", (high,))
-
-            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-                while batch := cursor.fetchmany(self._BUILD_BATCH):
-                    ids = np.array([r[0] for r in batch], dtype=np.int64)
-                    yield ids, np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32).reshape(-1, dim)
-
-            index = ann.VectorIndex.build(self.path, batches(), embedder=info[0], dim=dim, epoch=epoch, high=high)
-        finally:
-            self._db.execute("COMMIT")
-        _log.info(
-            "built the vector index of %s (%d rows) in %.1f s", self.path, len(index), time.perf_counter() - started
-        )
-        return index
+        return found
 
     _LOAD_BATCH = 256  # rows per fetchmany: small batches keep freed blobs from fragmenting the heap
 
@@ -580,14 +520,7 @@ class SqliteStore:
         self._allowed_cache = (key, positions)
         return positions
 
-    @staticmethod
-    def _top(scores: np.ndarray, ids: np.ndarray, k: int) -> list[tuple[int, float]]:
-        k = min(k, len(scores))
-        if k <= 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((ids[top], -scores[top]))]
-        return [(int(ids[i]), float(scores[i])) for i in top]
+    _top = staticmethod(top)
 
     def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
         _, row_ids, bm25 = self._load()
@@ -611,85 +544,12 @@ class SqliteStore:
             return []
         positions = self._allowed(filters, access, row_ids)
         query = vector.astype(np.float32)
-        if self._ann is not None:
-            return self._approximate_search(query, k, positions, row_ids)
+        if self._vectors is not None:
+            options = {"candidates": self._ann_candidates, "ef": self._ann_ef, "exact_rows": self._exact_rows}
+            return self._vectors.search(query, k, positions, row_ids, **options)
         if positions is not None:
             return self._top(matrix[positions] @ query, row_ids[positions], k)
         return self._top(matrix @ query, row_ids, k)
-
-    def _approximate_search(
-        self, query: np.ndarray, k: int, positions: np.ndarray | None, row_ids: np.ndarray
-    ) -> list[tuple[int, float]]:
-        """Candidates from the index (only current rows the caller may see) and the rows added since
-        its build, re-scored exactly; few allowed rows, or too few candidates, are searched exactly."""
-        assert self._ann is not None
-        n = len(row_ids)
-        allowed_n = n if positions is None else len(positions)
-        if allowed_n == 0 or k <= 0:
-            return []
-        want = max(k, self._ann_candidates)
-        if positions is not None and (allowed_n <= self._exact_rows or allowed_n * _MAX_OVERSAMPLE <= n):
-            return self._scan(query, k, want, positions, row_ids)
-        mask = None
-        if positions is not None:
-            mask = np.zeros(n, dtype=bool)
-            mask[positions] = True
-        # filters keep about allowed_n / n of what the index returns: ask for that much more
-        count = min(math.ceil(want * n / allowed_n), _MAX_OVERSAMPLE * want)
-        ids = self._ann.search(query, count, self._ann_ef)
-        ids = ids[self._visible(ids, row_ids, mask)][:want]
-        scored = self._rescore(query, ids)
-        if len(self._delta_ids):
-            seen = self._visible(self._delta_ids, row_ids, mask)
-            scores = self._delta[seen] @ query
-            scored.extend(self._top(scores, self._delta_ids[seen], want))
-        if len(scored) < min(k, allowed_n):  # the filters kept too few of the index's rows
-            every = np.arange(n) if positions is None else positions
-            return self._scan(query, k, want, every, row_ids)
-        return self._top(np.array([s for _, s in scored]), np.array([i for i, _ in scored]), k)
-
-    def _scan(
-        self, query: np.ndarray, k: int, want: int, positions: np.ndarray, row_ids: np.ndarray
-    ) -> list[tuple[int, float]]:
-        """Every allowed row scored: with its int8 vector from the index (rows newer than the index:
-        float32), the best ``want`` re-scored exactly. The last filter's int8 rows are kept, as one
-        caller's access repeats from query to query."""
-        assert self._ann is not None
-        cached = self._scan_cache
-        if cached is None or cached[0] is not positions:
-            ids = row_ids[positions]
-            old = ids[ids <= self._ann.stamp.high]
-            newer = np.searchsorted(self._delta_ids, ids[ids > self._ann.stamp.high])
-            cached = self._scan_cache = (positions, old, self._ann.vectors(old), newer)
-        _, old, int8, newer = cached
-        scores = int8.astype(np.float32) @ query  # ranks as the cosine does (every row has the same scale)
-        best = self._top(scores, old, want)
-        scored = self._rescore(query, np.array([i for i, _ in best], dtype=np.int64))
-        if len(newer):
-            scored.extend(self._top(self._delta[newer] @ query, self._delta_ids[newer], want))
-        return self._top(np.array([s for _, s in scored]), np.array([i for i, _ in scored]), k)
-
-    @staticmethod
-    def _visible(ids: np.ndarray, row_ids: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """Which ``ids`` are current rows (not deleted since the index was built) that ``mask`` allows."""
-        at = np.minimum(np.searchsorted(row_ids, ids), len(row_ids) - 1)
-        ok = row_ids[at] == ids
-        if mask is not None:
-            ok &= mask[at]
-        return np.asarray(ok, dtype=bool)
-
-    def _rescore(self, query: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
-        """Exact cosine scores of these rows, from their float32 vectors in SQLite."""
-        out: list[tuple[int, float]] = []
-        for start in range(0, len(ids), 500):
-            batch = [int(i) for i in ids[start : start + 500]]
-            rows = self._db.execute(
-                f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(batch))})", batch
-            ).fetchall()
-            if rows:
-                vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
-                out.extend(zip((r[0] for r in rows), (vectors @ query).tolist(), strict=True))
-        return out
 
     def hits(self, scored: Sequence[tuple[int, float]], access: Access) -> list[Hit]:
         if not scored:
@@ -731,6 +591,6 @@ class SqliteStore:
         }
 
     def close(self) -> None:
-        self._ann = None
+        self._vectors = None
         self.ledger.close()
         self._db.close()
