@@ -51,7 +51,7 @@ def test_the_foundation_commands_work_with_a_database_url(
     assert status["documents"] == 8 and status["failures"] == 1
     assert not (home / "docket.db").exists()  # the index is in PostgreSQL, not in the home
     db = json.loads(docket("db", "status", "--home", str(home), "--json").stdout)
-    assert db["backend"] == "postgres" and db["schema_version"] == 5
+    assert db["backend"] == "postgres" and db["schema_version"] == 6
     assert db["hnsw_index"]["valid"] is True and db["documents"] == 8 and db["failures"] == 1
 
 

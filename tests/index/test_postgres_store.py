@@ -301,3 +301,141 @@ def test_the_keyword_plan_reads_the_rarest_terms_first_within_its_budget() -> No
         (7, 3.0 / plan.norm),
     ]
     assert [c for c, _ in finished] == ([8, 7] if boosted > 3.0 else [7, 8])
+
+
+def _ingest_cranfield(store: PostgresStore) -> dict[int, tuple[str, tuple[str, ...], str]]:
+    """Every Cranfield abstract as a one-chunk document: a third in workspace ``b``, a fifth readable
+    only by ``alice``, every seventh a ``.md``; returns chunk id -> (workspace, access, path)."""
+    assert CRANFIELD is not None
+    store.bind_embedder("m", DIM)
+    for i, line in enumerate((CRANFIELD / "corpus.jsonl").read_text().splitlines()):
+        d = json.loads(line)
+        doc = make_doc(
+            f"c{d['_id']}",
+            f"{d['_id']}.{'md' if i % 7 == 0 else 'txt'}",
+            workspace="a" if i % 3 else "b",
+            access=("alice",) if i % 5 == 0 else (),
+        )
+        put(store, doc, [f"{d['title']}\n{d['text']}"], [i % DIM])
+    with store._tx() as conn:
+        rows = conn.execute(
+            "SELECT c.id, d.workspace, d.access, d.path FROM chunks c JOIN documents d ON d.id = c.doc_id"
+        ).fetchall()
+    return {int(cid): (ws, tuple(acl), path) for cid, ws, acl, path in rows}
+
+
+@pytest.mark.skipif(CRANFIELD is None, reason="the Cranfield collection is not in ../shared/data")
+def test_bounded_keyword_search_finds_the_exact_bm25_top_10_on_cranfield(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bounded path (forced by small limits on this small set) against the one-statement BM25 over
+    every posting, for every Cranfield question, as the owner, as a reader of one workspace, as a
+    principal, and with a path filter: its scores are the exact ones, its top 10 holds nearly all of
+    the exact top 10, and it returns only chunks the caller may read and the filter allows."""
+    import docket.index.postgres.store as module
+
+    store = PostgresStore(pg_url)
+    bounded: list[int] = []
+    build = module.bounded_sql
+    monkeypatch.setattr(module, "bounded_sql", lambda *a: bounded.append(1) or build(*a))
+    monkeypatch.setattr(store, "KEYWORD_FULL", 300)
+    monkeypatch.setattr(store, "KEYWORD_DEPTH", 40)
+    monkeypatch.setattr(store, "KEYWORD_RESCORE", 60)
+    try:
+        chunks = _ingest_cranfield(store)
+        questions = [json.loads(x)["text"] for x in (CRANFIELD / "queries.jsonl").read_text().splitlines()]
+        cases = [
+            (Filters(), Access.owner(), lambda ws, acl, path: True),
+            (Filters(), Access(workspaces=("a",)), lambda ws, acl, path: ws == "a" and not acl),
+            (Filters(), Access(workspaces=("a", "b"), principals=("alice",)), lambda ws, acl, path: True),
+            (
+                Filters(path_glob="*.md"),
+                Access(workspaces=("b",)),
+                lambda ws, acl, path: ws == "b" and not acl and path.endswith(".md"),
+            ),
+        ]
+        found = wanted = 0
+        for question in questions:
+            terms = analyze_query(question)
+            for filters, access, allowed in cases:
+                where, params = where_sql(filters, access)
+                with store._tx() as conn:
+                    rows = conn.execute(bm25_sql(where), [terms, *params, 10_000]).fetchall()
+                exact = {int(c): float(s) for c, s in rows if s is not None and s > 0}
+                got = store.keyword_search(question, 10, filters, access)
+                assert all(allowed(*chunks[c]) for c, _ in got), question
+                assert all(s == pytest.approx(exact[c], rel=1e-9) for c, s in got), question
+                top = sorted(exact.values(), reverse=True)[:10]
+                if top:
+                    found += sum(1 for _, s in got if s >= top[-1] * (1 - 1e-9))
+                    wanted += len(top)
+        assert len(bounded) > len(questions)  # most answers came from the bounded path
+        assert found / wanted >= 0.9, found / wanted
+    finally:
+        store.close()
+
+
+def test_the_impact_index_serves_the_bounded_query(pg_url: str) -> None:
+    """Migration 6 makes ``postings_impact`` with the expression the store orders by, and records its
+    reference length; the bounded statement reads a term's postings from it, best impact first."""
+    from docket.index.postgres import schema
+
+    store = PostgresStore(pg_url)
+    try:
+        store.bind_embedder("m", DIM)
+        for i in range(30):
+            words = " ".join(["wing"] * (1 + i % 3) + ["flow"] * (i % 5) + ["filler"] * (i % 11))
+            put(store, make_doc(f"d{i}", f"{i}.txt"), [words], [i % DIM])
+        with store._tx() as conn:
+            length = store._impact_length(conn)
+            assert length == 100.0  # an empty database at the migration: the default reference length
+            conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+            conn.execute("SET LOCAL enable_sort = off")
+            impact = schema.impact_sql(length, "p")
+            plan = "\n".join(
+                r[0]
+                for r in conn.execute(
+                    f"EXPLAIN SELECT p.chunk_id FROM postings p WHERE p.term = 'wing' ORDER BY {impact} DESC LIMIT 5"
+                ).fetchall()
+            )
+            assert "postings_impact" in plan and "Sort" not in plan, plan
+        store.KEYWORD_FULL, store.KEYWORD_DEPTH, store.KEYWORD_RESCORE = 5, 5, 5
+        bounded = store.keyword_search("wing flow", 5, Filters(), Access.owner())
+        store.KEYWORD_FULL = 0
+        exact = store.keyword_search("wing flow", 5, Filters(), Access.owner())
+        assert [s for _, s in bounded] == pytest.approx([s for _, s in exact], rel=1e-9)
+    finally:
+        store.close()
+
+
+def test_hybrid_search_queries_both_retrievers_at_once_and_ranks_as_one_after_the_other(pg_url: str) -> None:
+    """With ``parallel_retrieval`` the keyword statement runs on another pooled connection while the
+    vector one runs; the hits, scores and permissions are those of the sequential search."""
+    import threading
+
+    from docket.index.search import search
+
+    embedder = FakeEmbedder()
+    store = PostgresStore(pg_url)
+    threads: list[str] = []
+    keyword = store.keyword_search
+
+    def recorded(*args: object) -> list[tuple[int, float]]:
+        threads.append(threading.current_thread().name)
+        return keyword(*args)  # type: ignore[arg-type]
+
+    try:
+        _ingest_demo(store, embedder)
+        store.keyword_search = recorded  # type: ignore[method-assign]
+        for query in ["parental leave weeks", "dental insurance", "gym"]:
+            for access in (Access.owner(), Access(workspaces=("hr",))):
+                store.parallel_retrieval = True
+                together = search(store, embedder, query, k=5, access=access)
+                store.parallel_retrieval = False
+                apart = search(store, embedder, query, k=5, access=access)
+                assert [(h.chunk_id, h.score, h.scores) for h in together] == [
+                    (h.chunk_id, h.score, h.scores) for h in apart
+                ]
+        assert threads[0].startswith("docket-keyword") and threads[1] == threading.current_thread().name
+    finally:
+        store.close()

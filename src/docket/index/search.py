@@ -30,13 +30,15 @@ Two corrections follow, with both ``"adaptive"`` and ``"absolute"`` fusion:
   is no longer diluted by them.
 
 Permissions and filters are applied by the store inside each retriever's query, so fusion only
-ever sees passages the caller may read.
+ever sees passages the caller may read. A store whose ``parallel_retrieval`` is true (PostgreSQL:
+a pool of connections) gets the keyword and the vector query at the same time, from two threads.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -292,12 +294,19 @@ def search(
     pool = max(k, candidates)
     keyword: list[tuple[int, float]] = []
     dense: list[tuple[int, float]] = []
-    if mode in ("hybrid", "keyword"):
-        keyword = store.keyword_search(query, pool, filters, access)
-    if mode in ("hybrid", "semantic"):
-        if query_vector is None:
-            query_vector = embedder.embed_queries([query])[0]
-        dense = store.vector_search(query_vector, pool, filters, access)
+    if mode in ("hybrid", "semantic") and query_vector is None:
+        query_vector = embedder.embed_queries([query])[0]
+    if mode == "hybrid" and getattr(store, "parallel_retrieval", False):
+        # a store with a connection pool answers both at once: the wait is the slower one, not the sum
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-keyword") as executor:
+            pending = executor.submit(store.keyword_search, query, pool, filters, access)
+            dense = store.vector_search(query_vector, pool, filters, access)  # type: ignore[arg-type]
+            keyword = pending.result()
+    else:
+        if mode in ("hybrid", "keyword"):
+            keyword = store.keyword_search(query, pool, filters, access)
+        if mode in ("hybrid", "semantic"):
+            dense = store.vector_search(query_vector, pool, filters, access)  # type: ignore[arg-type]
     hits: list[Hit] | None = None
     if mode == "keyword":
         ranked = keyword

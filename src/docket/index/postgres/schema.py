@@ -18,7 +18,7 @@ from typing import Any
 from docket.errors import DatabaseError
 from docket.index.migrations import Migration, check_not_newer, latest, pending
 
-__all__ = ["HNSW_MAX_DIM", "MIGRATIONS", "SCHEMA_VERSION", "create_vector_index", "prepare"]
+__all__ = ["HNSW_MAX_DIM", "MIGRATIONS", "SCHEMA_VERSION", "create_vector_index", "impact_sql", "prepare"]
 
 HNSW_MAX_DIM = 2000  # pgvector cannot index longer `vector`s; longer ones are searched exactly
 
@@ -240,6 +240,33 @@ def _terms(conn: Any) -> None:
     conn.execute(_TERMS)  # re-runnable: the counts are rebuilt from the postings
 
 
+def impact_sql(length: float, alias: str = "") -> str:
+    """The order in which a term's postings are read by a bounded keyword query: BM25's tf-part
+    ``tf / (tf + k1 (1 - b) + k1 b length / L)`` at a fixed reference length ``L`` (the average chunk
+    length when the index was made, kept in ``meta`` as ``impact_length``). Written out as a literal,
+    so that the index ``postings_impact`` on ``(term, this DESC)`` serves ``ORDER BY`` it; the store
+    scores with the current average length, so a drifted ``L`` changes only which postings come first."""
+    from docket.index.bm25 import K1, B
+
+    a = f"{alias}." if alias else ""
+    return f"({a}tf::float8 / ({a}tf + {K1 * (1 - B)!r} + {a}length * {K1 * B / float(length)!r}))"
+
+
+def _impact(conn: Any) -> None:
+    row = conn.execute("SELECT chunks, total_length FROM corpus").fetchone()
+    length = row[1] / row[0] if row and row[0] and row[1] else 100.0
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('impact_length', %s) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (repr(float(length)),),
+    )
+    conn.execute("DROP INDEX IF EXISTS postings_impact")
+    conn.execute(
+        f"CREATE INDEX postings_impact ON postings (term, {impact_sql(length)} DESC) "
+        "INCLUDE (chunk_id, doc_id, tf, length)"
+    )
+
+
 # Append, never edit: a database at version N gets every migration above N from `docket db upgrade`.
 MIGRATIONS = [
     Migration(1, "documents, chunks, vectors, keyword postings, answer log, conversations", _initial),
@@ -247,6 +274,7 @@ MIGRATIONS = [
     Migration(3, "sentence vectors of chunks, by chunk hash (docket.index.sentences)", _sentences),
     Migration(4, "what a file was when it failed to parse, so it is not parsed again unchanged", _failure_attempts),
     Migration(5, "per-term statistics of the keyword postings (document frequency, bounds for pruning)", _terms),
+    Migration(6, "keyword postings in impact order per term (bounded keyword search)", _impact),
 ]
 SCHEMA_VERSION = latest(MIGRATIONS)
 

@@ -17,11 +17,14 @@ from docket.types import Access, Filters
 __all__ = [
     "KeywordPlan",
     "bm25_sql",
+    "bounded_sql",
+    "exhaustive_sql",
     "glob_regex",
     "keyword_plan",
     "parse_vector",
     "partial_sql",
     "vector_literal",
+    "weights",
     "where_sql",
 ]
 
@@ -178,6 +181,72 @@ class KeywordPlan:
             scores[cid] += self.weight(term, tf, length)
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
         return [(cid, s / self.norm) for cid, s in best if s > 0]
+
+
+def _tf_part(plan: KeywordPlan) -> str:
+    """BM25's tf-part over postings ``p`` at the plan's average length, with literal constants."""
+    return f"p.tf / (p.tf + {K1 * (1 - B)!r}::float8 + p.length * {K1 * B / plan.avgdl!r}::float8)"
+
+
+def weights(plan: KeywordPlan) -> tuple[list[str], list[float]]:
+    """The query's terms and their weights ``idf (k1 + 1) / norm``: a posting adds weight times the
+    tf-part of :func:`_tf_part`, so the sums are :func:`bm25_sql`'s normalised scores."""
+    terms = sorted(plan.idf)
+    return terms, [plan.idf[t] * (K1 + 1) / plan.norm for t in terms]
+
+
+def exhaustive_sql(where: str, plan: KeywordPlan) -> str:
+    """:func:`bm25_sql`'s ranking in one plain aggregate: the statistics come from the plan (``terms``
+    and ``corpus``), not from counting the postings again, and nothing is materialised. Parameters:
+    the terms and weights of :func:`weights`, the ``where`` parameters, k."""
+    join = "" if where == "TRUE" else f"JOIN documents d ON d.id = p.doc_id AND {where}"
+    return f"""
+        SELECT p.chunk_id, SUM(q.w * {_tf_part(plan)}) AS score
+        FROM unnest(%s::text[], %s::float8[]) AS q (term, w)
+        JOIN postings p ON p.term = q.term
+        {join}
+        GROUP BY p.chunk_id
+        ORDER BY score DESC, p.chunk_id
+        LIMIT %s
+    """
+
+
+def bounded_sql(where: str, plan: KeywordPlan, impact: str) -> str:
+    """BM25 over a bounded candidate list. Each term contributes at most its limit of postings, its
+    best by impact (``impact``: the expression of the ``postings_impact`` index over ``p``, read in
+    its order; the filter applies while reading, so these are the best the caller may see); the
+    chunks with the best partial sums over those postings (at most ``rescore``) are then scored
+    exactly, over every posting of the query's terms they have. Parameters: the terms and weights of
+    :func:`weights`, each term's limit, the ``where`` parameters, rescore, k. A term whose limit is
+    its document frequency is read whole; a chunk is missed only when its score comes from postings
+    that are each below their term's limit, or when its partial sum is not among the best ``rescore``."""
+    join = "" if where == "TRUE" else f"JOIN documents d ON d.id = p.doc_id AND {where}"
+    tf_part = _tf_part(plan)
+    return f"""
+        WITH q AS MATERIALIZED (SELECT * FROM unnest(%s::text[], %s::float8[], %s::int[]) AS q (term, w, depth)),
+        candidates AS MATERIALIZED (
+            SELECT top.chunk_id, SUM(top.w * top.part) AS s
+            FROM q CROSS JOIN LATERAL (
+                SELECT p.chunk_id, q.w, {tf_part} AS part
+                FROM postings p {join}
+                WHERE p.term = q.term
+                ORDER BY {impact} DESC
+                LIMIT q.depth
+            ) top
+            GROUP BY top.chunk_id
+            ORDER BY s DESC
+            LIMIT %s
+        )
+        SELECT c.chunk_id, SUM(q.w * {tf_part}) AS score
+        FROM candidates c
+        CROSS JOIN q
+        CROSS JOIN LATERAL (
+            SELECT p.tf, p.length FROM postings p WHERE p.term = q.term AND p.chunk_id = c.chunk_id
+        ) p
+        GROUP BY c.chunk_id
+        ORDER BY score DESC, c.chunk_id
+        LIMIT %s
+    """
 
 
 def partial_sql(where: str) -> str:

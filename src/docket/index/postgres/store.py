@@ -30,7 +30,16 @@ from docket.config import redact_url
 from docket.errors import DatabaseError, IndexMismatchError, MissingExtraError, NotFoundError
 from docket.index.keywords import analyze, analyze_query
 from docket.index.postgres import schema
-from docket.index.postgres.sql import bm25_sql, keyword_plan, parse_vector, partial_sql, vector_literal, where_sql
+from docket.index.postgres.sql import (
+    bounded_sql,
+    exhaustive_sql,
+    keyword_plan,
+    parse_vector,
+    partial_sql,
+    vector_literal,
+    where_sql,
+)
+from docket.index.postgres.sql import weights as keyword_weights
 from docket.index.rows import DOC_COLUMNS, HIT_COLUMNS, document_from_row, hit_from_row, like_pattern
 from docket.ledger import Ledger
 from docket.records import Records
@@ -89,6 +98,7 @@ class PostgresStore:
         )
         self._pool.open(wait=False)
         self._bound: str | None = None
+        self._impact: float | None = None
         self.ledger = Ledger(
             Records.over_pool(self._pool, self.where, timeout=connect_timeout, what="PostgreSQL", url=url)
         )
@@ -388,14 +398,29 @@ class PostgresStore:
     # terms all fit is scored in one exhaustive statement (as cheap at that size). 0: never pruned, the
     # default: at one million chunks pruning measured slower than the one statement (docs/storage.md).
     KEYWORD_BUDGET = 0
+    # Bounded keyword search (0: off, every posting is scored, the exact BM25 ranking): a query whose
+    # postings number more than KEYWORD_FULL reads its rarest terms whole, as many as fit in
+    # KEYWORD_FULL postings, and the KEYWORD_DEPTH best postings by impact of each other term; the
+    # KEYWORD_RESCORE best candidates (at least 2 k) are scored exactly. Chosen on the training
+    # questions of bench/scale.py at 100,000 and 1,000,000 chunks (docs/storage.md).
+    KEYWORD_FULL = 50_000
+    KEYWORD_DEPTH = 1000
+    KEYWORD_RESCORE = 1000
+    # Settings of the keyword statement's transaction: no JIT compilation (it costs more than short
+    # queries take) and room for the aggregate in memory.
+    KEYWORD_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '32MB'"
+    # Hybrid search runs the keyword and the vector statement at once, on two pooled connections.
+    parallel_retrieval = True
 
     def keyword_search(self, query: str, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
-        """BM25 top ``k``, pruned (MaxScore, as :meth:`docket.index.bm25.BM25Index.top`): the rarest
-        terms, up to ``KEYWORD_BUDGET`` postings (filtered by ``documents`` in SQL), are scored first;
-        when the k-th best partial score beats what the other terms could still add (their bounds from
-        ``terms``), those terms are looked up only for the chunks still in contention. Otherwise, or
-        when every term fits the budget, one statement scores every posting of the query's terms.
-        Both give the exhaustive BM25 ranking."""
+        """BM25 top ``k``. A query with at most ``KEYWORD_FULL`` postings is scored exactly, over every
+        posting (:func:`~docket.index.postgres.sql.exhaustive_sql`). A larger one reads its rarest terms
+        whole (as many as fit in ``KEYWORD_FULL`` postings, at least one) and the ``KEYWORD_DEPTH`` best
+        postings by impact of each other term (from the ``postings_impact`` index, filtered by
+        ``documents`` while reading); the ``KEYWORD_RESCORE`` best candidates are scored exactly
+        (:func:`~docket.index.postgres.sql.bounded_sql`). Scores are always exact BM25; the bounded list
+        can miss a chunk whose score comes mostly from the frequent terms. ``KEYWORD_BUDGET`` > 0
+        first tries MaxScore pruning, which is exact (:class:`~docket.index.postgres.sql.KeywordPlan`)."""
         terms = analyze_query(query)
         if not terms or k <= 0:
             return []
@@ -411,6 +436,9 @@ class PostgresStore:
             if not stats:
                 return []
             plan = keyword_plan(stats)
+            if plan.norm <= 0:
+                return []
+            conn.execute(self.KEYWORD_SETTINGS)
             j = plan.prefix(self.KEYWORD_BUDGET)
             if 0 < j < len(plan.order):
                 read = plan.order[:j]
@@ -425,8 +453,23 @@ class PostgresStore:
                         (plan.order[j:], [c for c, _ in contenders]),
                     ).fetchall()
                     return plan.finish(j, k, contenders, lookups)
-            rows = conn.execute(bm25_sql(where), [terms, *params, k]).fetchall()
+            names, weights = keyword_weights(plan)
+            if self.KEYWORD_FULL > 0 and sum(plan.df.values()) > self.KEYWORD_FULL:
+                whole = set(plan.order[: max(1, plan.prefix(self.KEYWORD_FULL))])
+                depths = [plan.df[t] if t in whole else min(plan.df[t], self.KEYWORD_DEPTH) for t in names]
+                impact = schema.impact_sql(self._impact_length(conn), "p")
+                statement = bounded_sql(where, plan, impact)
+                args = [names, weights, depths, *params, max(2 * k, self.KEYWORD_RESCORE), k]
+            else:
+                statement, args = exhaustive_sql(where, plan), [names, weights, *params, k]
+            rows = conn.execute(statement, args).fetchall()
         return [(int(cid), float(score)) for cid, score in rows if score is not None and score > 0]
+
+    def _impact_length(self, conn: psycopg.Connection[Any]) -> float:
+        """The reference length of the ``postings_impact`` index (fixed when it was made)."""
+        if self._impact is None:
+            self._impact = float(self._meta(conn, "impact_length") or 100.0)
+        return self._impact
 
     def vector_search(self, vector: np.ndarray, k: int, filters: Filters, access: Access) -> list[tuple[int, float]]:
         if k <= 0:
