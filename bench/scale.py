@@ -300,7 +300,9 @@ def tune(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> dic
 
 def previous_keyword_search(store: Any) -> Any:
     """The keyword search as it was before pruning (every posting of the query's terms scored): the
-    baseline every run times next to the current code, on the same store and questions."""
+    baseline every run times next to the current code, on the same store and questions. On
+    PostgreSQL it is the one BM25 statement of :func:`docket.index.postgres.sql.bm25_sql`, and its
+    hybrid timings run the two retrievers one after the other, as before ``parallel_retrieval``."""
     from docket.index.keywords import analyze_query
 
     if hasattr(store, "_load"):  # embedded: a dense pass over the BM25 postings, then a partial sort
@@ -388,8 +390,12 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
     limit = opts.get("max_queries") or len(split["test"])
     qvecs, texts = split["test"][:limit], split["test_texts"][:limit]
     store = open_store(kind, folder, url, opts)
+    for name in ("keyword_full", "keyword_depth", "keyword_rescore"):  # --keyword-* (PostgreSQL)
+        if opts.get(name) is not None:
+            setattr(store, name.upper(), opts[name])
     current = store.keyword_search
     previous = previous_keyword_search(store)
+    parallel = {"current": getattr(store, "parallel_retrieval", False), "previous": False}
     t0 = time.perf_counter()
     store.vector_search(qvecs[0], 10, Filters(), Access.owner())  # loads the store (embedded: matrix + postings)
     search(store, None, texts[0], k=10, query_vector=qvecs[0])  # type: ignore[arg-type]
@@ -397,8 +403,9 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
     modes = ("hybrid", "semantic", "keyword")
     paths = {"current": current, "previous": previous}
     for q, v in zip(texts, qvecs, strict=True):  # warm-up pass, not timed
-        for path in paths.values():
+        for name, path in paths.items():
             store.keyword_search = path
+            store.parallel_retrieval = parallel[name]
             for mode in modes:
                 search(store, None, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
     # the vector side does not depend on the keyword path: timed once, with the current code
@@ -411,6 +418,7 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
                 order.reverse()
             for name, path in order:
                 store.keyword_search = path
+                store.parallel_retrieval = parallel[name]
                 for mode in timed[name]:
                     t1 = time.perf_counter()
                     search(store, None, q, k=10, mode=mode, query_vector=v)  # type: ignore[arg-type]
@@ -432,12 +440,14 @@ def query(kind: str, n: int, folder: Path, url: str, opts: dict[str, Any]) -> di
             truth = {c for c, _ in fuse_absolute(then, dense, 0.6, 100)[:10]}
             for name, path in paths.items():
                 store.keyword_search = path
+                store.parallel_retrieval = parallel[name]
                 got = {h.chunk_id for h in search(store, None, q, k=10, query_vector=v)}  # type: ignore[arg-type]
                 if name == "current":
                     hy_now += len(got & truth) / max(1, len(truth))
                 else:
                     hy_prev += len(got & truth) / max(1, len(truth))
     store.keyword_search = current
+    store.parallel_retrieval = parallel["current"]
     nq = len(texts)
     agreement = {
         "keyword_top100_identical": kw_same / nq,
@@ -630,6 +640,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timed passes over the test queries")
     parser.add_argument("--max-queries", type=int, default=0, help="only the first N test questions (0: all)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per build or query process")
+    for name, what in (
+        ("full", "postings a query may read whole before it is bounded (0: exact BM25 always)"),
+        ("depth", "postings read per frequent term, best impact first"),
+        ("rescore", "candidates scored exactly"),
+    ):
+        parser.add_argument(f"--keyword-{name}", type=int, help=f"PostgreSQL bounded keyword search: {what}")
     parser.add_argument(
         "--keep",
         metavar="DIR",
@@ -678,6 +694,9 @@ def main() -> None:
                 "ann_min": args.ann_min,
                 "ann_candidates": args.ann_candidates,
                 "ann_ef": args.ann_ef,
+                "keyword_full": args.keyword_full,
+                "keyword_depth": args.keyword_depth,
+                "keyword_rescore": args.keyword_rescore,
             }
             with contextlib.ExitStack() as stack:
                 if args.keep:  # a store built once and kept for later runs (same size, vectors and words)
