@@ -105,7 +105,7 @@ def test_upgrade_reports_the_schema_version_on_both_backends(
     assert status["queues"]["jobs"] == {"queued": 1, "failed": 1}
     monkeypatch.setenv("DOCKET_DATABASE_URL", pg_url)
     remote = json.loads(docket("db", "upgrade", "--home", str(home), "--json").stdout)
-    assert remote == {"backend": "postgres", "from_version": 0, "to_version": 5}
+    assert remote == {"backend": "postgres", "from_version": 0, "to_version": 6}
 
 
 def _one_line_error(*args: str) -> str:

@@ -334,7 +334,7 @@ def test_a_version_1_database_gets_the_queue_from_db_upgrade(
     proc = docket("worker", "--once", "--home", str(home), check=False)
     assert proc.returncode == 1 and "docket db upgrade" in proc.stderr
     upgraded = json.loads(docket("db", "upgrade", "--home", str(home), "--json").stdout)
-    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 5}
+    assert upgraded == {"backend": "postgres", "from_version": 1, "to_version": 6}
     status = json.loads(docket("status", "--home", str(home), "--json").stdout)
     assert [(f["path"], f["attempt"]) for f in status["failed"]] == [("bad.pdf", None)]  # kept, tried again
     assert json.loads(docket("worker", "--once", "--home", str(home), "--json").stdout)["done"] == 0
