@@ -402,7 +402,7 @@ class PostgresStore:
     # postings number more than KEYWORD_FULL reads its rarest terms whole, as many as fit in
     # KEYWORD_FULL postings, and the KEYWORD_DEPTH best postings by impact of each other term; the
     # KEYWORD_RESCORE best candidates (at least 2 k) are scored exactly. Chosen on the training
-    # questions of bench/scale.py at 100,000 and 1,000,000 chunks (docs/storage.md).
+    # questions of bench/scale.py at 1,000,000 chunks (docs/storage.md).
     KEYWORD_FULL = 50_000
     KEYWORD_DEPTH = 1000
     KEYWORD_RESCORE = 1000
