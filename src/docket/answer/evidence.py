@@ -37,10 +37,10 @@ from docket.errors import NotFoundError
 from docket.index.keywords import STOPWORDS, query_terms
 from docket.ledger import Store
 from docket.protocols import Embedder
-from docket.sentences import CELL_SEPARATOR, is_table_text, unit_spans, words
+from docket.sentences import CELL_SEPARATOR, is_table_text, sentence_spans, unit_spans, words
 from docket.types import Hit, SentenceVectors
 
-__all__ = ["Evidence", "Unit", "confidence", "gather", "question_kind"]
+__all__ = ["Evidence", "Unit", "asked_terms", "confidence", "gather", "holds", "question_kind"]
 
 SEMANTIC_WEIGHT = 0.7  # of relevance; the rest is word coverage (TAT-QA text spans, dev: see bench/RESULTS.md)
 _KIND_WEIGHT = 0.1  # lift of a unit that holds what the question asks for (an amount, a date...)
@@ -106,7 +106,7 @@ def question_kind(question: str) -> str:
     return "text"
 
 
-def _holds(kind: str, text: str, question: str = "") -> bool | None:
+def holds(kind: str, text: str, question: str = "") -> bool | None:
     """Whether a unit holds what a question of ``kind`` asks for — an amount, a date, a name the
     question does not already give; None when that can't be told."""
     pattern = {"amount": _AMOUNT, "date": _DATE, "name": _NAME}.get(kind)
@@ -303,12 +303,13 @@ _QUESTION_FORM = frozenset(
 )
 
 
-def _asked_terms(question: str) -> set[str]:
+def asked_terms(question: str) -> set[str]:
     """The words a document should use to answer ``question``: those of its sentences that ask
     (end with "?") when it has such sentences and others too ("This is the THIRD time I ask! How
     many days do I have to return an item?": the complaint is no part of what is asked), else all
-    of its words; words that only shape a question aside."""
-    parts = [p.strip() for p in re.split(r"(?<=[.!?])\s+|\n+", question) if p.strip()]
+    of its words; words that only shape a question aside. Sentences are cut as in documents, so
+    "Vance W. Amory Airport" or "the U.S. trial" does not end one."""
+    parts = [question[a:b].strip() for a, b in sentence_spans(question) if question[a:b].strip()]
     asking = [p for p in parts if p.endswith("?")]
     text = " ".join(asking) if asking and len(asking) < len(parts) else question
     return {t for t in query_terms(text) if t not in _QUESTION_FORM}
@@ -371,7 +372,7 @@ def gather(
     names = question_names(question)
     asked = set(words(question))
     counted = _counted(question) if kind == "amount" else None
-    named, covered = _in_documents(names, _asked_terms(question), hits, store)
+    named, covered = _in_documents(names, asked_terms(question), hits, store)
     units: list[Unit] = []
     flagged: list[Unit] = []
     headers: dict[int, str] = {}
@@ -395,12 +396,12 @@ def gather(
             score = SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * coverage + lift + _quality(text, table)
             # a table row names what the question asks about (its label), and adds its cells
             score += _NEW_WEIGHT * (_ROW_NOVELTY if table else _novelty(text, asked))
-            holds = _holds(kind, text, question)
-            if holds is True:
+            held = holds(kind, text, question)
+            if held is True:
                 score += _KIND_WEIGHT
                 if counted is not None and _counts(text, counted):
                     score += _KIND_WEIGHT  # the number of the very thing the question counts
-            elif holds is False:
+            elif held is False:
                 score -= _KIND_WEIGHT
             unit = Unit(i, start, end, text, table, semantic, coverage, score)
             if any(f.start < end and start < f.end for f in flags[i]):

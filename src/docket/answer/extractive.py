@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from docket.answer.evidence import Evidence, Unit, gather, question_names
+from docket.answer.evidence import Evidence, Unit, asked_terms, gather, holds, question_names
 from docket.answer.guard import withheld_notes
 from docket.answer.numbering import renumbered, statements
 from docket.index.keywords import query_terms
@@ -138,9 +138,10 @@ def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
     … near Chevroux, France") is often best; the line that answers ("en route to Bourg (LFHS)")
     scores lower but uses the word the overview lacks."""
     best = evidence.units[0]
-    several = _COMPARE.search(evidence.question) is not None
-    terms = set(query_terms(evidence.question))
-    asked = terms - question_names(evidence.question) or terms
+    question = evidence.question
+    several = _COMPARE.search(question) is not None
+    terms = asked_terms(question)  # "how many" shapes the question: a unit saying "many" adds nothing
+    asked = terms - question_names(question) or terms
     doc = evidence.hits[best.hit].doc_id
     pool = [
         u
@@ -162,6 +163,8 @@ def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
             continue
         if gain(candidate) < best.score - _MAX_GAP:
             break
+        if not (_asked_in(asked, candidate.text) - covered) and holds(evidence.kind, candidate.text, question) is False:
+            continue  # adds no word of the question, nor the amount, date or name it asks for
         seen.add(key)
         chosen.append(candidate)
         covered |= _asked_in(asked, candidate.text)
