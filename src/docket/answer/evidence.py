@@ -40,7 +40,7 @@ from docket.protocols import Embedder
 from docket.sentences import CELL_SEPARATOR, is_table_text, sentence_spans, unit_spans, words
 from docket.types import Hit, SentenceVectors
 
-__all__ = ["Evidence", "Unit", "asked_terms", "confidence", "gather", "holds", "question_kind"]
+__all__ = ["Evidence", "Unit", "asked_terms", "confidence", "gather", "holds", "question_kind", "vocabulary"]
 
 SEMANTIC_WEIGHT = 0.7  # of relevance; the rest is word coverage (TAT-QA text spans, dev: see bench/RESULTS.md)
 _KIND_WEIGHT = 0.1  # lift of a unit that holds what the question asks for (an amount, a date...)
@@ -139,6 +139,16 @@ _REFERENCE = re.compile(r"\b(?:19|20)\d\d\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*\d+|\be
 _ALPHA_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
+_PART = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def vocabulary(text: str) -> set[str]:
+    """The lower-cased words of ``text`` as a question's terms are cut (:func:`query_terms`): a
+    hyphenated word also counts as its parts, so "AT-401" in a report uses the "401" of "the Air
+    Tractor AT-401" and "PA-28-140" the "pa", "28" and "140" of the question."""
+    return {p for w in words(text) for p in (w, *(_PART.findall(w) if "-" in w or "'" in w or "’" in w else ()))}
+
+
 def _coverage(terms: set[str], text: str, names: frozenset[str] = frozenset()) -> float:
     """The share of the question's words in ``text``; words of the names it uses weigh less."""
     if not terms:
@@ -156,16 +166,17 @@ def _coverage(terms: set[str], text: str, names: frozenset[str] = frozenset()) -
 
 def question_names(question: str) -> frozenset[str]:
     """Words of the names a question uses (capitalised past the start of a sentence or line, or with
-    digits: "Beech A23", "Stovepipe Wells"), lower-cased: they say which document, not what to answer."""
+    digits: "Beech A23", "Stovepipe Wells", "Vance W. Amory"), lower-cased: they say which document,
+    not what to answer."""
     names: set[str] = set()
-    for part in re.split(r"[.!?]\s+|\n+", question):
-        tokens = re.findall(r"[\w'’-]+", part)
+    for a, b in sentence_spans(question):
+        tokens = re.findall(r"[\w'’-]+", question[a:b])
         for k, token in enumerate(tokens):
             lowered = token.lower()
             if lowered in STOPWORDS or (token.isupper() and len(token) > 4 and token.isalpha()):
                 continue  # "THIRD time I ask": shouting, not a name (acronyms are short: NTSB, CVS)
             if (k > 0 and token[:1].isupper()) or any(c.isdigit() for c in token):
-                names.add(lowered)
+                names.update(vocabulary(lowered))  # "PA-28-140" also as "pa", "28", "140"
     return frozenset(names)
 
 
@@ -332,7 +343,7 @@ def _in_documents(
         if store is not None and hit.doc_id:
             with contextlib.suppress(NotFoundError):  # removed meanwhile: its passages will do
                 text = f"{hit.title} {hit.path} {store.document_text(hit.doc_id)}"
-        present = set(words(text))
+        present = vocabulary(text)
         named[hit.doc_id] = sum(1 for n in wanted if n in present) / len(wanted) if wanted else 1.0
         stems = {w[:5] for w in present}
         found = sum(1 for t in terms if t in present or t[:5] in stems)

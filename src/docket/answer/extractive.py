@@ -22,10 +22,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from docket.answer.evidence import Evidence, Unit, asked_terms, gather, holds, question_names
+from docket.answer.evidence import Evidence, Unit, asked_terms, gather, holds, question_names, vocabulary
 from docket.answer.guard import withheld_notes
 from docket.answer.numbering import renumbered, statements
-from docket.index.keywords import query_terms
 from docket.ledger import Store
 from docket.models.prompts import ABSTAIN_TEXT
 from docket.protocols import Embedder
@@ -124,7 +123,7 @@ _COMPARE = re.compile(
 
 def _asked_in(terms: set[str], text: str) -> set[str]:
     """The question words of ``terms`` that ``text`` uses (crude stems, as in scoring)."""
-    present = set(words(text))
+    present = vocabulary(text)
     stems = {w[:5] for w in present}
     return {t for t in terms if t in present or t[:5] in stems}
 

@@ -13,7 +13,7 @@ The rules:
   name must be capitalised in the question, so "square feet" never means Square, Inc.). The
   documents about other organisations are left out; those whose profile names none stay.
 - **kind** — "10-K", "10-Q", "annual report", "earnings release", "handbook"… narrow to documents
-  of that type when some have it.
+  of that type when some have it (documents whose type is not known stay).
 - **period** — fiscal years ("FY2018", "fiscal 2018", "FY18", a plain "2018") and quarters ("Q2",
   "second quarter"). The latest year named picks the documents of that fiscal year (a question
   about FY2016–FY2017 needs the FY2017 report, which also shows FY2016); when none exists, the
@@ -190,10 +190,10 @@ def scope_question(question: str, catalog: Catalog) -> Scope:
             e for e in entries if not e.profile.organizations or keys & {org_key(n) for n in e.profile.organizations}
         ]
     kinds = tuple(dict.fromkeys(t for pattern, types in _KINDS if pattern.search(question) for t in types))
-    if kinds:
+    if kinds:  # leave out the documents of another type (not those whose type is not known)
         typed = [e for e in candidates if e.profile.doc_type in kinds]
         if typed:
-            candidates = typed
+            candidates = [e for e in candidates if e.profile.doc_type in kinds or not e.profile.doc_type]
     years = _years(question)
     quarter = _quarter(question)
     # periods narrow only the documents that have one (a handbook page without a period stays)
