@@ -307,10 +307,12 @@ def sentence_vectors(store: Store | None, embedder: Embedder, hits: Sequence[Hit
     return [kept[h.chunk_hash] for h in hits]
 
 
-# Words that shape a question rather than name its subject: a document need not use them.
+# Words that shape a question rather than name its subject ("What did the NTSB find…", "Which findings
+# did it list…"): a document need not use them.
 _QUESTION_FORM = frozenset(
     "many much get gets got getting give given tell know need needs take make happen happens happened "
-    "one ones something anything way ways".split()
+    "one ones something anything way ways find finds say says said state states list lists mention mentions "
+    "describe describes include includes".split()
 )
 
 
