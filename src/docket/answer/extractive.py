@@ -135,7 +135,10 @@ def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
     (its names aside) that no chosen unit uses yet is highest, and joins while that is within
     ``_MAX_GAP`` of the best. An overview sentence repeating the question's words ("… a Reims F172
     … near Chevroux, France") is often best; the line that answers ("en route to Bourg (LFHS)")
-    scores lower but uses the word the overview lacks."""
+    scores lower but uses the word the overview lacks. Words that only shape the question ("how
+    many") add nothing, and a unit that adds no word must hold what a question for an amount, a
+    date or a name asks for: "How many employees did 3M have in 2022?" is not followed by a
+    sentence about inflation in 2022."""
     best = evidence.units[0]
     question = evidence.question
     several = _COMPARE.search(question) is not None
