@@ -57,9 +57,9 @@ def _open(home: Path) -> KnowledgeBase:
     return KnowledgeBase(settings)
 
 
-def multidoc() -> list[dict[str, Any]]:
+def multidoc(keep: bool = False) -> list[dict[str, Any]]:
     fs = load_multidoc()
-    kb, _ = open_file_kb(fs, A.OUT / "kb" / "multidoc")
+    kb, _ = open_file_kb(fs, A.OUT / "kb" / "multidoc", keep=keep)
     kb.close()
     rows = []
     with _open(A.OUT / "kb" / "multidoc") as kb:
@@ -120,7 +120,7 @@ def sweep(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def calibrate(args: argparse.Namespace) -> dict[str, Any]:
     sets = {
-        "multidoc": multidoc(),
+        "multidoc": multidoc(args.keep_index),
         "bankfaq": retrieval_set("bankfaq", args.answerable, args.removed),
         "tatqa": retrieval_set("tatqa", args.answerable, args.removed),
     }
@@ -163,6 +163,11 @@ def main() -> None:
     parser.add_argument("--removed", type=int, default=20, help="bank FAQ / TAT-QA questions left without documents")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
+        "--keep-index",
+        action="store_true",
+        help="reuse multidoc's cached knowledge base as bench/answers.py --keep-index does",
+    )
+    parser.add_argument(
         "--uncovered",
         type=float,
         nargs="+",
@@ -175,7 +180,7 @@ def main() -> None:
         compare_weights(args)
         return
     sets = {
-        "multidoc": multidoc(),
+        "multidoc": multidoc(args.keep_index),
         "bankfaq": retrieval_set("bankfaq", args.answerable, args.removed),
         "tatqa": retrieval_set("tatqa", args.answerable, args.removed),
     }
