@@ -266,3 +266,13 @@ def test_arithmetic_without_an_organisation_uses_the_figures_of_one_document(tmp
         assert {c.path for c in change.citations} == {"prepaid.txt"}
         split = kb.ask("What is the change in customer deposits from 2018 to 2019?")
         assert split.method != "calculated"
+
+
+def test_current_as_an_accounting_word_does_not_ask_for_the_newest_report() -> None:
+    """"Total current assets" names a line of a balance sheet, not the latest filing: every
+    report stays in scope (the question names no organisation or year)."""
+    every = _scoped("What were the total current assets?")
+    assert every is None
+    assert _scoped("What were the total current assets in the current report?") == {"bby-2024q2"}
+    assert _scoped("What are the non-current liabilities?") == every
+    assert _scoped("What was the current portion of long-term debt?") == every

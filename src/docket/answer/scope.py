@@ -95,7 +95,10 @@ _QUARTER = re.compile(
     r"\bQ([1-4])\b|\b(first|second|third|fourth|1st|2nd|3rd|4th)\s+(?:fiscal\s+)?quarter\b", re.IGNORECASE
 )
 _LATEST = re.compile(
-    r"\b(latest|most\s+recent|newest|current|last\s+(?:quarter|year|report|filing|period|version|month))\b",
+    r"\b(latest|most\s+recent|newest|last\s+(?:quarter|year|report|filing|period|version|month)"
+    # "current" alone is no request for the newest document: "current assets", "non-current liabilities"
+    r"|(?<!-)current\s+(?:report|filing|period|quarter|year|version|edition|document|policy|policies|handbook"
+    r"|release|plan|guidelines?|rules?|terms))\b",
     re.IGNORECASE,
 )
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
