@@ -269,7 +269,7 @@ def test_arithmetic_without_an_organisation_uses_the_figures_of_one_document(tmp
 
 
 def test_current_as_an_accounting_word_does_not_ask_for_the_newest_report() -> None:
-    """"Total current assets" names a line of a balance sheet, not the latest filing: every
+    """The words "total current assets" name a line of a balance sheet, not the latest filing: every
     report stays in scope (the question names no organisation or year)."""
     every = _scoped("What were the total current assets?")
     assert every is None
