@@ -227,3 +227,18 @@ def test_without_the_extra_the_store_stays_exact_and_says_what_to_install(
     assert found == [(4, pytest.approx(1.0))]
     assert store._vectors is None and store._matrix is not None and len(store._matrix) == 50
     assert "docket[scale]" in caplog.text
+
+
+def test_an_ingest_builds_the_index_before_the_first_search(tmp_path: Path) -> None:
+    """The process that changes the store builds the index, so no user's query waits for it."""
+    from docket.config import load_settings
+    from docket.kb import KnowledgeBase
+    from docket.models.embedders import FakeEmbedder
+
+    settings = load_settings(home=tmp_path / "kb", overrides={"store": {"vector_index_min_chunks": 1}})
+    with KnowledgeBase(settings, embedder=FakeEmbedder()) as kb:
+        report = kb.ingest([str(DATA)])
+        assert report.added > 0
+        stamp = ann.read_stamp(kb.settings.db_path)
+        assert stamp is not None and stamp.rows == kb.store.stats()["chunks"]
+        assert kb.search("vacation", k=1)  # searches through the index just built
