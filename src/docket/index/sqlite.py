@@ -86,8 +86,7 @@ class SqliteStore:
         self._vocab: dict[str, int] = {}
         self._allowed_cache: tuple[tuple[Any, ...], np.ndarray] | None = None
         self._bound: str | None = None  # the embedder this process writes vectors with
-        # the bookkeeping, in the same file on a connection of its own (its own transactions)
-        self.ledger = Ledger(Records.sqlite(self.path))
+        self.ledger = Ledger(Records.sqlite(self.path))  # bookkeeping: same file, a connection of its own
 
     # ------------------------------------------------------------------ meta
     def _meta(self, key: str) -> str | None:
@@ -576,11 +575,8 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ housekeeping
     def prepare_search(self) -> None:
-        """Bring the search views up to date now rather than on the next search: called after an
-        ingest, so that above ``vector_index_min_chunks`` the approximate index is built or refreshed
-        by the process that changed the store (minutes at a million chunks), not by a user's query."""
-        (n,) = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()
-        if self._approximate(n):
+        """After an ingest: build or refresh the vector index now, not in a user's query (docs/storage.md)."""
+        if self._approximate(self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]):
             self._load()
 
     def stats(self) -> dict[str, Any]:

@@ -208,7 +208,7 @@ class KnowledgeBase:
         report = SyncReport()
         for source in sources:
             report.merge(kb_sources.sync_folder(self, source, progress, retry_failed, only, on_file, rehash))
-        self._prepare_search(report)
+        kb_sources.after_sync(self, report)
         return report
 
     def sync(
@@ -232,15 +232,8 @@ class KnowledgeBase:
                 report.merge(kb_sources.sync_folder(self, source, progress, retry_failed, rehash=rehash))
             else:  # a website, mailbox or database: through its connector (docket.ingest.sources)
                 report.merge(kb_sources.sync_remote_source(self, name, known[name], progress, retry_failed))
-        self._prepare_search(report)
+        kb_sources.after_sync(self, report)
         return report
-
-    def _prepare_search(self, report: SyncReport) -> None:
-        """After a change, let the store bring its search views up to date (the embedded store builds
-        or refreshes its approximate vector index here rather than on the next query)."""
-        prepare = getattr(self.store, "prepare_search", None)
-        if prepare is not None and (report.added or report.updated or report.deleted):
-            prepare()
 
     def remove_source(self, name: str) -> None:
         """Forget source ``name``: its documents leave the index, then the source and its failures."""

@@ -37,6 +37,13 @@ def _before_sync(kb: Core) -> None:
     kb.tables.prune({doc.id for doc in documents}, sources=kb.ledger.sources())
 
 
+def after_sync(kb: Core, report: SyncReport) -> None:
+    """After a change the store brings its search views up to date now, not in a user's query: the
+    embedded store builds or refreshes its approximate vector index (docs/storage.md)."""
+    if report.added or report.updated or report.deleted:
+        getattr(kb.store, "prepare_search", lambda: None)()
+
+
 def sync_folder(
     kb: Core,
     source: FolderSource,
