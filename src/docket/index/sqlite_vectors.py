@@ -126,6 +126,8 @@ class IndexedVectors:
         if allowed_n == 0 or k <= 0:
             return []
         want = max(k, candidates)
+        if n <= want:  # a store no bigger than the candidates: every row is one anyway, and a graph may miss one
+            return self.scan(query, k, want, np.arange(n) if positions is None else positions, row_ids)
         if positions is not None and (allowed_n <= exact_rows or allowed_n * MAX_OVERSAMPLE <= n):
             return self.scan(query, k, want, positions, row_ids)
         mask = None
