@@ -123,7 +123,9 @@ def check_sound(home: Path, reference: dict[str, Any] | None = None) -> int:
             assert doc == reference["documents"][path], f"{path} differs from the uninterrupted run's"
     tables_db = home / "tables.db"
     if tables_db.exists():
-        db = sqlite3.connect(f"file:{tables_db}?mode=ro", uri=True)
+        # opened as the next process would (read-write): a read-only connection cannot recover a
+        # write-ahead log left by the killed process and fails with "attempt to write a readonly database"
+        db = sqlite3.connect(tables_db)
         try:
             assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         finally:
