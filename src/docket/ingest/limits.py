@@ -113,8 +113,8 @@ def check_zip(data: bytes, limits: ParseLimits | None = None) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
-        return
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, OSError, EOFError):
+        return  # NotImplementedError: a member needing a zip version or compression Python cannot read
     if len(members) > MAX_ZIP_MEMBERS:
         raise ParseError(
             f"zip container with {len(members):,} members (more than {MAX_ZIP_MEMBERS:,}); refused as a likely zip bomb"
