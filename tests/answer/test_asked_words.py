@@ -114,3 +114,10 @@ def test_words_that_shape_the_question_are_not_asked_of_the_document() -> None:
     assert "find" not in asked
     assert {"caused", "hard", "landing"} <= asked
     assert "list" not in asked_terms("Which findings did the NTSB list for the Cessna 172 runway excursion?")
+
+
+def test_a_line_break_ends_a_part_of_the_question() -> None:
+    """A customer's note on one line and the question on the next: the capitalised first word of a
+    line is no name, and only the asking line says what to look for."""
+    assert question_names("my parcel never came\nRefund policy for late parcels?") == frozenset()
+    assert asked_terms("Order 5512 arrived broken\nWhat can I do about the refund?") == {"refund"}

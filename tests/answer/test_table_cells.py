@@ -130,6 +130,14 @@ def test_a_change_without_years_is_computed_from_the_latest_two_and_says_so() ->
     # a question naming years, or two rows, is not this path's
     assert over_years("What was the change in total emissions between 2018 and 2019?") is None
     assert over_years("What is the difference between current assets and fixed assets?") is None
+    assert over_years("What was the change in revenue versus cost of sales?") is None
+
+
+def test_a_table_headed_by_one_year_alone_is_read() -> None:
+    """A heading line with an empty label cell and one year (" | 2019") heads the column."""
+    hit = Hit(1, "r", "folder", "r.txt", "r", _text([["", "2019"], ["Revenue", "100"]]), Location(), 1.0)
+    found = lookup("revenue", 2019, [hit])
+    assert found is not None and found.value == 100
 
 
 def test_single_cells_and_a_change_are_answered_end_to_end(tmp_path: Path) -> None:

@@ -170,13 +170,18 @@ def _coverage(terms: set[str], text: str, names: frozenset[str] = frozenset()) -
     return found / total
 
 
+def _question_parts(question: str) -> list[str]:
+    """A question's lines, each cut into sentences as documents are ("Vance W. Amory Airport" is one)."""
+    return [line[a:b] for line in question.splitlines() for a, b in sentence_spans(line)]
+
+
 def question_names(question: str) -> frozenset[str]:
     """Words of the names a question uses (capitalised past the start of a sentence or line, or with
     digits: "Beech A23", "Stovepipe Wells", "Vance W. Amory"), lower-cased: they say which document,
     not what to answer."""
     names: set[str] = set()
-    for a, b in sentence_spans(question):
-        tokens = re.findall(r"[\w'’-]+", question[a:b])
+    for part in _question_parts(question):
+        tokens = re.findall(r"[\w'’-]+", part)
         for k, token in enumerate(tokens):
             lowered = token.lower()
             if lowered in STOPWORDS or (token.isupper() and len(token) > 4 and token.isalpha()):
@@ -328,7 +333,7 @@ def asked_terms(question: str) -> set[str]:
     many days do I have to return an item?": the complaint is no part of what is asked), else all
     of its words; words that only shape a question aside. Sentences are cut as in documents, so
     "Vance W. Amory Airport" or "the U.S. trial" does not end one."""
-    parts = [question[a:b].strip() for a, b in sentence_spans(question) if question[a:b].strip()]
+    parts = _question_parts(question)
     asking = [p for p in parts if p.endswith("?")]
     text = " ".join(asking) if asking and len(asking) < len(parts) else question
     return {t for t in query_terms(text) if t not in _QUESTION_FORM}

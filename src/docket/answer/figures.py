@@ -256,17 +256,11 @@ def _stacked(top: list[str], below: list[str]) -> list[str]:
 HEADER_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
-def _is_header(cells: list[str]) -> bool:
-    """A table line that heads columns with years ("As of | 2019 | 2018", "2019 | 2018"), not a row of figures."""
-    years = sum(1 for c in cells if HEADER_YEAR.search(c))
-    return years >= 1 and _is_heading(cells)
-
-
 def _is_heading(cells: list[str]) -> bool:
-    """A table line of at least two headings and no figures: "2019 | 2018", "Men | Women | Men | Women",
-    "US$'000 | US$'000" (years are headings, not figures)."""
+    """A table line of headings and no figures: two or more ("Men | Women | Men | Women", "US$'000 |
+    US$'000") or any naming a year (" | 2019", "2019 | 2018": years are headings, not figures)."""
     figures = sum(1 for c in cells if _value(c) is not None and not HEADER_YEAR.fullmatch(c.strip()))
-    return figures == 0 and sum(1 for c in cells if c) >= 2
+    return figures == 0 and (sum(1 for c in cells if c) >= 2 or any(HEADER_YEAR.search(c) for c in cells))
 
 
 def unit_factor(unit: str) -> float:
