@@ -148,7 +148,7 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
 
 # how much less sure a figure is when its column is one of several for the year, or when it adds up a
 # statement's parts for want of a total row
-_SEVERAL_COLUMNS = 0.9
+SEVERAL_COLUMNS = 0.9
 _ADDED_PARTS = 0.95
 
 
@@ -162,7 +162,7 @@ def confidence(result: Result) -> float:
         return 0.0
     score = min(f.score for f in result.figures)
     if not all(f.one_column for f in result.figures):
-        score *= _SEVERAL_COLUMNS
+        score *= SEVERAL_COLUMNS
     if any(f.parts for f in result.figures):
         score *= _ADDED_PARTS
     return score

@@ -153,9 +153,10 @@ def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
     chosen = [best]
     seen = {" ".join(words(best.text))}
     covered = _asked_in(asked, best.text)
+    found = {id(u): _asked_in(asked, u.text) for u in pool}  # the question's words in each unit, once
 
     def gain(unit: Unit) -> float:
-        return unit.score + _NEW_TERMS_WEIGHT * len(_asked_in(asked, unit.text) - covered) / max(1, len(asked))
+        return unit.score + _NEW_TERMS_WEIGHT * len(found[id(unit)] - covered) / max(1, len(asked))
 
     while len(chosen) < max_sentences and pool:
         candidate = max(pool, key=gain)
@@ -165,11 +166,11 @@ def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
             continue
         if gain(candidate) < best.score - _MAX_GAP:
             break
-        if not (_asked_in(asked, candidate.text) - covered) and holds(evidence.kind, candidate.text, question) is False:
+        if not (found[id(candidate)] - covered) and holds(evidence.kind, candidate.text, question) is False:
             continue  # adds no word of the question, nor the amount, date or name it asks for
         seen.add(key)
         chosen.append(candidate)
-        covered |= _asked_in(asked, candidate.text)
+        covered |= found[id(candidate)]
     return chosen
 
 

@@ -193,10 +193,9 @@ def scope_question(question: str, catalog: Catalog) -> Scope:
             e for e in entries if not e.profile.organizations or keys & {org_key(n) for n in e.profile.organizations}
         ]
     kinds = tuple(dict.fromkeys(t for pattern, types in _KINDS if pattern.search(question) for t in types))
-    if kinds:  # leave out the documents of another type (not those whose type is not known)
-        typed = [e for e in candidates if e.profile.doc_type in kinds]
-        if typed:
-            candidates = [e for e in candidates if e.profile.doc_type in kinds or not e.profile.doc_type]
+    # leave out the documents of another type (not those whose type is not known)
+    if kinds and any(e.profile.doc_type in kinds for e in candidates):
+        candidates = [e for e in candidates if e.profile.doc_type in kinds or not e.profile.doc_type]
     years = _years(question)
     quarter = _quarter(question)
     # periods narrow only the documents that have one (a handbook page without a period stays)

@@ -118,7 +118,7 @@ class AcrossYears:
 def over_years(question: str) -> tuple[str, str] | None:
     """(operation, row named) for a question asking for a change, percentage change or average of
     one row without naming a year or another row ("between A and B"), or None."""
-    if HEADER_YEAR.search(question) or re.search(r"\d", question):
+    if re.search(r"\d", question):  # a year or another figure named: not this question
         return None
     match = _ACROSS.search(question)
     if match is None or re.search(r"\b(between|and\s+the|versus|vs)\b", match.group("item"), re.IGNORECASE):
@@ -138,9 +138,7 @@ def across_years(operation: str, item: str, hits: Sequence[Hit], hint: str = "")
     figures = year_row(item, hits, hint)
     if figures is None:
         return None
-    by_year = sorted(figures, key=lambda f: -f.year)
-    if len({f.year for f in by_year}) != len(by_year):
-        return None  # two columns of one year: which pair is meant is not clear
+    by_year = sorted(figures, key=lambda f: -f.year)  # one figure a year (year_row)
     if operation == "average":
         chosen = tuple(by_year)
         value = sum(f.value for f in chosen) / len(chosen)

@@ -12,12 +12,25 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from docket.answer.calculate import LINE_ITEMS, Result, answer_text, compute, confidence, lookup, plan
+from docket.answer.calculate import (
+    LINE_ITEMS,
+    SEVERAL_COLUMNS,
+    Result,
+    answer_text,
+    compare_years,
+    comparison_text,
+    compute,
+    confidence,
+    lookup,
+    plan,
+    which_year,
+)
 from docket.answer.extractive import cite
 from docket.answer.figures import Figure, primary_statements, statement_table
 from docket.answer.numbering import renumbered
 from docket.answer.plans import Plan
 from docket.answer.scope import Scope
+from docket.answer.which_year import across_text, across_years, over_years
 from docket.config import Settings
 from docket.types import Access, Answer, Citation, Filters, Hit
 
@@ -210,11 +223,13 @@ class _Lookups:
         return [group for group in (primary, later) if group]
 
 
+# how much less sure an answer is whose years the question did not name
+_YEARS_ASSUMED = 0.9
+
+
 def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answer | None:
     """ "In which year was X higher?" answered from X's row in every year column of its table
     (:func:`docket.answer.calculate.compare_years`), or None."""
-    from docket.answer.calculate import LINE_ITEMS, compare_years, comparison_text, which_year
-
     asked = which_year(question)
     if asked is None:
         return _across(kb, question, filters, access)
@@ -224,7 +239,7 @@ def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answe
     if result is None:
         return None
     hit, row = hits[result.figures[0].hit], result.figures[0]
-    sure = row.score * (1.0 if row.one_column else 0.9)  # as for a computed figure (calculate.confidence)
+    sure = row.score * (1.0 if row.one_column else SEVERAL_COLUMNS)  # as for a computed figure (calculate.confidence)
     if sure < kb.settings.answer.min_relevance:
         return None
     citation = cite(1, hit, row.start, row.end, hit.text[row.start : row.end])
@@ -235,8 +250,6 @@ def compared(kb: Core, question: str, filters: Filters, access: Access) -> Answe
 def _across(kb: Core, question: str, filters: Filters, access: Access) -> Answer | None:
     """ "What was the change in X?" with no year named, computed from X's row over its table's years
     (:func:`docket.answer.which_year.across_years`), or None."""
-    from docket.answer.which_year import across_text, across_years, over_years
-
     asked = over_years(question)
     if asked is None:
         return None
@@ -248,16 +261,12 @@ def _across(kb: Core, question: str, filters: Filters, access: Access) -> Answer
     row = result.figures[0]
     hit = hits[row.hit]
     # as sure as the row's label names the item, less for the years the question left to be assumed
-    sure = row.score * _YEARS_ASSUMED * (1.0 if all(f.one_column for f in result.figures) else 0.9)
+    sure = row.score * _YEARS_ASSUMED * (1.0 if all(f.one_column for f in result.figures) else SEVERAL_COLUMNS)
     if sure < kb.settings.answer.min_relevance:
         return None
     citation = cite(1, hit, row.start, row.end, hit.text[row.start : row.end])
     note = "computed in code from the cited row over the years its table gives; check the row and years it used"
     return Answer(question, across_text(result, 1), False, (citation,), (hit,), "calculated", sure, notes=(note,))
-
-
-# how much less sure an answer is whose years the question did not name
-_YEARS_ASSUMED = 0.9
 
 
 def labelled(kb: Core, answer: Answer, access: Access, scope: Scope) -> Answer:
