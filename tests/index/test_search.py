@@ -184,7 +184,7 @@ def test_the_office_closed_question_finds_the_holiday_list(demo_kb) -> None:
     assert holidays in [h.path for h in both]
 
 
-def test_hybrid_search_without_sentence_vectors_still_ranks(demo_kb) -> None:
+def test_hybrid_search_without_sentence_vectors_still_ranks(demo_kb, monkeypatch: pytest.MonkeyPatch) -> None:
     from docket.index.search import search
 
     question = "time off after having a baby"
@@ -192,6 +192,10 @@ def test_hybrid_search_without_sentence_vectors_still_ranks(demo_kb) -> None:
     assert "Benefits and Perks/New Parent Leave.md" in [h.path for h in plain]
     rescored = search(demo_kb.store, demo_kb.embedder, question, k=3, coverage=2, sentences=30)
     assert [h.chunk_id for h in plain] != [h.chunk_id for h in rescored]
+    # a store that kept no sentence vectors (indexed before they were kept): the passage cosines stand
+    monkeypatch.setattr(demo_kb.store.ledger, "sentence_vectors", lambda *args, **kwargs: {})
+    unkept = search(demo_kb.store, demo_kb.embedder, question, k=3, sentences=30)
+    assert [(h.chunk_id, h.score) for h in unkept] == [(h.chunk_id, h.score) for h in plain]
 
 
 def test_the_benchmark_replay_ranks_as_search_does(demo_kb) -> None:

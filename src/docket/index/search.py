@@ -15,15 +15,16 @@ retriever cannot tell its candidates apart for this query, so it gets less say. 
 depth were chosen on the dev splits of SciFact, Cranfield, a bank FAQ set and TAT-QA together (see
 bench/fusion.py and bench/RESULTS.md). Min-max and reciprocal-rank fusion remain for comparison.
 
-Two corrections follow, with both ``"adaptive"`` and ``"absolute"`` fusion:
+Two corrections are available with both ``"adaptive"`` and ``"absolute"`` fusion, off by default
+(``search.coverage`` and ``search.sentences``; docs/search.md says when they help and what they cost):
 
 - **Query words the keyword retriever cannot see.** The normalised BM25 score only counts the query
   terms that occur in some passage the caller may read; a word no passage uses ("closed" when the
   handbook says "holiday") leaves the keyword list ranking by the query's other, often common,
-  words. The keyword scores are multiplied by ``coverage ** COVERAGE_POWER``, where ``coverage`` is
+  words. The keyword scores are multiplied by ``coverage ** search.coverage``, where ``coverage`` is
   the idf-weighted share of the query's distinct terms that occur in a readable passage
   (:func:`term_coverage`): the less of the question the keyword side can see, the less say it gets.
-- **The best sentence.** The fused top ``SENTENCE_DEPTH`` are scored again with the semantic part
+- **The best sentence.** The fused top ``search.sentences`` are scored again with the semantic part
   taken from the passage's best-matching sentence (or table row) instead of the whole passage's
   vector (:func:`rescore_sentences`), where the store keeps those sentence vectors (they are computed
   at ingest from the same model run). A passage that answers in one sentence among unrelated ones
@@ -294,15 +295,18 @@ def search(
     pool = max(k, candidates)
     keyword: list[tuple[int, float]] = []
     dense: list[tuple[int, float]] = []
-    if mode in ("hybrid", "semantic") and query_vector is None:
-        query_vector = embedder.embed_queries([query])[0]
     if mode == "hybrid" and getattr(store, "parallel_retrieval", False):
-        # a store with a connection pool answers both at once: the wait is the slower one, not the sum
+        # a store with a connection pool answers both at once (the keyword query also runs while the
+        # query is embedded): the wait is the slower one, not the sum
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docket-keyword") as executor:
             pending = executor.submit(store.keyword_search, query, pool, filters, access)
-            dense = store.vector_search(query_vector, pool, filters, access)  # type: ignore[arg-type]
+            if query_vector is None:
+                query_vector = embedder.embed_queries([query])[0]
+            dense = store.vector_search(query_vector, pool, filters, access)
             keyword = pending.result()
     else:
+        if mode in ("hybrid", "semantic") and query_vector is None:
+            query_vector = embedder.embed_queries([query])[0]
         if mode in ("hybrid", "keyword"):
             keyword = store.keyword_search(query, pool, filters, access)
         if mode in ("hybrid", "semantic"):

@@ -73,7 +73,7 @@ class IndexedVectors:
 
     def __init__(self, db: sqlite3.Connection, index: ann.VectorIndex, delta_ids: np.ndarray, delta: np.ndarray):
         self.db, self.index, self.delta_ids, self.delta = db, index, delta_ids, delta
-        self._scan_cache: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._scan_cache: tuple[np.ndarray | None, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def open(
@@ -127,7 +127,7 @@ class IndexedVectors:
             return []
         want = max(k, candidates)
         if n <= want:  # a store no bigger than the candidates: every row is one anyway, and a graph may miss one
-            return self.scan(query, k, want, np.arange(n) if positions is None else positions, row_ids)
+            return self.scan(query, k, want, positions, row_ids)
         if positions is not None and (allowed_n <= exact_rows or allowed_n * MAX_OVERSAMPLE <= n):
             return self.scan(query, k, want, positions, row_ids)
         mask = None
@@ -141,22 +141,26 @@ class IndexedVectors:
         scored = self.rescore(query, ids)
         if len(self.delta_ids):
             seen = self.visible(self.delta_ids, row_ids, mask)
-            scored.extend(top(self.delta[seen] @ query, self.delta_ids[seen], want))
+            scored.extend(top((self.delta @ query)[seen], self.delta_ids[seen], want))  # score, then select: no copy
         if len(scored) < min(k, allowed_n):  # the filters kept too few of the index's rows
-            return self.scan(query, k, want, np.arange(n) if positions is None else positions, row_ids)
+            return self.scan(query, k, want, positions, row_ids)
         return _top_pairs(scored, k)
 
     def scan(
-        self, query: np.ndarray, k: int, want: int, positions: np.ndarray, row_ids: np.ndarray
+        self, query: np.ndarray, k: int, want: int, positions: np.ndarray | None, row_ids: np.ndarray
     ) -> list[tuple[int, float]]:
-        """Every allowed row scored: with its int8 vector from the index (rows newer than the index:
-        float32), the best ``want`` re-scored exactly."""
+        """Every allowed row (``positions`` in ``row_ids``; None: all) scored: with its int8 vector
+        from the index (rows newer than the index: float32), the best ``want`` re-scored exactly. A
+        filter's rows are kept for its next query; the whole store's are not (they would be every
+        vector of the store held twice)."""
         cached = self._scan_cache
-        if cached is None or cached[0] is not positions:
-            ids = row_ids[positions]
+        if positions is None or cached is None or cached[0] is not positions:
+            ids = row_ids if positions is None else row_ids[positions]
             old = ids[ids <= self.index.stamp.high]
             newer = np.searchsorted(self.delta_ids, ids[ids > self.index.stamp.high])
-            cached = self._scan_cache = (positions, old, self.index.vectors(old), newer)
+            cached = (positions, old, self.index.vectors(old), newer)
+            if positions is not None:
+                self._scan_cache = cached
         _, old, int8, newer = cached
         scores = int8.astype(np.float32) @ query  # ranks as the cosine does (every row has the same scale)
         scored = self.rescore(query, np.array([i for i, _ in top(scores, old, want)], dtype=np.int64))
