@@ -240,9 +240,12 @@ class KnowledgeBase:
         known = self.ledger.sources()
         if name not in known:
             raise NotFoundError(f"no source named '{name}'. Sources: {', '.join(known) or 'none'}")
+        report = SyncReport()
         for doc in self.store.documents(name):
             self.store.delete_document(doc.id)
+            report.deleted += 1
         self.ledger.remove_source(name)
+        kb_sources.after_sync(self, report)
 
     # ------------------------------------------------------------------ profiles and scoping
     def profile_missing(self) -> int:
