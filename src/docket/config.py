@@ -155,7 +155,7 @@ class AnswerSettings(_Section):
         "around them (0: the passages alone). Fits a 4,096-token model with room for the answer.",
     )
     min_relevance: float = Field(
-        0.46,
+        0.44,
         ge=0.0,
         le=1.0,
         description="Below this evidence score an extractive answer abstains instead of answering "

@@ -30,7 +30,7 @@ __all__ = [
     "group_questions",
 ]
 
-DEFAULT_MIN_CONFIDENCE = 0.54  # answered with evidence just above the abstention line (answer.min_relevance 0.46)
+DEFAULT_MIN_CONFIDENCE = 0.52  # answered with evidence just above the abstention line (answer.min_relevance 0.44)
 DEFAULT_THRESHOLD = 0.35  # cosine similarity of two groups' centroids for them to merge
 MAX_QUESTIONS = 1000  # distinct questions clustered (the most recent); beyond that the report says so
 EXAMPLES = 5
