@@ -13,7 +13,8 @@ does after the knowledge base is open. Each question is asked once to warm the c
 Baseline, interleaved in the same run (the machines are shared and noisy, so the figure that
 counts is the ratio): the same questions with the sentence vectors computed per question, as
 for passages indexed before sentence vectors were kept at ingest (one model run per retrieved
-passage, nothing kept).
+passage, nothing kept); and, as ``one_search``, the same asks without the second search within
+the best-ranked document (``answer.document_passages`` 0), which shows what that search costs.
 """
 
 from __future__ import annotations
@@ -53,6 +54,20 @@ def per_question_vectors(kb: KnowledgeBase) -> Iterator[None]:
         kb.ledger.put_sentence_vectors = saved_put  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def one_search() -> Iterator[None]:
+    """No second search within the best-ranked document (``answer.document_passages`` 0): what that
+    search costs."""
+    import docket.kb.answers as kb_answers
+
+    saved = kb_answers.more_of_the_first
+    kb_answers.more_of_the_first = lambda kb, question, hits, *args: hits
+    try:
+        yield
+    finally:
+        kb_answers.more_of_the_first = saved
+
+
 def _cpu() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -78,12 +93,14 @@ def main() -> None:
         chunks = kb.store.stats().get("chunks", 0)
         for question in questions:  # warm-up: models loaded, caches filled
             kb.ask(question)
-        timings: dict[str, list[float]] = {"docket": [], "baseline": []}
+        names = ("docket", "baseline", "one_search")
+        timings: dict[str, list[float]] = {name: [] for name in names}
         for question in questions:
-            rounds: dict[str, list[float]] = {"docket": [], "baseline": []}
+            rounds: dict[str, list[float]] = {name: [] for name in names}
             for _ in range(args.rounds):
-                for name in ("docket", "baseline"):
-                    with per_question_vectors(kb) if name == "baseline" else contextlib.nullcontext():
+                for name in names:
+                    variant = {"baseline": per_question_vectors(kb), "one_search": one_search()}
+                    with variant.get(name, contextlib.nullcontext()):
                         started = time.perf_counter()
                         kb.ask(question)
                         rounds[name].append(time.perf_counter() - started)
@@ -107,8 +124,8 @@ def main() -> None:
         print(json.dumps(result, indent=2))
     else:
         print(f"{result['chunks']} chunks, {len(questions)} questions, {args.rounds} rounds")
-        for name in ("docket", "baseline"):
-            print(f"  {name:9s} p50 {result[name]['p50_ms']} ms   p95 {result[name]['p95_ms']} ms")
+        for name in ("docket", "baseline", "one_search"):
+            print(f"  {name:10s} p50 {result[name]['p50_ms']} ms   p95 {result[name]['p95_ms']} ms")
         print(f"  baseline / docket at p50: {result['ratio_p50']}x")
     if args.json_out:
         from figures import write_result

@@ -141,6 +141,13 @@ class SearchSettings(_Section):
 
 class AnswerSettings(_Section):
     top_k: int = Field(6, ge=1, le=50, description="Passages an answer is drawn from.")
+    document_passages: int = Field(
+        2,
+        ge=0,
+        le=20,
+        description="Passages of the best-ranked document added to an extractive answer's evidence by a second "
+        "search within that document: the line that answers is often in another part of it.",
+    )
     scope: bool = Field(
         True,
         description="Restrict an answer to the documents a question names by organisation, period or kind "

@@ -18,8 +18,9 @@ from docket.answer.evidence import asked_part, asked_terms, gather, holds, quest
 from docket.answer.scope import Catalog, Entry, scope_question
 from docket.config import load_settings
 from docket.kb import KnowledgeBase
+from docket.kb import answers as kb_answers
 from docket.models.embedders import MiniLMEmbedder
-from docket.types import Hit, Location, Profile
+from docket.types import Access, Filters, Hit, Location, Profile
 from tests.pdfs import pdf_pages
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -180,3 +181,30 @@ def test_a_long_report_is_answered_by_what_the_question_asks(tmp_path: Path, min
     assert "3 Fatal" in best.text, best.text
     opening = next(u for u in evidence.units if "Cessna 172, HP762" in u.text)
     assert opening.support > best.support  # the whole question is closer to the opening: confidence keeps that
+
+
+@needs_data
+def test_an_answer_reads_more_of_the_best_ranked_report(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
+    """Search ranks the PA-28-140 report first for "the Piper PA-28", but its probable cause is in a
+    passage that other reports' probable causes outrank; the PA-31T report's is among the hits.
+    A second search within the first report (``answer.document_passages``) brings its own."""
+    names = ["20080122X00080.pdf", "20080123X00097.pdf", "20071229X02007.pdf", "20080116X00061.pdf"]
+    question = "What was the probable cause of the accident involving the Piper PA-28?"
+    with _kb(tmp_path, minilm, {n: (NTSB / n).read_bytes() for n in names}) as kb:
+        hits = kb.search(question, k=kb.settings.answer.top_k)
+        answer = kb.ask(question)
+        assert kb_answers.more_of_the_first(kb, question, hits, Filters(), Access.owner(), 0) == hits
+        more = kb_answers.more_of_the_first(kb, question, hits, Filters(), Access.owner(), 2)
+    assert hits[0].path.endswith("20080122X00080.pdf")
+    assert more[: len(hits)] == hits
+    assert {h.doc_id for h in more[len(hits) :]} == {hits[0].doc_id}
+    assert not {h.chunk_id for h in more[len(hits) :]} & {h.chunk_id for h in hits}
+    assert "runway alignment" in answer.text, answer.text
+    assert {c.path.rsplit("/", 1)[-1] for c in answer.citations} == {"20080122X00080.pdf"}
+
+
+def test_a_model_number_names_its_variants() -> None:
+    """ "PA-28-140" is a PA-28; "PA-31T" is not."""
+    assert "pa-28" in vocabulary("Aircraft: Piper PA-28-140")
+    assert "pa-28" not in vocabulary("Aircraft: Piper PA-31T")
+    assert states_named("Location: Alton, NH") == {"new", "hampshire"}

@@ -162,9 +162,17 @@ _PART = re.compile(r"[^\W_]+", re.UNICODE)
 
 def vocabulary(text: str) -> set[str]:
     """The lower-cased words of ``text`` as a question's terms are cut (:func:`query_terms`): a
-    hyphenated word also counts as its parts, so "AT-401" in a report uses the "401" of "the Air
-    Tractor AT-401" and "PA-28-140" the "pa", "28" and "140" of the question."""
-    return {p for w in words(text) for p in (w, *(_PART.findall(w) if "-" in w or "'" in w or "’" in w else ()))}
+    hyphenated word also counts as its parts and as its beginnings, so "AT-401" in a report uses the
+    "401" of "the Air Tractor AT-401", and "PA-28-140" the "pa", "28", "140" and "pa-28" of "the
+    Piper PA-28" (a PA-28-140 is a PA-28; a PA-31T is not)."""
+    out: set[str] = set()
+    for w in words(text):
+        out.add(w)
+        if "-" in w or "'" in w or "’" in w:
+            out.update(_PART.findall(w))
+            pieces = w.split("-")
+            out.update("-".join(pieces[:n]) for n in range(2, len(pieces)))
+    return out
 
 
 def _coverage(terms: set[str], text: str, names: frozenset[str] = frozenset()) -> float:
@@ -355,9 +363,10 @@ _STATES = dict(
         "AL:alabama AK:alaska AZ:arizona AR:arkansas CA:california CO:colorado CT:connecticut DE:delaware "
         "FL:florida GA:georgia HI:hawaii ID:idaho IL:illinois IN:indiana IA:iowa KS:kansas KY:kentucky "
         "LA:louisiana ME:maine MD:maryland MA:massachusetts MI:michigan MN:minnesota MS:mississippi "
-        "MO:missouri MT:montana NE:nebraska NV:nevada NH:hampshire NJ:jersey NM:mexico NY:york "
-        "NC:carolina ND:dakota OH:ohio OK:oklahoma OR:oregon PA:pennsylvania RI:rhode SC:carolina "
-        "SD:dakota TN:tennessee TX:texas UT:utah VT:vermont VA:virginia WA:washington WV:virginia "
+        "MO:missouri MT:montana NE:nebraska NV:nevada NH:new_hampshire NJ:new_jersey NM:new_mexico NY:new_york "
+        "NC:north_carolina ND:north_dakota OH:ohio OK:oklahoma OR:oregon PA:pennsylvania RI:rhode_island "
+        "SC:south_carolina SD:south_dakota TN:tennessee TX:texas UT:utah VT:vermont VA:virginia WA:washington "
+        "WV:west_virginia "
         "WI:wisconsin WY:wyoming"
     ).split()
 )
@@ -365,9 +374,9 @@ _STATE = re.compile(rf"(?<![\w-])(?:{'|'.join(_STATES)})(?![\w-])")
 
 
 def states_named(text: str) -> set[str]:
-    """The US states ``text`` names by postal abbreviation ("Seward, AK"), as the words of their
-    names ("alaska"; "new" of New York aside: it says nothing)."""
-    return {_STATES[m] for m in set(_STATE.findall(text))}
+    """The US states ``text`` names by postal abbreviation ("Seward, AK", "Alton, NH"), as the words
+    of their names ("alaska"; "new", "hampshire")."""
+    return {w for m in set(_STATE.findall(text)) for w in _STATES[m].split("_")}
 
 
 def asked_terms(question: str) -> set[str]:

@@ -133,7 +133,7 @@ def gaps(
     min_confidence: Annotated[
         float,
         typer.Option("--min-confidence", min=0.0, max=1.0, help="Answers less confident than this count as gaps."),
-    ] = 0.54,  # docket.evals.gaps.DEFAULT_MIN_CONFIDENCE (not imported: keeps the CLI quick to start)
+    ] = 0.52,  # docket.evals.gaps.DEFAULT_MIN_CONFIDENCE (not imported: keeps the CLI quick to start)
     threshold: Annotated[
         float,
         typer.Option("--threshold", min=0.01, max=1.0, help="How similar questions must be to share a topic (cosine)."),

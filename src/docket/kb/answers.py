@@ -269,6 +269,21 @@ def _across(kb: Core, question: str, filters: Filters, access: Access) -> Answer
     return Answer(question, across_text(result, 1), False, (citation,), (hit,), "calculated", sure, notes=(note,))
 
 
+def more_of_the_first(kb: Core, question: str, hits: list[Hit], filters: Filters, access: Access, k: int) -> list[Hit]:
+    """``hits``, then up to ``k`` more passages of the first hit's document, found by searching
+    that document alone for ``question`` (with the same filters and access). The passage that best
+    matches a question about a report is often its summary, which repeats the question's names;
+    the line that answers ("Injuries: 3 Fatal, 1 Serious", "Destination: Pontiac, MI") is elsewhere
+    in the report and outranked by other reports' similar passages. (For extractive answers: a
+    model reads the sections around its passages instead, ``answer.context_tokens``.)"""
+    if k <= 0 or not hits or not hits[0].doc_id:
+        return hits
+    seen = {h.chunk_id for h in hits}
+    inside = replace(filters, documents=(hits[0].doc_id,))
+    more = [h for h in kb.search(question, k=k + len(hits), filters=inside, access=access) if h.chunk_id not in seen]
+    return [*hits, *more[:k]]
+
+
 def labelled(kb: Core, answer: Answer, access: Access, scope: Scope) -> Answer:
     """``answer`` with its citations numbered 1..n by first use in its text, each with its
     document's label, and the documents the question was scoped to."""

@@ -404,6 +404,7 @@ class KnowledgeBase:
             return replace(answer, log_id=self.log_answer(logged, sent, (time.perf_counter() - started) * 1000))
 
         hits = self.search(question, k=cfg.top_k, filters=filters, access=access)
+        hits = kb_answers.more_of_the_first(self, question, hits, filters, access, 0 if chat else cfg.document_passages)
         entries = self.catalog(access).by_id()
         labels = [entries[h.doc_id].label if h.doc_id in entries else h.title for h in hits]
         if chat is None:
