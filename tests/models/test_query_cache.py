@@ -69,7 +69,9 @@ def test_the_knowledge_base_embeds_an_asked_question_once_and_the_setting_turns_
     docs.mkdir()
     (docs / "leave.md").write_text("# Leave\n\nParental leave is sixteen weeks, paid in full.")
     answers = []
-    for size, embeddings in ((1024, 1), (0, 2)):  # retrieval and the answer's sentence scoring
+    # without the cache: retrieval, the search within the best-ranked document
+    # (answer.document_passages) and the answer's sentence scoring each embed the question
+    for size, embeddings in ((1024, 1), (0, 3)):
         settings = load_settings(
             home=tmp_path / f"kb{size}", overrides={"embedder": {"name": "fake"}, "search": {"query_cache": size}}
         )
