@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from docket.answer.figures import HEADER_YEAR
 from docket.answer.guard import hit_flags
 from docket.errors import NotFoundError
 from docket.index.keywords import STOPWORDS, query_terms
@@ -131,8 +132,6 @@ def holds(kind: str, text: str, question: str = "") -> bool | None:
     asked = question.lower()
     return any(m.group(0).strip().lower() not in asked for m in pattern.finditer(text))
 
-
-_YEAR = re.compile(r"(?:19|20)\d\d")
 
 _FOCUS = re.compile(
     r"\b(?:how\s+many|how\s+much|number\s+of|amount\s+of|total\s+of)\s+"
@@ -366,8 +365,7 @@ _STATES = dict(
         "MO:missouri MT:montana NE:nebraska NV:nevada NH:new_hampshire NJ:new_jersey NM:new_mexico NY:new_york "
         "NC:north_carolina ND:north_dakota OH:ohio OK:oklahoma OR:oregon PA:pennsylvania RI:rhode_island "
         "SC:south_carolina SD:south_dakota TN:tennessee TX:texas UT:utah VT:vermont VA:virginia WA:washington "
-        "WV:west_virginia "
-        "WI:wisconsin WY:wyoming"
+        "WV:west_virginia WI:wisconsin WY:wyoming"
     ).split()
 )
 _STATE = re.compile(rf"(?<![\w-])(?:{'|'.join(_STATES)})(?![\w-])")
@@ -427,7 +425,7 @@ def asked_part(question: str, opening: set[str]) -> str:
     or "" when nothing it asks is left: "How many people were killed when the Cessna 172 crashed
     near Boquete, Panama?" asks "How many people were killed when the crashed near , ?" of the
     report that opens with the Cessna 172 near Boquete."""
-    about = {w for w in opening if w not in STOPWORDS and not _YEAR.fullmatch(w)}
+    about = {w for w in opening if w not in STOPWORDS and not HEADER_YEAR.fullmatch(w)}
     tokens = re.findall(r"[\w'’-]+|[^\w\s]", question)
     kept = [t for t in tokens if t.lower() in STOPWORDS or not vocabulary(t.lower()) & about]
     rest = " ".join(kept)
@@ -501,7 +499,7 @@ def gather(
             elif held is False:
                 score -= _KIND_WEIGHT
             strength = None
-            if asks is not None and len(asks):  # ranked by what the question asks (asked_part)
+            if asks is not None:  # ranked by what the question asks (asked_part)
                 strength = score
                 score += SEMANTIC_WEIGHT * (float(np.clip(asks[j], 0.0, 1.0)) - semantic)
             unit = Unit(i, start, end, text, table, semantic, coverage, score, strength=strength)

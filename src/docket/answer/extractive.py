@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from docket.answer.evidence import Evidence, Unit, asked_terms, gather, holds, question_names, vocabulary
+from docket.answer.figures import HEADER_YEAR
 from docket.answer.guard import withheld_notes
 from docket.answer.numbering import renumbered, statements
 from docket.ledger import Store
@@ -45,7 +46,6 @@ _UNIT_WORDS = re.compile(
     r"\(\s*%\s*\)|\bin\s+percent\b",
     re.IGNORECASE,
 )
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,12 @@ def describe_row(row: str, header: str, question: str = "") -> str:
     columns = names[1:] if len(names) == len(cells) else []
     if not columns:
         return ", ".join(c for c in cells if c)
-    asked_years = set(_YEAR.findall(question))
+    asked_years = set(HEADER_YEAR.findall(question))
     asked_words = set(words(question))
     wanted = [
         k
         for k, name in enumerate(columns)
-        if (asked_years and asked_years & set(_YEAR.findall(name)))
+        if (asked_years and asked_years & set(HEADER_YEAR.findall(name)))
         or (not asked_years and asked_words & set(words(name)) - {"total"})
     ]
     shown = wanted or list(range(len(columns)))
