@@ -4,9 +4,17 @@ that give different figures for different things are left alone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from docket.answer.contradictions import conflicts, contradicted_by, revision_score
+from docket.config import load_settings
+from docket.kb import KnowledgeBase
+from docket.models.embedders import MiniLMEmbedder
+from tests.pdfs import pdf_pages
+
+FILINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "financebench-dev" / "pdfs"
 
 
 def _flagged(*sentences: str) -> dict[int, tuple[int, str]]:
@@ -123,3 +131,37 @@ def test_a_form_field_about_the_last_inspection_is_no_revision() -> None:
 
     assert revision_score("Date/Type of Last Inspection: 08/01/2007, Annual; Time Since Last Inspection: 30 Hours") == 0
     assert revision_score("Since last month, the fee is 40 EUR.") > 0
+
+
+def test_a_reports_date_stamp_revises_nothing() -> None:
+    """Amcor's 2023 10-K (p. 11): the head count "as of June 30, 2023" and the share of the workforce
+    under collective agreements are different figures of different things; the date stamp of a
+    report is no mark of a revision, and "approximately" is no subject the two share."""
+    paragraph = [
+        "As of June 30, 2023, we had approximately 41,000 employees, including part-time and temporary workers, "
+        "worldwide, with approximately 30% located in North America, 30% located in Europe, 20% located in Latin "
+        "America, and 20% located in the Asia Pacific region.",
+        "Collective bargaining agreements cover approximately 45% of our workforce.",
+        "As of June 30, 2023, approximately 3% of our employees were working under expired contracts and "
+        "approximately 17% were covered under collective bargaining agreements that expire within one year.",
+    ]
+    assert conflicts(paragraph) == []
+    assert revision_score("As of June 30, 2023, we had approximately 41,000 employees.") == 0
+    assert revision_score("As of 1 March 2024, we had 41 employees.") == 0
+    assert revision_score("As of March, the late fee is $40.") == 0.5  # a change announced, not a date stamp
+
+
+@pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")
+def test_the_head_count_of_a_real_filing_is_answered_not_withheld(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
+    """Its cover page, the human-capital page and an exhibit index page of Amcor's 2023 10-K: the head
+    count was withheld as "contradicting" the workforce share, and the answer quoted an exhibit entry."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "AMCOR_2023_10K.pdf").write_bytes(pdf_pages(FILINGS / "AMCOR_2023_10K.pdf", [0, 10, 114]))
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=minilm) as kb:
+        kb.ingest([str(folder)])
+        answer = kb.ask("How many employees does Amcor have?")
+    assert not answer.abstained
+    assert answer.text.startswith("As of June 30, 2023, we had approximately 41,000 employees"), answer.text
+    assert "Exhibit" not in answer.text, answer.text
+    assert not any("41,000" in note for note in answer.notes), answer.notes

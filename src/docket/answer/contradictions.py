@@ -16,7 +16,9 @@ Of two conflicting statements, the suspect is the one that announces itself as a
 directive", "approved by the board", "Nouveau :", "Corrección:", "ab sofort") or instructs its
 reader (:mod:`docket.answer.instructions`) more than the other. It is flagged and never used as
 evidence; the other stands. A weak mark ("now", "new", "since January") counts only for a
-different figure within :data:`_NEAR` statements; denials and places need a strong one. When
+different figure within :data:`_NEAR` statements; denials and places need a strong one. A report's
+date stamp ("As of June 30, 2023, we had approximately 41,000 employees") marks nothing: reports
+date their figures so, and the next sentence's "45% of our workforce" revises nothing. When
 neither statement is marked, nothing is flagged: Docket cannot tell which one the business meant
 (real handbooks give different figures for similar subjects all the time: per plan, per role).
 """
@@ -37,7 +39,7 @@ _FLAGS = re.IGNORECASE | re.UNICODE
 _NEAR = 3  # statements apart within which a weakly marked revision ("now", "since January") counts
 
 # Words that carry no subject: articles and particles of German, French and Spanish (English stop
-# words are left out by the keyword analyser), units, and words that only mark a change.
+# words are left out by the keyword analyser), units, hedges, and words that only mark a change.
 _EXTRA_STOPWORDS = frozenset(
     """der die das den dem des ein eine einen einem einer und oder ist sind wird werden wurde kann können bei mit
     von zu zum zur für auf aus im in an am als auch nicht kein keine noch nur bis ab pro je jede jeden jeder sie wir
@@ -51,8 +53,10 @@ _EXTRA_STOPWORDS = frozenset(
     día días semana semanas mes meses año años hora horas minuto minutos noche noches
     usd eur gbp cad dollar dollars euro euros cent cents percent prozent
     now new update updated note notice correction currently today one two three four five six seven eight nine ten
+    approximately approximate about around roughly nearly almost some over under up more less than
     neu neue nouveau nouvelle nuevo nueva corrección ahora désormais ab sofort also all every any per""".split()
 )
+_EXTRA_STOPWORDS |= frozenset(analyze(" ".join(_EXTRA_STOPWORDS)))  # as the analyser stems them ("approxim")
 
 _NUMBER = r"\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?"
 _MONEY = re.compile(
@@ -125,13 +129,19 @@ _REVISION_STRONG = re.compile(
     ),
     _FLAGS,
 )
+# a day, month and year: "as of June 30, 2023" dates a report's figures, it announces no change
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_FULL_DATE = (
+    rf"(?:{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?,? |\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH},? )(?:19|20)\d\d\b"
+    r"|\d{1,2}/\d{1,2}/\d{2,4}\b|(?:19|20)\d\d-\d\d-\d\d\b"
+)
 _REVISION_WEAK = re.compile(
     r"\b(?:(?:is|are|can|will|may|must|costs?|takes?|has|have) now|now (?:is|are|costs?|takes?|available|open|closed"
     r"|free|required|optional|includes?|applies|apply)|since (?:january|february|march|april|may|june|july|augus"
     r"t|september|october|november|december|\d{4}"
     r"|last (?:year|season|month|week|quarter))"
-    r"|as of (?:\d+|january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|the \d+|this)|this (?:year|season|month)|jetzt|nun|neu|maintenant|nouveau|nouvelle|ahora|nuevo|nueva"
+    rf"|as of (?!{_FULL_DATE})(?:\d+|january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|the \d+|this)|this (?:year|season|month)|jetzt|nun|neu|maintenant|nouveau|nouvelle|ahora|nuevo|nueva"
     r"|diese saison|cette saison|esta temporada|no longer|nicht mehr|ya no|ne \w+ plus|n'\w+ plus"
     r"|new (?:bank |banking )?(?:account|iban|bank details|banking details|payment details|address)"
     r"|neue[ns]? (?:konto|bankverbindung|iban)|nouveau compte|nouvelles coordonnées|nueva cuenta|nuevo iban)\b",

@@ -13,7 +13,8 @@ each scored once, that every kind of answer chooses from and every check verifie
   embedder's floor) blended with the share of the question's words the unit contains; then the
   unit is weighed by what the question asks for (:func:`question_kind`): a question for an amount
   prefers units that state one, a date question units with a date, and so on; a table row whose
-  label matches the question's words is preferred for figures. Units of the best-ranked passages
+  label matches the question's words is preferred for figures; a sentence that names only years the
+  question does not ask about ranks lower. Units of the best-ranked passages
   get a small lift: retrieval saw the whole passage. When the best passage belongs to a long
   document, units are ranked by their cosine to what the question asks once the words that only
   say which document it is about are taken out (:func:`asked_part`): "How many people were killed
@@ -45,7 +46,17 @@ from docket.protocols import Embedder
 from docket.sentences import CELL_SEPARATOR, is_table_text, sentence_spans, unit_spans, words
 from docket.types import Hit, SentenceVectors
 
-__all__ = ["Evidence", "Unit", "asked_terms", "confidence", "gather", "holds", "question_kind", "vocabulary"]
+__all__ = [
+    "Evidence",
+    "Unit",
+    "asked_terms",
+    "confidence",
+    "gather",
+    "holds",
+    "other_years",
+    "question_kind",
+    "vocabulary",
+]
 
 SEMANTIC_WEIGHT = 0.7  # of relevance; the rest is word coverage (TAT-QA text spans, dev: see bench/RESULTS.md)
 _KIND_WEIGHT = 0.1  # lift of a unit that holds what the question asks for (an amount, a date...)
@@ -53,6 +64,9 @@ _NEW_WEIGHT = 0.2  # lift of a unit by the share of its words the question does 
 _NAMES_WEIGHT = 0.3  # fall of every unit of a document that lacks the names the question uses
 _NAMED_SHARE = 0.5  # a model is not shown documents with this share or less of the question's names
 _ROW_NOVELTY = 0.6  # chosen on TAT-QA dev rows and the multidoc dev split (bench/answer_units.py)
+# fall of a sentence that names only years the question does not ask about (TAT-QA dev half +1,
+# multidoc dev and FinanceBench dev unchanged at 0.05 to 0.2: bench/answers.py)
+_YEAR_WEIGHT = 0.1
 _RANK_WEIGHT = 0.04  # lift of the units of the best passage, falling with the passage's rank
 _MIN_UNIT_CHARS = 12
 # A long document opens by saying what it is about (a title page, a report's summary line): the
@@ -152,7 +166,13 @@ def _counts(text: str, stem: str) -> bool:
 
 
 _ENTITY_WEIGHT = 0.35  # a name the question repeats locates the document; the other words find the answer
-_REFERENCE = re.compile(r"\b(?:19|20)\d\d\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*\d+|\bet al\.|\bdoi:|\bPMID\b", re.IGNORECASE)
+# a reference to another work, not a statement: a citation ("2019;12(3):45", "et al.", "doi:") or a
+# filing's exhibit index entry ("… (incorporated by reference to Exhibit 10.24 to … Form 10-K …)")
+_REFERENCE = re.compile(
+    r"\b(?:19|20)\d\d\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*\d+|\bet al\.|\bdoi:|\bPMID\b"
+    r"|\bincorporated\s+(?:herein\s+)?by\s+reference\s+to\b",
+    re.IGNORECASE,
+)
 _ALPHA_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -432,6 +452,13 @@ def asked_part(question: str, opening: set[str]) -> str:
     return rest if len(kept) < len(tokens) and set(query_terms(rest)) - _QUESTION_FORM else ""
 
 
+def other_years(text: str, years: set[str]) -> bool:
+    """Whether ``text`` names years, none of them one of the question's ``years``: "Fiscal 2018
+    includes $8.1 million of legal expense" does not answer for 2019, however alike the two read."""
+    named = set(HEADER_YEAR.findall(text))
+    return bool(named) and not named & years
+
+
 _CONFIDENCE_SCALE = 1.25  # a unit's score with every lift is at most about 1.4; the best answers reach ~1.2
 
 
@@ -464,6 +491,7 @@ def gather(
     names = question_names(question)
     asked = set(words(question))
     counted = _counted(question) if kind == "amount" else None
+    years = set(HEADER_YEAR.findall(question))
     named, covered, openings = _in_documents(names, asked_terms(question), hits, store)
     ask = asked_part(question, openings.get(hits[0].doc_id, set()))
     ask_vector = embedder.embed_queries([ask])[0] if ask else None
@@ -498,6 +526,8 @@ def gather(
                     score += _KIND_WEIGHT  # the number of the very thing the question counts
             elif held is False:
                 score -= _KIND_WEIGHT
+            if years and not table and other_years(text, years):
+                score -= _YEAR_WEIGHT
             strength = None
             if asks is not None:  # ranked by what the question asks (asked_part)
                 strength = score

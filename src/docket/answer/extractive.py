@@ -22,7 +22,16 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from docket.answer.evidence import Evidence, Unit, asked_terms, gather, holds, question_names, vocabulary
+from docket.answer.evidence import (
+    Evidence,
+    Unit,
+    asked_terms,
+    gather,
+    holds,
+    other_years,
+    question_names,
+    vocabulary,
+)
 from docket.answer.figures import HEADER_YEAR
 from docket.answer.guard import withheld_notes
 from docket.answer.numbering import renumbered, statements
@@ -145,6 +154,7 @@ def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
     terms = asked_terms(question)  # "how many" shapes the question: a unit saying "many" adds nothing
     asked = terms - question_names(question) or terms
     doc = evidence.hits[best.hit].doc_id
+    years = set(HEADER_YEAR.findall(question))
     pool = [
         u
         for u in evidence.units[1:_POOL]
@@ -168,6 +178,8 @@ def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
             break
         if not (found[id(candidate)] - covered) and holds(evidence.kind, candidate.text, question) is False:
             continue  # adds no word of the question, nor the amount, date or name it asks for
+        if years and not candidate.row and other_years(candidate.text, years):
+            continue  # "Fiscal 2018 includes …" after the answer for 2019
         seen.add(key)
         chosen.append(candidate)
         covered |= found[id(candidate)]
