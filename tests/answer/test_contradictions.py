@@ -147,8 +147,22 @@ def test_a_reports_date_stamp_revises_nothing() -> None:
     ]
     assert conflicts(paragraph) == []
     assert revision_score("As of June 30, 2023, we had approximately 41,000 employees.") == 0
-    assert revision_score("As of 1 March 2024, we had 41 employees.") == 0
-    assert revision_score("As of March, the late fee is $40.") == 0.5  # a change announced, not a date stamp
+    assert revision_score("As of 1 March 2024, we had 41 employees.") == 0  # what was so then
+    assert revision_score("As of December 31, 2022, there were 5 plans.") == 0  # a period's end
+    # a change announced from a date, not a date stamp
+    assert revision_score("As of March, the late fee is $40.") == 0.5
+    assert revision_score("As of March 1, 2024, the late fee is $40.") == 0.5
+    assert _flagged("The late fee is $25.", "As of March 1, 2024, the late fee is $40.") == {1: (0, "figure")}
+
+
+def test_words_handbooks_use_as_subjects_still_count() -> None:
+    """Hedges are no shared subject, but "work", "notice" and "business" are."""
+    assert contradicted_by("Employees work 40 hours a week.", ["Employees work 37.5 hours per week."])
+    assert contradicted_by("The notice period is 60 days.", ["A notice period of 30 days applies."])
+    assert contradicted_by("Business travel costs up to $500.", ["Business travel is reimbursed up to $300."])
+    assert _flagged("You may work remotely on Fridays.", "Update: you can no longer work remotely.") == {
+        1: (0, "denial")
+    }
 
 
 @pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")

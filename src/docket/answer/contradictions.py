@@ -17,8 +17,9 @@ directive", "approved by the board", "Nouveau :", "Corrección:", "ab sofort") o
 reader (:mod:`docket.answer.instructions`) more than the other. It is flagged and never used as
 evidence; the other stands. A weak mark ("now", "new", "since January") counts only for a
 different figure within :data:`_NEAR` statements; denials and places need a strong one. A report's
-date stamp ("As of June 30, 2023, we had approximately 41,000 employees") marks nothing: reports
-date their figures so, and the next sentence's "45% of our workforce" revises nothing. When
+date stamp ("As of June 30, 2023, we had approximately 41,000 employees": a period's end, or what
+was so then) marks nothing: reports date their figures so, and the next sentence's "45% of our
+workforce" revises nothing; "As of March 1, 2024, the late fee is $40" still announces a change. When
 neither statement is marked, nothing is flagged: Docket cannot tell which one the business meant
 (real handbooks give different figures for similar subjects all the time: per plan, per role).
 """
@@ -53,10 +54,10 @@ _EXTRA_STOPWORDS = frozenset(
     día días semana semanas mes meses año años hora horas minuto minutos noche noches
     usd eur gbp cad dollar dollars euro euros cent cents percent prozent
     now new update updated note notice correction currently today one two three four five six seven eight nine ten
-    approximately approximate about around roughly nearly almost some over under up more less than
+    approximately approximate around roughly almost
     neu neue nouveau nouvelle nuevo nueva corrección ahora désormais ab sofort also all every any per""".split()
 )
-_EXTRA_STOPWORDS |= frozenset(analyze(" ".join(_EXTRA_STOPWORDS)))  # as the analyser stems them ("approxim")
+_EXTRA_STOPWORDS |= {"approxim", "rough", "around", "almost"}  # the hedges as the keyword analyser stems them
 
 _NUMBER = r"\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?"
 _MONEY = re.compile(
@@ -129,19 +130,29 @@ _REVISION_STRONG = re.compile(
     ),
     _FLAGS,
 )
-# a day, month and year: "as of June 30, 2023" dates a report's figures, it announces no change
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
-_FULL_DATE = (
-    rf"(?:{_MONTH} \d{{1,2}}(?:st|nd|rd|th)?,? |\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH},? )(?:19|20)\d\d\b"
-    r"|\d{1,2}/\d{1,2}/\d{2,4}\b|(?:19|20)\d\d-\d\d-\d\d\b"
+# A report's date stamp: "as of" a full date that ends a period ("June 30, 2023", "31 December 2022"),
+# or one followed by what was so then ("As of July 1, 2023, we had …"). "As of March 1, 2024, the late
+# fee is $40" announces a change.
+_MONTH = (
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?)"
+)
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_YEAR = r"(?:19|20)\d\d\b"
+_PERIOD_END = r"(?:2[89]|3[01])(?:st|nd|rd|th)?"
+_STAMP = re.compile(
+    rf"\bas of (?:{_MONTH} {_PERIOD_END},? {_YEAR}|{_PERIOD_END} (?:of )?{_MONTH},? {_YEAR}"
+    rf"|(?:{_MONTH} {_DAY},? |{_DAY} (?:of )?{_MONTH},? ){_YEAR},? (?:\w+ ){{0,3}}?(?:had|was|were|held|owned|employed"
+    r"|totaled|totalled|amounted|stood|reported|recorded|included|consisted|represented)\b)",
+    _FLAGS,
 )
 _REVISION_WEAK = re.compile(
     r"\b(?:(?:is|are|can|will|may|must|costs?|takes?|has|have) now|now (?:is|are|costs?|takes?|available|open|closed"
     r"|free|required|optional|includes?|applies|apply)|since (?:january|february|march|april|may|june|july|augus"
     r"t|september|october|november|december|\d{4}"
     r"|last (?:year|season|month|week|quarter))"
-    rf"|as of (?!{_FULL_DATE})(?:\d+|january|february|march|april|may|june|july|august|september|october|november"
-    r"|december|the \d+|this)|this (?:year|season|month)|jetzt|nun|neu|maintenant|nouveau|nouvelle|ahora|nuevo|nueva"
+    r"|as of (?:\d+|january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|the \d+|this)|this (?:year|season|month)|jetzt|nun|neu|maintenant|nouveau|nouvelle|ahora|nuevo|nueva"
     r"|diese saison|cette saison|esta temporada|no longer|nicht mehr|ya no|ne \w+ plus|n'\w+ plus"
     r"|new (?:bank |banking )?(?:account|iban|bank details|banking details|payment details|address)"
     r"|neue[ns]? (?:konto|bankverbindung|iban)|nouveau compte|nouvelles coordonnées|nueva cuenta|nuevo iban)\b",
@@ -178,7 +189,8 @@ def revision_score(sentence: str) -> float:
     """How strongly ``sentence`` presents itself as changing what its document says elsewhere: 1 for
     "Update:", "no longer", "effective immediately", "per the owner's directive"…, 0.5 for "now",
     "new", "since January"…, plus its instruction score (:func:`~docket.answer.instructions.instruction_score`)."""
-    score = 1.0 if _REVISION_STRONG.search(sentence) else 0.5 if _REVISION_WEAK.search(sentence) else 0.0
+    weak = _REVISION_WEAK.search(_STAMP.sub(" ", sentence))
+    score = 1.0 if _REVISION_STRONG.search(sentence) else 0.5 if weak else 0.0
     return score + instruction_score(sentence)
 
 

@@ -26,6 +26,7 @@ from docket.answer.evidence import (
     Evidence,
     Unit,
     asked_terms,
+    asked_years,
     gather,
     holds,
     other_years,
@@ -100,13 +101,13 @@ def describe_row(row: str, header: str, question: str = "") -> str:
     columns = names[1:] if len(names) == len(cells) else []
     if not columns:
         return ", ".join(c for c in cells if c)
-    asked_years = set(HEADER_YEAR.findall(question))
+    named_years = set(HEADER_YEAR.findall(question))
     asked_words = set(words(question))
     wanted = [
         k
         for k, name in enumerate(columns)
-        if (asked_years and asked_years & set(HEADER_YEAR.findall(name)))
-        or (not asked_years and asked_words & set(words(name)) - {"total"})
+        if (named_years and named_years & set(HEADER_YEAR.findall(name)))
+        or (not named_years and asked_words & set(words(name)) - {"total"})
     ]
     shown = wanted or list(range(len(columns)))
     parts = [f"{columns[k]}: {values[k]}" for k in shown if k < len(values) and values[k]]
@@ -147,14 +148,15 @@ def _choose(evidence: Evidence, max_sentences: int) -> list[Unit]:
     scores lower but uses the word the overview lacks. Words that only shape the question ("how
     many") add nothing, and a unit that adds no word must hold what a question for an amount, a
     date or a name asks for: "How many employees did 3M have in 2022?" is not followed by a
-    sentence about inflation in 2022."""
+    sentence about inflation in 2022. When the question names years, a unit that names only others
+    does not join ("Fiscal 2018 includes …" after the answer for 2019)."""
     best = evidence.units[0]
     question = evidence.question
     several = _COMPARE.search(question) is not None
     terms = asked_terms(question)  # "how many" shapes the question: a unit saying "many" adds nothing
     asked = terms - question_names(question) or terms
     doc = evidence.hits[best.hit].doc_id
-    years = set(HEADER_YEAR.findall(question))
+    years = asked_years(question)
     pool = [
         u
         for u in evidence.units[1:_POOL]
