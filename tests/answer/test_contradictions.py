@@ -149,6 +149,7 @@ def test_a_reports_date_stamp_revises_nothing() -> None:
     assert revision_score("As of June 30, 2023, we had approximately 41,000 employees.") == 0
     assert revision_score("As of 1 March 2024, we had 41 employees.") == 0  # what was so then
     assert revision_score("As of December 31, 2022, there were 5 plans.") == 0  # a period's end
+    assert revision_score("Three-Year Syndicated Facility Agreement, dated as of April 26, 2022, by and among …") == 0
     # a change announced from a date, not a date stamp
     assert revision_score("As of March, the late fee is $40.") == 0.5
     assert revision_score("As of March 1, 2024, the late fee is $40.") == 0.5

@@ -132,7 +132,7 @@ _REVISION_STRONG = re.compile(
 )
 # A report's date stamp: "as of" a full date that ends a period ("June 30, 2023", "31 December 2022"),
 # or one followed by what was so then ("As of July 1, 2023, we had …"). "As of March 1, 2024, the late
-# fee is $40" announces a change.
+# fee is $40" announces a change. An agreement "dated as of April 26, 2022" is dated, not revised.
 _MONTH = (
     r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
     r"|(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?)"
@@ -141,7 +141,8 @@ _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 _YEAR = r"(?:19|20)\d\d\b"
 _PERIOD_END = r"(?:2[89]|3[01])(?:st|nd|rd|th)?"
 _STAMP = re.compile(
-    rf"\bas of (?:{_MONTH} {_PERIOD_END},? {_YEAR}|{_PERIOD_END} (?:of )?{_MONTH},? {_YEAR}"
+    rf"\bdated as of (?:{_MONTH} {_DAY},? |{_DAY} (?:of )?{_MONTH},? ){_YEAR}"  # an agreement's date
+    rf"|\bas of (?:{_MONTH} {_PERIOD_END},? {_YEAR}|{_PERIOD_END} (?:of )?{_MONTH},? {_YEAR}"
     rf"|(?:{_MONTH} {_DAY},? |{_DAY} (?:of )?{_MONTH},? ){_YEAR},? (?:\w+ ){{0,3}}?(?:had|was|were|held|owned|employed"
     r"|totaled|totalled|amounted|stood|reported|recorded|included|consisted|represented)\b)",
     _FLAGS,
