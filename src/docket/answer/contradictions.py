@@ -54,10 +54,10 @@ _EXTRA_STOPWORDS = frozenset(
     día días semana semanas mes meses año años hora horas minuto minutos noche noches
     usd eur gbp cad dollar dollars euro euros cent cents percent prozent
     now new update updated note notice correction currently today one two three four five six seven eight nine ten
-    approximately approximate around roughly almost
     neu neue nouveau nouvelle nuevo nueva corrección ahora désormais ab sofort also all every any per""".split()
 )
-_EXTRA_STOPWORDS |= {"approxim", "rough", "around", "almost"}  # the hedges as the keyword analyser stems them
+_HEDGES = "approximately approximate around roughly almost"  # words a statement hedges a figure with
+_EXTRA_STOPWORDS |= {*_HEDGES.split(), *analyze(_HEDGES)}  # also as the keyword analyser stems them ("approxim")
 
 _NUMBER = r"\d{1,3}(?:[,.\u202f\u00a0 ]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d+)?"
 _MONEY = re.compile(
