@@ -2,7 +2,7 @@
 by its year and the question's words, stacked column headings read as one, and a row's change or
 average over its table's years when the question names none.
 
-Tables: four of TAT-QA's dev split (CC BY 4.0, tests/data/tatqa/README.md), written as
+Tables: eight of TAT-QA's dev split (CC BY 4.0, tests/data/tatqa/README.md), written as
 ``bench/answers.py`` writes them into documents (one row a line, cells joined by " | "); one
 quarterly table written here.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from docket.answer.calculate import plan, stated
+from docket.answer.calculate import answer_text, compute, plan, stated
 from docket.answer.figures import lookup
 from docket.answer.plans import free_item
 from docket.answer.which_year import across_text, across_years, over_years
@@ -27,6 +27,7 @@ from docket.types import Hit, Location
 DATA = Path(__file__).resolve().parents[1] / "data" / "tatqa"
 TABLES = {t["uid"][:8]: t["table"] for t in json.loads((DATA / "tables.json").read_text(encoding="utf-8"))}
 DISCONTINUED, FINANCIAL_ASSETS, EMISSIONS, NON_CURRENT = "6aa15859", "21a432eb", "7d228e82", "d0810768"
+REGIONS, ROIC, PARTICIPATING, BALANCES = "483ae181", "65cffa0c", "31e184c6", "d476a981"
 
 
 def _text(rows: list[list[str]]) -> str:
@@ -167,3 +168,58 @@ def test_a_thousands_unit_written_as_000_is_carried_into_the_answer() -> None:
     figure = lookup("trade receivables", 2019, [hit])
     assert figure is not None and figure.unit == "$'000"
     assert stated(None, figure) == "$3,770 (in thousands)"
+
+
+def _answer(question: str, key: str) -> str:
+    """The computed answer to ``question`` from one table, as shown."""
+    planned = plan(question)
+    assert planned is not None, question
+    result = compute(planned, lambda item, year: lookup(item, year, [_hit(key)], hint=planned.hint))
+    assert result is not None and not result.missing, question
+    return answer_text(result, [1] * len(result.figures))
+
+
+def test_an_average_without_a_preposition_or_years_is_the_row_the_question_names_in_full() -> None:
+    """ "What was the average Preferred stock (as-converted basis)?": no "of", no year; the row the
+    question repeats with its bracketed qualifier, not the "Preferred stock" row of percentages
+    further down the same table."""
+    asked = over_years("What was the average Preferred stock (as-converted basis)?")
+    assert asked == ("average", "preferred stock")
+    hint = "What was the average Preferred stock (as-converted basis)?"
+    result = across_years(*asked, [_hit(PARTICIPATING)], hint=hint)
+    assert result is not None and result.value == pytest.approx(3.5)
+    text = across_text(result, 1)
+    assert text.startswith("Average of Preferred stock (as-converted basis): 3.5")
+    assert over_years("What is the average Cost of sales?") == ("average", "cost of goods sold")
+    assert over_years("What is the average of 2019 revenue?") is None  # a year named: another path's
+
+
+def test_a_percentage_change_of_a_rate_also_gives_the_change_in_points_and_no_money_unit() -> None:
+    text = _answer("What was the percentage change in the WACC between 2018 and 2019?", ROIC)
+    assert text.startswith("Percentage change in wacc: -5.26%")
+    assert "9.0% − 9.5% = -0.5 points" in text
+    assert "in millions" not in text and "(in" not in text
+    money = _answer(
+        "What was the percentage change in Adjusted operating income (tax effected) between 2018 and 2019?", ROIC
+    )
+    assert "points" not in money  # money, not a rate
+
+
+def test_two_rows_of_one_year_are_subtracted_and_one_row_between_two_years_is_a_change() -> None:
+    regions = _answer("What was the difference in the net sales in 2019 between APAC and EMEA?", REGIONS)
+    assert regions.startswith("Difference between apac net sales and emea net sales: 217,805")
+    assert "$533,340" in regions and "315,535" in regions
+    between = plan("What is the difference between the net cash provided by operating activities from 2018 to 2019?")
+    assert between is not None
+    assert between.expression == (
+        "net cash provided by operating activities[2019] - net cash provided by operating activities[2018]"
+    )
+    # two items between two years: which difference is asked is not guessed
+    assert plan("What is the difference between revenue and cost of sales in 2019 and 2018?") is None
+
+
+def test_the_respective_values_of_a_row_in_two_years_are_each_read() -> None:
+    text = _answer("What are the respective values of work-in-process inventory in 2018 and 2019?", BALANCES)
+    assert text.startswith("Work in process inventory: 2,929 in 2018 and 2,370 in 2019 (in thousands)")
+    total = plan("What is the total amount of audit fees in both 2018 and 2019?")
+    assert total is not None and total.expression == "audit fees[2018] + audit fees[2019]"

@@ -97,7 +97,10 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
             expression = expression.replace("{y}", str(year)).replace("{p}", str(year - 1))
         shown = expression
         python = expression
-        for m in sorted(set(re.findall(r"([a-z][a-z ,'&]*?)\[(\d{4})\]", expression)), key=lambda t: -len(t[0])):
+        # each leaf once, in the expression's order (a set's order would change from run to run), the
+        # longest names replaced first ("net sales" before "sales")
+        leaves = dict.fromkeys(re.findall(r"([a-z][a-z ,'&]*?)\[(\d{4})\]", expression))
+        for m in sorted(leaves, key=lambda t: -len(t[0])):
             item, y = m[0].strip(), int(m[1])
             figure = find(item, y)
             if figure is None:
@@ -176,7 +179,7 @@ def stated(value: float | None, figure: Figure) -> str:
     "$39,669 (in millions)" for a cell "$ 39,669" under "(In millions, except per share data)";
     ``value`` (a rounded figure) in place of the cell's own when given. A cell in brackets is negative."""
     number = _fmt(figure.value if value is None else value)
-    if figure.cell.strip().rstrip(")").endswith("%"):
+    if figure.rate:
         number += "%"  # a rate as its cell gives it: "2.7%"
     currency = next((c for c in _CURRENCIES if c in figure.cell or c in figure.unit), "")
     if currency:
@@ -185,7 +188,7 @@ def stated(value: float | None, figure: Figure) -> str:
 
 
 def _scale(figure: Figure) -> str:
-    scale = {1e3: "thousands", 1e6: "millions", 1e9: "billions"}.get(unit_factor(figure.unit), "")
+    scale = {1e3: "thousands", 1e6: "millions", 1e9: "billions"}.get(unit_factor(figure.scale), "")
     return f" (in {scale})" if scale else ""
 
 
@@ -198,6 +201,22 @@ def uncertain(figure: Figure) -> list[str]:
     if not figure.one_column:
         lines.append(f'Uncertain: FY{figure.year} has several columns in this table; this is "{figure.column}"')
     return lines
+
+
+def _points(result: Result) -> list[str]:
+    """For a percentage change of a rate ("the percentage change in the WACC", 9.5% to 9.0%), the
+    change in percentage points as well: which of the two the asker means, the words do not say."""
+    figures = sorted(result.figures, key=lambda f: f.year)
+    if not result.plan.label.startswith("percentage change") or len(figures) != 2 or figures[0].year == figures[1].year:
+        return []
+    if not all(f.rate for f in figures):
+        return []
+    earlier, later = figures
+    points = later.value - earlier.value
+    return [
+        f"In percentage points: {later.cell.strip()} − {earlier.cell.strip()} = {points:+.4g} points "
+        f"(FY{later.year} against FY{earlier.year}); the percentage above is the change relative to FY{earlier.year}"
+    ]
 
 
 # a row label that is one of the item's names, or starts with one (:func:`~docket.answer.figures.label_score`)
@@ -240,8 +259,9 @@ def answer_text(result: Result, numbers: Sequence[int]) -> str:
         if len(plan_.years) > 1:
             calculation = f"average over FY{plan_.years[0]}–FY{plan_.years[-1]} of {calculation}"
         lines.append(f"Calculation: {calculation} = {value}")
+        lines += _points(result)
     for figure, n in zip(result.figures, numbers, strict=True):
-        unit = f" {figure.unit}" if figure.unit else ""
+        unit = f" {figure.scale}" if figure.scale else ""
         if figure.parts:  # no total row: the parts as listed, added up
             lines.append(
                 f"- {figure.item}, FY{figure.year}: {_fmt(figure.value)} = {figure.cell}{unit} ({figure.label}: "

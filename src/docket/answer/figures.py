@@ -84,6 +84,17 @@ class Figure:
     parts: tuple[str, ...] = ()  # the rows added up when the statement lists only the item's parts
     one_column: bool = True  # the year's column was the only one for it (or the longest period's)
 
+    @property
+    def rate(self) -> bool:
+        """Whether the cell is a rate: "9.0%", "(1.2)%"."""
+        return self.cell.strip().rstrip(")").endswith("%")
+
+    @property
+    def scale(self) -> str:
+        """The table's unit as it applies to this figure: none for a rate, whose table may well be
+        "in millions"."""
+        return "" if self.rate else self.unit
+
 
 # words of a row label that start another line item, so a list of an item's parts has ended
 # ("Prepaid expenses and other current assets" after "Raw materials" under "Inventories, net:")
@@ -215,6 +226,25 @@ _PERIOD = re.compile(
 )
 # how much a column heading naming the period the question names counts, and one naming another
 _SAME_PERIOD, _OTHER_PERIOD = 0.1, 0.2
+_WORD_FOR_WORD, _SAME_QUALIFIER = 0.05, 0.15
+
+
+def _in_question(label: str, question: str) -> float:
+    """How much a row label is the one the question names in its own words: a label the question
+    repeats word for word ("Cost of sales", not its synonym "Cost of goods sold") and, more, a
+    qualifier in brackets the question repeats ("Preferred stock (as-converted basis)", not the
+    "Preferred stock" row above it)."""
+    if not question:
+        return 0.0
+
+    def normal(text: str) -> str:
+        return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
+
+    asked = normal(question)
+    bonus = _WORD_FOR_WORD if len(label) > 3 and normal(label) in asked else 0.0
+    if any(normal(q).strip() and normal(q) in asked for q in re.findall(r"\(([^()]{3,60})\)", label)):
+        bonus += _SAME_QUALIFIER
+    return bonus
 
 
 def _period(text: str) -> str:
@@ -516,7 +546,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7, hi
             named = min(1.0, score)
             if value < 0 and item in _BALANCES:
                 score -= 0.2  # a balance is not negative: this row is a change in it
-            score += fit - 0.01 * i  # the better-ranked passage wins a tie
+            score += fit - 0.01 * i + _in_question(cells[0], hint)  # the better-ranked passage wins a tie
             if period and _period(heading):
                 # a quarter's figure from a quarter's column, not from a year's in another table
                 score += _SAME_PERIOD if _period(heading) == period else -_OTHER_PERIOD

@@ -209,7 +209,7 @@ _OPERATION = re.compile(
 )
 _YEAR_CLAUSE = (
     r"(?:\s*,)?\s+(?:(?:between|from|in|for|during|over|across|at|as\s+at|as\s+of|on|since|of|to|and)\s+)+"
-    r"(?:the\s+)?(?:(?:fiscal|financial)\s+)?(?:years?\s+|fys?\s*|periods?\s+)?(?:ended\s+)?"
+    r"(?:the\s+|both\s+)?(?:(?:fiscal|financial)\s+)?(?:years?\s+|fys?\s*|periods?\s+)?(?:ended\s+)?"
     r"(?:(?:[a-z]+\s+)?\d{1,2},?\s+|\d{1,2}\s+[a-z]+\s+)?(?:fy\s*)?(?:19|20)\d\d\b|\s+(?:fy\s*)?(?:19|20)\d\d\b"
 )
 _PCT_CHANGE = re.compile(
@@ -219,7 +219,11 @@ _PCT_CHANGE = re.compile(
 )
 _ABS_CHANGE = re.compile(
     r"\b(?:change|increase|decrease|difference|growth|rise|decline|fall)\b(?:\s*/\s*\(?(?:increase|decrease)\)?)?"
-    r"\s+(?:in|of|for)\s+(?P<item>.+)",
+    r"\s+(?:in|of|for)\s+(?P<item>.+)"
+    # one item's difference between two years: "the difference between the net cash provided by
+    # operating activities from 2018 to 2019" (not two items': "between APAC and EMEA in 2019")
+    r"|\bdifference\s+between\s+(?P<between>.+?\s+(?:from|between|in)\s+(?:the\s+)?(?:(?:fiscal|financial)\s+)?"
+    r"(?:years?\s+|fy\s*)?(?:19|20)\d\d\s+(?:to|and)\s+(?:fy\s*)?(?:19|20)\d\d)",
     re.IGNORECASE,
 )
 _MEAN = re.compile(r"\b(?:average|mean)\s+(?:of\s+|value\s+of\s+)?(?P<item>.+)", re.IGNORECASE)
@@ -231,10 +235,18 @@ _SHARE = re.compile(
     r"\s+of\s+(?P<other>.+)",
     re.IGNORECASE,
 )
+# two rows' difference in one year: "the difference in the net sales in 2019 between APAC and EMEA",
+# "the difference between the fair value of purchased technology and trademarks in 2019"
+_TWO_ROWS = re.compile(
+    r"\bdifference\s+(?:in\s+(?:the\s+)?(?P<measure>[\w ,'&()/-]+?)\s+(?:in\s+(?:fy\s*)?(?:19|20)\d\d\s+)?)?"
+    r"between\s+(?:the\s+)?(?P<item>[a-z ,'&()/-]+?)\s+and\s+(?:the\s+)?(?P<other>[a-z ,'&()/-]+?)"
+    r"(?=\s*(?:\?|$|\s+(?:in|for|as\s+(?:at|of)|at|on|during)\s))",
+    re.IGNORECASE,
+)
 _SUM = re.compile(r"\b(?:total|sum|combined)\s+(?:of\s+)?(?P<item>.+)", re.IGNORECASE)
 _ITEM_LEAD = re.compile(
     r"^(?:(?:what|which|how)\b.*?\b(?:is|was|were|are)\s+|.*?\b(?:proportion|percentage|share)\s+of\s+"
-    r"|(?:the|a|an|its|their|our|total|(?:amount|value|balance|level)\s+of)\s+"
+    r"|(?:the|a|an|its|their|our|total|respective|(?:amount|value|balance|level)s?\s+of)\s+"
     r"|[\w.&-]+(?:\s+[\w.&-]+){0,2}['’]s\s+)",  # whose it is: "Amazon's", "the company's", "Acme Ltd's"
     re.IGNORECASE,
 )
@@ -308,6 +320,13 @@ def _arithmetic(question: str, years: list[int], decimals: int | None, unit: str
         if item is None or other is None or item == other:
             return None
         return Plan(f"{item} to {other}", f"{item}[{{y}}] / {other}[{{y}}]", (last,), percent, decimals)
+    rows = _TWO_ROWS.search(question) if len(years) == 1 else None
+    if rows is not None:
+        measure = f" {rows.group('measure')}" if rows.group("measure") else ""
+        item, other = free_item(rows.group("item") + measure), free_item(rows.group("other") + measure)
+        if item is None or other is None or item == other:
+            return None
+        return Plan(f"difference between {item} and {other}", f"{item}[{last}] - {other}[{last}]", (), False, decimals)
     if len(years) < 2:
         return None
     change = _PCT_CHANGE.search(question)
@@ -319,7 +338,9 @@ def _arithmetic(question: str, years: list[int], decimals: int | None, unit: str
         return Plan(f"percentage change in {item}", expression, (), True, decimals)
     change = _ABS_CHANGE.search(question)
     if change is not None:
-        item = free_item(change.group("item"))
+        item = free_item(change.group("item") or change.group("between"))
+        if change.group("between") and item and " and " in item:
+            return None  # "the difference between revenue and cost of sales in 2019 and 2018": two items
         return (
             None
             if item is None

@@ -89,7 +89,7 @@ def comparison_text(result: YearComparison, number: int) -> str:
     """``2018`` first (the answer), then each year's figure with the row and its citation."""
     shown = "; ".join(f"{f.year}: {f.cell}" for f in result.figures)
     row = result.figures[0]
-    unit = f" ({row.unit})" if row.unit else ""
+    unit = f" ({row.scale})" if row.scale else ""
     word = "highest" if result.highest else "lowest"
     return f"{result.year}\n- {row.label}{unit}, {word} in {result.year} — {shown} [{number}]"
 
@@ -99,7 +99,7 @@ def comparison_text(result: YearComparison, number: int) -> str:
 _ACROSS = re.compile(
     r"^\W*(?:what|how\s+much)\s+(?:is|was|were|are)\s+(?:the\s+)?(?:net\s+)?"
     r"(?P<op>(?:percent(?:age)?|%)\s+(?:change|increase|decrease)|change|increase|decrease|difference|average|mean)"
-    r"\s+(?:value\s+)?(?:in|of|for)\s+(?P<item>.+?)\s*\??\s*$",
+    r"\s+(?:value\s+)?(?:(?:in|of|for)\s+|(?<=average\s)|(?<=mean\s))(?P<item>.+?)\s*\??\s*$",
     re.IGNORECASE,
 )
 _MAX_ROW_WORDS = 10
@@ -175,12 +175,21 @@ def across_text(result: AcrossYears, number: int) -> str:
         later, earlier = figures[0].year, figures[1].year
         taken = f"the question names no year; the table's latest two are taken ({later} against {earlier})"
     value = _number(result.value) + ("%" if result.operation == "percentage change" else "")
+    of = "of" if result.operation == "average" else "in"
     row = figures[0]
-    unit = f" ({row.unit})" if row.unit else ""
+    unit = f" ({row.scale})" if row.scale else ""
+    points = []
+    if result.operation == "percentage change" and all(f.rate for f in figures):
+        points = [
+            f"In percentage points: {figures[0].cell.strip()} − {figures[1].cell.strip()} = "
+            f"{figures[0].value - figures[1].value:+.4g} points; the percentage above is the change relative to "
+            f"{figures[1].year}"
+        ]
     return "\n".join(
         [
-            f"{result.operation[:1].upper()}{result.operation[1:]} in {row.label}: {value}",
+            f"{result.operation[:1].upper()}{result.operation[1:]} {of} {row.label}: {value}",
             f"Calculation: {calculation} = {value}",
+            *points,
             f"Years: {taken}",
             f"- {row.label}{unit}: " + "; ".join(f"{f.column}: {f.cell}" for f in figures) + f" [{number}]",
         ]
