@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from docket.answer.contradictions import conflicts, contradicted_by, revision_score
+from docket.answer.contradictions import conflicts, contradicted_by, is_reference, revision_score
 from docket.config import load_settings
 from docket.kb import KnowledgeBase
 from docket.models.embedders import MiniLMEmbedder
@@ -154,6 +154,26 @@ def test_a_reports_date_stamp_revises_nothing() -> None:
     assert revision_score("As of March, the late fee is $40.") == 0.5
     assert revision_score("As of March 1, 2024, the late fee is $40.") == 0.5
     assert _flagged("The late fee is $25.", "As of March 1, 2024, the late fee is $40.") == {1: (0, "figure")}
+
+
+def test_an_exhibit_index_revises_nothing() -> None:
+    """Boeing's 2022 10-K exhibit index: plans "as amended and restated" on different dates are
+    entries referring to other filings, not statements, and no answer's notes should say one was
+    withheld as contradicting another."""
+    index = [
+        "10.10 The Boeing Company Annual Incentive Plan, as amended and restated February 24, 2020 (Exhibit 10.1 "
+        "to the Company’s Current Report on Form 8-K dated February 24, 2020)*",
+        "10.12 Supplemental Executive Retirement Plan for Employees of The Boeing Company, as amended and restated "
+        "as of January 1, 2016 (Exhibit (10)(xvi) to the Company’s Form 10-K for the year ended December 31, 2015)*",
+        "10.13 The Boeing Company Executive Supplemental Savings Plan, as amended and restated effective January 1, "
+        "2022*",
+    ]
+    assert all(is_reference(entry) for entry in index)
+    assert conflicts(index) == []
+    # statements are no references, numbered or not
+    assert not is_reference("As of December 31, 2022 and 2021, Boeing’s total workforce was approximately 156,000.")
+    assert not is_reference("2.1 Employees accrue 1.5 days of leave per month.")
+    assert is_reference("Smith J, et al. Lancet. 2019;12(3):45.")
 
 
 def test_words_handbooks_use_as_subjects_still_count() -> None:

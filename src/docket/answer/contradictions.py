@@ -22,6 +22,9 @@ was so then) marks nothing: reports date their figures so, and the next sentence
 workforce" revises nothing; "As of March 1, 2024, the late fee is $40" still announces a change. When
 neither statement is marked, nothing is flagged: Docket cannot tell which one the business meant
 (real handbooks give different figures for similar subjects all the time: per plan, per role).
+A reference to another work (:func:`is_reference`: a citation, a filing's exhibit index entry "10.12
+Supplemental Executive Retirement Plan …, as amended and restated as of January 1, 2016 (Exhibit
+(10)(xvi) to the Company's Form 10-K …)") states nothing, so it neither revises nor is revised.
 """
 
 from __future__ import annotations
@@ -294,18 +297,37 @@ def _conflict_kind(suspect: _Facts, other: _Facts, near: bool) -> str | None:
     return None
 
 
+# a reference to another work, not a statement: a citation ("2019;12(3):45", "et al.", "doi:") or a
+# filing's exhibit index entry ("… (incorporated by reference to Exhibit 10.24 to … Form 10-K …)",
+# "… incorporated herein by reference from …", "(Exhibit (10)(xvi) to the Company's Form 10-K …)",
+# "10.13 The Boeing Company Executive Supplemental Savings Plan, as amended … January 1, 2022*")
+_REFERENCE = re.compile(
+    r"\b(?:19|20)\d\d\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*\d+|\bet al\.|\bdoi:|\bPMID\b"
+    r"|\bincorporated\s+(?:herein\s+)?by\s+reference\b|\(Exhibits?\s+\(?\d|\b(?:filed|furnished)\s+herewith\b"
+    r"|^\s*\d{1,3}\.\d{1,3}[A-Za-z]?\s+[A-Z][^\n]*\*(?:\s|$)",
+    re.IGNORECASE,
+)
+
+
+def is_reference(text: str) -> bool:
+    """Whether ``text`` refers to another work instead of stating something: a literature citation
+    or an entry of a filing's exhibit index."""
+    return _REFERENCE.search(text) is not None
+
+
 def conflicts(sentences: Sequence[str]) -> list[Conflict]:
     """The statements of one document (``sentences``, in order) that contradict another of them.
 
     One :class:`Conflict` per flagged statement, naming the first statement it contradicts: a
     statement that revises another (see the module docstring) is flagged and the other is not."""
     facts = [_facts(s) for s in sentences]
+    references = {i for i, s in enumerate(sentences) if is_reference(s)}
     flagged: dict[int, Conflict] = {}
     for i, suspect in enumerate(facts):
-        if suspect.revision < 0.5:
+        if suspect.revision < 0.5 or i in references:
             continue
         for j, other in enumerate(facts):
-            if j == i or other.revision >= suspect.revision or not suspect.subject & other.subject:
+            if j == i or j in references or other.revision >= suspect.revision or not suspect.subject & other.subject:
                 continue
             kind = _conflict_kind(suspect, other, abs(i - j) <= _NEAR)
             if kind is not None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from docket.answer.contradictions import is_reference
 from docket.answer.figures import HEADER_YEAR
 from docket.answer.guard import hit_flags
 from docket.errors import NotFoundError
@@ -105,9 +106,9 @@ _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "amount",
             r"^how\s+(much|many|long|often|far|large|big|high|low|old|tall|heavy|wide|deep|fast|soon)\b|"
-            r"^(what|which)\s+(is|was|were|are)\s+(the\s+)?(\w+\s+){0,3}(amount|total|number|count|price|cost|fee|"
+            r"^(what|which)\s+(is|was|were|are)\s+(the\s+)?([\w'’&.-]+\s+){0,3}(amount|total|number|count|price|cost|fee|"
             r"rate|ratio|percentage|share|margin|revenue|sales|income|expenses?|expenditure|value|balance|limit|"
-            r"salary|budget|duration|size|age|length|weight|dose|dosage)\b|^(what|which)\s+(\w+\s+){0,2}"
+            r"salary|budget|duration|size|age|length|weight|dose|dosage)\b|^(what|which)\s+([\w'’&.-]+\s+){0,2}"
             r"(amount|total|number|percentage|ratio)\b",
         ),
         (
@@ -167,14 +168,6 @@ def _counts(text: str, stem: str) -> bool:
 
 
 _ENTITY_WEIGHT = 0.35  # a name the question repeats locates the document; the other words find the answer
-# a reference to another work, not a statement: a citation ("2019;12(3):45", "et al.", "doi:") or a
-# filing's exhibit index entry ("… (incorporated by reference to Exhibit 10.24 to … Form 10-K …)",
-# "… incorporated herein by reference from …")
-_REFERENCE = re.compile(
-    r"\b(?:19|20)\d\d\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*\d+|\bet al\.|\bdoi:|\bPMID\b"
-    r"|\bincorporated\s+(?:herein\s+)?by\s+reference\b",
-    re.IGNORECASE,
-)
 _ALPHA_WORD = re.compile(r"[A-Za-z]{2,}")
 
 
@@ -242,7 +235,7 @@ def _quality(text: str, row: bool) -> float:
     """A lift below zero for units that are no statement: reference lists, stray numbers."""
     if row:
         return 0.0
-    if _REFERENCE.search(text):
+    if is_reference(text):
         return -0.15
     if _is_heading(text):
         return -0.2
