@@ -111,6 +111,15 @@ def test_query_terms_drop_stopwords_unless_nothing_else_is_left() -> None:
     assert analyze_query("?!") == []
 
 
+def test_a_fiscal_year_written_as_one_word_is_its_year() -> None:
+    """ "FY2022" is asked about in the words the filings answer in ("2022", "fiscal 2022"); a
+    passage that writes "FY2022" is still found by it as written."""
+    assert query_terms("What changed between FY2021 and FY22?") == ["changed", "2021", "2022"]
+    assert query_terms("Q2 FY'23 revenue") == ["q2", "2023", "revenue"]
+    assert analyze_query("revenue in FY2022") == ["revenu", "2022", "fy2022"]
+    assert query_terms("the FYI section") == ["fyi", "section"]
+
+
 def test_analysis_stems_and_drops_stopwords() -> None:
     assert analyze("The offers were offered") == ["offer", "offer"]
     assert analyze_query("offering offers") == ["offer"]
