@@ -91,6 +91,23 @@ def test_a_common_word_is_no_company_name() -> None:
     assert _scoped("How many square feet does the office have?") is None
 
 
+def test_a_place_or_a_common_first_word_is_no_mention_of_a_longer_name() -> None:
+    """An NTSB accident report names its operator "Florida Flight Training Center": a question about
+    an accident "in Florida" is not about that operator's reports (it was narrowed to them and
+    quoted another accident), nor is "American" a mention of American Express; the full names are."""
+    catalog = Catalog(
+        (
+            _entry("fftc", "Florida Flight Training Center", "accident report", 2007),
+            _entry("other", "Tallahassee Aero Club", "accident report", 2007),
+            _entry("axp", "American Express Company", "10-K", 2022),
+        )
+    )
+    assert scope_question("How old was the pilot who landed at his grass strip in Florida?", catalog).documents is None
+    assert scope_question("What was American's revenue?", catalog).documents is None
+    assert scope_question("Which aircraft did Florida Flight Training Center operate?", catalog).documents == ("fftc",)
+    assert scope_question("What was American Express's revenue in 2022?", catalog).documents == ("axp",)
+
+
 def test_a_question_naming_nothing_is_not_narrowed() -> None:
     assert _scoped("What is the parental leave policy?") is None
 

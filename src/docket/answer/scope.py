@@ -11,7 +11,10 @@ The rules:
 - **organisations** — the question names an organisation when it contains a profile's
   organisation in a comparable form (``"The Coca-Cola Company"`` matches "Coca Cola"; a one-word
   name must be capitalised in the question, so "square feet" never means Square, Inc.). The
-  documents about other organisations are left out; those whose profile names none stay.
+  documents about other organisations are left out; those whose profile names none stay. A long
+  enough leading part of a longer name counts ("Walmart" for "Wal-Mart Stores"), unless it is a
+  place or a word many names start with ("Florida" is no mention of "Florida Flight Training
+  Center", nor "American" of American Express).
 - **kind** — "10-K", "10-Q", "annual report", "earnings release", "handbook"… narrow to documents
   of that type when some have it (documents whose type is not known stay).
 - **period** — fiscal years ("FY2018", "fiscal 2018", "FY18", a plain "2018") and quarters ("Q2",
@@ -119,6 +122,19 @@ _KINDS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
 )
 
 
+# words that start many organisations' names and mean something else alone: places (the US states,
+# a few countries and regions) and common adjectives
+_COMMON_LEADS = frozenset(
+    """alabama alaska arizona arkansas california colorado connecticut delaware florida georgia hawaii
+    idaho illinois indiana kansas kentucky louisiana maine maryland massachusetts michigan minnesota
+    mississippi missouri montana nebraska nevada north south oklahoma oregon pennsylvania rhode
+    tennessee texas vermont virginia washington wisconsin wyoming america american americas canada
+    canadian mexico mexican europe european british china chinese japan japanese india indian
+    australia australian pacific atlantic united national international general global first
+    southern northern western eastern central federal royal standard universal continental""".split()
+)
+
+
 def _squash(text: str) -> str:
     return "".join(_WORD.findall(text.lower()))
 
@@ -138,7 +154,9 @@ def _mentions(question: str, organization: str) -> bool:
             first = tokens[i][0]
             exact = joined == target
             # "Walmart" for "Wal-Mart Stores": a long enough leading part of a longer name
-            leading = n == 1 and len(joined) >= 5 and target.startswith(joined) and width > 1
+            leading = (
+                n == 1 and len(joined) >= 5 and target.startswith(joined) and width > 1 and joined not in _COMMON_LEADS
+            )
             if not (exact or leading):
                 continue
             if first[0].isupper() or first[0].isdigit() or (width > 1 and exact):
