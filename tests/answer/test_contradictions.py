@@ -174,6 +174,10 @@ def test_an_exhibit_index_revises_nothing() -> None:
     assert not is_reference("As of December 31, 2022 and 2021, Boeing’s total workforce was approximately 156,000.")
     assert not is_reference("2.1 Employees accrue 1.5 days of leave per month.")
     assert is_reference("Smith J, et al. Lancet. 2019;12(3):45.")
+    # Vancouver style, as a protocol's reference list writes it: no answer to "what is the date of …"
+    assert is_reference("Cochrane Database Syst Rev 2017 May 4;5:CD011970.")
+    assert is_reference("Ann Intern Med 2014 Mar 18;160(6):414-20.")
+    assert not is_reference("The study ran from 2017 May to June; 5 sites: 3 rural.")
 
 
 def test_words_handbooks_use_as_subjects_still_count() -> None:

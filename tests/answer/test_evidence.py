@@ -212,3 +212,30 @@ def test_a_question_about_fiscal_years_is_answered_from_the_years_sentence(
     assert answer.text.startswith("The effective tax rate was 21.6 percent and 24.6 percent for 2022 and 2021"), (
         answer.text
     )
+
+
+PROTOCOLS = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "data"
+    / "docugami-kg-rag-raw-pdfs"
+    / "nih-clinical-trial-protocols"
+    / "data"
+    / "v1"
+    / "docs"
+)
+
+
+@pytest.mark.skipif(not PROTOCOLS.is_dir(), reason="../shared/data is not here")
+def test_a_version_date_given_only_in_the_running_header_is_answered(tmp_path: Path, minilm: MiniLMEmbedder) -> None:
+    """The gestational diabetes protocol gives its version date only in the header of each page
+    ("POSTPRANDIAL AMBULATION IN GESTATIONAL DIABETES | Version 3: 9.19.2022"): the header is kept
+    once, and neither its reference list ("Cochrane Database Syst Rev 2017 May 4;5:CD011970") nor
+    the last sentence of the first page answers in its place."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "protocol.pdf").write_bytes((PROTOCOLS / "NCT06157684_Prot_000.pdf").read_bytes())
+    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=minilm) as kb:
+        kb.ingest([str(folder)])
+        answer = kb.ask("What is the date of version 3 of the gestational diabetes ambulation protocol?")
+    assert answer.text.startswith("POSTPRANDIAL AMBULATION IN GESTATIONAL DIABETES | Version 3: 9.19.2022"), answer.text

@@ -129,18 +129,22 @@ def test_a_page_goes_to_ocr_when_its_text_layer_is_absent_or_garbled(text: str, 
 
 
 # ------------------------------------------------------------------------------ running headers
-def test_a_line_repeated_at_the_top_of_every_page_is_dropped_with_its_page_numbers() -> None:
+def test_a_line_repeated_at_the_top_of_every_page_is_kept_once_and_page_numbers_dropped() -> None:
     pages = [f"ACME Ltd - Confidential\nBody of page {n}.\nMore text.\nPage {n} of 4" for n in range(1, 5)]
     pages[2] = "ACME Ltd - Confidential\nThe body says ACME Ltd - Confidential too.\nPage 3 of 4"
     out = drop_running_lines(pages)
-    assert out[0] == "Body of page 1.\nMore text."
+    assert out[0] == "Body of page 1.\nMore text.\n\nACME Ltd - Confidential"  # after its first page
+    assert out[1] == "Body of page 2.\nMore text."
     assert out[2] == "The body says ACME Ltd - Confidential too."
     assert drop_running_lines(pages[:2]) == pages[:2]  # two pages are too few to tell
 
 
-def test_the_running_header_of_a_real_protocol_is_gone_from_its_passages() -> None:
+def test_the_running_header_of_a_real_protocol_is_kept_once() -> None:
+    """Its header is the only place the protocol gives its version date: kept on the first page,
+    not repeated in every passage."""
     doc = parse_bytes(PROTOCOL.read_bytes(), "protocol.pdf")
-    assert not any("Version: v1.0 Date: September 13, 2023" in block.text for block in doc.blocks)
+    holding = [block.page for block in doc.blocks if "Version: v1.0 Date: September 13, 2023" in block.text]
+    assert holding == [1]
     assert "4.2 Inclusion Criteria" in " ".join(b.text for b in doc.blocks if b.page == 4)
 
 

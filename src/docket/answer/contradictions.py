@@ -297,12 +297,14 @@ def _conflict_kind(suspect: _Facts, other: _Facts, near: bool) -> str | None:
     return None
 
 
-# a reference to another work, not a statement: a citation ("2019;12(3):45", "et al.", "doi:") or a
-# filing's exhibit index entry ("… (incorporated by reference to Exhibit 10.24 to … Form 10-K …)",
-# "… incorporated herein by reference from …", "(Exhibit (10)(xvi) to the Company's Form 10-K …)",
-# "10.13 The Boeing Company Executive Supplemental Savings Plan, as amended … January 1, 2022*")
+# a reference to another work, not a statement: a citation ("2019;12(3):45", "2014 Mar
+# 18;160(6):414-20", "2017 May 4;5:CD011970", "et al.", "doi:") or a filing's exhibit index entry
+# ("… (incorporated by reference to Exhibit 10.24 to … Form 10-K …)", "… incorporated herein by
+# reference from …", "(Exhibit (10)(xvi) to the Company's Form 10-K …)", "10.13 The Boeing Company
+# Executive Supplemental Savings Plan, as amended … January 1, 2022*")
 _REFERENCE = re.compile(
-    r"\b(?:19|20)\d\d\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*\d+|\bet al\.|\bdoi:|\bPMID\b"
+    r"\b(?:19|20)\d\d(?:\s+[A-Z][a-z]{2,8}\.?(?:\s+\d{1,2})?)?\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*[A-Za-z]{0,2}\d+"
+    r"|\bet al\.|\bdoi:|\bPMID\b"
     r"|\bincorporated\s+(?:herein\s+)?by\s+reference\b|\(Exhibits?\s+\(?\d|\b(?:filed|furnished)\s+herewith\b"
     r"|^\s*\d{1,3}\.\d{1,3}[A-Za-z]?\s+[A-Z][^\n]*\*(?:\s|$)",
     re.IGNORECASE,

@@ -7,6 +7,11 @@ first or last two lines of at least 80% of the pages with text, on files of thre
 and is short (a header, not a paragraph). Only those edge lines are dropped; the same words in the
 body of a page stay. The page number itself is kept on every block (``Block.page``), so citations
 still say "p. N".
+
+Each running line is kept once, at the end of the first page it stands on: a header may be the
+only place a document gives its version and date ("GESTATIONAL DIABETES | Version 3: 9.19.2022"
+on every page of a protocol), and after the page's own text it does not stand in for the
+document's title. A line that only numbers pages ("Page 3 of 12", "- 3 -") is dropped everywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ MIN_SHARE = 0.8
 MAX_LENGTH = 100
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
+_PAGE_NUMBER = re.compile(r"^\W*(?:page\s*)?#\W*(?:(?:of|/)\W*#\W*)?$")
 
 
 def _key(line: str) -> str:
@@ -47,8 +53,12 @@ def drop_running_lines(pages: Sequence[str]) -> list[str]:
     running = {key for key, count in seen.items() if key and count >= MIN_SHARE * len(with_text)}
     if not running:
         return list(pages)
+    kept = {key for key in running if _PAGE_NUMBER.match(key)}  # page numbers are never kept
     out: list[str] = []
     for lines in split:
         drop = {i for i in _edges(lines) if _key(lines[i]) in running}
-        out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
+        first = [lines[i].strip() for i in sorted(drop) if _key(lines[i]) not in kept]
+        kept.update(_key(line) for line in first)
+        body = "\n".join(line for i, line in enumerate(lines) if i not in drop)
+        out.append("\n\n".join([body, *first]) if first else body)  # a paragraph of its own
     return out
