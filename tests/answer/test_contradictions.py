@@ -178,6 +178,10 @@ def test_an_exhibit_index_revises_nothing() -> None:
     assert is_reference("Cochrane Database Syst Rev 2017 May 4;5:CD011970.")
     assert is_reference("Ann Intern Med 2014 Mar 18;160(6):414-20.")
     assert not is_reference("The study ran from 2017 May to June; 5 sites: 3 rural.")
+    assert not is_reference("In 2019 about 5; 3: 10 pm")
+    # prose that mentions an exhibit, or a numbered clause with an asterisk, states something
+    assert not is_reference("The rent schedule (Exhibit 2) sets the rent at $4,000 per month.")
+    assert not is_reference("4.2 The late fee is $40* per month.")
 
 
 def test_words_handbooks_use_as_subjects_still_count() -> None:

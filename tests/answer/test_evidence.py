@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docket.answer.evidence import gather, question_kind
+from docket.answer.evidence import _coverage, asked_terms, gather, question_kind
 from docket.answer.extractive import describe_row, extractive_answer
 from docket.config import load_settings
 from docket.kb import KnowledgeBase
@@ -188,6 +188,15 @@ def test_citations_are_numbered_from_one_in_the_order_they_are_used(minilm: Mini
     answer = extractive_answer("How much paid leave do new parents get?", hits, minilm, min_relevance=0.3)
     assert answer.text.endswith("[1]") and answer.citations[0].n == 1
     assert answer.sources[0].chunk_id == 2  # sources[n - 1] is the passage of [n]
+
+
+def test_a_passage_that_writes_the_fiscal_year_as_one_word_covers_the_question_s_year() -> None:
+    """The question's "FY2022" is read as 2022; so is the passage's, whichever way either writes it."""
+    terms = asked_terms("What was Acme's FY2022 revenue?")
+    assert "2022" in terms
+    assert _coverage(terms, "Acme revenue for FY2022 was $46.7 billion.") == _coverage(
+        terms, "Acme revenue for fiscal 2022 was $46.7 billion."
+    )
 
 
 FILINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "financebench-dev" / "pdfs"

@@ -223,3 +223,39 @@ def test_the_respective_values_of_a_row_in_two_years_are_each_read() -> None:
     assert text.startswith("Work in process inventory: 2,929 in 2018 and 2,370 in 2019 (in thousands)")
     total = plan("What is the total amount of audit fees in both 2018 and 2019?")
     assert total is not None and total.expression == "audit fees[2018] + audit fees[2019]"
+
+
+def _rows(key: str, rows: list[list[str]]) -> Hit:
+    return Hit(1, key, "folder", f"{key}.txt", key, _text(rows), Location(), 1.0)
+
+
+def test_a_bare_average_is_a_row_the_question_names_and_no_row_that_is_an_average_itself() -> None:
+    prices = _rows("p", [["(in dollars)", "2023", "2022", "2021"], ["Average selling price", "410", "380", "350"]])
+    asked = over_years("What is the average selling price?")
+    assert asked is not None
+    assert across_years(*asked, [prices], hint="What is the average selling price?") is None  # that row's figure
+    pay = _rows("s", [["", "2023", "2022"], ["Salaries", "1,200", "1,100"], ["Nurse staffing", "300", "280"]])
+    asked = over_years("What is the average salary of a nurse?")
+    assert asked is None or across_years(*asked, [pay], hint="What is the average salary of a nurse?") is None
+    # "the average of X" names X whatever its words
+    of = across_years("average", "salaries", [pay], hint="What is the average of salaries?")
+    assert of is not None and of.value == pytest.approx(1150)
+
+
+def test_two_rows_are_parted_only_where_the_and_is_clear() -> None:
+    assert plan("What is the difference between cash and cash equivalents and restricted cash in 2019?") is None
+    assert plan("What is the difference between a PPO and an HMO plan in 2024?") is None  # kinds, not rows
+    rnd = plan("What is the difference between the research and development expenses from 2018 to 2019?")
+    assert rnd is not None
+    assert rnd.expression == "research and development expenses[2019] - research and development expenses[2018]"
+
+
+def test_a_row_the_question_names_word_for_word_beats_a_synonym_in_a_better_ranked_passage() -> None:
+    goods = Hit(1, "a", "folder", "a.txt", "a", _text([["", "2019"], ["Cost of goods sold", "100"]]), Location(), 1.0)
+    sales = Hit(2, "b", "folder", "b.txt", "b", _text([["", "2019"], ["Cost of sales", "90"]]), Location(), 0.9)
+    question = "What was the cost of sales in 2019?"
+    planned = plan(question)
+    assert planned is not None and planned.expression == "cost of goods sold[2019]"  # one line item, two names
+    figure = lookup("cost of goods sold", 2019, [goods, sales], hint=question)
+    assert figure is not None and figure.label == "Cost of sales"
+    assert lookup("cost of goods sold", 2019, [goods, sales]).label == "Cost of goods sold"  # type: ignore[union-attr]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from docket.index.keywords import analyze, analyze_query, query_terms
+from docket.index.keywords import analyze, analyze_query, fiscal_years, query_terms
 from docket.index.search import (
     adaptive_alpha,
     fuse_absolute,
@@ -118,6 +118,8 @@ def test_a_fiscal_year_written_as_one_word_is_its_year() -> None:
     assert query_terms("Q2 FY'23 revenue") == ["q2", "2023", "revenue"]
     assert analyze_query("revenue in FY2022") == ["revenu", "2022", "fy2022"]
     assert query_terms("the FYI section") == ["fyi", "section"]
+    assert query_terms("FY’22 and FY99") == ["2022", "1999"]
+    assert fiscal_years("Revenue in FY2022 and FY 23") == "Revenue in 2022 and 2023"
 
 
 def test_analysis_stems_and_drops_stopwords() -> None:

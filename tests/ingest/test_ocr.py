@@ -137,6 +137,9 @@ def test_a_line_repeated_at_the_top_of_every_page_is_kept_once_and_page_numbers_
     assert out[1] == "Body of page 2.\nMore text."
     assert out[2] == "The body says ACME Ltd - Confidential too."
     assert drop_running_lines(pages[:2]) == pages[:2]  # two pages are too few to tell
+    # a line at the top and at the bottom of every page is kept once, not twice
+    framed = [f"ACME Ltd\nIntro {w}.\nMiddle {w}.\nEnd {w}.\nACME Ltd" for w in ("one", "two", "three")]
+    assert drop_running_lines(framed)[0] == "Intro one.\nMiddle one.\nEnd one.\n\nACME Ltd"
 
 
 def test_the_running_header_of_a_real_protocol_is_kept_once() -> None:

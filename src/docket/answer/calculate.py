@@ -42,7 +42,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from docket.answer.figures import LINE_ITEMS, Figure, lookup, unit_factor
+from docket.answer.figures import LINE_ITEMS, Figure, change_in_points, lookup, unit_factor
 from docket.answer.plans import METRICS, Plan, plan
 from docket.answer.which_year import YearComparison, compare_years, comparison_text, which_year
 
@@ -97,10 +97,9 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
             expression = expression.replace("{y}", str(year)).replace("{p}", str(year - 1))
         shown = expression
         python = expression
-        # each leaf once, in the expression's order (a set's order would change from run to run), the
-        # longest names replaced first ("net sales" before "sales")
-        leaves = dict.fromkeys(re.findall(r"([a-z][a-z ,'&]*?)\[(\d{4})\]", expression))
-        for m in sorted(leaves, key=lambda t: -len(t[0])):
+        # each leaf once, looked up in the expression's order (the order the figures are listed in)
+        leaf_values: dict[tuple[str, str], float] = {}
+        for m in dict.fromkeys(re.findall(r"([a-z][a-z ,'&]*?)\[(\d{4})\]", expression)):
             item, y = m[0].strip(), int(m[1])
             figure = find(item, y)
             if figure is None:
@@ -110,9 +109,12 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
                 missing.append(f"{item} FY{y}")  # two line items read from one row: neither is certain
                 continue
             figures.append(figure)
-            value = abs(figure.value) if item in _OUTFLOWS else figure.value  # "(1,577)" spent is 1,577 of capex
-            python = python.replace(f"{m[0]}[{m[1]}]", f"({value!r})")
-            shown = shown.replace(f"{m[0]}[{m[1]}]", _fmt(value))
+            leaf_values[m] = (
+                abs(figure.value) if item in _OUTFLOWS else figure.value
+            )  # "(1,577)" spent is 1,577 of capex
+        for m in sorted(leaf_values, key=lambda t: -len(t[0])):  # the longest names first: "net sales" before "sales"
+            python = python.replace(f"{m[0]}[{m[1]}]", f"({leaf_values[m]!r})")
+            shown = shown.replace(f"{m[0]}[{m[1]}]", _fmt(leaf_values[m]))
         if missing:
             return Result(plan_, float("nan"), "", figures, missing)
         if not re.fullmatch(r"[\d.\s()+\-*/e]+", python):
@@ -204,19 +206,11 @@ def uncertain(figure: Figure) -> list[str]:
 
 
 def _points(result: Result) -> list[str]:
-    """For a percentage change of a rate ("the percentage change in the WACC", 9.5% to 9.0%), the
-    change in percentage points as well: which of the two the asker means, the words do not say."""
+    """For a percentage change of a rate, the change in points too (:func:`change_in_points`)."""
     figures = sorted(result.figures, key=lambda f: f.year)
     if not result.plan.label.startswith("percentage change") or len(figures) != 2 or figures[0].year == figures[1].year:
         return []
-    if not all(f.rate for f in figures):
-        return []
-    earlier, later = figures
-    points = later.value - earlier.value
-    return [
-        f"In percentage points: {later.cell.strip()} − {earlier.cell.strip()} = {points:+.4g} points "
-        f"(FY{later.year} against FY{earlier.year}); the percentage above is the change relative to FY{earlier.year}"
-    ]
+    return [change_in_points(figures[1], figures[0])] if all(f.rate for f in figures) else []
 
 
 # a row label that is one of the item's names, or starts with one (:func:`~docket.answer.figures.label_score`)

@@ -192,6 +192,15 @@ def label_score(label: str, item: str) -> float:
     return best
 
 
+def change_in_points(later: Figure, earlier: Figure) -> str:
+    """The change between two rates in percentage points, as a line under a percentage change:
+    "the percentage change in the WACC" (9.5% to 9.0%) may mean the relative change or this."""
+    return (
+        f"In percentage points: {later.cell.strip()} − {earlier.cell.strip()} = {later.value - earlier.value:+.4g} "
+        f"points ({later.year} against {earlier.year}); the percentage above is the change relative to {earlier.year}"
+    )
+
+
 _LONGEST = re.compile(r"\b(year|twelve|12|fiscal)\b", re.IGNORECASE)
 
 
@@ -229,6 +238,15 @@ _SAME_PERIOD, _OTHER_PERIOD = 0.1, 0.2
 _WORD_FOR_WORD, _SAME_QUALIFIER = 0.05, 0.15
 
 
+def _normal(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
+
+
+def names_row(label: str, question: str) -> bool:
+    """Whether ``question`` repeats the row label ``label`` word for word."""
+    return len(label) > 3 and _normal(label) in _normal(question)
+
+
 def _in_question(label: str, question: str) -> float:
     """How much a row label is the one the question names in its own words: a label the question
     repeats word for word ("Cost of sales", not its synonym "Cost of goods sold") and, more, a
@@ -236,13 +254,9 @@ def _in_question(label: str, question: str) -> float:
     "Preferred stock" row above it)."""
     if not question:
         return 0.0
-
-    def normal(text: str) -> str:
-        return " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
-
-    asked = normal(question)
-    bonus = _WORD_FOR_WORD if len(label) > 3 and normal(label) in asked else 0.0
-    if any(normal(q).strip() and normal(q) in asked for q in re.findall(r"\(([^()]{3,60})\)", label)):
+    asked = _normal(question)
+    bonus = _WORD_FOR_WORD if names_row(label, question) else 0.0
+    if any(_normal(q).strip() and _normal(q) in asked for q in re.findall(r"\(([^()]{3,60})\)", label)):
         bonus += _SAME_QUALIFIER
     return bonus
 

@@ -239,7 +239,7 @@ _SHARE = re.compile(
 # "the difference between the fair value of purchased technology and trademarks in 2019"
 _TWO_ROWS = re.compile(
     r"\bdifference\s+(?:in\s+(?:the\s+)?(?P<measure>[\w ,'&()/-]+?)\s+(?:in\s+(?:fy\s*)?(?:19|20)\d\d\s+)?)?"
-    r"between\s+(?:the\s+)?(?P<item>[a-z ,'&()/-]+?)\s+and\s+(?:the\s+)?(?P<other>[a-z ,'&()/-]+?)"
+    r"between\s+(?:the\s+)?(?P<pair>[a-z ,'&()/-]+?\s+and\s+[a-z ,'&()/-]+?)"
     r"(?=\s*(?:\?|$|\s+(?:in|for|as\s+(?:at|of)|at|on|during)\s))",
     re.IGNORECASE,
 )
@@ -308,6 +308,25 @@ def free_item(text: str) -> str | None:
     return name if 2 < len(name) <= 80 and re.search(r"[a-z]{3}", name) else None
 
 
+def _two_items(pair: str, measure: str) -> tuple[str, str] | None:
+    """The two rows of "between A and B" (each with the measure named before, "the difference in net
+    sales between APAC and EMEA"), or None when the "and" that parts them is not clear: of several
+    ("cash and cash equivalents and restricted cash"), only a split into two known line items is
+    taken. A kind of thing ("a PPO and an HMO plan") is no row."""
+    parts = list(re.finditer(r"\s+and\s+(?:the\s+)?", pair))
+    splits = []
+    for cut in parts:
+        left, right = pair[: cut.start()], pair[cut.end() :]
+        if re.match(r"(?:an?)\s", left.strip(), re.IGNORECASE) or re.match(r"(?:an?)\s", right, re.IGNORECASE):
+            return None
+        item, other = free_item(f"{left} {measure}"), free_item(f"{right} {measure}")
+        if item is not None and other is not None and item != other:
+            splits.append((item, other))
+    if len(splits) > 1:
+        splits = [(a, b) for a, b in splits if a in LINE_ITEMS and b in LINE_ITEMS]
+    return splits[0] if len(splits) == 1 else None
+
+
 def _arithmetic(question: str, years: list[int], decimals: int | None, unit: str) -> Plan | None:
     """A plan for arithmetic on line items the question names in words (see ``_OPERATION``)."""
     first, last = min(years), max(years)
@@ -322,11 +341,12 @@ def _arithmetic(question: str, years: list[int], decimals: int | None, unit: str
         return Plan(f"{item} to {other}", f"{item}[{{y}}] / {other}[{{y}}]", (last,), percent, decimals)
     rows = _TWO_ROWS.search(question) if len(years) == 1 else None
     if rows is not None:
-        measure = f" {rows.group('measure')}" if rows.group("measure") else ""
-        item, other = free_item(rows.group("item") + measure), free_item(rows.group("other") + measure)
-        if item is None or other is None or item == other:
+        pair = _two_items(rows.group("pair"), rows.group("measure") or "")
+        if pair is None:
             return None
-        return Plan(f"difference between {item} and {other}", f"{item}[{last}] - {other}[{last}]", (), False, decimals)
+        item, other = pair
+        expression = f"{item}[{last}] - {other}[{last}]"
+        return Plan(f"difference between {item} and {other}", expression, (), False, decimals, unit)
     if len(years) < 2:
         return None
     change = _PCT_CHANGE.search(question)
@@ -339,8 +359,10 @@ def _arithmetic(question: str, years: list[int], decimals: int | None, unit: str
     change = _ABS_CHANGE.search(question)
     if change is not None:
         item = free_item(change.group("item") or change.group("between"))
-        if change.group("between") and item and " and " in item:
-            return None  # "the difference between revenue and cost of sales in 2019 and 2018": two items
+        if change.group("between") and item and " and " in item and re.search(r"\bin\s+\S+\s+and\b", change.group(0)):
+            # "the difference between revenue and cost of sales in 2019 and 2018": two items, or one
+            # ("research and development") — not guessed; "from 2018 to 2019" names one item's years
+            return None
         return (
             None
             if item is None

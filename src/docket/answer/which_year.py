@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from docket.answer.figures import HEADER_YEAR, Figure, label_score, lookup
+from docket.answer.figures import HEADER_YEAR, Figure, change_in_points, label_score, lookup, names_row
 from docket.answer.plans import free_item
 from docket.types import Hit
 
@@ -138,6 +138,13 @@ def across_years(operation: str, item: str, hits: Sequence[Hit], hint: str = "")
     figures = year_row(item, hits, hint)
     if figures is None:
         return None
+    if operation == "average" and re.match(r"(?:average|mean)\b", figures[0].label, re.IGNORECASE):
+        return None  # "the average selling price" is that row's figure, not a mean over the years
+    # "the average X" without "of": X must be a row the question names word for word ("What was the
+    # average State licenses?"), not any X ("the average salary of a nurse")
+    bare = hint and not re.search(r"\b(?:average|mean)\s+(?:value\s+)?(?:of|in|for)\b", hint, re.IGNORECASE)
+    if operation == "average" and bare and not names_row(figures[0].label, hint):
+        return None
     by_year = sorted(figures, key=lambda f: -f.year)  # one figure a year (year_row)
     if operation == "average":
         chosen = tuple(by_year)
@@ -178,13 +185,8 @@ def across_text(result: AcrossYears, number: int) -> str:
     of = "of" if result.operation == "average" else "in"
     row = figures[0]
     unit = f" ({row.scale})" if row.scale else ""
-    points = []
-    if result.operation == "percentage change" and all(f.rate for f in figures):
-        points = [
-            f"In percentage points: {figures[0].cell.strip()} − {figures[1].cell.strip()} = "
-            f"{figures[0].value - figures[1].value:+.4g} points; the percentage above is the change relative to "
-            f"{figures[1].year}"
-        ]
+    rates = result.operation == "percentage change" and all(f.rate for f in figures)
+    points = [change_in_points(figures[0], figures[1])] if rates else []
     return "\n".join(
         [
             f"{result.operation[:1].upper()}{result.operation[1:]} {of} {row.label}: {value}",

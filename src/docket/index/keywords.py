@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["STOPWORDS", "analyze", "query_terms"]
+__all__ = ["STOPWORDS", "analyze", "fiscal_years", "query_terms"]
 
 # The classic Lucene/Snowball English list, extended with question words that carry no topic.
 STOPWORDS = frozenset(
@@ -45,19 +45,25 @@ def analyze(text: str) -> list[str]:
 
 # a fiscal year written as one word ("FY2022", "FY22", "FY '22"): the passages that answer a question
 # about it mostly write the year ("fiscal 2022", "the year ended December 31, 2022")
-_FISCAL_YEAR = re.compile(r"\bfy\s?'?(\d{4}|\d{2})\b", re.IGNORECASE)
+_FISCAL_YEAR = re.compile(r"\bfy\s?['’]?(\d{4}|\d{2})\b", re.IGNORECASE)
 
 
 def _fiscal_year(match: re.Match[str]) -> str:
     digits = match.group(1)
-    return digits if len(digits) == 4 else f"20{digits}"
+    return digits if len(digits) == 4 else f"{19 if int(digits) >= 50 else 20}{digits}"
+
+
+def fiscal_years(text: str) -> str:
+    """``text`` with each fiscal year written as one word as its year: "FY2022", "FY22" -> "2022"
+    ("FY99" -> "1999"). Questions and the passages their words are checked against read alike."""
+    return _FISCAL_YEAR.sub(_fiscal_year, text)
 
 
 def query_terms(query: str) -> list[str]:
     """Distinct lower-cased words of ``query``, stop words removed when others remain (unstemmed);
     a fiscal year written as one word is its year ("FY2022", "FY22" -> "2022")."""
     seen: dict[str, None] = {}
-    for word in _WORD.findall(_FISCAL_YEAR.sub(_fiscal_year, query.lower())):
+    for word in _WORD.findall(fiscal_years(query.lower())):
         seen.setdefault(word, None)
     terms = list(seen)
     content = [t for t in terms if t not in STOPWORDS]
@@ -67,5 +73,5 @@ def query_terms(query: str) -> list[str]:
 def analyze_query(query: str) -> list[str]:
     """Distinct index terms of a query; stop words only when the query has nothing else. A fiscal
     year written as one word is searched as written too: a passage may write "FY2022" so."""
-    written = [m.group(0).replace(" ", "").replace("'", "") for m in _FISCAL_YEAR.finditer(query.lower())]
+    written = [re.sub(r"[\s'’]", "", m.group(0)) for m in _FISCAL_YEAR.finditer(query.lower())]
     return list(dict.fromkeys(_stem(w) for w in [*query_terms(query), *written]))

@@ -28,7 +28,8 @@ MIN_SHARE = 0.8
 MAX_LENGTH = 100
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
-_PAGE_NUMBER = re.compile(r"^\W*(?:page\s*)?#\W*(?:(?:of|/)\W*#\W*)?$")
+# a line that only numbers pages, digits read as "#": "Page # of #", "# / #", "- # -", "p. #", "# | Page"
+_PAGE_NUMBER = re.compile(r"^\W*(?:(?:page|p\.?)\s*)?#\W*(?:(?:of|/)\W*#\W*)?(?:page\W*)?$")
 
 
 def _key(line: str) -> str:
@@ -42,7 +43,8 @@ def _edges(lines: list[str]) -> list[int]:
 
 
 def drop_running_lines(pages: Sequence[str]) -> list[str]:
-    """``pages`` (one text per page) without their running headers and footers."""
+    """``pages`` (one text per page) with each running header and footer taken off every page and
+    kept once, after the text of the first page it stands on (page numbers not kept)."""
     split = [page.split("\n") for page in pages]
     with_text = [lines for lines in split if any(line.strip() for line in lines)]
     if len(with_text) < MIN_PAGES:
@@ -57,7 +59,8 @@ def drop_running_lines(pages: Sequence[str]) -> list[str]:
     out: list[str] = []
     for lines in split:
         drop = {i for i in _edges(lines) if _key(lines[i]) in running}
-        first = [lines[i].strip() for i in sorted(drop) if _key(lines[i]) not in kept]
+        # once each, also a line that stands both at the top and at the bottom of the page
+        first = list({_key(lines[i]): lines[i].strip() for i in sorted(drop) if _key(lines[i]) not in kept}.values())
         kept.update(_key(line) for line in first)
         body = "\n".join(line for i, line in enumerate(lines) if i not in drop)
         out.append("\n\n".join([body, *first]) if first else body)  # a paragraph of its own
