@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from docket.answer.evidence import _coverage, asked_terms, gather, question_kind
+from docket.answer.evidence import gather, question_kind
 from docket.answer.extractive import describe_row, extractive_answer
 from docket.config import load_settings
 from docket.kb import KnowledgeBase
 from docket.models.embedders import MiniLMEmbedder
 from docket.sentences import unit_spans
 from docket.types import Hit, Location
-from tests.pdfs import pdf_pages
 
 
 @pytest.mark.parametrize(
@@ -188,39 +187,6 @@ def test_citations_are_numbered_from_one_in_the_order_they_are_used(minilm: Mini
     answer = extractive_answer("How much paid leave do new parents get?", hits, minilm, min_relevance=0.3)
     assert answer.text.endswith("[1]") and answer.citations[0].n == 1
     assert answer.sources[0].chunk_id == 2  # sources[n - 1] is the passage of [n]
-
-
-def test_a_passage_that_writes_the_fiscal_year_as_one_word_covers_the_question_s_year() -> None:
-    """The question's "FY2022" is read as 2022; so is the passage's, whichever way either writes it."""
-    terms = asked_terms("What was Acme's FY2022 revenue?")
-    assert "2022" in terms
-    assert _coverage(terms, "Acme revenue for FY2022 was $46.7 billion.") == _coverage(
-        terms, "Acme revenue for fiscal 2022 was $46.7 billion."
-    )
-
-
-FILINGS = Path(__file__).resolve().parents[3] / "shared" / "data" / "financebench-dev" / "pdfs"
-
-
-@pytest.mark.skipif(not FILINGS.is_dir(), reason="../shared/data is not here")
-def test_a_question_about_fiscal_years_is_answered_from_the_years_sentence(
-    tmp_path: Path, minilm: MiniLMEmbedder
-) -> None:
-    """Three pages of American Express's 2022 10-K: "How much has the effective tax rate changed
-    between FY2021 and FY2022?" was refused, "FY2021" and "FY2022" counting as words no sentence had;
-    the sentence giving both years' rates answers it."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "AMERICANEXPRESS_2022_10K.pdf").write_bytes(
-        pdf_pages(FILINGS / "AMERICANEXPRESS_2022_10K.pdf", [0, 47, 48])
-    )
-    with KnowledgeBase(load_settings(home=tmp_path / "kb"), embedder=minilm) as kb:
-        kb.ingest([str(folder)])
-        answer = kb.ask("How much has the effective tax rate of American Express changed between FY2021 and FY2022?")
-    assert not answer.abstained
-    assert answer.text.startswith("The effective tax rate was 21.6 percent and 24.6 percent for 2022 and 2021"), (
-        answer.text
-    )
 
 
 PROTOCOLS = (

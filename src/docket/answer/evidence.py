@@ -41,7 +41,7 @@ from docket.answer.contradictions import is_reference
 from docket.answer.figures import HEADER_YEAR
 from docket.answer.guard import hit_flags
 from docket.errors import NotFoundError
-from docket.index.keywords import STOPWORDS, fiscal_years, query_terms
+from docket.index.keywords import STOPWORDS, query_terms
 from docket.ledger import Store
 from docket.protocols import Embedder
 from docket.sentences import CELL_SEPARATOR, is_table_text, sentence_spans, unit_spans, words
@@ -180,7 +180,7 @@ def vocabulary(text: str) -> set[str]:
     "401" of "the Air Tractor AT-401", and "PA-28-140" the "pa", "28", "140" and "pa-28" of "the
     Piper PA-28" (a PA-28-140 is a PA-28; a PA-31T is not)."""
     out: set[str] = set()
-    for w in words(fiscal_years(text)):
+    for w in words(text):
         out.add(w)
         if "-" in w or "'" in w or "’" in w:
             out.update(_PART.findall(w))
@@ -193,7 +193,7 @@ def _coverage(terms: set[str], text: str, names: frozenset[str] = frozenset()) -
     """The share of the question's words in ``text``; words of the names it uses weigh less."""
     if not terms:
         return 0.0
-    present = set(words(fiscal_years(text)))  # "FY2022" is the year 2022, as in the question's terms
+    present = set(words(text))
     stems = {w[:5] for w in present}  # a crude stem: "weeks" matches "week", "offered" "offer"
     total = found = 0.0
     for t in terms:
