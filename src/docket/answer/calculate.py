@@ -109,9 +109,8 @@ def compute(plan_: Plan, find: Callable[[str, int], Figure | None]) -> Result | 
                 missing.append(f"{item} FY{y}")  # two line items read from one row: neither is certain
                 continue
             figures.append(figure)
-            leaf_values[m] = (
-                abs(figure.value) if item in _OUTFLOWS else figure.value
-            )  # "(1,577)" spent is 1,577 of capex
+            # "(1,577)" spent is 1,577 of capex
+            leaf_values[m] = abs(figure.value) if item in _OUTFLOWS else figure.value
         for m in sorted(leaf_values, key=lambda t: -len(t[0])):  # the longest names first: "net sales" before "sales"
             python = python.replace(f"{m[0]}[{m[1]}]", f"({leaf_values[m]!r})")
             shown = shown.replace(f"{m[0]}[{m[1]}]", _fmt(leaf_values[m]))

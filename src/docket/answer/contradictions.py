@@ -302,9 +302,8 @@ def _conflict_kind(suspect: _Facts, other: _Facts, near: bool) -> str | None:
 # ("… (incorporated by reference to Exhibit 10.24 to … Form 10-K …)", "… incorporated herein by
 # reference from …", "(Exhibit (10)(xvi) to the Company's Form 10-K …)", "10.13 The Boeing Company
 # Executive Supplemental Savings Plan, as amended … January 1, 2022*")
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*"
 _REFERENCE = re.compile(
-    rf"\b(?:19|20)\d\d(?:\s+{_MONTH}\.?(?:\s+\d{{1,2}})?)?\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*[A-Za-z]{{0,2}}\d+"
+    rf"\b(?:19|20)\d\d(?:\s+{_MONTH}(?:\s+\d{{1,2}})?)?\s*;\s*\d+\s*(?:\(\d+\))?\s*:\s*[A-Za-z]{{0,2}}\d+"
     r"|\bet al\.|\bdoi:|\bPMID\b"
     r"|\bincorporated\s+(?:herein\s+)?by\s+reference\b|\b(?:filed|furnished)\s+herewith\b"
     r"|\(Exhibits?\s+[\w().]+\s+to\s+(?:the|its|our|Form)\b"  # "(Exhibit 10.5 to the Company's Form 8-K …)"

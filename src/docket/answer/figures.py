@@ -247,15 +247,14 @@ def names_row(label: str, question: str) -> bool:
     return len(label) > 3 and _normal(label) in _normal(question)
 
 
-def _in_question(label: str, question: str) -> float:
-    """How much a row label is the one the question names in its own words: a label the question
-    repeats word for word ("Cost of sales", not its synonym "Cost of goods sold") and, more, a
-    qualifier in brackets the question repeats ("Preferred stock (as-converted basis)", not the
-    "Preferred stock" row above it)."""
-    if not question:
+def _in_question(label: str, asked: str) -> float:
+    """How much a row label is the one the question (``asked``, as :func:`_normal` writes it) names
+    in its own words: a label the question repeats word for word ("Cost of sales", not its synonym
+    "Cost of goods sold") and, more, a qualifier in brackets the question repeats ("Preferred stock
+    (as-converted basis)", not the "Preferred stock" row above it)."""
+    if not asked.strip():
         return 0.0
-    asked = _normal(question)
-    bonus = _WORD_FOR_WORD if names_row(label, question) else 0.0
+    bonus = _WORD_FOR_WORD if len(label) > 3 and _normal(label) in asked else 0.0
     if any(_normal(q).strip() and _normal(q) in asked for q in re.findall(r"\(([^()]{3,60})\)", label)):
         bonus += _SAME_QUALIFIER
     return bonus
@@ -462,6 +461,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7, hi
             best = (score, figure)
 
     hinted = frozenset(_words(hint)) - _GENERIC
+    asked = _normal(hint)
     period = _period(hint)
     item_words = _words(item)
     for i, hit in enumerate(hits):
@@ -560,7 +560,7 @@ def lookup(item: str, year: int, hits: Sequence[Hit], min_label: float = 0.7, hi
             named = min(1.0, score)
             if value < 0 and item in _BALANCES:
                 score -= 0.2  # a balance is not negative: this row is a change in it
-            score += fit - 0.01 * i + _in_question(cells[0], hint)  # the better-ranked passage wins a tie
+            score += fit - 0.01 * i + _in_question(cells[0], asked)  # the better-ranked passage wins a tie
             if period and _period(heading):
                 # a quarter's figure from a quarter's column, not from a year's in another table
                 score += _SAME_PERIOD if _period(heading) == period else -_OTHER_PERIOD

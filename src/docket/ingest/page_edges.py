@@ -55,13 +55,13 @@ def drop_running_lines(pages: Sequence[str]) -> list[str]:
     running = {key for key, count in seen.items() if key and count >= MIN_SHARE * len(with_text)}
     if not running:
         return list(pages)
-    kept = {key for key in running if _PAGE_NUMBER.match(key)}  # page numbers are never kept
+    placed = {key for key in running if _PAGE_NUMBER.match(key)}  # already kept once, or never kept
     out: list[str] = []
     for lines in split:
         drop = {i for i in _edges(lines) if _key(lines[i]) in running}
         # once each, also a line that stands both at the top and at the bottom of the page
-        first = list({_key(lines[i]): lines[i].strip() for i in sorted(drop) if _key(lines[i]) not in kept}.values())
-        kept.update(_key(line) for line in first)
+        first = list({_key(lines[i]): lines[i].strip() for i in sorted(drop) if _key(lines[i]) not in placed}.values())
+        placed.update(_key(line) for line in first)
         body = "\n".join(line for i, line in enumerate(lines) if i not in drop)
         out.append("\n\n".join([body, *first]) if first else body)  # a paragraph of its own
     return out
